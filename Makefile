@@ -1,0 +1,55 @@
+# flypaper - build, test, benchmark.
+#   make              build build/flypaper
+#   make asan         build build/asan/flypaper with ASan+UBSan
+#   make check        unit and integration tests, then the same under ASan+UBSan
+#   make bench        the benchmark against a bare epoll server (bench/run)
+
+CC      ?= cc
+PKGS     = libuv sqlite3 libcrypto jansson inih
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
+           $(shell pkg-config --cflags $(PKGS))
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+SRCS     = $(filter-out src/main.c,$(wildcard src/*.c))
+HDRS     = $(wildcard src/*.h)
+UNIT     = $(wildcard tests/unit/*.c)
+
+all: build/flypaper
+
+build/flypaper: $(SRCS) src/main.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -o $@ $(SRCS) src/main.c $(LDFLAGS) $(LDLIBS)
+
+build/unit: $(SRCS) $(UNIT) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc -o $@ $(SRCS) $(UNIT) $(LDFLAGS) $(LDLIBS)
+
+build/asan/flypaper: $(SRCS) src/main.c $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -O1 $(SAN) -o $@ $(SRCS) src/main.c $(LDFLAGS) $(LDLIBS)
+
+build/asan/unit: $(SRCS) $(UNIT) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -O1 $(SAN) -Isrc -o $@ $(SRCS) $(UNIT) $(LDFLAGS) $(LDLIBS)
+
+build/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $<
+
+asan: build/asan/flypaper build/asan/unit
+
+unit: build/unit
+	build/unit
+
+check: all build/unit asan
+	tests/run
+
+bench: all build/bench/refserver build/bench/refinetd build/bench/loadgen
+	bench/run
+
+clean:
+	rm -rf build
+
+.PHONY: all asan unit check bench clean

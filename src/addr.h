@@ -1,0 +1,46 @@
+/* addr.h - socket addresses: parsing "HOST:PORT" and formatting for records. */
+#ifndef FLYPAPER_ADDR_H
+#define FLYPAPER_ADDR_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define ADDR_TEXT_LEN 64             /* "[v6]:port" with a NUL fits */
+
+/* An IPv4 or IPv6 socket address, small enough to keep per session. */
+struct addr {
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} u;
+};
+
+/* Parses "1.2.3.4:80", "[::1]:8080" or "*:80" (all IPv4 addresses) into a.
+ * Only numeric addresses: a honeypot must not depend on DNS to start.
+ * Returns 0, or -1 when the text is not an address with a port. */
+int addr_parse(const char *text, struct addr *a);
+
+/* Copies a sockaddr of either family into a. Returns 0, or -1 for other
+ * families or a short length. */
+int addr_from_sockaddr(struct addr *a, const struct sockaddr *sa, socklen_t len);
+
+/* Writes the bare IP (no port, no brackets) into buf. IPv4-mapped IPv6
+ * addresses are written as IPv4. Returns buf. */
+char *addr_ip(const struct addr *a, char *buf, size_t len);
+
+/* The port in host order. */
+uint16_t addr_port(const struct addr *a);
+
+/* Writes "ip:port" or "[ip]:port" into buf. Returns buf. */
+char *addr_format(const struct addr *a, char *buf, size_t len);
+
+/* The length to pass to bind() or connect(). */
+socklen_t addr_len(const struct addr *a);
+
+/* Nonzero when a is 0.0.0.0 or ::, the wildcard. */
+int addr_is_wildcard(const struct addr *a);
+
+#endif

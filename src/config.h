@@ -1,0 +1,83 @@
+/* config.h - flypaper's settings: defaults, command line, INI file, checks. */
+#ifndef FLYPAPER_CONFIG_H
+#define FLYPAPER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define CONFIG_MAX_LISTEN 64         /* --listen may repeat this many times */
+#define CONFIG_ERR_LEN 512           /* size of a caller's error buffer */
+
+/* What the daemon does to a peer whose idle timeout fires. */
+enum timeout_action {
+	TIMEOUT_DROP,                /* close quietly (FIN) */
+	TIMEOUT_GOAWAY,              /* write goaway_text, then close */
+	TIMEOUT_RESET,               /* abort with RST (SO_LINGER 0) */
+};
+
+struct config {
+	struct addr listen[CONFIG_MAX_LISTEN]; /* addresses to listen on */
+	int nlisten;                 /* 0: the default 127.0.0.1:8080 */
+	int workers;                 /* event-loop threads; 0: one per core */
+	char *db_path;               /* SQLite database file */
+	char *jsonl_path;            /* JSON-lines sink; "-" is stdout; NULL off */
+	char *sensor;                /* sensor name; NULL: the host name */
+	char *user;                  /* drop root to this user after binding */
+	char *goaway_text;           /* bytes written by TIMEOUT_GOAWAY */
+	size_t max_payload;          /* bytes of payload kept per session */
+	uint64_t idle_timeout_ms;    /* read timeout */
+	uint64_t session_timeout_ms; /* hard cap on a session's life */
+	enum timeout_action on_timeout;
+	int max_conns;               /* concurrent sessions, all workers */
+	size_t queue_records;        /* writer queue cap, records */
+	size_t queue_bytes;          /* writer queue cap, payload bytes */
+	uint64_t flush_timeout_ms;   /* how long exit waits for a failing store */
+	bool check_only;             /* --check: validate and exit */
+};
+
+/* Commands whose options config_parse_args knows. */
+enum config_command {
+	CONFIG_SERVE,
+	CONFIG_INETD,
+};
+
+/* Fills cfg with the defaults. cfg owns every string in it (heap copies);
+ * config_free releases them. Exits 2 if memory runs out. */
+void config_defaults(struct config *cfg);
+
+/* Parses argv (after the subcommand) into cfg: first any -c FILE, then the
+ * flags, so flags win. Returns 0 on success, 1 when --help was printed, or
+ * -1 with a message naming the problem in err. */
+int config_parse_args(struct config *cfg, enum config_command cmd, int argc,
+    char **argv, char *err, size_t errlen);
+
+/* Reads an INI file into cfg. Returns 0, or -1 with "FILE:LINE: ..." in err. */
+int config_load_file(struct config *cfg, const char *path, char *err,
+    size_t errlen);
+
+/* Sets one option by its long name, as the command line and the INI file
+ * both do. Returns 0, or -1 with the reason (without file or line) in err. */
+int config_set(struct config *cfg, const char *name, const char *value,
+    char *err, size_t errlen);
+
+/* Checks settings that depend on each other. Returns 0 or -1 with err. */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/* Releases the strings config_set allocated. */
+void config_free(struct config *cfg);
+
+/* Parses "100ms", "30s", "15m", "2h" or bare seconds into milliseconds.
+ * Returns 0, or -1 when the text is not a duration. */
+int config_parse_duration(const char *text, uint64_t *ms);
+
+/* Parses "4096", "64k", "1M", "2G" (powers of 1024) into bytes. Returns 0 or
+ * -1. */
+int config_parse_size(const char *text, size_t *bytes);
+
+/* Prints the usage text of a command to stdout. */
+void config_usage(enum config_command cmd);
+
+#endif

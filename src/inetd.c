@@ -1,0 +1,140 @@
+/* inetd.c - the original process model: a super-server (inetd, xinetd,
+ * systemd Accept=yes) hands one connection on fd 0; flypaper records it
+ * with the same session code as the daemon and appends it to the same
+ * database, which WAL and a busy timeout make safe to share. */
+#include "inetd.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "session.h"
+#include "worker.h"
+#include "writer.h"
+
+#define INETD_STORE_BUSY_MS 10000    /* many children may queue for the lock */
+
+static int inetd_is_socket(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* inetd gives the socket as fds 0, 1 and 2. Only fd 0 is kept, so that
+ * closing it really closes the connection and no log line ever reaches
+ * the peer. */
+static void inetd_detach_stdio(void)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (inetd_is_socket(STDERR_FILENO))
+		log_use_syslog();
+	for (int fd = STDOUT_FILENO; fd <= STDERR_FILENO; fd++) {
+		if (null >= 0 && inetd_is_socket(fd))
+			dup2(null, fd);
+	}
+	if (null > STDERR_FILENO)
+		close(null);
+}
+
+static void inetd_on_signal(uv_signal_t *sig, int signum)
+{
+	(void)signum;
+	worker_stop(sig->data);
+}
+
+int inetd_main(int argc, char **argv)
+{
+	struct config cfg;
+	struct worker_shared shared = {0};
+	struct writer writer;
+	struct worker *w;
+	struct store *store;
+	struct jsonl *jsonl = NULL;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct addr src;
+	struct timespec wall;
+	uv_signal_t sigterm, sigint;
+	char err[CONFIG_ERR_LEN], host[256];
+	int rc;
+
+	log_set_name("flypaper inetd");
+	inetd_detach_stdio();
+	config_defaults(&cfg);
+	rc = config_parse_args(&cfg, CONFIG_INETD, argc, argv, err, sizeof(err));
+	if (rc > 0)
+		return 0;
+	if (rc < 0)
+		log_fatal("%s", err);
+	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) < 0 ||
+	    addr_from_sockaddr(&src, (struct sockaddr *)&ss, len) < 0)
+		log_fatal("standard input is not a connected TCP socket "
+		    "(run me from inetd, or use 'flypaper serve')");
+	clock_gettime(CLOCK_REALTIME, &wall);
+	uint64_t start_ns = uv_hrtime();
+	if (!cfg.sensor) {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "flypaper");
+		host[sizeof(host) - 1] = '\0';
+		config_set(&cfg, "sensor", host, err, sizeof(err));
+	}
+	signal(SIGPIPE, SIG_IGN);
+	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
+
+	store = store_open(cfg.db_path, cfg.sensor, INETD_STORE_BUSY_MS, err,
+	    sizeof(err));
+	if (!store)
+		log_fatal("db: %s: %s", cfg.db_path, err);
+	if (cfg.jsonl_path && !(jsonl = jsonl_open(cfg.jsonl_path, cfg.sensor,
+	        err, sizeof(err))))
+		log_fatal("jsonl: %s", err);
+	if (writer_init(&writer, store, jsonl, cfg.queue_records, cfg.queue_bytes,
+	        cfg.flush_timeout_ms) < 0)
+		log_fatal("cannot set up the writer");
+
+	shared.cfg = &cfg;
+	shared.writer = &writer;
+	shared.mode = MODE_INETD;
+	shared.emit_connect = jsonl != NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w || worker_init(w, &shared, NULL, NULL, 0, err, sizeof(err)) < 0)
+		log_fatal("event loop: %s", w ? err : "out of memory");
+	/* Only the session keeps the loop alive: when it closes, we are done. */
+	uv_unref((uv_handle_t *)&w->stop_async);
+	uv_unref((uv_handle_t *)&w->timeout_timer);
+	uv_unref((uv_handle_t *)&w->resume_timer);
+	uv_signal_init(&w->loop, &sigterm);
+	uv_signal_init(&w->loop, &sigint);
+	sigterm.data = sigint.data = w;
+	uv_signal_start(&sigterm, inetd_on_signal, SIGTERM);
+	uv_signal_start(&sigint, inetd_on_signal, SIGINT);
+	uv_unref((uv_handle_t *)&sigterm);
+	uv_unref((uv_handle_t *)&sigint);
+
+	session_start(w, STDIN_FILENO, &src, NULL, start_ns, &wall);
+	worker_run(w);
+	worker_destroy(w);
+	free(w);
+
+	writer_drain(&writer);
+	uint64_t lost = writer.records_lost;
+	struct queue_stats qs;
+	queue_get_stats(&writer.queue, &qs);
+	lost += qs.records_dropped;
+	if (writer.store_errors || lost || writer.jsonl_errors)
+		log_error("%llu store error(s), %llu record(s) lost, %llu jsonl error(s)",
+		    (unsigned long long)writer.store_errors, (unsigned long long)lost,
+		    (unsigned long long)writer.jsonl_errors);
+	writer_destroy(&writer);
+	config_free(&cfg);
+	return lost ? 1 : 0;
+}

@@ -1,0 +1,34 @@
+/* jsonl.h - the JSON-lines sink: Cowrie-style events, one line each. */
+#ifndef FLYPAPER_JSONL_H
+#define FLYPAPER_JSONL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+struct jsonl;
+
+/* Opens path for appending ("-" is standard output). Returns the sink, or
+ * NULL with a message in err. */
+struct jsonl *jsonl_open(const char *path, const char *sensor, char *err,
+    size_t errlen);
+
+/* Appends one line per record of list: flypaper.session.connect for
+ * RECORD_CONNECT, flypaper.session.closed for RECORD_CLOSED. Each batch is
+ * one write(2) of whole lines. Returns the number of lines that could not
+ * be written (0 on success). */
+uint64_t jsonl_write(struct jsonl *j, const struct record *list);
+
+/* Reopens the file after log rotation. Returns 0, or -1 with err (the old
+ * file stays in use). */
+int jsonl_reopen(struct jsonl *j, char *err, size_t errlen);
+
+/* Formats one record as a JSON object without a newline. Returns a string
+ * the caller frees, or NULL when memory runs out. */
+char *jsonl_format(const struct record *r, const char *sensor);
+
+/* Closes the file. NULL is allowed. */
+void jsonl_close(struct jsonl *j);
+
+#endif

@@ -1,0 +1,77 @@
+/* listener.c - listening sockets. */
+#include "listener.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define LISTENER_FIRST_FD 3          /* SD_LISTEN_FDS_START */
+
+int listener_open(const struct addr *a, struct addr *bound, char *err,
+    size_t errlen)
+{
+	char text[ADDR_TEXT_LEN];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int one = 1;
+	int fd = socket(a->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	addr_format(a, text, sizeof(text));
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: socket: %s", text, strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) {
+		snprintf(err, errlen, "%s: SO_REUSEPORT: %s", text, strerror(errno));
+		goto err;
+	}
+	/* [::]:80 means IPv6 only, so *:80 (IPv4) can be listened beside it. */
+	if (a->u.sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, &a->u.sa, addr_len(a)) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", text, strerror(errno));
+		goto err;
+	}
+	if (listen(fd, LISTENER_BACKLOG) < 0) {
+		snprintf(err, errlen, "%s: listen: %s", text, strerror(errno));
+		goto err;
+	}
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+	    addr_from_sockaddr(bound, (struct sockaddr *)&ss, len) < 0) {
+		snprintf(err, errlen, "%s: getsockname: %s", text, strerror(errno));
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	return -1;
+}
+
+int listener_from_systemd(int *first)
+{
+	const char *pid = getenv("LISTEN_PID");
+	const char *fds = getenv("LISTEN_FDS");
+	long n;
+
+	*first = LISTENER_FIRST_FD;
+	if (!pid || !fds || strtol(pid, NULL, 10) != (long)getpid())
+		return 0;
+	n = strtol(fds, NULL, 10);
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (n <= 0 || n > 1024)
+		return 0;
+	for (int fd = LISTENER_FIRST_FD; fd < LISTENER_FIRST_FD + n; fd++) {
+		int flags = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+		fcntl(fd, F_SETFD, FD_CLOEXEC);
+	}
+	return (int)n;
+}

@@ -1,0 +1,64 @@
+/* queue.h - the bounded hand-off from event loops to the writer thread. */
+#ifndef FLYPAPER_QUEUE_H
+#define FLYPAPER_QUEUE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+/* Counters that outlive the queue's contents; read them under the lock
+ * with queue_stats. */
+struct queue_stats {
+	uint64_t pushed;             /* records accepted */
+	uint64_t payloads_dropped;   /* payloads freed because queue_bytes was hit */
+	uint64_t payload_bytes_dropped;
+	uint64_t records_dropped;    /* records refused because queue_records was hit */
+};
+
+struct queue {
+	pthread_mutex_t lock;
+	pthread_cond_t nonempty;     /* signalled when the queue gains work or stops */
+	struct record *head, *tail;
+	size_t records;              /* records queued now */
+	size_t bytes;                /* payload bytes queued now */
+	size_t max_records;
+	size_t max_bytes;
+	bool stopping;               /* set once: producers are done */
+	bool kicked;                 /* wake the consumer once, without work */
+	struct queue_stats stats;
+};
+
+/* Initialises q with its caps. Returns 0 or -1. */
+int queue_init(struct queue *q, size_t max_records, size_t max_bytes);
+
+/* Gives r to the queue; never blocks on the consumer. When the payload
+ * would pass max_bytes it is freed and r->payload_lost set (the metadata is
+ * kept); when max_records is reached r is freed and counted. Returns 0 when
+ * r was queued, -1 when it was dropped. Either way the caller no longer
+ * owns r. */
+int queue_push(struct queue *q, struct record *r);
+
+/* Waits up to timeout_ms for records, then takes all of them. Returns the
+ * list (caller owns it, linked by next), or NULL on timeout or when the
+ * queue is stopping and empty. */
+struct record *queue_pop_all(struct queue *q, uint64_t timeout_ms);
+
+/* Wakes a waiting queue_pop_all once (it returns what it has, maybe NULL). */
+void queue_kick(struct queue *q);
+
+/* Marks the queue as stopping and wakes the consumer. */
+void queue_stop(struct queue *q);
+
+/* True once queue_stop was called and nothing is left. */
+bool queue_drained(struct queue *q);
+
+/* Copies the counters. */
+void queue_get_stats(struct queue *q, struct queue_stats *out);
+
+/* Frees anything still queued and the locks. */
+void queue_destroy(struct queue *q);
+
+#endif

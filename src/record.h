@@ -1,0 +1,83 @@
+/* record.h - what the daemon hands to its sinks: one finished (or just
+ * opened) session, with its payload, in a form that needs no socket. */
+#ifndef FLYPAPER_RECORD_H
+#define FLYPAPER_RECORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "addr.h"
+
+#define RECORD_ID_LEN 17             /* 16 hex chars and a NUL */
+#define RECORD_TS_LEN 32             /* "2026-11-27T05:00:00.123456Z" and a NUL */
+#define RECORD_SHA256_HEX 65         /* 64 hex chars and a NUL */
+
+/* Why a session ended. The names are part of the schema. */
+enum close_reason {
+	CLOSE_PEER_FIN,              /* the peer closed its side (FIN) */
+	CLOSE_PEER_RST,              /* the peer reset, or the network failed */
+	CLOSE_IDLE_TIMEOUT,          /* the peer sent nothing for idle-timeout */
+	CLOSE_SESSION_TIMEOUT,       /* the session reached session-timeout */
+	CLOSE_SERVER_CLOSE,          /* flypaper chose to close (write error) */
+	CLOSE_CAPACITY,              /* refused: max-conns or fd limit reached */
+	CLOSE_SHUTDOWN,              /* the daemon was stopping */
+	CLOSE_REASON_COUNT
+};
+
+enum record_kind {
+	RECORD_CONNECT,              /* a session began (JSON-lines only) */
+	RECORD_CLOSED,               /* a session ended: the full record */
+};
+
+/* Which process model recorded the session. */
+enum record_mode {
+	MODE_SERVE,
+	MODE_INETD,
+};
+
+struct record {
+	struct record *next;         /* queue link, owned by the queue */
+	enum record_kind kind;
+	enum record_mode mode;
+	uint64_t id;                 /* session id; hex form is the key */
+	struct timespec start_wall;  /* CLOCK_REALTIME at accept */
+	struct timespec end_wall;    /* CLOCK_REALTIME at close */
+	struct addr src;             /* the peer */
+	struct addr dst;             /* the local address it connected to */
+	uint64_t bytes_in;           /* every byte the peer sent, kept or not */
+	uint64_t bytes_out;          /* bytes flypaper wrote */
+	int64_t first_byte_ms;       /* accept to first peer byte; -1 none */
+	int64_t duration_ms;         /* accept to close */
+	enum close_reason reason;
+	bool truncated;              /* bytes_in > what payload holds */
+	bool payload_lost;           /* payload dropped by a full queue */
+	unsigned char sha256[32];    /* of payload; valid when payload_len */
+	uint8_t *payload;            /* owned; NULL when none or lost */
+	size_t payload_len;          /* bytes captured (even when lost) */
+};
+
+/* The schema name of a close reason, e.g. "peer_fin". */
+const char *record_reason_name(enum close_reason reason);
+
+/* Writes the 16-hex-digit form of id into buf (RECORD_ID_LEN). */
+void record_id_hex(uint64_t id, char *buf);
+
+/* Writes ts as ISO 8601 UTC with microseconds into buf (RECORD_TS_LEN). */
+void record_format_ts(const struct timespec *ts, char *buf);
+
+/* Writes the lower-case hex of a 32-byte digest into buf (RECORD_SHA256_HEX). */
+void record_sha256_hex(const unsigned char *digest, char *buf);
+
+/* Computes r->sha256 over r->payload. */
+void record_hash_payload(struct record *r);
+
+/* A new random 64-bit session id from a per-thread generator seeded by
+ * getrandom(2), so ids are unique across sensors without coordination. */
+uint64_t record_new_id(void);
+
+/* Frees r and its payload. NULL is allowed. */
+void record_free(struct record *r);
+
+#endif

@@ -1,0 +1,301 @@
+/* serve.c - the capture daemon: bind, drop privileges, run the workers and
+ * the writer, wait for signals, shut down without losing a record. */
+#include "serve.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "listener.h"
+#include "log.h"
+#include "worker.h"
+#include "writer.h"
+
+#define SERVE_STORE_BUSY_MS 1000     /* then the writer retries on its own */
+#define SERVE_MAX_WORKERS 256
+
+/* Everything serve_main sets up, so one function can tear it down. */
+struct serve {
+	struct config cfg;
+	struct worker_shared shared;
+	struct writer writer;
+	struct worker *workers;
+	int nworkers;
+	int (*fds)[CONFIG_MAX_LISTEN];       /* per worker, per listener */
+	struct addr addrs[CONFIG_MAX_LISTEN];
+	int nlisten;
+	struct timespec started;
+};
+
+/* Lets the daemon hold as many sockets as max-conns asks for, up to what
+ * the hard limit allows. */
+static void serve_raise_fd_limit(int max_conns)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)max_conns + 64)
+		log_warn("the fd limit (%llu) is below max-conns (%d): "
+		    "connections past it are refused and counted",
+		    (unsigned long long)rl.rlim_cur, max_conns);
+}
+
+static void serve_open_listeners(struct serve *sv)
+{
+	char err[CONFIG_ERR_LEN], text[ADDR_TEXT_LEN];
+	int first;
+	int n = listener_from_systemd(&first);
+
+	if (n > 0) {
+		/* Socket activation: each worker polls its own dup of each
+		 * socket; the kernel wakes them and one accept wins. */
+		if (n > CONFIG_MAX_LISTEN)
+			log_fatal("systemd passed %d sockets, more than %d", n,
+			    CONFIG_MAX_LISTEN);
+		sv->nlisten = n;
+		for (int i = 0; i < n; i++) {
+			struct sockaddr_storage ss;
+			socklen_t len = sizeof(ss);
+			int fd = first + i;
+			if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
+			    addr_from_sockaddr(&sv->addrs[i], (struct sockaddr *)&ss, len) < 0)
+				log_fatal("systemd socket %d is not a TCP socket", fd);
+			for (int w = 0; w < sv->nworkers; w++) {
+				sv->fds[w][i] = w == 0 ? fd : dup(fd);
+				if (sv->fds[w][i] < 0)
+					log_fatal("dup: %s", strerror(errno));
+			}
+			log_info("listening on %s (from systemd)",
+			    addr_format(&sv->addrs[i], text, sizeof(text)));
+		}
+		return;
+	}
+	if (sv->cfg.nlisten == 0) {
+		addr_parse("127.0.0.1:8080", &sv->cfg.listen[0]);
+		sv->cfg.nlisten = 1;
+	}
+	sv->nlisten = sv->cfg.nlisten;
+	for (int i = 0; i < sv->nlisten; i++) {
+		struct addr want = sv->cfg.listen[i];
+		for (int w = 0; w < sv->nworkers; w++) {
+			struct addr bound;
+			int fd = listener_open(&want, &bound, err, sizeof(err));
+			if (fd < 0)
+				log_fatal("%s", err);
+			/* Port 0: the first socket picks the port, the other
+			 * workers' sockets join it. */
+			if (w == 0) {
+				want = bound;
+				sv->addrs[i] = bound;
+			}
+			sv->fds[w][i] = fd;
+		}
+		log_info("listening on %s",
+		    addr_format(&sv->addrs[i], text, sizeof(text)));
+	}
+}
+
+/* Gives the database and log files to the user, then becomes that user
+ * for good, before any byte from the network is read. */
+static void serve_drop_privileges(const struct config *cfg)
+{
+	const char *suffixes[] = {"", "-wal", "-shm"};
+	struct passwd *pw;
+
+	if (!cfg->user)
+		return;
+	pw = getpwnam(cfg->user);
+	if (!pw)
+		log_fatal("user: no such user '%s'", cfg->user);
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s%s", cfg->db_path, suffixes[i]);
+		if (chown(path, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT)
+			log_fatal("user: cannot give %s to %s: %s", path, cfg->user,
+			    strerror(errno));
+	}
+	if (cfg->jsonl_path && strcmp(cfg->jsonl_path, "-") != 0 &&
+	    chown(cfg->jsonl_path, pw->pw_uid, pw->pw_gid) < 0)
+		log_fatal("user: cannot give %s to %s: %s", cfg->jsonl_path,
+		    cfg->user, strerror(errno));
+	if (setgroups(1, &pw->pw_gid) < 0 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+		log_fatal("user: cannot become %s: %s", cfg->user, strerror(errno));
+	if (setuid(0) == 0)
+		log_fatal("user: still able to regain root after dropping to %s",
+		    cfg->user);
+	log_info("running as %s", cfg->user);
+}
+
+static void serve_open_writer(struct serve *sv)
+{
+	char err[CONFIG_ERR_LEN];
+	struct store *store;
+	struct jsonl *jsonl = NULL;
+
+	store = store_open(sv->cfg.db_path, sv->cfg.sensor, SERVE_STORE_BUSY_MS,
+	    err, sizeof(err));
+	if (!store)
+		log_fatal("db: %s: %s", sv->cfg.db_path, err);
+	if (sv->cfg.jsonl_path) {
+		jsonl = jsonl_open(sv->cfg.jsonl_path, sv->cfg.sensor, err, sizeof(err));
+		if (!jsonl)
+			log_fatal("jsonl: %s", err);
+	}
+	if (writer_init(&sv->writer, store, jsonl, sv->cfg.queue_records,
+	        sv->cfg.queue_bytes, sv->cfg.flush_timeout_ms) < 0)
+		log_fatal("cannot start the writer");
+}
+
+/* Logs the run's counters and stores them in the runs table. Returns the
+ * number of session records lost. */
+static uint64_t serve_report(struct serve *sv)
+{
+	struct queue_stats qs;
+	struct writer *wr = &sv->writer;
+	struct store_run run = {.mode = "serve", .started = sv->started};
+
+	queue_get_stats(&wr->queue, &qs);
+	clock_gettime(CLOCK_REALTIME, &run.ended);
+	run.sessions = wr->sessions_written;
+	run.refused = atomic_load(&sv->shared.refused);
+	run.accept_errors = atomic_load(&sv->shared.accept_errors);
+	run.payloads_dropped = qs.payloads_dropped;
+	run.records_dropped = qs.records_dropped;
+	run.store_errors = wr->store_errors;
+	run.records_lost = wr->records_lost + qs.records_dropped;
+	run.jsonl_errors = wr->jsonl_errors;
+	log_info("stopped: %llu sessions recorded, %llu refused, %llu accept errors, "
+	    "%llu payloads dropped (%llu bytes), %llu records dropped, "
+	    "%llu store errors, %llu records lost, %llu jsonl errors",
+	    (unsigned long long)run.sessions, (unsigned long long)run.refused,
+	    (unsigned long long)run.accept_errors,
+	    (unsigned long long)run.payloads_dropped,
+	    (unsigned long long)qs.payload_bytes_dropped,
+	    (unsigned long long)run.records_dropped,
+	    (unsigned long long)run.store_errors,
+	    (unsigned long long)run.records_lost,
+	    (unsigned long long)run.jsonl_errors);
+	if (wr->store && store_write_run(wr->store, &run) != 0)
+		log_error("store: cannot record the run's counters: %s",
+		    store_errmsg(wr->store));
+	return run.records_lost;
+}
+
+/* Waits for SIGTERM or SIGINT; SIGHUP reopens the JSON-lines file. The
+ * signals are blocked in every thread and taken here with sigwait, so no
+ * code runs in a signal handler at all. */
+static void serve_wait_for_signals(struct serve *sv, const sigset_t *set)
+{
+	for (;;) {
+		int sig;
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			writer_request_reopen(&sv->writer);
+			continue;
+		}
+		log_info("%s: shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+		return;
+	}
+}
+
+int serve_main(int argc, char **argv)
+{
+	static struct serve sv;
+	char err[CONFIG_ERR_LEN];
+	char host[256];
+	sigset_t set;
+	int rc;
+
+	log_set_name("flypaper");
+	config_defaults(&sv.cfg);
+	rc = config_parse_args(&sv.cfg, CONFIG_SERVE, argc, argv, err, sizeof(err));
+	if (rc > 0)
+		return 0;
+	if (rc < 0)
+		log_fatal("%s", err);
+	if (sv.cfg.user && geteuid() != 0)
+		log_fatal("user: only root can switch to %s", sv.cfg.user);
+	if (sv.cfg.user && !getpwnam(sv.cfg.user))
+		log_fatal("user: no such user '%s'", sv.cfg.user);
+	if (sv.cfg.check_only) {
+		printf("flypaper: configuration OK\n");
+		config_free(&sv.cfg);
+		return 0;
+	}
+	if (!sv.cfg.sensor) {
+		if (gethostname(host, sizeof(host)) < 0)
+			snprintf(host, sizeof(host), "flypaper");
+		host[sizeof(host) - 1] = '\0';
+		config_set(&sv.cfg, "sensor", host, err, sizeof(err));
+	}
+	sv.nworkers = sv.cfg.workers;
+	if (sv.nworkers <= 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		sv.nworkers = n > 0 ? (int)(n < SERVE_MAX_WORKERS ? n : SERVE_MAX_WORKERS) : 1;
+	}
+	clock_gettime(CLOCK_REALTIME, &sv.started);
+
+	/* Signals first, so every thread created later inherits the mask. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	serve_raise_fd_limit(sv.cfg.max_conns);
+	sv.fds = calloc((size_t)sv.nworkers, sizeof(*sv.fds));
+	sv.workers = calloc((size_t)sv.nworkers, sizeof(*sv.workers));
+	if (!sv.fds || !sv.workers)
+		log_fatal("out of memory");
+	serve_open_listeners(&sv);
+	serve_open_writer(&sv);
+	serve_drop_privileges(&sv.cfg);
+
+	sv.shared.cfg = &sv.cfg;
+	sv.shared.writer = &sv.writer;
+	sv.shared.mode = MODE_SERVE;
+	sv.shared.emit_connect = sv.writer.jsonl != NULL;
+	if (writer_start(&sv.writer) < 0)
+		log_fatal("cannot start the writer thread");
+	for (int w = 0; w < sv.nworkers; w++) {
+		if (worker_init(&sv.workers[w], &sv.shared, sv.fds[w], sv.addrs,
+		        sv.nlisten, err, sizeof(err)) < 0 ||
+		    worker_start(&sv.workers[w]) < 0)
+			log_fatal("worker %d: %s", w, err);
+	}
+	log_info("ready: %d worker(s), sensor %s, database %s", sv.nworkers,
+	    sv.cfg.sensor, sv.cfg.db_path);
+
+	serve_wait_for_signals(&sv, &set);
+
+	for (int w = 0; w < sv.nworkers; w++)
+		worker_stop(&sv.workers[w]);
+	for (int w = 0; w < sv.nworkers; w++)
+		worker_join(&sv.workers[w]);
+	writer_stop(&sv.writer);
+	uint64_t lost = serve_report(&sv);
+	writer_destroy(&sv.writer);
+	free(sv.workers);
+	free(sv.fds);
+	config_free(&sv.cfg);
+	return lost ? 1 : 0;
+}

@@ -1,0 +1,54 @@
+/* store.h - the SQLite database: schema, versioning, batched inserts. */
+#ifndef FLYPAPER_STORE_H
+#define FLYPAPER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+/* Counters a daemon run leaves in the runs table at exit. */
+struct store_run {
+	const char *mode;            /* "serve" or "inetd" */
+	struct timespec started, ended;
+	uint64_t sessions;           /* sessions recorded (closed) */
+	uint64_t refused;            /* of them, refused for capacity */
+	uint64_t accept_errors;      /* accept(2) failures (EMFILE and others) */
+	uint64_t payloads_dropped;   /* payloads the full queue dropped */
+	uint64_t records_dropped;    /* records the full queue dropped */
+	uint64_t store_errors;       /* failed transactions (busy, full, I/O) */
+	uint64_t records_lost;       /* records given up on at exit */
+	uint64_t jsonl_errors;       /* JSON-lines lines that failed to write */
+};
+
+/* Opens (creating if needed) the database at path in WAL mode, creates or
+ * upgrades the schema inside one IMMEDIATE transaction so concurrent inetd
+ * children and a daemon can start at once. busy_ms is the lock wait.
+ * Returns the store, or NULL with a message in err. */
+struct store *store_open(const char *path, const char *sensor, int busy_ms,
+    char *err, size_t errlen);
+
+/* Writes every RECORD_CLOSED record of list (payload first, once per
+ * distinct digest) in one transaction. Returns 0, or the SQLite error code
+ * with the transaction rolled back; the records are left untouched either
+ * way so the caller may retry. */
+int store_write(struct store *st, const struct record *list);
+
+/* Records one run's counters. Returns 0 or the SQLite error code. */
+int store_write_run(struct store *st, const struct store_run *run);
+
+/* True for errors that may pass (locked, busy, disk full, I/O): retry. */
+bool store_error_transient(int rc);
+
+/* The last error message of the connection. */
+const char *store_errmsg(struct store *st);
+
+/* Finalises statements and closes the connection. NULL is allowed. */
+void store_close(struct store *st);
+
+#endif

@@ -1,0 +1,81 @@
+/* worker.h - one event loop thread: its listening sockets, its sessions and
+ * their timeouts. Workers share nothing but the writer and a few atomic
+ * counters. */
+#ifndef FLYPAPER_WORKER_H
+#define FLYPAPER_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config.h"
+#include "list.h"
+#include "record.h"
+#include "writer.h"
+
+#define WORKER_READ_BUF (64 * 1024)  /* one read buffer per loop, not per session */
+#define WORKER_ACCEPT_BATCH 64       /* accepts per wakeup, to stay fair to reads */
+#define WORKER_EMFILE_PAUSE_MS 100   /* how long accepting pauses at the fd limit */
+
+/* What every worker reads or counts. */
+struct worker_shared {
+	const struct config *cfg;
+	struct writer *writer;
+	enum record_mode mode;
+	bool emit_connect;           /* queue RECORD_CONNECT events (JSON lines on) */
+	atomic_int active;           /* open sessions across all workers */
+	atomic_uint_fast64_t accepted;
+	atomic_uint_fast64_t refused;        /* over max-conns or the fd limit */
+	atomic_uint_fast64_t accept_errors;  /* accept(2) failures */
+	atomic_uint_fast64_t last_emfile_log_ns;
+};
+
+struct worker_listener {
+	uv_poll_t poll;              /* readable: connections to accept */
+	struct worker *worker;
+	int fd;
+	struct addr addr;            /* the bound address */
+	bool wildcard;               /* bound to 0.0.0.0 or ::: ask getsockname */
+};
+
+struct worker {
+	uv_loop_t loop;
+	uv_async_t stop_async;       /* the main thread asks the loop to stop */
+	uv_timer_t timeout_timer;    /* fires at the earliest session deadline */
+	uv_timer_t resume_timer;     /* resumes accepting after an EMFILE pause */
+	struct worker_shared *shared;
+	struct worker_listener *listeners;
+	int nlisteners;
+	struct list_link idle;       /* sessions by last peer byte, oldest first */
+	struct list_link age;        /* sessions by start, oldest first */
+	int reserve_fd;              /* spare fd, given up to refuse at EMFILE */
+	bool stopping;
+	pthread_t thread;
+	char rbuf[WORKER_READ_BUF];  /* reads land here, then copy to the session */
+};
+
+/* Prepares a worker over the given listening fds (the worker owns them).
+ * Returns 0 or -1 with err. */
+int worker_init(struct worker *w, struct worker_shared *shared,
+    const int *fds, const struct addr *addrs, int nfds, char *err,
+    size_t errlen);
+
+/* Runs the loop in a new thread. Returns 0 or -1. */
+int worker_start(struct worker *w);
+
+/* Runs the loop on the calling thread until it has nothing left to do. */
+void worker_run(struct worker *w);
+
+/* Asks the loop (from any thread) to stop accepting, close every session
+ * with CLOSE_SHUTDOWN, and return. */
+void worker_stop(struct worker *w);
+
+/* Waits for a started worker's thread and releases the loop. */
+void worker_join(struct worker *w);
+
+/* Releases the loop of a worker run with worker_run. */
+void worker_destroy(struct worker *w);
+
+#endif

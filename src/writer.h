@@ -1,0 +1,56 @@
+/* writer.h - the one thread that writes records to the sinks, so event
+ * loops never wait on a disk. */
+#ifndef FLYPAPER_WRITER_H
+#define FLYPAPER_WRITER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "jsonl.h"
+#include "queue.h"
+#include "store.h"
+
+struct writer {
+	struct queue queue;          /* producers push here */
+	struct store *store;         /* owned; NULL when writing no database */
+	struct jsonl *jsonl;         /* owned; NULL when off */
+	uint64_t flush_timeout_ms;   /* how long stopping retries a failing store */
+	pthread_t thread;
+	bool running;                /* the thread was started */
+	atomic_bool reopen;          /* SIGHUP asked for the JSON lines reopen */
+	struct record *pending;      /* taken from the queue, not yet committed */
+	uint64_t next_log_ns;        /* rate limit for repeated store errors */
+	/* Counters; read them after writer_stop. */
+	uint64_t sessions_written;
+	uint64_t refused_written;    /* of them, capacity refusals */
+	uint64_t store_errors;       /* failed transactions */
+	uint64_t records_lost;       /* given up on: a permanent error or exit */
+	uint64_t jsonl_errors;
+};
+
+/* Sets up w around an open store and an optional JSON-lines sink (w owns
+ * both from here on). Returns 0 or -1. */
+int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
+    size_t max_records, size_t max_bytes, uint64_t flush_timeout_ms);
+
+/* Starts the writer thread. Returns 0 or -1. */
+int writer_start(struct writer *w);
+
+/* Asks the thread to reopen the JSON-lines file (async-signal-unsafe: call
+ * it from the thread that waits for signals, not a handler). */
+void writer_request_reopen(struct writer *w);
+
+/* Stops taking records, writes what is queued (retrying a failing store
+ * for up to flush_timeout_ms), joins the thread. */
+void writer_stop(struct writer *w);
+
+/* Without a thread: writes everything queued now, retrying as the thread
+ * would. For the inetd command. */
+void writer_drain(struct writer *w);
+
+/* Closes the sinks and frees what is left. */
+void writer_destroy(struct writer *w);
+
+#endif
