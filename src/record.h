@@ -73,8 +73,9 @@ void record_sha256_hex(const unsigned char *digest, char *buf);
 /* Computes r->sha256 over r->payload. */
 void record_hash_payload(struct record *r);
 
-/* A new random 64-bit session id from a per-thread generator seeded by
- * getrandom(2), so ids are unique across sensors without coordination. */
+/* A new 64-bit session id: a random 40-bit block from getrandom(2) and a
+ * 24-bit counter, per thread. Unique across sensors without coordination,
+ * and rising within a thread so index inserts stay local. */
 uint64_t record_new_id(void);
 
 /* Frees r and its payload. NULL is allowed. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -13,6 +14,7 @@
 
 #define NS_PER_MS 1000000ULL
 #define SESSION_MIN_BUF 1024
+#define SESSION_READ_AHEAD 4         /* reads at accept before the loop takes over */
 
 static void session_on_closed(uv_handle_t *handle)
 {
@@ -60,29 +62,67 @@ static void session_capture(struct session *s, const char *data, size_t n)
 	s->len += take;
 }
 
+/* Counts and keeps n bytes from the peer. */
+static void session_on_data(struct session *s, const char *data, size_t n,
+    uint64_t now)
+{
+	if (!s->first_byte_ns)
+		s->first_byte_ns = now;
+	s->last_in_ns = now;
+	s->bytes_in += n;
+	session_capture(s, data, n);
+}
+
+/* Maps a failed read to how the peer left. */
+static enum close_reason session_read_error_reason(ssize_t nread)
+{
+	/* ECONNRESET, and the rarer ETIMEDOUT or EHOSTUNREACH: the peer's
+	 * side is gone without an orderly close. */
+	return nread == UV_EOF ? CLOSE_PEER_FIN : CLOSE_PEER_RST;
+}
+
 static void session_on_read(uv_stream_t *stream, ssize_t nread,
     const uv_buf_t *buf)
 {
 	struct session *s = stream->data;
 
 	if (nread > 0) {
-		uint64_t now = uv_hrtime();
-		if (!s->first_byte_ns)
-			s->first_byte_ns = now;
-		s->last_in_ns = now;
-		s->bytes_in += (uint64_t)nread;
-		session_capture(s, buf->base, (size_t)nread);
+		session_on_data(s, buf->base, (size_t)nread, uv_hrtime());
 		timeouts_touch(s->worker, s);
 		return;
 	}
 	if (nread == 0)
 		return;              /* EAGAIN: nothing this time */
-	if (nread == UV_EOF)
-		session_close(s, CLOSE_PEER_FIN, 0);
-	else
-		/* ECONNRESET, and the rarer ETIMEDOUT or EHOSTUNREACH: the
-		 * peer's side is gone without an orderly close. */
-		session_close(s, CLOSE_PEER_RST, 0);
+	session_close(s, session_read_error_reason(nread), 0);
+}
+
+/* Reads what a new connection already holds. Scanners and worms that send
+ * at once (masscan, Code Red, exploit kits) have often sent everything,
+ * FIN included, before accept returns: such a session is recorded here
+ * without ever entering the event loop. Returns 1 with *reason set when
+ * the peer is gone, 0 when the session must wait for more. */
+static int session_read_ahead(struct session *s, int fd, enum close_reason *reason)
+{
+	char *rbuf = s->worker->rbuf;
+
+	for (int i = 0; i < SESSION_READ_AHEAD; i++) {
+		ssize_t n = recv(fd, rbuf, sizeof(s->worker->rbuf), 0);
+		if (n > 0) {
+			session_on_data(s, rbuf, (size_t)n, uv_hrtime());
+			continue;
+		}
+		if (n == 0) {
+			*reason = CLOSE_PEER_FIN;
+			return 1;
+		}
+		if (errno == EAGAIN || errno == EWOULDBLOCK)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		*reason = CLOSE_PEER_RST;
+		return 1;
+	}
+	return 0;                    /* a fast sender: the loop takes over */
 }
 
 /* Builds the record of s, giving it the captured payload. */
@@ -200,6 +240,7 @@ int session_start(struct worker *w, int fd, const struct addr *src,
     const struct addr *dst, uint64_t now_ns, const struct timespec *wall)
 {
 	struct session *s = calloc(1, sizeof(*s));
+	enum close_reason reason;
 	int rc;
 
 	if (!s) {
@@ -223,19 +264,26 @@ int session_start(struct worker *w, int fd, const struct addr *src,
 		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 			addr_from_sockaddr(&s->dst, (struct sockaddr *)&ss, len);
 	}
+	atomic_fetch_add(&w->shared->accepted, 1);
+	if (w->shared->emit_connect)
+		session_queue_connect(w, s);
+	if (session_read_ahead(s, fd, &reason)) {
+		session_hand_off(w, session_record(s, reason));
+		close(fd);
+		free(s->buf);
+		free(s);
+		return 0;
+	}
+	atomic_fetch_add(&w->shared->active, 1);
 	uv_tcp_init(&w->loop, &s->tcp);
 	s->tcp.data = s;
+	timeouts_add(w, s);
 	rc = uv_tcp_open(&s->tcp, fd);
 	if (rc != 0)
 		close(fd);           /* the handle did not take it */
 	else
 		rc = uv_read_start((uv_stream_t *)&s->tcp, session_on_alloc,
 		    session_on_read);
-	atomic_fetch_add(&w->shared->active, 1);
-	atomic_fetch_add(&w->shared->accepted, 1);
-	if (w->shared->emit_connect)
-		session_queue_connect(w, s);
-	timeouts_add(w, s);
 	if (rc != 0) {
 		log_error("session: cannot watch socket: %s", uv_strerror(rc));
 		session_close(s, CLOSE_SERVER_CLOSE, 0);

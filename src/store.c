@@ -45,7 +45,7 @@ static const char store_schema_v1[] =
 	"  payload_lost INTEGER NOT NULL DEFAULT 0,"
 	"  mode TEXT NOT NULL);"
 	"CREATE INDEX sessions_start ON sessions(start_ts);"
-	"CREATE INDEX sessions_src ON sessions(src_ip, start_ts);"
+
 	"CREATE TABLE runs ("
 	"  sensor TEXT NOT NULL,"
 	"  mode TEXT NOT NULL,"
@@ -136,6 +136,9 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
+	/* Memory statistics cost a global mutex on every allocation; flypaper
+	 * never reads them. Fails harmlessly once SQLite is initialised. */
+	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	st->sensor = strdup(sensor);
 	if (!st->sensor) {
 		snprintf(err, errlen, "out of memory");

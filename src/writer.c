@@ -12,6 +12,7 @@
 
 #define WRITER_WAIT_MS 1000          /* longest sleep: the "one second behind" bound */
 #define WRITER_RETRY_MS 250          /* pause after a failed transaction */
+#define WRITER_GATHER_MS 50          /* after the first record, wait this long for more */
 #define WRITER_LOG_EVERY_NS (10ULL * 1000000000ULL)
 
 int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
@@ -141,7 +142,16 @@ static void *writer_main(void *arg)
 
 	for (;;) {
 		writer_reopen_if_asked(w);
-		writer_take(w, queue_pop_all(&w->queue, WRITER_WAIT_MS));
+		struct record *list = queue_pop_all(&w->queue, WRITER_WAIT_MS);
+		if (list && !queue_drained(&w->queue)) {
+			/* One transaction per record costs a WAL write and two
+			 * lock calls each; gathering for a moment turns a busy
+			 * second into twenty transactions. */
+			writer_sleep_ms(WRITER_GATHER_MS);
+			writer_take(w, list);
+			list = queue_pop_all(&w->queue, 0);
+		}
+		writer_take(w, list);
 		bool failed = writer_commit(w) < 0;
 		if (queue_drained(&w->queue)) {
 			if (!w->pending)

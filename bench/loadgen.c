@@ -1,0 +1,197 @@
+/* loadgen.c - the benchmark's load generator: the same client for flypaper
+ * and for the reference server.
+ *
+ *   loadgen run  HOST PORT CONNS CONCURRENCY PAYLOAD_BYTES [SECONDS]
+ *       CONNS connections, CONCURRENCY at a time; each connects, sends the
+ *       payload, shuts down its write side and waits for the server to
+ *       close. Prints "ok=N failed=N seconds=S cps=R".
+ *   loadgen hold HOST PORT CONNS SECONDS
+ *       opens CONNS silent connections and holds them for SECONDS (or
+ *       until SIGTERM). Prints "open=N" once all are open.
+ *
+ * Source addresses cycle through 127.0.0.1-127.0.0.250 so that TIME_WAIT
+ * never exhausts the ports of one address. Loopback only: HOST must be in
+ * 127.0.0.0/8. Every loop is bounded in count and in time. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SOURCES 250
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct conn {
+	int fd;
+	size_t sent;
+};
+
+static struct sockaddr_in target;
+static unsigned next_source;
+
+static int open_conn(void)
+{
+	struct sockaddr_in src = {.sin_family = AF_INET};
+	int one = 1;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -1;
+	src.sin_addr.s_addr = htonl(0x7f000001u + (next_source++ % SOURCES));
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0 ||
+	    (connect(fd, (struct sockaddr *)&target, sizeof(target)) < 0 &&
+	     errno != EINPROGRESS)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int run(long conns, int concurrency, size_t payload_len, double limit)
+{
+	char *payload = malloc(payload_len ? payload_len : 1);
+	struct conn *c = calloc((size_t)concurrency, sizeof(*c));
+	struct epoll_event ev[256];
+	long started = 0, ok = 0, failed = 0;
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	double t0 = now_s();
+	char buf[4096];
+
+	for (size_t i = 0; i < payload_len; i++)
+		payload[i] = (char)('A' + i % 26);
+	for (int i = 0; i < concurrency; i++)
+		c[i].fd = -1;
+	while ((ok + failed < conns) && !stop && now_s() - t0 < limit) {
+		for (int i = 0; i < concurrency && started < conns; i++) {
+			if (c[i].fd >= 0)
+				continue;
+			int fd = open_conn();
+			started++;
+			if (fd < 0) {
+				failed++;
+				continue;
+			}
+			c[i] = (struct conn){.fd = fd};
+			struct epoll_event e = {.events = EPOLLOUT | EPOLLIN | EPOLLRDHUP,
+			    .data.u32 = (uint32_t)i};
+			epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
+		}
+		int n = epoll_wait(ep, ev, 256, 100);
+		for (int k = 0; k < n; k++) {
+			struct conn *cc = &c[ev[k].data.u32];
+			if (cc->fd < 0)
+				continue;
+			if ((ev[k].events & EPOLLOUT) && cc->sent <= payload_len) {
+				while (cc->sent < payload_len) {
+					ssize_t w = send(cc->fd, payload + cc->sent,
+					    payload_len - cc->sent, MSG_NOSIGNAL);
+					if (w <= 0)
+						break;
+					cc->sent += (size_t)w;
+				}
+				if (cc->sent == payload_len) {
+					shutdown(cc->fd, SHUT_WR);
+					cc->sent++;  /* done sending */
+					struct epoll_event e = {.events = EPOLLIN | EPOLLRDHUP,
+					    .data.u32 = ev[k].data.u32};
+					epoll_ctl(ep, EPOLL_CTL_MOD, cc->fd, &e);
+				}
+			}
+			if (ev[k].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+				ssize_t r = recv(cc->fd, buf, sizeof(buf), 0);
+				if (r > 0)
+					continue;
+				if (r < 0 && errno == EAGAIN)
+					continue;
+				if (r == 0 && cc->sent > payload_len)
+					ok++;
+				else
+					failed++;
+				close(cc->fd);
+				cc->fd = -1;
+			}
+		}
+	}
+	double secs = now_s() - t0;
+	printf("ok=%ld failed=%ld seconds=%.3f cps=%.0f\n", ok, failed, secs,
+	    (double)ok / secs);
+	return failed || ok < conns ? 1 : 0;
+}
+
+static int hold(long conns, double limit)
+{
+	int *fds = calloc((size_t)conns, sizeof(int));
+	long open_n = 0;
+	double t0 = now_s();
+
+	for (long i = 0; i < conns && !stop; i++) {
+		fds[i] = open_conn();
+		if (fds[i] >= 0)
+			open_n++;
+	}
+	printf("open=%ld\n", open_n);
+	fflush(stdout);
+	while (!stop && now_s() - t0 < limit)
+		usleep(50000);
+	for (long i = 0; i < conns; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 6) {
+		fprintf(stderr, "usage: loadgen run HOST PORT CONNS CONC PAYLOAD [SECS]\n"
+		                "       loadgen hold HOST PORT CONNS SECS\n");
+		return 2;
+	}
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile();
+	target.sin_family = AF_INET;
+	target.sin_port = htons((uint16_t)atoi(argv[3]));
+	if (inet_pton(AF_INET, argv[2], &target.sin_addr) != 1 ||
+	    (ntohl(target.sin_addr.s_addr) >> 24) != 127) {
+		fprintf(stderr, "loadgen: %s is not a loopback address\n", argv[2]);
+		return 2;
+	}
+	if (strcmp(argv[1], "hold") == 0)
+		return hold(atol(argv[4]), atof(argv[5]));
+	return run(atol(argv[4]), atoi(argv[5]), (size_t)atol(argv[6]),
+	    argc > 7 ? atof(argv[7]) : 60.0);
+}
