@@ -12,8 +12,27 @@
 
 #define LISTENER_FIRST_FD 3          /* SD_LISTEN_FDS_START */
 
-int listener_open(const struct addr *a, struct addr *bound, char *err,
-    size_t errlen)
+/* SO_REUSEPORT would let a second flypaper (or anything else run by the
+ * same user) silently share the port and take half the connections. A
+ * plain bind first tells whether anyone holds the address. */
+static int listener_probe(const struct addr *a)
+{
+	int one = 1;
+	int fd = socket(a->u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc;
+
+	if (fd < 0)
+		return 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (a->u.sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	rc = bind(fd, &a->u.sa, addr_len(a)) < 0 && errno == EADDRINUSE ? -1 : 0;
+	close(fd);
+	return rc;
+}
+
+int listener_open(const struct addr *a, bool first, struct addr *bound,
+    char *err, size_t errlen)
 {
 	char text[ADDR_TEXT_LEN];
 	struct sockaddr_storage ss;
@@ -22,6 +41,12 @@ int listener_open(const struct addr *a, struct addr *bound, char *err,
 	int fd = socket(a->u.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	addr_format(a, text, sizeof(text));
+	if (first && addr_port(a) != 0 && listener_probe(a) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: already in use", text);
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: socket: %s", text, strerror(errno));
 		return -1;

@@ -103,6 +103,16 @@ void queue_stop(struct queue *q)
 	pthread_cond_broadcast(&q->nonempty);
 }
 
+bool queue_stopping(struct queue *q)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&q->lock);
+	stopping = q->stopping;
+	pthread_mutex_unlock(&q->lock);
+	return stopping;
+}
+
 bool queue_drained(struct queue *q)
 {
 	bool done;

@@ -52,6 +52,9 @@ void queue_kick(struct queue *q);
 /* Marks the queue as stopping and wakes the consumer. */
 void queue_stop(struct queue *q);
 
+/* True once queue_stop was called. */
+bool queue_stopping(struct queue *q);
+
 /* True once queue_stop was called and nothing is left. */
 bool queue_drained(struct queue *q);
 

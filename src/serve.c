@@ -94,7 +94,7 @@ static void serve_open_listeners(struct serve *sv)
 		struct addr want = sv->cfg.listen[i];
 		for (int w = 0; w < sv->nworkers; w++) {
 			struct addr bound;
-			int fd = listener_open(&want, &bound, err, sizeof(err));
+			int fd = listener_open(&want, w == 0, &bound, err, sizeof(err));
 			if (fd < 0)
 				log_fatal("%s", err);
 			/* Port 0: the first socket picks the port, the other
@@ -176,7 +176,7 @@ static uint64_t serve_report(struct serve *sv)
 	run.sessions = wr->sessions_written;
 	run.refused = atomic_load(&sv->shared.refused);
 	run.accept_errors = atomic_load(&sv->shared.accept_errors);
-	run.payloads_dropped = qs.payloads_dropped;
+	run.payloads_dropped = qs.payloads_dropped + wr->payloads_dropped;
 	run.records_dropped = qs.records_dropped;
 	run.store_errors = wr->store_errors;
 	run.records_lost = wr->records_lost + qs.records_dropped;
@@ -187,7 +187,7 @@ static uint64_t serve_report(struct serve *sv)
 	    (unsigned long long)run.sessions, (unsigned long long)run.refused,
 	    (unsigned long long)run.accept_errors,
 	    (unsigned long long)run.payloads_dropped,
-	    (unsigned long long)qs.payload_bytes_dropped,
+	    (unsigned long long)(qs.payload_bytes_dropped + wr->payload_bytes_dropped),
 	    (unsigned long long)run.records_dropped,
 	    (unsigned long long)run.store_errors,
 	    (unsigned long long)run.records_lost,

@@ -307,6 +307,17 @@ bool store_error_transient(int rc)
 	}
 }
 
+int store_checkpoint(struct store *st)
+{
+	return sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+	    NULL, NULL);
+}
+
+bool store_error_full(int rc)
+{
+	return (rc & 0xff) == SQLITE_FULL;
+}
+
 const char *store_errmsg(struct store *st)
 {
 	return sqlite3_errmsg(st->db);

@@ -45,6 +45,14 @@ int store_write_run(struct store *st, const struct store_run *run);
 /* True for errors that may pass (locked, busy, disk full, I/O): retry. */
 bool store_error_transient(int rc);
 
+/* Copies the WAL into the database and truncates it, giving its space
+ * back: the one way a full disk gets room for more records. Returns 0 or
+ * the SQLite error code. */
+int store_checkpoint(struct store *st);
+
+/* True when rc says the disk (or the database's size limit) is full. */
+bool store_error_full(int rc);
+
 /* The last error message of the connection. */
 const char *store_errmsg(struct store *st);
 

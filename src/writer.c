@@ -60,8 +60,56 @@ static void writer_give_up(struct writer *w, const char *why)
 	w->pending = NULL;
 }
 
-/* Tries the pending batch once. Returns 0 when it is written (or gone),
- * -1 when it should be retried. */
+/* Writes one record in its own transaction. */
+static int writer_write_one(struct writer *w, struct record *r)
+{
+	struct record *next = r->next;
+	int rc;
+
+	r->next = NULL;
+	rc = store_write(w->store, r);
+	r->next = next;
+	return rc;
+}
+
+/* A full disk has room for a session's metadata long after it has none
+ * for its payload. Writes the pending batch one record at a time, giving
+ * up the payload (keeping its digest and size, marked payload_lost) of
+ * each record that no longer fits. Stops at the first record that cannot
+ * be written even so, leaving it and the rest pending. Returns 0 when the
+ * whole batch is written, else the error. */
+static int writer_commit_piecewise(struct writer *w, uint64_t *stripped)
+{
+	int rc = 0;
+
+	while (w->pending) {
+		struct record *r = w->pending;
+		if (r->kind == RECORD_CLOSED) {
+			rc = writer_write_one(w, r);
+			if (rc != 0 && store_error_full(rc) && r->payload) {
+				w->payloads_dropped++;
+				w->payload_bytes_dropped += r->payload_len;
+				free(r->payload);
+				r->payload = NULL;
+				r->payload_lost = true;
+				rc = writer_write_one(w, r);
+				if (rc == 0)
+					(*stripped)++;
+			}
+			if (rc != 0)
+				return rc;
+			w->sessions_written++;
+			if (r->reason == CLOSE_CAPACITY)
+				w->refused_written++;
+		}
+		w->pending = r->next;
+		record_free(r);
+	}
+	return 0;
+}
+
+/* Tries the pending batch. Returns 0 when it is written (or gone), -1 when
+ * it should be retried. */
 static int writer_commit(struct writer *w)
 {
 	int rc;
@@ -74,6 +122,17 @@ static int writer_commit(struct writer *w)
 		return 0;
 	}
 	rc = store_write(w->store, w->pending);
+	if (rc != 0 && store_error_full(rc)) {
+		uint64_t stripped = 0;
+		w->store_errors++;
+		store_checkpoint(w->store);
+		rc = writer_commit_piecewise(w, &stripped);
+		if (stripped)
+			log_error("store: disk full: kept %llu session(s) without "
+			    "their payload bytes", (unsigned long long)stripped);
+		if (rc == 0)
+			return 0;
+	}
 	if (rc == 0) {
 		w->sessions_written += writer_count_closed(w->pending, &w->refused_written);
 		writer_free_list(w->pending);
@@ -135,6 +194,25 @@ static void writer_reopen_if_asked(struct writer *w)
 		log_info("jsonl: reopened");
 }
 
+/* Gathers what the queue holds: the first record wakes the writer, then a
+ * short wait lets a busy second's records share a few transactions. */
+static void writer_gather(struct writer *w)
+{
+	struct record *list = queue_pop_all(&w->queue, WRITER_WAIT_MS);
+
+	if (list && !queue_stopping(&w->queue)) {
+		/* One transaction per record costs a WAL write and two lock
+		 * calls each; gathering turns a busy second into twenty. */
+		writer_sleep_ms(WRITER_GATHER_MS);
+		writer_take(w, list);
+		list = queue_pop_all(&w->queue, 0);
+	}
+	writer_take(w, list);
+}
+
+/* The loop of the writer thread (and of writer_drain). While the store
+ * fails, the pending batch is retried and nothing more is taken, so the
+ * queue's caps bound the memory and count what they drop. */
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
@@ -142,24 +220,18 @@ static void *writer_main(void *arg)
 
 	for (;;) {
 		writer_reopen_if_asked(w);
-		struct record *list = queue_pop_all(&w->queue, WRITER_WAIT_MS);
-		if (list && !queue_drained(&w->queue)) {
-			/* One transaction per record costs a WAL write and two
-			 * lock calls each; gathering for a moment turns a busy
-			 * second into twenty transactions. */
-			writer_sleep_ms(WRITER_GATHER_MS);
-			writer_take(w, list);
-			list = queue_pop_all(&w->queue, 0);
-		}
-		writer_take(w, list);
+		if (!w->pending)
+			writer_gather(w);
 		bool failed = writer_commit(w) < 0;
-		if (queue_drained(&w->queue)) {
-			if (!w->pending)
+		if (queue_stopping(&w->queue)) {
+			if (!failed && queue_drained(&w->queue))
 				break;
 			uint64_t now = uv_hrtime();
-			if (!stop_deadline)
+			if (failed && !stop_deadline)
 				stop_deadline = now + w->flush_timeout_ms * 1000000ULL;
-			if (now >= stop_deadline) {
+			if (failed && now >= stop_deadline) {
+				writer_give_up(w, "the database still failed at exit");
+				w->pending = queue_pop_all(&w->queue, 0);
 				writer_give_up(w, "the database still failed at exit");
 				break;
 			}

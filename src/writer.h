@@ -26,6 +26,8 @@ struct writer {
 	uint64_t sessions_written;
 	uint64_t refused_written;    /* of them, capacity refusals */
 	uint64_t store_errors;       /* failed transactions */
+	uint64_t payloads_dropped;   /* payloads given up to save sessions on a full disk */
+	uint64_t payload_bytes_dropped;
 	uint64_t records_lost;       /* given up on: a permanent error or exit */
 	uint64_t jsonl_errors;
 };

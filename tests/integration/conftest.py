@@ -1,0 +1,153 @@
+"""Shared helpers: start the real flypaper binary on loopback, talk to it
+with real sockets, read its real SQLite database."""
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FLYPAPER = os.environ.get("FLYPAPER", os.path.join(ROOT, "build", "flypaper"))
+SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
+    """Polls predicate until it returns a true value; fails the test after
+    timeout seconds. Returns the value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def query(db, sql, args=()):
+    """Runs one query on a fresh read-only connection (the daemon writes
+    in WAL mode, so readers never block it)."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return con.execute(sql, args).fetchall()
+    finally:
+        con.close()
+
+
+def session_rows(db):
+    if not os.path.exists(db):
+        return []
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+        con.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in con.execute(
+                "SELECT * FROM sessions ORDER BY start_ts, session")]
+        finally:
+            con.close()
+    except sqlite3.OperationalError:
+        return []        # schema not created yet
+
+
+def payload_of(db, sha):
+    rows = query(db, "SELECT data FROM payloads WHERE sha256 = ?", (sha,))
+    return bytes(rows[0][0]) if rows else None
+
+
+class Daemon:
+    """One `flypaper serve` process with its own database and log."""
+
+    def __init__(self, tmp_path, args=(), listen=("127.0.0.1:0",), db=None,
+                 workers=2, env=None, check_ready=True, prefix=()):
+        self.tmp = tmp_path
+        self.db = db or str(tmp_path / "flypaper.db")
+        self.log_path = str(tmp_path / f"serve-{time.monotonic_ns()}.log")
+        cmd = list(prefix) + [FLYPAPER, "serve", "--db", self.db,
+                              "--workers", str(workers)]
+        for addr in listen:
+            cmd += ["--listen", addr]
+        cmd += list(args)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=env)
+        self.ports = []
+        if check_ready:
+            wait_for(lambda: "ready:" in self.text() or self.proc.poll() is not None,
+                     what="the daemon to be ready")
+            assert self.proc.poll() is None, f"daemon exited early:\n{self.text()}"
+            self.ports = [int(p) for p in re.findall(r"listening on \S+:(\d+)", self.text())]
+
+    @property
+    def port(self):
+        return self.ports[0]
+
+    def text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Signals the daemon and returns its exit status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.log.close()
+        return rc
+
+    def sessions(self):
+        return session_rows(self.db)
+
+    def wait_sessions(self, n, timeout=15):
+        return wait_for(lambda: (lambda rows: rows if len(rows) >= n else None)(self.sessions()),
+                        timeout=timeout, what=f"{n} session rows")
+
+
+@pytest.fixture
+def daemons(tmp_path):
+    """Starts daemons on demand and, at the end, stops them and fails the
+    test if a sanitizer reported anything."""
+    started = []
+
+    def start(*args, **kwargs):
+        d = Daemon(tmp_path, *args, **kwargs)
+        started.append(d)
+        return d
+
+    yield start
+    for d in started:
+        if d.proc.poll() is None:
+            d.stop()
+        text = d.text()
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, f"sanitizer report in the daemon's log:\n{text}"
+
+
+def connect(port, host="127.0.0.1", family=socket.AF_INET, timeout=10):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect((host, port))
+    return s
+
+
+def send_and_close(port, data, host="127.0.0.1", family=socket.AF_INET):
+    """Sends data, half-closes, waits for the server to close; returns the
+    bytes the server sent."""
+    s = connect(port, host, family)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    return got
