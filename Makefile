@@ -5,7 +5,7 @@
 #   make bench        the benchmark against a bare epoll server (bench/run)
 
 CC      ?= cc
-PKGS     = libuv sqlite3 libcrypto jansson inih
+PKGS     = libuv sqlite3 nettle jansson inih
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
            $(shell pkg-config --cflags $(PKGS))

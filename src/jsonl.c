@@ -1,11 +1,11 @@
 /* jsonl.c - JSON lines with stable field types, built with jansson and
- * base64 from OpenSSL. */
+ * nettle's base64. */
 #include "jsonl.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
+#include <nettle/base64.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +65,7 @@ int jsonl_reopen(struct jsonl *j, char *err, size_t errlen)
 
 static json_t *jsonl_payload_base64(const struct record *r)
 {
-	size_t cap = 4 * ((r->payload_len + 2) / 3) + 1;
+	size_t cap = BASE64_ENCODE_RAW_LENGTH(r->payload_len) + 1;
 	char *b64;
 	json_t *s;
 
@@ -74,7 +74,8 @@ static json_t *jsonl_payload_base64(const struct record *r)
 	b64 = malloc(cap);
 	if (!b64)
 		return NULL;
-	EVP_EncodeBlock((unsigned char *)b64, r->payload, (int)r->payload_len);
+	base64_encode_raw(b64, r->payload_len, r->payload);
+	b64[cap - 1] = '\0';
 	s = json_string(b64);
 	free(b64);
 	return s;

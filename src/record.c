@@ -1,7 +1,7 @@
 /* record.c - session records: ids, timestamps, digests. */
 #include "record.h"
 
-#include <openssl/sha.h>
+#include <nettle/sha2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/random.h>
@@ -54,7 +54,11 @@ void record_sha256_hex(const unsigned char *digest, char *buf)
 
 void record_hash_payload(struct record *r)
 {
-	SHA256(r->payload, r->payload_len, r->sha256);
+	struct sha256_ctx ctx;
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, r->payload_len, r->payload);
+	sha256_digest(&ctx, SHA256_DIGEST_SIZE, r->sha256);
 }
 
 /* Ids come in blocks: 40 random bits name a block, 24 bits count within

@@ -103,6 +103,11 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
 	int version;
 	int rc;
 
+	/* The common case, a current schema, needs only a read: many inetd
+	 * children opening at once must not queue for the write lock. */
+	if (store_version(st, &version) == SQLITE_OK &&
+	    version == STORE_SCHEMA_VERSION)
+		return 0;
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(st, err, errlen, "cannot lock the database");
 	rc = store_version(st, &version);
@@ -151,6 +156,10 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 		goto err;
 	}
 	sqlite3_busy_timeout(st->db, busy_ms);
+	/* The last connection to close would checkpoint the WAL and delete
+	 * it: every inetd child would pay for a full checkpoint. Checkpoints
+	 * happen as the WAL grows instead (every 1000 pages). */
+	sqlite3_db_config(st->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
 	/* WAL lets readers (sqlite3, reports) work while the writer writes,
 	 * and lets many inetd children append one after another cheaply;
 	 * NORMAL syncs at checkpoints, not at every commit. */
