@@ -3,8 +3,10 @@ how it ended."""
 import hashlib
 import os
 import re
+import shutil
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -240,3 +242,30 @@ def test_max_conns_refuses_and_records(daemons):
     from conftest import query
     (run,) = query(d.db, "SELECT sessions, refused FROM runs")
     assert run == (5, 2)
+
+
+def test_curl_request_is_recorded_while_flypaper_stays_silent(daemons):
+    curl = shutil.which("curl")
+    assert curl, "curl is needed"
+    d = daemons()
+    r = subprocess.run([curl, "-s", "-m", "1", "-A", "flypaper-test/1.0",
+                        f"http://127.0.0.1:{d.port}/probe?x=1"],
+                       capture_output=True, timeout=20)
+    assert r.returncode == 28          # curl timed out: flypaper said nothing
+    (row,) = d.wait_sessions(1)
+    data = payload_of(d.db, row["payload_sha256"])
+    assert data.startswith(b"GET /probe?x=1 HTTP/1.1\r\n")
+    assert b"\r\nUser-Agent: flypaper-test/1.0\r\n" in data and data.endswith(b"\r\n\r\n")
+    assert row["bytes_out"] == 0 and row["close_reason"] == "peer_fin"
+    assert 900 <= row["duration_ms"] < 5000
+
+
+def test_curl_sees_the_goaway_text(daemons):
+    d = daemons(args=["--idle-timeout", "200ms", "--on-timeout", "goaway",
+                      "--goaway-text", "HTTP/1.0 403 Forbidden\\r\\n\\r\\nno\\n"])
+    r = subprocess.run(["curl", "-s", "-m", "5", "-i", f"http://127.0.0.1:{d.port}/"],
+                       capture_output=True, timeout=20)
+    assert r.returncode == 0
+    assert r.stdout.startswith(b"HTTP/1.0 403 Forbidden") and r.stdout.endswith(b"no\n")
+    (row,) = d.wait_sessions(1)
+    assert row["bytes_out"] == len(b"HTTP/1.0 403 Forbidden\r\n\r\nno\n")

@@ -399,3 +399,9 @@ def test_records_are_lost_loudly_when_the_disk_stays_full(daemons, tmp_path):
         assert re.search(rf"{m.group(1)} records lost", text), text
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_the_shipped_example_configuration_checks():
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    r = run_flypaper("serve", "-c", os.path.join(root, "etc", "flypaper.conf"), "--check")
+    assert r.returncode == 0, r.stderr
