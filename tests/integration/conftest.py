@@ -137,17 +137,22 @@ def connect(port, host="127.0.0.1", family=socket.AF_INET, timeout=10):
     return s
 
 
+def read_until_close(s):
+    """Reads until the server closes; returns all it sent."""
+    got = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            return got
+        got += chunk
+
+
 def send_and_close(port, data, host="127.0.0.1", family=socket.AF_INET):
     """Sends data, half-closes, waits for the server to close; returns the
     bytes the server sent."""
     s = connect(port, host, family)
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        got += chunk
+    got = read_until_close(s)
     s.close()
     return got

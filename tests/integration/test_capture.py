@@ -10,7 +10,8 @@ import subprocess
 import threading
 import time
 
-from conftest import connect, payload_of, send_and_close, wait_for
+from conftest import (connect, payload_of, query, read_until_close, send_and_close,
+                      wait_for)
 
 # Code Red II's request as the field notes describe it: 224 x 'X', the
 # 138-byte %u tail, its headers, then a binary body to 3,818 bytes in all.
@@ -60,7 +61,6 @@ def test_identical_payloads_are_stored_once(daemons):
     rows = d.wait_sessions(5)
     assert len({r["payload_sha256"] for r in rows}) == 1
     assert len({r["session"] for r in rows}) == 5
-    from conftest import query
     assert query(d.db, "SELECT count(*) FROM payloads")[0][0] == 1
 
 
@@ -105,12 +105,7 @@ def test_goaway_text_is_sent_on_timeout(daemons):
                       "--goaway-text", "go away\\r\\n"])
     s = connect(d.port)
     s.sendall(b"GET / HTTP/1.0\r\n")   # half a request, then silence
-    got = b""
-    while True:
-        chunk = s.recv(100)
-        if not chunk:
-            break
-        got += chunk
+    got = read_until_close(s)
     s.close()
     assert got == b"go away\r\n"
     (row,) = d.wait_sessions(1)
@@ -239,7 +234,6 @@ def test_max_conns_refuses_and_records(daemons):
     rows = d.wait_sessions(5)
     assert sorted(r["close_reason"] for r in rows).count("capacity") == 2
     assert d.stop() == 0
-    from conftest import query
     (run,) = query(d.db, "SELECT sessions, refused FROM runs")
     assert run == (5, 2)
 

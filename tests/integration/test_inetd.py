@@ -9,8 +9,8 @@ import threading
 
 import pytest
 
-from conftest import (FLYPAPER, connect, payload_of, send_and_close, session_rows,
-                      wait_for)
+from conftest import (FLYPAPER, connect, payload_of, read_until_close, send_and_close,
+                      session_rows, wait_for)
 
 INETD = "/usr/sbin/inetd"
 
@@ -105,12 +105,7 @@ def test_silent_peer_times_out_and_goaway_is_sent(inetd):
     port, db = inetd("--idle-timeout", "300ms", "--on-timeout", "goaway",
                      "--goaway-text", "nothing_here\\r\\n")   # inetd.conf splits on spaces
     s = connect(port)
-    got = b""
-    while True:
-        chunk = s.recv(100)
-        if not chunk:
-            break
-        got += chunk
+    got = read_until_close(s)
     s.close()
     assert got == b"nothing_here\r\n"
     (row,) = wait_for(lambda: session_rows(db), what="the session")

@@ -2,6 +2,7 @@
 dropping, and the bounded-resource paths (fd limit, locked database, full
 disk)."""
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -341,13 +342,23 @@ def fill_disk(path):
         os.close(fd)
 
 
-def test_full_disk_is_reported_counted_and_recovered_from(daemons, tmp_path):
+@contextlib.contextmanager
+def small_disk(tmp_path, size):
+    """A tmpfs of the given size, mounted for the test (needs root, as CI
+    runs it)."""
     assert os.geteuid() == 0, "this test mounts a tmpfs, as CI runs it as root"
-    mnt = tmp_path / "small"
+    mnt = tmp_path / f"disk-{size}"
     mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)],
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
                    check=True)
     try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_full_disk_is_reported_counted_and_recovered_from(daemons, tmp_path):
+    with small_disk(tmp_path, "2m") as mnt:
         d = daemons(db=str(mnt / "fp.db"))
         for i in range(5):
             send_and_close(d.port, f"before {i}".encode())
@@ -373,17 +384,10 @@ def test_full_disk_is_reported_counted_and_recovered_from(daemons, tmp_path):
         assert f"{dropped} payloads dropped" in text, text
         (run,) = query(d.db, "SELECT sessions, payloads_dropped, records_lost FROM runs")
         assert run == (35, dropped, 0)
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_records_are_lost_loudly_when_the_disk_stays_full(daemons, tmp_path):
-    assert os.geteuid() == 0, "this test mounts a tmpfs, as CI runs it as root"
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)],
-                   check=True)
-    try:
+    with small_disk(tmp_path, "200k") as mnt:
         d = daemons(db=str(mnt / "fp.db"), args=["--flush-timeout", "1s"])
         fill_disk(mnt / "filler")
         for i in range(200):
@@ -397,8 +401,6 @@ def test_records_are_lost_loudly_when_the_disk_stays_full(daemons, tmp_path):
         saved = len(session_rows(d.db))
         assert saved + int(m.group(1)) == 200, (saved, text)
         assert re.search(rf"{m.group(1)} records lost", text), text
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
 
 
 def test_the_shipped_example_configuration_checks():
