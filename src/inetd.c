@@ -67,6 +67,13 @@ int inetd_main(int argc, char **argv)
 	char err[CONFIG_ERR_LEN], host[256];
 	int rc;
 
+	/* A SIGTERM during start-up waits until the loop can record the
+	 * session as "shutdown", instead of killing it unrecorded. */
+	sigset_t term;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	sigprocmask(SIG_BLOCK, &term, NULL);
 	log_set_name("flypaper inetd");
 	inetd_detach_stdio();
 	config_defaults(&cfg);
@@ -121,6 +128,7 @@ int inetd_main(int argc, char **argv)
 	uv_unref((uv_handle_t *)&sigint);
 
 	session_start(w, STDIN_FILENO, &src, NULL, start_ns, &wall);
+	sigprocmask(SIG_UNBLOCK, &term, NULL);
 	worker_run(w);
 	worker_destroy(w);
 	free(w);

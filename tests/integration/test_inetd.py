@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import threading
+import time
 
 import pytest
 
@@ -156,3 +157,23 @@ def test_systemd_accept_yes_model(tmp_path):
         p.send_signal(signal.SIGTERM)
         p.wait(10)
         log.close()
+
+
+def test_sigterm_to_a_child_records_its_session_as_shutdown(inetd):
+    port, db = inetd("--idle-timeout", "10m")
+    s = connect(port)
+    s.sendall(b"partial request")
+
+    def child():
+        out = subprocess.run(["pgrep", "-f", f"flypaper inetd --db {db}"],
+                             capture_output=True, text=True).stdout.split()
+        return out[0] if out else None
+
+    pid = wait_for(child, what="the inetd child")
+    time.sleep(0.3)                     # let it read what was sent
+    os.kill(int(pid), signal.SIGTERM)
+    assert read_until_close(s) == b""
+    s.close()
+    (row,) = wait_for(lambda: session_rows(db), what="the session")
+    assert row["close_reason"] == "shutdown"
+    assert payload_of(db, row["payload_sha256"]) == b"partial request"
