@@ -6,8 +6,10 @@
 
 CC      ?= cc
 PKGS     = libuv sqlite3 nettle jansson inih
+TEMPLATES_DIR ?= $(CURDIR)/templates
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
+           -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" \
            $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -13,6 +13,10 @@
 #include <strings.h>
 
 #define MS_PER_S 1000ULL
+
+#ifndef FLYPAPER_TEMPLATES_DIR
+#define FLYPAPER_TEMPLATES_DIR "/usr/share/flypaper/templates"
+#endif
 #define IDLE_MIN_MS 100ULL
 #define TIMEOUT_MAX_MS (24ULL * 3600 * MS_PER_S)
 
@@ -33,6 +37,19 @@ static const struct config config_default = {
 	.queue_bytes = 256 * 1024 * 1024,
 	.flush_timeout_ms = 10 * MS_PER_S,
 	.check_only = false,
+	.respond = "silent",
+	.banner_text = "220 Welcome\r\n",
+	.respond_delay_ms = 0,
+	.tarpit_interval_ms = 10 * MS_PER_S,
+	.templates_dir = FLYPAPER_TEMPLATES_DIR,
+	.max_requests = 100,
+	.ident_probability = 0.0,
+	.ident_port = 113,
+	.ident_timeout_ms = 10 * MS_PER_S,
+	.ident_interval_ms = 60 * MS_PER_S,
+	.ident_max = 64,
+	.experiment = NULL,
+	.experiment_salt = NULL,
 };
 
 /* One row per option: the long name is also the INI key. */
@@ -61,6 +78,19 @@ static const struct config_option config_options[] = {
 	{"queue-bytes", 1, false, "SIZE", "writer queue cap in payload bytes; default 256M"},
 	{"flush-timeout", 1, false, "DUR", "how long exit retries a failing store; default 10s"},
 	{"user", 1, true, "NAME", "drop root privileges to NAME after binding"},
+	{"respond", 1, false, "STRATEGY", "silent, banner, tarpit, http-iis5, http-apache, http-nginx"},
+	{"banner-text", 1, false, "TEXT", "what banner sends after accept; escapes allowed"},
+	{"respond-delay", 1, false, "DUR", "http: answer a peer that sent no request after DUR"},
+	{"tarpit-interval", 1, false, "DUR", "tarpit: one byte per DUR; default 10s"},
+	{"templates", 1, false, "DIR", "http personalities' templates"},
+	{"max-requests", 1, false, "N", "HTTP requests recorded per session; default 100"},
+	{"ident", 1, false, "WHEN", "IDENT probes: never, always, or a probability 0..1"},
+	{"ident-port", 1, false, "PORT", "the peer's port probed; default 113"},
+	{"ident-timeout", 1, false, "DUR", "connect and reply time limit; default 10s"},
+	{"ident-interval", 1, false, "DUR", "at most one probe per source per DUR; default 60s"},
+	{"ident-max", 1, false, "N", "probes in flight at once; default 64"},
+	{"experiment", 1, false, "ARMS", "assign strategies per source, e.g. silent:1,http-iis5:1"},
+	{"experiment-salt", 1, false, "TEXT", "key of the assignment hash; default the sensor"},
 	{"check", 0, true, NULL, "validate the configuration and exit"},
 };
 
@@ -81,7 +111,11 @@ void config_defaults(struct config *cfg)
 	*cfg = config_default;
 	cfg->db_path = strdup(config_default.db_path);
 	cfg->goaway_text = strdup(config_default.goaway_text);
-	if (!cfg->db_path || !cfg->goaway_text) {
+	cfg->respond = strdup(config_default.respond);
+	cfg->banner_text = strdup(config_default.banner_text);
+	cfg->templates_dir = strdup(config_default.templates_dir);
+	if (!cfg->db_path || !cfg->goaway_text || !cfg->respond ||
+	    !cfg->banner_text || !cfg->templates_dir) {
 		fprintf(stderr, "flypaper: out of memory\n");
 		exit(2);
 	}
@@ -326,6 +360,70 @@ int config_set(struct config *cfg, const char *name, const char *value,
 			    "on-timeout: '%s' is not drop, goaway or reset", value);
 		return 0;
 	}
+	if (strcmp(name, "respond") == 0 || strcmp(name, "experiment") == 0 ||
+	    strcmp(name, "experiment-salt") == 0 || strcmp(name, "templates") == 0) {
+		char **slot = name[0] == 'r' ? &cfg->respond
+		    : name[0] == 't' ? &cfg->templates_dir
+		    : strcmp(name, "experiment") == 0 ? &cfg->experiment
+		                                      : &cfg->experiment_salt;
+		if (!*value || strlen(value) > 1024)
+			return config_error(err, errlen, "%s: must be 1 to 1024 characters", name);
+		return config_replace(slot, value, false, err, errlen);
+	}
+	if (strcmp(name, "banner-text") == 0) {
+		if (strlen(value) > 4096)
+			return config_error(err, errlen, "banner-text: longer than 4096 bytes");
+		return config_replace(&cfg->banner_text, value, true, err, errlen);
+	}
+	if (strcmp(name, "respond-delay") == 0 || strcmp(name, "tarpit-interval") == 0 ||
+	    strcmp(name, "ident-timeout") == 0 || strcmp(name, "ident-interval") == 0) {
+		if (config_parse_duration(value, &ms) < 0)
+			return config_error(err, errlen,
+			    "%s: '%s' is not a duration (e.g. 500ms, 30s, 15m, 2h)", name, value);
+		if (ms > TIMEOUT_MAX_MS)
+			return config_error(err, errlen, "%s: '%s' is over 24h", name, value);
+		if (strcmp(name, "respond-delay") == 0)
+			cfg->respond_delay_ms = ms;
+		else if (ms < 10)
+			return config_error(err, errlen, "%s: '%s' is under 10ms", name, value);
+		else if (name[0] == 't')
+			cfg->tarpit_interval_ms = ms;
+		else if (strcmp(name, "ident-timeout") == 0)
+			cfg->ident_timeout_ms = ms;
+		else
+			cfg->ident_interval_ms = ms;
+		return 0;
+	}
+	if (strcmp(name, "ident") == 0) {
+		char *end;
+		double p;
+		if (strcmp(value, "never") == 0) {
+			cfg->ident_probability = 0.0;
+			return 0;
+		}
+		if (strcmp(value, "always") == 0) {
+			cfg->ident_probability = 1.0;
+			return 0;
+		}
+		p = strtod(value, &end);
+		if (end == value || *end != '\0' || !(p >= 0.0 && p <= 1.0))
+			return config_error(err, errlen,
+			    "ident: '%s' is not never, always or a probability from 0 to 1", value);
+		cfg->ident_probability = p;
+		return 0;
+	}
+	if (strcmp(name, "ident-port") == 0) {
+		if (config_parse_int(value, 1, 65535, &cfg->ident_port) < 0)
+			return config_error(err, errlen, "ident-port: '%s' is not a port", value);
+		return 0;
+	}
+	if (strcmp(name, "ident-max") == 0 || strcmp(name, "max-requests") == 0) {
+		int *slot = name[0] == 'i' ? &cfg->ident_max : &cfg->max_requests;
+		if (config_parse_int(value, 1, 100000, slot) < 0)
+			return config_error(err, errlen,
+			    "%s: '%s' is not a number from 1 to 100000", name, value);
+		return 0;
+	}
 	if (strcmp(name, "check") == 0) {
 		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
 		    strcmp(value, "yes") == 0)
@@ -344,7 +442,53 @@ struct config_ini_state {
 	struct config *cfg;
 	char err[CONFIG_ERR_LEN];    /* the first handler error */
 	int failed;
+	char listener[128];          /* the [listener NAME] being read */
+	int listener_first;          /* its first index in cfg->listen */
+	char *listener_respond;      /* its respond, once seen */
 };
+
+/* A [listener NAME] section: its "listen" lines take the section's
+ * "respond", whichever comes first in the section. */
+static int config_listener_option(struct config_ini_state *st,
+    const char *section, const char *name, const char *value)
+{
+	struct config *cfg = st->cfg;
+	char err[CONFIG_ERR_LEN];
+
+	if (strcmp(section, st->listener) != 0) {
+		snprintf(st->listener, sizeof(st->listener), "%s", section);
+		st->listener_first = cfg->nlisten;
+		free(st->listener_respond);
+		st->listener_respond = NULL;
+	}
+	if (strcmp(name, "listen") == 0) {
+		if (config_set(cfg, name, value, err, sizeof(err)) < 0)
+			goto fail;
+		if (st->listener_respond &&
+		    !(cfg->listen_respond[cfg->nlisten - 1] = strdup(st->listener_respond)))
+			goto oom;
+		return 0;
+	}
+	if (strcmp(name, "respond") == 0) {
+		free(st->listener_respond);
+		if (!(st->listener_respond = strdup(value)))
+			goto oom;
+		for (int i = st->listener_first; i < cfg->nlisten; i++) {
+			free(cfg->listen_respond[i]);
+			if (!(cfg->listen_respond[i] = strdup(value)))
+				goto oom;
+		}
+		return 0;
+	}
+	snprintf(err, sizeof(err), "[%s] takes only listen and respond, not '%s'",
+	    section, name);
+fail:
+	snprintf(st->err, sizeof(st->err), "%s", err);
+	return -1;
+oom:
+	snprintf(st->err, sizeof(st->err), "out of memory");
+	return -1;
+}
 
 static int config_ini_handler(void *user, const char *section,
     const char *name, const char *value)
@@ -354,10 +498,17 @@ static int config_ini_handler(void *user, const char *section,
 
 	if (st->failed)
 		return 1;            /* report only the first error */
+	if (strncmp(section, "listener ", 9) == 0 && section[9]) {
+		if (config_listener_option(st, section, name, value) < 0) {
+			st->failed = 1;
+			return 0;
+		}
+		return 1;
+	}
 	if (*section && strcmp(section, "flypaper") != 0) {
 		snprintf(st->err, sizeof(st->err),
-		    "unknown section [%s] (options go at the top or in [flypaper])",
-		    section);
+		    "unknown section [%s] (options go at the top, in [flypaper] "
+		    "or in [listener NAME])", section);
 		st->failed = 1;
 		return 0;
 	}
@@ -375,6 +526,7 @@ int config_load_file(struct config *cfg, const char *path, char *err,
 	struct config_ini_state st = {.cfg = cfg};
 	int line = ini_parse(path, config_ini_handler, &st);
 
+	free(st.listener_respond);
 	if (line == -1)
 		return config_error(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
@@ -406,6 +558,13 @@ void config_free(struct config *cfg)
 	free(cfg->sensor);
 	free(cfg->user);
 	free(cfg->goaway_text);
+	free(cfg->respond);
+	free(cfg->banner_text);
+	free(cfg->templates_dir);
+	free(cfg->experiment);
+	free(cfg->experiment_salt);
+	for (int i = 0; i < CONFIG_MAX_LISTEN; i++)
+		free(cfg->listen_respond[i]);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -480,6 +639,10 @@ int config_parse_args(struct config *cfg, enum config_command cmd, int argc,
 		}
 		const struct config_option *o = &config_options[c - 1000];
 		if (strcmp(o->name, "listen") == 0 && !listen_from_flags) {
+			for (int i = 0; i < cfg->nlisten; i++) {
+				free(cfg->listen_respond[i]);
+				cfg->listen_respond[i] = NULL;
+			}
 			cfg->nlisten = 0;
 			listen_from_flags = true;
 		}

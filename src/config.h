@@ -20,7 +20,21 @@ enum timeout_action {
 
 struct config {
 	struct addr listen[CONFIG_MAX_LISTEN]; /* addresses to listen on */
+	char *listen_respond[CONFIG_MAX_LISTEN]; /* per listener; NULL: respond */
 	int nlisten;                 /* 0: the default 127.0.0.1:8080 */
+	char *respond;               /* default response strategy */
+	char *banner_text;           /* what the banner strategy sends */
+	uint64_t respond_delay_ms;   /* http: answer a silent peer after this; 0 never */
+	uint64_t tarpit_interval_ms; /* tarpit: one byte per interval */
+	char *templates_dir;         /* http personalities' templates */
+	int max_requests;            /* HTTP requests recorded per session */
+	double ident_probability;    /* 0 never .. 1 always */
+	int ident_port;              /* the peer's port probed (113) */
+	uint64_t ident_timeout_ms;
+	uint64_t ident_interval_ms;  /* at most one probe per source per interval */
+	int ident_max;               /* probes in flight, all workers */
+	char *experiment;            /* "silent:1,http-iis5:1"; NULL: none */
+	char *experiment_salt;       /* key of the assignment hash */
 	int workers;                 /* event-loop threads; 0: one per core */
 	char *db_path;               /* SQLite database file */
 	char *jsonl_path;            /* JSON-lines sink; "-" is stdout; NULL off */

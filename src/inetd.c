@@ -108,10 +108,8 @@ int inetd_main(int argc, char **argv)
 	        cfg.flush_timeout_ms) < 0)
 		log_fatal("cannot set up the writer");
 
-	shared.cfg = &cfg;
-	shared.writer = &writer;
-	shared.mode = MODE_INETD;
-	shared.emit_connect = jsonl != NULL;
+	if (worker_shared_init(&shared, &cfg, &writer, MODE_INETD, err, sizeof(err)) < 0)
+		log_fatal("%s", err);
 	w = calloc(1, sizeof(*w));
 	if (!w || worker_init(w, &shared, NULL, NULL, 0, err, sizeof(err)) < 0)
 		log_fatal("event loop: %s", w ? err : "out of memory");
@@ -127,7 +125,7 @@ int inetd_main(int argc, char **argv)
 	uv_unref((uv_handle_t *)&sigterm);
 	uv_unref((uv_handle_t *)&sigint);
 
-	session_start(w, STDIN_FILENO, &src, NULL, start_ns, &wall);
+	session_start(w, STDIN_FILENO, 0, &src, NULL, start_ns, &wall);
 	sigprocmask(SIG_UNBLOCK, &term, NULL);
 	worker_run(w);
 	worker_destroy(w);
@@ -143,6 +141,7 @@ int inetd_main(int argc, char **argv)
 		    (unsigned long long)writer.store_errors, (unsigned long long)lost,
 		    (unsigned long long)writer.jsonl_errors);
 	writer_destroy(&writer);
+	worker_shared_free(&shared);
 	config_free(&cfg);
 	return lost ? 1 : 0;
 }

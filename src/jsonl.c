@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ident.h"
+#include "text.h"
+
 struct jsonl {
 	char *path;
 	char *sensor;
@@ -81,6 +84,91 @@ static json_t *jsonl_payload_base64(const struct record *r)
 	return s;
 }
 
+static json_t *jsonl_ms(int64_t ms)
+{
+	return ms >= 0 ? json_integer(ms) : json_null();
+}
+
+/* How the peer reacted: timing, IDENT, HTTP parse. */
+static json_t *jsonl_reaction(const struct record *r)
+{
+	const struct record_ident *id = r->ident;
+	const char *http = record_http_name(r->http);
+
+	return json_pack("{s:o, s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I}",
+	    "first_out_ms", jsonl_ms(r->first_out_ms),
+	    "closed_by", r->closed_by_peer ? "peer" : "server",
+	    "peer_close_after_out_ms", jsonl_ms(r->peer_close_after_out_ms),
+	    "peer_close_after_ident_ms", jsonl_ms(r->peer_close_after_ident_ms),
+	    "ident_status", ident_status_name(id ? id->status : IDENT_NONE),
+	    "ident_reply", id ? id->reply : "",
+	    "ident_opsys", id ? id->opsys : "",
+	    "ident_charset", id ? id->charset : "",
+	    "ident_userid", id ? id->userid : "",
+	    "ident_error", id ? id->error : "",
+	    "ident_sent_ms", jsonl_ms(id ? id->sent_ms : -1),
+	    "ident_reply_ms", jsonl_ms(id ? id->reply_ms : -1),
+	    "http", http ? http : "",
+	    "requests", (json_int_t)(r->nrequests + r->requests_dropped));
+}
+
+/* A span of the payload as escaped text. */
+static json_t *jsonl_span(const struct record *r, struct record_span sp,
+    bool keep_newlines)
+{
+	json_t *s;
+	char *text;
+
+	if (!r->payload || (size_t)sp.off + sp.len > r->payload_len)
+		return json_string("");
+	text = text_escape(r->payload + sp.off, sp.len, keep_newlines);
+	if (!text)
+		return NULL;
+	s = json_string(text);
+	free(text);
+	return s;
+}
+
+char *jsonl_format_request(const struct record *r, uint32_t i, const char *sensor)
+{
+	const struct record_request *q = &r->requests[i];
+	char id[RECORD_ID_LEN], ts[RECORD_TS_LEN];
+	char src[ADDR_TEXT_LEN], dst[ADDR_TEXT_LEN];
+	struct timespec at = r->start_wall;
+	json_t *o;
+	char *line;
+
+	at.tv_sec += q->at_ms / 1000;
+	at.tv_nsec += (q->at_ms % 1000) * 1000000L;
+	if (at.tv_nsec >= 1000000000L) {
+		at.tv_sec++;
+		at.tv_nsec -= 1000000000L;
+	}
+	record_id_hex(r->id, id);
+	record_format_ts(&at, ts);
+	addr_ip(&r->src, src, sizeof(src));
+	addr_ip(&r->dst, dst, sizeof(dst));
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:i, s:I,"
+	              " s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
+	    "eventid", "flypaper.http.request", "timestamp", ts, "sensor", sensor,
+	    "session", id, "src_ip", src, "src_port", (int)addr_port(&r->src),
+	    "dst_ip", dst, "dst_port", (int)addr_port(&r->dst), "protocol", "tcp",
+	    "strategy", r->strategy ? r->strategy : "",
+	    "seq", (int)i + 1, "at_ms", (json_int_t)q->at_ms,
+	    "method", jsonl_span(r, q->method, false),
+	    "target", jsonl_span(r, q->target, false),
+	    "version", jsonl_span(r, q->version, false),
+	    "host", jsonl_span(r, q->host, false),
+	    "user_agent", jsonl_span(r, q->user_agent, false),
+	    "headers", jsonl_span(r, q->headers, true),
+	    "body_bytes", (json_int_t)q->body_bytes);
+	if (!o)
+		return NULL;
+	line = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	return line;
+}
+
 char *jsonl_format(const struct record *r, const char *sensor)
 {
 	char id[RECORD_ID_LEN], ts[RECORD_TS_LEN], start[RECORD_TS_LEN];
@@ -93,13 +181,13 @@ char *jsonl_format(const struct record *r, const char *sensor)
 	record_format_ts(r->kind == RECORD_CLOSED ? &r->end_wall : &r->start_wall, ts);
 	addr_ip(&r->src, src, sizeof(src));
 	addr_ip(&r->dst, dst, sizeof(dst));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s}",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s}",
 	    "eventid", r->kind == RECORD_CLOSED ? "flypaper.session.closed"
 	                                        : "flypaper.session.connect",
 	    "timestamp", ts, "sensor", sensor, "session", id,
 	    "src_ip", src, "src_port", (int)addr_port(&r->src),
 	    "dst_ip", dst, "dst_port", (int)addr_port(&r->dst),
-	    "protocol", "tcp");
+	    "protocol", "tcp", "strategy", r->strategy ? r->strategy : "");
 	if (!o)
 		return NULL;
 	if (r->kind == RECORD_CLOSED) {
@@ -121,7 +209,8 @@ char *jsonl_format(const struct record *r, const char *sensor)
 		        "truncated_bytes", (json_int_t)(r->bytes_in - r->payload_len),
 		        "truncated", (int)r->truncated,
 		        "payload_lost", (int)r->payload_lost,
-		        "payload", payload)) < 0) {
+		        "payload", payload)) < 0 ||
+		    json_object_update_new(o, jsonl_reaction(r)) < 0) {
 			json_decref(o);
 			return NULL;
 		}
@@ -159,15 +248,20 @@ uint64_t jsonl_write(struct jsonl *j, const struct record *list)
 		return failed;
 	}
 	for (const struct record *r = list; r; r = r->next) {
-		char *line = jsonl_format(r, j->sensor);
-		if (!line) {
-			failed++;
-			continue;
+		/* The requests came before the close: their events first. */
+		uint32_t nreq = r->kind == RECORD_CLOSED && r->payload ? r->nrequests : 0;
+		for (uint32_t i = 0; i <= nreq; i++) {
+			char *line = i < nreq ? jsonl_format_request(r, i, j->sensor)
+			                      : jsonl_format(r, j->sensor);
+			if (!line) {
+				failed++;
+				continue;
+			}
+			fputs(line, mem);
+			fputc('\n', mem);
+			free(line);
+			lines++;
 		}
-		fputs(line, mem);
-		fputc('\n', mem);
-		free(line);
-		lines++;
 	}
 	if (fclose(mem) != 0) {
 		free(batch);

@@ -15,7 +15,8 @@ struct jsonl *jsonl_open(const char *path, const char *sensor, char *err,
     size_t errlen);
 
 /* Appends one line per record of list: flypaper.session.connect for
- * RECORD_CONNECT, flypaper.session.closed for RECORD_CLOSED. Each batch is
+ * RECORD_CONNECT; for RECORD_CLOSED one flypaper.http.request per request
+ * found, then flypaper.session.closed. Each batch is
  * one write(2) of whole lines. Returns the number of lines that could not
  * be written (0 on success). */
 uint64_t jsonl_write(struct jsonl *j, const struct record *list);
@@ -27,6 +28,10 @@ int jsonl_reopen(struct jsonl *j, char *err, size_t errlen);
 /* Formats one record as a JSON object without a newline. Returns a string
  * the caller frees, or NULL when memory runs out. */
 char *jsonl_format(const struct record *r, const char *sensor);
+
+/* Formats request i of a closed record as a flypaper.http.request event.
+ * Returns a string the caller frees, or NULL. */
+char *jsonl_format_request(const struct record *r, uint32_t i, const char *sensor);
 
 /* Closes the file. NULL is allowed. */
 void jsonl_close(struct jsonl *j);

@@ -67,19 +67,3 @@ void log_fatal(const char *fmt, ...)
 	va_end(ap);
 	exit(2);
 }
-
-char *log_escape(const void *data, size_t len, char *out, size_t outlen)
-{
-	const unsigned char *p = data;
-	size_t w = 0;
-
-	for (size_t i = 0; i < len && w + 5 < outlen; i++) {
-		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '\\')
-			out[w++] = (char)p[i];
-		else
-			w += (size_t)snprintf(out + w, outlen - w, "\\x%02x", p[i]);
-	}
-	if (outlen)
-		out[w < outlen ? w : outlen - 1] = '\0';
-	return out;
-}

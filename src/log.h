@@ -6,7 +6,7 @@
 
 /* Writes "flypaper[pid]: LEVEL: message" to stderr as one write(2), so lines
  * from threads and inetd children never interleave. Never pass peer bytes
- * as the format; escape them with log_escape first. */
+ * as the format; escape them with text_escape first. */
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -21,9 +21,5 @@ void log_use_syslog(void);
 
 /* Sets the prefix's program name, e.g. "flypaper inetd". */
 void log_set_name(const char *name);
-
-/* Copies at most len bytes of untrusted data into out as printable ASCII
- * (\xNN for the rest), truncating to fit outlen. Returns out. */
-char *log_escape(const void *data, size_t len, char *out, size_t outlen);
 
 #endif

@@ -97,10 +97,22 @@ uint64_t record_new_id(void)
 	return record_id_next++;
 }
 
+const char *record_http_name(enum record_http http)
+{
+	switch (http) {
+	case RECORD_HTTP_OK: return "ok";
+	case RECORD_HTTP_PARTIAL: return "partial";
+	case RECORD_HTTP_UNPARSED: return "unparsed";
+	default: return NULL;
+	}
+}
+
 void record_free(struct record *r)
 {
 	if (!r)
 		return;
+	free(r->ident);
+	free(r->requests);
 	free(r->payload);
 	free(r);
 }

@@ -26,6 +26,47 @@ enum close_reason {
 	CLOSE_REASON_COUNT
 };
 
+/* How an IDENT probe ended. The names are part of the schema. */
+enum ident_status {
+	IDENT_NONE,                  /* no probe was sent */
+	IDENT_REFUSED,               /* the peer refused the connection to its ident port */
+	IDENT_TIMEOUT,               /* no connection or no reply in --ident-timeout */
+	IDENT_USERID,                /* a USERID reply */
+	IDENT_ERROR,                 /* an ERROR reply */
+	IDENT_MALFORMED,             /* anything else, or a close without a reply */
+	IDENT_UNREACHABLE,           /* no route, or any other connect failure */
+	IDENT_STATUS_COUNT
+};
+
+/* How much of the payload parsed as HTTP requests. */
+enum record_http {
+	RECORD_HTTP_NONE,            /* no payload */
+	RECORD_HTTP_OK,              /* every byte belongs to a request or its body */
+	RECORD_HTTP_PARTIAL,         /* ended inside a request head or body */
+	RECORD_HTTP_UNPARSED,        /* bytes that are not an HTTP request */
+};
+
+/* A span of the payload: requests point into it instead of copying. */
+struct record_span {
+	uint32_t off, len;
+};
+
+/* One HTTP request found in the payload. */
+struct record_request {
+	struct record_span method, target, version, headers, host, user_agent;
+	uint64_t body_bytes;         /* body bytes that followed the head */
+	int64_t at_ms;               /* session start to the head's last byte */
+};
+
+/* The result of an IDENT probe. */
+struct record_ident {
+	enum ident_status status;
+	int64_t sent_ms;             /* session start to the probe's connect */
+	int64_t reply_ms;            /* session start to the reply line; -1 none */
+	char reply[4 * 1024 + 1];    /* the reply line, escaped (\xNN) */
+	char opsys[64], charset[64], userid[512], error[64];
+};
+
 enum record_kind {
 	RECORD_CONNECT,              /* a session began (JSON-lines only) */
 	RECORD_CLOSED,               /* a session ended: the full record */
@@ -56,6 +97,16 @@ struct record {
 	unsigned char sha256[32];    /* of payload; valid when payload_len */
 	uint8_t *payload;            /* owned; NULL when none or lost */
 	size_t payload_len;          /* bytes captured (even when lost) */
+	const char *strategy;        /* response strategy name (static) */
+	int64_t first_out_ms;        /* accept to flypaper's first byte; -1 none */
+	bool closed_by_peer;         /* else flypaper closed it */
+	int64_t peer_close_after_out_ms;   /* -1: not applicable */
+	int64_t peer_close_after_ident_ms; /* -1: not applicable */
+	struct record_ident *ident;  /* owned; NULL when no probe was sent */
+	struct record_request *requests; /* owned array */
+	uint32_t nrequests;
+	uint32_t requests_dropped;   /* requests past --max-requests, counted only */
+	enum record_http http;
 };
 
 /* The schema name of a close reason, e.g. "peer_fin". */
@@ -77,6 +128,9 @@ void record_hash_payload(struct record *r);
  * 24-bit counter, per thread. Unique across sensors without coordination,
  * and rising within a thread so index inserts stay local. */
 uint64_t record_new_id(void);
+
+/* The schema name of an HTTP parse state: NULL for RECORD_HTTP_NONE. */
+const char *record_http_name(enum record_http http);
 
 /* Frees r and its payload. NULL is allowed. */
 void record_free(struct record *r);

@@ -236,6 +236,11 @@ int serve_main(int argc, char **argv)
 	if (sv.cfg.user && !getpwnam(sv.cfg.user))
 		log_fatal("user: no such user '%s'", sv.cfg.user);
 	if (sv.cfg.check_only) {
+		struct respond_set strategies;
+		int bad = respond_build(&strategies, &sv.cfg, err, sizeof(err));
+		respond_free(&strategies);
+		if (bad < 0)
+			log_fatal("%s", err);
 		printf("flypaper: configuration OK\n");
 		config_free(&sv.cfg);
 		return 0;
@@ -270,10 +275,9 @@ int serve_main(int argc, char **argv)
 	serve_open_writer(&sv);
 	serve_drop_privileges(&sv.cfg);
 
-	sv.shared.cfg = &sv.cfg;
-	sv.shared.writer = &sv.writer;
-	sv.shared.mode = MODE_SERVE;
-	sv.shared.emit_connect = sv.writer.jsonl != NULL;
+	if (worker_shared_init(&sv.shared, &sv.cfg, &sv.writer, MODE_SERVE, err,
+	        sizeof(err)) < 0)
+		log_fatal("%s", err);
 	if (writer_start(&sv.writer) < 0)
 		log_fatal("cannot start the writer thread");
 	for (int w = 0; w < sv.nworkers; w++) {
@@ -294,6 +298,7 @@ int serve_main(int argc, char **argv)
 	writer_stop(&sv.writer);
 	uint64_t lost = serve_report(&sv);
 	writer_destroy(&sv.writer);
+	worker_shared_free(&sv.shared);
 	free(sv.workers);
 	free(sv.fds);
 	config_free(&sv.cfg);

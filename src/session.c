@@ -1,5 +1,10 @@
-/* session.c - the per-connection state machine: read and keep every byte,
- * time each event, and turn the end of the connection into a record. */
+/* session.c - the per-connection state machine: keep every byte, parse the
+ * HTTP requests in them, answer as the strategy says, time each event, and
+ * turn the end of the connection into a record.
+ *
+ * Event handlers never close a session in the middle of their work: they
+ * set close_pending (or close_after_flush) and session_settle closes at the
+ * end, so no code runs on a session whose buffers were handed off. */
 #include "session.h"
 
 #include <errno.h>
@@ -8,18 +13,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http.h"
+#include "ident.h"
 #include "log.h"
-#include "timeouts.h"
+#include "respond.h"
 #include "worker.h"
 
 #define NS_PER_MS 1000000ULL
 #define SESSION_MIN_BUF 1024
 #define SESSION_READ_AHEAD 4         /* reads at accept before the loop takes over */
+#define SESSION_HEAD_MAX (64 * 1024) /* a head not ended by then is not HTTP */
+#define SESSION_OUT_MAX (256 * 1024) /* output queued for a peer that does not read */
 
 static void session_on_closed(uv_handle_t *handle)
 {
 	struct session *s = handle->data;
 
+	free(s->requests);
 	free(s->buf);
 	free(s);
 }
@@ -32,6 +42,153 @@ static void session_on_alloc(uv_handle_t *handle, size_t suggested,
 	(void)suggested;
 	*buf = uv_buf_init(s->worker->rbuf, sizeof(s->worker->rbuf));
 }
+
+static int64_t session_ms(uint64_t from_ns, uint64_t to_ns)
+{
+	return (int64_t)((to_ns - from_ns) / NS_PER_MS);
+}
+
+static void session_close_later(struct session *s, enum close_reason reason)
+{
+	if (!s->close_pending) {
+		s->close_pending = true;
+		s->pending_reason = reason;
+	}
+}
+
+/* ---- output ---------------------------------------------------------- */
+
+static void session_count_out(struct session *s, size_t n)
+{
+	if (n == 0)
+		return;
+	s->bytes_out += n;
+	if (!s->first_out_ns)
+		s->first_out_ns = uv_hrtime();
+}
+
+static void session_on_written(uv_write_t *req, int status)
+{
+	struct session *s = req->handle->data;
+	size_t n = *(size_t *)(req + 1);
+
+	s->out_queued -= n;
+	free(req);
+	if (s->state != SESSION_OPEN)
+		return;              /* cancelled by the close */
+	if (status < 0)
+		session_close_later(s, CLOSE_PEER_RST);
+	else
+		session_count_out(s, n);
+	if (s->close_pending || (s->close_after_flush && s->out_queued == 0))
+		session_close(s, s->close_pending ? s->pending_reason : CLOSE_SERVER_CLOSE, 0);
+}
+
+/* Sends bytes without ever blocking: what the socket takes now is sent,
+ * the rest is queued with libuv, up to SESSION_OUT_MAX per session. A
+ * tarpit drip (droppable) is simply skipped when the socket is full. */
+static void session_write(struct session *s, const char *data, size_t len,
+    bool droppable)
+{
+	ssize_t n;
+
+	if (s->state != SESSION_OPEN || s->close_pending || len == 0)
+		return;
+	if (s->has_handle && s->out_queued == 0) {
+		uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
+		n = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
+		if (n == UV_EAGAIN)
+			n = 0;
+	} else if (!s->has_handle) {
+		n = send(s->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			n = 0;
+	} else {
+		n = 0;               /* keep the order behind what is queued */
+	}
+	if (n < 0) {
+		session_close_later(s, CLOSE_PEER_RST);
+		return;
+	}
+	session_count_out(s, (size_t)n);
+	size_t rest = len - (size_t)n;
+	if (rest == 0 || droppable || !s->has_handle)
+		return;              /* before the loop, the empty socket took all it will */
+	if (s->out_queued + rest > SESSION_OUT_MAX) {
+		session_close_later(s, CLOSE_SERVER_CLOSE);
+		return;
+	}
+	uv_write_t *req = malloc(sizeof(*req) + sizeof(size_t) + rest);
+	if (!req) {
+		session_close_later(s, CLOSE_SERVER_CLOSE);
+		return;
+	}
+	char *copy = (char *)(req + 1) + sizeof(size_t);
+	memcpy(copy, data + n, rest);
+	*(size_t *)(req + 1) = rest;
+	uv_buf_t b = uv_buf_init(copy, (unsigned)rest);
+	if (uv_write(req, (uv_stream_t *)&s->tcp, &b, 1, session_on_written) < 0) {
+		free(req);
+		session_close_later(s, CLOSE_PEER_RST);
+		return;
+	}
+	s->out_queued += rest;
+}
+
+/* ---- strategies ------------------------------------------------------ */
+
+/* Answers one request (http strategy) from the personality's routes. */
+static void session_http_answer(struct session *s, const struct http_request *req,
+    const char *base)
+{
+	const struct respond_personality *p = s->strategy->persona;
+	char target[2048];
+	size_t tlen = req->target.len < sizeof(target) - 1 ? req->target.len
+	                                                   : sizeof(target) - 1;
+	const struct respond_template *tpl;
+	size_t n;
+
+	memcpy(target, base + req->target.off, tlen);
+	target[tlen] = '\0';
+	tpl = respond_route(p, target);
+	if (!tpl)
+		return;
+	n = respond_render(tpl, req->keep_alive, req->head_only, s->worker->wbuf,
+	    sizeof(s->worker->wbuf));
+	session_write(s, s->worker->wbuf, n, false);
+	s->answered = true;
+	if (!req->keep_alive)
+		s->close_after_flush = true;
+}
+
+static void session_tarpit_drip(struct session *s, uint64_t now_ns)
+{
+	char c = respond_tarpit_byte(s->tarpit_pos);
+
+	session_write(s, &c, 1, true);
+	s->tarpit_pos++;
+	if (s->has_handle)
+		timeouts_set(s->worker, s, TIMEOUT_DRIP, now_ns);
+}
+
+/* What the strategy does right after accept. */
+static void session_greet(struct session *s, uint64_t now_ns)
+{
+	const struct respond_set *set = s->worker->shared->respond;
+
+	switch (s->strategy->kind) {
+	case RESPOND_BANNER:
+		session_write(s, set->banner, set->banner_len, false);
+		break;
+	case RESPOND_TARPIT:
+		session_tarpit_drip(s, now_ns);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- input ----------------------------------------------------------- */
 
 /* Copies as much of data as max-payload allows into the session's buffer.
  * Past the cap the bytes are only counted. */
@@ -62,23 +219,124 @@ static void session_capture(struct session *s, const char *data, size_t n)
 	s->len += take;
 }
 
-/* Counts and keeps n bytes from the peer. */
-static void session_on_data(struct session *s, const char *data, size_t n,
-    uint64_t now)
+static struct record_span session_span(size_t base, struct http_span sp)
 {
-	if (!s->first_byte_ns)
-		s->first_byte_ns = now;
-	s->last_in_ns = now;
-	s->bytes_in += n;
-	session_capture(s, data, n);
+	return (struct record_span){(uint32_t)(base + sp.off), (uint32_t)sp.len};
 }
 
-/* Maps a failed read to how the peer left. */
-static enum close_reason session_read_error_reason(ssize_t nread)
+/* Remembers a parsed request (up to --max-requests; later ones counted). */
+static void session_add_request(struct session *s, const struct http_request *req,
+    size_t base, uint64_t now_ns)
 {
-	/* ECONNRESET, and the rarer ETIMEDOUT or EHOSTUNREACH: the peer's
-	 * side is gone without an orderly close. */
-	return nread == UV_EOF ? CLOSE_PEER_FIN : CLOSE_PEER_RST;
+	struct record_request *r;
+
+	if (s->nrequests >= (uint32_t)s->worker->shared->cfg->max_requests) {
+		s->requests_dropped++;
+		return;
+	}
+	if (s->nrequests == s->reqcap) {
+		uint32_t cap = s->reqcap ? s->reqcap * 2 : 2;
+		r = realloc(s->requests, cap * sizeof(*r));
+		if (!r) {
+			s->requests_dropped++;
+			return;
+		}
+		s->requests = r;
+		s->reqcap = cap;
+	}
+	r = &s->requests[s->nrequests++];
+	r->method = session_span(base, req->method);
+	r->target = session_span(base, req->target);
+	r->version = session_span(base, req->version);
+	r->headers = session_span(base, req->headers);
+	r->host = session_span(base, req->host);
+	r->user_agent = session_span(base, req->user_agent);
+	r->body_bytes = 0;
+	r->at_ms = session_ms(s->start_ns, now_ns);
+}
+
+/* Parses the requests that the new bytes completed, skipping their bodies,
+ * and lets the http strategy answer each. Stops for good at bytes that are
+ * not HTTP: they stay in the payload and the session is marked. */
+static void session_parse_requests(struct session *s, uint64_t now_ns)
+{
+	struct session_http *h = &s->http;
+
+	while (!h->unparsed && !s->close_pending) {
+		if (h->body_left) {
+			size_t avail = s->len - h->off;
+			size_t take = avail < h->body_left ? avail : (size_t)h->body_left;
+			h->off += take;
+			h->body_left -= take;
+			if (s->nrequests && !s->requests_dropped)
+				s->requests[s->nrequests - 1].body_bytes += take;
+			if (h->body_left)
+				return;
+		}
+		if (h->off >= s->len)
+			return;
+		const char *base = (const char *)s->buf + h->off;
+		size_t n = s->len - h->off;
+		size_t end = http_find_head_end(base, n, &h->hint);
+		struct http_request req;
+		int64_t rc;
+		if (!end) {
+			/* No blank line yet. A complete first line already says
+			 * whether this is HTTP at all (and HTTP/0.9 has no head). */
+			if (!h->line_checked && memchr(base, '\n', n)) {
+				rc = http_parse_request(base, n, &req);
+				h->line_checked = true;
+				if (rc == HTTP_INVALID) {
+					h->unparsed = true;
+					return;
+				}
+				if (rc > 0 && req.version.len == 0)
+					end = (size_t)rc;
+			}
+			if (!end) {
+				if (n > SESSION_HEAD_MAX)
+					h->unparsed = true;
+				return;
+			}
+		}
+		rc = http_parse_request(base, end, &req);
+		if (rc <= 0) {
+			h->unparsed = true;
+			return;
+		}
+		session_add_request(s, &req, h->off, now_ns);
+		if (s->strategy->kind == RESPOND_HTTP && !s->close_after_flush)
+			session_http_answer(s, &req, base);
+		h->off += (size_t)rc;
+		h->hint = 0;
+		h->line_checked = false;
+		if (req.chunked)
+			h->body_left = UINT64_MAX;   /* the rest of the connection */
+		else if (req.content_length > 0)
+			h->body_left = (uint64_t)req.content_length;
+	}
+}
+
+/* Counts and keeps n bytes from the peer, then parses them. */
+static void session_on_data(struct session *s, const char *data, size_t n,
+    uint64_t now_ns)
+{
+	if (!s->first_byte_ns)
+		s->first_byte_ns = now_ns;
+	s->bytes_in += n;
+	session_capture(s, data, n);
+	session_parse_requests(s, now_ns);
+}
+
+/* Closes s if an event asked for it. */
+static void session_settle(struct session *s)
+{
+	if (s->state != SESSION_OPEN)
+		return;
+	if (s->close_pending)
+		session_close(s, s->pending_reason, 0);
+	else if (s->close_after_flush && s->out_queued == 0)
+		session_close(s, CLOSE_SERVER_CLOSE, 0);
 }
 
 static void session_on_read(uv_stream_t *stream, ssize_t nread,
@@ -87,47 +345,104 @@ static void session_on_read(uv_stream_t *stream, ssize_t nread,
 	struct session *s = stream->data;
 
 	if (nread > 0) {
-		session_on_data(s, buf->base, (size_t)nread, uv_hrtime());
-		timeouts_touch(s->worker, s);
-		return;
+		uint64_t now = uv_hrtime();
+		session_on_data(s, buf->base, (size_t)nread, now);
+		if (s->strategy->kind != RESPOND_TARPIT)
+			timeouts_set(s->worker, s, TIMEOUT_IDLE, now);
+	} else if (nread < 0) {
+		/* EOF, or ECONNRESET and the rarer ETIMEDOUT or EHOSTUNREACH:
+		 * the peer's side is gone without an orderly close. */
+		session_close_later(s, nread == UV_EOF ? CLOSE_PEER_FIN : CLOSE_PEER_RST);
 	}
-	if (nread == 0)
-		return;              /* EAGAIN: nothing this time */
-	session_close(s, session_read_error_reason(nread), 0);
+	session_settle(s);
 }
 
 /* Reads what a new connection already holds. Scanners and worms that send
  * at once (masscan, Code Red, exploit kits) have often sent everything,
- * FIN included, before accept returns: such a session is recorded here
- * without ever entering the event loop. Returns 1 with *reason set when
- * the peer is gone, 0 when the session must wait for more. */
-static int session_read_ahead(struct session *s, int fd, enum close_reason *reason)
+ * FIN included, before accept returns: such a session is recorded without
+ * ever entering the event loop. Sets close_pending when the peer is gone. */
+static void session_read_ahead(struct session *s)
 {
 	char *rbuf = s->worker->rbuf;
 
-	for (int i = 0; i < SESSION_READ_AHEAD; i++) {
-		ssize_t n = recv(fd, rbuf, sizeof(s->worker->rbuf), 0);
+	for (int i = 0; i < SESSION_READ_AHEAD && !s->close_pending; i++) {
+		ssize_t n = recv(s->fd, rbuf, sizeof(s->worker->rbuf), 0);
 		if (n > 0) {
 			session_on_data(s, rbuf, (size_t)n, uv_hrtime());
 			continue;
 		}
 		if (n == 0) {
-			*reason = CLOSE_PEER_FIN;
-			return 1;
+			session_close_later(s, CLOSE_PEER_FIN);
+			return;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
-			return 0;
+			return;
 		if (errno == EINTR)
 			continue;
-		*reason = CLOSE_PEER_RST;
-		return 1;
+		session_close_later(s, CLOSE_PEER_RST);
+		return;
 	}
-	return 0;                    /* a fast sender: the loop takes over */
 }
 
-/* Builds the record of s, giving it the captured payload. */
-static struct record *session_record(struct session *s,
-    enum close_reason reason)
+/* ---- timeouts -------------------------------------------------------- */
+
+void session_on_timeout(struct session *s, enum timeout_kind kind, uint64_t now_ns)
+{
+	const struct config *cfg = s->worker->shared->cfg;
+
+	if (s->state != SESSION_OPEN)
+		return;
+	switch (kind) {
+	case TIMEOUT_DRIP:
+		session_tarpit_drip(s, now_ns);
+		break;
+	case TIMEOUT_RESPOND:
+		/* http: a peer that sent no request gets the personality's
+		 * "@timeout" page, and the connection stays open to see
+		 * whether it leaves at the first byte. */
+		if (!s->answered && s->nrequests == 0 && s->strategy->persona) {
+			const struct respond_template *tpl =
+			    respond_route(s->strategy->persona, NULL);
+			if (tpl) {
+				size_t n = respond_render(tpl, true, false, s->worker->wbuf,
+				    sizeof(s->worker->wbuf));
+				session_write(s, s->worker->wbuf, n, false);
+				s->answered = true;
+			}
+		}
+		break;
+	case TIMEOUT_IDLE:
+	case TIMEOUT_SESSION:
+		if (cfg->on_timeout == TIMEOUT_GOAWAY)
+			session_write(s, cfg->goaway_text, strlen(cfg->goaway_text), true);
+		if (!s->close_pending)
+			session_close(s, kind == TIMEOUT_IDLE ? CLOSE_IDLE_TIMEOUT
+			                                      : CLOSE_SESSION_TIMEOUT,
+			    cfg->on_timeout == TIMEOUT_RESET);
+		break;
+	default:
+		break;
+	}
+	session_settle(s);
+}
+
+/* ---- records --------------------------------------------------------- */
+
+static enum record_http session_http_state(const struct session *s)
+{
+	if (s->len == 0)
+		return RECORD_HTTP_NONE;
+	if (s->http.unparsed)
+		return RECORD_HTTP_UNPARSED;
+	if (s->http.off >= s->len &&
+	    (s->http.body_left == 0 || s->http.body_left == UINT64_MAX) &&
+	    s->bytes_in == s->len)
+		return RECORD_HTTP_OK;
+	return RECORD_HTTP_PARTIAL;
+}
+
+/* Builds the record of s, giving it the payload and the requests. */
+static struct record *session_record(struct session *s, enum close_reason reason)
 {
 	struct record *r = calloc(1, sizeof(*r));
 	uint64_t now = uv_hrtime();
@@ -143,11 +458,25 @@ static struct record *session_record(struct session *s,
 	r->dst = s->dst;
 	r->bytes_in = s->bytes_in;
 	r->bytes_out = s->bytes_out;
-	r->first_byte_ms = s->first_byte_ns
-	    ? (int64_t)((s->first_byte_ns - s->start_ns) / NS_PER_MS) : -1;
-	r->duration_ms = (int64_t)((now - s->start_ns) / NS_PER_MS);
+	r->first_byte_ms = s->first_byte_ns ? session_ms(s->start_ns, s->first_byte_ns) : -1;
+	r->duration_ms = session_ms(s->start_ns, now);
 	r->reason = reason;
 	r->truncated = s->bytes_in > s->len;
+	r->strategy = s->strategy->name;
+	r->first_out_ms = s->first_out_ns ? session_ms(s->start_ns, s->first_out_ns) : -1;
+	r->closed_by_peer = reason == CLOSE_PEER_FIN || reason == CLOSE_PEER_RST;
+	r->peer_close_after_out_ms = r->closed_by_peer && s->first_out_ns
+	    ? session_ms(s->first_out_ns, now) : -1;
+	r->peer_close_after_ident_ms = r->closed_by_peer && s->ident_sent_ns
+	    ? session_ms(s->ident_sent_ns, now) : -1;
+	r->http = session_http_state(s);
+	r->ident = s->ident;
+	s->ident = NULL;
+	r->requests = s->requests;
+	r->nrequests = s->nrequests;
+	r->requests_dropped = s->requests_dropped;
+	s->requests = NULL;
+	s->nrequests = s->reqcap = 0;
 	r->payload = s->buf;
 	r->payload_len = s->len;
 	s->buf = NULL;
@@ -157,13 +486,22 @@ static struct record *session_record(struct session *s,
 	return r;
 }
 
-static void session_hand_off(struct worker *w, struct record *r)
+void session_hand_off(struct worker *w, struct record *r)
 {
 	if (!r) {
 		log_error("session: out of memory: a session record was lost");
 		return;
 	}
 	queue_push(&w->shared->writer->queue, r);
+}
+
+/* Gives the record to the writer, or to the IDENT probe still under way. */
+static void session_finish_record(struct session *s, struct record *r)
+{
+	if (s->probe && r)
+		ident_detach(s, r);
+	else
+		session_hand_off(s->worker, r);
 }
 
 void session_close(struct session *s, enum close_reason reason, int reset)
@@ -173,29 +511,13 @@ void session_close(struct session *s, enum close_reason reason, int reset)
 	if (s->state != SESSION_OPEN)
 		return;
 	s->state = SESSION_CLOSING;
-	timeouts_remove(s);
+	timeouts_clear_all(s);
 	uv_read_stop((uv_stream_t *)&s->tcp);
-	session_hand_off(w, session_record(s, reason));
+	session_finish_record(s, session_record(s, reason));
 	atomic_fetch_sub(&w->shared->active, 1);
 	if (reset && uv_tcp_close_reset(&s->tcp, session_on_closed) == 0)
 		return;
 	uv_close((uv_handle_t *)&s->tcp, session_on_closed);
-}
-
-void session_expire(struct session *s, enum close_reason reason)
-{
-	const struct config *cfg = s->worker->shared->cfg;
-
-	if (cfg->on_timeout == TIMEOUT_GOAWAY) {
-		/* The text is short: the socket buffer takes it at once, or
-		 * the peer is not reading and gets what fits. Never wait. */
-		uv_buf_t b = uv_buf_init(cfg->goaway_text,
-		    (unsigned)strlen(cfg->goaway_text));
-		int n = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
-		if (n > 0)
-			s->bytes_out += (uint64_t)n;
-	}
-	session_close(s, reason, cfg->on_timeout == TIMEOUT_RESET);
 }
 
 static void session_queue_connect(struct worker *w, const struct session *s)
@@ -211,6 +533,7 @@ static void session_queue_connect(struct worker *w, const struct session *s)
 	r->src = s->src;
 	r->dst = s->dst;
 	r->first_byte_ms = -1;
+	r->strategy = s->strategy->name;
 	queue_push(&w->shared->writer->queue, r);
 }
 
@@ -232,15 +555,30 @@ void session_record_refused(struct worker *w, const struct addr *src,
 	r->src = *src;
 	r->dst = *dst;
 	r->first_byte_ms = -1;
+	r->first_out_ms = -1;
+	r->peer_close_after_out_ms = -1;
+	r->peer_close_after_ident_ms = -1;
 	r->reason = CLOSE_CAPACITY;
+	r->strategy = respond_pick(w->shared->respond, 0, src)->name;
 	queue_push(&w->shared->writer->queue, r);
 }
 
-int session_start(struct worker *w, int fd, const struct addr *src,
+/* A session that ended before entering the loop: record it and let go. */
+static void session_finish_early(struct session *s)
+{
+	struct record *r = session_record(s, s->close_pending ? s->pending_reason
+	                                                      : CLOSE_SERVER_CLOSE);
+	session_finish_record(s, r);
+	close(s->fd);
+	free(s->requests);
+	free(s->buf);
+	free(s);
+}
+
+int session_start(struct worker *w, int fd, int listener, const struct addr *src,
     const struct addr *dst, uint64_t now_ns, const struct timespec *wall)
 {
 	struct session *s = calloc(1, sizeof(*s));
-	enum close_reason reason;
 	int rc;
 
 	if (!s) {
@@ -250,12 +588,14 @@ int session_start(struct worker *w, int fd, const struct addr *src,
 		return -1;
 	}
 	s->worker = w;
+	s->fd = fd;
 	s->id = record_new_id();
-	s->start_ns = s->last_in_ns = now_ns;
+	s->start_ns = now_ns;
 	s->start_wall = *wall;
 	s->src = *src;
-	list_init(&s->idle_link);
-	list_init(&s->age_link);
+	s->strategy = respond_pick(w->shared->respond, listener, src);
+	for (int k = 0; k < TIMEOUT_KINDS; k++)
+		list_init(&s->tlinks[k]);
 	if (dst) {
 		s->dst = *dst;
 	} else {
@@ -267,23 +607,33 @@ int session_start(struct worker *w, int fd, const struct addr *src,
 	atomic_fetch_add(&w->shared->accepted, 1);
 	if (w->shared->emit_connect)
 		session_queue_connect(w, s);
-	if (session_read_ahead(s, fd, &reason)) {
-		session_hand_off(w, session_record(s, reason));
-		close(fd);
-		free(s->buf);
-		free(s);
+	session_greet(s, now_ns);
+	ident_maybe_probe(w, s);
+	session_read_ahead(s);
+	if (s->close_pending || (s->close_after_flush && s->out_queued == 0)) {
+		if (!s->close_pending)
+			session_close_later(s, CLOSE_SERVER_CLOSE);
+		session_finish_early(s);
 		return 0;
 	}
+
 	atomic_fetch_add(&w->shared->active, 1);
 	uv_tcp_init(&w->loop, &s->tcp);
 	s->tcp.data = s;
-	timeouts_add(w, s);
 	rc = uv_tcp_open(&s->tcp, fd);
 	if (rc != 0)
 		close(fd);           /* the handle did not take it */
 	else
 		rc = uv_read_start((uv_stream_t *)&s->tcp, session_on_alloc,
 		    session_on_read);
+	s->has_handle = true;
+	if (s->strategy->kind != RESPOND_TARPIT)
+		timeouts_set(w, s, TIMEOUT_IDLE, s->first_byte_ns ? uv_hrtime() : now_ns);
+	timeouts_set(w, s, TIMEOUT_SESSION, now_ns);
+	if (s->strategy->kind == RESPOND_HTTP && !s->answered)
+		timeouts_set(w, s, TIMEOUT_RESPOND, now_ns);
+	if (s->strategy->kind == RESPOND_TARPIT)
+		timeouts_set(w, s, TIMEOUT_DRIP, now_ns);
 	if (rc != 0) {
 		log_error("session: cannot watch socket: %s", uv_strerror(rc));
 		session_close(s, CLOSE_SERVER_CLOSE, 0);

@@ -2,6 +2,7 @@
 #ifndef FLYPAPER_SESSION_H
 #define FLYPAPER_SESSION_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
 #include <uv.h>
@@ -9,50 +10,83 @@
 #include "addr.h"
 #include "list.h"
 #include "record.h"
+#include "timeouts.h"
 
 struct worker;
+struct strategy;
+struct ident_probe;
 
 enum session_state {
 	SESSION_OPEN,                /* reading; in the timeout lists */
 	SESSION_CLOSING,             /* record handed off; handle closing */
 };
 
+/* Where the HTTP parse of the captured bytes stands. */
+struct session_http {
+	size_t off;                  /* start of the bytes not yet parsed */
+	size_t hint;                 /* http_find_head_end's resume point */
+	uint64_t body_left;          /* body bytes of the last request still due */
+	bool line_checked;           /* the current head's first line was checked */
+	bool unparsed;               /* bytes that are not HTTP: parsing stopped */
+};
+
 /* Memory per idle session is this struct plus malloc's header: no buffer
- * is allocated until the peer sends a byte. */
+ * is allocated until the peer sends a byte, no request array until a
+ * request arrives. */
 struct session {
 	uv_tcp_t tcp;                /* the libuv handle; tcp.data is this */
 	struct worker *worker;       /* the loop that owns it */
-	struct list_link idle_link;  /* in worker->idle, by last peer byte */
-	struct list_link age_link;   /* in worker->age, by start */
+	const struct strategy *strategy;
+	struct list_link tlinks[TIMEOUT_KINDS];  /* deadline orders */
+	uint64_t tstamps[TIMEOUT_KINDS];         /* when each delay started */
 	uint64_t id;
 	uint64_t start_ns;           /* monotonic, at accept */
-	uint64_t last_in_ns;         /* monotonic, last peer byte (or start) */
-	uint64_t first_byte_ns;      /* monotonic, first peer byte; 0 none */
+	uint64_t first_byte_ns;      /* first peer byte; 0 none */
+	uint64_t first_out_ns;       /* flypaper's first byte out; 0 none */
+	uint64_t ident_sent_ns;      /* the IDENT probe went out; 0 none */
 	struct timespec start_wall;  /* wall clock at accept, for the record */
 	struct addr src, dst;
 	uint64_t bytes_in, bytes_out;
 	uint8_t *buf;                /* captured payload, grown on demand */
 	size_t len, cap;             /* bytes in buf, bytes allocated */
+	struct session_http http;
+	struct record_request *requests;   /* grown on demand, up to --max-requests */
+	uint32_t nrequests, reqcap, requests_dropped;
+	struct ident_probe *probe;   /* the probe in flight, or NULL */
+	struct record_ident *ident;  /* the probe's result, once it ended */
+	size_t out_queued;           /* bytes waiting in uv_write requests */
+	uint64_t tarpit_pos;         /* next byte of the tarpit stream */
+	int fd;                      /* the socket */
 	enum session_state state;
+	enum close_reason pending_reason;  /* valid when close_pending */
+	bool close_pending;          /* close at the end of this event */
+	bool close_after_flush;      /* close once the output is written */
+	bool has_handle;             /* tcp is open on fd (else read-ahead only) */
+	bool answered;               /* http: a response went out */
 };
 
-/* Starts a session on an accepted, non-blocking socket fd. dst may be NULL
- * (then it is read with getsockname). On failure fd is closed, the
- * connection is recorded as server_close, and -1 is returned. */
-int session_start(struct worker *w, int fd, const struct addr *src,
+/* Starts a session on an accepted, non-blocking socket fd that came in on
+ * listener number `listener`. dst may be NULL (then it is read with
+ * getsockname). The peer that has already sent everything is recorded
+ * without entering the loop. Returns 0, or -1 when the session could not
+ * be watched (it is then recorded as server_close). */
+int session_start(struct worker *w, int fd, int listener, const struct addr *src,
     const struct addr *dst, uint64_t now_ns, const struct timespec *wall);
 
-/* Ends s for reason: hands its record to the writer and closes the socket
- * (with RST when reset is set). s is freed later, by libuv's close
- * callback; calling it again on a closing session does nothing. */
+/* Ends s for reason: hands its record to the writer (or to its IDENT probe,
+ * which hands it on when it ends) and closes the socket (with RST when
+ * reset is set). s is freed later, by libuv's close callback; calling it
+ * again on a closing session does nothing. */
 void session_close(struct session *s, enum close_reason reason, int reset);
 
-/* A timeout fired: applies the configured on-timeout action (drop, goaway
- * text, or reset), then closes s with reason. */
-void session_expire(struct session *s, enum close_reason reason);
+/* A deadline of kind passed (the timeouts module calls it). */
+void session_on_timeout(struct session *s, enum timeout_kind kind, uint64_t now_ns);
 
 /* Records a connection that was accepted but refused (fd already closed). */
 void session_record_refused(struct worker *w, const struct addr *src,
     const struct addr *dst, const struct timespec *wall);
+
+/* Hands a finished record to the writer's queue. */
+void session_hand_off(struct worker *w, struct record *r);
 
 #endif

@@ -1,6 +1,9 @@
 /* store.c - flypaper's SQLite schema and the writer's transactions. */
 #include "store.h"
 
+#include "ident.h"
+#include "text.h"
+
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +15,7 @@ struct store {
 	sqlite3_stmt *insert_payload;
 	sqlite3_stmt *insert_session;
 	sqlite3_stmt *insert_run;
+	sqlite3_stmt *insert_request;
 };
 
 /* Version 1. Later versions append their own statements; a database is
@@ -60,6 +64,38 @@ static const char store_schema_v1[] =
 	"  records_lost INTEGER NOT NULL,"
 	"  jsonl_errors INTEGER NOT NULL);"
 	"INSERT INTO meta(key, value) VALUES ('schema_version', '1');";
+
+/* Version 2: how peers react (strategies, IDENT, timing) and the HTTP
+ * requests found in payloads. */
+static const char store_schema_v2[] =
+	"ALTER TABLE sessions ADD COLUMN strategy TEXT;"
+	"ALTER TABLE sessions ADD COLUMN first_out_ms INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN closed_by TEXT;"
+	"ALTER TABLE sessions ADD COLUMN peer_close_after_out_ms INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN peer_close_after_ident_ms INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN ident_status TEXT NOT NULL DEFAULT 'none';"
+	"ALTER TABLE sessions ADD COLUMN ident_reply TEXT;"
+	"ALTER TABLE sessions ADD COLUMN ident_opsys TEXT;"
+	"ALTER TABLE sessions ADD COLUMN ident_charset TEXT;"
+	"ALTER TABLE sessions ADD COLUMN ident_userid TEXT;"
+	"ALTER TABLE sessions ADD COLUMN ident_error TEXT;"
+	"ALTER TABLE sessions ADD COLUMN ident_sent_ms INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN ident_reply_ms INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN http TEXT;"
+	"ALTER TABLE sessions ADD COLUMN requests INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE requests ("
+	"  session TEXT NOT NULL,"
+	"  seq INTEGER NOT NULL,"             /* 1, 2, ... within the session */
+	"  at_ms INTEGER NOT NULL,"           /* session start to the end of the head */
+	"  method TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"             /* bytes outside printable ASCII as \\xNN */
+	"  version TEXT,"
+	"  host TEXT,"
+	"  user_agent TEXT,"
+	"  headers BLOB NOT NULL,"            /* the raw header lines, byte-exact */
+	"  body_bytes INTEGER NOT NULL,"
+	"  PRIMARY KEY (session, seq)) WITHOUT ROWID;"
+	"UPDATE meta SET value = '2' WHERE key = 'schema_version';";
 
 static int store_fail(struct store *st, char *err, size_t errlen,
     const char *what)
@@ -123,6 +159,9 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
 	if (version < 1 &&
 	    sqlite3_exec(st->db, store_schema_v1, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
+	if (version < 2 &&
+	    sqlite3_exec(st->db, store_schema_v2, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	return 0;
@@ -178,16 +217,25 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "INSERT INTO sessions(session, sensor, start_ts, end_ts, src_ip, "
 	        "src_port, dst_ip, dst_port, bytes_in, bytes_out, first_byte_ms, "
 	        "duration_ms, close_reason, payload_sha256, truncated, "
-	        "payload_lost, mode) VALUES "
+	        "payload_lost, mode, strategy, first_out_ms, closed_by, "
+	        "peer_close_after_out_ms, peer_close_after_ident_ms, ident_status, "
+	        "ident_reply, ident_opsys, ident_charset, ident_userid, ident_error, "
+	        "ident_sent_ms, ident_reply_ms, http, requests) VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
-	        "?15, ?16, ?17)",
+	        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
+	        "?28, ?29, ?30, ?31, ?32)",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_session, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT INTO runs(sensor, mode, started, ended, sessions, refused, "
 	        "accept_errors, payloads_dropped, records_dropped, store_errors, "
 	        "records_lost, jsonl_errors) VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK) {
+	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(st->db,
+	        "INSERT INTO requests(session, seq, at_ms, method, target, version, "
+	        "host, user_agent, headers, body_bytes) VALUES "
+	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_request, NULL) != SQLITE_OK) {
 		store_fail(st, err, errlen, "cannot prepare statements");
 		goto err;
 	}
@@ -206,6 +254,63 @@ static int store_step(sqlite3_stmt *stmt)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Binds milliseconds, or NULL for -1. */
+static void store_bind_ms(sqlite3_stmt *s, int col, int64_t ms)
+{
+	if (ms >= 0)
+		sqlite3_bind_int64(s, col, ms);
+}
+
+/* Binds a span of the payload as escaped text (NULL when empty and
+ * null_if_empty). */
+static void store_bind_span(sqlite3_stmt *s, int col, const struct record *r,
+    struct record_span sp, bool null_if_empty)
+{
+	char *text;
+
+	if (sp.len == 0 && null_if_empty)
+		return;
+	if (!r->payload || (size_t)sp.off + sp.len > r->payload_len) {
+		sqlite3_bind_text(s, col, "", 0, SQLITE_STATIC);
+		return;
+	}
+	text = text_escape(r->payload + sp.off, sp.len, false);
+	if (text)
+		sqlite3_bind_text(s, col, text, -1, free);
+}
+
+static int store_insert_requests(struct store *st, const struct record *r,
+    const char *id)
+{
+	sqlite3_stmt *s = st->insert_request;
+
+	/* The requests point into the payload: without it (lost to a full
+	 * queue or disk) only their count, in sessions.requests, remains. */
+	if (!r->payload)
+		return SQLITE_OK;
+	for (uint32_t i = 0; i < r->nrequests; i++) {
+		const struct record_request *q = &r->requests[i];
+		sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(s, 2, (int)i + 1);
+		sqlite3_bind_int64(s, 3, q->at_ms);
+		store_bind_span(s, 4, r, q->method, false);
+		store_bind_span(s, 5, r, q->target, false);
+		store_bind_span(s, 6, r, q->version, true);
+		store_bind_span(s, 7, r, q->host, true);
+		store_bind_span(s, 8, r, q->user_agent, true);
+		if ((size_t)q->headers.off + q->headers.len <= r->payload_len)
+			sqlite3_bind_blob(s, 9, r->payload + q->headers.off,
+			    (int)q->headers.len, SQLITE_STATIC);
+		else
+			sqlite3_bind_blob(s, 9, "", 0, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 10, (sqlite3_int64)q->body_bytes);
+		int rc = store_step(s);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
 static int store_insert(struct store *st, const struct record *r)
 {
 	static const char *const mode_names[] = {"serve", "inetd"};
@@ -215,6 +320,7 @@ static int store_insert(struct store *st, const struct record *r)
 	int rc;
 
 	record_id_hex(r->id, id);
+	const char *id_hex = id;
 	record_format_ts(&r->start_wall, start);
 	record_format_ts(&r->end_wall, end);
 	addr_ip(&r->src, src, sizeof(src));
@@ -254,7 +360,37 @@ static int store_insert(struct store *st, const struct record *r)
 	sqlite3_bind_int(s, 15, r->truncated);
 	sqlite3_bind_int(s, 16, r->payload_lost);
 	sqlite3_bind_text(s, 17, mode_names[r->mode], -1, SQLITE_STATIC);
-	return store_step(s);
+	if (r->strategy)
+		sqlite3_bind_text(s, 18, r->strategy, -1, SQLITE_STATIC);
+	store_bind_ms(s, 19, r->first_out_ms);
+	sqlite3_bind_text(s, 20, r->closed_by_peer ? "peer" : "server", -1, SQLITE_STATIC);
+	store_bind_ms(s, 21, r->peer_close_after_out_ms);
+	store_bind_ms(s, 22, r->peer_close_after_ident_ms);
+	const struct record_ident *ident = r->ident;
+	sqlite3_bind_text(s, 23, ident_status_name(ident ? ident->status : IDENT_NONE),
+	    -1, SQLITE_STATIC);
+	if (ident) {
+		if (ident->reply[0])
+			sqlite3_bind_text(s, 24, ident->reply, -1, SQLITE_STATIC);
+		if (ident->status == IDENT_USERID) {
+			sqlite3_bind_text(s, 25, ident->opsys, -1, SQLITE_STATIC);
+			if (ident->charset[0])
+				sqlite3_bind_text(s, 26, ident->charset, -1, SQLITE_STATIC);
+			sqlite3_bind_text(s, 27, ident->userid, -1, SQLITE_STATIC);
+		}
+		if (ident->status == IDENT_ERROR)
+			sqlite3_bind_text(s, 28, ident->error, -1, SQLITE_STATIC);
+		store_bind_ms(s, 29, ident->sent_ms);
+		store_bind_ms(s, 30, ident->reply_ms);
+	}
+	const char *http = record_http_name(r->http);
+	if (http)
+		sqlite3_bind_text(s, 31, http, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 32, (sqlite3_int64)(r->nrequests + r->requests_dropped));
+	rc = store_step(s);
+	if (rc != SQLITE_OK)
+		return rc;
+	return store_insert_requests(st, r, id_hex);
 }
 
 int store_write(struct store *st, const struct record *list)
@@ -339,6 +475,7 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->insert_payload);
 	sqlite3_finalize(st->insert_session);
 	sqlite3_finalize(st->insert_run);
+	sqlite3_finalize(st->insert_request);
 	sqlite3_close(st->db);
 	free(st->sensor);
 	free(st);

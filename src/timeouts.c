@@ -1,6 +1,4 @@
-/* timeouts.c - deadlines from two ordered lists and one libuv timer. */
-#include <uv.h>
-
+/* timeouts.c - deadlines from ordered lists and one libuv timer. */
 #include "timeouts.h"
 
 #include "session.h"
@@ -8,29 +6,29 @@
 
 #define NS_PER_MS 1000000ULL
 
-static uint64_t timeouts_idle_deadline(const struct worker *w,
-    const struct session *s)
+void timeouts_init(struct worker *w, const uint64_t delay_ms[TIMEOUT_KINDS])
 {
-	return s->last_in_ns + w->shared->cfg->idle_timeout_ms * NS_PER_MS;
+	for (int k = 0; k < TIMEOUT_KINDS; k++) {
+		list_init(&w->tlists[k]);
+		w->tdelay_ns[k] = delay_ms[k] * NS_PER_MS;
+	}
 }
 
-static uint64_t timeouts_age_deadline(const struct worker *w,
-    const struct session *s)
+static uint64_t timeouts_deadline(const struct worker *w, int kind,
+    const struct list_link *head)
 {
-	return s->start_ns + w->shared->cfg->session_timeout_ms * NS_PER_MS;
+	const struct session *s = list_entry(head->next, struct session, tlinks[kind]);
+	return s->tstamps[kind] + w->tdelay_ns[kind];
 }
 
 int64_t timeouts_next_ms(struct worker *w, uint64_t now_ns)
 {
 	uint64_t next = UINT64_MAX;
 
-	if (!list_empty(&w->idle)) {
-		struct session *s = list_entry(w->idle.next, struct session, idle_link);
-		next = timeouts_idle_deadline(w, s);
-	}
-	if (!list_empty(&w->age)) {
-		struct session *s = list_entry(w->age.next, struct session, age_link);
-		uint64_t d = timeouts_age_deadline(w, s);
+	for (int k = 0; k < TIMEOUT_KINDS; k++) {
+		if (list_empty(&w->tlists[k]))
+			continue;
+		uint64_t d = timeouts_deadline(w, k, &w->tlists[k]);
 		if (d < next)
 			next = d;
 	}
@@ -52,28 +50,30 @@ static void timeouts_arm(struct worker *w)
 		uv_timer_start(&w->timeout_timer, timeouts_on_timer, (uint64_t)ms, 0);
 }
 
-void timeouts_add(struct worker *w, struct session *s)
+void timeouts_set(struct worker *w, struct session *s, enum timeout_kind kind,
+    uint64_t stamp_ns)
 {
-	/* A new session's deadlines come after every existing one, so the
-	 * timer only needs arming when the lists were empty. */
-	int was_empty = list_empty(&w->age);
-
-	list_append(&w->idle, &s->idle_link);
-	list_append(&w->age, &s->age_link);
+	if (!w->tdelay_ns[kind])
+		return;
+	list_remove(&s->tlinks[kind]);
+	/* The new deadline is the latest of its list, so the earliest deadline
+	 * only changes when the list was empty: only then re-arm. */
+	bool was_empty = list_empty(&w->tlists[kind]);
+	s->tstamps[kind] = stamp_ns;
+	list_append(&w->tlists[kind], &s->tlinks[kind]);
 	if (was_empty)
 		timeouts_arm(w);
 }
 
-void timeouts_touch(struct worker *w, struct session *s)
+void timeouts_clear(struct session *s, enum timeout_kind kind)
 {
-	list_remove(&s->idle_link);
-	list_append(&w->idle, &s->idle_link);
+	list_remove(&s->tlinks[kind]);
 }
 
-void timeouts_remove(struct session *s)
+void timeouts_clear_all(struct session *s)
 {
-	list_remove(&s->idle_link);
-	list_remove(&s->age_link);
+	for (int k = 0; k < TIMEOUT_KINDS; k++)
+		list_remove(&s->tlinks[k]);
 }
 
 void timeouts_on_timer(uv_timer_t *timer)
@@ -81,17 +81,16 @@ void timeouts_on_timer(uv_timer_t *timer)
 	struct worker *w = timer->data;
 	uint64_t now = uv_hrtime();
 
-	while (!list_empty(&w->age)) {
-		struct session *s = list_entry(w->age.next, struct session, age_link);
-		if (timeouts_age_deadline(w, s) > now)
-			break;
-		session_expire(s, CLOSE_SESSION_TIMEOUT);
-	}
-	while (!list_empty(&w->idle)) {
-		struct session *s = list_entry(w->idle.next, struct session, idle_link);
-		if (timeouts_idle_deadline(w, s) > now)
-			break;
-		session_expire(s, CLOSE_IDLE_TIMEOUT);
+	for (int k = 0; k < TIMEOUT_KINDS; k++) {
+		/* A session fired here leaves the list (or moves to its end
+		 * with a later stamp), so each pass makes progress. */
+		while (!list_empty(&w->tlists[k]) &&
+		    timeouts_deadline(w, k, &w->tlists[k]) <= now) {
+			struct session *s = list_entry(w->tlists[k].next, struct session,
+			    tlinks[k]);
+			list_remove(&s->tlinks[k]);
+			session_on_timeout(s, (enum timeout_kind)k, now);
+		}
 	}
 	timeouts_arm(w);
 }

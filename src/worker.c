@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "ident.h"
 #include "log.h"
 #include "session.h"
 #include "timeouts.h"
@@ -16,6 +18,45 @@
 
 static void worker_on_acceptable(uv_poll_t *poll, int status, int events);
 static void worker_on_stop(uv_async_t *async);
+
+int worker_shared_init(struct worker_shared *sh, const struct config *cfg,
+    struct writer *writer, enum record_mode mode, char *err, size_t errlen)
+{
+	struct respond_set *set = calloc(1, sizeof(*set));
+
+	memset(sh, 0, sizeof(*sh));
+	sh->cfg = cfg;
+	sh->writer = writer;
+	sh->mode = mode;
+	sh->emit_connect = writer->jsonl != NULL;
+	if (!set) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	sh->respond = set;
+	if (respond_build(set, cfg, err, errlen) < 0)
+		return -1;
+	if (cfg->ident_probability > 0.0) {
+		sh->ident_limiter = ident_limiter_new(WORKER_IDENT_SOURCES,
+		    cfg->ident_interval_ms * 1000000ULL);
+		if (!sh->ident_limiter) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void worker_shared_free(struct worker_shared *sh)
+{
+	if (sh->respond) {
+		respond_free((struct respond_set *)sh->respond);
+		free((void *)sh->respond);
+	}
+	ident_limiter_free(sh->ident_limiter);
+	sh->respond = NULL;
+	sh->ident_limiter = NULL;
+}
 
 static int worker_open_reserve(void)
 {
@@ -31,8 +72,15 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 	memset(w, 0, sizeof(*w));
 	w->shared = shared;
 	w->reserve_fd = -1;
-	list_init(&w->idle);
-	list_init(&w->age);
+	const struct config *cfg = shared->cfg;
+	const uint64_t delays[TIMEOUT_KINDS] = {
+		[TIMEOUT_IDLE] = cfg->idle_timeout_ms,
+		[TIMEOUT_SESSION] = cfg->session_timeout_ms,
+		[TIMEOUT_RESPOND] = cfg->respond_delay_ms,
+		[TIMEOUT_DRIP] = cfg->tarpit_interval_ms,
+	};
+	timeouts_init(w, delays);
+	list_init(&w->probes);
 	rc = uv_loop_init(&w->loop);
 	if (rc != 0) {
 		snprintf(err, errlen, "event loop: %s", uv_strerror(rc));
@@ -56,6 +104,7 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 		struct worker_listener *l = &w->listeners[i];
 		l->worker = w;
 		l->fd = fds[i];
+		l->index = i;
 		l->addr = addrs[i];
 		l->wildcard = addr_is_wildcard(&addrs[i]);
 		rc = uv_poll_init_socket(&w->loop, &l->poll, fds[i]);
@@ -158,15 +207,19 @@ static void worker_on_acceptable(uv_poll_t *poll, int status, int events)
 			session_record_refused(w, &src, &l->addr, &wall);
 			continue;
 		}
-		session_start(w, fd, &src, l->wildcard ? NULL : &l->addr,
+		session_start(w, fd, l->index, &src, l->wildcard ? NULL : &l->addr,
 		    uv_hrtime(), &wall);
 	}
 }
 
 static void worker_close_all(struct worker *w)
 {
-	while (!list_empty(&w->age)) {
-		struct session *s = list_entry(w->age.next, struct session, age_link);
+	/* Every open session has a session deadline, so that list holds
+	 * them all. */
+	struct list_link *all = &w->tlists[TIMEOUT_SESSION];
+	while (!list_empty(all)) {
+		struct session *s = list_entry(all->next, struct session,
+		    tlinks[TIMEOUT_SESSION]);
 		session_close(s, CLOSE_SHUTDOWN, 0);
 	}
 }
@@ -203,6 +256,7 @@ static void worker_on_stop(uv_async_t *async)
 	for (int i = 0; i < w->nlisteners; i++)
 		uv_close((uv_handle_t *)&w->listeners[i].poll, worker_on_listener_closed);
 	worker_close_all(w);
+	ident_abort_all(w);
 	worker_close_handles(w);
 }
 

@@ -13,11 +13,14 @@
 #include "config.h"
 #include "list.h"
 #include "record.h"
+#include "respond.h"
+#include "timeouts.h"
 #include "writer.h"
 
 #define WORKER_READ_BUF (64 * 1024)  /* one read buffer per loop, not per session */
 #define WORKER_ACCEPT_BATCH 64       /* accepts per wakeup, to stay fair to reads */
 #define WORKER_EMFILE_PAUSE_MS 100   /* how long accepting pauses at the fd limit */
+#define WORKER_IDENT_SOURCES 65536   /* sources the IDENT rate limit remembers */
 
 /* What every worker reads or counts. */
 struct worker_shared {
@@ -25,6 +28,9 @@ struct worker_shared {
 	struct writer *writer;
 	enum record_mode mode;
 	bool emit_connect;           /* queue RECORD_CONNECT events (JSON lines on) */
+	const struct respond_set *respond;   /* strategies and the experiment */
+	struct ident_limiter *ident_limiter; /* NULL when --ident never */
+	atomic_int ident_inflight;   /* probes under way, all workers */
 	atomic_int active;           /* open sessions across all workers */
 	atomic_uint_fast64_t accepted;
 	atomic_uint_fast64_t refused;        /* over max-conns or the fd limit */
@@ -36,6 +42,7 @@ struct worker_listener {
 	uv_poll_t poll;              /* readable: connections to accept */
 	struct worker *worker;
 	int fd;
+	int index;                   /* which --listen (or systemd socket) */
 	struct addr addr;            /* the bound address */
 	bool wildcard;               /* bound to 0.0.0.0 or ::: ask getsockname */
 };
@@ -48,13 +55,23 @@ struct worker {
 	struct worker_shared *shared;
 	struct worker_listener *listeners;
 	int nlisteners;
-	struct list_link idle;       /* sessions by last peer byte, oldest first */
-	struct list_link age;        /* sessions by start, oldest first */
+	struct list_link tlists[TIMEOUT_KINDS];  /* sessions by deadline, per kind */
+	uint64_t tdelay_ns[TIMEOUT_KINDS];       /* each kind's delay; 0 off */
+	struct list_link probes;     /* IDENT probes under way */
 	int reserve_fd;              /* spare fd, given up to refuse at EMFILE */
 	bool stopping;
 	pthread_t thread;
 	char rbuf[WORKER_READ_BUF];  /* reads land here, then copy to the session */
+	char wbuf[RESPOND_TEMPLATE_MAX + 1024]; /* responses are rendered here */
 };
+
+/* Sets up what the workers share: the strategies (templates loaded), the
+ * IDENT limiter, the counters. Returns 0, or -1 with a message in err. */
+int worker_shared_init(struct worker_shared *sh, const struct config *cfg,
+    struct writer *writer, enum record_mode mode, char *err, size_t errlen);
+
+/* Releases what worker_shared_init set up. */
+void worker_shared_free(struct worker_shared *sh);
 
 /* Prepares a worker over the given listening fds (the worker owns them).
  * Returns 0 or -1 with err. */

@@ -230,8 +230,7 @@ static void *writer_main(void *arg)
 			if (failed && !stop_deadline)
 				stop_deadline = now + w->flush_timeout_ms * 1000000ULL;
 			if (failed && now >= stop_deadline) {
-				writer_give_up(w, "the database still failed at exit");
-				w->pending = queue_pop_all(&w->queue, 0);
+				writer_take(w, queue_pop_all(&w->queue, 0));
 				writer_give_up(w, "the database still failed at exit");
 				break;
 			}

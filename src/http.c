@@ -1,0 +1,215 @@
+/* http.c - request-head parsing. */
+#include "http.h"
+
+#include <string.h>
+#include <strings.h>
+
+/* RFC 9110 tchar. */
+static bool http_is_token(unsigned char c)
+{
+	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+		return true;
+	return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/* The end of the line starting at p (the LF), or NULL when no LF yet. */
+static const char *http_eol(const char *p, const char *end)
+{
+	return memchr(p, '\n', (size_t)(end - p));
+}
+
+/* Length of a line without its CR LF or LF. */
+static size_t http_line_len(const char *line, const char *lf)
+{
+	size_t n = (size_t)(lf - line);
+	return n > 0 && line[n - 1] == '\r' ? n - 1 : n;
+}
+
+static bool http_span_eq(const char *buf, struct http_span s, const char *word)
+{
+	size_t n = strlen(word);
+	return s.len == n && strncasecmp(buf + s.off, word, n) == 0;
+}
+
+/* Trims spaces and tabs around a slice. */
+static struct http_span http_trim(const char *buf, size_t off, size_t len)
+{
+	while (len && (buf[off] == ' ' || buf[off] == '\t')) {
+		off++;
+		len--;
+	}
+	while (len && (buf[off + len - 1] == ' ' || buf[off + len - 1] == '\t'))
+		len--;
+	return (struct http_span){off, len};
+}
+
+static bool http_has_token(const char *buf, struct http_span v, const char *tok)
+{
+	size_t n = strlen(tok);
+
+	for (size_t i = 0; i + n <= v.len; i++) {
+		if (strncasecmp(buf + v.off + i, tok, n) == 0 &&
+		    (i == 0 || buf[v.off + i - 1] == ',' || buf[v.off + i - 1] == ' ') &&
+		    (i + n == v.len || buf[v.off + i + n] == ',' || buf[v.off + i + n] == ' '))
+			return true;
+	}
+	return false;
+}
+
+static int64_t http_parse_length(const char *buf, struct http_span v)
+{
+	int64_t n = 0;
+
+	if (v.len == 0 || v.len > 18)
+		return -1;
+	for (size_t i = 0; i < v.len; i++) {
+		char c = buf[v.off + i];
+		if (c < '0' || c > '9')
+			return -1;
+		n = n * 10 + (c - '0');
+	}
+	return n;
+}
+
+/* Interprets one header line (name: value) for the fields flypaper keeps.
+ * Lines without a colon are kept in the raw block but not interpreted. */
+static void http_header(const char *buf, size_t off, size_t len,
+    struct http_request *req, struct http_span *connection)
+{
+	const char *colon = memchr(buf + off, ':', len);
+	struct http_span name, value;
+
+	if (!colon)
+		return;
+	name = http_trim(buf, off, (size_t)(colon - (buf + off)));
+	value = http_trim(buf, (size_t)(colon - buf) + 1,
+	    len - (size_t)(colon - (buf + off)) - 1);
+	if (http_span_eq(buf, name, "host"))
+		req->host = value;
+	else if (http_span_eq(buf, name, "user-agent"))
+		req->user_agent = value;
+	else if (http_span_eq(buf, name, "content-length"))
+		req->content_length = http_parse_length(buf, value);
+	else if (http_span_eq(buf, name, "transfer-encoding"))
+		req->chunked = http_has_token(buf, value, "chunked");
+	else if (http_span_eq(buf, name, "connection"))
+		*connection = value;
+}
+
+int64_t http_parse_request(const char *buf, size_t len, struct http_request *req)
+{
+	const char *end = buf + len;
+	const char *p = buf;
+	const char *lf;
+	struct http_span connection = {0, 0};
+	size_t i;
+
+	memset(req, 0, sizeof(*req));
+	req->content_length = -1;
+
+	/* Tolerate empty lines before the request (RFC 9112 2.2). */
+	while (p < end && (*p == '\r' || *p == '\n'))
+		p++;
+	if (p == end)
+		return HTTP_INCOMPLETE;
+
+	/* Method: a token, then whitespace. */
+	for (i = 0; p + i < end && http_is_token((unsigned char)p[i]); i++) {
+		if (i >= HTTP_METHOD_MAX)
+			return HTTP_INVALID;
+	}
+	if (p + i == end)
+		return HTTP_INCOMPLETE;
+	if (i == 0 || (p[i] != ' ' && p[i] != '\t'))
+		return HTTP_INVALID;
+	req->method = (struct http_span){(size_t)(p - buf), i};
+	p += i;
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+
+	/* The rest of the request line: target [SP version]. The version is
+	 * the last word when it starts with "HTTP/", so a target with spaces
+	 * in it (Nimda's second stage sends one) is still a target. */
+	lf = http_eol(p, end);
+	if (!lf)
+		return HTTP_INCOMPLETE;
+	size_t rest = http_line_len(p, lf);
+	while (rest && (p[rest - 1] == ' ' || p[rest - 1] == '\t'))
+		rest--;
+	if (rest == 0)
+		return HTTP_INVALID;
+	const char *sp = NULL;
+	for (i = rest; i > 0; i--) {
+		if (p[i - 1] == ' ' || p[i - 1] == '\t') {
+			sp = p + i - 1;
+			break;
+		}
+	}
+	if (!sp) {
+		/* HTTP/0.9: "GET /path", no version, no headers. */
+		req->target = (struct http_span){(size_t)(p - buf), rest};
+		return (int64_t)(lf + 1 - buf);
+	}
+	req->version = (struct http_span){(size_t)(sp + 1 - buf), rest - (size_t)(sp + 1 - p)};
+	if (req->version.len < 6 || strncmp(buf + req->version.off, "HTTP/", 5) != 0)
+		return HTTP_INVALID;
+	while (sp > p && (sp[-1] == ' ' || sp[-1] == '\t'))
+		sp--;
+	req->target = (struct http_span){(size_t)(p - buf), (size_t)(sp - p)};
+	p = lf + 1;
+
+	/* Header lines until an empty line. */
+	size_t headers_start = (size_t)(p - buf);
+	for (;;) {
+		lf = http_eol(p, end);
+		if (!lf)
+			return HTTP_INCOMPLETE;
+		size_t n = http_line_len(p, lf);
+		if (n == 0)
+			break;
+		if (p[0] != ' ' && p[0] != '\t')   /* else: a continuation line */
+			http_header(buf, (size_t)(p - buf), n, req, &connection);
+		p = lf + 1;
+	}
+	req->headers = (struct http_span){headers_start, (size_t)(p - buf) - headers_start};
+	p = lf + 1;
+
+	bool http11 = http_span_eq(buf, req->version, "HTTP/1.1");
+	if (connection.len)
+		req->keep_alive = http_has_token(buf, connection, "keep-alive") ||
+		    (http11 && !http_has_token(buf, connection, "close"));
+	else
+		req->keep_alive = http11;
+	req->head_only = http_span_eq(buf, req->method, "HEAD");
+	return (int64_t)(p - buf);
+}
+
+size_t http_find_head_end(const char *buf, size_t len, size_t *hint)
+{
+	size_t i = *hint;
+
+	/* A head ends at LF (CR)? LF. Leading empty lines are not an end,
+	 * so the search starts after them. */
+	if (i == 0) {
+		while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
+			i++;
+	}
+	while (i < len) {
+		const char *lf = memchr(buf + i, '\n', len - i);
+		if (!lf)
+			break;
+		size_t at = (size_t)(lf - buf) + 1;
+		if (at < len && buf[at] == '\n')
+			return at + 1;
+		if (at + 1 < len && buf[at] == '\r' && buf[at + 1] == '\n')
+			return at + 2;
+		if (at >= len || (at + 1 >= len && buf[at] == '\r')) {
+			/* the next bytes decide: look here again */
+			*hint = at - 1;
+			return 0;
+		}
+		i = at;
+	}
+	*hint = len;
+	return 0;
+}

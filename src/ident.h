@@ -1,0 +1,65 @@
+/* ident.h - RFC 1413 probes back to the peer: parse replies, limit the
+ * rate per source, and run a probe on a libuv loop without blocking it. */
+#ifndef FLYPAPER_IDENT_H
+#define FLYPAPER_IDENT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "record.h"
+
+#define IDENT_REPLY_MAX 1024         /* a reply line longer than this is malformed */
+
+/* The reply's parts. Strings are NUL-terminated copies, cut to fit. */
+struct ident_reply {
+	enum ident_status status;    /* USERID, ERROR or MALFORMED */
+	char opsys[64];              /* USERID: operating system */
+	char charset[64];            /* USERID: optional character set */
+	char userid[512];            /* USERID: the user id */
+	char error[64];              /* ERROR: the error token */
+};
+
+/* Parses one reply line (without its CR LF) to the query
+ * "<peer_port> , <local_port>". The ports in the reply must echo the
+ * query's. Returns the status (IDENT_USERID, IDENT_ERROR, IDENT_MALFORMED),
+ * also stored in out. */
+enum ident_status ident_parse_reply(const char *line, size_t len,
+    unsigned peer_port, unsigned local_port, struct ident_reply *out);
+
+/* The schema name of a status, e.g. "userid". */
+const char *ident_status_name(enum ident_status status);
+
+/* A bounded table that allows one probe per source address per interval.
+ * When a bucket holds only fresh entries for other addresses, the probe is
+ * refused: the limit errs on the side of sending fewer probes. */
+struct ident_limiter;
+
+/* Creates a limiter with room for about `slots` addresses. */
+struct ident_limiter *ident_limiter_new(size_t slots, uint64_t interval_ns);
+
+/* True (and remembers now_ns) when ip may be probed now. Thread-safe. */
+bool ident_limiter_allow(struct ident_limiter *l, const struct addr *ip,
+    uint64_t now_ns);
+
+void ident_limiter_free(struct ident_limiter *l);
+
+struct worker;
+struct session;
+
+/* Starts a probe for session s when --ident chooses it and the limits allow:
+ * connects from s's local address to the peer's ident port, without
+ * blocking. Returns true when a probe was started. */
+bool ident_maybe_probe(struct worker *w, struct session *s);
+
+/* The session is closing with record r: the probe keeps r and hands it to
+ * the writer once the probe ends (a probe outlives a peer that dropped when
+ * probed). */
+void ident_detach(struct session *s, struct record *r);
+
+/* Ends every probe of the worker now (shutdown), as timeouts. */
+void ident_abort_all(struct worker *w);
+
+#endif

@@ -1,0 +1,44 @@
+/* text.c - escaping peer bytes. */
+#include "text.h"
+
+#include <stdlib.h>
+
+size_t text_escape_into(const void *data, size_t len, char *out, size_t outlen,
+    bool keep_newlines)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = data;
+	size_t w = 0;
+
+	if (outlen == 0)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = p[i];
+		bool plain = (c >= 0x20 && c < 0x7f && c != '\\') ||
+		    (keep_newlines && (c == '\r' || c == '\n' || c == '\t'));
+		if (plain) {
+			if (w + 1 >= outlen)
+				break;
+			out[w++] = (char)c;
+		} else {
+			if (w + 4 >= outlen)
+				break;
+			out[w++] = '\\';
+			out[w++] = 'x';
+			out[w++] = hex[c >> 4];
+			out[w++] = hex[c & 15];
+		}
+	}
+	out[w] = '\0';
+	return w;
+}
+
+char *text_escape(const void *data, size_t len, bool keep_newlines)
+{
+	size_t cap = 4 * len + 1;
+	char *out = malloc(cap);
+
+	if (out)
+		text_escape_into(data, len, out, cap, keep_newlines);
+	return out;
+}
