@@ -107,9 +107,12 @@ int64_t http_parse_request(const char *buf, size_t len, struct http_request *req
 	memset(req, 0, sizeof(*req));
 	req->content_length = -1;
 
-	/* Tolerate empty lines before the request (RFC 9112 2.2). */
-	while (p < end && (*p == '\r' || *p == '\n'))
+	/* Tolerate a few empty lines before the request (RFC 9112 2.2). */
+	while (p < end && (*p == '\r' || *p == '\n')) {
+		if (p - buf >= HTTP_LEADING_MAX)
+			return HTTP_INVALID;
 		p++;
+	}
 	if (p == end)
 		return HTTP_INCOMPLETE;
 
@@ -182,6 +185,24 @@ int64_t http_parse_request(const char *buf, size_t len, struct http_request *req
 		req->keep_alive = http11;
 	req->head_only = http_span_eq(buf, req->method, "HEAD");
 	return (int64_t)(p - buf);
+}
+
+int http_check_start(const char *buf, size_t len)
+{
+	size_t i = 0, m = 0;
+
+	while (i < len && (buf[i] == '\r' || buf[i] == '\n')) {
+		if (i >= HTTP_LEADING_MAX)
+			return HTTP_INVALID;
+		i++;
+	}
+	for (; i < len && m <= HTTP_METHOD_MAX; i++, m++) {
+		if (buf[i] == ' ' || buf[i] == '\t')
+			return m ? 1 : HTTP_INVALID;
+		if (!http_is_token((unsigned char)buf[i]))
+			return HTTP_INVALID;
+	}
+	return m > HTTP_METHOD_MAX ? HTTP_INVALID : 0;
 }
 
 size_t http_find_head_end(const char *buf, size_t len, size_t *hint)

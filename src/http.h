@@ -11,6 +11,7 @@
 #define HTTP_INCOMPLETE (-2)         /* need more bytes */
 #define HTTP_INVALID (-1)            /* not an HTTP request head */
 #define HTTP_METHOD_MAX 32           /* longer "methods" are not HTTP */
+#define HTTP_LEADING_MAX 16          /* empty-line bytes tolerated before a request */
 
 /* A slice of the parsed buffer. */
 struct http_span {
@@ -38,6 +39,12 @@ struct http_request {
  * (bytes consumed, > 0), HTTP_INCOMPLETE, or HTTP_INVALID. On success req's
  * spans point into buf. */
 int64_t http_parse_request(const char *buf, size_t len, struct http_request *req);
+
+/* Checks only the start of a request: at most HTTP_LEADING_MAX CR/LF bytes,
+ * then a method token and a space, in O(1) however long buf is. Returns 1
+ * when it looks like a request, 0 when more bytes are needed, HTTP_INVALID
+ * when it cannot be one. */
+int http_check_start(const char *buf, size_t len);
 
 /* Looks for the end of a request head (an empty line) in buf[0..len),
  * starting the search at *hint, which it advances so that a growing buffer

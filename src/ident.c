@@ -341,9 +341,9 @@ static void ident_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *bu
 		return;
 	}
 	size_t n = (size_t)(lf - p->line);
-	p->len = n;                  /* keep the line, drop what followed */
 	if (n && p->line[n - 1] == '\r')
 		n--;
+	p->len = n;                  /* keep the line, without its end */
 	enum ident_status st = ident_parse_reply(p->line, n, p->peer_port,
 	    p->local_port, &reply);
 	ident_finish(p, st, &reply);

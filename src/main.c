@@ -4,6 +4,7 @@
 
 #include "inetd.h"
 #include "serve.h"
+#include "yield.h"
 
 #ifndef FLYPAPER_VERSION
 #define FLYPAPER_VERSION "0.1.0"
@@ -16,6 +17,7 @@ static void main_usage(FILE *out)
 	    "commands:\n"
 	    "  serve    listen on TCP ports and record every connection\n"
 	    "  inetd    record the one connection on standard input (from inetd)\n"
+	    "  yield    per response strategy: who delivered a payload, who left\n"
 	    "  version  print the version\n\n"
 	    "'flypaper COMMAND --help' lists a command's options; see flypaper(8).\n");
 }
@@ -30,6 +32,8 @@ int main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "inetd") == 0)
 		return inetd_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "yield") == 0)
+		return yield_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("flypaper %s\n", FLYPAPER_VERSION);
 		return 0;

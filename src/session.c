@@ -22,7 +22,7 @@
 #define NS_PER_MS 1000000ULL
 #define SESSION_MIN_BUF 1024
 #define SESSION_READ_AHEAD 4         /* reads at accept before the loop takes over */
-#define SESSION_HEAD_MAX (64 * 1024) /* a head not ended by then is not HTTP */
+#define SESSION_HEAD_MAX (256 * 1024) /* a head not ended by then is not HTTP */
 #define SESSION_OUT_MAX (256 * 1024) /* output queued for a peer that does not read */
 
 static void session_on_closed(uv_handle_t *handle)
@@ -281,17 +281,31 @@ static void session_parse_requests(struct session *s, uint64_t now_ns)
 		struct http_request req;
 		int64_t rc;
 		if (!end) {
-			/* No blank line yet. A complete first line already says
-			 * whether this is HTTP at all (and HTTP/0.9 has no head). */
-			if (!h->line_checked && memchr(base, '\n', n)) {
-				rc = http_parse_request(base, n, &req);
-				h->line_checked = true;
-				if (rc == HTTP_INVALID) {
+			/* No blank line yet. The method already says whether this
+			 * is HTTP at all; then a complete first line (found by an
+			 * incremental scan, so a slow drip costs O(n) in all) says
+			 * more, and HTTP/0.9 has no head beyond it. */
+			if (!h->start_checked) {
+				int ok = http_check_start(base, n);
+				if (ok == HTTP_INVALID) {
 					h->unparsed = true;
 					return;
 				}
-				if (rc > 0 && req.version.len == 0)
-					end = (size_t)rc;
+				h->start_checked = ok == 1;
+			}
+			if (h->start_checked && !h->line_checked) {
+				const char *lf = memchr(base + h->lf_scan, '\n', n - h->lf_scan);
+				h->lf_scan = lf ? (size_t)(lf - base) : n;
+				if (lf) {
+					rc = http_parse_request(base, n, &req);
+					h->line_checked = true;
+					if (rc == HTTP_INVALID) {
+						h->unparsed = true;
+						return;
+					}
+					if (rc > 0 && req.version.len == 0)
+						end = (size_t)rc;
+				}
 			}
 			if (!end) {
 				if (n > SESSION_HEAD_MAX)
@@ -309,6 +323,8 @@ static void session_parse_requests(struct session *s, uint64_t now_ns)
 			session_http_answer(s, &req, base);
 		h->off += (size_t)rc;
 		h->hint = 0;
+		h->lf_scan = 0;
+		h->start_checked = false;
 		h->line_checked = false;
 		if (req.chunked)
 			h->body_left = UINT64_MAX;   /* the rest of the connection */

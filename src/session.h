@@ -26,6 +26,8 @@ struct session_http {
 	size_t off;                  /* start of the bytes not yet parsed */
 	size_t hint;                 /* http_find_head_end's resume point */
 	uint64_t body_left;          /* body bytes of the last request still due */
+	size_t lf_scan;              /* bytes of the current head searched for a LF */
+	bool start_checked;          /* the current head's method looked like HTTP */
 	bool line_checked;           /* the current head's first line was checked */
 	bool unparsed;               /* bytes that are not HTTP: parsing stopped */
 };

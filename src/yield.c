@@ -1,0 +1,213 @@
+/* yield.c - "flypaper yield": per response strategy, how many peers
+ * delivered a payload, how fast, and how many left at flypaper's first
+ * byte. The table that answers "do these worms expect the server to speak
+ * first?". */
+#include "yield.h"
+
+#include <getopt.h>
+#include <jansson.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define YIELD_DROP_MS 1000           /* "closed within 1 s of flypaper's first byte" */
+
+struct yield_row {
+	char strategy[64];
+	long long sessions, sources, with_payload, answered, dropped;
+	double median_first_byte_ms; /* -1: no session sent a byte */
+};
+
+static void yield_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: flypaper yield [--db FILE] [--since TIME] [--format text|json]\n\n"
+	    "Per response strategy: sessions, distinct sources, share of sessions\n"
+	    "that sent any payload, median time to the first payload byte, and the\n"
+	    "share of answered sessions the peer closed within 1 s of flypaper's\n"
+	    "first byte. TIME is an ISO 8601 UTC prefix, e.g. 2026-11-27T05.\n");
+}
+
+/* The median of first_byte_ms for one strategy, or -1. */
+static double yield_median(sqlite3 *db, const char *strategy, const char *since,
+    long long n)
+{
+	sqlite3_stmt *q;
+	double sum = 0;
+	int got = 0;
+
+	if (n <= 0)
+		return -1;
+	if (sqlite3_prepare_v2(db,
+	        "SELECT first_byte_ms FROM sessions WHERE coalesce(strategy, '-') = ?1 "
+	        "AND first_byte_ms IS NOT NULL AND start_ts >= ?2 "
+	        "ORDER BY first_byte_ms LIMIT ?3 OFFSET ?4", -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(q, 1, strategy, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, since, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 3, n % 2 ? 1 : 2);
+	sqlite3_bind_int64(q, 4, (n - 1) / 2);
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		sum += sqlite3_column_double(q, 0);
+		got++;
+	}
+	sqlite3_finalize(q);
+	return got ? sum / got : -1;
+}
+
+static int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows,
+    int *nrows)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db,
+	    "SELECT coalesce(strategy, '-'), count(*), count(DISTINCT src_ip), "
+	    "  sum(bytes_in > 0), sum(first_out_ms IS NOT NULL), "
+	    "  sum(closed_by = 'peer' AND peer_close_after_out_ms <= ?2) "
+	    "FROM sessions WHERE close_reason != 'capacity' AND start_ts >= ?1 "
+	    "GROUP BY 1 ORDER BY 1", -1, &q, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	sqlite3_bind_text(q, 1, since, -1, SQLITE_STATIC);
+	sqlite3_bind_int(q, 2, YIELD_DROP_MS);
+	*rows = NULL;
+	*nrows = 0;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		struct yield_row *r = realloc(*rows, (size_t)(*nrows + 1) * sizeof(*r));
+		if (!r) {
+			sqlite3_finalize(q);
+			return SQLITE_NOMEM;
+		}
+		*rows = r;
+		r = &r[(*nrows)++];
+		snprintf(r->strategy, sizeof(r->strategy), "%s",
+		    (const char *)sqlite3_column_text(q, 0));
+		r->sessions = sqlite3_column_int64(q, 1);
+		r->sources = sqlite3_column_int64(q, 2);
+		r->with_payload = sqlite3_column_int64(q, 3);
+		r->answered = sqlite3_column_int64(q, 4);
+		r->dropped = sqlite3_column_int64(q, 5);
+	}
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE)
+		return rc;
+	for (int i = 0; i < *nrows; i++)
+		(*rows)[i].median_first_byte_ms = yield_median(db, (*rows)[i].strategy,
+		    since, (*rows)[i].with_payload);
+	return SQLITE_OK;
+}
+
+static double yield_share(long long part, long long whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 0.0;
+}
+
+static void yield_print_text(const struct yield_row *rows, int n)
+{
+	printf("%-14s %9s %8s %13s %18s %24s\n", "strategy", "sessions", "sources",
+	    "sent payload", "median 1st byte", "left at 1st server byte");
+	for (int i = 0; i < n; i++) {
+		const struct yield_row *r = &rows[i];
+		char median[32], dropped[48];
+		if (r->median_first_byte_ms >= 0)
+			snprintf(median, sizeof(median), "%.0f ms", r->median_first_byte_ms);
+		else
+			snprintf(median, sizeof(median), "-");
+		if (r->answered)
+			snprintf(dropped, sizeof(dropped), "%.1f%% of %lld", yield_share(r->dropped,
+			    r->answered), r->answered);
+		else
+			snprintf(dropped, sizeof(dropped), "- (never spoke)");
+		printf("%-14s %9lld %8lld %12.1f%% %18s %24s\n", r->strategy, r->sessions,
+		    r->sources, yield_share(r->with_payload, r->sessions), median, dropped);
+	}
+}
+
+static int yield_print_json(const struct yield_row *rows, int n)
+{
+	json_t *arr = json_array();
+
+	for (int i = 0; i < n; i++) {
+		const struct yield_row *r = &rows[i];
+		json_array_append_new(arr, json_pack(
+		    "{s:s, s:I, s:I, s:I, s:f, s:o, s:I, s:I, s:o}",
+		    "strategy", r->strategy, "sessions", (json_int_t)r->sessions,
+		    "sources", (json_int_t)r->sources,
+		    "sessions_with_payload", (json_int_t)r->with_payload,
+		    "payload_share", yield_share(r->with_payload, r->sessions) / 100.0,
+		    "median_first_byte_ms", r->median_first_byte_ms >= 0
+		        ? json_real(r->median_first_byte_ms) : json_null(),
+		    "answered", (json_int_t)r->answered,
+		    "dropped_at_first_byte", (json_int_t)r->dropped,
+		    "dropped_share", r->answered
+		        ? json_real((double)r->dropped / (double)r->answered) : json_null()));
+	}
+	char *text = json_dumps(json_pack("{s:o}", "strategies", arr), JSON_INDENT(2));
+	if (!text)
+		return -1;
+	puts(text);
+	free(text);
+	return 0;
+}
+
+int yield_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"since", required_argument, NULL, 's'},
+		{"format", required_argument, NULL, 'f'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *db_path = "flypaper.db", *since = "", *format = "text";
+	struct yield_row *rows = NULL;
+	sqlite3 *db = NULL;
+	int nrows = 0, c, rc;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': db_path = optarg; break;
+		case 's': since = optarg; break;
+		case 'f': format = optarg; break;
+		case 'h': yield_usage(stdout); return 0;
+		default:
+			fprintf(stderr, "flypaper yield: unknown option or missing value: '%s'\n",
+			    argv[optind - 1]);
+			yield_usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "flypaper yield: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+		fprintf(stderr, "flypaper yield: format: '%s' is not text or json\n", format);
+		return 2;
+	}
+	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		fprintf(stderr, "flypaper yield: %s: %s\n", db_path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return 2;
+	}
+	sqlite3_busy_timeout(db, 5000);
+	rc = yield_collect(db, since, &rows, &nrows);
+	if (rc != SQLITE_OK) {
+		fprintf(stderr, "flypaper yield: %s: %s (is it a flypaper database, "
+		    "schema 2 or later?)\n", db_path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		free(rows);
+		return 2;
+	}
+	sqlite3_close(db);
+	if (strcmp(format, "json") == 0)
+		rc = yield_print_json(rows, nrows);
+	else
+		yield_print_text(rows, nrows);
+	free(rows);
+	return rc ? 1 : 0;
+}
