@@ -40,6 +40,20 @@ build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $<
 
+FUZZ_CFLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
+              -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" $(shell pkg-config --cflags $(PKGS))
+FUZZ_SECONDS ?= 15
+
+build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)
+	@mkdir -p $(@D)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
+
+fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident
+
+# Runs each fuzzer for FUZZ_SECONDS on a copy of its seed corpus.
+fuzz-run: fuzz
+	tests/fuzz $(FUZZ_SECONDS)
+
 asan: build/asan/flypaper build/asan/unit
 
 unit: build/unit
@@ -54,4 +68,4 @@ bench: all build/bench/refserver build/bench/refinetd build/bench/loadgen
 clean:
 	rm -rf build
 
-.PHONY: all asan unit check bench clean
+.PHONY: all asan unit check bench clean fuzz fuzz-run

@@ -1,10 +1,12 @@
 /* loadgen.c - the benchmark's load generator: the same client for flypaper
  * and for the reference server.
  *
- *   loadgen run  HOST PORT CONNS CONCURRENCY PAYLOAD_BYTES [SECONDS]
+ *   loadgen run  HOST PORT CONNS CONCURRENCY PAYLOAD [SECONDS]
  *       CONNS connections, CONCURRENCY at a time; each connects, sends the
- *       payload, shuts down its write side and waits for the server to
- *       close. Prints "ok=N failed=N seconds=S cps=R".
+ *       payload, shuts down its write side and reads until the server
+ *       closes. PAYLOAD is a byte count (bytes 'A'..'Z' repeated) or "http"
+ *       for "GET / HTTP/1.0\r\n\r\n". Prints "ok=N failed=N seconds=S
+ *       cps=R in=BYTES" (in: bytes the server sent, all connections).
  *   loadgen hold HOST PORT CONNS SECONDS
  *       opens CONNS silent connections and holds them for SECONDS (or
  *       until SIGTERM). Prints "open=N" once all are open.
@@ -17,6 +19,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,9 +83,13 @@ static void raise_nofile(void)
 	}
 }
 
-static int run(long conns, int concurrency, size_t payload_len, double limit)
+static int run(long conns, int concurrency, const char *spec, double limit)
 {
+	static const char http_get[] = "GET / HTTP/1.0\r\n\r\n";
+	bool http = strcmp(spec, "http") == 0;
+	size_t payload_len = http ? sizeof(http_get) - 1 : (size_t)atol(spec);
 	char *payload = malloc(payload_len ? payload_len : 1);
+	unsigned long long in = 0;
 	struct conn *c = calloc((size_t)concurrency, sizeof(*c));
 	struct epoll_event ev[256];
 	long started = 0, ok = 0, failed = 0;
@@ -91,7 +98,7 @@ static int run(long conns, int concurrency, size_t payload_len, double limit)
 	char buf[4096];
 
 	for (size_t i = 0; i < payload_len; i++)
-		payload[i] = (char)('A' + i % 26);
+		payload[i] = http ? http_get[i] : (char)('A' + i % 26);
 	for (int i = 0; i < concurrency; i++)
 		c[i].fd = -1;
 	while ((ok + failed < conns) && !stop && now_s() - t0 < limit) {
@@ -132,8 +139,10 @@ static int run(long conns, int concurrency, size_t payload_len, double limit)
 			}
 			if (ev[k].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
 				ssize_t r = recv(cc->fd, buf, sizeof(buf), 0);
-				if (r > 0)
+				if (r > 0) {
+					in += (unsigned long long)r;
 					continue;
+				}
 				if (r < 0 && errno == EAGAIN)
 					continue;
 				if (r == 0 && cc->sent > payload_len)
@@ -146,8 +155,8 @@ static int run(long conns, int concurrency, size_t payload_len, double limit)
 		}
 	}
 	double secs = now_s() - t0;
-	printf("ok=%ld failed=%ld seconds=%.3f cps=%.0f\n", ok, failed, secs,
-	    (double)ok / secs);
+	printf("ok=%ld failed=%ld seconds=%.3f cps=%.0f in=%llu\n", ok, failed, secs,
+	    (double)ok / secs, in);
 	return failed || ok < conns ? 1 : 0;
 }
 
@@ -192,6 +201,5 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "hold") == 0)
 		return hold(atol(argv[4]), atof(argv[5]));
-	return run(atol(argv[4]), atoi(argv[5]), (size_t)atol(argv[6]),
-	    argc > 7 ? atof(argv[7]) : 60.0);
+	return run(atol(argv[4]), atoi(argv[5]), argv[6], argc > 7 ? atof(argv[7]) : 60.0);
 }
