@@ -84,6 +84,7 @@ static int respond_load_template(struct respond_template *t, const char *path,
 		    "'HTTP/1.1 200 OK'", path);
 		return -1;
 	}
+	t->head[t->head_len] = '\0';   /* both are also C strings, for callers' ease */
 	t->body_len = (size_t)(end - p);
 	t->body = malloc(t->body_len + 1);
 	if (!t->body) {
@@ -92,6 +93,7 @@ static int respond_load_template(struct respond_template *t, const char *path,
 		return -1;
 	}
 	memcpy(t->body, p, t->body_len);
+	t->body[t->body_len] = '\0';
 	free(text);
 	return 0;
 }

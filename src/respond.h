@@ -22,8 +22,8 @@ enum respond_kind {
 };
 
 /* One prepared response: the head lines from the template (status line
- * first, CRLF-terminated) and the body. Date, Content-Length and
- * Connection are added when it is sent. */
+ * first, CRLF-terminated) and the body, each also NUL-terminated. Date,
+ * Content-Length and Connection are added when it is sent. */
 struct respond_template {
 	char *head;
 	size_t head_len;

@@ -85,15 +85,16 @@ static void session_on_written(uv_write_t *req, int status)
 }
 
 /* Sends bytes without ever blocking: what the socket takes now is sent,
- * the rest is queued with libuv, up to SESSION_OUT_MAX per session. A
- * tarpit drip (droppable) is simply skipped when the socket is full. */
-static void session_write(struct session *s, const char *data, size_t len,
+ * the rest is queued with libuv, up to SESSION_OUT_MAX per session. What
+ * is droppable (a tarpit drip, the go-away text) is cut short instead when
+ * the socket is full. Returns the bytes the socket took at once. */
+static size_t session_write(struct session *s, const char *data, size_t len,
     bool droppable)
 {
 	ssize_t n;
 
 	if (s->state != SESSION_OPEN || s->close_pending || len == 0)
-		return;
+		return 0;
 	if (s->has_handle && s->out_queued == 0) {
 		uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
 		n = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
@@ -108,20 +109,20 @@ static void session_write(struct session *s, const char *data, size_t len,
 	}
 	if (n < 0) {
 		session_close_later(s, CLOSE_PEER_RST);
-		return;
+		return 0;
 	}
 	session_count_out(s, (size_t)n);
 	size_t rest = len - (size_t)n;
 	if (rest == 0 || droppable || !s->has_handle)
-		return;              /* before the loop, the empty socket took all it will */
+		return (size_t)n;    /* before the loop, the empty socket took all it will */
 	if (s->out_queued + rest > SESSION_OUT_MAX) {
 		session_close_later(s, CLOSE_SERVER_CLOSE);
-		return;
+		return (size_t)n;
 	}
 	uv_write_t *req = malloc(sizeof(*req) + sizeof(size_t) + rest);
 	if (!req) {
 		session_close_later(s, CLOSE_SERVER_CLOSE);
-		return;
+		return (size_t)n;
 	}
 	char *copy = (char *)(req + 1) + sizeof(size_t);
 	memcpy(copy, data + n, rest);
@@ -130,9 +131,10 @@ static void session_write(struct session *s, const char *data, size_t len,
 	if (uv_write(req, (uv_stream_t *)&s->tcp, &b, 1, session_on_written) < 0) {
 		free(req);
 		session_close_later(s, CLOSE_PEER_RST);
-		return;
+		return (size_t)n;
 	}
 	s->out_queued += rest;
+	return (size_t)n;
 }
 
 /* ---- strategies ------------------------------------------------------ */
@@ -165,8 +167,8 @@ static void session_tarpit_drip(struct session *s, uint64_t now_ns)
 {
 	char c = respond_tarpit_byte(s->tarpit_pos);
 
-	session_write(s, &c, 1, true);
-	s->tarpit_pos++;
+	/* A peer that stopped reading misses drips, not bytes of the stream. */
+	s->tarpit_pos += session_write(s, &c, 1, true);
 	if (s->has_handle)
 		timeouts_set(s->worker, s, TIMEOUT_DRIP, now_ns);
 }

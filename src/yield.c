@@ -144,7 +144,9 @@ static int yield_print_json(const struct yield_row *rows, int n)
 		    "dropped_share", r->answered
 		        ? json_real((double)r->dropped / (double)r->answered) : json_null()));
 	}
-	char *text = json_dumps(json_pack("{s:o}", "strategies", arr), JSON_INDENT(2));
+	json_t *root = json_pack("{s:o}", "strategies", arr);
+	char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+	json_decref(root);
 	if (!text)
 		return -1;
 	puts(text);

@@ -25,17 +25,10 @@ def requests_of(db, session):
     return [dict(zip(keys, r)) for r in con_rows]
 
 
-def bound_socket(src="127.0.0.1", timeout=10):
-    """A socket bound to src, not yet connected: a test can hand it to an
-    IDENT responder before the connection (and so the probe) happens."""
+def connect_from(src, port, timeout=10):
     s = socket.socket()
     s.settimeout(timeout)
     s.bind((src, 0))
-    return s
-
-
-def connect_from(src, port, timeout=10):
-    s = bound_socket(src, timeout)
     s.connect(("127.0.0.1", port))
     return s
 
@@ -325,16 +318,13 @@ def test_ident_timeout_refused_and_rate_limit(daemons):
 
 
 def test_a_peer_that_drops_when_probed(daemons):
-    client = {}
-
-    def drop():
-        client["sock"].close()                 # the probe arrives: leave at once
-
-    identd = Identd(on_probe=drop, answer=lambda p, l: b"")
+    probed = threading.Event()
+    identd = Identd(on_probe=probed.set, answer=lambda p, l: b"")
     try:
         d = daemons(args=["--ident", "always", "--ident-port", str(identd.port)])
-        client["sock"] = bound_socket()
-        client["sock"].connect(("127.0.0.1", d.port))
+        s = connect(d.port)
+        assert probed.wait(10), "no probe arrived"
+        s.close()                                # the probe arrives: leave at once
         (row,) = d.wait_sessions(1, timeout=20)
     finally:
         identd.close()
@@ -356,13 +346,13 @@ def test_the_seed_observations_from_one_query(daemons, tmp_path):
         s.close()
     d.wait_sessions(3)
     assert d.stop() == 0
-    client = {}
-    identd = Identd(host="127.0.0.20", on_probe=lambda: client["sock"].close(),
-                    answer=lambda p, l: b"")
+    probed = threading.Event()
+    identd = Identd(host="127.0.0.20", on_probe=probed.set, answer=lambda p, l: b"")
     try:
         d2 = daemons(db=d.db, args=["--ident", "always", "--ident-port", str(identd.port)])
-        client["sock"] = bound_socket("127.0.0.20")
-        client["sock"].connect(("127.0.0.1", d2.port))
+        s = connect_from("127.0.0.20", d2.port)
+        assert probed.wait(10), "no probe arrived"
+        s.close()
         d2.wait_sessions(4, timeout=20)
     finally:
         identd.close()
