@@ -4,6 +4,7 @@
 
 #include "inetd.h"
 #include "serve.h"
+#include "sim.h"
 #include "yield.h"
 
 #ifndef FLYPAPER_VERSION
@@ -18,6 +19,7 @@ static void main_usage(FILE *out)
 	    "  serve    listen on TCP ports and record every connection\n"
 	    "  inetd    record the one connection on standard input (from inetd)\n"
 	    "  yield    per response strategy: who delivered a payload, who left\n"
+	    "  sim      replay worms and scanners against a (loopback) target\n"
 	    "  version  print the version\n\n"
 	    "'flypaper COMMAND --help' lists a command's options; see flypaper(8).\n");
 }
@@ -32,6 +34,8 @@ int main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "inetd") == 0)
 		return inetd_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "sim") == 0)
+		return sim_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "yield") == 0)
 		return yield_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {

