@@ -5,11 +5,12 @@
 #   make bench        the benchmark against a bare epoll server (bench/run)
 
 CC      ?= cc
-PKGS     = libuv sqlite3 nettle jansson inih
+PKGS     = libuv sqlite3 nettle jansson inih yara
 TEMPLATES_DIR ?= $(CURDIR)/templates
+RULES_DIR ?= $(CURDIR)/rules
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
-           -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" \
+           -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
            $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -41,7 +42,8 @@ build/bench/%: bench/%.c
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $<
 
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
-              -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" $(shell pkg-config --cflags $(PKGS))
+              -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
+              $(shell pkg-config --cflags $(PKGS))
 FUZZ_SECONDS ?= 15
 
 build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)

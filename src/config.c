@@ -14,6 +14,10 @@
 
 #define MS_PER_S 1000ULL
 
+#ifndef FLYPAPER_RULES_DIR
+#define FLYPAPER_RULES_DIR "/usr/share/flypaper/rules"
+#endif
+
 #ifndef FLYPAPER_TEMPLATES_DIR
 #define FLYPAPER_TEMPLATES_DIR "/usr/share/flypaper/templates"
 #endif
@@ -50,6 +54,7 @@ static const struct config config_default = {
 	.ident_max = 64,
 	.experiment = NULL,
 	.experiment_salt = NULL,
+	.rules = FLYPAPER_RULES_DIR,
 };
 
 /* One row per option: the long name is also the INI key. */
@@ -91,6 +96,7 @@ static const struct config_option config_options[] = {
 	{"ident-max", 1, false, "N", "probes in flight at once; default 64"},
 	{"experiment", 1, false, "ARMS", "assign strategies per source, e.g. silent:1,http-iis5:1"},
 	{"experiment-salt", 1, false, "TEXT", "key of the assignment hash; default the sensor"},
+	{"rules", 1, false, "PATHS", "YARA rule files or folders, ':'-separated, or none"},
 	{"check", 0, true, NULL, "validate the configuration and exit"},
 };
 
@@ -114,8 +120,9 @@ void config_defaults(struct config *cfg)
 	cfg->respond = strdup(config_default.respond);
 	cfg->banner_text = strdup(config_default.banner_text);
 	cfg->templates_dir = strdup(config_default.templates_dir);
+	cfg->rules = strdup(config_default.rules);
 	if (!cfg->db_path || !cfg->goaway_text || !cfg->respond ||
-	    !cfg->banner_text || !cfg->templates_dir) {
+	    !cfg->banner_text || !cfg->templates_dir || !cfg->rules) {
 		fprintf(stderr, "flypaper: out of memory\n");
 		exit(2);
 	}
@@ -361,8 +368,10 @@ int config_set(struct config *cfg, const char *name, const char *value,
 		return 0;
 	}
 	if (strcmp(name, "respond") == 0 || strcmp(name, "experiment") == 0 ||
-	    strcmp(name, "experiment-salt") == 0 || strcmp(name, "templates") == 0) {
-		char **slot = name[0] == 'r' ? &cfg->respond
+	    strcmp(name, "experiment-salt") == 0 || strcmp(name, "templates") == 0 ||
+	    strcmp(name, "rules") == 0) {
+		char **slot = strcmp(name, "rules") == 0 ? &cfg->rules
+		    : name[0] == 'r' ? &cfg->respond
 		    : name[0] == 't' ? &cfg->templates_dir
 		    : strcmp(name, "experiment") == 0 ? &cfg->experiment
 		                                      : &cfg->experiment_salt;
@@ -563,6 +572,7 @@ void config_free(struct config *cfg)
 	free(cfg->templates_dir);
 	free(cfg->experiment);
 	free(cfg->experiment_salt);
+	free(cfg->rules);
 	for (int i = 0; i < CONFIG_MAX_LISTEN; i++)
 		free(cfg->listen_respond[i]);
 	memset(cfg, 0, sizeof(*cfg));

@@ -35,6 +35,7 @@ struct config {
 	int ident_max;               /* probes in flight, all workers */
 	char *experiment;            /* "silent:1,http-iis5:1"; NULL: none */
 	char *experiment_salt;       /* key of the assignment hash */
+	char *rules;                 /* YARA rule files and folders, ':'-separated; "none" */
 	int workers;                 /* event-loop threads; 0: one per core */
 	char *db_path;               /* SQLite database file */
 	char *jsonl_path;            /* JSON-lines sink; "-" is stdout; NULL off */

@@ -104,7 +104,10 @@ int inetd_main(int argc, char **argv)
 	if (cfg.jsonl_path && !(jsonl = jsonl_open(cfg.jsonl_path, cfg.sensor,
 	        err, sizeof(err))))
 		log_fatal("jsonl: %s", err);
-	if (writer_init(&writer, store, jsonl, cfg.queue_records, cfg.queue_bytes,
+	struct classify *rules = NULL;
+	if (strcmp(cfg.rules, "none") != 0 && !(rules = classify_open(cfg.rules, err, sizeof(err))))
+		log_fatal("rules: %s", err);
+	if (writer_init(&writer, store, jsonl, rules, cfg.queue_records, cfg.queue_bytes,
 	        cfg.flush_timeout_ms) < 0)
 		log_fatal("cannot set up the writer");
 

@@ -95,7 +95,16 @@ static json_t *jsonl_reaction(const struct record *r)
 	const struct record_ident *id = r->ident;
 	const char *http = record_http_name(r->http);
 
-	return json_pack("{s:o, s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I}",
+	json_t *rules = json_array(), *families = json_array();
+	for (int i = 0; i < r->nmatches; i++) {
+		char family[64];
+		json_array_append_new(rules, json_string(r->matches[i].rule));
+		sscanf(r->matches[i].tags, "%63s", family);
+		if (r->matches[i].tags[0])
+			json_array_append_new(families, json_string(family));
+	}
+	return json_pack("{s:o, s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I,"
+	                 " s:o, s:o}",
 	    "first_out_ms", jsonl_ms(r->first_out_ms),
 	    "closed_by", r->closed_by_peer ? "peer" : "server",
 	    "peer_close_after_out_ms", jsonl_ms(r->peer_close_after_out_ms),
@@ -109,7 +118,8 @@ static json_t *jsonl_reaction(const struct record *r)
 	    "ident_sent_ms", jsonl_ms(id ? id->sent_ms : -1),
 	    "ident_reply_ms", jsonl_ms(id ? id->reply_ms : -1),
 	    "http", http ? http : "",
-	    "requests", (json_int_t)(r->nrequests + r->requests_dropped));
+	    "requests", (json_int_t)(r->nrequests + r->requests_dropped),
+	    "rules", rules, "families", families);
 }
 
 /* A span of the payload as escaped text. */

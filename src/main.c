@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "inetd.h"
+#include "rescan.h"
 #include "serve.h"
 #include "sim.h"
 #include "yield.h"
@@ -20,6 +21,8 @@ static void main_usage(FILE *out)
 	    "  inetd    record the one connection on standard input (from inetd)\n"
 	    "  yield    per response strategy: who delivered a payload, who left\n"
 	    "  sim      replay worms and scanners against a (loopback) target\n"
+	    "  rescan   apply the current YARA rules to every stored payload\n"
+	    "  classify print the YARA rules that match files\n"
 	    "  version  print the version\n\n"
 	    "'flypaper COMMAND --help' lists a command's options; see flypaper(8).\n");
 }
@@ -34,6 +37,10 @@ int main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "inetd") == 0)
 		return inetd_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "rescan") == 0)
+		return rescan_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "classify") == 0)
+		return classify_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "sim") == 0)
 		return sim_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "yield") == 0)

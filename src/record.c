@@ -113,6 +113,7 @@ void record_free(struct record *r)
 		return;
 	free(r->ident);
 	free(r->requests);
+	free(r->matches);
 	free(r->payload);
 	free(r);
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "addr.h"
+#include "classify.h"
 
 #define RECORD_ID_LEN 17             /* 16 hex chars and a NUL */
 #define RECORD_TS_LEN 32             /* "2026-11-27T05:00:00.123456Z" and a NUL */
@@ -107,6 +108,8 @@ struct record {
 	uint32_t nrequests;
 	uint32_t requests_dropped;   /* requests past --max-requests, counted only */
 	enum record_http http;
+	struct classify_match *matches;  /* owned; the YARA rules that matched */
+	int nmatches;
 };
 
 /* The schema name of a close reason, e.g. "peer_fin". */

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "classify.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
@@ -158,7 +159,11 @@ static void serve_open_writer(struct serve *sv)
 		if (!jsonl)
 			log_fatal("jsonl: %s", err);
 	}
-	if (writer_init(&sv->writer, store, jsonl, sv->cfg.queue_records,
+	struct classify *rules = NULL;
+	if (strcmp(sv->cfg.rules, "none") != 0 &&
+	    !(rules = classify_open(sv->cfg.rules, err, sizeof(err))))
+		log_fatal("rules: %s", err);
+	if (writer_init(&sv->writer, store, jsonl, rules, sv->cfg.queue_records,
 	        sv->cfg.queue_bytes, sv->cfg.flush_timeout_ms) < 0)
 		log_fatal("cannot start the writer");
 }
@@ -241,6 +246,12 @@ int serve_main(int argc, char **argv)
 		respond_free(&strategies);
 		if (bad < 0)
 			log_fatal("%s", err);
+		if (strcmp(sv.cfg.rules, "none") != 0) {
+			struct classify *rules = classify_open(sv.cfg.rules, err, sizeof(err));
+			if (!rules)
+				log_fatal("rules: %s", err);
+			classify_close(rules);
+		}
 		printf("flypaper: configuration OK\n");
 		config_free(&sv.cfg);
 		return 0;

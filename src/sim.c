@@ -333,6 +333,8 @@ static void sim_ident_shy(struct sim_run *run, uint32_t src)
 	close(lfd);
 }
 
+static void sim_request(struct sim_run *run, uint32_t src, const char *req);
+
 static void sim_nmap_like(struct sim_run *run, uint32_t src)
 {
 	char *reply = malloc(SIM_REPLY_MAX);
@@ -346,6 +348,11 @@ static void sim_nmap_like(struct sim_run *run, uint32_t src)
 			sim_read(run, fd, reply, SIM_REPLY_MAX, run->o.reply_ms, false);
 		}
 		close(fd);
+		/* then, as nmap -sV's http scripts do, a check with its
+		 * Scripting Engine's User-Agent */
+		sim_request(run, src, "GET /nmaplowercheck1795759615 HTTP/1.1\r\n"
+		    "Connection: close\r\nUser-Agent: Mozilla/5.0 (compatible; Nmap "
+		    "Scripting Engine; https://nmap.org/book/nse.html)\r\nHost: flypaper\r\n\r\n");
 	}
 	free(reply);
 }

@@ -16,6 +16,7 @@ struct store {
 	sqlite3_stmt *insert_session;
 	sqlite3_stmt *insert_run;
 	sqlite3_stmt *insert_request;
+	sqlite3_stmt *insert_match;
 };
 
 /* Version 1. Later versions append their own statements; a database is
@@ -97,6 +98,16 @@ static const char store_schema_v2[] =
 	"  PRIMARY KEY (session, seq)) WITHOUT ROWID;"
 	"UPDATE meta SET value = '2' WHERE key = 'schema_version';";
 
+/* Version 3: payload families, from YARA rules. */
+static const char store_schema_v3[] =
+	"CREATE TABLE matches ("
+	"  session TEXT NOT NULL,"
+	"  rule TEXT NOT NULL,"
+	"  tags TEXT NOT NULL,"               /* space-separated; the first is the family */
+	"  PRIMARY KEY (session, rule)) WITHOUT ROWID;"
+	"CREATE INDEX matches_rule ON matches(rule);"
+	"UPDATE meta SET value = '3' WHERE key = 'schema_version';";
+
 static int store_fail(struct store *st, char *err, size_t errlen,
     const char *what)
 {
@@ -161,6 +172,9 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
 		goto fail;
 	if (version < 2 &&
 	    sqlite3_exec(st->db, store_schema_v2, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	if (version < 3 &&
+	    sqlite3_exec(st->db, store_schema_v3, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
@@ -235,7 +249,10 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "INSERT INTO requests(session, seq, at_ms, method, target, version, "
 	        "host, user_agent, headers, body_bytes) VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_request, NULL) != SQLITE_OK) {
+	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_request, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(st->db,
+	        "INSERT OR REPLACE INTO matches(session, rule, tags) VALUES (?1, ?2, ?3)",
+	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_match, NULL) != SQLITE_OK) {
 		store_fail(st, err, errlen, "cannot prepare statements");
 		goto err;
 	}
@@ -309,6 +326,17 @@ static int store_insert_requests(struct store *st, const struct record *r,
 			return rc;
 	}
 	return SQLITE_OK;
+}
+
+int store_insert_match(struct store *st, const char *session, const char *rule,
+    const char *tags)
+{
+	sqlite3_stmt *s = st->insert_match;
+
+	sqlite3_bind_text(s, 1, session, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, rule, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, tags, -1, SQLITE_STATIC);
+	return store_step(s);
 }
 
 static int store_insert(struct store *st, const struct record *r)
@@ -390,6 +418,11 @@ static int store_insert(struct store *st, const struct record *r)
 	rc = store_step(s);
 	if (rc != SQLITE_OK)
 		return rc;
+	for (int i = 0; i < r->nmatches; i++) {
+		rc = store_insert_match(st, id_hex, r->matches[i].rule, r->matches[i].tags);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
 	return store_insert_requests(st, r, id_hex);
 }
 
@@ -463,6 +496,11 @@ bool store_error_full(int rc)
 	return (rc & 0xff) == SQLITE_FULL;
 }
 
+struct sqlite3 *store_db(struct store *st)
+{
+	return st->db;
+}
+
 const char *store_errmsg(struct store *st)
 {
 	return sqlite3_errmsg(st->db);
@@ -476,6 +514,7 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->insert_session);
 	sqlite3_finalize(st->insert_run);
 	sqlite3_finalize(st->insert_request);
+	sqlite3_finalize(st->insert_match);
 	sqlite3_close(st->db);
 	free(st->sensor);
 	free(st);

@@ -8,7 +8,7 @@
 
 #include "record.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
@@ -38,6 +38,14 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
  * with the transaction rolled back; the records are left untouched either
  * way so the caller may retry. */
 int store_write(struct store *st, const struct record *list);
+
+/* Records that a rule matched a session's payload (replacing an earlier
+ * row for the same rule). Returns 0 or the SQLite error code. */
+int store_insert_match(struct store *st, const char *session, const char *rule,
+    const char *tags);
+
+/* The connection, for commands that query it directly (rescan). */
+struct sqlite3 *store_db(struct store *st);
 
 /* Records one run's counters. Returns 0 or the SQLite error code. */
 int store_write_run(struct store *st, const struct store_run *run);

@@ -5,6 +5,7 @@
 #include "writer.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <uv.h>
 
@@ -16,9 +17,10 @@
 #define WRITER_LOG_EVERY_NS (10ULL * 1000000000ULL)
 
 int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
-    size_t max_records, size_t max_bytes, uint64_t flush_timeout_ms)
+    struct classify *classify, size_t max_records, size_t max_bytes,
+    uint64_t flush_timeout_ms)
 {
-	*w = (struct writer){.store = store, .jsonl = jsonl,
+	*w = (struct writer){.store = store, .jsonl = jsonl, .classify = classify,
 	    .flush_timeout_ms = flush_timeout_ms};
 	atomic_init(&w->reopen, false);
 	return queue_init(&w->queue, max_records, max_bytes);
@@ -153,14 +155,35 @@ static int writer_commit(struct writer *w)
 	return -1;
 }
 
-/* Takes what the queue has, writes its JSON lines once, and appends it to
- * the pending batch. */
+/* Names the families of each payload: here, off the event loops, once per
+ * distinct payload thanks to classify's cache. */
+static void writer_classify(struct writer *w, struct record *list)
+{
+	for (struct record *r = list; r; r = r->next) {
+		if (r->kind != RECORD_CLOSED || !r->payload || r->matches)
+			continue;
+		const struct classify_result *res = classify_payload(w->classify, r->sha256,
+		    r->payload, r->payload_len);
+		if (!res || res->n == 0)
+			continue;
+		r->matches = malloc((size_t)res->n * sizeof(*r->matches));
+		if (!r->matches)
+			continue;
+		memcpy(r->matches, res->m, (size_t)res->n * sizeof(*r->matches));
+		r->nmatches = res->n;
+	}
+}
+
+/* Takes what the queue has, classifies it, writes its JSON lines once, and
+ * appends it to the pending batch. */
 static void writer_take(struct writer *w, struct record *list)
 {
 	struct record **tail = &w->pending;
 
 	if (!list)
 		return;
+	if (w->classify)
+		writer_classify(w, list);
 	if (w->jsonl) {
 		uint64_t failed = jsonl_write(w->jsonl, list);
 		if (failed) {
@@ -277,6 +300,8 @@ void writer_destroy(struct writer *w)
 	queue_destroy(&w->queue);
 	store_close(w->store);
 	jsonl_close(w->jsonl);
+	classify_close(w->classify);
+	w->classify = NULL;
 	w->store = NULL;
 	w->jsonl = NULL;
 }

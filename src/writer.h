@@ -16,6 +16,7 @@ struct writer {
 	struct queue queue;          /* producers push here */
 	struct store *store;         /* owned; NULL when writing no database */
 	struct jsonl *jsonl;         /* owned; NULL when off */
+	struct classify *classify;   /* owned; NULL when no rules */
 	uint64_t flush_timeout_ms;   /* how long stopping retries a failing store */
 	pthread_t thread;
 	bool running;                /* the thread was started */
@@ -32,10 +33,11 @@ struct writer {
 	uint64_t jsonl_errors;
 };
 
-/* Sets up w around an open store and an optional JSON-lines sink (w owns
- * both from here on). Returns 0 or -1. */
+/* Sets up w around an open store, an optional JSON-lines sink and optional
+ * YARA rules (w owns them from here on). Returns 0 or -1. */
 int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
-    size_t max_records, size_t max_bytes, uint64_t flush_timeout_ms);
+    struct classify *classify, size_t max_records, size_t max_bytes,
+    uint64_t flush_timeout_ms);
 
 /* Starts the writer thread. Returns 0 or -1. */
 int writer_start(struct writer *w);

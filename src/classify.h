@@ -1,0 +1,42 @@
+/* classify.h - payload families: YARA rules over payloads. */
+#ifndef FLYPAPER_CLASSIFY_H
+#define FLYPAPER_CLASSIFY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CLASSIFY_MAX_MATCHES 8       /* rules kept per payload */
+#define CLASSIFY_TIMEOUT_S 2         /* a scan that takes longer is cut */
+
+struct classify_match {
+	char rule[128];              /* the rule's identifier */
+	char tags[256];              /* its tags, space-separated; the first is the family */
+};
+
+struct classify_result {
+	int n;
+	struct classify_match m[CLASSIFY_MAX_MATCHES];
+};
+
+struct classify;
+
+/* Compiles the rules in paths: a colon-separated list of .yar files and
+ * folders (every *.yar in a folder, in name order). Returns the compiled
+ * set, or NULL with "file:line: message" in err. */
+struct classify *classify_open(const char *paths, char *err, size_t errlen);
+
+/* Scans data. Returns the number of matching rules (filled into out), or
+ * -1 when the scan failed (a timeout, too many matches). */
+int classify_scan(struct classify *c, const uint8_t *data, size_t len,
+    struct classify_result *out);
+
+/* Like classify_scan, remembering results by the payload's SHA-256. The
+ * result stays valid until the next call. NULL when the scan failed. */
+const struct classify_result *classify_payload(struct classify *c,
+    const unsigned char sha256[32], const uint8_t *data, size_t len);
+
+/* Frees the rules. NULL is allowed. */
+void classify_close(struct classify *c);
+
+#endif
