@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "inetd.h"
+#include "report.h"
 #include "rescan.h"
 #include "serve.h"
 #include "sim.h"
@@ -21,6 +22,7 @@ static void main_usage(FILE *out)
 	    "  inetd    record the one connection on standard input (from inetd)\n"
 	    "  yield    per response strategy: who delivered a payload, who left\n"
 	    "  sim      replay worms and scanners against a (loopback) target\n"
+	    "  report   bursts, behaviour classes, families, strategy yield, timeline\n"
 	    "  rescan   apply the current YARA rules to every stored payload\n"
 	    "  classify print the YARA rules that match files\n"
 	    "  version  print the version\n\n"
@@ -37,6 +39,8 @@ int main(int argc, char **argv)
 		return serve_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "inetd") == 0)
 		return inetd_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "report") == 0)
+		return report_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "rescan") == 0)
 		return rescan_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "classify") == 0)

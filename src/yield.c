@@ -125,7 +125,7 @@ static void yield_print_text(const struct yield_row *rows, int n)
 	}
 }
 
-static int yield_print_json(const struct yield_row *rows, int n)
+static json_t *yield_rows_json(const struct yield_row *rows, int n)
 {
 	json_t *arr = json_array();
 
@@ -144,8 +144,28 @@ static int yield_print_json(const struct yield_row *rows, int n)
 		    "dropped_share", r->answered
 		        ? json_real((double)r->dropped / (double)r->answered) : json_null()));
 	}
-	json_t *root = json_pack("{s:o}", "strategies", arr);
+	return arr;
+}
+
+json_t *yield_table(sqlite3 *db, const char *since)
+{
+	struct yield_row *rows = NULL;
+	int n = 0;
+
+	if (yield_collect(db, since, &rows, &n) != SQLITE_OK) {
+		free(rows);
+		return NULL;
+	}
+	json_t *arr = yield_rows_json(rows, n);
+	free(rows);
+	return arr;
+}
+
+static int yield_print_json(const struct yield_row *rows, int n)
+{
+	json_t *root = json_pack("{s:o}", "strategies", yield_rows_json(rows, n));
 	char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+
 	json_decref(root);
 	if (!text)
 		return -1;
