@@ -104,13 +104,12 @@ int inetd_main(int argc, char **argv)
 	if (cfg.jsonl_path && !(jsonl = jsonl_open(cfg.jsonl_path, cfg.sensor,
 	        err, sizeof(err))))
 		log_fatal("jsonl: %s", err);
-	struct classify *rules = NULL;
-	if (strcmp(cfg.rules, "none") != 0 && !(rules = classify_open(cfg.rules, err, sizeof(err))))
-		log_fatal("rules: %s", err);
-	if (writer_init(&writer, store, jsonl, rules, cfg.queue_records, cfg.queue_bytes,
+	if (writer_init(&writer, store, jsonl, NULL, cfg.queue_records, cfg.queue_bytes,
 	        cfg.flush_timeout_ms) < 0)
 		log_fatal("cannot set up the writer");
 
+	if (strcmp(cfg.rules, "none") != 0)
+		writer_classify_lazily(&writer, cfg.rules);
 	if (worker_shared_init(&shared, &cfg, &writer, MODE_INETD, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	w = calloc(1, sizeof(*w));

@@ -157,8 +157,27 @@ static int writer_commit(struct writer *w)
 
 /* Names the families of each payload: here, off the event loops, once per
  * distinct payload thanks to classify's cache. */
+void writer_classify_lazily(struct writer *w, const char *paths)
+{
+	w->classify_paths = paths;
+}
+
 static void writer_classify(struct writer *w, struct record *list)
 {
+	if (!w->classify) {
+		char err[512];
+		bool payload = false;
+		for (struct record *r = list; r && !payload; r = r->next)
+			payload = r->kind == RECORD_CLOSED && r->payload;
+		if (!payload || !w->classify_paths)
+			return;
+		w->classify = classify_open(w->classify_paths, err, sizeof(err));
+		if (!w->classify) {
+			log_error("rules: %s (payloads are not classified)", err);
+			w->classify_paths = NULL;
+			return;
+		}
+	}
 	for (struct record *r = list; r; r = r->next) {
 		if (r->kind != RECORD_CLOSED || !r->payload || r->matches)
 			continue;
@@ -182,7 +201,7 @@ static void writer_take(struct writer *w, struct record *list)
 
 	if (!list)
 		return;
-	if (w->classify)
+	if (w->classify || w->classify_paths)
 		writer_classify(w, list);
 	if (w->jsonl) {
 		uint64_t failed = jsonl_write(w->jsonl, list);

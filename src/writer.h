@@ -16,7 +16,8 @@ struct writer {
 	struct queue queue;          /* producers push here */
 	struct store *store;         /* owned; NULL when writing no database */
 	struct jsonl *jsonl;         /* owned; NULL when off */
-	struct classify *classify;   /* owned; NULL when no rules */
+	struct classify *classify;   /* owned; NULL when no rules (yet) */
+	const char *classify_paths;  /* rules to compile at the first payload; NULL none */
 	uint64_t flush_timeout_ms;   /* how long stopping retries a failing store */
 	pthread_t thread;
 	bool running;                /* the thread was started */
@@ -38,6 +39,11 @@ struct writer {
 int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
     struct classify *classify, size_t max_records, size_t max_bytes,
     uint64_t flush_timeout_ms);
+
+/* Compiles the rules in paths the first time a payload needs them, not
+ * now: an inetd child that records a silent peer never pays for libyara.
+ * paths must outlive the writer. */
+void writer_classify_lazily(struct writer *w, const char *paths);
 
 /* Starts the writer thread. Returns 0 or -1. */
 int writer_start(struct writer *w);
