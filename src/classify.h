@@ -22,9 +22,13 @@ struct classify_result {
 struct classify;
 
 /* Compiles the rules in paths: a colon-separated list of .yar files and
- * folders (every *.yar in a folder, in name order). Returns the compiled
- * set, or NULL with "file:line: message" in err. */
-struct classify *classify_open(const char *paths, char *err, size_t errlen);
+ * folders (every *.yar in a folder, in name order). With cache (a file
+ * path, or NULL), compiled rules are loaded from there when the files have
+ * not changed (libyara version, paths, sizes, times), and saved there
+ * after compiling. Returns the rules, or NULL with "file:line: message" in
+ * err. */
+struct classify *classify_open(const char *paths, const char *cache, char *err,
+    size_t errlen);
 
 /* Scans data. Returns the number of matching rules (filled into out), or
  * -1 when the scan failed (a timeout, too many matches). */

@@ -108,8 +108,12 @@ int inetd_main(int argc, char **argv)
 	        cfg.flush_timeout_ms) < 0)
 		log_fatal("cannot set up the writer");
 
+	/* The daemon, or the first child, leaves compiled rules next to the
+	 * database: the others load them in 0.1 ms instead of 7. */
+	char cache[4096];
+	snprintf(cache, sizeof(cache), "%s-rules.yarc", cfg.db_path);
 	if (strcmp(cfg.rules, "none") != 0)
-		writer_classify_lazily(&writer, cfg.rules);
+		writer_classify_lazily(&writer, cfg.rules, cache);
 	if (worker_shared_init(&shared, &cfg, &writer, MODE_INETD, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	w = calloc(1, sizeof(*w));

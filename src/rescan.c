@@ -63,7 +63,7 @@ int rescan_main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	struct classify *cl = classify_open(rules_paths, err, sizeof(err));
+	struct classify *cl = classify_open(rules_paths, NULL, err, sizeof(err));
 	if (!cl) {
 		fprintf(stderr, "flypaper rescan: rules: %s\n", err);
 		config_free(&cfg);
@@ -140,7 +140,7 @@ int classify_main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
-	struct classify *cl = classify_open(rules_paths, err, sizeof(err));
+	struct classify *cl = classify_open(rules_paths, NULL, err, sizeof(err));
 	if (!cl) {
 		fprintf(stderr, "flypaper classify: rules: %s\n", err);
 		config_free(&cfg);

@@ -115,7 +115,7 @@ static void serve_open_listeners(struct serve *sv)
  * for good, before any byte from the network is read. */
 static void serve_drop_privileges(const struct config *cfg)
 {
-	const char *suffixes[] = {"", "-wal", "-shm"};
+	const char *suffixes[] = {"", "-wal", "-shm", "-rules.yarc", "-rules.yarc.key"};
 	struct passwd *pw;
 
 	if (!cfg->user)
@@ -160,8 +160,10 @@ static void serve_open_writer(struct serve *sv)
 			log_fatal("jsonl: %s", err);
 	}
 	struct classify *rules = NULL;
+	char cache[4096];
+	snprintf(cache, sizeof(cache), "%s-rules.yarc", sv->cfg.db_path);
 	if (strcmp(sv->cfg.rules, "none") != 0 &&
-	    !(rules = classify_open(sv->cfg.rules, err, sizeof(err))))
+	    !(rules = classify_open(sv->cfg.rules, cache, err, sizeof(err))))
 		log_fatal("rules: %s", err);
 	if (writer_init(&sv->writer, store, jsonl, rules, sv->cfg.queue_records,
 	        sv->cfg.queue_bytes, sv->cfg.flush_timeout_ms) < 0)
@@ -247,7 +249,7 @@ int serve_main(int argc, char **argv)
 		if (bad < 0)
 			log_fatal("%s", err);
 		if (strcmp(sv.cfg.rules, "none") != 0) {
-			struct classify *rules = classify_open(sv.cfg.rules, err, sizeof(err));
+			struct classify *rules = classify_open(sv.cfg.rules, NULL, err, sizeof(err));
 			if (!rules)
 				log_fatal("rules: %s", err);
 			classify_close(rules);

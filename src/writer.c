@@ -157,9 +157,10 @@ static int writer_commit(struct writer *w)
 
 /* Names the families of each payload: here, off the event loops, once per
  * distinct payload thanks to classify's cache. */
-void writer_classify_lazily(struct writer *w, const char *paths)
+void writer_classify_lazily(struct writer *w, const char *paths, const char *cache)
 {
 	w->classify_paths = paths;
+	w->classify_cache = cache;
 }
 
 static void writer_classify(struct writer *w, struct record *list)
@@ -171,7 +172,7 @@ static void writer_classify(struct writer *w, struct record *list)
 			payload = r->kind == RECORD_CLOSED && r->payload;
 		if (!payload || !w->classify_paths)
 			return;
-		w->classify = classify_open(w->classify_paths, err, sizeof(err));
+		w->classify = classify_open(w->classify_paths, w->classify_cache, err, sizeof(err));
 		if (!w->classify) {
 			log_error("rules: %s (payloads are not classified)", err);
 			w->classify_paths = NULL;

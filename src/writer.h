@@ -18,6 +18,7 @@ struct writer {
 	struct jsonl *jsonl;         /* owned; NULL when off */
 	struct classify *classify;   /* owned; NULL when no rules (yet) */
 	const char *classify_paths;  /* rules to compile at the first payload; NULL none */
+	const char *classify_cache;  /* where compiled rules are cached; NULL none */
 	uint64_t flush_timeout_ms;   /* how long stopping retries a failing store */
 	pthread_t thread;
 	bool running;                /* the thread was started */
@@ -42,8 +43,8 @@ int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
 
 /* Compiles the rules in paths the first time a payload needs them, not
  * now: an inetd child that records a silent peer never pays for libyara.
- * paths must outlive the writer. */
-void writer_classify_lazily(struct writer *w, const char *paths);
+ * paths and cache (see classify_open) must outlive the writer. */
+void writer_classify_lazily(struct writer *w, const char *paths, const char *cache);
 
 /* Starts the writer thread. Returns 0 or -1. */
 int writer_start(struct writer *w);
