@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define MS_PER_S 1000ULL
 
@@ -661,5 +662,13 @@ int config_parse_args(struct config *cfg, enum config_command cmd, int argc,
 	}
 	if (optind < argc)
 		return config_error(err, errlen, "unexpected argument '%s'", argv[optind]);
+	if (!cfg->sensor) {
+		char host[65];
+		if (gethostname(host, sizeof(host)) < 0 || !host[0])
+			snprintf(host, sizeof(host), "flypaper");
+		host[sizeof(host) - 1] = '\0';
+		if (config_set(cfg, "sensor", host, err, errlen) < 0)
+			return -1;
+	}
 	return config_validate(cfg, err, errlen);
 }

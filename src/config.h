@@ -64,8 +64,9 @@ enum config_command {
 void config_defaults(struct config *cfg);
 
 /* Parses argv (after the subcommand) into cfg: first any -c FILE, then the
- * flags, so flags win. Returns 0 on success, 1 when --help was printed, or
- * -1 with a message naming the problem in err. */
+ * flags, so flags win; a missing sensor name becomes the host name.
+ * Returns 0 on success, 1 when --help was printed, or -1 with a message
+ * naming the problem in err. */
 int config_parse_args(struct config *cfg, enum config_command cmd, int argc,
     char **argv, char *err, size_t errlen);
 

@@ -64,7 +64,7 @@ int inetd_main(int argc, char **argv)
 	struct addr src;
 	struct timespec wall;
 	uv_signal_t sigterm, sigint;
-	char err[CONFIG_ERR_LEN], host[256];
+	char err[CONFIG_ERR_LEN];
 	int rc;
 
 	/* A SIGTERM during start-up waits until the loop can record the
@@ -88,12 +88,6 @@ int inetd_main(int argc, char **argv)
 		    "(run me from inetd, or use 'flypaper serve')");
 	clock_gettime(CLOCK_REALTIME, &wall);
 	uint64_t start_ns = uv_hrtime();
-	if (!cfg.sensor) {
-		if (gethostname(host, sizeof(host)) < 0)
-			snprintf(host, sizeof(host), "flypaper");
-		host[sizeof(host) - 1] = '\0';
-		config_set(&cfg, "sensor", host, err, sizeof(err));
-	}
 	signal(SIGPIPE, SIG_IGN);
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 

@@ -227,7 +227,6 @@ int serve_main(int argc, char **argv)
 {
 	static struct serve sv;
 	char err[CONFIG_ERR_LEN];
-	char host[256];
 	sigset_t set;
 	int rc;
 
@@ -257,12 +256,6 @@ int serve_main(int argc, char **argv)
 		printf("flypaper: configuration OK\n");
 		config_free(&sv.cfg);
 		return 0;
-	}
-	if (!sv.cfg.sensor) {
-		if (gethostname(host, sizeof(host)) < 0)
-			snprintf(host, sizeof(host), "flypaper");
-		host[sizeof(host) - 1] = '\0';
-		config_set(&sv.cfg, "sensor", host, err, sizeof(err));
 	}
 	sv.nworkers = sv.cfg.workers;
 	if (sv.nworkers <= 0) {
