@@ -347,8 +347,12 @@ static json_t *report_json(struct report *rp, sqlite3 *db, json_t *strategies)
 	json_object_set_new(root, "families", fams);
 	json_object_set_new(root, "strategies", strategies);
 	json_object_set_new(root, "timeline", timeline);
+	json_t *top_sources = json_array();
+	for (int i = 0; i < rp->ntop; i++)
+		json_array_append_new(top_sources, json_pack("[s, I]", rp->top[i].ip,
+		    (json_int_t)rp->top[i].sessions));
 	json_object_set_new(root, "top", json_pack("{s:o, s:o, s:o}",
-	    "sources", by_source ? json_deep_copy(by_source) : json_array(),
+	    "sources", top_sources,
 	    "paths", report_top_requests(db, "target"),
 	    "user_agents", report_top_requests(db, "user_agent")));
 	return root;
