@@ -25,13 +25,17 @@
 #define SESSION_HEAD_MAX (256 * 1024) /* a head not ended by then is not HTTP */
 #define SESSION_OUT_MAX (256 * 1024) /* output queued for a peer that does not read */
 
-static void session_on_closed(uv_handle_t *handle)
+/* Frees a session whose record has gone (or never was built). */
+static void session_free(struct session *s)
 {
-	struct session *s = handle->data;
-
 	free(s->requests);
 	free(s->buf);
 	free(s);
+}
+
+static void session_on_closed(uv_handle_t *handle)
+{
+	session_free(handle->data);
 }
 
 static void session_on_alloc(uv_handle_t *handle, size_t suggested,
@@ -555,7 +559,7 @@ static void session_queue_connect(struct worker *w, const struct session *s)
 	queue_push(&w->shared->writer->queue, r);
 }
 
-void session_record_refused(struct worker *w, const struct addr *src,
+void session_record_refused(struct worker *w, int listener, const struct addr *src,
     const struct addr *dst, const struct timespec *wall)
 {
 	struct record *r = calloc(1, sizeof(*r));
@@ -577,7 +581,7 @@ void session_record_refused(struct worker *w, const struct addr *src,
 	r->peer_close_after_out_ms = -1;
 	r->peer_close_after_ident_ms = -1;
 	r->reason = CLOSE_CAPACITY;
-	r->strategy = respond_pick(w->shared->respond, 0, src)->name;
+	r->strategy = respond_pick(w->shared->respond, listener, src)->name;
 	queue_push(&w->shared->writer->queue, r);
 }
 
@@ -588,9 +592,7 @@ static void session_finish_early(struct session *s)
 	                                                      : CLOSE_SERVER_CLOSE);
 	session_finish_record(s, r);
 	close(s->fd);
-	free(s->requests);
-	free(s->buf);
-	free(s);
+	session_free(s);
 }
 
 int session_start(struct worker *w, int fd, int listener, const struct addr *src,
@@ -602,7 +604,7 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 	if (!s) {
 		close(fd);
 		log_error("session: out of memory: refusing a connection");
-		session_record_refused(w, src, dst ? dst : src, wall);
+		session_record_refused(w, listener, src, dst ? dst : src, wall);
 		return -1;
 	}
 	s->worker = w;

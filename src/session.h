@@ -84,8 +84,9 @@ void session_close(struct session *s, enum close_reason reason, int reset);
 /* A deadline of kind passed (the timeouts module calls it). */
 void session_on_timeout(struct session *s, enum timeout_kind kind, uint64_t now_ns);
 
-/* Records a connection that was accepted but refused (fd already closed). */
-void session_record_refused(struct worker *w, const struct addr *src,
+/* Records a connection that was accepted on listener number `listener` but
+ * refused (fd already closed), with the strategy it would have had. */
+void session_record_refused(struct worker *w, int listener, const struct addr *src,
     const struct addr *dst, const struct timespec *wall);
 
 /* Hands a finished record to the writer's queue. */

@@ -147,7 +147,7 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 			clock_gettime(CLOCK_REALTIME, &wall);
 			addr_from_sockaddr(&src, (struct sockaddr *)&ss, len);
 			close(fd);
-			session_record_refused(w, &src, &l->addr, &wall);
+			session_record_refused(w, l->index, &src, &l->addr, &wall);
 		}
 		w->reserve_fd = worker_open_reserve();
 	}
@@ -204,7 +204,7 @@ static void worker_on_acceptable(uv_poll_t *poll, int status, int events)
 		addr_from_sockaddr(&src, (struct sockaddr *)&ss, len);
 		if (atomic_load(&sh->active) >= sh->cfg->max_conns) {
 			close(fd);
-			session_record_refused(w, &src, &l->addr, &wall);
+			session_record_refused(w, l->index, &src, &l->addr, &wall);
 			continue;
 		}
 		session_start(w, fd, l->index, &src, l->wildcard ? NULL : &l->addr,
