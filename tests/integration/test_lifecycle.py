@@ -345,11 +345,12 @@ def fill_disk(path):
 @contextlib.contextmanager
 def small_disk(tmp_path, size):
     """A tmpfs of the given size, mounted for the test (needs root, as CI
-    runs it)."""
+    runs it). Mode 0755: flypaper refuses a database folder others can
+    write, and a tmpfs is 1777 by default."""
     assert os.geteuid() == 0, "this test mounts a tmpfs, as CI runs it as root"
     mnt = tmp_path / f"disk-{size}"
     mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(mnt)],
                    check=True)
     try:
         yield mnt
