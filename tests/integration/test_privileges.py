@@ -13,7 +13,8 @@ import tempfile
 
 import pytest
 
-from conftest import FLYPAPER, Daemon, query, send_and_close, wait_for
+from conftest import FLYPAPER, SANITIZER_MARKS, Daemon, query, send_and_close, wait_for
+from test_inetd import inetd  # noqa: F401 (the fixture)
 
 VICTIM_TEXT = b"root:secret:victim\n"
 
@@ -74,7 +75,10 @@ def serve(args, tmp=None):
         if p.poll() is None:
             p.send_signal(signal.SIGTERM)
         p.wait(20)
-    return subprocess.CompletedProcess(p.args, p.returncode, "", text())
+    out = text()
+    for mark in SANITIZER_MARKS:
+        assert mark not in out, out
+    return subprocess.CompletedProcess(p.args, p.returncode, "", out)
 
 
 def test_jsonl_symlink_planted_by_the_user_is_refused_not_followed(service_user, victim):
@@ -227,3 +231,37 @@ def test_serving_with_user_does_not_warn(service_user, daemons):
     assert os.stat(state / "fp.db").st_uid == pw.pw_uid
     os.kill(d.proc.pid, signal.SIGHUP)
     assert d.stop() == 0
+
+
+def test_a_root_inetd_child_ignores_a_cache_owned_by_another_user(service_user, tmp_path,
+                                                                 inetd):
+    pw, _ = service_user
+    rules = rules_file(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    db = home / "fp.db"
+    plant_cache(tmp_path, rules, db, pw)
+    port, _ = inetd("--rules", str(rules), db=str(db))     # children run as root
+    send_and_close(port, b"flypaper-cache-probe")
+    rows = wait_for(lambda: os.path.exists(db) and query(str(db), "SELECT rule, tags FROM matches"),
+                    what="the child's match")
+    assert rows == [("bbbb", "good")]
+
+
+def test_sighup_does_not_follow_a_symlink_put_in_place_of_the_jsonl(service_user, daemons):
+    pw, state = service_user
+    victim = state.parent / "victim"     # one the user can reach, and even write
+    victim.write_bytes(VICTIM_TEXT)
+    os.chmod(victim, 0o666)
+    jl = state / "events.jsonl"
+    d = daemons(db=str(state / "fp.db"), args=["--user", pw.pw_name, "--jsonl", str(jl)])
+    os.rename(jl, state / "events.jsonl.1")
+    os.symlink(victim, jl)
+    os.lchown(jl, pw.pw_uid, pw.pw_gid)
+    d.proc.send_signal(signal.SIGHUP)
+    send_and_close(d.port, b"still recorded")
+    d.wait_sessions(1)
+    assert d.stop() == 0
+    assert victim.read_bytes() == VICTIM_TEXT
+    assert "cannot reopen" in d.text() and "symbolic link" in d.text(), d.text()
+    assert (state / "events.jsonl.1").read_bytes().count(b"flypaper.session.closed") == 1
