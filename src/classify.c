@@ -5,12 +5,15 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yara.h>
+
+#include "state.h"
 
 #define CLASSIFY_CACHE 1024          /* digests remembered (direct-mapped) */
 
@@ -158,45 +161,91 @@ static char *classify_key(const char *paths)
 	return text;
 }
 
-/* Loads compiled rules from cache when its key file matches key. */
+/* libyara reads and writes compiled rules through stdio here, so that
+ * the file it reads is the one opened and checked, not a path. */
+static size_t classify_stream_read(void *ptr, size_t size, size_t count, void *f)
+{
+	return fread(ptr, size, count, f);
+}
+
+static size_t classify_stream_write(const void *ptr, size_t size, size_t count,
+    void *f)
+{
+	return fwrite(ptr, size, count, f);
+}
+
+/* Loads compiled rules from cache when it starts with key. Loading
+ * compiled rules can run code, so only a file that no one but the
+ * effective user can have written is read: the user's own, one link,
+ * never group- or other-writable, in a folder only the user and root can
+ * change (state_open_dir). Anything else is ignored: compiling costs
+ * only time. The file: the key, a NUL, then libyara's compiled rules. */
 static YR_RULES *classify_cache_load(const char *cache, const char *key)
 {
-	char path[4096], *stored;
-	size_t len = strlen(key);
+	char real[STATE_PATH_MAX], err[256], *stored;
+	size_t len = strlen(key) + 1;
 	YR_RULES *rules = NULL;
+	struct stat st;
+	int dirfd, fd;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s.key", cache);
-	if (!(f = fopen(path, "rb")))
+	if ((dirfd = state_open_dir(cache, 0, real, sizeof(real), err, sizeof(err))) < 0)
 		return NULL;
-	stored = malloc(len + 2);
-	size_t got = stored ? fread(stored, 1, len + 1, f) : 0;
-	fclose(f);
-	if (stored && got == len && memcmp(stored, key, len) == 0 &&
-	    yr_rules_load(cache, &rules) != ERROR_SUCCESS)
+	/* Checked before state_openat narrows the mode: a file someone else
+	 * could write until now is not trusted. */
+	if (fstatat(dirfd, strrchr(real, '/') + 1, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		close(dirfd);
+		return NULL;
+	}
+	fd = state_openat(dirfd, strrchr(real, '/') + 1, real, O_RDONLY, err, sizeof(err));
+	close(dirfd);
+	if (fd < 0 || fstat(fd, &st) < 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
+	    !(f = fdopen(fd, "rb"))) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	stored = malloc(len);
+	YR_STREAM stream = {.user_data = f, .read = classify_stream_read};
+	if (stored && fread(stored, 1, len, f) == len && memcmp(stored, key, len) == 0 &&
+	    yr_rules_load_stream(&stream, &rules) != ERROR_SUCCESS)
 		rules = NULL;
 	free(stored);
+	fclose(f);
 	return rules;
 }
 
-/* Saves compiled rules and their key, each written aside and renamed into
- * place so a reader never sees half a file. Failures only cost speed. */
+/* Saves the key and the compiled rules to a new file of the effective
+ * user's (0640, never through a symlink), renamed into place so a reader
+ * never sees half a file. Only in a folder state_open_dir accepts: a
+ * cache root would write where the service user could replace it is not
+ * kept. Failures only cost speed. */
 static void classify_cache_save(const char *cache, const char *key, YR_RULES *rules)
 {
-	char tmp[4096], keypath[4096];
+	char real[STATE_PATH_MAX], tmp[STATE_PATH_MAX + 32], err[256];
+	const char *name;
+	int dirfd, fd, ok;
 	FILE *f;
 
-	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", cache, (long)getpid());
-	snprintf(keypath, sizeof(keypath), "%s.key", cache);
-	if (yr_rules_save(rules, tmp) != ERROR_SUCCESS || rename(tmp, cache) < 0) {
-		unlink(tmp);
+	if ((dirfd = state_open_dir(cache, 0, real, sizeof(real), err, sizeof(err))) < 0)
+		return;
+	name = strrchr(real, '/') + 1;
+	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", name, (long)getpid());
+	unlinkat(dirfd, tmp, 0);             /* left by a crash of this pid */
+	fd = state_openat(dirfd, tmp, tmp, O_WRONLY | O_CREAT | O_EXCL, err, sizeof(err));
+	if (fd < 0 || !(f = fdopen(fd, "wb"))) {
+		if (fd >= 0)
+			close(fd);
+		close(dirfd);
 		return;
 	}
-	if (!(f = fopen(tmp, "wb")))
-		return;
-	fputs(key, f);
-	if (fclose(f) != 0 || rename(tmp, keypath) < 0)
-		unlink(tmp);
+	YR_STREAM stream = {.user_data = f, .write = classify_stream_write};
+	ok = fwrite(key, 1, strlen(key) + 1, f) == strlen(key) + 1 &&
+	    yr_rules_save_stream(rules, &stream) == ERROR_SUCCESS;
+	if (fclose(f) != 0 || !ok || renameat(dirfd, tmp, dirfd, name) < 0)
+		unlinkat(dirfd, tmp, 0);
+	close(dirfd);
 }
 
 struct classify *classify_open(const char *paths, const char *cache, char *err,

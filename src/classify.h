@@ -24,8 +24,9 @@ struct classify;
 /* Compiles the rules in paths: a colon-separated list of .yar files and
  * folders (every *.yar in a folder, in name order). With cache (a file
  * path, or NULL), compiled rules are loaded from there when the files have
- * not changed (libyara version, paths, sizes, times), and saved there
- * after compiling. Returns the rules, or NULL with "file:line: message" in
+ * not changed (libyara version, paths, sizes, times) and the file can have
+ * been written by no one but the effective user, and saved there after
+ * compiling when its folder is safe (state_open_dir). Returns the rules, or NULL with "file:line: message" in
  * err. */
 struct classify *classify_open(const char *paths, const char *cache, char *err,
     size_t errlen);

@@ -16,6 +16,7 @@
 #include "config.h"
 #include "log.h"
 #include "session.h"
+#include "state.h"
 #include "worker.h"
 #include "writer.h"
 
@@ -76,6 +77,7 @@ int inetd_main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &term, NULL);
 	log_set_name("flypaper inetd");
 	inetd_detach_stdio();
+	umask(STATE_UMASK);
 	config_defaults(&cfg);
 	rc = config_parse_args(&cfg, CONFIG_INETD, argc, argv, err, sizeof(err));
 	if (rc > 0)
@@ -103,11 +105,17 @@ int inetd_main(int argc, char **argv)
 		log_fatal("cannot set up the writer");
 
 	/* The daemon, or the first child, leaves compiled rules next to the
-	 * database: the others load them in 0.1 ms instead of 7. */
+	 * database: the others load them in 0.1 ms instead of 7. A child
+	 * loads them only if they are its user's own, in a folder no one
+	 * else can write (classify_open): a root child never loads rules the
+	 * service user could have compiled. */
 	char cache[4096];
 	snprintf(cache, sizeof(cache), "%s-rules.yarc", cfg.db_path);
 	if (strcmp(cfg.rules, "none") != 0)
 		writer_classify_lazily(&writer, cfg.rules, cache);
+	/* Confinement goes here, after every file is open, except the rule
+	 * files and their cache, which the writer thread opens later and
+	 * only when a payload needs them (writer_classify_lazily). */
 	if (worker_shared_init(&shared, &cfg, &writer, MODE_INETD, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	w = calloc(1, sizeof(*w));

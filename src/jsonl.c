@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ident.h"
+#include "state.h"
 #include "text.h"
 
 struct jsonl {
@@ -21,9 +22,10 @@ struct jsonl {
 	int owns_fd;                 /* 0 for standard output */
 };
 
-static int jsonl_open_fd(const char *path)
+/* Never follows a symlink, nor appends to another user's file. */
+static int jsonl_open_fd(const char *path, char *err, size_t errlen)
 {
-	return open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	return state_open(path, O_WRONLY | O_APPEND | O_CREAT, err, errlen);
 }
 
 struct jsonl *jsonl_open(const char *path, const char *sensor, char *err,
@@ -40,9 +42,8 @@ struct jsonl *jsonl_open(const char *path, const char *sensor, char *err,
 		j->fd = STDOUT_FILENO;
 		return j;
 	}
-	j->fd = jsonl_open_fd(path);
+	j->fd = jsonl_open_fd(path, err, errlen);
 	if (j->fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		jsonl_close(j);
 		return NULL;
 	}
@@ -56,11 +57,9 @@ int jsonl_reopen(struct jsonl *j, char *err, size_t errlen)
 
 	if (!j->owns_fd)
 		return 0;
-	fd = jsonl_open_fd(j->path);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", j->path, strerror(errno));
+	fd = jsonl_open_fd(j->path, err, errlen);
+	if (fd < 0)
 		return -1;
-	}
 	close(j->fd);
 	j->fd = fd;
 	return 0;

@@ -9,8 +9,9 @@
 
 struct jsonl;
 
-/* Opens path for appending ("-" is standard output). Returns the sink, or
- * NULL with a message in err. */
+/* Opens path for appending ("-" is standard output), created 0640; a
+ * symlink, another user's file or a folder others can write is refused
+ * (state_open). Returns the sink, or NULL with a message in err. */
 struct jsonl *jsonl_open(const char *path, const char *sensor, char *err,
     size_t errlen);
 

@@ -13,12 +13,14 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "classify.h"
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "state.h"
 #include "worker.h"
 #include "writer.h"
 
@@ -111,11 +113,11 @@ static void serve_open_listeners(struct serve *sv)
 	}
 }
 
-/* Gives the database and log files to the user, then becomes that user
- * for good, before any byte from the network is read. */
+/* Becomes the --user for good, before any state file is opened and any
+ * byte from the network is read. Nothing is given to the user: the files
+ * it writes are created by it, after this (see DESIGN.md, Privileges). */
 static void serve_drop_privileges(const struct config *cfg)
 {
-	const char *suffixes[] = {"", "-wal", "-shm", "-rules.yarc", "-rules.yarc.key"};
 	struct passwd *pw;
 
 	if (!cfg->user)
@@ -123,17 +125,6 @@ static void serve_drop_privileges(const struct config *cfg)
 	pw = getpwnam(cfg->user);
 	if (!pw)
 		log_fatal("user: no such user '%s'", cfg->user);
-	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%s%s", cfg->db_path, suffixes[i]);
-		if (chown(path, pw->pw_uid, pw->pw_gid) < 0 && errno != ENOENT)
-			log_fatal("user: cannot give %s to %s: %s", path, cfg->user,
-			    strerror(errno));
-	}
-	if (cfg->jsonl_path && strcmp(cfg->jsonl_path, "-") != 0 &&
-	    chown(cfg->jsonl_path, pw->pw_uid, pw->pw_gid) < 0)
-		log_fatal("user: cannot give %s to %s: %s", cfg->jsonl_path,
-		    cfg->user, strerror(errno));
 	if (setgroups(1, &pw->pw_gid) < 0 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
 	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
@@ -144,7 +135,27 @@ static void serve_drop_privileges(const struct config *cfg)
 	log_info("running as %s", cfg->user);
 }
 
-static void serve_open_writer(struct serve *sv)
+/* Compiles the rules from their source files, which may be readable by
+ * root only, before the drop. The compiled cache next to the database is
+ * used only if no one but the current user can have written it and its
+ * folder is the current user's or root's alone: root never loads (or
+ * writes) a cache in the service user's folder. NULL for "none". */
+static struct classify *serve_load_rules(const struct config *cfg)
+{
+	char err[CONFIG_ERR_LEN], cache[4096];
+	struct classify *rules;
+
+	if (strcmp(cfg->rules, "none") == 0)
+		return NULL;
+	snprintf(cache, sizeof(cache), "%s-rules.yarc", cfg->db_path);
+	if (!(rules = classify_open(cfg->rules, cache, err, sizeof(err))))
+		log_fatal("rules: %s", err);
+	return rules;
+}
+
+/* Opens the database and the JSON-lines file as the user that writes
+ * them, and sets up the writer. */
+static void serve_open_writer(struct serve *sv, struct classify *rules)
 {
 	char err[CONFIG_ERR_LEN];
 	struct store *store;
@@ -159,12 +170,6 @@ static void serve_open_writer(struct serve *sv)
 		if (!jsonl)
 			log_fatal("jsonl: %s", err);
 	}
-	struct classify *rules = NULL;
-	char cache[4096];
-	snprintf(cache, sizeof(cache), "%s-rules.yarc", sv->cfg.db_path);
-	if (strcmp(sv->cfg.rules, "none") != 0 &&
-	    !(rules = classify_open(sv->cfg.rules, cache, err, sizeof(err))))
-		log_fatal("rules: %s", err);
 	if (writer_init(&sv->writer, store, jsonl, rules, sv->cfg.queue_records,
 	        sv->cfg.queue_bytes, sv->cfg.flush_timeout_ms) < 0)
 		log_fatal("cannot start the writer");
@@ -241,6 +246,7 @@ int serve_main(int argc, char **argv)
 		log_fatal("user: only root can switch to %s", sv.cfg.user);
 	if (sv.cfg.user && !getpwnam(sv.cfg.user))
 		log_fatal("user: no such user '%s'", sv.cfg.user);
+	umask(STATE_UMASK);
 	if (sv.cfg.check_only) {
 		struct respond_set strategies;
 		int bad = respond_build(&strategies, &sv.cfg, err, sizeof(err));
@@ -263,6 +269,10 @@ int serve_main(int argc, char **argv)
 		sv.nworkers = n > 0 ? (int)(n < SERVE_MAX_WORKERS ? n : SERVE_MAX_WORKERS) : 1;
 	}
 	clock_gettime(CLOCK_REALTIME, &sv.started);
+	if (geteuid() == 0 && !sv.cfg.user)
+		log_warn("serving as root without --user: a flaw in flypaper would "
+		    "hand the internet root, and its files belong to root; run with "
+		    "--user flypaper (see flypaper(8))");
 
 	/* Signals first, so every thread created later inherits the mask. */
 	signal(SIGPIPE, SIG_IGN);
@@ -277,9 +287,13 @@ int serve_main(int argc, char **argv)
 	sv.workers = calloc((size_t)sv.nworkers, sizeof(*sv.workers));
 	if (!sv.fds || !sv.workers)
 		log_fatal("out of memory");
+	/* As root: bind, read the rule sources. Then drop, then open the
+	 * state files as the user that writes them. */
 	serve_open_listeners(&sv);
-	serve_open_writer(&sv);
+	struct classify *rules = serve_load_rules(&sv.cfg);
 	serve_drop_privileges(&sv.cfg);
+	serve_open_writer(&sv, rules);
+	/* Confinement goes here, after every file is open. */
 
 	if (worker_shared_init(&sv.shared, &sv.cfg, &sv.writer, MODE_SERVE, err,
 	        sizeof(err)) < 0)

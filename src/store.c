@@ -2,6 +2,7 @@
 #include "store.h"
 
 #include "ident.h"
+#include "state.h"
 #include "text.h"
 
 #include <sqlite3.h>
@@ -202,9 +203,14 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 		snprintf(err, errlen, "out of memory");
 		goto err;
 	}
-	if (sqlite3_open_v2(path, &st->db,
-	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-	        NULL) != SQLITE_OK) {
+	/* The database and its WAL files must be the user's own, in a
+	 * folder no one else can write: SQLite opens them by name. */
+	char real[STATE_PATH_MAX];
+	if (state_prepare_db(path, real, sizeof(real), err, errlen) < 0)
+		goto err;
+	if (sqlite3_open_v2(real, &st->db,
+	        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX |
+	        SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
 		store_fail(st, err, errlen, "cannot open");
 		goto err;
 	}

@@ -29,7 +29,9 @@ struct store_run {
 /* Opens (creating if needed) the database at path in WAL mode, creates or
  * upgrades the schema inside one IMMEDIATE transaction so concurrent inetd
  * children and a daemon can start at once. busy_ms is the lock wait.
- * Returns the store, or NULL with a message in err. */
+ * The files must be the effective user's, in a folder no one else can
+ * write (state_prepare_db). Returns the store, or NULL with a message in
+ * err. */
 struct store *store_open(const char *path, const char *sensor, int busy_ms,
     char *err, size_t errlen);
 

@@ -345,11 +345,12 @@ def fill_disk(path):
 @contextlib.contextmanager
 def small_disk(tmp_path, size):
     """A tmpfs of the given size, mounted for the test (needs root, as CI
-    runs it)."""
+    runs it). Mode 0755: flypaper refuses a database folder others can
+    write, and a tmpfs is 1777 by default."""
     assert os.geteuid() == 0, "this test mounts a tmpfs, as CI runs it as root"
     mnt = tmp_path / f"disk-{size}"
     mnt.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mnt)],
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(mnt)],
                    check=True)
     try:
         yield mnt
@@ -403,7 +404,17 @@ def test_records_are_lost_loudly_when_the_disk_stays_full(daemons, tmp_path):
         assert re.search(rf"{m.group(1)} records lost", text), text
 
 
-def test_the_shipped_example_configuration_checks():
+def test_the_shipped_example_configuration_checks(request):
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        pwd.getpwnam("flypaper")
+    except KeyError:
+        # its user = flypaper, made here from the shipped sysusers.d entry
+        assert os.geteuid() == 0, "this test creates a system user, as CI runs it as root"
+        subprocess.run(["systemd-sysusers",
+                        os.path.join(root, "etc", "sysusers.d", "flypaper.conf")],
+                       check=True, capture_output=True)
+        request.addfinalizer(lambda: subprocess.run(["userdel", "flypaper"]))
+        assert pwd.getpwnam("flypaper").pw_shell == "/usr/sbin/nologin"
     r = run_flypaper("serve", "-c", os.path.join(root, "etc", "flypaper.conf"), "--check")
     assert r.returncode == 0, r.stderr

@@ -1,0 +1,228 @@
+/* state.c - the files flypaper writes: opened without following a
+ * symlink, checked on the open fd (a regular file of the effective user's,
+ * one link), created 0640, in a folder that no one but the effective user
+ * and root can change. Nothing here works by path after the check: what
+ * was checked is what is used. */
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* The user's name for messages, or "uid N". */
+static const char *state_user_name(uid_t uid, char *buf, size_t len)
+{
+	struct passwd pw, *found = NULL;
+	char tmp[1024];
+
+	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &found) == 0 && found)
+		snprintf(buf, len, "%s", found->pw_name);
+	else
+		snprintf(buf, len, "uid %lu", (unsigned long)uid);
+	return buf;
+}
+
+/* Whether a folder can be changed by someone other than the effective
+ * user and root: another owner, or write access for group or others
+ * without the sticky bit (which stops them renaming or removing files
+ * they do not own; STATE_NO_STICKY in flags refuses that too). Returns
+ * 0, or -1 with the reason in err. */
+static int state_check_folder(const char *dir, const struct stat *st, int flags,
+    char *err, size_t errlen)
+{
+	uid_t me = geteuid();
+	char owner[64], self[64];
+
+	if (st->st_uid != me && st->st_uid != 0) {
+		state_user_name(st->st_uid, owner, sizeof(owner));
+		state_user_name(me, self, sizeof(self));
+		if (me == 0)
+			snprintf(err, errlen, "%s belongs to %s: root will not open files "
+			    "in a folder another user controls (run with --user %s, or "
+			    "use a folder owned by root)", dir, owner, owner);
+		else
+			snprintf(err, errlen, "%s belongs to %s: %s will not keep its "
+			    "files in a folder another user controls", dir, owner, self);
+		return -1;
+	}
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) &&
+	    (!(st->st_mode & S_ISVTX) || (flags & STATE_NO_STICKY))) {
+		snprintf(err, errlen, "%s is writable by %s%s: refusing to keep "
+		    "files there (chmod go-w %s, or use another folder)", dir,
+		    st->st_mode & S_IWOTH ? "anyone" : "its group",
+		    st->st_mode & S_ISVTX ? " (sticky, but SQLite makes files "
+		    "there by name)" : "", dir);
+		return -1;
+	}
+	return 0;
+}
+
+int state_open_dir(const char *path, int flags, char *real, size_t realcap,
+    char *err, size_t errlen)
+{
+	char dir[STATE_PATH_MAX], *slash, *resolved = NULL;
+	const char *name;
+	struct stat st;
+	int fd = -1;
+
+	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	slash = strrchr(dir, '/');
+	name = slash ? path + (slash - dir) + 1 : path;
+	if (!slash)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (!*name || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		snprintf(err, errlen, "%s: not a file name", path);
+		return -1;
+	}
+	if (!(resolved = realpath(dir, NULL))) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (snprintf(real, realcap, "%s/%s", strcmp(resolved, "/") ? resolved : "",
+	        name) >= (int)realcap) {
+		snprintf(err, errlen, "%s: path too long", path);
+		goto fail;
+	}
+	fd = open(resolved, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", resolved, strerror(errno));
+		goto fail;
+	}
+	if (state_check_folder(resolved, &st, flags, err, errlen) < 0)
+		goto fail;
+	/* Whoever can write a folder above can swap this one for another. */
+	for (char *up = strrchr(resolved, '/'); up; up = strrchr(resolved, '/')) {
+		up[up == resolved] = '\0';
+		if (stat(resolved, &st) < 0) {
+			snprintf(err, errlen, "%s: %s", resolved, strerror(errno));
+			goto fail;
+		}
+		if (state_check_folder(resolved, &st, 0, err, errlen) < 0)
+			goto fail;
+		if (up == resolved)
+			break;
+	}
+	free(resolved);
+	return fd;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(resolved);
+	return -1;
+}
+
+int state_openat(int dirfd, const char *name, const char *shown, int flags,
+    char *err, size_t errlen)
+{
+	struct stat st;
+	char owner[64], self[64];
+	int fd;
+
+	/* O_NONBLOCK: a FIFO planted in a sticky folder must not hang us. */
+	fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
+	    STATE_MODE);
+	if (fd < 0) {
+		int saved = errno;
+		if (errno == ELOOP)
+			snprintf(err, errlen, "%s is a symbolic link: refusing to "
+			    "follow it (remove it)", shown);
+		else if (errno == EACCES &&
+		    fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    st.st_uid != geteuid())
+			goto not_ours;
+		else
+			snprintf(err, errlen, "%s: %s", shown, strerror(errno));
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", shown, strerror(errno));
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file: refusing it", shown);
+		goto fail;
+	}
+	if (st.st_uid != geteuid())
+		goto not_ours;
+	if (st.st_nlink != 1) {
+		snprintf(err, errlen, "%s has %lu names (hard links): refusing it "
+		    "(it may be another file)", shown, (unsigned long)st.st_nlink);
+		goto fail;
+	}
+	if ((st.st_mode & 07777 & ~STATE_MODE) && fchmod(fd, st.st_mode & STATE_MODE) < 0) {
+		snprintf(err, errlen, "%s: chmod: %s", shown, strerror(errno));
+		goto fail;
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) < 0) {
+		snprintf(err, errlen, "%s: %s", shown, strerror(errno));
+		goto fail;
+	}
+	return fd;
+not_ours:
+	state_user_name(st.st_uid, owner, sizeof(owner));
+	state_user_name(geteuid(), self, sizeof(self));
+	snprintf(err, errlen, "%s is owned by %s, not by %s, which writes it: "
+	    "refusing it (chown %s it, or remove it)", shown, owner, self, self);
+	errno = EPERM;
+fail:
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+int state_open(const char *path, int flags, char *err, size_t errlen)
+{
+	char real[STATE_PATH_MAX];
+	int dirfd = state_open_dir(path, 0, real, sizeof(real), err, errlen);
+	int fd;
+
+	if (dirfd < 0)
+		return -1;
+	fd = state_openat(dirfd, strrchr(real, '/') + 1, path, flags, err, errlen);
+	close(dirfd);
+	return fd;
+}
+
+int state_prepare_db(const char *path, char *real, size_t realcap, char *err,
+    size_t errlen)
+{
+	/* SQLite creates, opens and removes these by name next to the
+	 * database, so no one else may write that folder, sticky or not.
+	 * Made here first, they are the user's when SQLite comes; -journal
+	 * is not used in WAL mode, but one left behind is checked. */
+	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+	int dirfd = state_open_dir(path, STATE_NO_STICKY, real, realcap, err, errlen);
+
+	if (dirfd < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+		char shown[STATE_PATH_MAX + 16];
+		int create = strcmp(suffixes[i], "-journal") != 0 ? O_CREAT : 0;
+		int fd;
+
+		snprintf(shown, sizeof(shown), "%s%s", real, suffixes[i]);
+		fd = state_openat(dirfd, strrchr(shown, '/') + 1, shown, O_RDWR | create,
+		    err, errlen);
+		if (fd < 0 && !create && errno == ENOENT)
+			continue;
+		if (fd < 0) {
+			close(dirfd);
+			return -1;
+		}
+		close(fd);
+	}
+	close(dirfd);
+	return 0;
+}
