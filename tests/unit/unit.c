@@ -242,6 +242,28 @@ static void test_escape(void)
 	CHECK(strlen(out) < 8, "bounded '%s'", out);
 	text_escape_into("\xff\xff\xff", 3, out, 6, false);
 	CHECK(strcmp(out, "\\xff") == 0, "never splits an escape '%s'", out);
+
+	/* Database strings for display: stored escapes stay readable, every
+	 * byte outside printable ASCII (C0, ESC, DEL, C1, UTF-8) is escaped. */
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;
+	} display[] = {
+		{"a\\x1b<b>", 8, "a\\x1b<b>"},
+		{"\x1b]0;t\x07\x1b[2J", 10, "\\x1b]0;t\\x07\\x1b[2J"},
+		{"\xc2\x9b" "1m\x7f", 5, "\\xc2\\x9b1m\\x7f"},
+		{"\xe2\x80\xa8\xff", 4, "\\xe2\\x80\\xa8\\xff"},
+		{"a\0b\n", 4, "a\\x00b\\x0a"},
+		{"", 0, ""},
+	};
+	for (size_t i = 0; i < sizeof(display) / sizeof(display[0]); i++) {
+		size_t n = text_display_into(display[i].in, display[i].len, out, sizeof(out));
+		CHECK(strcmp(out, display[i].want) == 0 && n == strlen(out),
+		    "display %zu: '%s'", i, out);
+	}
+	CHECK(text_display_into("\x1b\x1b", 2, out, 5) == 4 && strcmp(out, "\\x1b") == 0,
+	    "display never splits an escape '%s'", out);
 }
 
 static int write_file(const char *path, const char *text)
@@ -271,6 +293,8 @@ static void test_config(void)
 		{"on-timeout = maybe\n", 0, "not drop, goaway or reset"},
 		{"goaway-text = bad\\q\n", 0, "unknown escape"},
 		{"workers = 0\n", 0, "workers: '0'"},
+		{"sensor = lab\x1b]0;x\n", 0, ":1: sensor: name must be 1 to 64 printable ASCII"},
+		{"sensor = lab\xc3\xa9\n", 0, ":1: sensor: name must be 1 to 64 printable ASCII"},
 	};
 	char path[] = "/tmp/flypaper-unit-XXXXXX";
 	int fd = mkstemp(path);
@@ -358,6 +382,48 @@ static void test_jsonl_format(void)
 	line = jsonl_format(r, "s1");
 	o = json_loads(line, 0, &jerr);
 	CHECK(o && json_is_null(json_object_get(o, "first_byte_ms")), "null first byte");
+	CHECK(o && !json_object_get(o, "escaped_fields"), "nothing escaped");
+	json_decref(o);
+	free(line);
+
+	/* IDENT fields are peer bytes: escaped, never a reason to lose the
+	 * event. A string jansson refuses from anywhere else (a sensor, a
+	 * rule name) goes out escaped and named in escaped_fields. */
+	r->ident = calloc(1, sizeof(*r->ident));
+	r->ident->status = IDENT_USERID;
+	strcpy(r->ident->opsys, "UNIX\x1b]0;x\x07");
+	strcpy(r->ident->charset, "\xff\xfe");
+	strcpy(r->ident->userid, "\x1b[2J\xc3\x28\\");
+	strcpy(r->ident->error, "\x9b");
+	static struct classify_match m[2];
+	snprintf(m[0].rule, sizeof(m[0].rule), "ok_rule");
+	snprintf(m[0].tags, sizeof(m[0].tags), "fam\xff x");
+	snprintf(m[1].rule, sizeof(m[1].rule), "bad\xc3");
+	snprintf(m[1].tags, sizeof(m[1].tags), "   ");
+	r->matches = malloc(sizeof(m));
+	memcpy(r->matches, m, sizeof(m));
+	r->nmatches = 2;
+	line = jsonl_format(r, "s\xe9");
+	o = line ? json_loads(line, 0, &jerr) : NULL;
+	CHECK(o != NULL, "hostile record still formats: %s", line ? line : "(null)");
+	const char *want[][2] = {
+		{"ident_opsys", "UNIX\\x1b]0;x\\x07"}, {"ident_charset", "\\xff\\xfe"},
+		{"ident_userid", "\\x1b[2J\\xc3(\\x5c"}, {"ident_error", "\\x9b"},
+		{"sensor", "s\\xe9"},
+	};
+	for (size_t i = 0; o && i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *got = json_string_value(json_object_get(o, want[i][0]));
+		CHECK(got && strcmp(got, want[i][1]) == 0, "%s: %s", want[i][0], got ? got : "-");
+	}
+	json_t *esc = o ? json_object_get(o, "escaped_fields") : NULL;
+	char names[64] = "";
+	for (size_t i = 0; i < json_array_size(esc); i++) {
+		strncat(names, json_string_value(json_array_get(esc, i)), 20);
+		strcat(names, " ");
+	}
+	CHECK(strcmp(names, "sensor families rules ") == 0, "escaped_fields %s", names);
+	CHECK(json_array_size(json_object_get(o, "rules")) == 2 &&
+	    json_array_size(json_object_get(o, "families")) == 1, "rules and families");
 	json_decref(o);
 	free(line);
 	record_free(r);
