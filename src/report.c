@@ -141,6 +141,12 @@ static int report_family_index(struct report *rp, const char *name)
 	}
 	if (rp->nfamilies == REPORT_MAX_FAMILIES)
 		return REPORT_MAX_FAMILIES - 1;   /* the last slot gathers the rest */
+	/* One "other" even when a stored family has that name: two would be
+	 * one key in the JSON, and their sessions would go uncounted. */
+	for (int i = 0; rp->nfamilies == REPORT_MAX_FAMILIES - 1 && i < rp->nfamilies; i++) {
+		if (strcmp(rp->families[i], "other") == 0)
+			return i;
+	}
 	snprintf(rp->families[rp->nfamilies], sizeof(rp->families[0]), "%s",
 	    rp->nfamilies == REPORT_MAX_FAMILIES - 1 ? "other" : name);
 	return rp->nfamilies++;

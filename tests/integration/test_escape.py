@@ -169,6 +169,13 @@ def make_hostile_db(normal, path):
             put("requests", {"session": row["session"], "seq": w, "at_ms": w, "method": w,
                              "target": w, "version": w, "host": w, "user_agent": v,
                              "headers": w, "body_bytes": w})
+    # more families than the report keeps, one of them named like its
+    # "other" bucket
+    for k in range(60):
+        sid = f"fam{k}"
+        put("sessions", {"session": sid, "src_ip": "10.0.0.1", "start_ts": "2026-11-27T06:00:00Z",
+                         "close_reason": "peer_fin", "bytes_in": 1, "strategy": "silent"})
+        put("matches", {"session": sid, "rule": "r", "tags": "other" if k == 3 else f"fam{k}"})
     # a row with NULL everywhere
     con.execute("INSERT INTO sessions DEFAULT VALUES")
     con.execute("INSERT INTO requests DEFAULT VALUES")
