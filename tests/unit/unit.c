@@ -1,9 +1,13 @@
 /* unit.c - table-driven tests of flypaper's pure parts. Prints each
  * failure and a closing "N passed, N failed" line; exits 1 on any failure. */
+#include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -429,6 +433,103 @@ static void test_jsonl_format(void)
 	record_free(r);
 }
 
+/* Reads what fd holds now (non-blocking) into buf; returns the length. */
+static size_t drain(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < cap - 1 && (n = read(fd, buf + got, cap - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	return got;
+}
+
+/* Every line of text parses as JSON; returns how many there are. */
+static int json_lines(const char *text)
+{
+	int n = 0;
+
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		json_error_t jerr;
+		json_t *o;
+		if (!nl)
+			return -1;
+		o = json_loadb(p, (size_t)(nl - p), 0, &jerr);
+		if (!o)
+			return -1;
+		json_decref(o);
+		n++;
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* A write cut short never leaves half a line before the next event: on a
+ * file the partial line is cut off, on a pipe the next batch starts on a
+ * fresh line; the lines lost are counted. */
+static void test_jsonl_cut_writes(void)
+{
+	static char buf[64 * 1024];
+	struct record *big = make_record(8000), *small = make_record(10);
+	char err[256], path[] = "/tmp/flypaper-unit-jsonl-XXXXXX";
+	struct jsonl *j;
+	struct stat st;
+	int p[2], saved, fd;
+
+	/* a file that may grow only so far (RLIMIT_FSIZE: write(2) stops at
+	 * the limit as on a full disk) */
+	fd = mkstemp(path);
+	close(fd);
+	j = jsonl_open(path, "s", err, sizeof(err));
+	CHECK(j && jsonl_write(j, small) == 0, "first line");
+	stat(path, &st);
+	off_t before = st.st_size;
+	struct rlimit old, lim;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 2 * (rlim_t)before + 100;
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &lim);
+	small->next = big;
+	uint64_t lost = jsonl_write(j, small);    /* the small line fits, not the big one */
+	setrlimit(RLIMIT_FSIZE, &old);
+	small->next = NULL;
+	CHECK(lost == 1, "cut batch: %llu lost", (unsigned long long)lost);
+	CHECK(jsonl_write(j, small) == 0, "after the cut");
+	jsonl_close(j);
+	fd = open(path, O_RDONLY);
+	size_t len = drain(fd, buf, sizeof(buf));
+	close(fd);
+	unlink(path);
+	CHECK(json_lines(buf) == 3 && len == 3 * (size_t)before, "file: %d lines, %zu bytes",
+	    json_lines(buf), len);
+
+	/* a pipe that takes only part of a line (non-blocking: EAGAIN) */
+	CHECK(pipe2(p, O_NONBLOCK) == 0, "pipe");
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	dup2(p[1], STDOUT_FILENO);
+	j = jsonl_open("-", "s", err, sizeof(err));
+	lost = jsonl_write(j, big);
+	size_t got = drain(p[0], buf, sizeof(buf));
+	uint64_t lost2 = jsonl_write(j, small);
+	size_t got2 = drain(p[0], buf, sizeof(buf));
+	jsonl_close(j);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
+	CHECK(lost == 1 && got > 0 && got < 8000, "pipe: %llu lost, %zu bytes",
+	    (unsigned long long)lost, got);
+	CHECK(lost2 == 0 && got2 > 1 && buf[0] == '\n' && json_lines(buf + 1) == 1,
+	    "pipe: next batch on a fresh line: '%.40s'", buf);
+	record_free(big);
+	record_free(small);
+}
+
 static void test_timeouts(void)
 {
 	static struct worker w;
@@ -739,6 +840,7 @@ int main(void)
 	test_escape();
 	test_config();
 	test_jsonl_format();
+	test_jsonl_cut_writes();
 	test_timeouts();
 	test_http_parser();
 	test_ident_parser();
