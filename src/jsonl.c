@@ -84,10 +84,12 @@ struct jsonl_event {
  * only when memory runs out. */
 static json_t *jsonl_str(struct jsonl_event *ev, const char *field, const char *s)
 {
-	json_t *v = json_string(s ? s : "");
+	json_t *v;
 	char *text;
 
-	if (v)
+	if (!s)
+		s = "";
+	if ((v = json_string(s)) != NULL)
 		return v;
 	text = text_escape(s, strlen(s), false);
 	v = text ? json_string(text) : NULL;
@@ -338,7 +340,7 @@ static size_t jsonl_write_all(int fd, const char *buf, size_t len)
 	return done;
 }
 
-/* A write of the batch stopped after done bytes, inside a line: the next
+/* A write stopped inside a line, after its first partial bytes: the next
  * event must not be glued to that half. Cuts the half line off the file
  * when the file still ends where the write stopped (nothing appended
  * since, by another inetd child); otherwise (a pipe, or someone wrote
