@@ -73,7 +73,7 @@ static const struct config_option config_options[] = {
 	{"workers", 1, true, "N", "event-loop threads; default one per core"},
 	{"db", 1, false, "FILE", "SQLite database; default ./flypaper.db"},
 	{"jsonl", 1, false, "FILE", "also write JSON lines here ('-' is stdout)"},
-	{"sensor", 1, false, "NAME", "sensor name in every record; default the host name"},
+	{"sensor", 1, false, "NAME", "sensor name in every record (printable ASCII); default the host name"},
 	{"max-payload", 1, false, "SIZE", "payload bytes kept per session; default 1M"},
 	{"idle-timeout", 1, false, "DUR", "read timeout, 100ms..24h; default 30s"},
 	{"session-timeout", 1, false, "DUR", "hard cap per session, 100ms..24h; default 15m"},
@@ -300,9 +300,14 @@ int config_set(struct config *cfg, const char *name, const char *value,
 		return config_replace(&cfg->jsonl_path, value, false, err, errlen);
 	}
 	if (strcmp(name, "sensor") == 0) {
-		if (!*value || strlen(value) > 64)
+		/* It goes into every record, every JSON line and every report:
+		 * printable ASCII keeps it the same in all of them. */
+		bool printable = true;
+		for (const char *p = value; *p; p++)
+			printable &= *p >= 0x20 && *p < 0x7f;
+		if (!*value || strlen(value) > 64 || !printable)
 			return config_error(err, errlen,
-			    "sensor: name must be 1 to 64 characters");
+			    "sensor: name must be 1 to 64 printable ASCII characters");
 		return config_replace(&cfg->sensor, value, false, err, errlen);
 	}
 	if (strcmp(name, "user") == 0) {

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ident.h"
@@ -20,6 +21,8 @@ struct jsonl {
 	char *sensor;
 	int fd;
 	int owns_fd;                 /* 0 for standard output */
+	bool torn;                   /* a cut write left a partial line at the end:
+	                              * the next batch starts with a newline */
 };
 
 /* Never follows a symlink, nor appends to another user's file. */
@@ -65,87 +68,190 @@ int jsonl_reopen(struct jsonl *j, char *err, size_t errlen)
 	return 0;
 }
 
-static json_t *jsonl_payload_base64(const struct record *r)
-{
-	size_t cap = BASE64_ENCODE_RAW_LENGTH(r->payload_len) + 1;
-	char *b64;
-	json_t *s;
+/* One event being built. Every string goes in through jsonl_str, so a
+ * string jansson refuses costs that field's bytes, not the event. */
+struct jsonl_event {
+	json_t *obj;
+	json_t *escaped;             /* names of fields sent escaped; NULL: none */
+	bool failed;                 /* memory ran out: the event is lost */
+};
 
-	if (!r->payload)
-		return json_string("");
-	b64 = malloc(cap);
-	if (!b64)
-		return NULL;
-	base64_encode_raw(b64, r->payload_len, r->payload);
-	b64[cap - 1] = '\0';
-	s = json_string(b64);
-	free(b64);
-	return s;
+/* A JSON string of s. Peer bytes are escaped (\xNN) before they get here,
+ * so jansson refuses only a string that should never come (one that is not
+ * UTF-8, from a rule file or a future field): that one goes out escaped
+ * the same way and its field is named in "escaped_fields". Returns NULL
+ * only when memory runs out. */
+static json_t *jsonl_str(struct jsonl_event *ev, const char *field, const char *s)
+{
+	json_t *v;
+	char *text;
+
+	if (!s)
+		s = "";
+	if ((v = json_string(s)) != NULL)
+		return v;
+	text = text_escape(s, strlen(s), false);
+	v = text ? json_string(text) : NULL;
+	free(text);
+	if (!ev->escaped)
+		ev->escaped = json_array();
+	bool listed = false;
+	size_t i;
+	json_t *name;
+	json_array_foreach(ev->escaped, i, name)
+		listed |= strcmp(json_string_value(name), field) == 0;
+	if (!listed && json_array_append_new(ev->escaped, json_string(field)) < 0)
+		ev->failed = true;
+	return v;
 }
 
-static json_t *jsonl_ms(int64_t ms)
+/* Sets field to v (a new reference, NULL when memory ran out). */
+static void jsonl_set(struct jsonl_event *ev, const char *field, json_t *v)
 {
-	return ms >= 0 ? json_integer(ms) : json_null();
+	if (!v || json_object_set_new(ev->obj, field, v) < 0)
+		ev->failed = true;
 }
 
-/* How the peer reacted: timing, IDENT, HTTP parse. */
-static json_t *jsonl_reaction(const struct record *r)
+static void jsonl_set_str(struct jsonl_event *ev, const char *field, const char *s)
 {
-	const struct record_ident *id = r->ident;
-	const char *http = record_http_name(r->http);
+	jsonl_set(ev, field, jsonl_str(ev, field, s));
+}
 
-	json_t *rules = json_array(), *families = json_array();
-	for (int i = 0; i < r->nmatches; i++) {
-		char family[64];
-		json_array_append_new(rules, json_string(r->matches[i].rule));
-		sscanf(r->matches[i].tags, "%63s", family);
-		if (r->matches[i].tags[0])
-			json_array_append_new(families, json_string(family));
-	}
-	return json_pack("{s:o, s:s, s:o, s:o, s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o, s:s, s:I,"
-	                 " s:o, s:o}",
-	    "first_out_ms", jsonl_ms(r->first_out_ms),
-	    "closed_by", r->closed_by_peer ? "peer" : "server",
-	    "peer_close_after_out_ms", jsonl_ms(r->peer_close_after_out_ms),
-	    "peer_close_after_ident_ms", jsonl_ms(r->peer_close_after_ident_ms),
-	    "ident_status", ident_status_name(id ? id->status : IDENT_NONE),
-	    "ident_reply", id ? id->reply : "",
-	    "ident_opsys", id ? id->opsys : "",
-	    "ident_charset", id ? id->charset : "",
-	    "ident_userid", id ? id->userid : "",
-	    "ident_error", id ? id->error : "",
-	    "ident_sent_ms", jsonl_ms(id ? id->sent_ms : -1),
-	    "ident_reply_ms", jsonl_ms(id ? id->reply_ms : -1),
-	    "http", http ? http : "",
-	    "requests", (json_int_t)(r->nrequests + r->requests_dropped),
-	    "rules", rules, "families", families);
+static void jsonl_set_int(struct jsonl_event *ev, const char *field, json_int_t n)
+{
+	jsonl_set(ev, field, json_integer(n));
+}
+
+/* Milliseconds, or null for -1. */
+static void jsonl_set_ms(struct jsonl_event *ev, const char *field, int64_t ms)
+{
+	jsonl_set(ev, field, ms >= 0 ? json_integer(ms) : json_null());
+}
+
+/* Peer bytes (no NUL) as escaped text: the raw IDENT fields. */
+static void jsonl_set_peer(struct jsonl_event *ev, const char *field, const char *raw)
+{
+	char *text = text_escape(raw, strlen(raw), false);
+
+	jsonl_set(ev, field, text ? jsonl_str(ev, field, text) : NULL);
+	free(text);
 }
 
 /* A span of the payload as escaped text. */
-static json_t *jsonl_span(const struct record *r, struct record_span sp,
-    bool keep_newlines)
+static void jsonl_set_span(struct jsonl_event *ev, const char *field,
+    const struct record *r, struct record_span sp, bool keep_newlines)
 {
-	json_t *s;
 	char *text;
 
-	if (!r->payload || (size_t)sp.off + sp.len > r->payload_len)
-		return json_string("");
+	if (!r->payload || (size_t)sp.off + sp.len > r->payload_len) {
+		jsonl_set_str(ev, field, "");
+		return;
+	}
 	text = text_escape(r->payload + sp.off, sp.len, keep_newlines);
-	if (!text)
-		return NULL;
-	s = json_string(text);
+	jsonl_set(ev, field, text ? jsonl_str(ev, field, text) : NULL);
 	free(text);
-	return s;
 }
 
-char *jsonl_format_request(const struct record *r, uint32_t i, const char *sensor)
+/* The fields every event starts with. */
+static void jsonl_begin(struct jsonl_event *ev, const struct record *r,
+    const char *eventid, const char *ts, const char *sensor)
+{
+	char id[RECORD_ID_LEN], src[ADDR_TEXT_LEN], dst[ADDR_TEXT_LEN];
+
+	*ev = (struct jsonl_event){.obj = json_object()};
+	if (!ev->obj) {
+		ev->failed = true;
+		return;
+	}
+	record_id_hex(r->id, id);
+	addr_ip(&r->src, src, sizeof(src));
+	addr_ip(&r->dst, dst, sizeof(dst));
+	jsonl_set_str(ev, "eventid", eventid);
+	jsonl_set_str(ev, "timestamp", ts);
+	jsonl_set_str(ev, "sensor", sensor);
+	jsonl_set_str(ev, "session", id);
+	jsonl_set_str(ev, "src_ip", src);
+	jsonl_set_int(ev, "src_port", addr_port(&r->src));
+	jsonl_set_str(ev, "dst_ip", dst);
+	jsonl_set_int(ev, "dst_port", addr_port(&r->dst));
+	jsonl_set_str(ev, "protocol", "tcp");
+	jsonl_set_str(ev, "strategy", r->strategy ? r->strategy : "");
+}
+
+/* The event as one line (NULL when memory ran out); *escaped tells whether
+ * a field had to be escaped. Frees the event. */
+static char *jsonl_end(struct jsonl_event *ev, bool *escaped)
+{
+	char *line = NULL;
+
+	*escaped = ev->escaped != NULL;
+	if (ev->escaped && json_object_set_new(ev->obj, "escaped_fields", ev->escaped) < 0)
+		ev->failed = true;
+	if (!ev->failed)
+		line = json_dumps(ev->obj, JSON_COMPACT);
+	json_decref(ev->obj);
+	return line;
+}
+
+static void jsonl_set_payload_base64(struct jsonl_event *ev, const struct record *r)
+{
+	size_t cap = BASE64_ENCODE_RAW_LENGTH(r->payload_len) + 1;
+	char *b64;
+
+	if (!r->payload) {
+		jsonl_set_str(ev, "payload", "");
+		return;
+	}
+	b64 = malloc(cap);
+	if (!b64) {
+		ev->failed = true;
+		return;
+	}
+	base64_encode_raw(b64, r->payload_len, r->payload);
+	b64[cap - 1] = '\0';
+	jsonl_set_str(ev, "payload", b64);
+	free(b64);
+}
+
+/* How the peer reacted: timing, IDENT, HTTP parse. */
+static void jsonl_set_reaction(struct jsonl_event *ev, const struct record *r)
+{
+	const struct record_ident *id = r->ident;
+	const char *http = record_http_name(r->http);
+	json_t *rules = json_array(), *families = json_array();
+
+	jsonl_set_ms(ev, "first_out_ms", r->first_out_ms);
+	jsonl_set_str(ev, "closed_by", r->closed_by_peer ? "peer" : "server");
+	jsonl_set_ms(ev, "peer_close_after_out_ms", r->peer_close_after_out_ms);
+	jsonl_set_ms(ev, "peer_close_after_ident_ms", r->peer_close_after_ident_ms);
+	jsonl_set_str(ev, "ident_status", ident_status_name(id ? id->status : IDENT_NONE));
+	jsonl_set_str(ev, "ident_reply", id ? id->reply : "");    /* escaped already */
+	jsonl_set_peer(ev, "ident_opsys", id ? id->opsys : "");
+	jsonl_set_peer(ev, "ident_charset", id ? id->charset : "");
+	jsonl_set_peer(ev, "ident_userid", id ? id->userid : "");
+	jsonl_set_peer(ev, "ident_error", id ? id->error : "");
+	jsonl_set_ms(ev, "ident_sent_ms", id ? id->sent_ms : -1);
+	jsonl_set_ms(ev, "ident_reply_ms", id ? id->reply_ms : -1);
+	jsonl_set_str(ev, "http", http ? http : "");
+	jsonl_set_int(ev, "requests", (json_int_t)(r->nrequests + r->requests_dropped));
+	for (int i = 0; rules && families && i < r->nmatches; i++) {
+		char family[64];
+		if (json_array_append_new(rules, jsonl_str(ev, "rules", r->matches[i].rule)) < 0 ||
+		    (sscanf(r->matches[i].tags, "%63s", family) == 1 &&
+		     json_array_append_new(families, jsonl_str(ev, "families", family)) < 0))
+			ev->failed = true;
+	}
+	jsonl_set(ev, "rules", rules);
+	jsonl_set(ev, "families", families);
+}
+
+static char *jsonl_format_request_line(const struct record *r, uint32_t i,
+    const char *sensor, bool *escaped)
 {
 	const struct record_request *q = &r->requests[i];
-	char id[RECORD_ID_LEN], ts[RECORD_TS_LEN];
-	char src[ADDR_TEXT_LEN], dst[ADDR_TEXT_LEN];
+	char ts[RECORD_TS_LEN];
 	struct timespec at = r->start_wall;
-	json_t *o;
-	char *line;
+	struct jsonl_event ev;
 
 	at.tv_sec += q->at_ms / 1000;
 	at.tv_nsec += (q->at_ms % 1000) * 1000000L;
@@ -153,101 +259,109 @@ char *jsonl_format_request(const struct record *r, uint32_t i, const char *senso
 		at.tv_sec++;
 		at.tv_nsec -= 1000000000L;
 	}
-	record_id_hex(r->id, id);
 	record_format_ts(&at, ts);
-	addr_ip(&r->src, src, sizeof(src));
-	addr_ip(&r->dst, dst, sizeof(dst));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s, s:i, s:I,"
-	              " s:o, s:o, s:o, s:o, s:o, s:o, s:I}",
-	    "eventid", "flypaper.http.request", "timestamp", ts, "sensor", sensor,
-	    "session", id, "src_ip", src, "src_port", (int)addr_port(&r->src),
-	    "dst_ip", dst, "dst_port", (int)addr_port(&r->dst), "protocol", "tcp",
-	    "strategy", r->strategy ? r->strategy : "",
-	    "seq", (int)i + 1, "at_ms", (json_int_t)q->at_ms,
-	    "method", jsonl_span(r, q->method, false),
-	    "target", jsonl_span(r, q->target, false),
-	    "version", jsonl_span(r, q->version, false),
-	    "host", jsonl_span(r, q->host, false),
-	    "user_agent", jsonl_span(r, q->user_agent, false),
-	    "headers", jsonl_span(r, q->headers, true),
-	    "body_bytes", (json_int_t)q->body_bytes);
-	if (!o)
-		return NULL;
-	line = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return line;
+	jsonl_begin(&ev, r, "flypaper.http.request", ts, sensor);
+	jsonl_set_int(&ev, "seq", (json_int_t)i + 1);
+	jsonl_set_int(&ev, "at_ms", (json_int_t)q->at_ms);
+	jsonl_set_span(&ev, "method", r, q->method, false);
+	jsonl_set_span(&ev, "target", r, q->target, false);
+	jsonl_set_span(&ev, "version", r, q->version, false);
+	jsonl_set_span(&ev, "host", r, q->host, false);
+	jsonl_set_span(&ev, "user_agent", r, q->user_agent, false);
+	jsonl_set_span(&ev, "headers", r, q->headers, true);
+	jsonl_set_int(&ev, "body_bytes", (json_int_t)q->body_bytes);
+	return jsonl_end(&ev, escaped);
+}
+
+static char *jsonl_format_line(const struct record *r, const char *sensor,
+    bool *escaped)
+{
+	char ts[RECORD_TS_LEN], start[RECORD_TS_LEN], sha[RECORD_SHA256_HEX] = "";
+	bool closed = r->kind == RECORD_CLOSED;
+	struct jsonl_event ev;
+
+	record_format_ts(&r->start_wall, start);
+	record_format_ts(closed ? &r->end_wall : &r->start_wall, ts);
+	jsonl_begin(&ev, r, closed ? "flypaper.session.closed" : "flypaper.session.connect",
+	    ts, sensor);
+	if (closed) {
+		if (r->payload_len)
+			record_sha256_hex(r->sha256, sha);
+		jsonl_set_str(&ev, "start_ts", start);
+		jsonl_set_str(&ev, "end_ts", ts);
+		jsonl_set_int(&ev, "duration_ms", (json_int_t)r->duration_ms);
+		jsonl_set_int(&ev, "bytes_in", (json_int_t)r->bytes_in);
+		jsonl_set_int(&ev, "bytes_out", (json_int_t)r->bytes_out);
+		jsonl_set_ms(&ev, "first_byte_ms", r->first_byte_ms);
+		jsonl_set_int(&ev, "payload_size", (json_int_t)r->payload_len);
+		jsonl_set_str(&ev, "payload_sha256", sha);
+		jsonl_set_str(&ev, "close_reason", record_reason_name(r->reason));
+		jsonl_set_int(&ev, "truncated_bytes", (json_int_t)(r->bytes_in - r->payload_len));
+		jsonl_set(&ev, "truncated", json_boolean(r->truncated));
+		jsonl_set(&ev, "payload_lost", json_boolean(r->payload_lost));
+		jsonl_set_payload_base64(&ev, r);
+		jsonl_set_reaction(&ev, r);
+	}
+	return jsonl_end(&ev, escaped);
+}
+
+char *jsonl_format_request(const struct record *r, uint32_t i, const char *sensor)
+{
+	bool escaped;
+
+	return jsonl_format_request_line(r, i, sensor, &escaped);
 }
 
 char *jsonl_format(const struct record *r, const char *sensor)
 {
-	char id[RECORD_ID_LEN], ts[RECORD_TS_LEN], start[RECORD_TS_LEN];
-	char src[ADDR_TEXT_LEN], dst[ADDR_TEXT_LEN], sha[RECORD_SHA256_HEX] = "";
-	json_t *o;
-	char *line;
+	bool escaped;
 
-	record_id_hex(r->id, id);
-	record_format_ts(&r->start_wall, start);
-	record_format_ts(r->kind == RECORD_CLOSED ? &r->end_wall : &r->start_wall, ts);
-	addr_ip(&r->src, src, sizeof(src));
-	addr_ip(&r->dst, dst, sizeof(dst));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:i, s:s, s:s}",
-	    "eventid", r->kind == RECORD_CLOSED ? "flypaper.session.closed"
-	                                        : "flypaper.session.connect",
-	    "timestamp", ts, "sensor", sensor, "session", id,
-	    "src_ip", src, "src_port", (int)addr_port(&r->src),
-	    "dst_ip", dst, "dst_port", (int)addr_port(&r->dst),
-	    "protocol", "tcp", "strategy", r->strategy ? r->strategy : "");
-	if (!o)
-		return NULL;
-	if (r->kind == RECORD_CLOSED) {
-		json_t *payload = jsonl_payload_base64(r);
-		if (r->payload_len)
-			record_sha256_hex(r->sha256, sha);
-		if (!payload ||
-		    json_object_update_new(o, json_pack(
-		        "{s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:s, s:s, s:I, s:b, s:b, s:o}",
-		        "start_ts", start, "end_ts", ts,
-		        "duration_ms", (json_int_t)r->duration_ms,
-		        "bytes_in", (json_int_t)r->bytes_in,
-		        "bytes_out", (json_int_t)r->bytes_out,
-		        "first_byte_ms", r->first_byte_ms >= 0
-		            ? json_integer(r->first_byte_ms) : json_null(),
-		        "payload_size", (json_int_t)r->payload_len,
-		        "payload_sha256", sha,
-		        "close_reason", record_reason_name(r->reason),
-		        "truncated_bytes", (json_int_t)(r->bytes_in - r->payload_len),
-		        "truncated", (int)r->truncated,
-		        "payload_lost", (int)r->payload_lost,
-		        "payload", payload)) < 0 ||
-		    json_object_update_new(o, jsonl_reaction(r)) < 0) {
-			json_decref(o);
-			return NULL;
-		}
-	}
-	line = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	return line;
+	return jsonl_format_line(r, sensor, &escaped);
 }
 
-static int jsonl_write_all(int fd, const char *buf, size_t len)
+/* Writes all of buf; returns the bytes written before an error (len on
+ * success). */
+static size_t jsonl_write_all(int fd, const char *buf, size_t len)
 {
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = write(fd, buf + done, len - done);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return -1;
+			break;
 		}
-		buf += n;
-		len -= (size_t)n;
+		if (n == 0)
+			break;
+		done += (size_t)n;
 	}
-	return 0;
+	return done;
+}
+
+/* A write stopped inside a line, after its first partial bytes: the next
+ * event must not be glued to that half. Cuts the half line off the file
+ * when the file still ends where the write stopped (nothing appended
+ * since, by another inetd child); otherwise (a pipe, or someone wrote
+ * after it) the next batch begins with a newline, so the half line stands
+ * alone. */
+static void jsonl_cut_partial(struct jsonl *j, size_t partial)
+{
+	struct stat st;
+	off_t end = lseek(j->fd, 0, SEEK_CUR);
+
+	if (end >= (off_t)partial && fstat(j->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    st.st_size == end && ftruncate(j->fd, end - (off_t)partial) == 0) {
+		lseek(j->fd, end - (off_t)partial, SEEK_SET);
+		return;
+	}
+	j->torn = true;
 }
 
 uint64_t jsonl_write(struct jsonl *j, const struct record *list)
 {
 	char *batch = NULL;
-	size_t len = 0;
+	size_t len = 0, start = 0;
 	uint64_t lines = 0, failed = 0;
 	FILE *mem = open_memstream(&batch, &len);
 
@@ -256,16 +370,24 @@ uint64_t jsonl_write(struct jsonl *j, const struct record *list)
 			failed++;
 		return failed;
 	}
+	if (j->torn) {
+		fputc('\n', mem);
+		start = 1;
+	}
 	for (const struct record *r = list; r; r = r->next) {
 		/* The requests came before the close: their events first. */
 		uint32_t nreq = r->kind == RECORD_CLOSED && r->payload ? r->nrequests : 0;
 		for (uint32_t i = 0; i <= nreq; i++) {
-			char *line = i < nreq ? jsonl_format_request(r, i, j->sensor)
-			                      : jsonl_format(r, j->sensor);
+			bool escaped = false;
+			char *line = i < nreq ? jsonl_format_request_line(r, i, j->sensor, &escaped)
+			                      : jsonl_format_line(r, j->sensor, &escaped);
 			if (!line) {
 				failed++;
 				continue;
 			}
+			/* Written, but with a field escaped: counted as well. */
+			if (escaped)
+				failed++;
 			fputs(line, mem);
 			fputc('\n', mem);
 			free(line);
@@ -276,8 +398,26 @@ uint64_t jsonl_write(struct jsonl *j, const struct record *list)
 		free(batch);
 		return failed + lines;
 	}
-	if (len && jsonl_write_all(j->fd, batch, len) < 0)
-		failed += lines;
+	if (len > start) {
+		size_t done = jsonl_write_all(j->fd, batch, len);
+		if (done == len) {
+			j->torn = false;
+		} else if (done > 0) {
+			/* Whole lines that made it stay; the rest is counted. */
+			size_t last = done;
+			uint64_t whole = 0;
+			while (last > 0 && batch[last - 1] != '\n')
+				last--;
+			for (size_t k = start; k < last; k++)
+				whole += batch[k] == '\n';
+			failed += lines - whole;
+			j->torn = false;
+			if (last < done)
+				jsonl_cut_partial(j, done - last);
+		} else {
+			failed += lines;
+		}
+	}
 	free(batch);
 	return failed;
 }

@@ -17,17 +17,22 @@ struct jsonl *jsonl_open(const char *path, const char *sensor, char *err,
 
 /* Appends one line per record of list: flypaper.session.connect for
  * RECORD_CONNECT; for RECORD_CLOSED one flypaper.http.request per request
- * found, then flypaper.session.closed. Each batch is
- * one write(2) of whole lines. Returns the number of lines that could not
- * be written (0 on success). */
+ * found, then flypaper.session.closed. Each batch is one write(2) of whole
+ * lines. A write cut short (full disk) keeps the whole lines written and
+ * removes the partial one, or, when it cannot (a pipe), starts the next
+ * batch with a newline: a half line is never glued to the next event.
+ * Returns the number of lines not written whole, plus those written with a
+ * field jansson refused, escaped and named in "escaped_fields" (0 on
+ * success). */
 uint64_t jsonl_write(struct jsonl *j, const struct record *list);
 
 /* Reopens the file after log rotation. Returns 0, or -1 with err (the old
  * file stays in use). */
 int jsonl_reopen(struct jsonl *j, char *err, size_t errlen);
 
-/* Formats one record as a JSON object without a newline. Returns a string
- * the caller frees, or NULL when memory runs out. */
+/* Formats one record as a JSON object without a newline. Every string is
+ * valid UTF-8 whatever the peer sent. Returns a string the caller frees, or
+ * NULL when memory runs out. */
 char *jsonl_format(const struct record *r, const char *sensor);
 
 /* Formats request i of a closed record as a flypaper.http.request event.

@@ -65,6 +65,8 @@ struct record_ident {
 	int64_t sent_ms;             /* session start to the probe's connect */
 	int64_t reply_ms;            /* session start to the reply line; -1 none */
 	char reply[4 * 1024 + 1];    /* the reply line, escaped (\xNN) */
+	/* The reply's fields as the peer sent them (any byte but NUL): the
+	 * store and the JSON lines escape them (\xNN) as they write them. */
 	char opsys[64], charset[64], userid[512], error[64];
 };
 

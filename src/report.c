@@ -5,6 +5,7 @@
  * JSON, or one self-contained HTML page with inline SVG charts. */
 #include "report.h"
 
+#include <ctype.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <sqlite3.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "text.h"
 #include "yield.h"
 
 #define REPORT_MAX_DBS 16
@@ -24,6 +26,7 @@
 #define REPORT_TOP 10
 #define REPORT_LATE_MS 2000          /* a first byte after this is "late" */
 #define REPORT_DROP_MS 1000          /* "closed within 1 s" */
+#define REPORT_VALUE_MAX 1024        /* a path or user agent is shown cut to this */
 
 enum report_class {
 	CLASS_PAYLOAD,               /* sent data at once */
@@ -45,7 +48,8 @@ static const char *const report_class_colors[CLASS_COUNT] = {
 };
 
 struct report_hour {
-	char key[14];                /* "2026-11-27T05"; empty: free slot */
+	char key[14];                /* "2026-11-27T05", or what the database held
+	                              * instead, escaped; empty: free slot */
 	long sessions;
 	long by_class[CLASS_COUNT];
 	long by_family[REPORT_MAX_FAMILIES];
@@ -79,18 +83,54 @@ struct report {
 	long long last_ms;           /* its last session's start */
 };
 
-/* Milliseconds since the epoch of an ISO 8601 UTC timestamp. */
-static long long report_ts_ms(const char *ts)
+/* Column i of a row, as display text (text_display_into) in out: NULL
+ * reads as an empty string, and a value of any type or length is read only
+ * as far as the database says it is long. Returns out. */
+static char *report_column(sqlite3_stmt *q, int i, char *out, size_t outlen)
 {
-	struct tm tm = {0};
-	int usec = 0;
+	const unsigned char *v = sqlite3_column_text(q, i);
 
-	if (!ts || sscanf(ts, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon,
-	        &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &usec) < 6)
+	text_display_into(v ? v : (const unsigned char *)"",
+	    v ? (size_t)sqlite3_column_bytes(q, i) : 0, out, outlen);
+	return out;
+}
+
+/* The string of a JSON value the report built ("" for anything else). */
+static const char *report_str(json_t *v)
+{
+	const char *s = json_string_value(v);
+
+	return s ? s : "";
+}
+
+/* Milliseconds since the epoch of a stored timestamp such as
+ * "2026-11-27T05:00:00.123456Z", read only as far as it is long: 0 when it
+ * does not start like one (a merged database may hold anything). */
+static long long report_ts_ms(const unsigned char *ts, size_t len)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	int f[6] = {0}, ms = 0;
+
+	if (!ts || len < sizeof(shape) - 1)
 		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (long long)timegm(&tm) * 1000 + usec / 1000;
+	for (size_t i = 0, k = 0; i < sizeof(shape) - 1; i++) {
+		if (shape[i] != 'd') {
+			if (ts[i] != shape[i])
+				return 0;
+			k++;
+			continue;
+		}
+		if (!isdigit(ts[i]))
+			return 0;
+		f[k] = f[k] * 10 + (ts[i] - '0');
+	}
+	if (len > 20 && ts[19] == '.') {
+		for (size_t i = 20; i < 23; i++)
+			ms = ms * 10 + (i < len && isdigit(ts[i]) ? ts[i] - '0' : 0);
+	}
+	struct tm tm = {.tm_year = f[0] - 1900, .tm_mon = f[1] - 1, .tm_mday = f[2],
+	    .tm_hour = f[3], .tm_min = f[4], .tm_sec = f[5]};
+	return (long long)timegm(&tm) * 1000 + ms;
 }
 
 static int report_family_index(struct report *rp, const char *name)
@@ -101,17 +141,29 @@ static int report_family_index(struct report *rp, const char *name)
 	}
 	if (rp->nfamilies == REPORT_MAX_FAMILIES)
 		return REPORT_MAX_FAMILIES - 1;   /* the last slot gathers the rest */
+	/* One "other" even when a stored family has that name: two would be
+	 * one key in the JSON, and their sessions would go uncounted. */
+	for (int i = 0; rp->nfamilies == REPORT_MAX_FAMILIES - 1 && i < rp->nfamilies; i++) {
+		if (strcmp(rp->families[i], "other") == 0)
+			return i;
+	}
 	snprintf(rp->families[rp->nfamilies], sizeof(rp->families[0]), "%s",
 	    rp->nfamilies == REPORT_MAX_FAMILIES - 1 ? "other" : name);
 	return rp->nfamilies++;
 }
 
-static struct report_hour *report_hour(struct report *rp, const char *ts)
+/* The timeline slot of a stored timestamp's hour (its first 13 bytes,
+ * escaped; "-" when there are none). */
+static struct report_hour *report_hour(struct report *rp, const unsigned char *ts,
+    size_t len)
 {
 	char key[14];
 	uint32_t h = 2166136261u;
 
-	snprintf(key, sizeof(key), "%.13s", ts ? ts : "");
+	text_display_into(ts ? ts : (const unsigned char *)"", ts && len > 13 ? 13 : len,
+	    key, sizeof(key));
+	if (!key[0])
+		snprintf(key, sizeof(key), "-");    /* empty marks a free slot */
 	for (const char *p = key; *p; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
 	for (uint32_t i = 0; i < REPORT_HOURS; i++) {
@@ -208,18 +260,22 @@ static int report_collect(struct report *rp, sqlite3 *db)
 	if (rc != SQLITE_OK)
 		return rc;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		const char *ip = (const char *)sqlite3_column_text(q, 0);
-		const char *ts = (const char *)sqlite3_column_text(q, 1);
+		char ip[sizeof(rp->cur.ip)], family[sizeof(rp->families[0])];
+		const unsigned char *ts = sqlite3_column_text(q, 1);
+		size_t ts_len = ts ? (size_t)sqlite3_column_bytes(q, 1) : 0;
 		const char *reason = (const char *)sqlite3_column_text(q, 8);
-		const char *family = (const char *)sqlite3_column_text(q, 9);
-		long long t = report_ts_ms(ts);
+		long long t = report_ts_ms(ts, ts_len);
 
 		if (reason && strcmp(reason, "capacity") == 0) {
 			rp->refused++;
 			continue;
 		}
-		if (!ip)
-			ip = "?";
+		report_column(q, 0, ip, sizeof(ip));
+		if (sqlite3_column_type(q, 0) == SQLITE_NULL)
+			snprintf(ip, sizeof(ip), "?");
+		report_column(q, 9, family, sizeof(family));
+		if (sqlite3_column_type(q, 9) == SQLITE_NULL)
+			snprintf(family, sizeof(family), "none");
 		if (strcmp(ip, rp->cur.ip) != 0 || rp->cur.sessions == 0) {
 			report_end_source(rp);
 			snprintf(rp->cur.ip, sizeof(rp->cur.ip), "%s", ip);
@@ -233,9 +289,9 @@ static int report_collect(struct report *rp, sqlite3 *db)
 		enum report_class c = report_classify(q);
 		rp->by_class[c]++;
 		rp->cur.by_class[c]++;
-		int f = report_family_index(rp, family ? family : "none");
+		int f = report_family_index(rp, family);
 		rp->family_sessions[f]++;
-		struct report_hour *h = report_hour(rp, ts);
+		struct report_hour *h = report_hour(rp, ts, ts_len);
 		if (h) {
 			h->sessions++;
 			h->by_class[c]++;
@@ -258,9 +314,12 @@ static json_t *report_top_requests(sqlite3 *db, const char *column)
 	    "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d", column, column, REPORT_TOP);
 	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
 		return arr;
-	while (sqlite3_step(q) == SQLITE_ROW)
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		char value[REPORT_VALUE_MAX];
 		json_array_append_new(arr, json_pack("[s, I]",
-		    (const char *)sqlite3_column_text(q, 0), (json_int_t)sqlite3_column_int64(q, 1)));
+		    report_column(q, 0, value, sizeof(value)),
+		    (json_int_t)sqlite3_column_int64(q, 1)));
+	}
 	sqlite3_finalize(q);
 	return arr;
 }
@@ -395,9 +454,9 @@ static void report_text(FILE *out, json_t *r)
 	json_array_foreach(json_object_get(bursts, "top_sources"), i, v) {
 		json_t *sizes = json_object_get(v, "burst_sizes"), *s;
 		size_t k2;
-		fprintf(out, "  %-40s %6lld sessions  %-14s bursts:", json_string_value(json_object_get(v, "src_ip")),
+		fprintf(out, "  %-40s %6lld sessions  %-14s bursts:", report_str(json_object_get(v, "src_ip")),
 		    (long long)json_integer_value(json_object_get(v, "sessions")),
-		    json_string_value(json_object_get(v, "class")));
+		    report_str(json_object_get(v, "class")));
 		json_array_foreach(sizes, k2, s) {
 			if (k2 >= 12) {
 				fprintf(out, " ...");
@@ -417,26 +476,28 @@ static void report_text(FILE *out, json_t *r)
 		if (!json_is_null(drop))
 			snprintf(d, sizeof(d), "%.1f%%", 100.0 * json_real_value(drop));
 		fprintf(out, "  %-14s %7lld sessions  %5.1f%% sent payload  median first byte %-9s "
-		    "left at first byte %s\n", json_string_value(json_object_get(v, "strategy")),
+		    "left at first byte %s\n", report_str(json_object_get(v, "strategy")),
 		    (long long)json_integer_value(json_object_get(v, "sessions")),
 		    100.0 * json_real_value(json_object_get(v, "payload_share")), m, d);
 	}
 	fprintf(out, "\ntop paths\n");
 	json_array_foreach(json_object_get(json_object_get(r, "top"), "paths"), i, v)
 		fprintf(out, "  %7lld  %.100s\n", (long long)json_integer_value(json_array_get(v, 1)),
-		    json_string_value(json_array_get(v, 0)));
+		    report_str(json_array_get(v, 0)));
 	fprintf(out, "\ntop user agents\n");
 	json_array_foreach(json_object_get(json_object_get(r, "top"), "user_agents"), i, v)
 		fprintf(out, "  %7lld  %.100s\n", (long long)json_integer_value(json_array_get(v, 1)),
-		    json_string_value(json_array_get(v, 0)));
+		    report_str(json_array_get(v, 0)));
 	fprintf(out, "\ntimeline (sessions per hour, UTC)\n");
 	json_array_foreach(json_object_get(r, "timeline"), i, v)
-		fprintf(out, "  %s  %7lld\n", json_string_value(json_object_get(v, "hour")),
+		fprintf(out, "  %s  %7lld\n", report_str(json_object_get(v, "hour")),
 		    (long long)json_integer_value(json_object_get(v, "sessions")));
 }
 
 /* ---- html ------------------------------------------------------------ */
 
+/* Writes s as HTML text or attribute value. The report's strings are
+ * printable ASCII already (report_column), so these five are all. */
 static void report_html_escape(FILE *out, const char *s)
 {
 	for (; s && *s; s++) {
@@ -445,6 +506,7 @@ static void report_html_escape(FILE *out, const char *s)
 		case '>': fputs("&gt;", out); break;
 		case '&': fputs("&amp;", out); break;
 		case '"': fputs("&quot;", out); break;
+		case '\'': fputs("&#39;", out); break;
 		default: fputc(*s, out);
 		}
 	}
@@ -520,6 +582,7 @@ static void report_html(FILE *out, json_t *r)
 	json_array_foreach(timeline, i, v) {
 		double y = 210;
 		json_t *bc = json_object_get(v, "by_class");
+		const char *hour = report_str(json_object_get(v, "hour"));
 		for (int c = 0; c < CLASS_COUNT; c++) {
 			double n = json_number_value(json_object_get(bc, report_class_names[c]));
 			double hgt = 190.0 * n / max;
@@ -527,13 +590,17 @@ static void report_html(FILE *out, json_t *r)
 				continue;
 			y -= hgt;
 			fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
-			    "<title>%s %s: %g</title></rect>\n", 30 + bw * (double)i + 1, y,
-			    bw > 3 ? bw - 2 : bw, hgt, report_class_colors[c],
-			    json_string_value(json_object_get(v, "hour")), report_class_names[c], n);
+			    "<title>", 30 + bw * (double)i + 1, y, bw > 3 ? bw - 2 : bw, hgt,
+			    report_class_colors[c]);
+			report_html_escape(out, hour);
+			fprintf(out, " %s: %g</title></rect>\n", report_class_names[c], n);
 		}
-		if (nh <= 24 || i % (nh / 12 + 1) == 0)
-			fprintf(out, "<text x=\"%.1f\" y=\"228\">%s</text>\n", 30 + bw * (double)i,
-			    json_string_value(json_object_get(v, "hour")) + 11);
+		if (nh <= 24 || i % (nh / 12 + 1) == 0) {
+			/* the hour of "2026-11-27T05"; a stored start_ts may be shorter */
+			fprintf(out, "<text x=\"%.1f\" y=\"228\">", 30 + bw * (double)i);
+			report_html_escape(out, strlen(hour) > 11 ? hour + 11 : hour);
+			fputs("</text>\n", out);
+		}
 	}
 	fputs("</svg>\n", out);
 
@@ -561,7 +628,7 @@ static void report_html(FILE *out, json_t *r)
 		else
 			snprintf(dlabel, sizeof(dlabel), "%.1f%%", 100 * drop);
 		fprintf(out, "<text x=\"0\" y=\"%d\">", y + 24);
-		report_html_escape(out, json_string_value(json_object_get(v, "strategy")));
+		report_html_escape(out, report_str(json_object_get(v, "strategy")));
 		fprintf(out, "</text><rect x=\"170\" y=\"%d\" width=\"%.1f\" height=\"16\" fill=\"#38a169\">"
 		    "<title>sent a payload: %.1f%%</title></rect><text x=\"%.1f\" y=\"%d\" class=\"v\">%.1f%%</text>\n"
 		    "<rect x=\"170\" y=\"%d\" width=\"%.1f\" height=\"16\" fill=\"#c53030\"><title>left at first "
@@ -573,11 +640,12 @@ static void report_html(FILE *out, json_t *r)
 	    "<th>class</th></tr>\n", out);
 	json_array_foreach(json_object_get(json_object_get(r, "bursts"), "top_sources"), i, v) {
 		fputs("<tr><td>", out);
-		report_html_escape(out, json_string_value(json_object_get(v, "src_ip")));
-		fprintf(out, "</td><td>%lld</td><td>%lld</td><td>%s</td></tr>\n",
+		report_html_escape(out, report_str(json_object_get(v, "src_ip")));
+		fprintf(out, "</td><td>%lld</td><td>%lld</td><td>",
 		    (long long)json_integer_value(json_object_get(v, "sessions")),
-		    (long long)json_integer_value(json_object_get(v, "bursts")),
-		    json_string_value(json_object_get(v, "class")));
+		    (long long)json_integer_value(json_object_get(v, "bursts")));
+		report_html_escape(out, report_str(json_object_get(v, "class")));
+		fputs("</td></tr>\n", out);
 	}
 	fputs("</table>\n", out);
 	const char *lists[2][2] = {{"paths", "Top paths"}, {"user_agents", "Top user agents"}};
@@ -586,7 +654,7 @@ static void report_html(FILE *out, json_t *r)
 		json_array_foreach(json_object_get(json_object_get(r, "top"), lists[l][0]), i, v) {
 			fprintf(out, "<tr><td>%lld</td><td style=\"text-align:left\">",
 			    (long long)json_integer_value(json_array_get(v, 1)));
-			report_html_escape(out, json_string_value(json_array_get(v, 0)));
+			report_html_escape(out, report_str(json_array_get(v, 0)));
 			fputs("</td></tr>\n", out);
 		}
 		fputs("</table>\n", out);

@@ -302,6 +302,16 @@ static void store_bind_span(sqlite3_stmt *s, int col, const struct record *r,
 		sqlite3_bind_text(s, col, text, -1, free);
 }
 
+/* Binds a NUL-terminated string of peer bytes (an IDENT field) as escaped
+ * text, like every other peer string in a text column. */
+static void store_bind_peer(sqlite3_stmt *s, int col, const char *raw)
+{
+	char *text = text_escape(raw, strlen(raw), false);
+
+	if (text)
+		sqlite3_bind_text(s, col, text, -1, free);
+}
+
 static int store_insert_requests(struct store *st, const struct record *r,
     const char *id)
 {
@@ -407,13 +417,13 @@ static int store_insert(struct store *st, const struct record *r)
 		if (ident->reply[0])
 			sqlite3_bind_text(s, 24, ident->reply, -1, SQLITE_STATIC);
 		if (ident->status == IDENT_USERID) {
-			sqlite3_bind_text(s, 25, ident->opsys, -1, SQLITE_STATIC);
+			store_bind_peer(s, 25, ident->opsys);
 			if (ident->charset[0])
-				sqlite3_bind_text(s, 26, ident->charset, -1, SQLITE_STATIC);
-			sqlite3_bind_text(s, 27, ident->userid, -1, SQLITE_STATIC);
+				store_bind_peer(s, 26, ident->charset);
+			store_bind_peer(s, 27, ident->userid);
 		}
 		if (ident->status == IDENT_ERROR)
-			sqlite3_bind_text(s, 28, ident->error, -1, SQLITE_STATIC);
+			store_bind_peer(s, 28, ident->error);
 		store_bind_ms(s, 29, ident->sent_ms);
 		store_bind_ms(s, 30, ident->reply_ms);
 	}

@@ -1,4 +1,5 @@
-/* text.h - peer bytes made safe for text columns, JSON and logs. */
+/* text.h - peer bytes made safe for text columns, JSON and logs; strings
+ * read back from a database made safe to display. */
 #ifndef FLYPAPER_TEXT_H
 #define FLYPAPER_TEXT_H
 
@@ -15,5 +16,14 @@ size_t text_escape_into(const void *data, size_t len, char *out, size_t outlen,
 
 /* The same into a new string the caller frees (NULL when memory runs out). */
 char *text_escape(const void *data, size_t len, bool keep_newlines);
+
+/* Copies a string read from a database (any bytes: a merged or forged
+ * database is as hostile as a peer) for display: printable ASCII stays,
+ * the backslash included, so stored escapes read as stored; every other
+ * byte (controls, ESC, DEL, and each byte of UTF-8, valid or not) becomes
+ * \xNN. The result is printable ASCII: safe on a terminal, valid UTF-8
+ * for JSON, and in HTML needs only <>&"' escaped. Bounded and terminated
+ * like text_escape_into; returns the length written. */
+size_t text_display_into(const void *data, size_t len, char *out, size_t outlen);
 
 #endif

@@ -208,7 +208,7 @@ static void writer_take(struct writer *w, struct record *list)
 		uint64_t failed = jsonl_write(w->jsonl, list);
 		if (failed) {
 			if (w->jsonl_errors == 0)
-				log_error("jsonl: %llu line(s) could not be written",
+				log_error("jsonl: %llu line(s) not written whole, or with a field escaped",
 				    (unsigned long long)failed);
 			w->jsonl_errors += failed;
 		}

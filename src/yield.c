@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "text.h"
+
 #define YIELD_DROP_MS 1000           /* "closed within 1 s of flypaper's first byte" */
 
 struct yield_row {
-	char strategy[64];
+	char strategy[64];           /* display text (text_display_into), maybe cut */
+	sqlite3_value *key;          /* the strategy as stored, whatever its type */
 	long long sessions, sources, with_payload, answered, dropped;
 	double median_first_byte_ms; /* -1: no session sent a byte */
 };
@@ -29,8 +32,8 @@ static void yield_usage(FILE *out)
 	    "first byte. TIME is an ISO 8601 UTC prefix, e.g. 2026-11-27T05.\n");
 }
 
-/* The median of first_byte_ms for one strategy, or -1. */
-static double yield_median(sqlite3 *db, const char *strategy, const char *since,
+/* The median of first_byte_ms for one strategy (its stored value), or -1. */
+static double yield_median(sqlite3 *db, const sqlite3_value *strategy, const char *since,
     long long n)
 {
 	sqlite3_stmt *q;
@@ -44,7 +47,7 @@ static double yield_median(sqlite3 *db, const char *strategy, const char *since,
 	        "AND first_byte_ms IS NOT NULL AND start_ts >= ?2 "
 	        "ORDER BY first_byte_ms LIMIT ?3 OFFSET ?4", -1, &q, NULL) != SQLITE_OK)
 		return -1;
-	sqlite3_bind_text(q, 1, strategy, -1, SQLITE_STATIC);
+	sqlite3_bind_value(q, 1, strategy);
 	sqlite3_bind_text(q, 2, since, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 3, n % 2 ? 1 : 2);
 	sqlite3_bind_int64(q, 4, (n - 1) / 2);
@@ -56,6 +59,16 @@ static double yield_median(sqlite3 *db, const char *strategy, const char *since,
 	return got ? sum / got : -1;
 }
 
+static void yield_free_rows(struct yield_row *rows, int n)
+{
+	for (int i = 0; i < n; i++)
+		sqlite3_value_free(rows[i].key);
+	free(rows);
+}
+
+/* Reads the table into *rows (the caller frees them with yield_free_rows,
+ * also on error). Every string a database holds is hostile: strategies are
+ * kept as stored for the queries and escaped for display. */
 static int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows,
     int *nrows)
 {
@@ -66,7 +79,7 @@ static int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows
 	    "SELECT coalesce(strategy, '-'), count(*), count(DISTINCT src_ip), "
 	    "  sum(bytes_in > 0), sum(first_out_ms IS NOT NULL), "
 	    "  sum(closed_by = 'peer' AND peer_close_after_out_ms <= ?2) "
-	    "FROM sessions WHERE close_reason != 'capacity' AND start_ts >= ?1 "
+	    "FROM sessions WHERE close_reason IS NOT 'capacity' AND start_ts >= ?1 "
 	    "GROUP BY 1 ORDER BY 1", -1, &q, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -82,8 +95,15 @@ static int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows
 		}
 		*rows = r;
 		r = &r[(*nrows)++];
-		snprintf(r->strategy, sizeof(r->strategy), "%s",
-		    (const char *)sqlite3_column_text(q, 0));
+		const unsigned char *name = sqlite3_column_text(q, 0);
+		text_display_into(name ? name : (const unsigned char *)"",
+		    name ? (size_t)sqlite3_column_bytes(q, 0) : 0, r->strategy,
+		    sizeof(r->strategy));
+		r->key = sqlite3_value_dup(sqlite3_column_value(q, 0));
+		if (!r->key) {
+			sqlite3_finalize(q);
+			return SQLITE_NOMEM;
+		}
 		r->sessions = sqlite3_column_int64(q, 1);
 		r->sources = sqlite3_column_int64(q, 2);
 		r->with_payload = sqlite3_column_int64(q, 3);
@@ -94,7 +114,7 @@ static int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows
 	if (rc != SQLITE_DONE)
 		return rc;
 	for (int i = 0; i < *nrows; i++)
-		(*rows)[i].median_first_byte_ms = yield_median(db, (*rows)[i].strategy,
+		(*rows)[i].median_first_byte_ms = yield_median(db, (*rows)[i].key,
 		    since, (*rows)[i].with_payload);
 	return SQLITE_OK;
 }
@@ -153,11 +173,11 @@ json_t *yield_table(sqlite3 *db, const char *since)
 	int n = 0;
 
 	if (yield_collect(db, since, &rows, &n) != SQLITE_OK) {
-		free(rows);
+		yield_free_rows(rows, n);
 		return NULL;
 	}
 	json_t *arr = yield_rows_json(rows, n);
-	free(rows);
+	yield_free_rows(rows, n);
 	return arr;
 }
 
@@ -222,7 +242,7 @@ int yield_main(int argc, char **argv)
 		fprintf(stderr, "flypaper yield: %s: %s (is it a flypaper database, "
 		    "schema 2 or later?)\n", db_path, sqlite3_errmsg(db));
 		sqlite3_close(db);
-		free(rows);
+		yield_free_rows(rows, nrows);
 		return 2;
 	}
 	sqlite3_close(db);
@@ -230,6 +250,6 @@ int yield_main(int argc, char **argv)
 		rc = yield_print_json(rows, nrows);
 	else
 		yield_print_text(rows, nrows);
-	free(rows);
+	yield_free_rows(rows, nrows);
 	return rc ? 1 : 0;
 }

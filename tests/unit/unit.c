@@ -1,9 +1,13 @@
 /* unit.c - table-driven tests of flypaper's pure parts. Prints each
  * failure and a closing "N passed, N failed" line; exits 1 on any failure. */
+#include <fcntl.h>
 #include <jansson.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -242,6 +246,28 @@ static void test_escape(void)
 	CHECK(strlen(out) < 8, "bounded '%s'", out);
 	text_escape_into("\xff\xff\xff", 3, out, 6, false);
 	CHECK(strcmp(out, "\\xff") == 0, "never splits an escape '%s'", out);
+
+	/* Database strings for display: stored escapes stay readable, every
+	 * byte outside printable ASCII (C0, ESC, DEL, C1, UTF-8) is escaped. */
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;
+	} display[] = {
+		{"a\\x1b<b>", 8, "a\\x1b<b>"},
+		{"\x1b]0;t\x07\x1b[2J", 10, "\\x1b]0;t\\x07\\x1b[2J"},
+		{"\xc2\x9b" "1m\x7f", 5, "\\xc2\\x9b1m\\x7f"},
+		{"\xe2\x80\xa8\xff", 4, "\\xe2\\x80\\xa8\\xff"},
+		{"a\0b\n", 4, "a\\x00b\\x0a"},
+		{"", 0, ""},
+	};
+	for (size_t i = 0; i < sizeof(display) / sizeof(display[0]); i++) {
+		size_t n = text_display_into(display[i].in, display[i].len, out, sizeof(out));
+		CHECK(strcmp(out, display[i].want) == 0 && n == strlen(out),
+		    "display %zu: '%s'", i, out);
+	}
+	CHECK(text_display_into("\x1b\x1b", 2, out, 5) == 4 && strcmp(out, "\\x1b") == 0,
+	    "display never splits an escape '%s'", out);
 }
 
 static int write_file(const char *path, const char *text)
@@ -271,6 +297,8 @@ static void test_config(void)
 		{"on-timeout = maybe\n", 0, "not drop, goaway or reset"},
 		{"goaway-text = bad\\q\n", 0, "unknown escape"},
 		{"workers = 0\n", 0, "workers: '0'"},
+		{"sensor = lab\x1b]0;x\n", 0, ":1: sensor: name must be 1 to 64 printable ASCII"},
+		{"sensor = lab\xc3\xa9\n", 0, ":1: sensor: name must be 1 to 64 printable ASCII"},
 	};
 	char path[] = "/tmp/flypaper-unit-XXXXXX";
 	int fd = mkstemp(path);
@@ -358,9 +386,148 @@ static void test_jsonl_format(void)
 	line = jsonl_format(r, "s1");
 	o = json_loads(line, 0, &jerr);
 	CHECK(o && json_is_null(json_object_get(o, "first_byte_ms")), "null first byte");
+	CHECK(o && !json_object_get(o, "escaped_fields"), "nothing escaped");
+	json_decref(o);
+	free(line);
+
+	/* IDENT fields are peer bytes: escaped, never a reason to lose the
+	 * event. A string jansson refuses from anywhere else (a sensor, a
+	 * rule name) goes out escaped and named in escaped_fields. */
+	r->ident = calloc(1, sizeof(*r->ident));
+	r->ident->status = IDENT_USERID;
+	strcpy(r->ident->opsys, "UNIX\x1b]0;x\x07");
+	strcpy(r->ident->charset, "\xff\xfe");
+	strcpy(r->ident->userid, "\x1b[2J\xc3\x28\\");
+	strcpy(r->ident->error, "\x9b");
+	static struct classify_match m[2];
+	snprintf(m[0].rule, sizeof(m[0].rule), "ok_rule");
+	snprintf(m[0].tags, sizeof(m[0].tags), "fam\xff x");
+	snprintf(m[1].rule, sizeof(m[1].rule), "bad\xc3");
+	snprintf(m[1].tags, sizeof(m[1].tags), "   ");
+	r->matches = malloc(sizeof(m));
+	memcpy(r->matches, m, sizeof(m));
+	r->nmatches = 2;
+	line = jsonl_format(r, "s\xe9");
+	o = line ? json_loads(line, 0, &jerr) : NULL;
+	CHECK(o != NULL, "hostile record still formats: %s", line ? line : "(null)");
+	const char *want[][2] = {
+		{"ident_opsys", "UNIX\\x1b]0;x\\x07"}, {"ident_charset", "\\xff\\xfe"},
+		{"ident_userid", "\\x1b[2J\\xc3(\\x5c"}, {"ident_error", "\\x9b"},
+		{"sensor", "s\\xe9"},
+	};
+	for (size_t i = 0; o && i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *got = json_string_value(json_object_get(o, want[i][0]));
+		CHECK(got && strcmp(got, want[i][1]) == 0, "%s: %s", want[i][0], got ? got : "-");
+	}
+	json_t *esc = o ? json_object_get(o, "escaped_fields") : NULL;
+	char names[64] = "";
+	for (size_t i = 0; i < json_array_size(esc); i++) {
+		strncat(names, json_string_value(json_array_get(esc, i)), 20);
+		strcat(names, " ");
+	}
+	CHECK(strcmp(names, "sensor families rules ") == 0, "escaped_fields %s", names);
+	CHECK(json_array_size(json_object_get(o, "rules")) == 2 &&
+	    json_array_size(json_object_get(o, "families")) == 1, "rules and families");
 	json_decref(o);
 	free(line);
 	record_free(r);
+}
+
+/* Reads what fd holds now (non-blocking) into buf; returns the length. */
+static size_t drain(int fd, char *buf, size_t cap)
+{
+	size_t got = 0;
+	ssize_t n;
+
+	while (got < cap - 1 && (n = read(fd, buf + got, cap - 1 - got)) > 0)
+		got += (size_t)n;
+	buf[got] = '\0';
+	return got;
+}
+
+/* Every line of text parses as JSON; returns how many there are. */
+static int json_lines(const char *text)
+{
+	int n = 0;
+
+	for (const char *p = text; *p;) {
+		const char *nl = strchr(p, '\n');
+		json_error_t jerr;
+		json_t *o;
+		if (!nl)
+			return -1;
+		o = json_loadb(p, (size_t)(nl - p), 0, &jerr);
+		if (!o)
+			return -1;
+		json_decref(o);
+		n++;
+		p = nl + 1;
+	}
+	return n;
+}
+
+/* A write cut short never leaves half a line before the next event: on a
+ * file the partial line is cut off, on a pipe the next batch starts on a
+ * fresh line; the lines lost are counted. */
+static void test_jsonl_cut_writes(void)
+{
+	static char buf[64 * 1024];
+	struct record *big = make_record(8000), *small = make_record(10);
+	char err[256], path[] = "/tmp/flypaper-unit-jsonl-XXXXXX";
+	struct jsonl *j;
+	struct stat st;
+	int p[2], saved, fd;
+
+	/* a file that may grow only so far (RLIMIT_FSIZE: write(2) stops at
+	 * the limit as on a full disk) */
+	fd = mkstemp(path);
+	close(fd);
+	j = jsonl_open(path, "s", err, sizeof(err));
+	CHECK(j && jsonl_write(j, small) == 0, "first line");
+	stat(path, &st);
+	off_t before = st.st_size;
+	struct rlimit old, lim;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 2 * (rlim_t)before + 100;
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &lim);
+	small->next = big;
+	uint64_t lost = jsonl_write(j, small);    /* the small line fits, not the big one */
+	setrlimit(RLIMIT_FSIZE, &old);
+	small->next = NULL;
+	CHECK(lost == 1, "cut batch: %llu lost", (unsigned long long)lost);
+	CHECK(jsonl_write(j, small) == 0, "after the cut");
+	jsonl_close(j);
+	fd = open(path, O_RDONLY);
+	size_t len = drain(fd, buf, sizeof(buf));
+	close(fd);
+	unlink(path);
+	CHECK(json_lines(buf) == 3 && len == 3 * (size_t)before, "file: %d lines, %zu bytes",
+	    json_lines(buf), len);
+
+	/* a pipe that takes only part of a line (non-blocking: EAGAIN) */
+	CHECK(pipe2(p, O_NONBLOCK) == 0, "pipe");
+	fcntl(p[1], F_SETPIPE_SZ, 4096);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	dup2(p[1], STDOUT_FILENO);
+	j = jsonl_open("-", "s", err, sizeof(err));
+	lost = jsonl_write(j, big);
+	size_t got = drain(p[0], buf, sizeof(buf));
+	uint64_t lost2 = jsonl_write(j, small);
+	size_t got2 = drain(p[0], buf, sizeof(buf));
+	jsonl_close(j);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	close(p[0]);
+	close(p[1]);
+	CHECK(lost == 1 && got > 0 && got < 8000, "pipe: %llu lost, %zu bytes",
+	    (unsigned long long)lost, got);
+	CHECK(lost2 == 0 && got2 > 1 && buf[0] == '\n' && json_lines(buf + 1) == 1,
+	    "pipe: next batch on a fresh line: '%.40s'", buf);
+	record_free(big);
+	record_free(small);
 }
 
 static void test_timeouts(void)
@@ -673,6 +840,7 @@ int main(void)
 	test_escape();
 	test_config();
 	test_jsonl_format();
+	test_jsonl_cut_writes();
 	test_timeouts();
 	test_http_parser();
 	test_ident_parser();
