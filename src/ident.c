@@ -456,6 +456,15 @@ void ident_detach(struct session *s, struct record *r)
 	s->probe = NULL;
 }
 
+void ident_cancel(struct session *s)
+{
+	struct ident_probe *p = s->probe;
+
+	p->session = NULL;
+	s->probe = NULL;
+	ident_finish(p, IDENT_NONE, NULL);
+}
+
 void ident_abort_all(struct worker *w)
 {
 	while (!list_empty(&w->probes)) {

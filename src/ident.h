@@ -59,6 +59,10 @@ bool ident_maybe_probe(struct worker *w, struct session *s);
  * probed). */
 void ident_detach(struct session *s, struct record *r);
 
+/* The session is closing without a record (out of memory): its probe ends
+ * now and its result is dropped, so the probe never touches s again. */
+void ident_cancel(struct session *s);
+
 /* Ends every probe of the worker now (shutdown), as timeouts. */
 void ident_abort_all(struct worker *w);
 

@@ -28,6 +28,7 @@
 /* Frees a session whose record has gone (or never was built). */
 static void session_free(struct session *s)
 {
+	free(s->ident);              /* a probe's result no record took */
 	free(s->requests);
 	free(s->buf);
 	free(s);
@@ -407,12 +408,23 @@ static enum record_http session_http_state(const struct session *s)
 	return RECORD_HTTP_PARTIAL;
 }
 
-/* Builds the record of s, giving it the payload and the requests. */
+#ifdef FLYPAPER_TEST_HOOKS
+int session_test_fail_records;
+#endif
+
+/* Builds the record of s, giving it the payload and the requests. Returns
+ * NULL when out of memory (s keeps what it had). */
 static struct record *session_record(struct session *s, enum close_reason reason)
 {
 	struct record *r = calloc(1, sizeof(*r));
 	uint64_t now = uv_hrtime();
 
+#ifdef FLYPAPER_TEST_HOOKS
+	if (session_test_fail_records) {
+		free(r);
+		r = NULL;
+	}
+#endif
 	if (!r)
 		return NULL;
 	r->kind = RECORD_CLOSED;
@@ -461,13 +473,18 @@ void session_hand_off(struct worker *w, struct record *r)
 	queue_push(&w->shared->writer->queue, r);
 }
 
-/* Gives the record to the writer, or to the IDENT probe still under way. */
+/* Gives the record to the writer, or to the IDENT probe still under way.
+ * Without a record (out of memory) the probe has nothing to complete and
+ * ends now: it must not outlive the session it points to. */
 static void session_finish_record(struct session *s, struct record *r)
 {
-	if (s->probe && r)
+	if (s->probe && r) {
 		ident_detach(s, r);
-	else
-		session_hand_off(s->worker, r);
+		return;
+	}
+	if (s->probe)
+		ident_cancel(s);
+	session_hand_off(s->worker, r);
 }
 
 void session_close(struct session *s, enum close_reason reason, int reset)

@@ -79,6 +79,12 @@ void session_on_timeout(struct session *s, enum timeout_kind kind, uint64_t now_
 void session_record_refused(struct worker *w, int listener, const struct addr *src,
     const struct addr *dst, const struct timespec *wall);
 
+#ifdef FLYPAPER_TEST_HOOKS
+/* Tests only (the unit builds): while nonzero, building a session's record
+ * fails as if memory had run out. */
+extern int session_test_fail_records;
+#endif
+
 /* Hands a finished record to the writer's queue. */
 void session_hand_off(struct worker *w, struct record *r);
 

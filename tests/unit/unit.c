@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -795,6 +798,108 @@ static void test_ident_limiter(void)
 	ident_limiter_free(l);
 }
 
+/* A listening socket on 127.0.0.1 (never accepting when silent); returns
+ * its fd and port. */
+static int loopback_listener(uint16_t *port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 8) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+		abort();
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Runs w's loop without blocking until done() or about 3 s. */
+static void run_until(struct worker *w, bool (*done)(struct worker *))
+{
+	for (int i = 0; i < 300 && !done(w); i++) {
+		uv_run(&w->loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+}
+
+static bool no_probes(struct worker *w)
+{
+	return list_empty(&w->probes);
+}
+
+static bool no_sessions(struct worker *w)
+{
+	return atomic_load(&w->shared->active) == 0;
+}
+
+/* A session whose record cannot be built (out of memory) while its IDENT
+ * probe is under way, or after the probe ended: the probe must not keep a
+ * pointer to the freed session, and nothing may leak. */
+static void test_ident_when_the_record_is_lost(void)
+{
+	static struct worker w;
+	for (int finished = 0; finished < 2; finished++) {
+		struct worker_shared sh;
+		struct writer wr;
+		struct config cfg;
+		char err[256];
+		uint16_t lport, iport;
+		int lfd = loopback_listener(&lport);
+		int ifd = loopback_listener(&iport);
+
+		if (finished)
+			close(ifd);  /* the probe is refused at once */
+		memset(&wr, 0, sizeof(wr));
+		config_defaults(&cfg);
+		cfg.ident_probability = 1.0;
+		cfg.ident_port = iport;
+		cfg.ident_timeout_ms = 2000;
+		CHECK(queue_init(&wr.queue, 16, 1 << 20) == 0, "queue");
+		CHECK(worker_shared_init(&sh, &cfg, &wr, MODE_SERVE, err, sizeof(err)) == 0,
+		    "shared: %s", err);
+		CHECK(worker_init(&w, &sh, NULL, NULL, 0, err, sizeof(err)) == 0, "worker: %s", err);
+
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(lport)};
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		int cfd = socket(AF_INET, SOCK_STREAM, 0);
+		CHECK(connect(cfd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "connect");
+		int afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct addr src, dst;
+		struct timespec wall;
+		getpeername(afd, (struct sockaddr *)&ss, &sl);
+		addr_from_sockaddr(&src, (struct sockaddr *)&ss, sl);
+		sl = sizeof(ss);
+		getsockname(afd, (struct sockaddr *)&ss, &sl);
+		addr_from_sockaddr(&dst, (struct sockaddr *)&ss, sl);
+		clock_gettime(CLOCK_REALTIME, &wall);
+
+		session_start(&w, afd, 0, &src, &dst, uv_hrtime(), &wall);
+		CHECK(!list_empty(&w.probes), "case %d: a probe is under way", finished);
+		if (finished) {
+			run_until(&w, no_probes);
+			CHECK(list_empty(&w.probes), "case %d: the refused probe ended", finished);
+		}
+		session_test_fail_records = 1;
+		close(cfd);          /* the peer leaves; its record cannot be built */
+		run_until(&w, no_sessions);
+		session_test_fail_records = 0;
+		CHECK(atomic_load(&sh.active) == 0, "case %d: the session closed", finished);
+		CHECK(list_empty(&w.probes) && atomic_load(&sh.ident_inflight) == 0,
+		    "case %d: a probe outlived the session whose record was lost", finished);
+		ident_abort_all(&w); /* as at shutdown */
+		worker_destroy(&w);
+		worker_shared_free(&sh);
+		queue_destroy(&wr.queue);
+		config_free(&cfg);
+		close(lfd);
+		if (!finished)
+			close(ifd);
+	}
+}
+
 static void test_experiment_assignment(void)
 {
 	struct config cfg;
@@ -902,6 +1007,7 @@ int main(void)
 	test_http_splits();
 	test_ident_parser();
 	test_ident_limiter();
+	test_ident_when_the_record_is_lost();
 	test_experiment_assignment();
 	test_personalities();
 	printf("unit: %d passed, %d failed\n", passed, failed);
