@@ -54,3 +54,26 @@ def test_split_writes_record_and_answer_like_one_write(daemons, parts):
     assert (two["http"], two["requests"], two["bytes_in"]) == \
         (one["http"], one["requests"], one["bytes_in"]) and one["http"] == "ok"
     assert requests_of(d.db, two["session"]) == requests_of(d.db, one["session"])
+
+
+# ---- --max-payload's ceiling --------------------------------------------
+
+def run_flypaper(*args, timeout=20):
+    return subprocess.run([FLYPAPER, *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.mark.parametrize("value", ["2G", "1000000001", "1024G"])
+def test_max_payload_over_sqlites_limit_is_a_config_error(tmp_path, value):
+    r = run_flypaper("serve", "--max-payload", value, "--check")
+    assert r.returncode == 2, r
+    assert f"max-payload: '{value}' is over 1000000000" in r.stderr, r.stderr
+    conf = tmp_path / "flypaper.conf"
+    conf.write_text(f"[flypaper]\nmax-payload = {value}\n")
+    r = run_flypaper("serve", "-c", str(conf), "--check")
+    assert r.returncode == 2 and f"{conf}:2: max-payload" in r.stderr, r.stderr
+
+
+def test_max_payload_at_sqlites_limit_is_accepted():
+    r = run_flypaper("serve", "--max-payload", "1000000000", "--check")
+    assert r.returncode == 0, r

@@ -1,6 +1,7 @@
 /* unit.c - table-driven tests of flypaper's pure parts. Prints each
  * failure and a closing "N passed, N failed" line; exits 1 on any failure. */
 #include <jansson.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -274,6 +275,9 @@ static void test_config(void)
 		{"on-timeout = maybe\n", 0, "not drop, goaway or reset"},
 		{"goaway-text = bad\\q\n", 0, "unknown escape"},
 		{"workers = 0\n", 0, "workers: '0'"},
+		{"max-payload = 1000000000\n", 1, NULL},
+		{"max-payload = 1000000001\n", 0, ":1: max-payload: '1000000001' is over 1000000000"},
+		{"max-payload = 2G\n", 0, ":1: max-payload: '2G' is over 1000000000"},
 	};
 	char path[] = "/tmp/flypaper-unit-XXXXXX";
 	int fd = mkstemp(path);
@@ -291,6 +295,14 @@ static void test_config(void)
 			    "config case %zu message '%s', want '%s'", i, err, cases[i].err);
 		config_free(&cfg);
 	}
+
+	/* The largest --max-payload is a BLOB the linked SQLite stores. */
+	sqlite3 *db = NULL;
+	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK &&
+	    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1) >= CONFIG_MAX_PAYLOAD_MAX,
+	    "SQLite's length limit %d is under --max-payload's maximum",
+	    db ? sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1) : -1);
+	sqlite3_close(db);
 
 	/* Flags win over the file; --listen replaces the file's list. */
 	struct config cfg;
