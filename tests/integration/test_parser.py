@@ -4,11 +4,13 @@ of a source) hold with the real daemon."""
 import re
 import socket
 import subprocess
+import sys
 import time
 
 import pytest
 
-from conftest import FLYPAPER, connect, query, read_until_close
+from conftest import (FLYPAPER, SANITIZER_MARKS, connect, query, read_until_close,
+                      session_rows, wait_for)
 
 
 def requests_of(db, session):
@@ -77,3 +79,57 @@ def test_max_payload_over_sqlites_limit_is_a_config_error(tmp_path, value):
 def test_max_payload_at_sqlites_limit_is_accepted():
     r = run_flypaper("serve", "--max-payload", "1000000000", "--check")
     assert r.returncode == 0, r
+
+
+# ---- the IDENT limiter's sources ----------------------------------------
+
+def test_ipv4_and_its_v4_mapped_form_are_one_ident_source(tmp_path):
+    """systemd (BindIPv6Only=both) may hand flypaper a dual-stack socket, on
+    which IPv4 peers arrive as ::ffff:a.b.c.d; next to a plain IPv4
+    listener, the same host must not be probed twice per --ident-interval."""
+    from test_reactions import Identd
+    dual = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    dual.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    dual.bind(("::", 0))
+    dual.listen(16)
+    v4 = socket.socket()
+    v4.bind(("127.0.0.1", 0))
+    v4.listen(16)
+    ports = (dual.getsockname()[1], v4.getsockname()[1])
+    identd = Identd(answer=lambda p, l: p + b" , " + l + b" : USERID : UNIX : alice\r\n")
+    db = str(tmp_path / "flypaper.db")
+    log_path = tmp_path / "serve.log"
+    # a tiny launcher puts the sockets at fds 3 and 4, as systemd does
+    launcher = ("import os, sys\n"
+                f"os.dup2({dual.fileno()}, 3); os.dup2({v4.fileno()}, 4)\n"
+                "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='2')\n"
+                "os.execv(sys.argv[1], sys.argv[1:])\n")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", launcher, FLYPAPER, "serve", "--db", db, "--workers", "1",
+             "--ident", "always", "--ident-port", str(identd.port),
+             "--ident-interval", "1h", "--idle-timeout", "300ms"],
+            stdout=log, stderr=subprocess.STDOUT, pass_fds=(dual.fileno(), v4.fileno()))
+    dual.close()
+    v4.close()
+    try:
+        wait_for(lambda: "ready:" in log_path.read_text() or proc.poll() is not None,
+                 what="the daemon to be ready")
+        assert proc.poll() is None, log_path.read_text()
+        for port in ports:           # first as ::ffff:127.0.0.1, then as 127.0.0.1
+            s = connect(port)
+            s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+            wait_for(lambda: len(session_rows(db)) >= (1 if port == ports[0] else 2),
+                     what="the session's record")
+            s.close()
+        rows = session_rows(db)
+    finally:
+        identd.close()
+        proc.terminate()
+        proc.wait(30)
+    text = log_path.read_text()
+    for mark in SANITIZER_MARKS:
+        assert mark not in text, text
+    assert [r["src_ip"] for r in rows] == ["127.0.0.1", "127.0.0.1"]
+    assert [r["ident_status"] for r in rows] == ["userid", "none"], rows
+    assert len(identd.queries) == 1

@@ -130,6 +130,44 @@ static void test_addrs(void)
 	CHECK(addr_port(&m) == 99, "port %u", addr_port(&m));
 }
 
+static void test_source_keys(void)
+{
+	static const struct {
+		const char *a, *b;
+		bool same;           /* one source */
+	} cases[] = {
+		{"1.2.3.4:1", "[::ffff:1.2.3.4]:2", true},
+		{"1.2.3.4:1", "1.2.3.4:9", true},
+		{"1.2.3.4:1", "1.2.3.5:1", false},
+		{"[2001:db8::1]:1", "[2001:db8::2]:1", true},
+		{"[2001:db8::1]:1", "[2001:db8:0:0:8000::1]:1", true},
+		{"[2001:db8::1]:1", "[2001:db8:0:1::1]:1", false},
+		{"[2001:db8::1]:1", "[2001:db9::1]:1", false},
+		{"[::1]:1", "[::2]:1", true},
+		{"[::1.2.3.4]:1", "1.2.3.4:1", false},      /* v4-compatible is IPv6 */
+		{"[::ffff:0.0.0.0]:1", "[::]:1", false},
+		{"0.0.0.0:1", "[::]:1", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct addr a, b;
+		uint8_t ka[ADDR_KEY_LEN], kb[ADDR_KEY_LEN];
+		CHECK(addr_parse(cases[i].a, &a) == 0 && addr_parse(cases[i].b, &b) == 0,
+		    "key case %zu parses", i);
+		addr_source_key(&a, ka);
+		addr_source_key(&b, kb);
+		CHECK((memcmp(ka, kb, ADDR_KEY_LEN) == 0) == cases[i].same,
+		    "key case %zu: %s and %s", i, cases[i].a, cases[i].b);
+	}
+	struct addr v4;
+	uint8_t k[ADDR_KEY_LEN];
+	static const uint8_t want[ADDR_KEY_LEN] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+	    1, 2, 3, 4};
+	addr_parse("1.2.3.4:80", &v4);
+	addr_source_key(&v4, k);
+	CHECK(memcmp(k, want, ADDR_KEY_LEN) == 0, "an IPv4 key is ::ffff:a.b.c.d");
+}
+
 static void test_timestamps_and_ids(void)
 {
 	static const struct {
@@ -808,6 +846,31 @@ static void test_ident_limiter(void)
 	CHECK(allowed <= 8, "a table of 8 allowed %d fresh sources", allowed);
 	CHECK(!ident_limiter_allow(l, &a, 64 * s), "still limited while the table is full");
 	ident_limiter_free(l);
+
+	/* One source: an IPv4 host and its v4-mapped form; an IPv6 /64. */
+	static const struct {
+		const char *first, *then;
+		bool again;          /* then may be probed right after first */
+	} sources[] = {
+		{"127.0.0.1:1", "[::ffff:127.0.0.1]:2", false},
+		{"[::ffff:10.9.8.7]:1", "10.9.8.7:2", false},
+		{"[2001:db8::1]:1", "[2001:db8::2]:1", false},
+		{"[2001:db8::1]:1", "[2001:db8::ffff:ffff:ffff:ffff]:1", false},
+		{"[2001:db8::1]:1", "[2001:db8:0:1::1]:1", true},
+		{"10.0.0.1:1", "10.0.0.2:1", true},
+		{"[::ffff:10.0.0.1]:1", "[::ffff:10.0.0.2]:1", true},
+		{"[::10.0.0.1]:1", "10.0.0.1:1", true},
+	};
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		struct addr x, y;
+		l = ident_limiter_new(64, 60 * s);
+		CHECK(addr_parse(sources[i].first, &x) == 0 && addr_parse(sources[i].then, &y) == 0,
+		    "source case %zu parses", i);
+		CHECK(ident_limiter_allow(l, &x, 1 * s), "source case %zu: first probe", i);
+		CHECK(ident_limiter_allow(l, &y, 2 * s) == sources[i].again,
+		    "source case %zu: %s after %s", i, sources[i].then, sources[i].first);
+		ident_limiter_free(l);
+	}
 }
 
 /* A listening socket on 127.0.0.1 (never accepting when silent); returns
@@ -1009,6 +1072,7 @@ int main(void)
 	test_durations();
 	test_sizes();
 	test_addrs();
+	test_source_keys();
 	test_timestamps_and_ids();
 	test_queue_caps();
 	test_escape();
