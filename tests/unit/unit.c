@@ -482,6 +482,10 @@ static bool span_is(const char *buf, struct http_span sp, const char *want)
 	return sp.len == strlen(want) && memcmp(buf + sp.off, want, sp.len) == 0;
 }
 
+struct track_result;
+static int track_splits_differ(const char *text, size_t len, size_t head_max,
+    struct track_result *whole);
+
 static void test_http_parser(void)
 {
 	static const struct {
@@ -520,6 +524,8 @@ static void test_http_parser(void)
 		int64_t want = cases[i].rc > 0 ? (int64_t)strlen(t) : cases[i].rc;
 		CHECK(rc == want, "http case %zu: rc %lld want %lld", i, (long long)rc,
 		    (long long)want);
+		CHECK(track_splits_differ(t, strlen(t), 256 * 1024, NULL) == 0,
+		    "http case %zu: a split feed reads differently", i);
 		if (rc <= 0 || want <= 0)
 			continue;
 		CHECK(span_is(t, req.method, cases[i].method), "case %zu method", i);
@@ -631,13 +637,17 @@ static bool track_eq(const struct track_result *a, const struct track_result *b)
 }
 
 /* Every split of text in two, and a byte-by-byte feed, give the one-shot
- * result. Returns the number of feeds that differed. */
+ * result (stored in *whole unless NULL). Returns the number of feeds that
+ * differed. */
 static int track_splits_differ(const char *text, size_t len, size_t head_max,
     struct track_result *whole)
 {
-	struct track_result part;
+	struct track_result part, own;
 	size_t *cuts = malloc((len + 1) * sizeof(*cuts));
 	int bad = 0;
+
+	if (!whole)
+		whole = &own;
 
 	track(text, len, NULL, 0, head_max, whole);
 	for (size_t k = 0; k <= len; k++) {
