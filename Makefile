@@ -27,7 +27,7 @@ build/flypaper: $(SRCS) src/main.c $(HDRS)
 
 build/unit: $(SRCS) $(UNIT) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -Isrc -o $@ $(SRCS) $(UNIT) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -DFLYPAPER_TEST_HOOKS -Isrc -o $@ $(SRCS) $(UNIT) $(LDFLAGS) $(LDLIBS)
 
 build/asan/flypaper: $(SRCS) src/main.c $(HDRS)
 	@mkdir -p $(@D)
@@ -35,7 +35,7 @@ build/asan/flypaper: $(SRCS) src/main.c $(HDRS)
 
 build/asan/unit: $(SRCS) $(UNIT) $(HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) -O1 $(SAN) -Isrc -o $@ $(SRCS) $(UNIT) $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) -O1 $(SAN) -DFLYPAPER_TEST_HOOKS -Isrc -o $@ $(SRCS) $(UNIT) $(LDFLAGS) $(LDLIBS)
 
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)

@@ -125,3 +125,17 @@ int addr_is_wildcard(const struct addr *a)
 		return IN6_IS_ADDR_UNSPECIFIED(&a->u.v6.sin6_addr);
 	return a->u.v4.sin_addr.s_addr == htonl(INADDR_ANY);
 }
+
+void addr_source_key(const struct addr *a, uint8_t key[ADDR_KEY_LEN])
+{
+	memset(key, 0, ADDR_KEY_LEN);
+	if (a->u.sa.sa_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&a->u.v6.sin6_addr)) {
+		memcpy(key, &a->u.v6.sin6_addr, 8);
+		return;
+	}
+	key[10] = key[11] = 0xff;
+	if (a->u.sa.sa_family == AF_INET6)
+		memcpy(key + 12, &a->u.v6.sin6_addr.s6_addr[12], 4);
+	else
+		memcpy(key + 12, &a->u.v4.sin_addr, 4);
+}

@@ -40,6 +40,15 @@ char *addr_format(const struct addr *a, char *buf, size_t len);
 /* The length to pass to bind() or connect(). */
 socklen_t addr_len(const struct addr *a);
 
+#define ADDR_KEY_LEN 16              /* bytes of a source key */
+
+/* Writes into key the 16 bytes that name a's source, for counting or
+ * limiting per source: an IPv4 address, or a v4-mapped IPv6 one, as
+ * ::ffff:a.b.c.d; any other IPv6 address as its /64 (the low 64 bits zero),
+ * since one host holds a whole /64. Equal keys are one source; the port is
+ * ignored; IPv4 and IPv6 keys never collide. */
+void addr_source_key(const struct addr *a, uint8_t key[ADDR_KEY_LEN]);
+
 /* Nonzero when a is 0.0.0.0 or ::, the wildcard. */
 int addr_is_wildcard(const struct addr *a);
 

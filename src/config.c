@@ -74,7 +74,7 @@ static const struct config_option config_options[] = {
 	{"db", 1, false, "FILE", "SQLite database; default ./flypaper.db"},
 	{"jsonl", 1, false, "FILE", "also write JSON lines here ('-' is stdout)"},
 	{"sensor", 1, false, "NAME", "sensor name in every record (printable ASCII); default the host name"},
-	{"max-payload", 1, false, "SIZE", "payload bytes kept per session; default 1M"},
+	{"max-payload", 1, false, "SIZE", "payload bytes kept per session, at most 1000000000; default 1M"},
 	{"idle-timeout", 1, false, "DUR", "read timeout, 100ms..24h; default 30s"},
 	{"session-timeout", 1, false, "DUR", "hard cap per session, 100ms..24h; default 15m"},
 	{"on-timeout", 1, false, "ACTION", "drop, goaway or reset; default drop"},
@@ -327,6 +327,10 @@ int config_set(struct config *cfg, const char *name, const char *value,
 			    "%s: '%s' is not a size (e.g. 4096, 64k, 1M, 1G)", name, value);
 		if (bytes > (size_t)1 << 40)
 			return config_error(err, errlen, "%s: '%s' is over 1T", name, value);
+		if (name[0] == 'm' && bytes > CONFIG_MAX_PAYLOAD_MAX)
+			return config_error(err, errlen,
+			    "max-payload: '%s' is over %d bytes, the longest payload "
+			    "SQLite stores", value, CONFIG_MAX_PAYLOAD_MAX);
 		if (name[0] == 'm')
 			cfg->max_payload = bytes;
 		else

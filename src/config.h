@@ -10,6 +10,10 @@
 
 #define CONFIG_MAX_LISTEN 64         /* --listen may repeat this many times */
 #define CONFIG_ERR_LEN 512           /* size of a caller's error buffer */
+/* The largest --max-payload: SQLite's default SQLITE_MAX_LENGTH, the
+ * longest BLOB it stores (Debian's build keeps the default; tests/unit
+ * checks the linked library). A longer payload's row would not exist. */
+#define CONFIG_MAX_PAYLOAD_MAX 1000000000
 
 /* What the daemon does to a peer whose idle timeout fires. */
 enum timeout_action {

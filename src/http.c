@@ -187,7 +187,11 @@ int64_t http_parse_request(const char *buf, size_t len, struct http_request *req
 	return (int64_t)(p - buf);
 }
 
-int http_check_start(const char *buf, size_t len)
+/* Checks only the start of a request: at most HTTP_LEADING_MAX CR/LF bytes,
+ * then a method token and a space, in O(1) however long buf is. Returns 1
+ * when it looks like a request, 0 when more bytes are needed, HTTP_INVALID
+ * when it cannot be one. */
+static int http_check_start(const char *buf, size_t len)
 {
 	size_t i = 0, m = 0;
 
@@ -205,16 +209,15 @@ int http_check_start(const char *buf, size_t len)
 	return m > HTTP_METHOD_MAX ? HTTP_INVALID : 0;
 }
 
-size_t http_find_head_end(const char *buf, size_t len, size_t *hint)
+/* Looks for the end of a request head, the first empty line after the
+ * request line, in buf[0..len). The search starts at *hint, which is first
+ * the request line's LF and is advanced so that a growing buffer is never
+ * rescanned. Returns the head's length, or 0 when not found. */
+static size_t http_find_head_end(const char *buf, size_t len, size_t *hint)
 {
 	size_t i = *hint;
 
-	/* A head ends at LF (CR)? LF. Leading empty lines are not an end,
-	 * so the search starts after them. */
-	if (i == 0) {
-		while (i < len && (buf[i] == '\r' || buf[i] == '\n'))
-			i++;
-	}
+	/* A head ends at LF (CR)? LF. */
 	while (i < len) {
 		const char *lf = memchr(buf + i, '\n', len - i);
 		if (!lf)
@@ -233,4 +236,89 @@ size_t http_find_head_end(const char *buf, size_t len, size_t *hint)
 	}
 	*hint = len;
 	return 0;
+}
+
+/* Decides on the head at the start of buf[0..len), resuming from st. The
+ * request line is found first (so HTTP/0.9 ends there and leading empty
+ * lines are never taken for the blank line that ends a head), then the
+ * blank line after it. A head is invalid when it would be longer than
+ * head_max: without an end in len >= head_max bytes, any end is too far. */
+static int64_t http_head_next(struct http_stream *st, const char *buf, size_t len,
+    size_t head_max, struct http_request *req)
+{
+	size_t end;
+	int64_t rc;
+
+	if (!st->line_end) {
+		int start = http_check_start(buf, len);
+		if (start != 1)
+			return start == 0 ? HTTP_INCOMPLETE : HTTP_INVALID;
+		/* The method is there, so the leading empty lines (at most
+		 * HTTP_LEADING_MAX bytes) end before the search starts. */
+		if (st->scan == 0) {
+			while (st->scan < len &&
+			    (buf[st->scan] == '\r' || buf[st->scan] == '\n'))
+				st->scan++;
+		}
+		const char *lf = memchr(buf + st->scan, '\n', len - st->scan);
+		if (!lf) {
+			st->scan = len;
+			return len >= head_max ? HTTP_INVALID : HTTP_INCOMPLETE;
+		}
+		st->line_end = (size_t)(lf - buf) + 1;
+		if (st->line_end > head_max)
+			return HTTP_INVALID;
+		/* With a version, the line alone is incomplete; without one it
+		 * is a whole HTTP/0.9 request. */
+		rc = http_parse_request(buf, st->line_end, req);
+		if (rc != HTTP_INCOMPLETE)
+			return rc;
+		st->scan = st->line_end - 1;
+	}
+	end = http_find_head_end(buf, len, &st->scan);
+	if (!end)
+		return len >= head_max ? HTTP_INVALID : HTTP_INCOMPLETE;
+	if (end > head_max)
+		return HTTP_INVALID;
+	rc = http_parse_request(buf, end, req);
+	return rc > 0 ? rc : HTTP_INVALID;
+}
+
+int64_t http_stream_next(struct http_stream *st, const char *buf, size_t len,
+    size_t head_max, struct http_request *req, size_t *at, uint64_t *body)
+{
+	int64_t rc;
+
+	*body = 0;
+	if (st->invalid)
+		return HTTP_INVALID;
+	if (st->body_left) {
+		size_t avail = len - st->off;
+		size_t take = avail < st->body_left ? avail : (size_t)st->body_left;
+		st->off += take;
+		st->body_left -= take;
+		*body = take;
+		if (st->body_left)
+			return HTTP_INCOMPLETE;
+	}
+	rc = http_head_next(st, buf + st->off, len - st->off, head_max, req);
+	if (rc == HTTP_INVALID)
+		st->invalid = true;
+	if (rc <= 0)
+		return rc;
+	*at = st->off;
+	st->off += (size_t)rc;
+	st->line_end = 0;
+	st->scan = 0;
+	if (req->chunked)
+		st->body_left = UINT64_MAX;  /* the rest of the stream */
+	else if (req->content_length > 0)
+		st->body_left = (uint64_t)req->content_length;
+	return rc;
+}
+
+bool http_stream_complete(const struct http_stream *st, size_t len)
+{
+	return !st->invalid && st->off >= len &&
+	    (st->body_left == 0 || st->body_left == UINT64_MAX);
 }

@@ -40,15 +40,38 @@ struct http_request {
  * spans point into buf. */
 int64_t http_parse_request(const char *buf, size_t len, struct http_request *req);
 
-/* Checks only the start of a request: at most HTTP_LEADING_MAX CR/LF bytes,
- * then a method token and a space, in O(1) however long buf is. Returns 1
- * when it looks like a request, 0 when more bytes are needed, HTTP_INVALID
- * when it cannot be one. */
-int http_check_start(const char *buf, size_t len);
+/* Where the tracking of one peer's stream of requests stands. Zero it to
+ * start. The caller keeps every byte of the stream in one buffer that only
+ * grows, and passes all of it each time. */
+struct http_stream {
+	size_t off;                  /* start of the bytes not yet used */
+	uint64_t body_left;          /* body bytes of the last request still due;
+	                              * UINT64_MAX (chunked): the rest of the stream */
+	size_t line_end;             /* current head: just past its request line's
+	                              * LF; 0 until that LF has been seen */
+	size_t scan;                 /* current head: where the next search for a
+	                              * LF (or, past the request line, for the
+	                              * blank line) resumes, relative to off */
+	bool invalid;                /* bytes that are not HTTP: tracking stopped */
+};
 
-/* Looks for the end of a request head (an empty line) in buf[0..len),
- * starting the search at *hint, which it advances so that a growing buffer
- * is never rescanned. Returns the head's length, or 0 when not found. */
-size_t http_find_head_end(const char *buf, size_t len, size_t *hint);
+/* Advances st over buf[0..len), the whole stream so far, skipping the body
+ * of the last request (*body: the body bytes skipped by this call, all of
+ * them the previous request's). Returns the length of the next complete
+ * request head (> 0), with req filled as by http_parse_request and its
+ * spans relative to buf + *at; HTTP_INCOMPLETE when every byte so far is
+ * used or the head is unfinished; HTTP_INVALID when the bytes are not HTTP
+ * or a head would be longer than head_max (then on every later call too).
+ * The answers never depend on how the bytes were split between calls: the
+ * answer on a prefix is HTTP_INCOMPLETE or the answer on the whole. Each
+ * byte is searched a bounded number of times over all calls, so a slow
+ * drip costs O(n) in all. */
+int64_t http_stream_next(struct http_stream *st, const char *buf, size_t len,
+    size_t head_max, struct http_request *req, size_t *at, uint64_t *body);
+
+/* True when every byte of buf[0..len) belongs to a complete request head
+ * or to its body. A chunked body is not parsed: a stream with one is
+ * complete only while none of it has come. */
+bool http_stream_complete(const struct http_stream *st, size_t len);
 
 #endif

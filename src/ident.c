@@ -154,7 +154,7 @@ enum ident_status ident_parse_reply(const char *line, size_t len,
 /* ---- per-source limit ------------------------------------------------ */
 
 struct ident_slot {
-	uint8_t ip[16];
+	uint8_t ip[ADDR_KEY_LEN];    /* addr_source_key of the source */
 	uint64_t last_ns;            /* 0: empty */
 };
 
@@ -182,32 +182,23 @@ struct ident_limiter *ident_limiter_new(size_t slots, uint64_t interval_ns)
 	return l;
 }
 
-static void ident_ip_bytes(const struct addr *a, uint8_t ip[16])
-{
-	memset(ip, 0, 16);
-	if (a->u.sa.sa_family == AF_INET6)
-		memcpy(ip, &a->u.v6.sin6_addr, 16);
-	else
-		memcpy(ip + 12, &a->u.v4.sin_addr, 4);
-}
-
 bool ident_limiter_allow(struct ident_limiter *l, const struct addr *a,
     uint64_t now_ns)
 {
-	uint8_t ip[16];
+	uint8_t ip[ADDR_KEY_LEN];
 	uint64_t h = 1469598103934665603ULL;  /* FNV-1a */
 	struct ident_slot *bucket, *free_slot = NULL;
 	bool allow = false;
 
-	ident_ip_bytes(a, ip);
-	for (int i = 0; i < 16; i++)
+	addr_source_key(a, ip);   /* v4-mapped is IPv4; IPv6 counts by /64 */
+	for (int i = 0; i < ADDR_KEY_LEN; i++)
 		h = (h ^ ip[i]) * 1099511628211ULL;
 	pthread_mutex_lock(&l->lock);
 	bucket = &l->slots[(h % l->nbuckets) * IDENT_BUCKET];
 	for (int i = 0; i < IDENT_BUCKET; i++) {
 		struct ident_slot *sl = &bucket[i];
 		bool fresh = sl->last_ns && now_ns - sl->last_ns < l->interval_ns;
-		if (sl->last_ns && memcmp(sl->ip, ip, 16) == 0) {
+		if (sl->last_ns && memcmp(sl->ip, ip, ADDR_KEY_LEN) == 0) {
 			if (!fresh)
 				sl->last_ns = now_ns;
 			allow = !fresh;
@@ -217,7 +208,7 @@ bool ident_limiter_allow(struct ident_limiter *l, const struct addr *a,
 			free_slot = sl;
 	}
 	if (free_slot) {
-		memcpy(free_slot->ip, ip, 16);
+		memcpy(free_slot->ip, ip, ADDR_KEY_LEN);
 		free_slot->last_ns = now_ns ? now_ns : 1;
 		allow = true;
 	}
@@ -454,6 +445,15 @@ void ident_detach(struct session *s, struct record *r)
 	p->session = NULL;
 	p->record = r;
 	s->probe = NULL;
+}
+
+void ident_cancel(struct session *s)
+{
+	struct ident_probe *p = s->probe;
+
+	p->session = NULL;
+	s->probe = NULL;
+	ident_finish(p, IDENT_NONE, NULL);
 }
 
 void ident_abort_all(struct worker *w)

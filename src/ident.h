@@ -32,15 +32,18 @@ enum ident_status ident_parse_reply(const char *line, size_t len,
 /* The schema name of a status, e.g. "userid". */
 const char *ident_status_name(enum ident_status status);
 
-/* A bounded table that allows one probe per source address per interval.
- * When a bucket holds only fresh entries for other addresses, the probe is
- * refused: the limit errs on the side of sending fewer probes. */
+/* A bounded table that allows one probe per source per interval, a source
+ * being an IPv4 address (v4-mapped ones included) or an IPv6 /64
+ * (addr_source_key). When a bucket holds only fresh entries for other
+ * sources, the probe is refused: the limit errs on the side of sending
+ * fewer probes. */
 struct ident_limiter;
 
-/* Creates a limiter with room for about `slots` addresses. */
+/* Creates a limiter with room for about `slots` sources. */
 struct ident_limiter *ident_limiter_new(size_t slots, uint64_t interval_ns);
 
-/* True (and remembers now_ns) when ip may be probed now. Thread-safe. */
+/* True (and remembers now_ns) when ip's source may be probed now.
+ * Thread-safe. */
 bool ident_limiter_allow(struct ident_limiter *l, const struct addr *ip,
     uint64_t now_ns);
 
@@ -58,6 +61,10 @@ bool ident_maybe_probe(struct worker *w, struct session *s);
  * the writer once the probe ends (a probe outlives a peer that dropped when
  * probed). */
 void ident_detach(struct session *s, struct record *r);
+
+/* The session is closing without a record (out of memory): its probe ends
+ * now and its result is dropped, so the probe never touches s again. */
+void ident_cancel(struct session *s);
 
 /* Ends every probe of the worker now (shutdown), as timeouts. */
 void ident_abort_all(struct worker *w);

@@ -28,6 +28,7 @@
 /* Frees a session whose record has gone (or never was built). */
 static void session_free(struct session *s)
 {
+	free(s->ident);              /* a probe's result no record took */
 	free(s->requests);
 	free(s->buf);
 	free(s);
@@ -263,79 +264,25 @@ static void session_add_request(struct session *s, const struct http_request *re
 
 /* Parses the requests that the new bytes completed, skipping their bodies,
  * and lets the http strategy answer each. Stops for good at bytes that are
- * not HTTP: they stay in the payload and the session is marked. */
+ * not HTTP: they stay in the payload and the session is marked. What is
+ * found does not depend on how the peer split its bytes (http.h). */
 static void session_parse_requests(struct session *s, uint64_t now_ns)
 {
-	struct session_http *h = &s->http;
+	const char *base = (const char *)s->buf;
 
-	while (!h->unparsed && !s->close_pending) {
-		if (h->body_left) {
-			size_t avail = s->len - h->off;
-			size_t take = avail < h->body_left ? avail : (size_t)h->body_left;
-			h->off += take;
-			h->body_left -= take;
-			if (s->nrequests && !s->requests_dropped)
-				s->requests[s->nrequests - 1].body_bytes += take;
-			if (h->body_left)
-				return;
-		}
-		if (h->off >= s->len)
-			return;
-		const char *base = (const char *)s->buf + h->off;
-		size_t n = s->len - h->off;
-		size_t end = http_find_head_end(base, n, &h->hint);
+	while (!s->close_pending) {
 		struct http_request req;
-		int64_t rc;
-		if (!end) {
-			/* No blank line yet. The method already says whether this
-			 * is HTTP at all; then a complete first line (found by an
-			 * incremental scan, so a slow drip costs O(n) in all) says
-			 * more, and HTTP/0.9 has no head beyond it. */
-			if (!h->start_checked) {
-				int ok = http_check_start(base, n);
-				if (ok == HTTP_INVALID) {
-					h->unparsed = true;
-					return;
-				}
-				h->start_checked = ok == 1;
-			}
-			if (h->start_checked && !h->line_checked) {
-				const char *lf = memchr(base + h->lf_scan, '\n', n - h->lf_scan);
-				h->lf_scan = lf ? (size_t)(lf - base) : n;
-				if (lf) {
-					rc = http_parse_request(base, n, &req);
-					h->line_checked = true;
-					if (rc == HTTP_INVALID) {
-						h->unparsed = true;
-						return;
-					}
-					if (rc > 0 && req.version.len == 0)
-						end = (size_t)rc;
-				}
-			}
-			if (!end) {
-				if (n > SESSION_HEAD_MAX)
-					h->unparsed = true;
-				return;
-			}
-		}
-		rc = http_parse_request(base, end, &req);
-		if (rc <= 0) {
-			h->unparsed = true;
+		size_t at = 0;
+		uint64_t body = 0;
+		int64_t rc = http_stream_next(&s->http, base, s->len, SESSION_HEAD_MAX,
+		    &req, &at, &body);
+		if (body && s->nrequests && !s->requests_dropped)
+			s->requests[s->nrequests - 1].body_bytes += body;
+		if (rc <= 0)
 			return;
-		}
-		session_add_request(s, &req, h->off, now_ns);
+		session_add_request(s, &req, at, now_ns);
 		if (s->strategy->kind == RESPOND_HTTP && !s->close_after_flush)
-			session_http_answer(s, &req, base);
-		h->off += (size_t)rc;
-		h->hint = 0;
-		h->lf_scan = 0;
-		h->start_checked = false;
-		h->line_checked = false;
-		if (req.chunked)
-			h->body_left = UINT64_MAX;   /* the rest of the connection */
-		else if (req.content_length > 0)
-			h->body_left = (uint64_t)req.content_length;
+			session_http_answer(s, &req, base + at);
 	}
 }
 
@@ -454,21 +401,30 @@ static enum record_http session_http_state(const struct session *s)
 {
 	if (s->len == 0)
 		return RECORD_HTTP_NONE;
-	if (s->http.unparsed)
+	if (s->http.invalid)
 		return RECORD_HTTP_UNPARSED;
-	if (s->http.off >= s->len &&
-	    (s->http.body_left == 0 || s->http.body_left == UINT64_MAX) &&
-	    s->bytes_in == s->len)
+	if (http_stream_complete(&s->http, s->len) && s->bytes_in == s->len)
 		return RECORD_HTTP_OK;
 	return RECORD_HTTP_PARTIAL;
 }
 
-/* Builds the record of s, giving it the payload and the requests. */
+#ifdef FLYPAPER_TEST_HOOKS
+int session_test_fail_records;
+#endif
+
+/* Builds the record of s, giving it the payload and the requests. Returns
+ * NULL when out of memory (s keeps what it had). */
 static struct record *session_record(struct session *s, enum close_reason reason)
 {
 	struct record *r = calloc(1, sizeof(*r));
 	uint64_t now = uv_hrtime();
 
+#ifdef FLYPAPER_TEST_HOOKS
+	if (session_test_fail_records) {
+		free(r);
+		r = NULL;
+	}
+#endif
 	if (!r)
 		return NULL;
 	r->kind = RECORD_CLOSED;
@@ -517,13 +473,18 @@ void session_hand_off(struct worker *w, struct record *r)
 	queue_push(&w->shared->writer->queue, r);
 }
 
-/* Gives the record to the writer, or to the IDENT probe still under way. */
+/* Gives the record to the writer, or to the IDENT probe still under way.
+ * Without a record (out of memory) the probe has nothing to complete and
+ * ends now: it must not outlive the session it points to. */
 static void session_finish_record(struct session *s, struct record *r)
 {
-	if (s->probe && r)
+	if (s->probe && r) {
 		ident_detach(s, r);
-	else
-		session_hand_off(s->worker, r);
+		return;
+	}
+	if (s->probe)
+		ident_cancel(s);
+	session_hand_off(s->worker, r);
 }
 
 void session_close(struct session *s, enum close_reason reason, int reset)

