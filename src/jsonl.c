@@ -206,7 +206,7 @@ char *jsonl_format(const struct record *r, const char *sensor)
 			record_sha256_hex(r->sha256, sha);
 		if (!payload ||
 		    json_object_update_new(o, json_pack(
-		        "{s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:s, s:s, s:I, s:b, s:b, s:o}",
+		        "{s:s, s:s, s:I, s:I, s:I, s:o, s:I, s:s, s:s, s:I, s:b, s:b, s:o, s:o}",
 		        "start_ts", start, "end_ts", ts,
 		        "duration_ms", (json_int_t)r->duration_ms,
 		        "bytes_in", (json_int_t)r->bytes_in,
@@ -219,7 +219,9 @@ char *jsonl_format(const struct record *r, const char *sensor)
 		        "truncated_bytes", (json_int_t)(r->bytes_in - r->payload_len),
 		        "truncated", (int)r->truncated,
 		        "payload_lost", (int)r->payload_lost,
-		        "payload", payload)) < 0 ||
+		        "payload", payload,
+		        "limit", record_limit_name(r->limit)
+		            ? json_string(record_limit_name(r->limit)) : json_null())) < 0 ||
 		    json_object_update_new(o, jsonl_reaction(r)) < 0) {
 			json_decref(o);
 			return NULL;
