@@ -191,23 +191,38 @@ static struct record *make_record(size_t payload_len)
 	return r;
 }
 
+static void record_free_list(struct record *r)
+{
+	while (r) {
+		struct record *next = r->next;
+		record_free(r);
+		r = next;
+	}
+}
+
+/* The queue's byte cap counts whole records: struct, payload, IDENT
+ * result, requests. R is one record without anything attached. */
 static void test_queue_caps(void)
 {
+	const size_t R = sizeof(struct record);
 	struct queue q;
 	struct queue_stats st;
 	int n = 0, lost = 0;
 
-	queue_init(&q, 4, 100);
+	/* Room for four bare records and 70 payload bytes. */
+	queue_init(&q, 5, 4 * R + 70);
 	CHECK(queue_push(&q, make_record(60)) == 0, "first push");
-	CHECK(queue_push(&q, make_record(60)) == 0, "second push keeps metadata");
+	CHECK(queue_push(&q, make_record(0)) == 0, "second push");
 	CHECK(queue_push(&q, make_record(0)) == 0, "third push");
-	CHECK(queue_push(&q, make_record(10)) == 0, "fourth push");
-	CHECK(queue_push(&q, make_record(10)) == -1, "fifth push over the record cap");
+	CHECK(queue_push(&q, make_record(60)) == 0, "fourth push keeps metadata");
+	CHECK(queue_push(&q, make_record(0)) == -1,
+	    "fifth push: the records alone pass the byte cap");
 	queue_get_stats(&q, &st);
 	CHECK(st.payloads_dropped == 1, "payloads dropped %llu",
 	    (unsigned long long)st.payloads_dropped);
 	CHECK(st.payload_bytes_dropped == 60, "bytes dropped");
 	CHECK(st.records_dropped == 1, "records dropped");
+	CHECK(q.bytes == 4 * R + 60, "queue counts %zu, holds %zu", q.bytes, 4 * R + 60);
 	struct record *list = queue_pop_all(&q, 0);
 	for (struct record *r = list; r;) {
 		struct record *next = r->next;
@@ -222,12 +237,56 @@ static void test_queue_caps(void)
 	}
 	CHECK(n == 4 && lost == 1, "popped %d, %d lost", n, lost);
 	CHECK(queue_pop_all(&q, 10) == NULL, "empty pop times out");
-	CHECK(queue_push(&q, make_record(90)) == 0, "room again after pop");
+	queue_destroy(&q);
+
+	queue_init(&q, 2, 100 * R);
+	CHECK(queue_push(&q, make_record(10)) == 0, "record cap: first");
+	CHECK(queue_push(&q, make_record(10)) == 0, "record cap: second");
+	CHECK(queue_push(&q, make_record(10)) == -1, "record cap: third refused");
+	record_free_list(queue_pop_all(&q, 0));
+
+	/* An IDENT result and requests count too: with them a record no
+	 * longer fits where a bare one would. */
+	queue_destroy(&q);
+	queue_init(&q, 100, 2 * R + 100);
+	struct record *r = make_record(50);
+	r->ident = calloc(1, sizeof(*r->ident));
+	r->requests = calloc(3, sizeof(*r->requests));
+	r->nrequests = 3;
+	CHECK(queue_push(&q, r) == -1, "a record with IDENT and requests over the cap");
+	CHECK(queue_push(&q, make_record(90)) == 0, "a bare record fits");
+	queue_get_stats(&q, &st);
+	CHECK(st.payloads_dropped == 1 && st.records_dropped == 1,
+	    "ident record: payload then record dropped");
 	queue_stop(&q);
 	CHECK(!queue_drained(&q), "not drained while a record waits");
-	record_free(queue_pop_all(&q, 0));
+	record_free_list(queue_pop_all(&q, 0));
 	CHECK(queue_drained(&q), "drained");
 	queue_destroy(&q);
+}
+
+/* record_size is the sum of what the record's allocations hold. */
+static void test_record_size(void)
+{
+	struct record *r = make_record(1000);
+	size_t want = sizeof(*r) + 1000;
+
+	CHECK(record_size(r) == want, "payload only %zu want %zu", record_size(r), want);
+	r->ident = calloc(1, sizeof(*r->ident));
+	want += sizeof(*r->ident);
+	r->requests = calloc(7, sizeof(*r->requests));
+	r->nrequests = 7;
+	want += 7 * sizeof(*r->requests);
+	r->matches = calloc(2, sizeof(*r->matches));
+	r->nmatches = 2;
+	want += 2 * sizeof(*r->matches);
+	CHECK(record_size(r) == want, "full record %zu want %zu", record_size(r), want);
+	CHECK(record_size(r) > 5000, "an IDENT record is more than its payload (%zu)",
+	    record_size(r));
+	free(r->payload);
+	r->payload = NULL;
+	CHECK(record_size(r) == want - 1000, "a lost payload no longer counts");
+	record_free(r);
 }
 
 static void test_escape(void)
@@ -670,6 +729,7 @@ int main(void)
 	test_addrs();
 	test_timestamps_and_ids();
 	test_queue_caps();
+	test_record_size();
 	test_escape();
 	test_config();
 	test_jsonl_format();
