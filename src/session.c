@@ -64,6 +64,20 @@ static void session_close_later(struct session *s, enum close_reason reason)
 
 /* ---- output ---------------------------------------------------------- */
 
+/* Takes grow more bytes (payload buffer or queued output) from the
+ * --max-buffered budget shared by every session. Returns false, taking
+ * nothing, when they do not fit. */
+static bool session_budget_take(struct session *s, size_t grow)
+{
+	struct worker_shared *sh = s->worker->shared;
+	size_t held = atomic_fetch_add(&sh->buffered, grow);
+
+	if (held + grow <= sh->cfg->max_buffered)
+		return true;
+	atomic_fetch_sub(&sh->buffered, grow);
+	return false;
+}
+
 static void session_count_out(struct session *s, size_t n)
 {
 	if (n == 0)
@@ -79,6 +93,7 @@ static void session_on_written(uv_write_t *req, int status)
 	size_t n = *(size_t *)(req + 1);
 
 	s->out_queued -= n;
+	atomic_fetch_sub(&s->worker->shared->buffered, n);
 	free(req);
 	if (s->state != SESSION_OPEN)
 		return;              /* cancelled by the close */
@@ -125,8 +140,15 @@ static size_t session_write(struct session *s, const char *data, size_t len,
 		session_close_later(s, CLOSE_SERVER_CLOSE);
 		return (size_t)n;
 	}
+	/* Output waiting for a peer that does not read is held memory too. */
+	if (!session_budget_take(s, rest)) {
+		s->over_budget = true;
+		session_close_later(s, CLOSE_SERVER_CLOSE);
+		return (size_t)n;
+	}
 	uv_write_t *req = malloc(sizeof(*req) + sizeof(size_t) + rest);
 	if (!req) {
+		atomic_fetch_sub(&s->worker->shared->buffered, rest);
 		session_close_later(s, CLOSE_SERVER_CLOSE);
 		return (size_t)n;
 	}
@@ -135,6 +157,7 @@ static size_t session_write(struct session *s, const char *data, size_t len,
 	*(size_t *)(req + 1) = rest;
 	uv_buf_t b = uv_buf_init(copy, (unsigned)rest);
 	if (uv_write(req, (uv_stream_t *)&s->tcp, &b, 1, session_on_written) < 0) {
+		atomic_fetch_sub(&s->worker->shared->buffered, rest);
 		free(req);
 		session_close_later(s, CLOSE_PEER_RST);
 		return (size_t)n;
@@ -197,19 +220,6 @@ static void session_greet(struct session *s, uint64_t now_ns)
 }
 
 /* ---- input ----------------------------------------------------------- */
-
-/* Takes grow more bytes from the --max-buffered budget shared by every
- * session. Returns false, taking nothing, when they do not fit. */
-static bool session_budget_take(struct session *s, size_t grow)
-{
-	struct worker_shared *sh = s->worker->shared;
-	size_t held = atomic_fetch_add(&sh->buffered, grow);
-
-	if (held + grow <= sh->cfg->max_buffered)
-		return true;
-	atomic_fetch_sub(&sh->buffered, grow);
-	return false;
-}
 
 /* Copies as much of data as max-payload and the global max-buffered budget
  * allow into the session's buffer. Past either cap the bytes are only

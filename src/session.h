@@ -65,7 +65,8 @@ struct session {
 	bool close_after_flush;      /* close once the output is written */
 	bool has_handle;             /* tcp is open on fd (else read-ahead only) */
 	bool answered;               /* http: a response went out */
-	bool over_budget;            /* bytes went uncaptured: --max-buffered was full */
+	bool over_budget;            /* --max-buffered was full: bytes went uncaptured,
+	                              * or output could not be queued */
 };
 
 /* Starts a session on an accepted, non-blocking socket fd that came in on

@@ -192,3 +192,31 @@ def test_sigterm_during_an_fd_limit_pause_records_the_backlog(daemons):
             int(r["src_ip"].rsplit(".", 1)[1]) - 1)
     for s in held + waiting:
         s.close()
+
+
+def test_output_for_a_peer_that_does_not_read_counts_against_max_buffered(daemons):
+    # A peer pipelines requests and never reads: the answers fill the
+    # kernel's buffers, then libuv's queue, which takes from the budget
+    # (what the payload left of it is less than the 256 KiB per-session
+    # cap). Whether the budget stops the output or the payload's growth
+    # first depends on scheduling; either way the record names it.
+    d = daemons(args=["--respond", "http-nginx", "--max-payload", "256k",
+                      "--max-buffered", "320k", "--idle-timeout", "1s"], workers=1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(20)
+    s.connect(("127.0.0.1", d.port))
+    # Let the session enter the loop first: answers written during the
+    # read-ahead at accept are never queued (what the socket refuses is
+    # dropped), so they would not test the queue.
+    time.sleep(0.3)
+    requests = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 12000
+    try:
+        s.sendall(requests)                 # never read what comes back
+    except OSError:
+        pass                                # closed by the server: fine
+    (row,) = d.wait_sessions(1, timeout=20)
+    s.close()
+    assert row["close_reason"] in ("server_close", "idle_timeout"), row
+    assert row["limit_hit"] == "max_buffered", row
+    assert d.stop() == 0
