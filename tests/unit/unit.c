@@ -330,6 +330,11 @@ static void test_config(void)
 		{"on-timeout = maybe\n", 0, "not drop, goaway or reset"},
 		{"goaway-text = bad\\q\n", 0, "unknown escape"},
 		{"workers = 0\n", 0, "workers: '0'"},
+		{"max-conns-per-source = 8\nmax-buffered = 64M\n", 1, NULL},
+		{"max-conns-per-source = 0\n", 0, "max-conns-per-source: '0'"},
+		{"max-buffered = lots\n", 0, "max-buffered: 'lots' is not a size"},
+		{"queue-bytes = 1k\n", 0, "queue-bytes: '1k' is under 64k"},
+		{"queue-bytes = 64k\n", 1, NULL},
 	};
 	char path[] = "/tmp/flypaper-unit-XXXXXX";
 	int fd = mkstemp(path);
@@ -604,6 +609,70 @@ static void test_ident_parser(void)
 	    IDENT_MALFORMED, "a NUL is malformed");
 }
 
+/* The per-source table: the key (IPv4, IPv4-mapped folded to IPv4, IPv6
+ * by /64), the limit, and entries that go at zero, so that the table never
+ * holds more sources than open sessions. */
+static void test_source_limit(void)
+{
+	struct config cfg;
+	struct writer writer;
+	struct worker_shared sh;
+	char err[CONFIG_ERR_LEN];
+	struct addr v4, v4b, mapped, v6a, v6b, v6other;
+
+	config_defaults(&cfg);
+	cfg.max_conns = 100;
+	cfg.max_conns_per_source = 2;
+	memset(&writer, 0, sizeof(writer));
+	CHECK(worker_shared_init(&sh, &cfg, &writer, MODE_SERVE, err, sizeof(err)) == 0,
+	    "shared init: %s", err);
+	addr_parse("10.0.0.1:1000", &v4);
+	addr_parse("10.0.0.1:2000", &v4b);
+	addr_parse("[::ffff:10.0.0.1]:3000", &mapped);
+	addr_parse("[2001:db8:1:2::1]:1", &v6a);
+	addr_parse("[2001:db8:1:2:ffff::9]:2", &v6b);
+	addr_parse("[2001:db8:1:3::1]:1", &v6other);
+	CHECK(worker_source_acquire(&sh, &v4) == LIMIT_NONE, "v4 first");
+	CHECK(worker_source_acquire(&sh, &mapped) == LIMIT_NONE, "mapped is the same host");
+	CHECK(worker_source_count(&sh, &v4b) == 2, "count %u", worker_source_count(&sh, &v4b));
+	CHECK(worker_source_acquire(&sh, &v4b) == LIMIT_PER_SOURCE, "third from 10.0.0.1");
+	CHECK(worker_source_acquire(&sh, &v6a) == LIMIT_NONE, "v6 first");
+	CHECK(worker_source_acquire(&sh, &v6b) == LIMIT_NONE, "same /64");
+	CHECK(worker_source_acquire(&sh, &v6a) == LIMIT_PER_SOURCE, "the /64 is full");
+	CHECK(worker_source_acquire(&sh, &v6other) == LIMIT_NONE, "another /64");
+	worker_source_release(&sh, &v4);
+	CHECK(worker_source_acquire(&sh, &v4b) == LIMIT_NONE, "room again after a release");
+	worker_source_release(&sh, &v4);
+	worker_source_release(&sh, &v4);
+	CHECK(worker_source_count(&sh, &v4) == 0, "gone at zero");
+	worker_source_release(&sh, &v4);        /* unknown: nothing happens */
+	CHECK(worker_source_count(&sh, &v4) == 0, "no underflow");
+
+	/* Many sources come and go: counts stay exact through the deletions
+	 * (backward shifts), and the table refuses only past its bound. */
+	struct addr many[400];
+	int refused = 0;
+	for (int i = 0; i < 400; i++) {
+		char text[48];
+		snprintf(text, sizeof(text), "10.%d.%d.1:1", i / 200, i % 200);
+		addr_parse(text, &many[i]);
+		refused += worker_source_acquire(&sh, &many[i]) != LIMIT_NONE;
+	}
+	/* 100 max-conns + 256 slack, minus the two /64s still held. */
+	CHECK(refused == 400 - (100 + 256 - 2), "refused %d of 400", refused);
+	for (int i = 0; i < 400; i += 2)
+		worker_source_release(&sh, &many[i]);
+	int wrong = 0;
+	for (int i = 0; i < 400; i++) {
+		uint32_t want = i % 2 == 0 || i >= 100 + 256 - 2 ? 0 : 1;
+		wrong += worker_source_count(&sh, &many[i]) != want;
+	}
+	CHECK(wrong == 0, "%d counts wrong after deletions", wrong);
+	CHECK(worker_source_count(&sh, &v6b) == 2, "the /64 kept its count");
+	worker_shared_free(&sh);
+	config_free(&cfg);
+}
+
 static void test_ident_limiter(void)
 {
 	const uint64_t s = 1000000000ULL;
@@ -737,6 +806,7 @@ int main(void)
 	test_http_parser();
 	test_ident_parser();
 	test_ident_limiter();
+	test_source_limit();
 	test_experiment_assignment();
 	test_personalities();
 	printf("unit: %d passed, %d failed\n", passed, failed);
