@@ -536,10 +536,10 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	r->ident = s->ident;
 	s->ident = NULL;
 	/* The queue counts what a record holds: no spare request slots. */
-	if (s->nrequests < s->reqcap) {
+	if (s->nrequests && s->nrequests < s->reqcap) {
 		struct record_request *fit = realloc(s->requests,
 		    s->nrequests * sizeof(*fit));
-		if (fit || s->nrequests == 0)
+		if (fit)
 			s->requests = fit;
 	}
 	r->requests = s->requests;

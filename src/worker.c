@@ -466,6 +466,8 @@ static void worker_on_acceptable(uv_poll_t *poll, int status, int events)
  * being reset by the listener's close. */
 static void worker_drain_backlogs(struct worker *w)
 {
+	int taken = 0;
+
 	for (int i = 0; i < w->nlisteners; i++) {
 		struct worker_listener *l = &w->listeners[i];
 		for (int n = 0; n < WORKER_DRAIN_MAX; n++) {
@@ -478,10 +480,13 @@ static void worker_drain_backlogs(struct worker *w)
 					continue;
 				break;
 			}
-			atomic_fetch_add(&w->shared->drained, 1);
+			taken++;
 			worker_take(l, fd, &ss, len);
 		}
 	}
+	if (taken)
+		log_info("shutdown: recorded %d connection(s) from the accept backlog",
+		    taken);
 }
 
 static void worker_close_all(struct worker *w)

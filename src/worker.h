@@ -40,7 +40,6 @@ struct worker_shared {
 	atomic_uint_fast64_t accepted;
 	atomic_uint_fast64_t refused;        /* over a connection limit or the fd limit */
 	atomic_uint_fast64_t evicted;        /* closed at the fd limit to make room */
-	atomic_uint_fast64_t drained;        /* accepted from the backlog at shutdown */
 	atomic_uint_fast64_t accept_errors;  /* accept(2) failures */
 	atomic_uint_fast64_t last_emfile_log_ns;
 };
