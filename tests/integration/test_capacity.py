@@ -1,9 +1,12 @@
 """Capacity: per-source connection limit, fairness at the fd limit, the
-global budget on buffered payload bytes, and the backlog at shutdown."""
+global budget on buffered bytes, the backlog at shutdown, and limit_hit
+in the database (schema 4) and JSON lines."""
+import json
 import os
 import shutil
 import signal
 import socket
+import sqlite3
 import time
 
 from conftest import connect, payload_of, query, read_until_close, session_rows, wait_for
@@ -220,3 +223,35 @@ def test_output_for_a_peer_that_does_not_read_counts_against_max_buffered(daemon
     assert row["close_reason"] in ("server_close", "idle_timeout"), row
     assert row["limit_hit"] == "max_buffered", row
     assert d.stop() == 0
+
+
+def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_path):
+    d = daemons(args=["--max-conns-per-source", "1"], workers=1)
+    send_from(d.port, "127.0.0.2", b"first")
+    d.wait_sessions(1)
+    assert d.stop() == 0
+    # Make it a version 3 database: no limit_hit column.
+    con = sqlite3.connect(d.db)
+    con.execute("ALTER TABLE sessions DROP COLUMN limit_hit")
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    jl = tmp_path / "events.jsonl"
+    d = daemons(args=["--max-conns-per-source", "1", "--jsonl", str(jl)], workers=1,
+                db=d.db)
+    held = connect_from(d.port, "127.0.0.2")
+    extra = connect_from(d.port, "127.0.0.2")
+    assert extra.recv(10) == b""
+    rows = wait_for(lambda: [r for r in session_rows(d.db) if r["close_reason"] == "capacity"],
+                    what="the refusal")
+    held.close()
+    extra.close()
+    assert d.stop() == 0
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert rows[0]["limit_hit"] == "max_conns_per_source"
+    assert len(session_rows(d.db)) == 3       # the old row survived the upgrade
+    events = [json.loads(line) for line in jl.read_text().splitlines()]
+    closed = [e for e in events if e.get("close_reason") == "capacity"]
+    assert [e["limit"] for e in closed] == ["max_conns_per_source"]
+    assert all(e["limit"] is None for e in events
+               if e.get("close_reason") == "peer_fin")
