@@ -24,6 +24,7 @@
 #endif
 #define IDLE_MIN_MS 100ULL
 #define TIMEOUT_MAX_MS (24ULL * 3600 * MS_PER_S)
+#define CONFIG_QUEUE_BYTES_MIN (64 * 1024)
 
 static const struct config config_default = {
 	.nlisten = 0,
@@ -38,6 +39,8 @@ static const struct config config_default = {
 	.session_timeout_ms = 15 * 60 * MS_PER_S,
 	.on_timeout = TIMEOUT_DROP,
 	.max_conns = 16384,
+	.max_conns_per_source = 64,
+	.max_buffered = 256 * 1024 * 1024,
 	.queue_records = 262144,
 	.queue_bytes = 256 * 1024 * 1024,
 	.flush_timeout_ms = 10 * MS_PER_S,
@@ -80,8 +83,13 @@ static const struct config_option config_options[] = {
 	{"on-timeout", 1, false, "ACTION", "drop, goaway or reset; default drop"},
 	{"goaway-text", 1, false, "TEXT", "what goaway writes; \\r \\n \\t escapes allowed"},
 	{"max-conns", 1, true, "N", "concurrent sessions; default 16384"},
+	{"max-conns-per-source", 1, true, "N",
+	    "concurrent sessions per IPv4 address or IPv6 /64; default 64"},
+	{"max-buffered", 1, true, "SIZE",
+	    "payload and unsent output held by all sessions; default 256M"},
 	{"queue-records", 1, false, "N", "writer queue cap in records; default 262144"},
-	{"queue-bytes", 1, false, "SIZE", "writer queue cap in payload bytes; default 256M"},
+	{"queue-bytes", 1, false, "SIZE",
+	    "writer queue cap in bytes of whole records, 64k..1T; default 256M"},
 	{"flush-timeout", 1, false, "DUR", "how long exit retries a failing store; default 10s"},
 	{"user", 1, true, "NAME", "drop root privileges to NAME after binding"},
 	{"respond", 1, false, "STRATEGY", "silent, banner, tarpit, http-iis5, http-apache, http-nginx"},
@@ -321,20 +329,36 @@ int config_set(struct config *cfg, const char *name, const char *value,
 			    "goaway-text: longer than 4096 bytes");
 		return config_replace(&cfg->goaway_text, value, true, err, errlen);
 	}
-	if (strcmp(name, "max-payload") == 0 || strcmp(name, "queue-bytes") == 0) {
+	if (strcmp(name, "max-conns-per-source") == 0) {
+		if (config_parse_int(value, 1, 1000000, &cfg->max_conns_per_source) < 0)
+			return config_error(err, errlen,
+			    "max-conns-per-source: '%s' is not a number from 1 to 1000000",
+			    value);
+		return 0;
+	}
+	if (strcmp(name, "max-payload") == 0 || strcmp(name, "queue-bytes") == 0 ||
+	    strcmp(name, "max-buffered") == 0) {
 		if (config_parse_size(value, &bytes) < 0)
 			return config_error(err, errlen,
 			    "%s: '%s' is not a size (e.g. 4096, 64k, 1M, 1G)", name, value);
 		if (bytes > (size_t)1 << 40)
 			return config_error(err, errlen, "%s: '%s' is over 1T", name, value);
-		if (name[0] == 'm' && bytes > CONFIG_MAX_PAYLOAD_MAX)
-			return config_error(err, errlen,
-			    "max-payload: '%s' is over %d bytes, the longest payload "
-			    "SQLite stores", value, CONFIG_MAX_PAYLOAD_MAX);
-		if (name[0] == 'm')
+		if (strcmp(name, "max-payload") == 0) {
+			if (bytes > CONFIG_MAX_PAYLOAD_MAX)
+				return config_error(err, errlen,
+				    "max-payload: '%s' is over %d bytes, the longest "
+				    "payload SQLite stores", value, CONFIG_MAX_PAYLOAD_MAX);
 			cfg->max_payload = bytes;
-		else
+		} else if (strcmp(name, "max-buffered") == 0) {
+			cfg->max_buffered = bytes;
+		} else {
+			/* One record with an IDENT result is about 5k: a queue
+			 * smaller than a dozen of them would lose whole records. */
+			if (bytes < CONFIG_QUEUE_BYTES_MIN)
+				return config_error(err, errlen,
+				    "queue-bytes: '%s' is under 64k", value);
 			cfg->queue_bytes = bytes;
+		}
 		return 0;
 	}
 	if (strcmp(name, "queue-records") == 0) {

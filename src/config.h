@@ -51,8 +51,10 @@ struct config {
 	uint64_t session_timeout_ms; /* hard cap on a session's life */
 	enum timeout_action on_timeout;
 	int max_conns;               /* concurrent sessions, all workers */
+	int max_conns_per_source;    /* concurrent sessions per IPv4 address or IPv6 /64 */
+	size_t max_buffered;         /* payload and unsent output, all open sessions */
 	size_t queue_records;        /* writer queue cap, records */
-	size_t queue_bytes;          /* writer queue cap, payload bytes */
+	size_t queue_bytes;          /* writer queue cap, bytes of whole records */
 	uint64_t flush_timeout_ms;   /* how long exit waits for a failing store */
 	bool check_only;             /* --check: validate and exit */
 };

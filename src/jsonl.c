@@ -300,6 +300,8 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 		jsonl_set(&ev, "truncated", json_boolean(r->truncated));
 		jsonl_set(&ev, "payload_lost", json_boolean(r->payload_lost));
 		jsonl_set_payload_base64(&ev, r);
+		jsonl_set(&ev, "limit", record_limit_name(r->limit)
+		    ? json_string(record_limit_name(r->limit)) : json_null());
 		jsonl_set_reaction(&ev, r);
 	}
 	return jsonl_end(&ev, escaped);

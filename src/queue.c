@@ -36,15 +36,22 @@ int queue_push(struct queue *q, struct record *r)
 		record_free(r);
 		return -1;
 	}
-	if (r->payload && q->bytes + r->payload_len > q->max_bytes) {
+	size_t size = record_size(r);
+	if (r->payload && q->bytes + size > q->max_bytes) {
 		q->stats.payloads_dropped++;
 		q->stats.payload_bytes_dropped += r->payload_len;
 		free(r->payload);
 		r->payload = NULL;
 		r->payload_lost = true;
+		size = record_size(r);
 	}
-	if (r->payload)
-		q->bytes += r->payload_len;
+	if (q->bytes + size > q->max_bytes) {
+		q->stats.records_dropped++;
+		pthread_mutex_unlock(&q->lock);
+		record_free(r);
+		return -1;
+	}
+	q->bytes += size;
 	wake = q->head == NULL;
 	if (q->tail)
 		q->tail->next = r;

@@ -15,7 +15,8 @@ struct queue_stats {
 	uint64_t pushed;             /* records accepted */
 	uint64_t payloads_dropped;   /* payloads freed because queue_bytes was hit */
 	uint64_t payload_bytes_dropped;
-	uint64_t records_dropped;    /* records refused because queue_records was hit */
+	uint64_t records_dropped;    /* records refused: queue_records, or queue_bytes
+	                              * without their payload */
 };
 
 struct queue {
@@ -23,7 +24,7 @@ struct queue {
 	pthread_cond_t nonempty;     /* signalled when the queue gains work or stops */
 	struct record *head, *tail;
 	size_t records;              /* records queued now */
-	size_t bytes;                /* payload bytes queued now */
+	size_t bytes;                /* record_size of everything queued now */
 	size_t max_records;
 	size_t max_bytes;
 	bool stopping;               /* set once: producers are done */
@@ -34,11 +35,12 @@ struct queue {
 /* Initialises q with its caps. Returns 0 or -1. */
 int queue_init(struct queue *q, size_t max_records, size_t max_bytes);
 
-/* Gives r to the queue; never blocks on the consumer. When the payload
- * would pass max_bytes it is freed and r->payload_lost set (the metadata is
- * kept); when max_records is reached r is freed and counted. Returns 0 when
- * r was queued, -1 when it was dropped. Either way the caller no longer
- * owns r. */
+/* Gives r to the queue; never blocks on the consumer. max_bytes caps
+ * record_size, everything the queued records hold. When r would pass it
+ * the payload is freed first and r->payload_lost set (the metadata is
+ * kept); when even the rest does not fit, or max_records is reached, r is
+ * freed and counted. Returns 0 when r was queued, -1 when it was dropped.
+ * Either way the caller no longer owns r. */
 int queue_push(struct queue *q, struct record *r);
 
 /* Waits up to timeout_ms for records, then takes all of them. Returns the

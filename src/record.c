@@ -134,6 +134,36 @@ const char *record_http_name(enum record_http http)
 	}
 }
 
+static const char *const record_limit_names[LIMIT_COUNT] = {
+	[LIMIT_MAX_CONNS] = "max_conns",
+	[LIMIT_PER_SOURCE] = "max_conns_per_source",
+	[LIMIT_FD] = "fd_limit",
+	[LIMIT_MAX_PAYLOAD] = "max_payload",
+	[LIMIT_MAX_BUFFERED] = "max_buffered",
+};
+
+const char *record_limit_name(enum record_limit limit)
+{
+	if ((unsigned)limit >= LIMIT_COUNT)
+		return NULL;
+	return record_limit_names[limit];
+}
+
+size_t record_size(const struct record *r)
+{
+	size_t n = sizeof(*r);
+
+	if (r->payload)
+		n += r->payload_len;
+	if (r->ident)
+		n += sizeof(*r->ident);
+	if (r->requests)
+		n += (size_t)r->nrequests * sizeof(*r->requests);
+	if (r->matches)
+		n += (size_t)r->nmatches * sizeof(*r->matches);
+	return n;
+}
+
 void record_free(struct record *r)
 {
 	if (!r)

@@ -47,6 +47,19 @@ enum record_http {
 	RECORD_HTTP_UNPARSED,        /* bytes that are not an HTTP request */
 };
 
+/* Which cap acted on a session: the limit that refused it (close_reason
+ * capacity) or the one that cut its payload (truncated). The names are
+ * part of the schema. */
+enum record_limit {
+	LIMIT_NONE,
+	LIMIT_MAX_CONNS,             /* refused: --max-conns sessions were open */
+	LIMIT_PER_SOURCE,            /* refused: --max-conns-per-source from its source */
+	LIMIT_FD,                    /* refused or evicted at the fd limit */
+	LIMIT_MAX_PAYLOAD,           /* payload cut at --max-payload */
+	LIMIT_MAX_BUFFERED,          /* payload cut: --max-buffered held by all sessions */
+	LIMIT_COUNT
+};
+
 /* A span of the payload: requests point into it instead of copying. */
 struct record_span {
 	uint32_t off, len;
@@ -97,6 +110,7 @@ struct record {
 	enum close_reason reason;
 	bool truncated;              /* bytes_in > what payload holds */
 	bool payload_lost;           /* payload dropped by a full queue */
+	enum record_limit limit;     /* the cap that refused or cut it; LIMIT_NONE */
 	unsigned char sha256[32];    /* of payload; valid when payload_len */
 	uint8_t *payload;            /* owned; NULL when none or lost */
 	size_t payload_len;          /* bytes captured (even when lost) */
@@ -136,6 +150,13 @@ uint64_t record_new_id(void);
 
 /* The schema name of an HTTP parse state: NULL for RECORD_HTTP_NONE. */
 const char *record_http_name(enum record_http http);
+
+/* The schema name of a limit, e.g. "max_buffered": NULL for LIMIT_NONE. */
+const char *record_limit_name(enum record_limit limit);
+
+/* The bytes r holds: the struct and every allocation it owns (payload,
+ * IDENT result, requests, matches). What --queue-bytes counts. */
+size_t record_size(const struct record *r);
 
 /* Frees r and its payload. NULL is allowed. */
 void record_free(struct record *r);

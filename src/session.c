@@ -29,6 +29,8 @@
 static void session_free(struct session *s)
 {
 	free(s->ident);              /* a probe's result no record took */
+	if (s->buf)
+		atomic_fetch_sub(&s->worker->shared->buffered, s->cap);
 	free(s->requests);
 	free(s->buf);
 	free(s);
@@ -63,6 +65,20 @@ static void session_close_later(struct session *s, enum close_reason reason)
 
 /* ---- output ---------------------------------------------------------- */
 
+/* Takes grow more bytes (payload buffer or queued output) from the
+ * --max-buffered budget shared by every session. Returns false, taking
+ * nothing, when they do not fit. */
+static bool session_budget_take(struct session *s, size_t grow)
+{
+	struct worker_shared *sh = s->worker->shared;
+	size_t held = atomic_fetch_add(&sh->buffered, grow);
+
+	if (held + grow <= sh->cfg->max_buffered)
+		return true;
+	atomic_fetch_sub(&sh->buffered, grow);
+	return false;
+}
+
 static void session_count_out(struct session *s, size_t n)
 {
 	if (n == 0)
@@ -78,6 +94,7 @@ static void session_on_written(uv_write_t *req, int status)
 	size_t n = *(size_t *)(req + 1);
 
 	s->out_queued -= n;
+	atomic_fetch_sub(&s->worker->shared->buffered, n);
 	free(req);
 	if (s->state != SESSION_OPEN)
 		return;              /* cancelled by the close */
@@ -124,8 +141,15 @@ static size_t session_write(struct session *s, const char *data, size_t len,
 		session_close_later(s, CLOSE_SERVER_CLOSE);
 		return (size_t)n;
 	}
+	/* Output waiting for a peer that does not read is held memory too. */
+	if (!session_budget_take(s, rest)) {
+		s->over_budget = true;
+		session_close_later(s, CLOSE_SERVER_CLOSE);
+		return (size_t)n;
+	}
 	uv_write_t *req = malloc(sizeof(*req) + sizeof(size_t) + rest);
 	if (!req) {
+		atomic_fetch_sub(&s->worker->shared->buffered, rest);
 		session_close_later(s, CLOSE_SERVER_CLOSE);
 		return (size_t)n;
 	}
@@ -134,6 +158,7 @@ static size_t session_write(struct session *s, const char *data, size_t len,
 	*(size_t *)(req + 1) = rest;
 	uv_buf_t b = uv_buf_init(copy, (unsigned)rest);
 	if (uv_write(req, (uv_stream_t *)&s->tcp, &b, 1, session_on_written) < 0) {
+		atomic_fetch_sub(&s->worker->shared->buffered, rest);
 		free(req);
 		session_close_later(s, CLOSE_PEER_RST);
 		return (size_t)n;
@@ -197,15 +222,16 @@ static void session_greet(struct session *s, uint64_t now_ns)
 
 /* ---- input ----------------------------------------------------------- */
 
-/* Copies as much of data as max-payload allows into the session's buffer.
- * Past the cap the bytes are only counted. */
+/* Copies as much of data as max-payload and the global max-buffered budget
+ * allow into the session's buffer. Past either cap the bytes are only
+ * counted; over_budget says which. */
 static void session_capture(struct session *s, const char *data, size_t n)
 {
 	size_t max = s->worker->shared->cfg->max_payload;
 	size_t room = max > s->len ? max - s->len : 0;
 	size_t take = n < room ? n : room;
 
-	if (take == 0)
+	if (take == 0 || s->over_budget)
 		return;
 	if (s->len + take > s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : SESSION_MIN_BUF;
@@ -213,9 +239,18 @@ static void session_capture(struct session *s, const char *data, size_t n)
 			cap = s->len + take;
 		if (cap > max)
 			cap = max;
+		/* Doubling may not fit where the bytes themselves would. */
+		if (!session_budget_take(s, cap - s->cap)) {
+			cap = s->len + take;
+			if (!session_budget_take(s, cap - s->cap)) {
+				s->over_budget = true;
+				return;
+			}
+		}
 		uint8_t *p = realloc(s->buf, cap);
 		if (!p) {
 			/* Keep what we have; the rest is counted as truncated. */
+			atomic_fetch_sub(&s->worker->shared->buffered, cap - s->cap);
 			log_error("session: out of memory for payload");
 			return;
 		}
@@ -440,6 +475,12 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	r->duration_ms = session_ms(s->start_ns, now);
 	r->reason = reason;
 	r->truncated = s->bytes_in > s->len;
+	if (reason == CLOSE_CAPACITY)
+		r->limit = LIMIT_FD;     /* an open session is only closed for an fd */
+	else if (s->over_budget)
+		r->limit = LIMIT_MAX_BUFFERED;
+	else if (r->truncated)
+		r->limit = LIMIT_MAX_PAYLOAD;
 	r->strategy = s->strategy->name;
 	r->first_out_ms = s->first_out_ns ? session_ms(s->start_ns, s->first_out_ns) : -1;
 	r->closed_by_peer = reason == CLOSE_PEER_FIN || reason == CLOSE_PEER_RST;
@@ -450,11 +491,20 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	r->http = session_http_state(s);
 	r->ident = s->ident;
 	s->ident = NULL;
+	/* The queue counts what a record holds: no spare request slots. */
+	if (s->nrequests && s->nrequests < s->reqcap) {
+		struct record_request *fit = realloc(s->requests,
+		    s->nrequests * sizeof(*fit));
+		if (fit)
+			s->requests = fit;
+	}
 	r->requests = s->requests;
 	r->nrequests = s->nrequests;
 	r->requests_dropped = s->requests_dropped;
 	s->requests = NULL;
 	s->nrequests = s->reqcap = 0;
+	/* The payload leaves the sessions' budget for the queue's. */
+	atomic_fetch_sub(&s->worker->shared->buffered, s->cap);
 	r->payload = s->buf;
 	r->payload_len = s->len;
 	s->buf = NULL;
@@ -498,6 +548,7 @@ void session_close(struct session *s, enum close_reason reason, int reset)
 	uv_read_stop((uv_stream_t *)&s->tcp);
 	session_finish_record(s, session_record(s, reason));
 	atomic_fetch_sub(&w->shared->active, 1);
+	worker_source_release(w->shared, &s->src);
 	if (reset && uv_tcp_close_reset(&s->tcp, session_on_closed) == 0)
 		return;
 	uv_close((uv_handle_t *)&s->tcp, session_on_closed);
@@ -521,7 +572,7 @@ static void session_queue_connect(struct worker *w, const struct session *s)
 }
 
 void session_record_refused(struct worker *w, int listener, const struct addr *src,
-    const struct addr *dst, const struct timespec *wall)
+    const struct addr *dst, const struct timespec *wall, enum record_limit limit)
 {
 	struct record *r = calloc(1, sizeof(*r));
 
@@ -542,6 +593,7 @@ void session_record_refused(struct worker *w, int listener, const struct addr *s
 	r->peer_close_after_out_ms = -1;
 	r->peer_close_after_ident_ms = -1;
 	r->reason = CLOSE_CAPACITY;
+	r->limit = limit;
 	r->strategy = respond_pick(w->shared->respond, listener, src)->name;
 	queue_push(&w->shared->writer->queue, r);
 }
@@ -553,6 +605,7 @@ static void session_finish_early(struct session *s)
 	                                                      : CLOSE_SERVER_CLOSE);
 	session_finish_record(s, r);
 	close(s->fd);
+	worker_source_release(s->worker->shared, &s->src);
 	session_free(s);
 }
 
@@ -565,7 +618,9 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 	if (!s) {
 		close(fd);
 		log_error("session: out of memory: refusing a connection");
-		session_record_refused(w, listener, src, dst ? dst : src, wall);
+		worker_source_release(w->shared, src);
+		session_record_refused(w, listener, src, dst ? dst : src, wall,
+		    LIMIT_NONE);
 		return -1;
 	}
 	s->worker = w;

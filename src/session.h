@@ -55,10 +55,13 @@ struct session {
 	bool close_after_flush;      /* close once the output is written */
 	bool has_handle;             /* tcp is open on fd (else read-ahead only) */
 	bool answered;               /* http: a response went out */
+	bool over_budget;            /* --max-buffered was full: bytes went uncaptured,
+	                              * or output could not be queued */
 };
 
 /* Starts a session on an accepted, non-blocking socket fd that came in on
- * listener number `listener`. dst may be NULL (then it is read with
+ * listener number `listener`, whose source the caller counted with
+ * worker_source_acquire (the session releases it when it ends). dst may be NULL (then it is read with
  * getsockname). The peer that has already sent everything is recorded
  * without entering the loop. Returns 0, or -1 when the session could not
  * be watched (it is then recorded as server_close). */
@@ -75,9 +78,10 @@ void session_close(struct session *s, enum close_reason reason, int reset);
 void session_on_timeout(struct session *s, enum timeout_kind kind, uint64_t now_ns);
 
 /* Records a connection that was accepted on listener number `listener` but
- * refused (fd already closed), with the strategy it would have had. */
+ * refused (fd already closed) by limit, with the strategy it would have
+ * had. */
 void session_record_refused(struct worker *w, int listener, const struct addr *src,
-    const struct addr *dst, const struct timespec *wall);
+    const struct addr *dst, const struct timespec *wall, enum record_limit limit);
 
 #ifdef FLYPAPER_TEST_HOOKS
 /* Tests only (the unit builds): while nonzero, building a session's record

@@ -109,6 +109,11 @@ static const char store_schema_v3[] =
 	"CREATE INDEX matches_rule ON matches(rule);"
 	"UPDATE meta SET value = '3' WHERE key = 'schema_version';";
 
+/* Version 4: which cap refused a session or cut its payload. */
+static const char store_schema_v4[] =
+	"ALTER TABLE sessions ADD COLUMN limit_hit TEXT;"
+	"UPDATE meta SET value = '4' WHERE key = 'schema_version';";
+
 static int store_fail(struct store *st, char *err, size_t errlen,
     const char *what)
 {
@@ -177,6 +182,9 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
 	if (version < 3 &&
 	    sqlite3_exec(st->db, store_schema_v3, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
+	if (version < 4 &&
+	    sqlite3_exec(st->db, store_schema_v4, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	return 0;
@@ -240,10 +248,10 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "payload_lost, mode, strategy, first_out_ms, closed_by, "
 	        "peer_close_after_out_ms, peer_close_after_ident_ms, ident_status, "
 	        "ident_reply, ident_opsys, ident_charset, ident_userid, ident_error, "
-	        "ident_sent_ms, ident_reply_ms, http, requests) VALUES "
+	        "ident_sent_ms, ident_reply_ms, http, requests, limit_hit) VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
 	        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
-	        "?28, ?29, ?30, ?31, ?32)",
+	        "?28, ?29, ?30, ?31, ?32, ?33)",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_session, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT INTO runs(sensor, mode, started, ended, sessions, refused, "
@@ -431,6 +439,8 @@ static int store_insert(struct store *st, const struct record *r)
 	if (http)
 		sqlite3_bind_text(s, 31, http, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 32, (sqlite3_int64)(r->nrequests + r->requests_dropped));
+	if (record_limit_name(r->limit))
+		sqlite3_bind_text(s, 33, record_limit_name(r->limit), -1, SQLITE_STATIC);
 	rc = store_step(s);
 	if (rc != SQLITE_OK)
 		return rc;

@@ -6,15 +6,203 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "ident.h"
+#include "listener.h"
 #include "log.h"
 #include "session.h"
 #include "timeouts.h"
 
 #define WORKER_LOG_EVERY_NS (10ULL * 1000000000ULL)
+#define WORKER_SOURCE_SLACK 256      /* sessions between accept and the max-conns count */
+#define WORKER_DRAIN_MAX LISTENER_BACKLOG  /* accepts per listener at shutdown */
+
+/* ---- open sessions per source ----------------------------------------
+ * One table for all workers: SO_REUSEPORT spreads one source's connections
+ * over the workers, so only a shared count can hold a per-source limit.
+ * Open addressing with linear probing and backward-shift deletion (no
+ * tombstones); an entry lives while its source has a session open, so the
+ * table never holds more sources than sessions. Its size is fixed at start
+ * from max-conns: 16 bytes a slot, at most half the slots used. The hash
+ * is keyed with a random seed so peers cannot pick colliding /64s. */
+
+struct worker_source {
+	uint64_t key;                /* IPv4 address, or the IPv6 /64 prefix */
+	uint32_t count;              /* open sessions */
+	uint32_t family;             /* AF_INET, AF_INET6; 0: an empty slot */
+};
+
+struct worker_sources {
+	pthread_mutex_t lock;
+	uint64_t seed;
+	size_t mask;                 /* slots - 1 */
+	size_t used;                 /* sources with a session open */
+	size_t max_used;             /* past this, refuse: max-conns + slack */
+	uint32_t limit;              /* --max-conns-per-source */
+	struct worker_source slots[];
+};
+
+/* The source a limit counts, as addr_source_key names it (IPv4 and
+ * v4-mapped alike, IPv6 by /64), packed into 64 bits and a family so a
+ * table slot stays small: an IPv4 key keeps its last 4 bytes, an IPv6 key
+ * its first 8 (the rest is zero by construction). */
+static void worker_source_key(const struct addr *a, uint64_t *key,
+    uint32_t *family)
+{
+	static const uint8_t v4_prefix[12] = {0,0,0,0, 0,0,0,0, 0,0,0xff,0xff};
+	uint8_t k[ADDR_KEY_LEN];
+	uint64_t v = 0;
+
+	addr_source_key(a, k);
+	if (memcmp(k, v4_prefix, sizeof(v4_prefix)) == 0) {
+		for (int i = 12; i < 16; i++)
+			v = v << 8 | k[i];
+		*family = AF_INET;
+	} else {
+		for (int i = 0; i < 8; i++)
+			v = v << 8 | k[i];
+		*family = AF_INET6;
+	}
+	*key = v;
+}
+
+static size_t worker_source_hash(const struct worker_sources *t, uint64_t key,
+    uint32_t family)
+{
+	uint64_t x = key ^ t->seed ^ ((uint64_t)family << 59);
+
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return (size_t)x & t->mask;
+}
+
+/* The slot holding key, or the empty slot where it would go. */
+static size_t worker_source_find(const struct worker_sources *t, uint64_t key,
+    uint32_t family)
+{
+	size_t i = worker_source_hash(t, key, family);
+
+	while (t->slots[i].family &&
+	    (t->slots[i].key != key || t->slots[i].family != family))
+		i = (i + 1) & t->mask;
+	return i;
+}
+
+static struct worker_sources *worker_sources_new(int max_conns, int limit)
+{
+	size_t max_used = (size_t)max_conns + WORKER_SOURCE_SLACK;
+	size_t slots = 16;
+	struct worker_sources *t;
+	uint64_t seed = 0;
+
+	while (slots < max_used * 3 / 2)
+		slots *= 2;
+	t = calloc(1, sizeof(*t) + slots * sizeof(t->slots[0]));
+	if (!t)
+		return NULL;
+	if (pthread_mutex_init(&t->lock, NULL) != 0) {
+		free(t);
+		return NULL;
+	}
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		seed = uv_hrtime() ^ (uint64_t)(uintptr_t)t;
+	t->seed = seed;
+	t->mask = slots - 1;
+	t->max_used = max_used;
+	t->limit = (uint32_t)limit;
+	return t;
+}
+
+static void worker_sources_free(struct worker_sources *t)
+{
+	if (!t)
+		return;
+	pthread_mutex_destroy(&t->lock);
+	free(t);
+}
+
+enum record_limit worker_source_acquire(struct worker_shared *sh,
+    const struct addr *src)
+{
+	struct worker_sources *t = sh->sources;
+	enum record_limit refused = LIMIT_NONE;
+	uint64_t key;
+	uint32_t family;
+
+	if (!t)
+		return LIMIT_NONE;
+	worker_source_key(src, &key, &family);
+	pthread_mutex_lock(&t->lock);
+	size_t i = worker_source_find(t, key, family);
+	struct worker_source *e = &t->slots[i];
+	if (e->family) {
+		if (e->count >= t->limit)
+			refused = LIMIT_PER_SOURCE;
+		else
+			e->count++;
+	} else if (t->used >= t->max_used) {
+		refused = LIMIT_MAX_CONNS;
+	} else {
+		*e = (struct worker_source){.key = key, .count = 1, .family = family};
+		t->used++;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return refused;
+}
+
+void worker_source_release(struct worker_shared *sh, const struct addr *src)
+{
+	struct worker_sources *t = sh->sources;
+	uint64_t key;
+	uint32_t family;
+
+	if (!t)
+		return;
+	worker_source_key(src, &key, &family);
+	pthread_mutex_lock(&t->lock);
+	size_t i = worker_source_find(t, key, family);
+	if (t->slots[i].family && --t->slots[i].count == 0) {
+		/* Backward-shift deletion: move later entries of the probe
+		 * run into the hole unless their home lies after it. */
+		size_t j = i;
+		for (;;) {
+			j = (j + 1) & t->mask;
+			if (!t->slots[j].family)
+				break;
+			size_t home = worker_source_hash(t, t->slots[j].key,
+			    t->slots[j].family);
+			if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+				continue;
+			t->slots[i] = t->slots[j];
+			i = j;
+		}
+		t->slots[i] = (struct worker_source){0};
+		t->used--;
+	}
+	pthread_mutex_unlock(&t->lock);
+}
+
+uint32_t worker_source_count(struct worker_shared *sh, const struct addr *src)
+{
+	struct worker_sources *t = sh->sources;
+	uint64_t key;
+	uint32_t family;
+	uint32_t n;
+
+	if (!t)
+		return 0;
+	worker_source_key(src, &key, &family);
+	pthread_mutex_lock(&t->lock);
+	n = t->slots[worker_source_find(t, key, family)].count;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
 
 static void worker_on_acceptable(uv_poll_t *poll, int status, int events);
 static void worker_on_stop(uv_async_t *async);
@@ -36,6 +224,13 @@ int worker_shared_init(struct worker_shared *sh, const struct config *cfg,
 	sh->respond = set;
 	if (respond_build(set, cfg, err, errlen) < 0)
 		return -1;
+	if (mode == MODE_SERVE) {
+		sh->sources = worker_sources_new(cfg->max_conns, cfg->max_conns_per_source);
+		if (!sh->sources) {
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
 	if (cfg->ident_probability > 0.0) {
 		sh->ident_limiter = ident_limiter_new(WORKER_IDENT_SOURCES,
 		    cfg->ident_interval_ms * 1000000ULL);
@@ -54,6 +249,8 @@ void worker_shared_free(struct worker_shared *sh)
 		free((void *)sh->respond);
 	}
 	ident_limiter_free(sh->ident_limiter);
+	worker_sources_free(sh->sources);
+	sh->sources = NULL;
 	sh->respond = NULL;
 	sh->ident_limiter = NULL;
 }
@@ -120,9 +317,39 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 	return 0;
 }
 
-/* The fd table is full. Give the spare fd up for one accept, so the peer
- * that waited longest gets a clean close and a capacity record instead of
- * hanging in the backlog, then stop accepting for a moment. */
+/* At the fd limit, frees an fd by closing the oldest session of the
+ * source holding the most sessions (among this loop's oldest
+ * WORKER_EVICT_SCAN), if that source holds more than one: one busy peer
+ * cannot keep everyone else waiting. The session is recorded as capacity,
+ * limit fd_limit. Returns true when a session was closed. */
+static bool worker_evict_at_fd_limit(struct worker *w)
+{
+	struct list_link *all = &w->tlists[TIMEOUT_SESSION];
+	struct session *victim = NULL;
+	uint32_t most = 1;
+	int scanned = 0;
+
+	for (struct list_link *l = all->next; l != all && scanned < WORKER_EVICT_SCAN;
+	    l = l->next, scanned++) {
+		struct session *s = list_entry(l, struct session, tlinks[TIMEOUT_SESSION]);
+		uint32_t n = worker_source_count(w->shared, &s->src);
+		if (n > most) {
+			most = n;
+			victim = s;
+		}
+	}
+	if (!victim)
+		return false;
+	atomic_fetch_add(&w->shared->evicted, 1);
+	/* libuv closes the socket now; the handle is freed later. */
+	session_close(victim, CLOSE_CAPACITY, 0);
+	return true;
+}
+
+/* The fd table is full and no source holds more than one session here.
+ * Give the spare fd up for one accept, so the peer that waited longest
+ * gets a clean close and a capacity record instead of hanging in the
+ * backlog, then stop accepting for a moment. */
 static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 {
 	struct worker *w = l->worker;
@@ -133,9 +360,10 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 	atomic_fetch_add(&sh->accept_errors, 1);
 	if (now - last > WORKER_LOG_EVERY_NS &&
 	    atomic_compare_exchange_strong(&sh->last_emfile_log_ns, &last, now))
-		log_warn("accept: %s: pausing accepts for %dms (%llu refused so far)",
-		    strerror(err), WORKER_EMFILE_PAUSE_MS,
-		    (unsigned long long)atomic_load(&sh->refused));
+		log_warn("accept: %s: pausing accepts for %dms (%llu refused, "
+		    "%llu evicted so far)", strerror(err), WORKER_EMFILE_PAUSE_MS,
+		    (unsigned long long)atomic_load(&sh->refused),
+		    (unsigned long long)atomic_load(&sh->evicted));
 	if (w->reserve_fd >= 0) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -147,7 +375,7 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 			clock_gettime(CLOCK_REALTIME, &wall);
 			addr_from_sockaddr(&src, (struct sockaddr *)&ss, len);
 			close(fd);
-			session_record_refused(w, l->index, &src, &l->addr, &wall);
+			session_record_refused(w, l->index, &src, &l->addr, &wall, LIMIT_FD);
 		}
 		w->reserve_fd = worker_open_reserve();
 	}
@@ -165,6 +393,32 @@ static void worker_on_resume(uv_timer_t *timer)
 		uv_poll_start(&w->listeners[i].poll, UV_READABLE, worker_on_acceptable);
 }
 
+/* Starts a session on an accepted fd, or refuses it (recorded, payload not
+ * read) over max-conns or the per-source limit. */
+static void worker_take(struct worker_listener *l, int fd,
+    const struct sockaddr_storage *ss, socklen_t len)
+{
+	struct worker *w = l->worker;
+	struct worker_shared *sh = w->shared;
+	enum record_limit limit = LIMIT_NONE;
+	struct addr src;
+	struct timespec wall;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	addr_from_sockaddr(&src, (const struct sockaddr *)ss, len);
+	if (atomic_load(&sh->active) >= sh->cfg->max_conns)
+		limit = LIMIT_MAX_CONNS;
+	else
+		limit = worker_source_acquire(sh, &src);
+	if (limit != LIMIT_NONE) {
+		close(fd);
+		session_record_refused(w, l->index, &src, &l->addr, &wall, limit);
+		return;
+	}
+	session_start(w, fd, l->index, &src, l->wildcard ? NULL : &l->addr,
+	    uv_hrtime(), &wall);
+}
+
 static void worker_on_acceptable(uv_poll_t *poll, int status, int events)
 {
 	struct worker_listener *l = poll->data;
@@ -177,8 +431,6 @@ static void worker_on_acceptable(uv_poll_t *poll, int status, int events)
 	for (int i = 0; i < WORKER_ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		struct addr src;
-		struct timespec wall;
 		int fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 
@@ -191,6 +443,8 @@ static void worker_on_acceptable(uv_poll_t *poll, int status, int events)
 			if (errno == EMFILE || errno == ENFILE ||
 			    errno == ENOBUFS || errno == ENOMEM) {
 				int err = errno;
+				if (err == EMFILE && worker_evict_at_fd_limit(w))
+					continue;    /* an fd is free: accept again */
 				worker_refuse_at_fd_limit(l, err);
 				uv_timer_start(&w->resume_timer, worker_on_resume,
 				    WORKER_EMFILE_PAUSE_MS, 0);
@@ -200,16 +454,37 @@ static void worker_on_acceptable(uv_poll_t *poll, int status, int events)
 			log_warn("accept: %s", strerror(errno));
 			return;
 		}
-		clock_gettime(CLOCK_REALTIME, &wall);
-		addr_from_sockaddr(&src, (struct sockaddr *)&ss, len);
-		if (atomic_load(&sh->active) >= sh->cfg->max_conns) {
-			close(fd);
-			session_record_refused(w, l->index, &src, &l->addr, &wall);
-			continue;
-		}
-		session_start(w, fd, l->index, &src, l->wildcard ? NULL : &l->addr,
-		    uv_hrtime(), &wall);
+		worker_take(l, fd, &ss, len);
 	}
+}
+
+/* At shutdown, takes what waits in the listeners' backlogs (at most
+ * WORKER_DRAIN_MAX each, until EAGAIN or an error), so those peers are
+ * recorded (close_reason shutdown, or what read-ahead found) instead of
+ * being reset by the listener's close. */
+static void worker_drain_backlogs(struct worker *w)
+{
+	int taken = 0;
+
+	for (int i = 0; i < w->nlisteners; i++) {
+		struct worker_listener *l = &w->listeners[i];
+		for (int n = 0; n < WORKER_DRAIN_MAX; n++) {
+			struct sockaddr_storage ss;
+			socklen_t len = sizeof(ss);
+			int fd = accept4(l->fd, (struct sockaddr *)&ss, &len,
+			    SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd < 0) {
+				if (errno == EINTR || errno == ECONNABORTED)
+					continue;
+				break;
+			}
+			taken++;
+			worker_take(l, fd, &ss, len);
+		}
+	}
+	if (taken)
+		log_info("shutdown: recorded %d connection(s) from the accept backlog",
+		    taken);
 }
 
 static void worker_close_all(struct worker *w)
@@ -253,9 +528,13 @@ static void worker_on_stop(uv_async_t *async)
 	struct worker *w = async->data;
 
 	w->stopping = true;
+	uv_timer_stop(&w->resume_timer);
+	/* Closing the open sessions first frees their fds for the backlog. */
+	worker_close_all(w);
+	worker_drain_backlogs(w);
+	worker_close_all(w);
 	for (int i = 0; i < w->nlisteners; i++)
 		uv_close((uv_handle_t *)&w->listeners[i].poll, worker_on_listener_closed);
-	worker_close_all(w);
 	ident_abort_all(w);
 	worker_close_handles(w);
 }

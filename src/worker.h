@@ -21,6 +21,9 @@
 #define WORKER_ACCEPT_BATCH 64       /* accepts per wakeup, to stay fair to reads */
 #define WORKER_EMFILE_PAUSE_MS 100   /* how long accepting pauses at the fd limit */
 #define WORKER_IDENT_SOURCES 65536   /* sources the IDENT rate limit remembers */
+#define WORKER_EVICT_SCAN 4096       /* oldest sessions searched for one to evict at EMFILE */
+
+struct worker_sources;
 
 /* What every worker reads or counts. */
 struct worker_shared {
@@ -32,8 +35,11 @@ struct worker_shared {
 	struct ident_limiter *ident_limiter; /* NULL when --ident never */
 	atomic_int ident_inflight;   /* probes under way, all workers */
 	atomic_int active;           /* open sessions across all workers */
+	struct worker_sources *sources;  /* open sessions per source; NULL in inetd */
+	atomic_size_t buffered;      /* payload buffer bytes held by open sessions */
 	atomic_uint_fast64_t accepted;
-	atomic_uint_fast64_t refused;        /* over max-conns or the fd limit */
+	atomic_uint_fast64_t refused;        /* over a connection limit or the fd limit */
+	atomic_uint_fast64_t evicted;        /* closed at the fd limit to make room */
 	atomic_uint_fast64_t accept_errors;  /* accept(2) failures */
 	atomic_uint_fast64_t last_emfile_log_ns;
 };
@@ -72,6 +78,20 @@ int worker_shared_init(struct worker_shared *sh, const struct config *cfg,
 
 /* Releases what worker_shared_init set up. */
 void worker_shared_free(struct worker_shared *sh);
+
+/* Counts one more open session from src. Returns LIMIT_NONE, or the limit
+ * that refuses it (LIMIT_PER_SOURCE; LIMIT_MAX_CONNS when the table is
+ * full, which only happens with max-conns sessions open). Every
+ * LIMIT_NONE must be matched by one worker_source_release. */
+enum record_limit worker_source_acquire(struct worker_shared *sh,
+    const struct addr *src);
+
+/* Counts one session from src less. Does nothing without a table (inetd). */
+void worker_source_release(struct worker_shared *sh, const struct addr *src);
+
+/* Open sessions from src's source (IPv4 address or IPv6 /64); 0 without a
+ * table. */
+uint32_t worker_source_count(struct worker_shared *sh, const struct addr *src);
 
 /* Prepares a worker over the given listening fds (the worker owns them).
  * Returns 0 or -1 with err. */

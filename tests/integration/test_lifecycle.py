@@ -141,6 +141,9 @@ def run_flypaper(*args, timeout=20):
     (["serve", "--workers"], "needs a value"),
     (["serve", "extra"], "unexpected argument 'extra'"),
     (["serve", "--max-payload", "lots"], "max-payload: 'lots' is not a size"),
+    (["serve", "--queue-bytes", "1k"], "queue-bytes: '1k' is under 64k"),
+    (["serve", "--max-conns-per-source", "0"], "max-conns-per-source: '0' is not a number"),
+    (["serve", "--max-buffered", "lots"], "max-buffered: 'lots' is not a size"),
     (["serve", "--user", "no-such-user-here"], "no such user"),
     (["serve", "-c", "/nonexistent/flypaper.conf"], "/nonexistent/flypaper.conf: cannot open"),
     (["inetd", "--listen", "127.0.0.1:1"], "unknown option '--listen'"),
@@ -276,9 +279,15 @@ def test_fd_exhaustion_pauses_accepting_and_counts(daemons):
     d = daemons(prefix=[prlimit, "--nofile=40:40"], workers=1,
                 args=["--idle-timeout", "2s"])
     held = []
-    for _ in range(80):
+    for i in range(80):
+        # One connection per source: nobody holds more than one, so
+        # nobody is evicted and accepting pauses.
         try:
-            held.append(connect(d.port, timeout=2))
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.settimeout(2)
+            s.bind((f"127.0.4.{i + 1}", 0))
+            s.connect(("127.0.0.1", d.port))
+            held.append(s)
         except OSError:
             break
     wait_for(lambda: "pausing accepts" in d.text(), what="the fd-limit warning")
@@ -302,14 +311,14 @@ def test_fd_exhaustion_pauses_accepting_and_counts(daemons):
 
 
 def test_locked_database_is_retried_and_a_full_queue_drops_payloads_not_sessions(daemons):
-    d = daemons(args=["--queue-bytes", "1k"])
+    d = daemons(args=["--queue-bytes", "64k"])
     send_and_close(d.port, b"warm-up")       # the schema exists now
     d.wait_sessions(1)
     con = sqlite3.connect(d.db, timeout=10)
     con.execute("BEGIN EXCLUSIVE")          # a reader/writer holds the lock
     try:
         for i in range(20):
-            send_and_close(d.port, bytes([65 + i]) * 300)
+            send_and_close(d.port, bytes([65 + i]) * 8000)
         wait_for(lambda: "write failed, will retry" in d.text(), what="a busy report")
     finally:
         time.sleep(1.5)
@@ -319,9 +328,9 @@ def test_locked_database_is_retried_and_a_full_queue_drops_payloads_not_sessions
     assert len(rows) == 21
     lost = [r for r in rows if r["payload_lost"]]
     kept = [r for r in rows if r["payload_sha256"] and not r["payload_lost"]]
-    assert lost, "a 1 KiB queue cannot hold 20 payloads of 300 bytes"
+    assert lost, "a 64 KiB queue cannot hold 20 payloads of 8000 bytes"
     for r in lost:
-        assert r["bytes_in"] == 300 and r["payload_sha256"] is not None
+        assert r["bytes_in"] == 8000 and r["payload_sha256"] is not None
     for r in kept:
         assert payload_of(d.db, r["payload_sha256"]) is not None
     assert d.stop() == 0

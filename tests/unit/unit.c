@@ -237,23 +237,38 @@ static struct record *make_record(size_t payload_len)
 	return r;
 }
 
+static void record_free_list(struct record *r)
+{
+	while (r) {
+		struct record *next = r->next;
+		record_free(r);
+		r = next;
+	}
+}
+
+/* The queue's byte cap counts whole records: struct, payload, IDENT
+ * result, requests. R is one record without anything attached. */
 static void test_queue_caps(void)
 {
+	const size_t R = sizeof(struct record);
 	struct queue q;
 	struct queue_stats st;
 	int n = 0, lost = 0;
 
-	queue_init(&q, 4, 100);
+	/* Room for four bare records and 70 payload bytes. */
+	queue_init(&q, 5, 4 * R + 70);
 	CHECK(queue_push(&q, make_record(60)) == 0, "first push");
-	CHECK(queue_push(&q, make_record(60)) == 0, "second push keeps metadata");
+	CHECK(queue_push(&q, make_record(0)) == 0, "second push");
 	CHECK(queue_push(&q, make_record(0)) == 0, "third push");
-	CHECK(queue_push(&q, make_record(10)) == 0, "fourth push");
-	CHECK(queue_push(&q, make_record(10)) == -1, "fifth push over the record cap");
+	CHECK(queue_push(&q, make_record(60)) == 0, "fourth push keeps metadata");
+	CHECK(queue_push(&q, make_record(0)) == -1,
+	    "fifth push: the records alone pass the byte cap");
 	queue_get_stats(&q, &st);
 	CHECK(st.payloads_dropped == 1, "payloads dropped %llu",
 	    (unsigned long long)st.payloads_dropped);
 	CHECK(st.payload_bytes_dropped == 60, "bytes dropped");
 	CHECK(st.records_dropped == 1, "records dropped");
+	CHECK(q.bytes == 4 * R + 60, "queue counts %zu, holds %zu", q.bytes, 4 * R + 60);
 	struct record *list = queue_pop_all(&q, 0);
 	for (struct record *r = list; r;) {
 		struct record *next = r->next;
@@ -268,12 +283,56 @@ static void test_queue_caps(void)
 	}
 	CHECK(n == 4 && lost == 1, "popped %d, %d lost", n, lost);
 	CHECK(queue_pop_all(&q, 10) == NULL, "empty pop times out");
-	CHECK(queue_push(&q, make_record(90)) == 0, "room again after pop");
+	queue_destroy(&q);
+
+	queue_init(&q, 2, 100 * R);
+	CHECK(queue_push(&q, make_record(10)) == 0, "record cap: first");
+	CHECK(queue_push(&q, make_record(10)) == 0, "record cap: second");
+	CHECK(queue_push(&q, make_record(10)) == -1, "record cap: third refused");
+	record_free_list(queue_pop_all(&q, 0));
+
+	/* An IDENT result and requests count too: with them a record no
+	 * longer fits where a bare one would. */
+	queue_destroy(&q);
+	queue_init(&q, 100, 2 * R + 100);
+	struct record *r = make_record(50);
+	r->ident = calloc(1, sizeof(*r->ident));
+	r->requests = calloc(3, sizeof(*r->requests));
+	r->nrequests = 3;
+	CHECK(queue_push(&q, r) == -1, "a record with IDENT and requests over the cap");
+	CHECK(queue_push(&q, make_record(90)) == 0, "a bare record fits");
+	queue_get_stats(&q, &st);
+	CHECK(st.payloads_dropped == 1 && st.records_dropped == 1,
+	    "ident record: payload then record dropped");
 	queue_stop(&q);
 	CHECK(!queue_drained(&q), "not drained while a record waits");
-	record_free(queue_pop_all(&q, 0));
+	record_free_list(queue_pop_all(&q, 0));
 	CHECK(queue_drained(&q), "drained");
 	queue_destroy(&q);
+}
+
+/* record_size is the sum of what the record's allocations hold. */
+static void test_record_size(void)
+{
+	struct record *r = make_record(1000);
+	size_t want = sizeof(*r) + 1000;
+
+	CHECK(record_size(r) == want, "payload only %zu want %zu", record_size(r), want);
+	r->ident = calloc(1, sizeof(*r->ident));
+	want += sizeof(*r->ident);
+	r->requests = calloc(7, sizeof(*r->requests));
+	r->nrequests = 7;
+	want += 7 * sizeof(*r->requests);
+	r->matches = calloc(2, sizeof(*r->matches));
+	r->nmatches = 2;
+	want += 2 * sizeof(*r->matches);
+	CHECK(record_size(r) == want, "full record %zu want %zu", record_size(r), want);
+	CHECK(record_size(r) > 5000, "an IDENT record is more than its payload (%zu)",
+	    record_size(r));
+	free(r->payload);
+	r->payload = NULL;
+	CHECK(record_size(r) == want - 1000, "a lost payload no longer counts");
+	record_free(r);
 }
 
 static void test_escape(void)
@@ -344,6 +403,11 @@ static void test_config(void)
 		{"max-payload = 2G\n", 0, ":1: max-payload: '2G' is over 1000000000"},
 		{"sensor = lab\x1b]0;x\n", 0, ":1: sensor: name must be 1 to 64 printable ASCII"},
 		{"sensor = lab\xc3\xa9\n", 0, ":1: sensor: name must be 1 to 64 printable ASCII"},
+		{"max-conns-per-source = 8\nmax-buffered = 64M\n", 1, NULL},
+		{"max-conns-per-source = 0\n", 0, "max-conns-per-source: '0'"},
+		{"max-buffered = lots\n", 0, "max-buffered: 'lots' is not a size"},
+		{"queue-bytes = 1k\n", 0, "queue-bytes: '1k' is under 64k"},
+		{"queue-bytes = 64k\n", 1, NULL},
 	};
 	char path[] = "/tmp/flypaper-unit-XXXXXX";
 	int fd = mkstemp(path);
@@ -999,6 +1063,70 @@ static void test_ident_parser(void)
 	    IDENT_MALFORMED, "a NUL is malformed");
 }
 
+/* The per-source table: the key (IPv4, IPv4-mapped folded to IPv4, IPv6
+ * by /64), the limit, and entries that go at zero, so that the table never
+ * holds more sources than open sessions. */
+static void test_source_limit(void)
+{
+	struct config cfg;
+	struct writer writer;
+	struct worker_shared sh;
+	char err[CONFIG_ERR_LEN];
+	struct addr v4, v4b, mapped, v6a, v6b, v6other;
+
+	config_defaults(&cfg);
+	cfg.max_conns = 100;
+	cfg.max_conns_per_source = 2;
+	memset(&writer, 0, sizeof(writer));
+	CHECK(worker_shared_init(&sh, &cfg, &writer, MODE_SERVE, err, sizeof(err)) == 0,
+	    "shared init: %s", err);
+	addr_parse("10.0.0.1:1000", &v4);
+	addr_parse("10.0.0.1:2000", &v4b);
+	addr_parse("[::ffff:10.0.0.1]:3000", &mapped);
+	addr_parse("[2001:db8:1:2::1]:1", &v6a);
+	addr_parse("[2001:db8:1:2:ffff::9]:2", &v6b);
+	addr_parse("[2001:db8:1:3::1]:1", &v6other);
+	CHECK(worker_source_acquire(&sh, &v4) == LIMIT_NONE, "v4 first");
+	CHECK(worker_source_acquire(&sh, &mapped) == LIMIT_NONE, "mapped is the same host");
+	CHECK(worker_source_count(&sh, &v4b) == 2, "count %u", worker_source_count(&sh, &v4b));
+	CHECK(worker_source_acquire(&sh, &v4b) == LIMIT_PER_SOURCE, "third from 10.0.0.1");
+	CHECK(worker_source_acquire(&sh, &v6a) == LIMIT_NONE, "v6 first");
+	CHECK(worker_source_acquire(&sh, &v6b) == LIMIT_NONE, "same /64");
+	CHECK(worker_source_acquire(&sh, &v6a) == LIMIT_PER_SOURCE, "the /64 is full");
+	CHECK(worker_source_acquire(&sh, &v6other) == LIMIT_NONE, "another /64");
+	worker_source_release(&sh, &v4);
+	CHECK(worker_source_acquire(&sh, &v4b) == LIMIT_NONE, "room again after a release");
+	worker_source_release(&sh, &v4);
+	worker_source_release(&sh, &v4);
+	CHECK(worker_source_count(&sh, &v4) == 0, "gone at zero");
+	worker_source_release(&sh, &v4);        /* unknown: nothing happens */
+	CHECK(worker_source_count(&sh, &v4) == 0, "no underflow");
+
+	/* Many sources come and go: counts stay exact through the deletions
+	 * (backward shifts), and the table refuses only past its bound. */
+	struct addr many[400];
+	int refused = 0;
+	for (int i = 0; i < 400; i++) {
+		char text[48];
+		snprintf(text, sizeof(text), "10.%d.%d.1:1", i / 200, i % 200);
+		addr_parse(text, &many[i]);
+		refused += worker_source_acquire(&sh, &many[i]) != LIMIT_NONE;
+	}
+	/* 100 max-conns + 256 slack, minus the two /64s still held. */
+	CHECK(refused == 400 - (100 + 256 - 2), "refused %d of 400", refused);
+	for (int i = 0; i < 400; i += 2)
+		worker_source_release(&sh, &many[i]);
+	int wrong = 0;
+	for (int i = 0; i < 400; i++) {
+		uint32_t want = i % 2 == 0 || i >= 100 + 256 - 2 ? 0 : 1;
+		wrong += worker_source_count(&sh, &many[i]) != want;
+	}
+	CHECK(wrong == 0, "%d counts wrong after deletions", wrong);
+	CHECK(worker_source_count(&sh, &v6b) == 2, "the /64 kept its count");
+	worker_shared_free(&sh);
+	config_free(&cfg);
+}
+
 static void test_ident_limiter(void)
 {
 	const uint64_t s = 1000000000ULL;
@@ -1252,6 +1380,7 @@ int main(void)
 	test_source_keys();
 	test_timestamps_and_ids();
 	test_queue_caps();
+	test_record_size();
 	test_escape();
 	test_config();
 	test_jsonl_format();
@@ -1262,6 +1391,7 @@ int main(void)
 	test_ident_parser();
 	test_ident_limiter();
 	test_ident_when_the_record_is_lost();
+	test_source_limit();
 	test_experiment_assignment();
 	test_personalities();
 	printf("unit: %d passed, %d failed\n", passed, failed);

@@ -1,0 +1,264 @@
+"""Capacity: per-source connection limit, fairness at the fd limit, the
+global budget on buffered bytes, the backlog at shutdown, and limit_hit
+in the database (schema 4) and JSON lines."""
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import sqlite3
+import time
+
+from conftest import connect, payload_of, query, read_until_close, session_rows, wait_for
+
+
+def connect_from(port, src_ip, timeout=10):
+    """Connects to 127.0.0.1:port from another loopback address."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((src_ip, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def send_from(port, src_ip, data):
+    s = connect_from(port, src_ip)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    read_until_close(s)
+    s.close()
+
+
+def rows_with_payload(d, data):
+    return [r for r in session_rows(d.db)
+            if r["payload_sha256"] and payload_of(d.db, r["payload_sha256"]) == data]
+
+
+def test_one_source_cannot_take_every_slot(daemons):
+    # The default per-source limit (64) is below max-conns: one host
+    # holding connections open leaves room for the others.
+    d = daemons(args=["--max-conns", "80"], workers=2)
+    held = []
+    for _ in range(80):
+        held.append(connect_from(d.port, "127.0.0.2"))
+    refused = wait_for(lambda: (lambda rows: rows if len(rows) >= 16 else None)(
+        [r for r in session_rows(d.db) if r["close_reason"] == "capacity"]),
+        what="16 refusals")
+    assert len(refused) == 16
+    assert {r["limit_hit"] for r in refused} == {"max_conns_per_source"}
+    assert {r["src_ip"] for r in refused} == {"127.0.0.2"}
+    assert all(r["payload_sha256"] is None and r["bytes_in"] == 0 for r in refused)
+    send_from(d.port, "127.0.0.3", b"GET /other-host HTTP/1.0\r\n\r\n")
+    (row,) = wait_for(lambda: rows_with_payload(d, b"GET /other-host HTTP/1.0\r\n\r\n"),
+                      what="the other host's session")
+    assert row["close_reason"] == "peer_fin" and row["limit_hit"] is None
+    # The count goes down as sessions end: the source may connect again.
+    for s in held:
+        s.close()
+    wait_for(lambda: len(session_rows(d.db)) >= 81, what="every session recorded")
+    send_from(d.port, "127.0.0.2", b"back again")
+    wait_for(lambda: rows_with_payload(d, b"back again"), what="the host's new session")
+    assert d.stop() == 0
+    (run,) = query(d.db, "SELECT refused FROM runs")
+    assert run == (16,)
+
+
+def test_per_source_limit_setting(daemons):
+    d = daemons(args=["--max-conns-per-source", "2"], workers=2)
+    # Three connections from one host: the kernel may hand them to the two
+    # workers in any order, so whichever is accepted third is the refused one.
+    conns = [connect_from(d.port, "127.0.0.2") for _ in range(3)]
+    refused = wait_for(lambda: [c for c in conns
+                                if select.select([c], [], [], 0)[0] and c.recv(10) == b""],
+                       what="one connection refused at once")
+    assert len(refused) == 1
+    time.sleep(0.3)                         # and only one
+    assert not select.select([c for c in conns if c not in refused], [], [], 0)[0]
+    other = connect_from(d.port, "127.0.0.4")
+    other.sendall(b"hi")
+    other.close()
+    rows = wait_for(lambda: (lambda r: r if len(r) >= 2 else None)(session_rows(d.db)),
+                    what="the refusal and the other host's session")
+    by_ip = {r["src_ip"]: r for r in rows}
+    assert by_ip["127.0.0.2"]["limit_hit"] == "max_conns_per_source"
+    assert by_ip["127.0.0.4"]["close_reason"] != "capacity"
+    for s in conns:
+        s.close()
+    assert d.stop() == 0
+
+
+def test_at_the_fd_limit_the_busiest_source_makes_room(daemons):
+    prlimit = shutil.which("prlimit")
+    assert prlimit
+    d = daemons(prefix=[prlimit, "--nofile=48:48"], workers=1)
+    held = []
+    for _ in range(60):                     # more than the fd table holds
+        try:
+            held.append(connect_from(d.port, "127.0.0.2", timeout=2))
+        except OSError:
+            break
+    time.sleep(0.5)
+    s = connect_from(d.port, "127.0.0.3", timeout=20)
+    s.sendall(b"waiting host")
+    s.shutdown(socket.SHUT_WR)
+    assert read_until_close(s) == b""
+    s.close()
+    (row,) = wait_for(lambda: rows_with_payload(d, b"waiting host"), timeout=20,
+                      what="the waiting host's session")
+    assert row["close_reason"] == "peer_fin", row
+    evicted = [r for r in session_rows(d.db)
+               if r["close_reason"] == "capacity" and r["limit_hit"] == "fd_limit"]
+    assert evicted and {r["src_ip"] for r in evicted} == {"127.0.0.2"}
+    for h in held:
+        h.close()
+    assert d.stop() == 0
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_max_buffered_counts_but_does_not_keep(daemons):
+    d = daemons(args=["--max-buffered", "256k", "--max-payload", "1M",
+                      "--idle-timeout", "60s"], workers=2)
+    send_from(d.port, "127.0.0.2", b"warm-up")
+    wait_for(lambda: session_rows(d.db), what="the warm-up session")
+    before = rss_kib(d.proc.pid)
+    chunk = os.urandom(64 * 1024)
+    peers = [connect_from(d.port, f"127.0.1.{i + 1}") for i in range(24)]
+    for s in peers:
+        for _ in range(8):                  # 512 KiB each, 12 MiB in all
+            s.sendall(chunk)
+    time.sleep(1.0)
+    grown = rss_kib(d.proc.pid) - before
+    for s in peers:
+        s.shutdown(socket.SHUT_WR)
+        read_until_close(s)
+        s.close()
+    rows = wait_for(lambda: (lambda r: r if len(r) >= 25 else None)(session_rows(d.db)),
+                    what="every session")
+    rows = [r for r in rows if r["src_ip"].startswith("127.0.1.")]
+    assert all(r["bytes_in"] == 8 * len(chunk) for r in rows)
+    kept = sum(len(payload_of(d.db, r["payload_sha256"]) or b"")
+               for r in rows if r["payload_sha256"])
+    assert kept <= 256 * 1024
+    cut = [r for r in rows if r["limit_hit"] == "max_buffered"]
+    assert len(cut) >= 20, [r["limit_hit"] for r in rows]
+    assert all(r["truncated"] == 1 for r in cut)
+    # 12 MiB arrived; no more than the budget and the read buffers stayed.
+    assert grown < 6 * 1024, f"RSS grew by {grown} KiB"
+    assert d.stop() == 0
+
+
+def test_sigterm_records_the_accept_backlog(daemons):
+    d = daemons(workers=1)
+    os.kill(d.proc.pid, signal.SIGSTOP)
+    socks = []
+    try:
+        for i in range(40):
+            s = connect(d.port)
+            s.sendall(b"backlog %d" % i)
+            socks.append(s)
+        os.kill(d.proc.pid, signal.SIGTERM)
+    finally:
+        os.kill(d.proc.pid, signal.SIGCONT)
+    assert d.stop() == 0
+    rows = session_rows(d.db)
+    got = sorted(payload_of(d.db, r["payload_sha256"]) for r in rows if r["payload_sha256"])
+    assert got == sorted(b"backlog %d" % i for i in range(40))
+    assert all(r["close_reason"] == "shutdown" for r in rows), \
+        [r["close_reason"] for r in rows]
+    for s in socks:
+        s.close()
+
+
+def test_sigterm_during_an_fd_limit_pause_records_the_backlog(daemons):
+    # Every source holds one connection, so nobody is evicted: accepting
+    # pauses, and peers wait in the backlog when SIGTERM comes.
+    prlimit = shutil.which("prlimit")
+    assert prlimit
+    d = daemons(prefix=[prlimit, "--nofile=48:48"], workers=1)
+    held = []
+    for i in range(40):
+        held.append(connect_from(d.port, f"127.0.2.{i + 1}", timeout=2))
+    wait_for(lambda: "pausing accepts" in d.text(), what="the fd-limit pause")
+    waiting = []
+    for i in range(10):
+        s = connect_from(d.port, f"127.0.3.{i + 1}")
+        s.sendall(b"waiting %d" % i)
+        waiting.append(s)
+    assert d.stop() == 0
+    rows = [r for r in session_rows(d.db) if r["src_ip"].startswith("127.0.3.")]
+    assert sorted(r["src_ip"] for r in rows) == sorted(f"127.0.3.{i + 1}" for i in range(10))
+    drained = [r for r in rows if r["close_reason"] == "shutdown"]
+    assert drained, "every waiting peer was refused before the shutdown"
+    for r in drained:
+        assert payload_of(d.db, r["payload_sha256"]) == b"waiting %d" % (
+            int(r["src_ip"].rsplit(".", 1)[1]) - 1)
+    for s in held + waiting:
+        s.close()
+
+
+def test_output_for_a_peer_that_does_not_read_counts_against_max_buffered(daemons):
+    # A peer pipelines requests and never reads: the answers fill the
+    # kernel's buffers, then libuv's queue, which takes from the budget
+    # (what the payload left of it is less than the 256 KiB per-session
+    # cap). Whether the budget stops the output or the payload's growth
+    # first depends on scheduling; either way the record names it.
+    d = daemons(args=["--respond", "http-nginx", "--max-payload", "256k",
+                      "--max-buffered", "320k", "--idle-timeout", "1s"], workers=1)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(20)
+    s.connect(("127.0.0.1", d.port))
+    # Let the session enter the loop first: answers written during the
+    # read-ahead at accept are never queued (what the socket refuses is
+    # dropped), so they would not test the queue.
+    time.sleep(0.3)
+    requests = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 12000
+    try:
+        s.sendall(requests)                 # never read what comes back
+    except OSError:
+        pass                                # closed by the server: fine
+    (row,) = d.wait_sessions(1, timeout=20)
+    s.close()
+    assert row["close_reason"] in ("server_close", "idle_timeout"), row
+    assert row["limit_hit"] == "max_buffered", row
+    assert d.stop() == 0
+
+
+def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_path):
+    d = daemons(args=["--max-conns-per-source", "1"], workers=1)
+    send_from(d.port, "127.0.0.2", b"first")
+    d.wait_sessions(1)
+    assert d.stop() == 0
+    # Make it a version 3 database: no limit_hit column.
+    con = sqlite3.connect(d.db)
+    con.execute("ALTER TABLE sessions DROP COLUMN limit_hit")
+    con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    jl = tmp_path / "events.jsonl"
+    d = daemons(args=["--max-conns-per-source", "1", "--jsonl", str(jl)], workers=1,
+                db=d.db)
+    held = connect_from(d.port, "127.0.0.2")
+    extra = connect_from(d.port, "127.0.0.2")
+    assert extra.recv(10) == b""
+    rows = wait_for(lambda: [r for r in session_rows(d.db) if r["close_reason"] == "capacity"],
+                    what="the refusal")
+    held.close()
+    extra.close()
+    assert d.stop() == 0
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert rows[0]["limit_hit"] == "max_conns_per_source"
+    assert len(session_rows(d.db)) == 3       # the old row survived the upgrade
+    events = [json.loads(line) for line in jl.read_text().splitlines()]
+    closed = [e for e in events if e.get("close_reason") == "capacity"]
+    assert [e["limit"] for e in closed] == ["max_conns_per_source"]
+    assert all(e["limit"] is None for e in events
+               if e.get("close_reason") == "peer_fin")
