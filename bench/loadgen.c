@@ -9,7 +9,8 @@
  *       cps=R in=BYTES" (in: bytes the server sent, all connections).
  *   loadgen hold HOST PORT CONNS SECONDS
  *       opens CONNS silent connections and holds them for SECONDS (or
- *       until SIGTERM). Prints "open=N" once all are open.
+ *       until SIGTERM). Prints "open=N" once all are open, and at the end
+ *       "established=N": how many completed the handshake.
  *   loadgen trace HOST PORT CONNS CONCURRENCY SIZE SILENT_EVERY SECONDS LOG [RATE]
  *       like run, but every connection's payload starts with a unique
  *       token line "fptok-RUNID-N\n" (padded to SIZE bytes when SIZE is
@@ -252,9 +253,23 @@ static int hold(long conns, double limit)
 	fflush(stdout);
 	while (!stop && now_s() - t0 < limit)
 		usleep(50000);
-	for (long i = 0; i < conns; i++)
-		if (fds[i] >= 0)
-			close(fds[i]);
+	long established = 0;
+	for (long i = 0; i < conns; i++) {
+		if (fds[i] < 0)
+			continue;
+		/* the handshake completed (the server holds it, in its backlog
+		 * at least) if there is a peer, or if it was reset since */
+		struct sockaddr_in peer;
+		socklen_t len = sizeof(peer);
+		int err = 0;
+		socklen_t elen = sizeof(err);
+		getsockopt(fds[i], SOL_SOCKET, SO_ERROR, &err, &elen);
+		if (getpeername(fds[i], (struct sockaddr *)&peer, &len) == 0 ||
+		    err == ECONNRESET || err == EPIPE)
+			established++;
+		close(fds[i]);
+	}
+	printf("established=%ld\n", established);
 	return 0;
 }
 
