@@ -296,7 +296,8 @@ static void sim_ident_shy(struct sim_run *run, uint32_t src)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = src,
 	    .sin_port = htons((uint16_t)run->o.ident_port)};
-	int one = 1, lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a peer that was never probed must not wait in accept */
+	int one = 1, lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	char buf[256];
 
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));

@@ -109,6 +109,20 @@ def test_ident_shy_drops_on_ident(daemons):
     assert r["classes"]["sessions"]["drop-on-ident"] == 3
 
 
+def test_ident_shy_that_is_never_probed_ends_within_its_hold(daemons):
+    """A flypaper that does not probe: ident-shy waits --hold, then leaves;
+    it must not wait on its ident port for ever (a blocking accept did)."""
+    d = daemons(args=["--ident", "never", "--idle-timeout", "5s"])
+    try:
+        out = sim("ident-shy", d.port, "--sources", "2", "--ident-port", "11301",
+                  "--hold", "500ms", "--duration", "10s",
+                  "--bind-range", "127.0.68.1-127.0.68.2", timeout=60)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("sim ident-shy still ran 60 s after its 10 s --duration")
+    assert out["connections"] == "2" and out["dropped_on_ident"] == "0"
+    sessions_settled(d, 2)
+
+
 def test_silent_waits_forever_and_late_payload(daemons):
     d = daemons(args=["--idle-timeout", "500ms"])
     sim("silent", d.port, "--hold", "3s", "--bind-range", "127.0.65.1-127.0.65.1")
