@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "sandbox.h"
 #include "session.h"
 #include "worker.h"
 #include "writer.h"
@@ -125,6 +126,7 @@ int inetd_main(int argc, char **argv)
 	uv_unref((uv_handle_t *)&sigterm);
 	uv_unref((uv_handle_t *)&sigint);
 
+	sandbox_confine(&cfg, log_is_syslog());
 	session_start(w, STDIN_FILENO, 0, &src, NULL, start_ns, &wall);
 	sigprocmask(SIG_UNBLOCK, &term, NULL);
 	worker_run(w);

@@ -19,6 +19,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "sandbox.h"
 #include "worker.h"
 #include "writer.h"
 
@@ -284,6 +285,7 @@ int serve_main(int argc, char **argv)
 	if (worker_shared_init(&sv.shared, &sv.cfg, &sv.writer, MODE_SERVE, err,
 	        sizeof(err)) < 0)
 		log_fatal("%s", err);
+	sandbox_confine(&sv.cfg, 0);
 	if (writer_start(&sv.writer) < 0)
 		log_fatal("cannot start the writer thread");
 	for (int w = 0; w < sv.nworkers; w++) {
