@@ -28,19 +28,6 @@
 
 #include "log.h"
 
-/* Sanitizer builds: the runtimes need more at a report and at exit (LSan
- * stops the world with a ptrace-ing clone and reads /proc). */
-#if defined(__SANITIZE_ADDRESS__)
-#define SANDBOX_SANITIZERS 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
-#define SANDBOX_SANITIZERS 1
-#endif
-#endif
-#ifndef SANDBOX_SANITIZERS
-#define SANDBOX_SANITIZERS 0
-#endif
-
 /* Rights newer than Debian 12's <linux/landlock.h> (ABI 2). */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)   /* ABI 3 */

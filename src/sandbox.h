@@ -7,6 +7,19 @@
 
 #include "config.h"
 
+/* Sanitizer builds: the runtimes need more at a report and at exit (LSan
+ * stops the world with a ptrace-ing clone and reads /proc). */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANDBOX_SANITIZERS 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define SANDBOX_SANITIZERS 1
+#endif
+#endif
+#ifndef SANDBOX_SANITIZERS
+#define SANDBOX_SANITIZERS 0
+#endif
+
 #define SANDBOX_MAX_PATHS 16        /* read-write plus read-only paths */
 
 /* What a confined process may still reach on the filesystem. Paths that do
