@@ -386,8 +386,10 @@ void sandbox_confine(const struct config *cfg, int syslog)
 		sandbox_dir_of(cfg->jsonl_path, dirs[1], sizeof(dirs[1]));
 		spec.rw_dirs[nrw++] = dirs[1];
 	}
-	/* SQLite seeds its generator from it; libyara's magic module. */
+	/* SQLite seeds its generator from /dev/urandom; workers hold a
+	 * spare /dev/null for the fd limit; libyara's magic module. */
 	spec.ro_paths[nro++] = "/dev/urandom";
+	spec.ro_paths[nro++] = "/dev/null";
 	spec.ro_paths[nro++] = "/usr/share/file";
 	spec.ro_paths[nro++] = "/etc/magic";
 	if (strcmp(cfg->rules, "none") != 0) {
@@ -395,7 +397,7 @@ void sandbox_confine(const struct config *cfg, int syslog)
 		for (char *p = strtok_r(rules, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
 			if (nro >= SANDBOX_MAX_PATHS - 2)
 				log_fatal("sandbox: more than %d rule paths",
-				    SANDBOX_MAX_PATHS - 6);
+				    SANDBOX_MAX_PATHS - 7);
 			spec.ro_paths[nro++] = p;
 		}
 	}
