@@ -85,3 +85,9 @@ def test_systemd_units_score_2_or_lower():
         assert m, r.stdout + r.stderr
         assert float(m.group(1)) <= 2.0, f"{unit}: {m.group(1)}\n{r.stdout}"
         assert r.returncode == 0, r.stdout + r.stderr
+        # flypaper's own confinement must survive the unit's filter
+        text = open(unit).read()
+        for call in ("seccomp", "landlock_create_ruleset", "landlock_add_rule",
+                     "landlock_restrict_self"):
+            assert re.search(rf"^SystemCallFilter=[^~].*\b{call}\b", text, re.M), \
+                f"{unit}: {call} not allowed"
