@@ -91,3 +91,52 @@ def test_systemd_units_score_2_or_lower():
                      "landlock_restrict_self"):
             assert re.search(rf"^SystemCallFilter=[^~].*\b{call}\b", text, re.M), \
                 f"{unit}: {call} not allowed"
+
+
+SYSLOG_CHILD = r"""
+import os, socket, subprocess, sys
+# in a private mount namespace: a fresh /dev with a /dev/log we read
+subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/dev"], check=True)
+os.mknod("/dev/null", 0o20666, os.makedev(1, 3))
+os.mknod("/dev/urandom", 0o20666, os.makedev(1, 9))
+log = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+log.bind("/dev/log")
+log.settimeout(20)
+lst = socket.socket()
+lst.bind(("127.0.0.1", 0))
+lst.listen(1)
+cli = socket.create_connection(lst.getsockname(), timeout=10)
+srv, _ = lst.accept()
+# as inetd does: the connection is stdin, stdout and stderr
+p = subprocess.Popen([sys.argv[1], "inetd", "--db", sys.argv[2]],
+                     stdin=srv, stdout=srv, stderr=srv)
+srv.close()
+rc = p.wait(timeout=30)
+lines = []
+try:
+    while True:
+        lines.append(log.recv(4096).decode(errors="replace"))
+        log.settimeout(0.5)
+except socket.timeout:
+    pass
+cli.settimeout(2)
+leaked = cli.recv(4096)
+print("rc", rc)
+print("leaked", leaked)
+print("\n".join(lines))
+"""
+
+
+def test_inetd_child_on_a_socket_reports_to_syslog(tmp_path):
+    """An inetd child's stderr is the peer: the SIGSYS line goes to syslog,
+    never to the peer."""
+    unshare = shutil.which("unshare")
+    assert unshare, "unshare is needed (package util-linux)"
+    env = dict(os.environ, **{SELFTEST: "syscall"})
+    r = subprocess.run([unshare, "-m", "--propagation", "private", "/usr/bin/python3",
+                        "-c", SYSLOG_CHILD, FLYPAPER, str(tmp_path / "s.db")],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert f"rc {-signal.SIGSYS}" in r.stdout, r.stdout + r.stderr
+    assert "leaked b''" in r.stdout, r.stdout
+    assert re.search(r"<27>flypaper\[\d+\]: error: sandbox: forbidden system call \d+, killed",
+                     r.stdout), r.stdout
