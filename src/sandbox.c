@@ -407,7 +407,8 @@ void sandbox_confine(const struct config *cfg, int syslog)
 		spec.ro_paths[nro++] = "/";
 		if (sandbox_sanitizer_dir("ASAN_OPTIONS", dirs[2], sizeof(dirs[2])))
 			spec.rw_dirs[nrw++] = dirs[2];
-		if (sandbox_sanitizer_dir("UBSAN_OPTIONS", dirs[3], sizeof(dirs[3])))
+		if (sandbox_sanitizer_dir("UBSAN_OPTIONS", dirs[3], sizeof(dirs[3])) &&
+		    strcmp(dirs[3], spec.rw_dirs[nrw - 1]) != 0)
 			spec.rw_dirs[nrw++] = dirs[3];
 	}
 	tzset();                     /* /etc/localtime is out of reach after */
