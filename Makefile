@@ -5,7 +5,7 @@
 #   make bench        the benchmark against a bare epoll server (bench/run)
 
 CC      ?= cc
-PKGS     = libuv sqlite3 nettle jansson inih yara
+PKGS     = libuv sqlite3 nettle jansson inih yara libseccomp
 TEMPLATES_DIR ?= $(CURDIR)/templates
 RULES_DIR ?= $(CURDIR)/rules
 CFLAGS  ?= -O2 -g

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "sandbox.h"
 #include "session.h"
 #include "state.h"
 #include "worker.h"
@@ -113,9 +114,6 @@ int inetd_main(int argc, char **argv)
 	snprintf(cache, sizeof(cache), "%s-rules.yarc", cfg.db_path);
 	if (strcmp(cfg.rules, "none") != 0)
 		writer_classify_lazily(&writer, cfg.rules, cache);
-	/* Confinement goes here, after every file is open, except the rule
-	 * files and their cache, which the writer thread opens later and
-	 * only when a payload needs them (writer_classify_lazily). */
 	if (worker_shared_init(&shared, &cfg, &writer, MODE_INETD, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	w = calloc(1, sizeof(*w));
@@ -133,6 +131,11 @@ int inetd_main(int argc, char **argv)
 	uv_unref((uv_handle_t *)&sigterm);
 	uv_unref((uv_handle_t *)&sigint);
 
+	/* Confinement, after every file is open except the rule files and
+	 * their cache, which the writer thread opens later and only when a
+	 * payload needs them (writer_classify_lazily): Landlock lets it read
+	 * the rules and write the cache beside the database. */
+	sandbox_confine(&cfg, log_is_syslog());
 	session_start(w, STDIN_FILENO, 0, &src, NULL, start_ns, &wall);
 	sigprocmask(SIG_UNBLOCK, &term, NULL);
 	worker_run(w);

@@ -17,6 +17,11 @@ void log_use_syslog(void)
 	log_syslog = 1;
 }
 
+int log_is_syslog(void)
+{
+	return log_syslog;
+}
+
 void log_set_name(const char *name)
 {
 	log_name = name;

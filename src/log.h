@@ -19,6 +19,9 @@ void log_fatal(const char *fmt, ...)
  * is the peer's socket. */
 void log_use_syslog(void);
 
+/* 1 after log_use_syslog. */
+int log_is_syslog(void);
+
 /* Sets the prefix's program name, e.g. "flypaper inetd". */
 void log_set_name(const char *name);
 

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "sandbox.h"
 #include "state.h"
 #include "worker.h"
 #include "writer.h"
@@ -293,11 +294,12 @@ int serve_main(int argc, char **argv)
 	struct classify *rules = serve_load_rules(&sv.cfg);
 	serve_drop_privileges(&sv.cfg);
 	serve_open_writer(&sv, rules);
-	/* Confinement goes here, after every file is open. */
-
 	if (worker_shared_init(&sv.shared, &sv.cfg, &sv.writer, MODE_SERVE, err,
 	        sizeof(err)) < 0)
 		log_fatal("%s", err);
+	/* Confinement, after every file is open and before any thread
+	 * starts (Landlock binds only this thread and those it starts). */
+	sandbox_confine(&sv.cfg, 0);
 	if (writer_start(&sv.writer) < 0)
 		log_fatal("cannot start the writer thread");
 	for (int w = 0; w < sv.nworkers; w++) {

@@ -1,7 +1,9 @@
 /* unit.c - table-driven tests of flypaper's pure parts. Prints each
  * failure and a closing "N passed, N failed" line; exits 1 on any failure. */
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -11,6 +13,8 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +22,7 @@
 #include "http.h"
 #include "ident.h"
 #include "respond.h"
+#include "sandbox.h"
 #include "config.h"
 #include "jsonl.h"
 #include "text.h"
@@ -1372,6 +1377,159 @@ static void test_personalities(void)
 	CHECK(respond_tarpit_byte(0) == 'H' && respond_tarpit_byte(1000000) != '\0', "tarpit stream");
 }
 
+/* Runs fn in a forked child confined to spec, with the child's stderr in
+ * errbuf. Returns the child's wait status. */
+static int sandbox_run(const struct sandbox_spec *spec, int (*fn)(const char *),
+    const char *arg, char *errbuf, size_t errlen)
+{
+	int fds[2], status = -1;
+	pid_t pid;
+	size_t n = 0;
+	ssize_t got;
+
+	if (pipe(fds) < 0)
+		return -1;
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct sandbox_state st;
+		char err[256];
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		if (sandbox_enter(spec, &st, err, sizeof(err)) < 0 || !st.seccomp) {
+			dprintf(STDERR_FILENO, "enter failed: %s", err);
+			_exit(100);
+		}
+		_exit(fn(arg));
+	}
+	close(fds[1]);
+	while (n + 1 < errlen && (got = read(fds[0], errbuf + n, errlen - n - 1)) > 0)
+		n += (size_t)got;
+	errbuf[n] = '\0';
+	close(fds[0]);
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return status;
+}
+
+static int sandbox_call_acct(const char *arg)
+{
+	(void)arg;
+	syscall(SYS_acct, NULL);
+	return 0;                    /* the filter should have killed us */
+}
+
+static int sandbox_call_execve(const char *arg)
+{
+	char *argv[] = {(char *)arg, NULL};
+	execv(arg, argv);
+	return 0;
+}
+
+/* 0 if arg can be read, 1 if not. */
+static int sandbox_read_file(const char *arg)
+{
+	int fd = open(arg, O_RDONLY);
+	return fd < 0 ? 1 : (close(fd), 0);
+}
+
+/* 0 if a new file can be made at arg, written, renamed and unlinked. */
+static int sandbox_make_file(const char *arg)
+{
+	char other[512];
+	int fd = open(arg, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return 1;
+	int ok = write(fd, "x", 1) == 1 && ftruncate(fd, 0) == 0 && fsync(fd) == 0;
+	close(fd);
+	snprintf(other, sizeof(other), "%s.renamed", arg);
+	ok = ok && rename(arg, other) == 0 && unlink(other) == 0;
+	return ok ? 0 : 2;
+}
+
+/* 0 if an IDENT-like TCP socket and a thread can still be made. */
+static void *sandbox_thread(void *arg)
+{
+	return arg;
+}
+
+static int sandbox_socket_and_thread(const char *arg)
+{
+	static int marker;
+	pthread_t t;
+	void *ret = NULL;
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	(void)arg;
+	if (fd < 0)
+		return 1;
+	close(fd);
+	if (pthread_create(&t, NULL, sandbox_thread, &marker) != 0 || pthread_join(t, &ret) != 0)
+		return 2;
+	return ret == &marker ? 0 : 3;
+}
+
+static int sandbox_fork(const char *arg)
+{
+	(void)arg;
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(0);
+	return 0;
+}
+
+static void test_sandbox(void)
+{
+	char in[] = "/tmp/flypaper-unit-in.XXXXXX", out[] = "/tmp/flypaper-unit-out.XXXXXX";
+	char inside[256], outside[256], made[256], made_in[256], errbuf[512];
+	struct sandbox_spec spec = {.rw_dirs = {in}};
+	int st;
+
+	if (!mkdtemp(in) || !mkdtemp(out)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(inside, sizeof(inside), "%s/db", in);
+	snprintf(outside, sizeof(outside), "%s/secret", out);
+	snprintf(made, sizeof(made), "%s/new", out);
+	snprintf(made_in, sizeof(made_in), "%s/new", in);
+	fclose(fopen(inside, "w"));
+	fclose(fopen(outside, "w"));
+
+	st = sandbox_run(&spec, sandbox_call_acct, NULL, errbuf, sizeof(errbuf));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "forbidden call: status %#x, %s", st, errbuf);
+	char want[64];
+	snprintf(want, sizeof(want), "sandbox: forbidden system call %d, killed\n", SYS_acct);
+	CHECK(strstr(errbuf, want) != NULL, "the log line names the call: '%s'", errbuf);
+	st = sandbox_run(&spec, sandbox_call_execve, "/bin/true", errbuf, sizeof(errbuf));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "execve: status %#x, %s", st, errbuf);
+	st = sandbox_run(&spec, sandbox_fork, NULL, errbuf, sizeof(errbuf));
+	/* LSan needs fork-like clones: sanitizer builds allow them. */
+	CHECK(SANDBOX_SANITIZERS ? WIFEXITED(st) : WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS,
+	    "fork: status %#x, %s", st, errbuf);
+
+	st = sandbox_run(&spec, sandbox_socket_and_thread, NULL, errbuf, sizeof(errbuf));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "socket and thread: status %#x, %s", st, errbuf);
+	st = sandbox_run(&spec, sandbox_make_file, made_in, errbuf, sizeof(errbuf));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "write inside: status %#x, %s", st, errbuf);
+	st = sandbox_run(&spec, sandbox_read_file, inside, errbuf, sizeof(errbuf));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "read inside: status %#x, %s", st, errbuf);
+	if (syscall(SYS_landlock_create_ruleset, NULL, 0, 1U) > 0) {
+		st = sandbox_run(&spec, sandbox_read_file, outside, errbuf, sizeof(errbuf));
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "read outside: status %#x, %s", st, errbuf);
+		st = sandbox_run(&spec, sandbox_make_file, made, errbuf, sizeof(errbuf));
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "create outside: status %#x, %s", st, errbuf);
+		st = sandbox_run(&spec, sandbox_read_file, "/etc/passwd", errbuf, sizeof(errbuf));
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "read /etc/passwd: status %#x, %s", st, errbuf);
+	} else {
+		printf("unit: no landlock in this kernel: filesystem checks not run\n");
+	}
+	unlink(inside);
+	unlink(outside);
+	unlink(made);
+	rmdir(in);
+	rmdir(out);
+}
+
 int main(void)
 {
 	test_durations();
@@ -1394,6 +1552,7 @@ int main(void)
 	test_source_limit();
 	test_experiment_assignment();
 	test_personalities();
+	test_sandbox();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

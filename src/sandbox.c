@@ -1,0 +1,433 @@
+/* sandbox.c - confinement after start-up. Once serve or inetd has bound,
+ * dropped privileges and opened its state files, the process gives up
+ * what a parser bug could otherwise use: every system call outside an
+ * allow-list (seccomp, libseccomp) and every file outside the state
+ * folders (Landlock, raw system calls: Debian has no library for it). */
+#include "sandbox.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <linux/landlock.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Rights newer than Debian 12's <linux/landlock.h> (ABI 2). */
+#ifndef LANDLOCK_ACCESS_FS_TRUNCATE
+#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)   /* ABI 3 */
+#endif
+
+#define SANDBOX_PATH_LEN 4096
+
+/* Everything a running serve or inetd process calls, grouped by who needs
+ * it. Names unknown on this architecture are skipped. ioctl, socket,
+ * clone, mmap, mprotect, prctl and tgkill are added with argument checks
+ * in sandbox_seccomp. */
+static const char *const sandbox_allowed[] = {
+	/* memory (malloc, thread stacks, SQLite's -shm) */
+	"brk", "munmap", "mremap", "madvise", "mincore",
+	/* files: SQLite (WAL, locks, sync), the JSON-lines sink and its
+	 * SIGHUP reopen, the rules cache */
+	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv",
+	"pwritev", "preadv2", "pwritev2", "open", "openat", "close",
+	"close_range", "fstat", "stat", "lstat", "newfstatat", "statx",
+	"lseek", "fcntl", "flock", "fsync", "fdatasync", "ftruncate",
+	"fallocate", "unlink", "unlinkat", "rename", "renameat", "renameat2",
+	"access", "faccessat", "faccessat2", "getcwd", "readlink",
+	"readlinkat", "getdents64", "fchmod", "fchown", "umask", "dup",
+	"dup2", "dup3", "pipe", "pipe2",
+	/* sockets: accept, IDENT probes, syslog */
+	"accept", "accept4", "connect", "bind", "listen", "getsockname",
+	"getpeername", "setsockopt", "getsockopt", "shutdown", "sendto",
+	"sendmsg", "sendmmsg", "recvfrom", "recvmsg", "recvmmsg",
+	/* libuv's loop */
+	"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
+	"epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "poll", "ppoll",
+	"select", "pselect6",
+	/* threads, signals, time, exit */
+	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq",
+	"set_tid_address", "sched_yield", "sched_getaffinity", "gettid",
+	"getpid", "getppid", "exit", "exit_group", "rt_sigaction",
+	"rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "rt_sigpending",
+	"sigaltstack", "restart_syscall", "nanosleep", "clock_nanosleep",
+	"clock_gettime", "clock_getres", "gettimeofday", "time", "getrandom",
+	"uname", "getrlimit", "prlimit64", "getrusage", "sysinfo",
+	"getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid",
+	"arch_prctl",
+};
+
+/* Only what the sanitizer runtimes add, in ASan/UBSan builds. */
+static const char *const sandbox_allowed_sanitizers[] = {
+	"ptrace", "wait4", "waitid", "kill", "process_vm_readv", "getdents",
+	"sched_setaffinity", "setrlimit", "personality", "mkdir",
+};
+
+static int sandbox_log_fd = -1;         /* /dev/log datagram socket, or -1 */
+
+/* Appends the decimal v to buf at *n; async-signal-safe. */
+static void sandbox_put_number(char *buf, size_t *n, size_t cap, long v)
+{
+	char digits[24];
+	size_t k = 0;
+	unsigned long u = v < 0 ? (unsigned long)-v : (unsigned long)v;
+
+	if (v < 0 && *n < cap)
+		buf[(*n)++] = '-';
+	do
+		digits[k++] = (char)('0' + u % 10);
+	while ((u /= 10) && k < sizeof(digits));
+	while (k && *n < cap)
+		buf[(*n)++] = digits[--k];
+}
+
+static void sandbox_put_text(char *buf, size_t *n, size_t cap, const char *s)
+{
+	while (*s && *n < cap)
+		buf[(*n)++] = *s++;
+}
+
+/* SIGSYS from the filter: one line naming the call, then death by SIGSYS.
+ * Only async-signal-safe calls, all of them on the allow-list. */
+static void sandbox_on_sigsys(int sig, siginfo_t *si, void *uctx)
+{
+	char line[160];
+	size_t n = 0, start;
+	struct sigaction dfl = {.sa_handler = SIG_DFL};
+	sigset_t set;
+
+	(void)uctx;
+	sandbox_put_text(line, &n, sizeof(line), "<27>");  /* daemon.err */
+	start = n;
+	sandbox_put_text(line, &n, sizeof(line), "flypaper[");
+	sandbox_put_number(line, &n, sizeof(line), (long)getpid());
+	sandbox_put_text(line, &n, sizeof(line),
+	    "]: error: sandbox: forbidden system call ");
+	sandbox_put_number(line, &n, sizeof(line), (long)si->si_syscall);
+	sandbox_put_text(line, &n, sizeof(line), ", killed\n");
+	if (write(STDERR_FILENO, line + start, n - start) < 0) {
+		/* nowhere else to say it */
+	}
+	if (sandbox_log_fd >= 0 && send(sandbox_log_fd, line, n - 1, 0) < 0) {
+		/* syslog is gone: stderr had the line */
+	}
+	sigaction(sig, &dfl, NULL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(128 + sig);            /* not reached */
+}
+
+static int sandbox_landlock_abi(void)
+{
+	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+
+	return abi > 0 ? (int)abi : 0;
+}
+
+/* Allows access beneath path (a folder) or to it (a file). Missing paths
+ * are skipped: a JSON-lines folder may come later, a rule path is checked
+ * when the rules compile. */
+static int sandbox_landlock_allow(int ruleset, const char *path, __u64 access,
+    __u64 handled, char *err, size_t errlen)
+{
+	const __u64 file_rights = LANDLOCK_ACCESS_FS_EXECUTE |
+	    LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+	    LANDLOCK_ACCESS_FS_TRUNCATE;
+	struct landlock_path_beneath_attr rule = {0};
+	struct stat sb;
+	int fd = open(path, O_PATH | O_CLOEXEC);
+
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "sandbox: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) == 0 && !S_ISDIR(sb.st_mode))
+		access &= file_rights;
+	rule.allowed_access = access & handled;
+	rule.parent_fd = fd;
+	if (rule.allowed_access &&
+	    syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH,
+	        &rule, 0) < 0) {
+		snprintf(err, errlen, "sandbox: landlock rule for %s: %s", path,
+		    strerror(errno));
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* Restricts the filesystem to spec's paths. Returns the ABI in force (0:
+ * the kernel has no Landlock), or -1. */
+static int sandbox_landlock(const struct sandbox_spec *spec, char *err,
+    size_t errlen)
+{
+	const __u64 rw = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+	    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
+	    LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_TRUNCATE;
+	const __u64 ro = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
+	struct landlock_ruleset_attr attr = {0};
+	int abi = sandbox_landlock_abi(), ruleset, rc = 0;
+
+	if (abi == 0)
+		return 0;
+	/* Everything ABI 1 knows, plus renames across folders (2) and
+	 * truncation (3). */
+	attr.handled_access_fs = LANDLOCK_ACCESS_FS_EXECUTE |
+	    LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_READ_FILE |
+	    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_DIR |
+	    LANDLOCK_ACCESS_FS_REMOVE_FILE | LANDLOCK_ACCESS_FS_MAKE_CHAR |
+	    LANDLOCK_ACCESS_FS_MAKE_DIR | LANDLOCK_ACCESS_FS_MAKE_REG |
+	    LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
+	    LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SYM;
+	if (abi >= 2)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
+	if (abi >= 3)
+		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
+	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	if (ruleset < 0) {
+		snprintf(err, errlen, "sandbox: landlock: %s", strerror(errno));
+		return -1;
+	}
+	for (int i = 0; rc == 0 && i < SANDBOX_MAX_PATHS && spec->rw_dirs[i]; i++)
+		rc = sandbox_landlock_allow(ruleset, spec->rw_dirs[i], rw,
+		    attr.handled_access_fs, err, errlen);
+	for (int i = 0; rc == 0 && i < SANDBOX_MAX_PATHS && spec->ro_paths[i]; i++)
+		rc = sandbox_landlock_allow(ruleset, spec->ro_paths[i], ro,
+		    attr.handled_access_fs, err, errlen);
+	if (rc == 0 && syscall(SYS_landlock_restrict_self, ruleset, 0) < 0) {
+		snprintf(err, errlen, "sandbox: landlock: %s", strerror(errno));
+		rc = -1;
+	}
+	close(ruleset);
+	return rc < 0 ? -1 : abi;
+}
+
+static int sandbox_rule(scmp_filter_ctx ctx, const char *name, unsigned n,
+    const struct scmp_arg_cmp *args, uint32_t action)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+
+	if (nr == __NR_SCMP_ERROR)
+		return 0;            /* not on this architecture */
+	return seccomp_rule_add_array(ctx, action, nr, n, args);
+}
+
+/* Loads the allow-list; anything else traps into sandbox_on_sigsys. */
+static int sandbox_seccomp(char *err, size_t errlen)
+{
+	static const unsigned long ioctls[] = {FIONBIO, FIOCLEX, FIONCLEX,
+	    FIONREAD, TCGETS, TIOCGWINSZ};
+	static const int families[] = {AF_INET, AF_INET6, AF_UNIX};
+	static const int prctls[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE};
+	struct scmp_arg_cmp noexec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
+	struct scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
+	    CLONE_THREAD);
+	struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
+	int rc = ctx ? 0 : -ENOMEM;
+
+	/* Threads only: no fork, no exec. glibc tries clone3 first, whose
+	 * flags a filter cannot see, and falls back to clone on ENOSYS. */
+	if (rc == 0)
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	if (rc == 0)
+		rc = sandbox_rule(ctx, "clone3", 0, NULL, SCMP_ACT_ERRNO(ENOSYS));
+	if (rc == 0)
+		rc = sandbox_rule(ctx, "clone", SANDBOX_SANITIZERS ? 0 : 1,
+		    &thread, SCMP_ACT_ALLOW);
+	/* No executable mappings once start-up is over. */
+	if (rc == 0)
+		rc = sandbox_rule(ctx, "mmap", 1, &noexec, SCMP_ACT_ALLOW);
+	if (rc == 0)
+		rc = sandbox_rule(ctx, "mprotect", 1, &noexec, SCMP_ACT_ALLOW);
+	if (rc == 0)
+		rc = sandbox_rule(ctx, "tgkill", SANDBOX_SANITIZERS ? 0 : 1,
+		    &self, SCMP_ACT_ALLOW);
+	for (size_t i = 0; rc == 0 && i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
+		struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_EQ, ioctls[i]);
+		rc = sandbox_rule(ctx, "ioctl", 1, &a, SCMP_ACT_ALLOW);
+	}
+	for (size_t i = 0; rc == 0 && i < sizeof(families) / sizeof(families[0]); i++) {
+		struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]);
+		rc = sandbox_rule(ctx, "socket", 1, &a, SCMP_ACT_ALLOW);
+	}
+	for (size_t i = 0; rc == 0 && i < sizeof(prctls) / sizeof(prctls[0]) &&
+	         !SANDBOX_SANITIZERS; i++) {
+		struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctls[i]);
+		rc = sandbox_rule(ctx, "prctl", 1, &a, SCMP_ACT_ALLOW);
+	}
+	if (rc == 0 && SANDBOX_SANITIZERS)
+		rc = sandbox_rule(ctx, "prctl", 0, NULL, SCMP_ACT_ALLOW);
+	for (size_t i = 0; rc == 0 && i < sizeof(sandbox_allowed) / sizeof(sandbox_allowed[0]); i++)
+		rc = sandbox_rule(ctx, sandbox_allowed[i], 0, NULL, SCMP_ACT_ALLOW);
+	for (size_t i = 0; rc == 0 && SANDBOX_SANITIZERS &&
+	         i < sizeof(sandbox_allowed_sanitizers) / sizeof(sandbox_allowed_sanitizers[0]); i++)
+		rc = sandbox_rule(ctx, sandbox_allowed_sanitizers[i], 0, NULL, SCMP_ACT_ALLOW);
+	if (rc == 0)
+		rc = seccomp_load(ctx);
+	if (rc < 0)
+		snprintf(err, errlen, "sandbox: seccomp: %s", strerror(-rc));
+	seccomp_release(ctx);
+	return rc < 0 ? -1 : 0;
+}
+
+/* 1 if another thread runs already: Landlock would not bind it. */
+static int sandbox_threads_running(void)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;            /* no /proc: cannot tell */
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n > 1;
+}
+
+int sandbox_enter(const struct sandbox_spec *spec, struct sandbox_state *st,
+    char *err, size_t errlen)
+{
+	struct sigaction sa = {.sa_sigaction = sandbox_on_sigsys, .sa_flags = SA_SIGINFO};
+	int abi;
+
+	memset(st, 0, sizeof(*st));
+	if (sandbox_threads_running()) {
+		snprintf(err, errlen, "sandbox: entered after a thread started");
+		return -1;
+	}
+	if (spec->syslog && sandbox_log_fd < 0) {
+		struct sockaddr_un sun = {.sun_family = AF_UNIX, .sun_path = "/dev/log"};
+		sandbox_log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+		if (sandbox_log_fd >= 0 &&
+		    connect(sandbox_log_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+			close(sandbox_log_fd);
+			sandbox_log_fd = -1;
+		}
+	}
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		snprintf(err, errlen, "sandbox: %s", strerror(errno));
+		return -1;
+	}
+	if ((abi = sandbox_landlock(spec, err, errlen)) < 0)
+		return -1;
+	st->landlock_abi = abi;
+	if (sandbox_seccomp(err, errlen) < 0)
+		return -1;
+	st->seccomp = 1;
+	return 0;
+}
+
+/* Copies path's folder into dir ("." for a bare file name). */
+static void sandbox_dir_of(const char *path, char *dir, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash)
+		snprintf(dir, len, ".");
+	else if (slash == path)
+		snprintf(dir, len, "/");
+	else
+		snprintf(dir, len, "%.*s", (int)(slash - path), path);
+}
+
+/* The folder of a sanitizer's log_path=..., from its options variable. */
+static int sandbox_sanitizer_dir(const char *var, char *dir, size_t len)
+{
+	const char *opts = getenv(var), *p, *end;
+	char path[SANDBOX_PATH_LEN];
+
+	if (!opts || !(p = strstr(opts, "log_path=")))
+		return 0;
+	p += strlen("log_path=");
+	end = strchr(p, ':');
+	snprintf(path, sizeof(path), "%.*s", (int)(end ? end - p : (long)strlen(p)), p);
+	if (path[0] == '\0' || strcmp(path, "stderr") == 0 || strcmp(path, "stdout") == 0)
+		return 0;
+	sandbox_dir_of(path, dir, len);
+	return 1;
+}
+
+void sandbox_confine(const struct config *cfg, int syslog)
+{
+	static char dirs[4][SANDBOX_PATH_LEN], rules[SANDBOX_PATH_LEN];
+	struct sandbox_spec spec = {.syslog = syslog};
+	struct sandbox_state st;
+	char err[512], *save = NULL;
+	int nrw = 0, nro = 0;
+
+	sandbox_dir_of(cfg->db_path, dirs[0], sizeof(dirs[0]));
+	spec.rw_dirs[nrw++] = dirs[0];
+	if (cfg->jsonl_path && strcmp(cfg->jsonl_path, "-") != 0) {
+		sandbox_dir_of(cfg->jsonl_path, dirs[1], sizeof(dirs[1]));
+		spec.rw_dirs[nrw++] = dirs[1];
+	}
+	/* SQLite seeds its generator from /dev/urandom; workers hold a
+	 * spare /dev/null for the fd limit; libyara's magic module. */
+	spec.ro_paths[nro++] = "/dev/urandom";
+	spec.ro_paths[nro++] = "/dev/null";
+	spec.ro_paths[nro++] = "/usr/share/file";
+	spec.ro_paths[nro++] = "/etc/magic";
+	if (strcmp(cfg->rules, "none") != 0) {
+		snprintf(rules, sizeof(rules), "%s", cfg->rules);
+		for (char *p = strtok_r(rules, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+			if (nro >= SANDBOX_MAX_PATHS - 2)
+				log_fatal("sandbox: more than %d rule paths",
+				    SANDBOX_MAX_PATHS - 7);
+			spec.ro_paths[nro++] = p;
+		}
+	}
+	if (SANDBOX_SANITIZERS) {
+		/* Symbolising a report reads the binary and its libraries,
+		 * LSan reads /proc; the reports go to log_path's folder. */
+		spec.ro_paths[nro++] = "/";
+		if (sandbox_sanitizer_dir("ASAN_OPTIONS", dirs[2], sizeof(dirs[2])))
+			spec.rw_dirs[nrw++] = dirs[2];
+		if (sandbox_sanitizer_dir("UBSAN_OPTIONS", dirs[3], sizeof(dirs[3])) &&
+		    strcmp(dirs[3], spec.rw_dirs[nrw - 1]) != 0)
+			spec.rw_dirs[nrw++] = dirs[3];
+	}
+	tzset();                     /* /etc/localtime is out of reach after */
+	if (sandbox_enter(&spec, &st, err, sizeof(err)) < 0)
+		log_fatal("%s", err);
+	if (st.landlock_abi) {
+		char where[1024];
+		size_t n = 0;
+		for (int i = 0; i < nrw && n < sizeof(where); i++)
+			n += (size_t)snprintf(where + n, sizeof(where) - n, "%s%s",
+			    i ? ", " : "", spec.rw_dirs[i]);
+		log_info("sandbox: seccomp allow-list and landlock ABI %d: "
+		    "writes only in %s%s", st.landlock_abi, where,
+		    SANDBOX_SANITIZERS ? " (sanitizer build: / readable)" : "");
+	} else {
+		log_warn("sandbox: seccomp allow-list only: this kernel has no "
+		    "landlock, files are not confined");
+	}
+	if (getenv("FLYPAPER_SANDBOX_SELFTEST") &&
+	    strcmp(getenv("FLYPAPER_SANDBOX_SELFTEST"), "syscall") == 0)
+		syscall(SYS_acct, NULL);
+}
