@@ -372,7 +372,7 @@ static int sandbox_sanitizer_dir(const char *var, char *dir, size_t len)
 	return 1;
 }
 
-void sandbox_confine(const struct config *cfg, int syslog)
+void sandbox_confine(const struct config *cfg, int syslog, int read_rules)
 {
 	static char dirs[4][SANDBOX_PATH_LEN], rules[SANDBOX_PATH_LEN];
 	struct sandbox_spec spec = {.syslog = syslog};
@@ -392,7 +392,7 @@ void sandbox_confine(const struct config *cfg, int syslog)
 	spec.ro_paths[nro++] = "/dev/null";
 	spec.ro_paths[nro++] = "/usr/share/file";
 	spec.ro_paths[nro++] = "/etc/magic";
-	if (strcmp(cfg->rules, "none") != 0) {
+	if (read_rules && strcmp(cfg->rules, "none") != 0) {
 		snprintf(rules, sizeof(rules), "%s", cfg->rules);
 		for (char *p = strtok_r(rules, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
 			if (nro >= SANDBOX_MAX_PATHS - 2)

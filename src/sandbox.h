@@ -46,11 +46,12 @@ int sandbox_enter(const struct sandbox_spec *spec, struct sandbox_state *st,
     char *err, size_t errlen);
 
 /* serve and inetd: derives the spec from cfg (the database's folder and the
- * JSON-lines file's folder read-write; rule files, /dev/urandom and, in
- * sanitizer builds, the sanitizers' log folder), enters the sandbox and
+ * JSON-lines file's folder read-write; with read_rules, the rule files,
+ * for a process that compiles them later; /dev/urandom and, in sanitizer
+ * builds, the sanitizers' log folder), enters the sandbox and
  * logs what is in force. Exits 2 if confinement cannot be set up. With
  * FLYPAPER_SANDBOX_SELFTEST=syscall in the environment (a hidden test
  * switch), then makes a forbidden system call. */
-void sandbox_confine(const struct config *cfg, int syslog);
+void sandbox_confine(const struct config *cfg, int syslog, int read_rules);
 
 #endif
