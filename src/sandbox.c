@@ -18,6 +18,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -417,6 +418,10 @@ void sandbox_confine(const struct config *cfg, int syslog, int read_rules)
 			spec.rw_dirs[nrw++] = dirs[3];
 	}
 	tzset();                     /* /etc/localtime is out of reach after */
+	/* A core file would hold what peers sent (and a SIGSYS dumps core by
+	 * default): none, whatever the system's settings. */
+	if (setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0}) < 0)
+		log_fatal("sandbox: cannot disable core files: %s", strerror(errno));
 	if (sandbox_enter(&spec, &st, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	if (st.landlock_abi) {

@@ -24,6 +24,13 @@ def test_serve_logs_its_confinement(daemons, tmp_path):
     assert payload_of(d.db, rows[0]["payload_sha256"]) == b"still recorded under the sandbox"
 
 
+def test_no_core_files_whatever_the_limit_was(daemons):
+    """A core file would hold what peers sent (and SIGSYS dumps core)."""
+    d = daemons(prefix=["prlimit", "--core=unlimited:unlimited"])
+    limits = open(f"/proc/{d.proc.pid}/limits").read()
+    assert re.search(r"^Max core file size\s+0\s+0\s", limits, re.M), limits
+
+
 def test_serve_killed_with_a_clear_line_on_a_forbidden_call(daemons):
     env = dict(os.environ, **{SELFTEST: "syscall"})
     d = daemons(env=env, check_ready=False)
