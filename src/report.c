@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "store.h"
 #include "text.h"
 #include "yield.h"
 
@@ -27,6 +28,7 @@
 #define REPORT_LATE_MS 2000          /* a first byte after this is "late" */
 #define REPORT_DROP_MS 1000          /* "closed within 1 s" */
 #define REPORT_VALUE_MAX 1024        /* a path or user agent is shown cut to this */
+#define REPORT_ERR_SHOWN 512         /* an SQLite message quoting the database, escaped */
 
 enum report_class {
 	CLASS_PAYLOAD,               /* sent data at once */
@@ -689,21 +691,14 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 	fputs("CREATE TEMP VIEW sessions AS ", s);
 	fputs("CREATE TEMP VIEW requests AS ", r);
 	for (int i = 0; i < n; i++) {
-		char sql[64];
-		sqlite3_stmt *q;
-		snprintf(sql, sizeof(sql), "ATTACH DATABASE ?1 AS db%d", i);
-		if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+		char name[16], shown[REPORT_ERR_SHOWN];
+		snprintf(name, sizeof(name), "db%d", i);
+		if (store_attach_ro(db, paths[i], name) != SQLITE_OK) {
+			snprintf(err, errlen, "%s: %s", paths[i],
+			    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
 			rc = -1;
 			break;
 		}
-		sqlite3_bind_text(q, 1, paths[i], -1, SQLITE_STATIC);
-		if (sqlite3_step(q) != SQLITE_DONE) {
-			sqlite3_finalize(q);
-			snprintf(err, errlen, "%s: %s", paths[i], sqlite3_errmsg(db));
-			rc = -1;
-			break;
-		}
-		sqlite3_finalize(q);
 		/* Only the columns the report reads: the sort by source then
 		 * carries a few dozen bytes a row, not whole rows. */
 		fprintf(s, "%sSELECT s.session, s.src_ip, s.start_ts, s.bytes_in, s.first_byte_ms, "
@@ -726,8 +721,9 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 	fclose(r);
 	if (rc == 0 && (sqlite3_exec(db, sessions, NULL, NULL, NULL) != SQLITE_OK ||
 	        sqlite3_exec(db, requests, NULL, NULL, NULL) != SQLITE_OK)) {
+		char shown[REPORT_ERR_SHOWN];
 		snprintf(err, errlen, "%s (a flypaper database of schema 3 or later?)",
-		    sqlite3_errmsg(db));
+		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
 		rc = -1;
 	}
 	free(sessions);
@@ -819,7 +815,7 @@ int report_main(int argc, char **argv)
 		fclose(f);
 	}
 	rp.hours = calloc(REPORT_HOURS, sizeof(*rp.hours));
-	if (!rp.hours || sqlite3_open(":memory:", &db) != SQLITE_OK) {
+	if (!rp.hours || store_open_untrusted(NULL, &db) != SQLITE_OK) {
 		fprintf(stderr, "flypaper report: out of memory\n");
 		goto out;
 	}
@@ -829,7 +825,9 @@ int report_main(int argc, char **argv)
 		goto out;
 	}
 	if (report_collect(&rp, db) != SQLITE_OK) {
-		fprintf(stderr, "flypaper report: %s\n", sqlite3_errmsg(db));
+		char shown[REPORT_ERR_SHOWN];
+		fprintf(stderr, "flypaper report: %s\n",
+		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
 		goto out;
 	}
 	json_t *strategies = yield_table(db, "");

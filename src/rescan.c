@@ -11,6 +11,7 @@
 #include "classify.h"
 #include "config.h"
 #include "store.h"
+#include "text.h"
 
 /* Parses "--db FILE --rules PATHS"; returns the index of the first other
  * argument, or -1 after printing the problem. */
@@ -48,7 +49,7 @@ int rescan_main(int argc, char **argv)
 	    "Applies the rules to every stored payload and replaces the matches.\n";
 	struct config cfg;
 	const char *db_path = "flypaper.db", *rules_paths;
-	char err[CONFIG_ERR_LEN];
+	char err[CONFIG_ERR_LEN], shown[512];
 	struct classify_result res;
 	sqlite3_stmt *q = NULL, *ins = NULL;
 	long payloads = 0, matched = 0;
@@ -109,7 +110,8 @@ int rescan_main(int argc, char **argv)
 	rc = 0;
 	goto out;
 dberr:
-	fprintf(stderr, "flypaper rescan: %s: %s\n", db_path, sqlite3_errmsg(store_db(st)));
+	fprintf(stderr, "flypaper rescan: %s: %s\n", db_path,
+	    text_display(sqlite3_errmsg(store_db(st)), shown, sizeof(shown)));
 	sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
 	rc = 1;
 out:

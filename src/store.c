@@ -545,3 +545,65 @@ void store_close(struct store *st)
 	free(st->sensor);
 	free(st);
 }
+
+/* Defensive mode (no writes to the schema or shadow tables) and an
+ * untrusted schema, for a database someone else may have forged. */
+static int store_distrust(sqlite3 *db)
+{
+	int rc = sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+
+	if (rc == SQLITE_OK)
+		rc = sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	return rc;
+}
+
+int store_open_untrusted(const char *path, sqlite3 **db)
+{
+	int rc;
+
+	if (path)
+		rc = sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY, NULL);
+	else
+		rc = sqlite3_open_v2(":memory:", db, SQLITE_OPEN_READWRITE |
+		    SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, NULL);
+	if (rc == SQLITE_OK)
+		rc = store_distrust(*db);
+	return rc;
+}
+
+int store_attach_ro(sqlite3 *db, const char *path, const char *name)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	char *uri, *p, *sql;
+	sqlite3_stmt *q;
+	int rc;
+
+	/* file: URI with mode=ro; every byte that could end or change the
+	 * path part (%, ?, #, and anything not plainly printable) encoded. */
+	uri = malloc(strlen(path) * 3 + sizeof("file:?mode=ro"));
+	if (!uri)
+		return SQLITE_NOMEM;
+	p = uri + sprintf(uri, "file:");
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+		if (*c <= 0x20 || *c >= 0x7f || *c == '%' || *c == '?' || *c == '#') {
+			*p++ = '%';
+			*p++ = hex[*c >> 4];
+			*p++ = hex[*c & 15];
+		} else {
+			*p++ = (char)*c;
+		}
+	}
+	strcpy(p, "?mode=ro");
+	sql = sqlite3_mprintf("ATTACH DATABASE ?1 AS \"%w\"", name);
+	rc = sql ? sqlite3_prepare_v2(db, sql, -1, &q, NULL) : SQLITE_NOMEM;
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, uri, -1, SQLITE_STATIC);
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_DONE)
+			rc = SQLITE_OK;
+		sqlite3_finalize(q);
+	}
+	sqlite3_free(sql);
+	free(uri);
+	return rc;
+}

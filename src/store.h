@@ -69,4 +69,16 @@ const char *store_errmsg(struct store *st);
 /* Finalises statements and closes the connection. NULL is allowed. */
 void store_close(struct store *st);
 
+/* For the commands that read databases someone else may have written
+ * (report, yield): opens path read-only, or, with path NULL, an empty
+ * in-memory database to ATTACH read-only ones to with store_attach_ro, in
+ * SQLite's defensive mode with the schema untrusted (a forged database's
+ * views and triggers cannot call functions with side effects). Returns
+ * SQLITE_OK and the handle in *db (the caller closes it either way). */
+int store_open_untrusted(const char *path, struct sqlite3 **db);
+
+/* ATTACHes the database at path read-only as schema name (an identifier
+ * the caller chose). Returns SQLITE_OK or SQLite's error code. */
+int store_attach_ro(struct sqlite3 *db, const char *path, const char *name);
+
 #endif

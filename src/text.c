@@ -2,6 +2,7 @@
 #include "text.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* The one escaper: bytes outside printable ASCII become \xNN; the
  * backslash too unless keep_backslash; CR, LF and TAB stay with
@@ -55,4 +56,10 @@ char *text_escape(const void *data, size_t len, bool keep_newlines)
 size_t text_display_into(const void *data, size_t len, char *out, size_t outlen)
 {
 	return text_escape_bytes(data, len, out, outlen, false, true);
+}
+
+const char *text_display(const char *s, char *out, size_t outlen)
+{
+	text_display_into(s ? s : "", s ? strlen(s) : 0, out, outlen);
+	return out;
 }

@@ -26,4 +26,8 @@ char *text_escape(const void *data, size_t len, bool keep_newlines);
  * like text_escape_into; returns the length written. */
 size_t text_display_into(const void *data, size_t len, char *out, size_t outlen);
 
+/* text_display_into for a NUL-terminated string, such as an error message
+ * that quotes a database (sqlite3_errmsg); NULL shows as "". Returns out. */
+const char *text_display(const char *s, char *out, size_t outlen);
+
 #endif

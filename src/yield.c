@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store.h"
 #include "text.h"
 
 #define YIELD_DROP_MS 1000           /* "closed within 1 s of flypaper's first byte" */
@@ -207,6 +208,7 @@ int yield_main(int argc, char **argv)
 	struct yield_row *rows = NULL;
 	sqlite3 *db = NULL;
 	int nrows = 0, c, rc;
+	char shown[512];             /* an SQLite message quoting the database, escaped */
 
 	opterr = 0;
 	optind = 1;
@@ -231,8 +233,9 @@ int yield_main(int argc, char **argv)
 		fprintf(stderr, "flypaper yield: format: '%s' is not text or json\n", format);
 		return 2;
 	}
-	if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		fprintf(stderr, "flypaper yield: %s: %s\n", db_path, sqlite3_errmsg(db));
+	if (store_open_untrusted(db_path, &db) != SQLITE_OK) {
+		fprintf(stderr, "flypaper yield: %s: %s\n", db_path,
+		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
 		sqlite3_close(db);
 		return 2;
 	}
@@ -240,7 +243,8 @@ int yield_main(int argc, char **argv)
 	rc = yield_collect(db, since, &rows, &nrows);
 	if (rc != SQLITE_OK) {
 		fprintf(stderr, "flypaper yield: %s: %s (is it a flypaper database, "
-		    "schema 2 or later?)\n", db_path, sqlite3_errmsg(db));
+		    "schema 2 or later?)\n", db_path,
+		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
 		sqlite3_close(db);
 		yield_free_rows(rows, nrows);
 		return 2;

@@ -270,3 +270,28 @@ def test_escape_hostile_html_report_renders_without_script(daemons, tmp_path):
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert not re.search(r"<(script|img)\b", dom.stdout, re.I)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom.stdout
+
+
+def test_escape_error_messages_from_a_hostile_database(tmp_path):
+    """SQLite's own error messages quote names from the database: a table
+    named with escape sequences reaches stderr escaped, and report opens
+    what it reads read-only (a forged database cannot be written)."""
+    evil = str(tmp_path / "evil.db")
+    name = "\x1b]0;PWNED\x07\x1b[2J"
+    con = sqlite3.connect(evil)
+    con.execute(f'CREATE TABLE "{name}" (x)')
+    con.execute(f'CREATE VIEW sessions AS SELECT * FROM "{name}"')
+    con.execute(f'CREATE VIEW requests AS SELECT * FROM "{name}"')
+    con.execute(f'DROP TABLE "{name}"')
+    con.commit()
+    con.close()
+    before = open(evil, "rb").read()
+    for args in (["report", "--db", evil], ["report", "--db", evil, "--format", "json"],
+                 ["yield", "--db", evil]):
+        r = subprocess.run([FLYPAPER, *args], capture_output=True, timeout=60)
+        assert r.returncode != 0, args
+        assert b"PWNED" in r.stderr, (args, r.stderr)       # the message is there...
+        assert_terminal_safe(r.stderr, args)                  # ...escaped
+        for mark in SANITIZER_MARKS:
+            assert mark.encode() not in r.stderr
+    assert open(evil, "rb").read() == before
