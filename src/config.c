@@ -25,7 +25,7 @@
 #define IDLE_MIN_MS 100ULL
 #define TIMEOUT_MAX_MS (24ULL * 3600 * MS_PER_S)
 #define CONFIG_QUEUE_BYTES_MIN (64 * 1024)
-#define MAX_LAG_MIN_MS 10ULL         /* under this, a transaction's own time pauses */
+#define MAX_LAG_MIN_MS 100ULL        /* the writer's 50 ms gather and a commit fit under it */
 #define MAX_LAG_MAX_MS (60ULL * MS_PER_S)
 
 static const struct config config_default = {
@@ -98,7 +98,7 @@ static const struct config_option config_options[] = {
 	    "writer queue cap in bytes of whole records, 64k..1T; default 256M"},
 	{"flush-timeout", 1, false, "DUR", "how long exit retries a failing store; default 10s"},
 	{"max-lag", 1, true, "DUR",
-	    "pause accepting while the writer is DUR behind, 0 (never) or 10ms..60s; default 500ms"},
+	    "pause accepting while the writer is DUR behind, 0 (never) or 100ms..60s; default 500ms"},
 	{"user", 1, true, "NAME", "drop root privileges to NAME after binding"},
 	{"respond", 1, false, "STRATEGY", "silent, banner, tarpit, http-iis5, http-apache, http-nginx"},
 	{"banner-text", 1, false, "TEXT", "what banner sends after accept; escapes allowed"},
@@ -403,7 +403,7 @@ int config_set(struct config *cfg, const char *name, const char *value,
 			    "max-lag: '%s' is not a duration (e.g. 500ms, 1s)", value);
 		if (ms != 0 && (ms < MAX_LAG_MIN_MS || ms > MAX_LAG_MAX_MS))
 			return config_error(err, errlen,
-			    "max-lag: '%s' is not 0 or within 10ms..60s", value);
+			    "max-lag: '%s' is not 0 or within 100ms..60s", value);
 		cfg->max_lag_ms = ms;
 		return 0;
 	}

@@ -468,8 +468,9 @@ static void test_config(void)
 		{"max-lag = 250ms\n", 1, NULL},
 		{"max-lag = 0\n", 1, NULL},
 		{"max-lag = 60s\n", 1, NULL},
-		{"max-lag = 5ms\n", 0, ":1: max-lag: '5ms' is not 0 or within 10ms..60s"},
-		{"max-lag = 61s\n", 0, ":1: max-lag: '61s' is not 0 or within 10ms..60s"},
+		{"max-lag = 100ms\n", 1, NULL},
+		{"max-lag = 50ms\n", 0, ":1: max-lag: '50ms' is not 0 or within 100ms..60s"},
+		{"max-lag = 61s\n", 0, ":1: max-lag: '61s' is not 0 or within 100ms..60s"},
 		{"max-lag = soon\n", 0, ":1: max-lag: 'soon' is not a duration"},
 	};
 	char path[] = "/tmp/flypaper-unit-XXXXXX";
