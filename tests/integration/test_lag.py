@@ -100,6 +100,39 @@ def test_sigterm_during_a_lag_pause_records_the_backlog(daemons, tmp_path):
         s.close()
 
 
+def test_a_failing_store_does_not_pause(daemons):
+    # Behind a locked database the writer is not slow but failing: records
+    # wait in memory (up to the queue's caps) and peers are still taken.
+    import sqlite3
+    d = daemons(args=["--rules", "none", "--max-lag", "100ms",
+                      "--respond", "banner", "--banner-text", "hi\\r\\n"], workers=2)
+    s = connect(d.port)
+    assert got_banner(s, 10) == b"hi\r\n"
+    s.close()
+    d.wait_sessions(1)                      # the schema exists now
+    con = sqlite3.connect(d.db, timeout=10)
+    con.execute("BEGIN EXCLUSIVE")          # another process holds the lock
+    try:
+        s = connect(d.port)
+        assert got_banner(s, 10) == b"hi\r\n"
+        s.sendall(b"while locked")
+        s.close()
+        wait_for(lambda: "write failed, will retry" in d.text(), what="a busy report")
+        # The first failure is reported: the lag no longer pauses.
+        waiting = [connect(d.port) for _ in range(WAITING)]
+        for s in waiting:
+            assert got_banner(s, 5) == b"hi\r\n", "not accepted behind a failing store"
+            s.close()
+    finally:
+        con.rollback()
+        con.close()
+    wait_for(lambda: len(session_rows(d.db)) >= 2 + WAITING, timeout=30,
+             what="every session recorded once the lock is gone")
+    assert d.stop() == 0
+    ((errors, lost),) = query(d.db, "SELECT store_errors, records_lost FROM runs")
+    assert errors >= 1 and lost == 0
+
+
 def test_without_max_lag_the_writer_being_behind_does_not_pause(daemons, tmp_path):
     d = daemons(args=["--rules", slow_rules(tmp_path), "--max-lag", "0",
                       "--respond", "banner", "--banner-text", "hi\\r\\n"], workers=1)
