@@ -46,9 +46,10 @@ static const struct config config_default = {
 	.queue_records = 262144,
 	.queue_bytes = 256 * 1024 * 1024,
 	.flush_timeout_ms = 10 * MS_PER_S,
-	/* A kill -9 loses what is not committed: lag, plus what the writer
-	 * takes while it decides to pause, plus one batch and its commit.
-	 * Half a second leaves the other half for those (DESIGN.md). */
+	/* A kill -9 loses what is not committed. The lag overshoots this by
+	 * the time the writer needs for what was accepted before the pause,
+	 * and a commit: half a second leaves the other half of the promised
+	 * second for that (DESIGN.md, Durability). */
 	.max_lag_ms = 500,
 	.check_only = false,
 	.respond = "silent",
