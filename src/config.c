@@ -25,6 +25,8 @@
 #define IDLE_MIN_MS 100ULL
 #define TIMEOUT_MAX_MS (24ULL * 3600 * MS_PER_S)
 #define CONFIG_QUEUE_BYTES_MIN (64 * 1024)
+#define MAX_LAG_MIN_MS 100ULL        /* the writer's 50 ms gather and a commit fit under it */
+#define MAX_LAG_MAX_MS (60ULL * MS_PER_S)
 
 static const struct config config_default = {
 	.nlisten = 0,
@@ -44,6 +46,11 @@ static const struct config config_default = {
 	.queue_records = 262144,
 	.queue_bytes = 256 * 1024 * 1024,
 	.flush_timeout_ms = 10 * MS_PER_S,
+	/* A kill -9 loses what is not committed. The lag overshoots this by
+	 * the time the writer needs for what was accepted before the pause,
+	 * and a commit: half a second leaves the other half of the promised
+	 * second for that (DESIGN.md, Durability). */
+	.max_lag_ms = 500,
 	.check_only = false,
 	.respond = "silent",
 	.banner_text = "220 Welcome\r\n",
@@ -91,6 +98,8 @@ static const struct config_option config_options[] = {
 	{"queue-bytes", 1, false, "SIZE",
 	    "writer queue cap in bytes of whole records, 64k..1T; default 256M"},
 	{"flush-timeout", 1, false, "DUR", "how long exit retries a failing store; default 10s"},
+	{"max-lag", 1, true, "DUR",
+	    "pause accepting while the writer is DUR behind, 0 (never) or 100ms..60s; default 500ms"},
 	{"user", 1, true, "NAME", "drop root privileges to NAME after binding"},
 	{"respond", 1, false, "STRATEGY", "silent, banner, tarpit, http-iis5, http-apache, http-nginx"},
 	{"banner-text", 1, false, "TEXT", "what banner sends after accept; escapes allowed"},
@@ -387,6 +396,16 @@ int config_set(struct config *cfg, const char *name, const char *value,
 			cfg->idle_timeout_ms = ms;
 		else
 			cfg->session_timeout_ms = ms;
+		return 0;
+	}
+	if (strcmp(name, "max-lag") == 0) {
+		if (config_parse_duration(value, &ms) < 0)
+			return config_error(err, errlen,
+			    "max-lag: '%s' is not a duration (e.g. 500ms, 1s)", value);
+		if (ms != 0 && (ms < MAX_LAG_MIN_MS || ms > MAX_LAG_MAX_MS))
+			return config_error(err, errlen,
+			    "max-lag: '%s' is not 0 or within 100ms..60s", value);
+		cfg->max_lag_ms = ms;
 		return 0;
 	}
 	if (strcmp(name, "on-timeout") == 0) {

@@ -56,6 +56,7 @@ struct config {
 	size_t queue_records;        /* writer queue cap, records */
 	size_t queue_bytes;          /* writer queue cap, bytes of whole records */
 	uint64_t flush_timeout_ms;   /* how long exit waits for a failing store */
+	uint64_t max_lag_ms;         /* pause accepting while the writer is this far behind; 0 never */
 	bool check_only;             /* --check: validate and exit */
 };
 

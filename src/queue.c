@@ -5,12 +5,14 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <time.h>
+#include <uv.h>
 
 int queue_init(struct queue *q, size_t max_records, size_t max_bytes)
 {
 	pthread_condattr_t attr;
 
 	*q = (struct queue){.max_records = max_records, .max_bytes = max_bytes};
+	atomic_init(&q->oldest_ns, 0);
 	if (pthread_mutex_init(&q->lock, NULL) != 0)
 		return -1;
 	pthread_condattr_init(&attr);
@@ -53,6 +55,13 @@ int queue_push(struct queue *q, struct record *r)
 	}
 	q->bytes += size;
 	wake = q->head == NULL;
+	if (wake) {
+		/* The first record since the consumer took the last ones: its
+		 * age is the writer's lag unless older ones are still held. */
+		q->head_ns = uv_hrtime();
+		if (!q->held_ns)
+			atomic_store_explicit(&q->oldest_ns, q->head_ns, memory_order_relaxed);
+	}
 	if (q->tail)
 		q->tail->next = r;
 	else
@@ -87,11 +96,27 @@ struct record *queue_pop_all(struct queue *q, uint64_t timeout_ms)
 	}
 	q->kicked = false;
 	list = q->head;
+	if (list && !q->held_ns)
+		q->held_ns = q->head_ns;
 	q->head = q->tail = NULL;
+	q->head_ns = 0;
 	q->records = 0;
 	q->bytes = 0;
 	pthread_mutex_unlock(&q->lock);
 	return list;
+}
+
+void queue_committed(struct queue *q)
+{
+	pthread_mutex_lock(&q->lock);
+	q->held_ns = 0;
+	atomic_store_explicit(&q->oldest_ns, q->head_ns, memory_order_relaxed);
+	pthread_mutex_unlock(&q->lock);
+}
+
+uint64_t queue_oldest_ns(struct queue *q)
+{
+	return atomic_load_explicit(&q->oldest_ns, memory_order_relaxed);
 }
 
 void queue_kick(struct queue *q)

@@ -3,6 +3,7 @@
 #define FLYPAPER_QUEUE_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,12 @@ struct queue {
 	size_t max_bytes;
 	bool stopping;               /* set once: producers are done */
 	bool kicked;                 /* wake the consumer once, without work */
+	uint64_t head_ns;            /* CLOCK_MONOTONIC when head was pushed; 0 empty */
+	uint64_t held_ns;            /* the same for the oldest record popped and not
+	                              * yet committed (queue_committed); 0 none */
+	/* held_ns, else head_ns: when the oldest record not yet committed was
+	 * queued (0: none). Written under the lock, read by anyone without it. */
+	atomic_uint_fast64_t oldest_ns;
 	struct queue_stats stats;
 };
 
@@ -45,8 +52,17 @@ int queue_push(struct queue *q, struct record *r);
 
 /* Waits up to timeout_ms for records, then takes all of them. Returns the
  * list (caller owns it, linked by next), or NULL on timeout or when the
- * queue is stopping and empty. */
+ * queue is stopping and empty. The records count as held, for
+ * queue_oldest_ns, until queue_committed. */
 struct record *queue_pop_all(struct queue *q, uint64_t timeout_ms);
+
+/* The consumer has committed (or given up) everything it popped. */
+void queue_committed(struct queue *q);
+
+/* CLOCK_MONOTONIC nanoseconds (uv_hrtime) at which the oldest record
+ * queued or popped and not yet committed was pushed; 0 when there is
+ * none. One atomic load, no lock: for the event loops. */
+uint64_t queue_oldest_ns(struct queue *q);
 
 /* Wakes a waiting queue_pop_all once (it returns what it has, maybe NULL). */
 void queue_kick(struct queue *q);

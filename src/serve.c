@@ -194,6 +194,14 @@ static uint64_t serve_report(struct serve *sv)
 	run.store_errors = wr->store_errors;
 	run.records_lost = wr->records_lost + qs.records_dropped;
 	run.jsonl_errors = wr->jsonl_errors;
+	uint64_t paused_ns;
+	worker_lag_stats(&sv->shared, uv_hrtime(), &run.lag_pauses, &paused_ns);
+	run.lag_paused_ms = paused_ns / 1000000;
+	if (run.lag_pauses)
+		log_info("accepts paused %llu time(s) for the writer's lag (max-lag %llums), "
+		    "%llu ms in all", (unsigned long long)run.lag_pauses,
+		    (unsigned long long)sv->cfg.max_lag_ms,
+		    (unsigned long long)run.lag_paused_ms);
 	log_info("stopped: %llu sessions recorded, %llu refused, %llu accept errors, "
 	    "%llu payloads dropped (%llu bytes), %llu records dropped, "
 	    "%llu store errors, %llu records lost, %llu jsonl errors",

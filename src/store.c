@@ -114,6 +114,13 @@ static const char store_schema_v4[] =
 	"ALTER TABLE sessions ADD COLUMN limit_hit TEXT;"
 	"UPDATE meta SET value = '4' WHERE key = 'schema_version';";
 
+/* Version 5: how often and how long accepting paused for the writer's lag
+ * (--max-lag). Older runs did not pause: 0. */
+static const char store_schema_v5[] =
+	"ALTER TABLE runs ADD COLUMN lag_pauses INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN lag_paused_ms INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE meta SET value = '5' WHERE key = 'schema_version';";
+
 static int store_fail(struct store *st, char *err, size_t errlen,
     const char *what)
 {
@@ -184,6 +191,9 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
 		goto fail;
 	if (version < 4 &&
 	    sqlite3_exec(st->db, store_schema_v4, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	if (version < 5 &&
+	    sqlite3_exec(st->db, store_schema_v5, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
@@ -256,8 +266,8 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT INTO runs(sensor, mode, started, ended, sessions, refused, "
 	        "accept_errors, payloads_dropped, records_dropped, store_errors, "
-	        "records_lost, jsonl_errors) VALUES "
-	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+	        "records_lost, jsonl_errors, lag_pauses, lag_paused_ms) VALUES "
+	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT INTO requests(session, seq, at_ms, method, target, version, "
@@ -493,6 +503,8 @@ int store_write_run(struct store *st, const struct store_run *run)
 	sqlite3_bind_int64(s, 10, (sqlite3_int64)run->store_errors);
 	sqlite3_bind_int64(s, 11, (sqlite3_int64)run->records_lost);
 	sqlite3_bind_int64(s, 12, (sqlite3_int64)run->jsonl_errors);
+	sqlite3_bind_int64(s, 13, (sqlite3_int64)run->lag_pauses);
+	sqlite3_bind_int64(s, 14, (sqlite3_int64)run->lag_paused_ms);
 	return store_step(s);
 }
 

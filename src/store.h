@@ -8,7 +8,7 @@
 
 #include "record.h"
 
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 
@@ -24,6 +24,8 @@ struct store_run {
 	uint64_t store_errors;       /* failed transactions (busy, full, I/O) */
 	uint64_t records_lost;       /* records given up on at exit */
 	uint64_t jsonl_errors;       /* JSON-lines lines that failed to write */
+	uint64_t lag_pauses;         /* times accepting paused for the writer's lag */
+	uint64_t lag_paused_ms;      /* how long, in all */
 };
 
 /* Opens (creating if needed) the database at path in WAL mode, creates or

@@ -383,12 +383,83 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 		uv_poll_stop(&w->listeners[i].poll);
 }
 
+/* ---- the writer's lag ---------------------------------------------------
+ * While the writer is more than --max-lag behind with a healthy store, a
+ * kill -9 would take more than the last second of finished sessions with
+ * it. The workers then stop accepting: new peers wait in the kernel's
+ * listen backlog, open sessions are still served and closed, and fewer
+ * sessions a second reach the writer until it has caught up. A pause is
+ * shared by all workers: the first to see the lag begins it (counted,
+ * logged once per quiet period), the first to see it gone ends it. */
+
+static void worker_on_resume(uv_timer_t *timer);
+
+static void worker_lag_begin(struct worker *w, uint64_t now)
+{
+	struct worker_shared *sh = w->shared;
+	uint64_t none = 0;
+
+	if (!atomic_compare_exchange_strong(&sh->lag_paused_since_ns, &none, now))
+		return;              /* another worker began it */
+	uint64_t n = atomic_fetch_add(&sh->lag_pauses, 1) + 1;
+	uint64_t last = atomic_load(&sh->last_lag_log_ns);
+	if ((last == 0 || now - last > WORKER_LOG_EVERY_NS) &&
+	    atomic_compare_exchange_strong(&sh->last_lag_log_ns, &last, now)) {
+		uint64_t oldest = queue_oldest_ns(&sh->writer->queue);
+		log_warn("writer: %llums behind (max-lag %llums): pausing accepts, "
+		    "new peers wait in the listen backlog (%llu pause(s) so far)",
+		    (unsigned long long)(oldest && now > oldest ? (now - oldest) / 1000000 : 0),
+		    (unsigned long long)sh->cfg->max_lag_ms, (unsigned long long)n);
+	}
+}
+
+static void worker_lag_end(struct worker *w, uint64_t now)
+{
+	struct worker_shared *sh = w->shared;
+	uint64_t since = atomic_exchange(&sh->lag_paused_since_ns, 0);
+
+	if (since && now > since)
+		atomic_fetch_add(&sh->lag_paused_ns, now - since);
+}
+
+void worker_lag_stats(struct worker_shared *sh, uint64_t now_ns,
+    uint64_t *pauses, uint64_t *paused_ns)
+{
+	uint64_t since = atomic_load(&sh->lag_paused_since_ns);
+
+	*pauses = atomic_load(&sh->lag_pauses);
+	*paused_ns = atomic_load(&sh->lag_paused_ns) +
+	    (since && now_ns > since ? now_ns - since : 0);
+}
+
+/* True when the writer is too far behind to accept now (w's listeners are
+ * then stopped, and the resume timer looks again). */
+static bool worker_lag_pause(struct worker *w)
+{
+	uint64_t max_ns = w->shared->cfg->max_lag_ms * 1000000ULL;
+	uint64_t now;
+
+	if (max_ns == 0)
+		return false;
+	now = uv_hrtime();
+	if (!writer_behind(w->shared->writer, now, max_ns))
+		return false;
+	worker_lag_begin(w, now);
+	for (int i = 0; i < w->nlisteners; i++)
+		uv_poll_stop(&w->listeners[i].poll);
+	uv_timer_start(&w->resume_timer, worker_on_resume, WORKER_LAG_RECHECK_MS, 0);
+	return true;
+}
+
+/* After an fd-limit or a lag pause: accepts again, unless the writer is
+ * (still, or now) behind. */
 static void worker_on_resume(uv_timer_t *timer)
 {
 	struct worker *w = timer->data;
 
-	if (w->stopping)
+	if (w->stopping || worker_lag_pause(w))
 		return;
+	worker_lag_end(w, uv_hrtime());
 	for (int i = 0; i < w->nlisteners; i++)
 		uv_poll_start(&w->listeners[i].poll, UV_READABLE, worker_on_acceptable);
 }
@@ -426,7 +497,7 @@ static void worker_on_acceptable(uv_poll_t *poll, int status, int events)
 	struct worker_shared *sh = w->shared;
 
 	(void)events;
-	if (status < 0)
+	if (status < 0 || worker_lag_pause(w))
 		return;
 	for (int i = 0; i < WORKER_ACCEPT_BATCH; i++) {
 		struct sockaddr_storage ss;

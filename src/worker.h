@@ -20,6 +20,7 @@
 #define WORKER_READ_BUF (64 * 1024)  /* one read buffer per loop, not per session */
 #define WORKER_ACCEPT_BATCH 64       /* accepts per wakeup, to stay fair to reads */
 #define WORKER_EMFILE_PAUSE_MS 100   /* how long accepting pauses at the fd limit */
+#define WORKER_LAG_RECHECK_MS 25     /* while the writer is behind, look again this often */
 #define WORKER_IDENT_SOURCES 65536   /* sources the IDENT rate limit remembers */
 #define WORKER_EVICT_SCAN 4096       /* oldest sessions searched for one to evict at EMFILE */
 
@@ -42,6 +43,11 @@ struct worker_shared {
 	atomic_uint_fast64_t evicted;        /* closed at the fd limit to make room */
 	atomic_uint_fast64_t accept_errors;  /* accept(2) failures */
 	atomic_uint_fast64_t last_emfile_log_ns;
+	/* Accepting paused because the writer is over --max-lag behind: */
+	atomic_uint_fast64_t lag_paused_since_ns;  /* uv_hrtime the pause began; 0 none */
+	atomic_uint_fast64_t lag_pauses;     /* pauses begun */
+	atomic_uint_fast64_t lag_paused_ns;  /* time paused, pauses that ended */
+	atomic_uint_fast64_t last_lag_log_ns;
 };
 
 struct worker_listener {
@@ -57,7 +63,7 @@ struct worker {
 	uv_loop_t loop;
 	uv_async_t stop_async;       /* the main thread asks the loop to stop */
 	uv_timer_t timeout_timer;    /* fires at the earliest session deadline */
-	uv_timer_t resume_timer;     /* resumes accepting after an EMFILE pause */
+	uv_timer_t resume_timer;     /* resumes accepting after an EMFILE or lag pause */
 	struct worker_shared *shared;
 	struct worker_listener *listeners;
 	int nlisteners;
@@ -75,6 +81,11 @@ struct worker {
  * IDENT limiter, the counters. Returns 0, or -1 with a message in err. */
 int worker_shared_init(struct worker_shared *sh, const struct config *cfg,
     struct writer *writer, enum record_mode mode, char *err, size_t errlen);
+
+/* How often and how long accepting paused for the writer's lag, counting
+ * a pause still under way up to now_ns (uv_hrtime). */
+void worker_lag_stats(struct worker_shared *sh, uint64_t now_ns,
+    uint64_t *pauses, uint64_t *paused_ns);
 
 /* Releases what worker_shared_init set up. */
 void worker_shared_free(struct worker_shared *sh);

@@ -14,6 +14,7 @@
 #define WRITER_WAIT_MS 1000          /* longest sleep: the "one second behind" bound */
 #define WRITER_RETRY_MS 250          /* pause after a failed transaction */
 #define WRITER_GATHER_MS 50          /* after the first record, wait this long for more */
+#define WRITER_GATHER_ENOUGH 256     /* a first take this big skips the wait: behind */
 #define WRITER_LOG_EVERY_NS (10ULL * 1000000000ULL)
 
 int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
@@ -23,6 +24,7 @@ int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
 	*w = (struct writer){.store = store, .jsonl = jsonl, .classify = classify,
 	    .flush_timeout_ms = flush_timeout_ms};
 	atomic_init(&w->reopen, false);
+	atomic_init(&w->failing, false);
 	return queue_init(&w->queue, max_records, max_bytes);
 }
 
@@ -237,13 +239,24 @@ static void writer_reopen_if_asked(struct writer *w)
 		log_info("jsonl: reopened");
 }
 
+/* True when list holds at least n records. */
+static bool writer_list_has(const struct record *list, size_t n)
+{
+	for (; list && n > 0; list = list->next)
+		n--;
+	return n == 0;
+}
+
 /* Gathers what the queue holds: the first record wakes the writer, then a
- * short wait lets a busy second's records share a few transactions. */
+ * short wait lets a busy second's records share a few transactions. A
+ * writer that finds a big batch waiting is behind already: it takes it
+ * without the wait, which would only add to its lag. */
 static void writer_gather(struct writer *w)
 {
 	struct record *list = queue_pop_all(&w->queue, WRITER_WAIT_MS);
 
-	if (list && !queue_stopping(&w->queue)) {
+	if (list && !queue_stopping(&w->queue) &&
+	    !writer_list_has(list, WRITER_GATHER_ENOUGH)) {
 		/* One transaction per record costs a WAL write and two lock
 		 * calls each; gathering turns a busy second into twenty. */
 		writer_sleep_ms(WRITER_GATHER_MS);
@@ -251,6 +264,25 @@ static void writer_gather(struct writer *w)
 		list = queue_pop_all(&w->queue, 0);
 	}
 	writer_take(w, list);
+}
+
+bool writer_lag_exceeds(uint64_t oldest_ns, bool failing, uint64_t now_ns,
+    uint64_t max_lag_ns)
+{
+	if (max_lag_ns == 0 || oldest_ns == 0 || now_ns <= oldest_ns)
+		return false;
+	return now_ns - oldest_ns > max_lag_ns && !failing;
+}
+
+bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns)
+{
+	uint64_t oldest = queue_oldest_ns(&w->queue);
+
+	/* The store's health matters only once the lag is over: one load
+	 * in the common case. */
+	if (!writer_lag_exceeds(oldest, false, now_ns, max_lag_ns))
+		return false;
+	return writer_lag_exceeds(oldest, atomic_load(&w->failing), now_ns, max_lag_ns);
 }
 
 /* The loop of the writer thread (and of writer_drain). While the store
@@ -266,6 +298,9 @@ static void *writer_main(void *arg)
 		if (!w->pending)
 			writer_gather(w);
 		bool failed = writer_commit(w) < 0;
+		atomic_store(&w->failing, failed);
+		if (!failed)
+			queue_committed(&w->queue);
 		if (queue_stopping(&w->queue)) {
 			if (!failed && queue_drained(&w->queue))
 				break;

@@ -23,6 +23,7 @@ struct writer {
 	pthread_t thread;
 	bool running;                /* the thread was started */
 	atomic_bool reopen;          /* SIGHUP asked for the JSON lines reopen */
+	atomic_bool failing;         /* the last transaction failed and is retried */
 	struct record *pending;      /* taken from the queue, not yet committed */
 	uint64_t next_log_ns;        /* rate limit for repeated store errors */
 	/* Counters; read them after writer_stop. */
@@ -45,6 +46,18 @@ int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
  * now: an inetd child that records a silent peer never pays for libyara.
  * paths and cache (see classify_open) must outlive the writer. */
 void writer_classify_lazily(struct writer *w, const char *paths, const char *cache);
+
+/* True when the writer is more than max_lag_ns behind at now_ns
+ * (uv_hrtime) and the store is healthy: the oldest record not yet
+ * committed was queued at oldest_ns (0: none), and failing says the last
+ * transaction failed. Behind a failing store records wait in memory
+ * instead; that is not lag to pause for. max_lag_ns 0: never. Pure. */
+bool writer_lag_exceeds(uint64_t oldest_ns, bool failing, uint64_t now_ns,
+    uint64_t max_lag_ns);
+
+/* writer_lag_exceeds for w now: one atomic load while the writer keeps
+ * up, for the event loops to call once per accept batch. */
+bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns);
 
 /* Starts the writer thread. Returns 0 or -1. */
 int writer_start(struct writer *w);

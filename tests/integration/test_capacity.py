@@ -237,9 +237,12 @@ def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_p
     send_from(d.port, "127.0.0.2", b"first")
     d.wait_sessions(1)
     assert d.stop() == 0
-    # Make it a version 3 database: no limit_hit column.
+    # Make it a version 3 database: no limit_hit column (nor schema 5's
+    # lag counters in runs).
     con = sqlite3.connect(d.db)
     con.execute("ALTER TABLE sessions DROP COLUMN limit_hit")
+    con.execute("ALTER TABLE runs DROP COLUMN lag_pauses")
+    con.execute("ALTER TABLE runs DROP COLUMN lag_paused_ms")
     con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     con.commit()
     con.close()
@@ -254,7 +257,7 @@ def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_p
     held.close()
     extra.close()
     assert d.stop() == 0
-    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("4",)]
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
     assert rows[0]["limit_hit"] == "max_conns_per_source"
     assert len(session_rows(d.db)) == 3       # the old row survived the upgrade
     events = [json.loads(line) for line in jl.read_text().splitlines()]

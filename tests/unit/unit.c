@@ -385,6 +385,63 @@ static int write_file(const char *path, const char *text)
 	return fclose(f);
 }
 
+/* The pause decision: over max-lag, with something uncommitted, and only
+ * while the store is healthy. */
+static void test_writer_lag(void)
+{
+	static const struct {
+		uint64_t oldest_ms, now_ms, max_ms;
+		bool failing, behind;
+	} cases[] = {
+		{0, 5000, 500, false, false},        /* nothing uncommitted */
+		{1000, 1400, 500, false, false},     /* 400 ms behind */
+		{1000, 1500, 500, false, false},     /* exactly at max-lag */
+		{1000, 1501, 500, false, true},
+		{1000, 9000, 500, false, true},
+		{1000, 9000, 500, true, false},      /* a failing store: keep accepting */
+		{1000, 9000, 0, false, false},       /* max-lag 0: never */
+		{2000, 1000, 500, false, false},     /* a clock read before the push */
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		CHECK(writer_lag_exceeds(cases[i].oldest_ms * 1000000ULL, cases[i].failing,
+		    cases[i].now_ms * 1000000ULL, cases[i].max_ms * 1000000ULL) == cases[i].behind,
+		    "lag case %zu", i);
+}
+
+/* The queue publishes when the oldest record not yet committed was pushed:
+ * the head while queued, the popped batch's first until it is committed. */
+static void test_queue_oldest(void)
+{
+	struct queue q;
+
+	queue_init(&q, 100, 1 << 20);
+	CHECK(queue_oldest_ns(&q) == 0, "empty: none");
+	uint64_t before = uv_hrtime();
+	queue_push(&q, make_record(10));
+	uint64_t first = queue_oldest_ns(&q);
+	CHECK(first >= before && first <= uv_hrtime(), "the first push's time");
+	queue_push(&q, make_record(10));
+	CHECK(queue_oldest_ns(&q) == first, "a later push does not move it");
+	struct record *batch = queue_pop_all(&q, 0);
+	CHECK(queue_oldest_ns(&q) == first, "popped, not committed: still the first");
+	queue_push(&q, make_record(10));
+	CHECK(queue_oldest_ns(&q) == first, "a push behind a held batch");
+	uint64_t third = q.head_ns;
+	CHECK(third >= first, "the third push's time");
+	record_free_list(batch);
+	queue_committed(&q);
+	CHECK(queue_oldest_ns(&q) == third, "committed: the queue's head");
+	batch = queue_pop_all(&q, 0);
+	batch->next = queue_pop_all(&q, 0);
+	CHECK(batch->next == NULL && queue_oldest_ns(&q) == third,
+	    "an empty pop keeps what is held");
+	record_free_list(batch);
+	queue_committed(&q);
+	CHECK(queue_oldest_ns(&q) == 0, "all committed: none");
+	queue_destroy(&q);
+}
+
 static void test_config(void)
 {
 	static const struct {
@@ -413,6 +470,13 @@ static void test_config(void)
 		{"max-buffered = lots\n", 0, "max-buffered: 'lots' is not a size"},
 		{"queue-bytes = 1k\n", 0, "queue-bytes: '1k' is under 64k"},
 		{"queue-bytes = 64k\n", 1, NULL},
+		{"max-lag = 250ms\n", 1, NULL},
+		{"max-lag = 0\n", 1, NULL},
+		{"max-lag = 60s\n", 1, NULL},
+		{"max-lag = 100ms\n", 1, NULL},
+		{"max-lag = 50ms\n", 0, ":1: max-lag: '50ms' is not 0 or within 100ms..60s"},
+		{"max-lag = 61s\n", 0, ":1: max-lag: '61s' is not 0 or within 100ms..60s"},
+		{"max-lag = soon\n", 0, ":1: max-lag: 'soon' is not a duration"},
 	};
 	char path[] = "/tmp/flypaper-unit-XXXXXX";
 	int fd = mkstemp(path);
@@ -1538,6 +1602,8 @@ int main(void)
 	test_source_keys();
 	test_timestamps_and_ids();
 	test_queue_caps();
+	test_queue_oldest();
+	test_writer_lag();
 	test_record_size();
 	test_escape();
 	test_config();

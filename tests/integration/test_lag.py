@@ -1,0 +1,179 @@
+"""The writer's lag bounded in time (--max-lag): while the writer is behind
+and the store is healthy, workers stop accepting, so new peers wait in the
+kernel's listen backlog; once it catches up they are all accepted and
+recorded, and the pause is counted (log, runs table)."""
+import os
+import re
+import select
+import socket
+import subprocess
+import time
+
+from conftest import FLYPAPER, connect, query, session_rows, wait_for
+
+# A rule whose scan is quadratic in the payload: a 20 KB payload runs into
+# classify's scan timeout (2 s) every time, and a scan that timed out is not
+# cached, so each distinct payload keeps the writer busy for seconds while
+# the database stays perfectly healthy.
+SLOW_RULE = """rule slow_quadratic
+{
+    condition:
+        for any i in (0..filesize - 1) : (
+            for any j in (0..filesize - 1) : (uint8(i) + uint8(j) == 600)
+        )
+}
+"""
+SLOW_PAYLOADS = 2        # distinct payloads: about 4 s of scanning
+WAITING = 5              # peers that connect while the writer is stuck
+
+
+def slow_rules(tmp_path):
+    folder = tmp_path / "slow-rules"
+    folder.mkdir()
+    (folder / "slow.yar").write_text(SLOW_RULE)
+    return str(folder)
+
+
+def got_banner(s, timeout):
+    s.settimeout(timeout)
+    try:
+        return s.recv(64)
+    except socket.timeout:
+        return None
+
+
+def test_writer_behind_pauses_accepts_and_catches_up(daemons, tmp_path):
+    d = daemons(args=["--rules", slow_rules(tmp_path), "--max-lag", "100ms",
+                      "--respond", "banner", "--banner-text", "hi\\r\\n",
+                      "--idle-timeout", "60s"], workers=2)
+    for i in range(SLOW_PAYLOADS):
+        s = connect(d.port)
+        assert got_banner(s, 10) == b"hi\r\n"
+        s.sendall(os.urandom(20000))
+        s.close()
+    # The writer now scans for seconds: past 100 ms of lag the workers stop
+    # accepting. A connect still completes (the kernel's backlog) but no
+    # banner comes, because no one accepts.
+    time.sleep(0.5)
+    waiting = [connect(d.port) for _ in range(WAITING)]
+    readable, _, _ = select.select(waiting, [], [], 0.5)
+    assert readable == [], "accepted while the writer was behind"
+    assert "pausing accepts" in d.text()
+    # Once the writer has committed, accepting resumes: every peer that
+    # waited gets its banner and is recorded.
+    for s in waiting:
+        assert got_banner(s, 30) == b"hi\r\n"
+        s.close()
+    wait_for(lambda: len(session_rows(d.db)) >= SLOW_PAYLOADS + WAITING, timeout=30,
+             what="every session recorded")
+    assert d.stop() == 0
+    rows = session_rows(d.db)
+    assert len(rows) == SLOW_PAYLOADS + WAITING
+    assert sum(1 for r in rows if r["bytes_in"] == 20000) == SLOW_PAYLOADS
+    ((pauses, paused_ms, lost),) = query(d.db, "SELECT lag_pauses, lag_paused_ms, records_lost FROM runs")
+    assert pauses >= 1 and paused_ms > 0 and lost == 0
+    m = re.search(r"accepts paused (\d+) time\(s\) for the writer's lag", d.text())
+    assert m and int(m.group(1)) == pauses
+
+
+def test_sigterm_during_a_lag_pause_records_the_backlog(daemons, tmp_path):
+    # A paused worker still stops at once, and takes what waits in the
+    # backlog as every shutdown does.
+    d = daemons(args=["--rules", slow_rules(tmp_path), "--max-lag", "100ms",
+                      "--respond", "banner", "--banner-text", "hi\\r\\n"], workers=2)
+    s = connect(d.port)
+    assert got_banner(s, 10) == b"hi\r\n"
+    s.sendall(os.urandom(20000))
+    s.close()
+    time.sleep(0.5)
+    waiting = [connect(d.port) for _ in range(WAITING)]
+    readable, _, _ = select.select(waiting, [], [], 0.5)
+    assert readable == [], "accepted while the writer was behind"
+    assert d.stop() == 0
+    rows = session_rows(d.db)
+    assert len(rows) == 1 + WAITING
+    assert sum(1 for r in rows if r["close_reason"] == "shutdown") == WAITING
+    # Each worker logs what its own listening socket held.
+    assert sum(int(n) for n in re.findall(r"recorded (\d+) connection\(s\) from the accept backlog",
+                                          d.text())) == WAITING
+    for s in waiting:
+        s.close()
+
+
+def test_a_failing_store_does_not_pause(daemons):
+    # Behind a locked database the writer is not slow but failing: records
+    # wait in memory (up to the queue's caps) and peers are still taken.
+    import sqlite3
+    d = daemons(args=["--rules", "none", "--max-lag", "100ms",
+                      "--respond", "banner", "--banner-text", "hi\\r\\n"], workers=2)
+    s = connect(d.port)
+    assert got_banner(s, 10) == b"hi\r\n"
+    s.close()
+    d.wait_sessions(1)                      # the schema exists now
+    con = sqlite3.connect(d.db, timeout=10)
+    con.execute("BEGIN EXCLUSIVE")          # another process holds the lock
+    try:
+        s = connect(d.port)
+        assert got_banner(s, 10) == b"hi\r\n"
+        s.sendall(b"while locked")
+        s.close()
+        wait_for(lambda: "write failed, will retry" in d.text(), what="a busy report")
+        # The first failure is reported: the lag no longer pauses.
+        waiting = [connect(d.port) for _ in range(WAITING)]
+        for s in waiting:
+            assert got_banner(s, 5) == b"hi\r\n", "not accepted behind a failing store"
+            s.close()
+    finally:
+        con.rollback()
+        con.close()
+    wait_for(lambda: len(session_rows(d.db)) >= 2 + WAITING, timeout=30,
+             what="every session recorded once the lock is gone")
+    assert d.stop() == 0
+    ((errors, lost),) = query(d.db, "SELECT store_errors, records_lost FROM runs")
+    assert errors >= 1 and lost == 0
+
+
+def test_without_max_lag_the_writer_being_behind_does_not_pause(daemons, tmp_path):
+    d = daemons(args=["--rules", slow_rules(tmp_path), "--max-lag", "0",
+                      "--respond", "banner", "--banner-text", "hi\\r\\n"], workers=1)
+    s = connect(d.port)
+    assert got_banner(s, 10) == b"hi\r\n"
+    s.sendall(os.urandom(20000))
+    s.close()
+    # The writer is scanning; a new peer is still answered at once.
+    time.sleep(0.5)
+    s = connect(d.port)
+    assert got_banner(s, 10) == b"hi\r\n"
+    s.close()
+    assert d.stop() == 0
+    ((pauses,),) = query(d.db, "SELECT lag_pauses FROM runs")
+    assert pauses == 0
+    assert "pausing accepts" not in d.text()
+
+
+def test_max_lag_is_checked():
+    for bad in ("50ms", "61s", "soon", "-1"):
+        r = subprocess.run([FLYPAPER, "serve", "--max-lag", bad, "--check",
+                            "--rules", "none"], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and "max-lag" in r.stderr, (bad, r.stderr)
+    r = subprocess.run([FLYPAPER, "serve", "--max-lag", "250ms", "--check", "--rules", "none"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_version_4_database_is_upgraded_with_its_runs(daemons):
+    import sqlite3
+    d = daemons(args=["--rules", "none"], workers=1)
+    assert d.stop() == 0
+    # Make it a version 4 database: runs without the lag counters.
+    con = sqlite3.connect(d.db)
+    con.execute("ALTER TABLE runs DROP COLUMN lag_pauses")
+    con.execute("ALTER TABLE runs DROP COLUMN lag_paused_ms")
+    con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    d = daemons(args=["--rules", "none"], workers=1, db=d.db)
+    assert d.stop() == 0
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    # The old run reads 0 pauses; the new one wrote its own (none here).
+    assert query(d.db, "SELECT lag_pauses, lag_paused_ms FROM runs") == [(0, 0), (0, 0)]
