@@ -174,6 +174,9 @@ static void serve_open_writer(struct serve *sv, struct classify *rules)
 	if (writer_init(&sv->writer, store, jsonl, rules, sv->cfg.queue_records,
 	        sv->cfg.queue_bytes, sv->cfg.flush_timeout_ms) < 0)
 		log_fatal("cannot start the writer");
+	/* Behind by half of max-lag, families wait for `rescan`; behind by
+	 * max-lag, accepting waits too. */
+	writer_shed_classification(&sv->writer, sv->cfg.max_lag_ms * 1000000 / 2);
 }
 
 /* Logs the run's counters and stores them in the runs table. Returns the
@@ -188,6 +191,8 @@ static uint64_t serve_report(struct serve *sv)
 	clock_gettime(CLOCK_REALTIME, &run.ended);
 	run.sessions = wr->sessions_written;
 	run.refused = atomic_load(&sv->shared.refused);
+	run.evicted = atomic_load(&sv->shared.evicted);
+	run.unclassified = wr->unclassified;
 	run.accept_errors = atomic_load(&sv->shared.accept_errors);
 	run.payloads_dropped = qs.payloads_dropped + wr->payloads_dropped;
 	run.records_dropped = qs.records_dropped;
@@ -202,11 +207,16 @@ static uint64_t serve_report(struct serve *sv)
 		    "%llu ms in all", (unsigned long long)run.lag_pauses,
 		    (unsigned long long)sv->cfg.max_lag_ms,
 		    (unsigned long long)run.lag_paused_ms);
-	log_info("stopped: %llu sessions recorded, %llu refused, %llu accept errors, "
+	if (run.unclassified)
+		log_warn("%llu payload(s) not classified while the writer was behind: "
+		    "`flypaper rescan` classifies every stored payload",
+		    (unsigned long long)run.unclassified);
+	log_info("stopped: %llu sessions recorded, %llu refused, %llu evicted, "
+	    "%llu accept errors, "
 	    "%llu payloads dropped (%llu bytes), %llu records dropped, "
 	    "%llu store errors, %llu records lost, %llu jsonl errors",
 	    (unsigned long long)run.sessions, (unsigned long long)run.refused,
-	    (unsigned long long)run.accept_errors,
+	    (unsigned long long)run.evicted, (unsigned long long)run.accept_errors,
 	    (unsigned long long)run.payloads_dropped,
 	    (unsigned long long)(qs.payload_bytes_dropped + wr->payload_bytes_dropped),
 	    (unsigned long long)run.records_dropped,

@@ -17,7 +17,8 @@ struct store_run {
 	const char *mode;            /* "serve" or "inetd" */
 	struct timespec started, ended;
 	uint64_t sessions;           /* sessions recorded (closed) */
-	uint64_t refused;            /* of them, refused for capacity */
+	uint64_t refused;            /* of them, refused for capacity at accept */
+	uint64_t evicted;            /* of them, closed at the fd limit to make room */
 	uint64_t accept_errors;      /* accept(2) failures (EMFILE and others) */
 	uint64_t payloads_dropped;   /* payloads the full queue dropped */
 	uint64_t records_dropped;    /* records the full queue dropped */
@@ -26,6 +27,7 @@ struct store_run {
 	uint64_t jsonl_errors;       /* JSON-lines lines that failed to write */
 	uint64_t lag_pauses;         /* times accepting paused for the writer's lag */
 	uint64_t lag_paused_ms;      /* how long, in all */
+	uint64_t unclassified;       /* payloads not classified: the writer was behind */
 };
 
 /* Opens (creating if needed) the database at path in WAL mode, creates or

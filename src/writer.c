@@ -25,6 +25,7 @@ int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
 	    .flush_timeout_ms = flush_timeout_ms};
 	atomic_init(&w->reopen, false);
 	atomic_init(&w->failing, false);
+	atomic_init(&w->classifying, false);
 	return queue_init(&w->queue, max_records, max_bytes);
 }
 
@@ -165,6 +166,20 @@ void writer_classify_lazily(struct writer *w, const char *paths, const char *cac
 	w->classify_cache = cache;
 }
 
+void writer_shed_classification(struct writer *w, uint64_t lag_ns)
+{
+	w->shed_lag_ns = lag_ns;
+}
+
+/* True when the records taken but not committed wait longer than
+ * shed_lag_ns: classifying more would only add to the lag. */
+static bool writer_shedding(struct writer *w)
+{
+	uint64_t oldest = queue_oldest_ns(&w->queue), now = uv_hrtime();
+
+	return w->shed_lag_ns && oldest && now > oldest && now - oldest > w->shed_lag_ns;
+}
+
 static void writer_classify(struct writer *w, struct record *list)
 {
 	if (!w->classify) {
@@ -184,8 +199,17 @@ static void writer_classify(struct writer *w, struct record *list)
 	for (struct record *r = list; r; r = r->next) {
 		if (r->kind != RECORD_CLOSED || !r->payload || r->matches)
 			continue;
+		if (writer_shedding(w)) {
+			if (w->unclassified++ == 0)
+				log_warn("rules: the writer is behind: payloads are stored "
+				    "unclassified until it catches up (counted; run "
+				    "`flypaper rescan` later)");
+			continue;
+		}
+		atomic_store(&w->classifying, true);
 		const struct classify_result *res = classify_payload(w->classify, r->sha256,
 		    r->payload, r->payload_len);
+		atomic_store(&w->classifying, false);
 		if (!res || res->n == 0)
 			continue;
 		r->matches = malloc((size_t)res->n * sizeof(*r->matches));
@@ -280,7 +304,8 @@ bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns)
 
 	/* The store's health matters only once the lag is over: one load
 	 * in the common case. */
-	if (!writer_lag_exceeds(oldest, false, now_ns, max_lag_ns))
+	if (!writer_lag_exceeds(oldest, false, now_ns, max_lag_ns) ||
+	    atomic_load(&w->classifying))
 		return false;
 	return writer_lag_exceeds(oldest, atomic_load(&w->failing), now_ns, max_lag_ns);
 }

@@ -24,6 +24,8 @@ struct writer {
 	bool running;                /* the thread was started */
 	atomic_bool reopen;          /* SIGHUP asked for the JSON lines reopen */
 	atomic_bool failing;         /* the last transaction failed and is retried */
+	atomic_bool classifying;     /* a YARA scan is running: its time is not lag to pause for */
+	uint64_t shed_lag_ns;        /* behind by more, payloads go unclassified; 0 never */
 	struct record *pending;      /* taken from the queue, not yet committed */
 	uint64_t next_log_ns;        /* rate limit for repeated store errors */
 	/* Counters; read them after writer_stop. */
@@ -34,6 +36,7 @@ struct writer {
 	uint64_t payload_bytes_dropped;
 	uint64_t records_lost;       /* given up on: a permanent error or exit */
 	uint64_t jsonl_errors;
+	uint64_t unclassified;       /* payloads not classified: the writer was behind */
 };
 
 /* Sets up w around an open store, an optional JSON-lines sink and optional
@@ -47,6 +50,12 @@ int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
  * paths and cache (see classify_open) must outlive the writer. */
 void writer_classify_lazily(struct writer *w, const char *paths, const char *cache);
 
+/* Classification is the first thing to give up when the writer falls
+ * behind: past lag_ns (half of --max-lag, so before accepting pauses), a
+ * payload is stored and not classified (counted; `rescan` classifies every
+ * stored payload). 0: always classify (inetd children). */
+void writer_shed_classification(struct writer *w, uint64_t lag_ns);
+
 /* True when the writer is more than max_lag_ns behind at now_ns
  * (uv_hrtime) and the store is healthy: the oldest record not yet
  * committed was queued at oldest_ns (0: none), and failing says the last
@@ -56,7 +65,9 @@ bool writer_lag_exceeds(uint64_t oldest_ns, bool failing, uint64_t now_ns,
     uint64_t max_lag_ns);
 
 /* writer_lag_exceeds for w now: one atomic load while the writer keeps
- * up, for the event loops to call once per accept batch. */
+ * up, for the event loops to call once per accept batch. False while a
+ * YARA scan runs: a slow scan (up to classify's time limit) is not a
+ * reason to stop accepting everyone; shedding catches up after it. */
 bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns);
 
 /* Starts the writer thread. Returns 0 or -1. */
