@@ -2,6 +2,7 @@
 with real sockets, read its real SQLite database."""
 import os
 import re
+import shutil
 import signal
 import socket
 import sqlite3
@@ -156,3 +157,27 @@ def send_and_close(port, data, host="127.0.0.1", family=socket.AF_INET):
     got = read_until_close(s)
     s.close()
     return got
+
+
+def chromium():
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise AssertionError("chromium is needed (Debian package chromium)")
+
+
+def headless(profile, *args):
+    """Runs headless Chromium with args (a fresh profile folder, no network
+    chatter); fails the test unless it exits 0. Returns its stdout."""
+    cmd = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+           "--no-first-run", "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", f"--user-data-dir={profile}", *args]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout
+
+
+def render_dom(page, profile):
+    """The DOM headless Chromium builds from the local HTML file page."""
+    return headless(profile, "--dump-dom", f"file://{page}")

@@ -11,11 +11,10 @@ import subprocess
 
 import pytest
 
-from conftest import (FLYPAPER, SANITIZER_MARKS, connect, query, send_and_close,
-                      wait_for)
+from conftest import (FLYPAPER, SANITIZER_MARKS, connect, query, render_dom,
+                      send_and_close, wait_for)
 from test_lifecycle import fill_disk, small_disk
 from test_reactions import Identd
-from test_sim_report import chromium
 
 
 def read_lines(path):
@@ -262,14 +261,9 @@ def test_escape_hostile_html_report_renders_without_script(daemons, tmp_path):
     hostile = make_hostile_db(normal, str(tmp_path / "hostile.db"))
     page = tmp_path / "r.html"
     run_cli("report", "--db", normal, "--db", hostile, "--format", "html", "-o", str(page))
-    base = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run(base + ["--dump-dom", f"file://{page}"], capture_output=True,
-                         text=True, timeout=120)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    assert not re.search(r"<(script|img)\b", dom.stdout, re.I)
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom.stdout
+    dom = render_dom(page, tmp_path / "profile")
+    assert not re.search(r"<(script|img)\b", dom, re.I)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom
 
 
 def test_escape_error_messages_from_a_hostile_database(tmp_path):

@@ -5,12 +5,11 @@ the HTML report rendered in headless Chromium."""
 import json
 import os
 import re
-import shutil
 import subprocess
 
 import pytest
 
-from conftest import FLYPAPER, ROOT, query, wait_for
+from conftest import FLYPAPER, ROOT, headless, query, render_dom, wait_for
 
 
 def sim(scenario, port, *args, timeout=120):
@@ -198,14 +197,6 @@ def test_sim_refuses_non_loopback_targets():
     assert r.returncode == 2 and "unknown scenario" in r.stderr
 
 
-def chromium():
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise AssertionError("chromium is needed (Debian package chromium)")
-
-
 def test_html_report_renders_in_headless_chromium(daemons, tmp_path):
     d = daemons(args=["--respond", "http-iis5", "--idle-timeout", "1s"])
     sim("nimda", d.port, "--sources", "2", "--reply-timeout", "200ms")
@@ -218,19 +209,13 @@ def test_html_report_renders_in_headless_chromium(daemons, tmp_path):
     assert r.returncode == 0, r.stderr
     text = html.read_text()
     assert "<script" not in text and "http://" not in text.split("<body>")[0]
-    profile = tmp_path / "profile"
-    base = [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", f"--user-data-dir={profile}"]
-    dom = subprocess.run(base + ["--dump-dom", f"file://{html}"], capture_output=True,
-                         text=True, timeout=120)
-    assert dom.returncode == 0, dom.stderr[-2000:]
+    dom = render_dom(html, tmp_path / "profile")
     for chart in ("chart-timeline", "chart-bursts", "chart-classes", "chart-families",
                   "chart-strategies"):
-        m = re.search(rf'<svg id="{chart}".*?</svg>', dom.stdout, re.S)
+        m = re.search(rf'<svg id="{chart}".*?</svg>', dom, re.S)
         assert m, f"{chart} missing from the rendered page"
         assert m.group(0).count("<rect") >= 1, chart
     png = tmp_path / "report.png"
-    shot = subprocess.run(base + [f"--screenshot={png}", "--window-size=900,1600",
-                                  f"file://{html}"], capture_output=True, text=True, timeout=120)
-    assert shot.returncode == 0 and png.exists() and png.stat().st_size > 10000
+    headless(tmp_path / "profile", f"--screenshot={png}", "--window-size=900,1600",
+             f"file://{html}")
+    assert png.exists() and png.stat().st_size > 10000
