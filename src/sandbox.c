@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "state.h"
 
 /* Rights newer than Debian 12's <linux/landlock.h> (ABI 2). */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
@@ -420,6 +421,20 @@ static int sandbox_sanitizer_dir(const char *var, char *dir, size_t len)
 	return 1;
 }
 
+/* The folder of the state file at path as state_open_dir reached and
+ * checked it (links resolved), into dir: Landlock then grants exactly that
+ * folder, not wherever a link on path points by now. Exits 2 if refused. */
+static void sandbox_state_dir(const char *path, char *dir, size_t len)
+{
+	char real[STATE_PATH_MAX], err[512];
+	int fd = state_open_dir(path, 0, real, sizeof(real), err, sizeof(err));
+
+	if (fd < 0)
+		log_fatal("sandbox: %s", err);
+	close(fd);
+	sandbox_dir_of(real, dir, len);
+}
+
 void sandbox_confine(const struct config *cfg, int syslog, int read_rules)
 {
 	static char dirs[4][SANDBOX_PATH_LEN], rules[SANDBOX_PATH_LEN];
@@ -428,10 +443,10 @@ void sandbox_confine(const struct config *cfg, int syslog, int read_rules)
 	char err[512], *save = NULL;
 	int nrw = 0, nro = 0;
 
-	sandbox_dir_of(cfg->db_path, dirs[0], sizeof(dirs[0]));
+	sandbox_state_dir(cfg->db_path, dirs[0], sizeof(dirs[0]));
 	spec.rw_dirs[nrw++] = dirs[0];
 	if (cfg->jsonl_path && strcmp(cfg->jsonl_path, "-") != 0) {
-		sandbox_dir_of(cfg->jsonl_path, dirs[1], sizeof(dirs[1]));
+		sandbox_state_dir(cfg->jsonl_path, dirs[1], sizeof(dirs[1]));
 		spec.rw_dirs[nrw++] = dirs[1];
 	}
 	/* SQLite seeds its generator from /dev/urandom; workers hold a
