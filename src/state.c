@@ -72,7 +72,6 @@ static int state_walk_step(int *fd, char *at, size_t atcap, const char *comp,
 {
 	char shown[STATE_PATH_MAX], owner[64];
 	struct stat st;
-	size_t len = strlen(at);
 	ssize_t n;
 	int next;
 
@@ -120,7 +119,7 @@ static int state_walk_step(int *fd, char *at, size_t atcap, const char *comp,
 	if (state_check_folder(shown, &st, 0, err, errlen) < 0)
 		goto fail;
 	if (strcmp(comp, "..") != 0)
-		snprintf(at + len, atcap - len, "/%s", comp);
+		memcpy(at, shown, strlen(shown) + 1);   /* fits: checked above */
 	close(*fd);
 	*fd = next;
 	return 0;
