@@ -12,6 +12,8 @@
 #include <linux/landlock.h>
 #include <seccomp.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,18 +30,32 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "state.h"
 
 /* Rights newer than Debian 12's <linux/landlock.h> (ABI 2). */
 #ifndef LANDLOCK_ACCESS_FS_TRUNCATE
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)   /* ABI 3 */
 #endif
+#ifndef LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET
+#define LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET (1ULL << 0)   /* ABI 6 */
+#define LANDLOCK_SCOPE_SIGNAL (1ULL << 1)                 /* ABI 6 */
+#endif
+
+/* The ruleset attributes as ABI 6 has them (Debian 12's header stops at
+ * handled_access_fs); the kernel is given only the part its ABI knows. */
+struct sandbox_landlock_attr {
+	__u64 handled_access_fs;
+	__u64 handled_access_net;    /* ABI 4; 0: TCP bind/connect not handled */
+	__u64 scoped;                /* ABI 6: what stays inside the domain */
+};
 
 #define SANDBOX_PATH_LEN 4096
 
 /* Everything a running serve or inetd process calls, grouped by who needs
  * it. Names unknown on this architecture are skipped. ioctl, socket,
- * clone, mmap, mprotect, prctl and tgkill are added with argument checks
- * in sandbox_seccomp. */
+ * clone, mmap, mprotect, prctl, prlimit64 and tgkill are added with
+ * argument checks in sandbox_seccomp. arch_prctl is not here: glibc uses
+ * it only while starting (TLS), never once confined (strace). */
 static const char *const sandbox_allowed[] = {
 	/* memory (malloc, thread stacks, SQLite's -shm) */
 	"brk", "munmap", "mremap", "madvise", "mincore",
@@ -68,15 +84,14 @@ static const char *const sandbox_allowed[] = {
 	"rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "rt_sigpending",
 	"sigaltstack", "restart_syscall", "nanosleep", "clock_nanosleep",
 	"clock_gettime", "clock_getres", "gettimeofday", "time", "getrandom",
-	"uname", "getrlimit", "prlimit64", "getrusage", "sysinfo",
+	"uname", "getrlimit", "getrusage", "sysinfo",
 	"getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid",
-	"arch_prctl",
 };
 
 /* Only what the sanitizer runtimes add, in ASan/UBSan builds. */
 static const char *const sandbox_allowed_sanitizers[] = {
 	"ptrace", "wait4", "waitid", "kill", "process_vm_readv", "getdents",
-	"sched_setaffinity", "setrlimit", "personality", "mkdir",
+	"sched_setaffinity", "setrlimit", "personality", "mkdir", "arch_prctl",
 };
 
 static int sandbox_log_fd = -1;         /* /dev/log datagram socket, or -1 */
@@ -187,7 +202,8 @@ static int sandbox_landlock(const struct sandbox_spec *spec, char *err,
 	    LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
 	    LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_TRUNCATE;
 	const __u64 ro = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR;
-	struct landlock_ruleset_attr attr = {0};
+	struct sandbox_landlock_attr attr = {0};
+	size_t attr_size = offsetof(struct sandbox_landlock_attr, handled_access_net);
 	int abi = sandbox_landlock_abi(), ruleset, rc = 0;
 
 	if (abi == 0)
@@ -205,7 +221,14 @@ static int sandbox_landlock(const struct sandbox_spec *spec, char *err,
 		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_REFER;
 	if (abi >= 3)
 		attr.handled_access_fs |= LANDLOCK_ACCESS_FS_TRUNCATE;
-	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, sizeof(attr), 0);
+	/* No connecting to abstract Unix sockets (D-Bus, X11, containers'
+	 * agents) nor signalling processes outside the sandbox (6). Pathname
+	 * Unix sockets are seccomp's: no AF_UNIX socket at all. */
+	if (abi >= 6) {
+		attr.scoped = LANDLOCK_SCOPE_ABSTRACT_UNIX_SOCKET | LANDLOCK_SCOPE_SIGNAL;
+		attr_size = sizeof(attr);
+	}
+	ruleset = (int)syscall(SYS_landlock_create_ruleset, &attr, attr_size, 0);
 	if (ruleset < 0) {
 		snprintf(err, errlen, "sandbox: landlock: %s", strerror(errno));
 		return -1;
@@ -239,12 +262,15 @@ static int sandbox_seccomp(char *err, size_t errlen)
 {
 	static const unsigned long ioctls[] = {FIONBIO, FIOCLEX, FIONCLEX,
 	    FIONREAD, TCGETS, TIOCGWINSZ};
-	static const int families[] = {AF_INET, AF_INET6, AF_UNIX};
+	static const int families[] = {AF_INET, AF_INET6};
 	static const int prctls[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE};
 	struct scmp_arg_cmp noexec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
 	struct scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
 	    CLONE_THREAD);
 	struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
+	/* glibc's getrlimit and setrlimit: prlimit64(0, ...), this process. */
+	struct scmp_arg_cmp own_limits = SCMP_A0(SCMP_CMP_EQ, 0);
+	struct scmp_arg_cmp unix_socket = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
 	int rc = ctx ? 0 : -ENOMEM;
 
@@ -274,10 +300,27 @@ static int sandbox_seccomp(char *err, size_t errlen)
 		struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_EQ, ioctls[i]);
 		rc = sandbox_rule(ctx, "ioctl", 1, &a, SCMP_ACT_ALLOW);
 	}
+	if (rc == 0)
+		rc = sandbox_rule(ctx, "prlimit64", 1, &own_limits, SCMP_ACT_ALLOW);
+	/* TCP only (accepting, IDENT probes): no raw sockets, no UDP (nothing
+	 * resolves names once confined), no other protocol. */
 	for (size_t i = 0; rc == 0 && i < sizeof(families) / sizeof(families[0]); i++) {
-		struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]);
-		rc = sandbox_rule(ctx, "socket", 1, &a, SCMP_ACT_ALLOW);
+		struct scmp_arg_cmp a[] = {
+			SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]),
+			SCMP_A1(SCMP_CMP_MASKED_EQ,
+			    (scmp_datum_t)(uint32_t)~(SOCK_NONBLOCK | SOCK_CLOEXEC),
+			    SOCK_STREAM),
+			SCMP_A2(SCMP_CMP_EQ, 0),
+		};
+		rc = sandbox_rule(ctx, "socket", 3, a, SCMP_ACT_ALLOW);
 	}
+	/* No Unix sockets: connect would reach any on the host (systemd's,
+	 * docker's, D-Bus), and Landlock does not cover them. The syslog
+	 * socket is opened before (log.c, LOG_NDELAY; the SIGSYS line's own).
+	 * An error, not a kill: glibc reopens /dev/log after journald
+	 * restarts, and NSS may try nscd's socket; both must just fail. */
+	if (rc == 0)
+		rc = sandbox_rule(ctx, "socket", 1, &unix_socket, SCMP_ACT_ERRNO(EACCES));
 	for (size_t i = 0; rc == 0 && i < sizeof(prctls) / sizeof(prctls[0]) &&
 	         !SANDBOX_SANITIZERS; i++) {
 		struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctls[i]);
@@ -378,6 +421,20 @@ static int sandbox_sanitizer_dir(const char *var, char *dir, size_t len)
 	return 1;
 }
 
+/* The folder of the state file at path as state_open_dir reached and
+ * checked it (links resolved), into dir: Landlock then grants exactly that
+ * folder, not wherever a link on path points by now. Exits 2 if refused. */
+static void sandbox_state_dir(const char *path, char *dir, size_t len)
+{
+	char real[STATE_PATH_MAX], err[512];
+	int fd = state_open_dir(path, 0, real, sizeof(real), err, sizeof(err));
+
+	if (fd < 0)
+		log_fatal("sandbox: %s", err);
+	close(fd);
+	sandbox_dir_of(real, dir, len);
+}
+
 void sandbox_confine(const struct config *cfg, int syslog, int read_rules)
 {
 	static char dirs[4][SANDBOX_PATH_LEN], rules[SANDBOX_PATH_LEN];
@@ -386,10 +443,10 @@ void sandbox_confine(const struct config *cfg, int syslog, int read_rules)
 	char err[512], *save = NULL;
 	int nrw = 0, nro = 0;
 
-	sandbox_dir_of(cfg->db_path, dirs[0], sizeof(dirs[0]));
+	sandbox_state_dir(cfg->db_path, dirs[0], sizeof(dirs[0]));
 	spec.rw_dirs[nrw++] = dirs[0];
 	if (cfg->jsonl_path && strcmp(cfg->jsonl_path, "-") != 0) {
-		sandbox_dir_of(cfg->jsonl_path, dirs[1], sizeof(dirs[1]));
+		sandbox_state_dir(cfg->jsonl_path, dirs[1], sizeof(dirs[1]));
 		spec.rw_dirs[nrw++] = dirs[1];
 	}
 	/* SQLite seeds its generator from /dev/urandom; workers hold a

@@ -1,7 +1,8 @@
 /* state.c - the files flypaper writes: opened without following a
  * symlink, checked on the open fd (a regular file of the effective user's,
  * one link), created 0640, in a folder that no one but the effective user
- * and root can change. Nothing here works by path after the check: what
+ * and root can change, reached from / one name at a time through links
+ * only root or the effective user made. Nothing here works by path after the check: what
  * was checked is what is used. */
 #include "state.h"
 
@@ -61,13 +62,81 @@ static int state_check_folder(const char *dir, const struct stat *st, int flags,
 	return 0;
 }
 
+/* Moves *fd one step along the walk to the entry comp of the folder whose
+ * symlink-free path is at (atcap bytes, "" for /). A folder is checked and
+ * becomes *fd, with at extended; a symlink, if root or the effective user
+ * owns it, has its target copied into link (linkcap bytes) and 1 is
+ * returned. Returns 0 for a folder, 1 for a link, -1 with err filled. */
+static int state_walk_step(int *fd, char *at, size_t atcap, const char *comp,
+    char *link, size_t linkcap, char *err, size_t errlen)
+{
+	char shown[STATE_PATH_MAX], owner[64];
+	struct stat st;
+	ssize_t n;
+	int next;
+
+	if (strcmp(comp, "..") == 0) {
+		char *up = strrchr(at, '/');
+		if (!up)
+			return 0;            /* /.. is / */
+		*up = '\0';
+		snprintf(shown, sizeof(shown), "%s", *at ? at : "/");
+	} else if (snprintf(shown, sizeof(shown), "%s/%s", at, comp) >= (int)sizeof(shown) ||
+	    strlen(shown) >= atcap) {
+		snprintf(err, errlen, "%s: path too long", shown);
+		return -1;
+	}
+	next = openat(*fd, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (next < 0 || fstat(next, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", shown, strerror(errno));
+		goto fail;
+	}
+	if (S_ISLNK(st.st_mode)) {
+		/* Only its owner can change a link, and only the folder's
+		 * writers replace it: this folder is checked, so a link of
+		 * root's or the effective user's is theirs to have made. */
+		if (st.st_uid != 0 && st.st_uid != geteuid()) {
+			state_user_name(st.st_uid, owner, sizeof(owner));
+			snprintf(err, errlen, "%s is a symbolic link owned by %s: refusing "
+			    "to follow it (it can point anywhere; give the real path, or "
+			    "remove it)", shown, owner);
+			goto fail;
+		}
+		n = readlinkat(next, "", link, linkcap);
+		if (n < 0 || (size_t)n >= linkcap) {
+			snprintf(err, errlen, "%s: %s", shown, n < 0 ? strerror(errno) :
+			    "link target too long");
+			goto fail;
+		}
+		link[n] = '\0';
+		close(next);
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(err, errlen, "%s: %s", shown, strerror(ENOTDIR));
+		goto fail;
+	}
+	if (state_check_folder(shown, &st, 0, err, errlen) < 0)
+		goto fail;
+	if (strcmp(comp, "..") != 0)
+		memcpy(at, shown, strlen(shown) + 1);   /* fits: checked above */
+	close(*fd);
+	*fd = next;
+	return 0;
+fail:
+	if (next >= 0)
+		close(next);
+	return -1;
+}
+
 int state_open_dir(const char *path, int flags, char *real, size_t realcap,
     char *err, size_t errlen)
 {
-	char dir[STATE_PATH_MAX], *slash, *resolved = NULL;
+	char dir[STATE_PATH_MAX], todo[STATE_PATH_MAX], link[STATE_PATH_MAX];
+	char at[STATE_PATH_MAX] = "", *slash, *comp, *rest;
 	const char *name;
 	struct stat st;
-	int fd = -1;
+	int fd = -1, links = 0, dirfd;
 
 	if (snprintf(dir, sizeof(dir), "%s", path) >= (int)sizeof(dir)) {
 		snprintf(err, errlen, "%s: path too long", path);
@@ -85,40 +154,91 @@ int state_open_dir(const char *path, int flags, char *real, size_t realcap,
 		snprintf(err, errlen, "%s: not a file name", path);
 		return -1;
 	}
-	if (!(resolved = realpath(dir, NULL))) {
-		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+	/* Walked one name at a time from /, by fd, never letting the kernel
+	 * follow a link: every folder on the way is checked (whoever can
+	 * write one can swap what lies beneath), and a link is followed only
+	 * if its owner is root or the effective user. realpath() would follow
+	 * a link a local user planted where the path does not exist yet, and
+	 * root would then create files wherever it points. */
+	if (dir[0] == '/')
+		snprintf(todo, sizeof(todo), "%s", dir);
+	else if ((errno = 0, !getcwd(todo, sizeof(todo))) ||
+	    strlen(todo) + strlen(dir) + 2 > sizeof(todo)) {
+		snprintf(err, errlen, "%s: the current folder: %s", path,
+		    strerror(errno ? errno : ENAMETOOLONG));
 		return -1;
+	} else {
+		strcat(todo, "/");
+		strcat(todo, dir);
 	}
-	if (snprintf(real, realcap, "%s/%s", strcmp(resolved, "/") ? resolved : "",
-	        name) >= (int)realcap) {
+	if ((fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "/: %s", strerror(errno));
+		goto fail;
+	}
+	if (state_check_folder("/", &st, 0, err, errlen) < 0)
+		goto fail;
+	for (rest = todo; rest;) {
+		comp = rest;
+		rest = strchr(rest, '/');
+		if (rest)
+			*rest++ = '\0';
+		if (!*comp || strcmp(comp, ".") == 0)
+			continue;
+		switch (state_walk_step(&fd, at, sizeof(at), comp, link, sizeof(link),
+		    err, errlen)) {
+		case -1:
+			goto fail;
+		case 0:
+			continue;
+		}
+		if (++links > STATE_MAX_LINKS) {
+			snprintf(err, errlen, "%s: more than %d symbolic links", path,
+			    STATE_MAX_LINKS);
+			goto fail;
+		}
+		/* The target, then what was left: todo again. */
+		if (strlen(link) + (rest ? strlen(rest) + 1 : 0) >= sizeof(todo)) {
+			snprintf(err, errlen, "%s: path too long", path);
+			goto fail;
+		}
+		if (rest) {
+			memmove(todo + strlen(link) + 1, rest, strlen(rest) + 1);
+			todo[strlen(link)] = '/';
+		} else {
+			todo[strlen(link)] = '\0';
+		}
+		memcpy(todo, link, strlen(link));
+		rest = todo;
+		if (link[0] == '/') {
+			close(fd);
+			at[0] = '\0';
+			if ((fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+				snprintf(err, errlen, "/: %s", strerror(errno));
+				goto fail;
+			}
+		}
+	}
+	if (snprintf(real, realcap, "%s/%s", at, name) >= (int)realcap) {
 		snprintf(err, errlen, "%s: path too long", path);
 		goto fail;
 	}
-	fd = open(resolved, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0 || fstat(fd, &st) < 0) {
-		snprintf(err, errlen, "%s: %s", resolved, strerror(errno));
+	/* The folder itself, with the caller's flags this time. */
+	dirfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0 || fstat(dirfd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", *at ? at : "/", strerror(errno));
+		if (dirfd >= 0)
+			close(dirfd);
 		goto fail;
 	}
-	if (state_check_folder(resolved, &st, flags, err, errlen) < 0)
+	if (state_check_folder(*at ? at : "/", &st, flags, err, errlen) < 0) {
+		close(dirfd);
 		goto fail;
-	/* Whoever can write a folder above can swap this one for another. */
-	for (char *up = strrchr(resolved, '/'); up; up = strrchr(resolved, '/')) {
-		up[up == resolved] = '\0';
-		if (stat(resolved, &st) < 0) {
-			snprintf(err, errlen, "%s: %s", resolved, strerror(errno));
-			goto fail;
-		}
-		if (state_check_folder(resolved, &st, 0, err, errlen) < 0)
-			goto fail;
-		if (up == resolved)
-			break;
 	}
-	free(resolved);
-	return fd;
+	close(fd);
+	return dirfd;
 fail:
 	if (fd >= 0)
 		close(fd);
-	free(resolved);
 	return -1;
 }
 

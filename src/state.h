@@ -9,13 +9,17 @@
 #define STATE_MODE 0640              /* every state file; umask STATE_UMASK */
 #define STATE_UMASK 027
 #define STATE_PATH_MAX 4096          /* longest state file path accepted */
+#define STATE_MAX_LINKS 40           /* symbolic links followed in one path, as the kernel */
 #define STATE_NO_STICKY 1            /* state_open_dir: a sticky folder others write is refused too */
 
-/* Opens the folder that holds path, after checking that it and every
- * folder above it can be changed by no one but the effective user and
+/* Opens the folder that holds path, walking to it from / (or the current
+ * folder's path) one name at a time, after checking that it and every
+ * folder on the way can be changed by no one but the effective user and
  * root (owned by one of them; not writable by group or others unless
  * sticky; with STATE_NO_STICKY in flags, the folder itself must not be
- * writable by others at all). Fills real (realcap bytes) with the folder's symlink-free path
+ * writable by others at all). A symbolic link on the way is followed only
+ * if root or the effective user owns it (/var/run -> /run), at most
+ * STATE_MAX_LINKS of them. Fills real (realcap bytes) with the folder's symlink-free path
  * plus the file's name. Returns an O_DIRECTORY fd the caller closes, or -1
  * with a message naming the folder and the fix in err. */
 int state_open_dir(const char *path, int flags, char *real, size_t realcap,

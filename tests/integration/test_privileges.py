@@ -265,3 +265,49 @@ def test_sighup_does_not_follow_a_symlink_put_in_place_of_the_jsonl(service_user
     assert victim.read_bytes() == VICTIM_TEXT
     assert "cannot reopen" in d.text() and "symbolic link" in d.text(), d.text()
     assert (state / "events.jsonl.1").read_bytes().count(b"flypaper.session.closed") == 1
+
+
+@pytest.fixture
+def unprotected_symlinks():
+    """fs.protected_symlinks=0 for the test (as on a system without it):
+    the kernel then follows any link in a sticky folder, so only flypaper's
+    own walk stands between a planted link and root. Restored after."""
+    knob = "/proc/sys/fs/protected_symlinks"
+    with open(knob) as f:
+        old = f.read().strip()
+    try:
+        with open(knob, "w") as f:
+            f.write("0")
+        yield
+    finally:
+        with open(knob, "w") as f:
+            f.write(old)
+
+
+def test_a_folder_link_planted_by_a_user_is_not_followed(service_user, unprotected_symlinks):
+    pw, state = service_user
+    top = state.parent                      # root's, 0755
+    shared = top / "tmp"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)                # like /tmp
+    target = top / "target"                 # stands for /root/target
+    target.mkdir(mode=0o755)
+    link = shared / "fp"                    # not there yet: the user makes it
+    os.symlink(target, link)
+    os.lchown(link, pw.pw_uid, pw.pw_gid)
+    r = serve(["--db", str(top / "fp.db"), "--jsonl", str(link / "events.jsonl")])
+    assert r.returncode == 2, r.stderr
+    assert f"{link} is a symbolic link owned by {pw.pw_name}" in r.stderr, r.stderr
+    assert os.listdir(target) == []
+
+
+def test_a_folder_link_root_made_is_followed(tmp_path):
+    real = tmp_path / "real"
+    real.mkdir(mode=0o755)
+    via = tmp_path / "via"
+    os.symlink("real", via)                 # relative, like /var/run -> ../run
+    r = serve(["--db", str(via / "fp.db"), "--jsonl", str(via / "events.jsonl")])
+    assert "ready:" in r.stderr, r.stderr
+    if "landlock ABI" in r.stderr:          # it grants the folder checked, not the link
+        assert f"writes only in {real}, {real}" in r.stderr, r.stderr
+    assert (real / "fp.db").is_file() and (real / "events.jsonl").is_file()

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -1532,6 +1533,79 @@ static int sandbox_socket_and_thread(const char *arg)
 	return ret == &marker ? 0 : 3;
 }
 
+/* prlimit64 on the parent (only reading: the test runner keeps its limits).
+ * Returns 0 if the call went through. */
+static int sandbox_prlimit_other(const char *arg)
+{
+	struct rlimit rl;
+	(void)arg;
+	return prlimit(getppid(), RLIMIT_NOFILE, NULL, &rl) == 0 ? 0 : 1;
+}
+
+/* 0 if glibc's getrlimit and setrlimit (prlimit64 on pid 0) still work. */
+static int sandbox_own_limits(const char *arg)
+{
+	struct rlimit rl;
+	(void)arg;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 1;
+	return setrlimit(RLIMIT_NOFILE, &rl) == 0 ? 0 : 2;
+}
+
+/* 0 if a raw IPv4 socket can be made (as root: packet spoofing). */
+static int sandbox_raw_socket(const char *arg)
+{
+	(void)arg;
+	return socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP) >= 0 ? 0 : 1;
+}
+
+/* 0 if a UDP socket can be made. */
+static int sandbox_udp_socket(const char *arg)
+{
+	(void)arg;
+	return socket(AF_INET, SOCK_DGRAM, 0) >= 0 ? 0 : 1;
+}
+
+/* Connects to the Unix socket at arg: 0 if connected, 1 if socket()
+ * failed with EACCES, 2 otherwise. */
+static int sandbox_unix_connect(const char *arg)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno == EACCES ? 1 : 2;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", arg);
+	return connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0 ? 0 : 2;
+}
+
+/* 0 if an IPv4 TCP socket (listeners, IDENT probes) can be made. */
+static int sandbox_tcp_socket(const char *arg)
+{
+	(void)arg;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	return fd >= 0 ? (close(fd), 0) : 1;
+}
+
+/* 0 if arch_prctl(ARCH_GET_FS) goes through. */
+static int sandbox_arch_prctl(const char *arg)
+{
+	unsigned long fs = 0;
+	(void)arg;
+#ifdef SYS_arch_prctl
+	return syscall(SYS_arch_prctl, 0x1003 /* ARCH_GET_FS */, &fs) == 0 ? 0 : 1;
+#else
+	(void)fs;
+	return 0;
+#endif
+}
+
+/* kill(parent, 0): 0 if the parent, outside the sandbox, can be signalled. */
+static int sandbox_signal_parent(const char *arg)
+{
+	(void)arg;
+	return kill(getppid(), 0) == 0 ? 0 : errno == EPERM ? 1 : 2;
+}
+
 static int sandbox_fork(const char *arg)
 {
 	(void)arg;
@@ -1573,6 +1647,47 @@ static void test_sandbox(void)
 
 	st = sandbox_run(&spec, sandbox_socket_and_thread, NULL, errbuf, sizeof(errbuf));
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "socket and thread: status %#x, %s", st, errbuf);
+	/* A limit of another process's: killed (SIGSYS), as every call
+	 * outside the list; the daemon never makes it, so it can only be an
+	 * exploit's. Its own limits still work. */
+	st = sandbox_run(&spec, sandbox_prlimit_other, NULL, errbuf, sizeof(errbuf));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "prlimit64 on another pid: status %#x, %s",
+	    st, errbuf);
+	st = sandbox_run(&spec, sandbox_own_limits, NULL, errbuf, sizeof(errbuf));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "own rlimits: status %#x, %s", st, errbuf);
+	st = sandbox_run(&spec, sandbox_raw_socket, NULL, errbuf, sizeof(errbuf));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "raw socket: status %#x, %s", st, errbuf);
+	st = sandbox_run(&spec, sandbox_udp_socket, NULL, errbuf, sizeof(errbuf));
+	CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "udp socket: status %#x, %s", st, errbuf);
+	st = sandbox_run(&spec, sandbox_tcp_socket, NULL, errbuf, sizeof(errbuf));
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "tcp socket: status %#x, %s", st, errbuf);
+	if (!SANDBOX_SANITIZERS) {
+		st = sandbox_run(&spec, sandbox_arch_prctl, NULL, errbuf, sizeof(errbuf));
+		CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "arch_prctl: status %#x, %s", st, errbuf);
+	}
+	/* Signals to processes outside: kill is not on the list (SIGSYS); in
+	 * sanitizer builds it is, and Landlock ABI 6's scope refuses (EPERM). */
+	st = sandbox_run(&spec, sandbox_signal_parent, NULL, errbuf, sizeof(errbuf));
+	if (!SANDBOX_SANITIZERS)
+		CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "kill: status %#x, %s", st, errbuf);
+	else if (syscall(SYS_landlock_create_ruleset, NULL, 0, 1U) >= 6)
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "kill outside: status %#x, %s", st, errbuf);
+	/* A Unix socket the sandbox could otherwise reach (as /run/systemd/
+	 * private or docker.sock): socket() fails with EACCES. */
+	{
+		struct sockaddr_un sun = {.sun_family = AF_UNIX};
+		char sock[sizeof(sun.sun_path) - 8];
+		int lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		snprintf(sock, sizeof(sock), "%.40s/sock", out);
+		memcpy(sun.sun_path, sock, sizeof(sock));
+		CHECK(lfd >= 0 && bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) == 0 &&
+		    listen(lfd, 4) == 0, "unix listener: %s", strerror(errno));
+		st = sandbox_run(&spec, sandbox_unix_connect, sock, errbuf, sizeof(errbuf));
+		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 1, "unix socket: status %#x, %s", st, errbuf);
+		if (lfd >= 0)
+			close(lfd);
+		unlink(sock);
+	}
 	st = sandbox_run(&spec, sandbox_make_file, made_in, errbuf, sizeof(errbuf));
 	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "write inside: status %#x, %s", st, errbuf);
 	st = sandbox_run(&spec, sandbox_read_file, inside, errbuf, sizeof(errbuf));
