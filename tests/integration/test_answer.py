@@ -158,6 +158,12 @@ def test_pipelined_burst_gets_every_answer(daemons, ending):
     want = "server_close" if ending == "connection_close" else "peer_fin"
     assert one["close_reason"] == two["close_reason"] == want
     assert 0 <= one["first_out_ms"] <= one["duration_ms"]
+    if want == "peer_fin":
+        # Counted to the FIN, not to the end of the flush, which waited for
+        # the client's pause (the FIN came before it, or during its first
+        # moments while the daemon woke up).
+        after_fin = one["duration_ms"] - one["first_out_ms"] - one["peer_close_after_out_ms"]
+        assert after_fin >= PAUSE * 1000 / 5, (after_fin, one)
 
 
 def test_connection_close_answer_then_fin_closes_as_server_close(daemons):
