@@ -28,6 +28,12 @@
 /* Frees a session whose record has gone (or never was built). */
 static void session_free(struct session *s)
 {
+	while (s->held) {            /* output the handle never took */
+		uv_write_t *req = s->held;
+		s->held = req->data;
+		atomic_fetch_sub(&s->worker->shared->buffered, *(size_t *)(req + 1));
+		free(req);
+	}
 	free(s->ident);              /* a probe's result no record took */
 	if (s->buf)
 		atomic_fetch_sub(&s->worker->shared->buffered, s->cap);
@@ -64,6 +70,12 @@ static void session_close_later(struct session *s, enum close_reason reason)
 }
 
 /* ---- output ---------------------------------------------------------- */
+
+/* Why a session whose output is all written closes. */
+static enum close_reason session_flushed_reason(const struct session *s)
+{
+	return s->fin_ns ? CLOSE_PEER_FIN : CLOSE_SERVER_CLOSE;
+}
 
 /* Takes grow more bytes (payload buffer or queued output) from the
  * --max-buffered budget shared by every session. Returns false, taking
@@ -103,13 +115,40 @@ static void session_on_written(uv_write_t *req, int status)
 	else
 		session_count_out(s, n);
 	if (s->close_pending || (s->close_after_flush && s->out_queued == 0))
-		session_close(s, s->close_pending ? s->pending_reason : CLOSE_SERVER_CLOSE, 0);
+		session_close(s, s->close_pending ? s->pending_reason
+		                                  : session_flushed_reason(s), 0);
+}
+
+/* Submits output queued before the session had its handle, in order.
+ * Returns false (and closes later) when libuv refuses it. */
+static bool session_submit_held(struct session *s)
+{
+	while (s->held) {
+		uv_write_t *req = s->held;
+		size_t n = *(size_t *)(req + 1);
+		uv_buf_t b = uv_buf_init((char *)(req + 1) + sizeof(size_t), (unsigned)n);
+
+		s->held = req->data;
+		req->data = NULL;
+		if (uv_write(req, (uv_stream_t *)&s->tcp, &b, 1, session_on_written) < 0) {
+			s->out_queued -= n;
+			atomic_fetch_sub(&s->worker->shared->buffered, n);
+			free(req);
+			session_close_later(s, CLOSE_PEER_RST);
+			return false;    /* session_free drops the rest */
+		}
+	}
+	s->held_tail = NULL;
+	return true;
 }
 
 /* Sends bytes without ever blocking: what the socket takes now is sent,
- * the rest is queued with libuv, up to SESSION_OUT_MAX per session. What
- * is droppable (a tarpit drip, the go-away text) is cut short instead when
- * the socket is full. Returns the bytes the socket took at once. */
+ * the rest is queued, up to SESSION_OUT_MAX per session: with libuv, or,
+ * before the session has its handle (read-ahead), held in the session and
+ * handed to libuv when the handle opens. Either way the peer gets the same
+ * bytes, however it split or timed its own. What is droppable (a tarpit
+ * drip, the go-away text) is cut short instead when the socket is full.
+ * Returns the bytes the socket took at once. */
 static size_t session_write(struct session *s, const char *data, size_t len,
     bool droppable)
 {
@@ -117,17 +156,17 @@ static size_t session_write(struct session *s, const char *data, size_t len,
 
 	if (s->state != SESSION_OPEN || s->close_pending || len == 0)
 		return 0;
-	if (s->has_handle && s->out_queued == 0) {
+	if (s->out_queued) {
+		n = 0;               /* keep the order behind what is queued */
+	} else if (s->has_handle) {
 		uv_buf_t b = uv_buf_init((char *)data, (unsigned)len);
 		n = uv_try_write((uv_stream_t *)&s->tcp, &b, 1);
 		if (n == UV_EAGAIN)
 			n = 0;
-	} else if (!s->has_handle) {
+	} else {
 		n = send(s->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			n = 0;
-	} else {
-		n = 0;               /* keep the order behind what is queued */
 	}
 	if (n < 0) {
 		session_close_later(s, CLOSE_PEER_RST);
@@ -135,8 +174,8 @@ static size_t session_write(struct session *s, const char *data, size_t len,
 	}
 	session_count_out(s, (size_t)n);
 	size_t rest = len - (size_t)n;
-	if (rest == 0 || droppable || !s->has_handle)
-		return (size_t)n;    /* before the loop, the empty socket took all it will */
+	if (rest == 0 || droppable)
+		return (size_t)n;
 	if (s->out_queued + rest > SESSION_OUT_MAX) {
 		session_close_later(s, CLOSE_SERVER_CLOSE);
 		return (size_t)n;
@@ -156,6 +195,16 @@ static size_t session_write(struct session *s, const char *data, size_t len,
 	char *copy = (char *)(req + 1) + sizeof(size_t);
 	memcpy(copy, data + n, rest);
 	*(size_t *)(req + 1) = rest;
+	if (!s->has_handle) {
+		req->data = NULL;
+		if (s->held_tail)
+			s->held_tail->data = req;
+		else
+			s->held = req;
+		s->held_tail = req;
+		s->out_queued += rest;
+		return (size_t)n;
+	}
 	uv_buf_t b = uv_buf_init(copy, (unsigned)rest);
 	if (uv_write(req, (uv_stream_t *)&s->tcp, &b, 1, session_on_written) < 0) {
 		atomic_fetch_sub(&s->worker->shared->buffered, rest);
@@ -165,6 +214,20 @@ static size_t session_write(struct session *s, const char *data, size_t len,
 	}
 	s->out_queued += rest;
 	return (size_t)n;
+}
+
+/* The peer half-closed (FIN). It may still read: output it is owed is
+ * written first, within the same caps and timeouts as any queued output,
+ * and then the session closes as peer_fin. */
+static void session_peer_fin(struct session *s)
+{
+	if (s->out_queued == 0) {
+		session_close_later(s, CLOSE_PEER_FIN);
+		return;
+	}
+	if (!s->fin_ns)
+		s->fin_ns = uv_hrtime();
+	s->close_after_flush = true;
 }
 
 /* ---- strategies ------------------------------------------------------ */
@@ -340,7 +403,7 @@ static void session_settle(struct session *s)
 	if (s->close_pending)
 		session_close(s, s->pending_reason, 0);
 	else if (s->close_after_flush && s->out_queued == 0)
-		session_close(s, CLOSE_SERVER_CLOSE, 0);
+		session_close(s, session_flushed_reason(s), 0);
 }
 
 static void session_on_read(uv_stream_t *stream, ssize_t nread,
@@ -354,9 +417,13 @@ static void session_on_read(uv_stream_t *stream, ssize_t nread,
 		if (s->strategy->kind != RESPOND_TARPIT)
 			timeouts_set(s->worker, s, TIMEOUT_IDLE, now);
 	} else if (nread < 0) {
-		/* EOF, or ECONNRESET and the rarer ETIMEDOUT or EHOSTUNREACH:
+		/* EOF: the peer half-closed (it may still read what it is
+		 * owed). ECONNRESET and the rarer ETIMEDOUT or EHOSTUNREACH:
 		 * the peer's side is gone without an orderly close. */
-		session_close_later(s, nread == UV_EOF ? CLOSE_PEER_FIN : CLOSE_PEER_RST);
+		if (nread == UV_EOF)
+			session_peer_fin(s);
+		else
+			session_close_later(s, CLOSE_PEER_RST);
 	}
 	session_settle(s);
 }
@@ -364,19 +431,24 @@ static void session_on_read(uv_stream_t *stream, ssize_t nread,
 /* Reads what a new connection already holds. Scanners and worms that send
  * at once (masscan, Code Red, exploit kits) have often sent everything,
  * FIN included, before accept returns: such a session is recorded without
- * ever entering the event loop. Sets close_pending when the peer is gone. */
+ * ever entering the event loop, unless output it is owed is still held
+ * (the socket did not take it all). Sets close_pending when the peer is
+ * gone. */
 static void session_read_ahead(struct session *s)
 {
 	char *rbuf = s->worker->rbuf;
 
-	for (int i = 0; i < SESSION_READ_AHEAD && !s->close_pending; i++) {
+	/* As in the loop, a Connection: close answer ends the reading here:
+	 * the session closes once that answer is written. */
+	for (int i = 0; i < SESSION_READ_AHEAD && !s->close_pending
+	    && !s->close_after_flush; i++) {
 		ssize_t n = recv(s->fd, rbuf, sizeof(s->worker->rbuf), 0);
 		if (n > 0) {
 			session_on_data(s, rbuf, (size_t)n, uv_hrtime());
 			continue;
 		}
 		if (n == 0) {
-			session_close_later(s, CLOSE_PEER_FIN);
+			session_peer_fin(s);
 			return;
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -484,10 +556,12 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	r->strategy = s->strategy->name;
 	r->first_out_ms = s->first_out_ns ? session_ms(s->start_ns, s->first_out_ns) : -1;
 	r->closed_by_peer = reason == CLOSE_PEER_FIN || reason == CLOSE_PEER_RST;
+	/* A peer that half-closed while owed output left at its FIN. */
+	uint64_t left = reason == CLOSE_PEER_FIN && s->fin_ns ? s->fin_ns : now;
 	r->peer_close_after_out_ms = r->closed_by_peer && s->first_out_ns
-	    ? session_ms(s->first_out_ns, now) : -1;
+	    && s->first_out_ns <= left ? session_ms(s->first_out_ns, left) : -1;
 	r->peer_close_after_ident_ms = r->closed_by_peer && s->ident_sent_ns
-	    ? session_ms(s->ident_sent_ns, now) : -1;
+	    && s->ident_sent_ns <= left ? session_ms(s->ident_sent_ns, left) : -1;
 	r->http = session_http_state(s);
 	r->ident = s->ident;
 	s->ident = NULL;
@@ -657,12 +731,12 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 	uv_tcp_init(&w->loop, &s->tcp);
 	s->tcp.data = s;
 	rc = uv_tcp_open(&s->tcp, fd);
+	s->has_handle = true;
 	if (rc != 0)
 		close(fd);           /* the handle did not take it */
-	else
+	else if (session_submit_held(s) && !s->fin_ns)
 		rc = uv_read_start((uv_stream_t *)&s->tcp, session_on_alloc,
 		    session_on_read);
-	s->has_handle = true;
 	if (s->strategy->kind != RESPOND_TARPIT)
 		timeouts_set(w, s, TIMEOUT_IDLE, s->first_byte_ns ? uv_hrtime() : now_ns);
 	timeouts_set(w, s, TIMEOUT_SESSION, now_ns);
@@ -675,5 +749,6 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 		session_close(s, CLOSE_SERVER_CLOSE, 0);
 		return -1;
 	}
+	session_settle(s);           /* the held output may have been refused */
 	return 0;
 }

@@ -36,6 +36,7 @@ struct session {
 	uint64_t first_byte_ns;      /* first peer byte; 0 none */
 	uint64_t first_out_ns;       /* flypaper's first byte out; 0 none */
 	uint64_t ident_sent_ns;      /* the IDENT probe went out; 0 none */
+	uint64_t fin_ns;             /* the peer half-closed while owed output; 0 none */
 	struct timespec start_wall;  /* wall clock at accept, for the record */
 	struct addr src, dst;
 	uint64_t bytes_in, bytes_out;
@@ -47,6 +48,9 @@ struct session {
 	struct ident_probe *probe;   /* the probe in flight, or NULL */
 	struct record_ident *ident;  /* the probe's result, once it ended */
 	size_t out_queued;           /* bytes waiting in uv_write requests */
+	uv_write_t *held, *held_tail;  /* before the handle: requests to submit
+	                              * once it opens, oldest first, chained
+	                              * through req->data (counted in out_queued) */
 	uint64_t tarpit_pos;         /* next byte of the tarpit stream */
 	int fd;                      /* the socket */
 	enum session_state state;
@@ -63,8 +67,9 @@ struct session {
  * listener number `listener`, whose source the caller counted with
  * worker_source_acquire (the session releases it when it ends). dst may be NULL (then it is read with
  * getsockname). The peer that has already sent everything is recorded
- * without entering the loop. Returns 0, or -1 when the session could not
- * be watched (it is then recorded as server_close). */
+ * without entering the loop, unless it is still owed output its socket did
+ * not take (that goes out from the loop first). Returns 0, or -1 when the
+ * session could not be watched (it is then recorded as server_close). */
 int session_start(struct worker *w, int fd, int listener, const struct addr *src,
     const struct addr *dst, uint64_t now_ns, const struct timespec *wall);
 
