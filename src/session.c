@@ -24,13 +24,25 @@
 #define SESSION_READ_AHEAD 4         /* reads at accept before the loop takes over */
 #define SESSION_HEAD_MAX (256 * 1024) /* a head not ended by then is not HTTP */
 #define SESSION_OUT_MAX (256 * 1024) /* output queued for a peer that does not read */
+/* Every session's first bytes of payload, up to this, are its own and do
+ * not come from the --max-buffered budget: enough for any request head the
+ * worms send, so hosts that spend the budget cannot blank everyone else's
+ * requests. At most max-conns (plus one per worker, at accept) sessions
+ * hold one: a bound apart from the budget (DESIGN.md, "Memory"). */
+#define SESSION_RESERVE (16 * 1024)
+
+/* The part of a payload buffer of cap bytes that --max-buffered holds. */
+static size_t session_budgeted(size_t cap)
+{
+	return cap > SESSION_RESERVE ? cap - SESSION_RESERVE : 0;
+}
 
 /* Frees a session whose record has gone (or never was built). */
 static void session_free(struct session *s)
 {
 	free(s->ident);              /* a probe's result no record took */
 	if (s->buf)
-		atomic_fetch_sub(&s->worker->shared->buffered, s->cap);
+		atomic_fetch_sub(&s->worker->shared->buffered, session_budgeted(s->cap));
 	free(s->requests);
 	free(s->buf);
 	free(s);
@@ -222,9 +234,21 @@ static void session_greet(struct session *s, uint64_t now_ns)
 
 /* ---- input ----------------------------------------------------------- */
 
-/* Copies as much of data as max-payload and the global max-buffered budget
- * allow into the session's buffer. Past either cap the bytes are only
- * counted; over_budget says which. */
+/* Takes from the budget what growing the payload buffer to cap bytes
+ * needs past the session's own reserve. Returns false, taking nothing,
+ * when it does not fit. */
+static bool session_budget_grow(struct session *s, size_t cap)
+{
+	size_t more = session_budgeted(cap) - session_budgeted(s->cap);
+
+	return more == 0 || session_budget_take(s, more);
+}
+
+/* Copies as much of data as max-payload allows into the session's buffer:
+ * the first SESSION_RESERVE bytes always, the rest while the global
+ * max-buffered budget has room. Past either cap the bytes are only
+ * counted; over_budget says the budget cut them (for good: a payload is
+ * a prefix of what came, never one with holes). */
 static void session_capture(struct session *s, const char *data, size_t n)
 {
 	size_t max = s->worker->shared->cfg->max_payload;
@@ -239,23 +263,32 @@ static void session_capture(struct session *s, const char *data, size_t n)
 			cap = s->len + take;
 		if (cap > max)
 			cap = max;
-		/* Doubling may not fit where the bytes themselves would. */
-		if (!session_budget_take(s, cap - s->cap)) {
+		/* Doubling may not fit where the bytes themselves would; past
+		 * that, what is left of the buffer and the reserve is filled. */
+		if (!session_budget_grow(s, cap)) {
 			cap = s->len + take;
-			if (!session_budget_take(s, cap - s->cap)) {
+			if (!session_budget_grow(s, cap)) {
+				cap = SESSION_RESERVE < max ? SESSION_RESERVE : max;
+				if (cap < s->cap)
+					cap = s->cap;
 				s->over_budget = true;
-				return;
+				take = cap > s->len ? cap - s->len : 0;
+				if (take == 0)
+					return;
 			}
 		}
-		uint8_t *p = realloc(s->buf, cap);
-		if (!p) {
-			/* Keep what we have; the rest is counted as truncated. */
-			atomic_fetch_sub(&s->worker->shared->buffered, cap - s->cap);
-			log_error("session: out of memory for payload");
-			return;
+		if (cap > s->cap) {
+			uint8_t *p = realloc(s->buf, cap);
+			if (!p) {
+				/* Keep what we have; the rest is counted as truncated. */
+				atomic_fetch_sub(&s->worker->shared->buffered,
+				    session_budgeted(cap) - session_budgeted(s->cap));
+				log_error("session: out of memory for payload");
+				return;
+			}
+			s->buf = p;
+			s->cap = cap;
 		}
-		s->buf = p;
-		s->cap = cap;
 	}
 	memcpy(s->buf + s->len, data, take);
 	s->len += take;
@@ -504,7 +537,7 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	s->requests = NULL;
 	s->nrequests = s->reqcap = 0;
 	/* The payload leaves the sessions' budget for the queue's. */
-	atomic_fetch_sub(&s->worker->shared->buffered, s->cap);
+	atomic_fetch_sub(&s->worker->shared->buffered, session_budgeted(s->cap));
 	r->payload = s->buf;
 	r->payload_len = s->len;
 	s->buf = NULL;

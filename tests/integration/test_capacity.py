@@ -146,12 +146,50 @@ def test_max_buffered_counts_but_does_not_keep(daemons):
     assert all(r["bytes_in"] == 8 * len(chunk) for r in rows)
     kept = sum(len(payload_of(d.db, r["payload_sha256"]) or b"")
                for r in rows if r["payload_sha256"])
-    assert kept <= 256 * 1024
+    # The budget, and each session's own first 16 KiB (its reserve).
+    assert kept <= 256 * 1024 + len(rows) * 16 * 1024
     cut = [r for r in rows if r["limit_hit"] == "max_buffered"]
     assert len(cut) >= 20, [r["limit_hit"] for r in rows]
     assert all(r["truncated"] == 1 for r in cut)
-    # 12 MiB arrived; no more than the budget and the read buffers stayed.
+    # 12 MiB arrived; no more than the budget, the reserves and the read
+    # buffers stayed.
     assert grown < 6 * 1024, f"RSS grew by {grown} KiB"
+    assert d.stop() == 0
+
+
+def test_a_few_hosts_cannot_spend_everyone_elses_first_bytes(daemons):
+    # Five connections of one host spend the whole --max-buffered; every
+    # session still keeps its first bytes from its own reserve, so other
+    # hosts' requests are captured, parsed and answered.
+    d = daemons(args=["--respond", "http-nginx", "--max-buffered", "4M",
+                      "--max-payload", "1M", "--idle-timeout", "60s"], workers=2)
+    hogs = [connect_from(d.port, "127.0.0.2") for _ in range(5)]
+    chunk = os.urandom(1024 * 1024)
+    for s in hogs:
+        s.sendall(chunk)
+    time.sleep(1.0)                         # the daemon reads them all
+    request = b"GET /victim HTTP/1.0\r\n\r\n"
+    answers = {}
+    for ip in ("127.0.0.3", "127.0.0.4"):
+        s = connect_from(d.port, ip)
+        s.sendall(request)
+        answers[ip] = read_until_close(s)
+        s.close()
+    for s in hogs:
+        s.close()
+    rows = wait_for(lambda: (lambda r: r if len(r) >= 7 else None)(session_rows(d.db)),
+                    what="every session")
+    for ip in ("127.0.0.3", "127.0.0.4"):
+        (row,) = [r for r in rows if r["src_ip"] == ip]
+        assert row["bytes_in"] == len(request), row
+        assert payload_of(d.db, row["payload_sha256"]) == request, row
+        assert row["limit_hit"] is None and row["truncated"] == 0, row
+        assert row["http"] == "ok", row
+        assert answers[ip].startswith(b"HTTP/1."), answers[ip][:80]
+    # The hogs were cut by the budget, and their records say so.
+    hog_rows = [r for r in rows if r["src_ip"] == "127.0.0.2"]
+    assert len(hog_rows) == 5
+    assert sum(r["limit_hit"] == "max_buffered" for r in hog_rows) >= 1, hog_rows
     assert d.stop() == 0
 
 
