@@ -460,6 +460,6 @@ void ident_abort_all(struct worker *w)
 {
 	while (!list_empty(&w->probes)) {
 		struct ident_probe *p = list_entry(w->probes.next, struct ident_probe, link);
-		ident_finish(p, IDENT_TIMEOUT, NULL);
+		ident_finish(p, IDENT_NONE, NULL);
 	}
 }

@@ -66,7 +66,9 @@ void ident_detach(struct session *s, struct record *r);
  * now and its result is dropped, so the probe never touches s again. */
 void ident_cancel(struct session *s);
 
-/* Ends every probe of the worker now (shutdown), as timeouts. */
+/* Ends every probe of the worker now (shutdown) without a result: status
+ * none, with the time the query was sent (no identd was slow: the wait was
+ * cut short). */
 void ident_abort_all(struct worker *w);
 
 #endif

@@ -630,6 +630,7 @@ int worker_start(struct worker *w)
 
 void worker_stop(struct worker *w)
 {
+	atomic_store(&w->shared->stopping, true);
 	uv_async_send(&w->stop_async);
 }
 

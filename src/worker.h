@@ -48,6 +48,7 @@ struct worker_shared {
 	atomic_uint_fast64_t lag_pauses;     /* pauses begun */
 	atomic_uint_fast64_t lag_paused_ns;  /* time paused, pauses that ended */
 	atomic_uint_fast64_t last_lag_log_ns;
+	atomic_bool stopping;        /* a worker_stop was asked: probe no one new */
 };
 
 struct worker_listener {
