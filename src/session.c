@@ -582,9 +582,14 @@ void session_close(struct session *s, enum close_reason reason, int reset)
 	session_finish_record(s, session_record(s, reason));
 	atomic_fetch_sub(&w->shared->active, 1);
 	worker_source_release(w->shared, &s->src);
-	if (reset && uv_tcp_close_reset(&s->tcp, session_on_closed) == 0)
+	/* Either closes the socket now (the handle is freed later): its fd
+	 * can be the worker's spare again if that was lost. */
+	if (reset && uv_tcp_close_reset(&s->tcp, session_on_closed) == 0) {
+		worker_reserve_refill(w);
 		return;
+	}
 	uv_close((uv_handle_t *)&s->tcp, session_on_closed);
+	worker_reserve_refill(w);
 }
 
 static void session_queue_connect(struct worker *w, const struct session *s)
@@ -638,6 +643,7 @@ static void session_finish_early(struct session *s)
 	                                                      : CLOSE_SERVER_CLOSE);
 	session_finish_record(s, r);
 	close(s->fd);
+	worker_reserve_refill(s->worker);
 	worker_source_release(s->worker->shared, &s->src);
 	session_free(s);
 }

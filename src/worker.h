@@ -105,6 +105,11 @@ void worker_source_release(struct worker_shared *sh, const struct addr *src);
  * table. */
 uint32_t worker_source_count(struct worker_shared *sh, const struct addr *src);
 
+/* Takes w's spare fd back if it is missing (a refusal at the fd limit gave
+ * it up and another thread took the slot first). Cheap when it is there:
+ * call it whenever an fd may have come free. Loop thread only. */
+void worker_reserve_refill(struct worker *w);
+
 /* Prepares a worker over the given listening fds (the worker owns them).
  * Returns 0 or -1 with err. */
 int worker_init(struct worker *w, struct worker_shared *shared,

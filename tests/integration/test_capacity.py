@@ -115,6 +115,59 @@ def test_at_the_fd_limit_the_busiest_source_makes_room(daemons):
     assert d.stop() == 0
 
 
+def dev_null_fds(pid):
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null"
+        except OSError:
+            pass                            # closed meanwhile
+    return n
+
+
+def test_the_spare_fd_survives_repeated_floods_at_the_fd_limit(daemons):
+    # Two workers share one fd table: a worker that gives its spare fd up
+    # to refuse a peer may find the slot taken by the other when it wants
+    # it back. The spare is taken again later, so every flood, not only
+    # the first, has its excess refused and recorded instead of left
+    # waiting in the backlog. Every source holds one connection: nobody
+    # is evicted, so refusal is the only way to record the excess.
+    prlimit = shutil.which("prlimit")
+    assert prlimit
+    d = daemons(prefix=[prlimit, "--nofile=48:48"], workers=2,
+                args=["--ident", "always", "--ident-timeout", "2s"])
+    spares = dev_null_fds(d.proc.pid)       # one per worker, open at start
+    for r in range(6):
+        prefix = f"127.{30 + r}."
+        held = []
+        for i in range(400):                # connect without waiting
+            h = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            h.setblocking(False)
+            h.bind((f"{prefix}{i // 200}.{i % 200 + 1}", 0))
+            try:
+                h.connect(("127.0.0.1", d.port))
+            except BlockingIOError:
+                pass
+            held.append(h)
+        refused = wait_for(lambda: [
+            x for x in session_rows(d.db)
+            if x["src_ip"].startswith(prefix) and x["limit_hit"] == "fd_limit"],
+            timeout=20, what=f"fd-limit refusals in flood {r}")
+        assert all(x["close_reason"] == "capacity" for x in refused)
+        for h in held:
+            h.close()
+        # The flood's peers have all gone (recorded) before the next one.
+        wait_for(lambda: len([x for x in session_rows(d.db)
+                              if x["src_ip"].startswith(prefix)]) >= len(held),
+                 timeout=30, what=f"flood {r} recorded")
+    # Both spares are held again once the floods are over (and libuv's own
+    # spare of each loop, open since its first connection).
+    wait_for(lambda: dev_null_fds(d.proc.pid) >= spares + 2, timeout=10,
+             what=f"the spare fds back (had {spares} at start, "
+                  f"{dev_null_fds(d.proc.pid)} now)")
+    assert d.stop() == 0
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
