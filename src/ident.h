@@ -54,7 +54,8 @@ struct session;
 
 /* Starts a probe for session s when --ident chooses it and the limits allow:
  * connects from s's local address to the peer's ident port, without
- * blocking. Returns true when a probe was started. */
+ * blocking. Returns true when a probe was started; false also when no fd
+ * was free for its socket (the fd limit: s is then not probed). */
 bool ident_maybe_probe(struct worker *w, struct session *s);
 
 /* The session is closing with record r: the probe keeps r and hands it to

@@ -166,6 +166,12 @@ def test_the_spare_fd_survives_repeated_floods_at_the_fd_limit(daemons):
              what=f"the spare fds back (had {spares} at start, "
                   f"{dev_null_fds(d.proc.pid)} now)")
     assert d.stop() == 0
+    # Nothing listens on loopback's IDENT port: a probe is refused. One
+    # that could not get an fd was never sent: not probed, not a peer
+    # "unreachable".
+    statuses = {(r["ident_status"], r["ident_sent_ms"] is None)
+                for r in session_rows(d.db) if r["limit_hit"] is None}
+    assert statuses <= {("refused", False), ("none", True)}, statuses
 
 
 def rss_kib(pid):
