@@ -93,7 +93,8 @@ static const struct config_option config_options[] = {
 	{"max-conns-per-source", 1, true, "N",
 	    "concurrent sessions per IPv4 address or IPv6 /64; default 64"},
 	{"max-buffered", 1, true, "SIZE",
-	    "payload and unsent output held by all sessions; default 256M"},
+	    "payload past each session's first 16K, and unsent output, held "
+	    "by all sessions; default 256M"},
 	{"queue-records", 1, false, "N", "writer queue cap in records; default 262144"},
 	{"queue-bytes", 1, false, "SIZE",
 	    "writer queue cap in bytes of whole records, 64k..1T; default 256M"},

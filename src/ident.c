@@ -431,6 +431,13 @@ bool ident_maybe_probe(struct worker *w, struct session *s)
 	p->open_handles = 2;
 	uv_timer_start(&p->timer, ident_on_timeout, cfg->ident_timeout_ms, 0);
 	int rc = uv_tcp_bind(&p->tcp, &local.u.sa, 0);
+	if (rc == UV_EMFILE || rc == UV_ENFILE) {
+		/* No fd for the probe's socket: flypaper is at its fd limit,
+		 * the peer is not unreachable. Not probed (status none). */
+		s->ident_sent_ns = 0;
+		ident_cancel(s);
+		return false;
+	}
 	if (rc == 0)
 		rc = uv_tcp_connect(&p->connect, &p->tcp, &target.u.sa, ident_on_connect);
 	if (rc < 0)
@@ -460,6 +467,6 @@ void ident_abort_all(struct worker *w)
 {
 	while (!list_empty(&w->probes)) {
 		struct ident_probe *p = list_entry(w->probes.next, struct ident_probe, link);
-		ident_finish(p, IDENT_TIMEOUT, NULL);
+		ident_finish(p, IDENT_NONE, NULL);
 	}
 }

@@ -54,7 +54,8 @@ struct session;
 
 /* Starts a probe for session s when --ident chooses it and the limits allow:
  * connects from s's local address to the peer's ident port, without
- * blocking. Returns true when a probe was started. */
+ * blocking. Returns true when a probe was started; false also when no fd
+ * was free for its socket (the fd limit: s is then not probed). */
 bool ident_maybe_probe(struct worker *w, struct session *s);
 
 /* The session is closing with record r: the probe keeps r and hands it to
@@ -66,7 +67,9 @@ void ident_detach(struct session *s, struct record *r);
  * now and its result is dropped, so the probe never touches s again. */
 void ident_cancel(struct session *s);
 
-/* Ends every probe of the worker now (shutdown), as timeouts. */
+/* Ends every probe of the worker now (shutdown) without a result: status
+ * none, with the time the query was sent (no identd was slow: the wait was
+ * cut short). */
 void ident_abort_all(struct worker *w);
 
 #endif

@@ -24,6 +24,18 @@
 #define SESSION_READ_AHEAD 4         /* reads at accept before the loop takes over */
 #define SESSION_HEAD_MAX (256 * 1024) /* a head not ended by then is not HTTP */
 #define SESSION_OUT_MAX (256 * 1024) /* output queued for a peer that does not read */
+/* Every session's first bytes of payload, up to this, are its own and do
+ * not come from the --max-buffered budget: enough for any request head the
+ * worms send, so hosts that spend the budget cannot blank everyone else's
+ * requests. At most max-conns (plus one per worker, at accept) sessions
+ * hold one: a bound apart from the budget (DESIGN.md, "Memory"). */
+#define SESSION_RESERVE (16 * 1024)
+
+/* The part of a payload buffer of cap bytes that --max-buffered holds. */
+static size_t session_budgeted(size_t cap)
+{
+	return cap > SESSION_RESERVE ? cap - SESSION_RESERVE : 0;
+}
 
 /* Frees a session whose record has gone (or never was built). */
 static void session_free(struct session *s)
@@ -36,7 +48,7 @@ static void session_free(struct session *s)
 	}
 	free(s->ident);              /* a probe's result no record took */
 	if (s->buf)
-		atomic_fetch_sub(&s->worker->shared->buffered, s->cap);
+		atomic_fetch_sub(&s->worker->shared->buffered, session_budgeted(s->cap));
 	free(s->requests);
 	free(s->buf);
 	free(s);
@@ -285,9 +297,21 @@ static void session_greet(struct session *s, uint64_t now_ns)
 
 /* ---- input ----------------------------------------------------------- */
 
-/* Copies as much of data as max-payload and the global max-buffered budget
- * allow into the session's buffer. Past either cap the bytes are only
- * counted; over_budget says which. */
+/* Takes from the budget what growing the payload buffer to cap bytes
+ * needs past the session's own reserve. Returns false, taking nothing,
+ * when it does not fit. */
+static bool session_budget_grow(struct session *s, size_t cap)
+{
+	size_t more = session_budgeted(cap) - session_budgeted(s->cap);
+
+	return more == 0 || session_budget_take(s, more);
+}
+
+/* Copies as much of data as max-payload allows into the session's buffer:
+ * the first SESSION_RESERVE bytes always, the rest while the global
+ * max-buffered budget has room. Past either cap the bytes are only
+ * counted; over_budget says the budget cut them (for good: a payload is
+ * a prefix of what came, never one with holes). */
 static void session_capture(struct session *s, const char *data, size_t n)
 {
 	size_t max = s->worker->shared->cfg->max_payload;
@@ -302,23 +326,32 @@ static void session_capture(struct session *s, const char *data, size_t n)
 			cap = s->len + take;
 		if (cap > max)
 			cap = max;
-		/* Doubling may not fit where the bytes themselves would. */
-		if (!session_budget_take(s, cap - s->cap)) {
+		/* Doubling may not fit where the bytes themselves would; past
+		 * that, what is left of the buffer and the reserve is filled. */
+		if (!session_budget_grow(s, cap)) {
 			cap = s->len + take;
-			if (!session_budget_take(s, cap - s->cap)) {
+			if (!session_budget_grow(s, cap)) {
+				cap = SESSION_RESERVE < max ? SESSION_RESERVE : max;
+				if (cap < s->cap)
+					cap = s->cap;
 				s->over_budget = true;
-				return;
+				take = cap > s->len ? cap - s->len : 0;
+				if (take == 0)
+					return;
 			}
 		}
-		uint8_t *p = realloc(s->buf, cap);
-		if (!p) {
-			/* Keep what we have; the rest is counted as truncated. */
-			atomic_fetch_sub(&s->worker->shared->buffered, cap - s->cap);
-			log_error("session: out of memory for payload");
-			return;
+		if (cap > s->cap) {
+			uint8_t *p = realloc(s->buf, cap);
+			if (!p) {
+				/* Keep what we have; the rest is counted as truncated. */
+				atomic_fetch_sub(&s->worker->shared->buffered,
+				    session_budgeted(cap) - session_budgeted(s->cap));
+				log_error("session: out of memory for payload");
+				return;
+			}
+			s->buf = p;
+			s->cap = cap;
 		}
-		s->buf = p;
-		s->cap = cap;
 	}
 	memcpy(s->buf + s->len, data, take);
 	s->len += take;
@@ -578,7 +611,7 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	s->requests = NULL;
 	s->nrequests = s->reqcap = 0;
 	/* The payload leaves the sessions' budget for the queue's. */
-	atomic_fetch_sub(&s->worker->shared->buffered, s->cap);
+	atomic_fetch_sub(&s->worker->shared->buffered, session_budgeted(s->cap));
 	r->payload = s->buf;
 	r->payload_len = s->len;
 	s->buf = NULL;
@@ -623,9 +656,14 @@ void session_close(struct session *s, enum close_reason reason, int reset)
 	session_finish_record(s, session_record(s, reason));
 	atomic_fetch_sub(&w->shared->active, 1);
 	worker_source_release(w->shared, &s->src);
-	if (reset && uv_tcp_close_reset(&s->tcp, session_on_closed) == 0)
+	/* Either closes the socket now (the handle is freed later): its fd
+	 * can be the worker's spare again if that was lost. */
+	if (reset && uv_tcp_close_reset(&s->tcp, session_on_closed) == 0) {
+		worker_reserve_refill(w);
 		return;
+	}
 	uv_close((uv_handle_t *)&s->tcp, session_on_closed);
+	worker_reserve_refill(w);
 }
 
 static void session_queue_connect(struct worker *w, const struct session *s)
@@ -679,6 +717,7 @@ static void session_finish_early(struct session *s)
 	                                                      : CLOSE_SERVER_CLOSE);
 	session_finish_record(s, r);
 	close(s->fd);
+	worker_reserve_refill(s->worker);
 	worker_source_release(s->worker->shared, &s->src);
 	session_free(s);
 }
@@ -718,7 +757,10 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 	if (w->shared->emit_connect)
 		session_queue_connect(w, s);
 	session_greet(s, now_ns);
-	ident_maybe_probe(w, s);
+	/* A peer taken once shutdown began (the backlog's drain) is not
+	 * probed: the probe could only be cut short at once. */
+	if (!w->stopping && !atomic_load(&w->shared->stopping))
+		ident_maybe_probe(w, s);
 	session_read_ahead(s);
 	if (s->close_pending || (s->close_after_flush && s->out_queued == 0)) {
 		if (!s->close_pending)

@@ -260,6 +260,16 @@ static int worker_open_reserve(void)
 	return open("/dev/null", O_RDONLY | O_CLOEXEC);
 }
 
+void worker_reserve_refill(struct worker *w)
+{
+	/* The spare is given up and taken back in two steps, and the workers
+	 * share one fd table: the slot it had may be gone when it is wanted
+	 * back. Then it is taken at the next free fd, so every worker can
+	 * still refuse cleanly at the fd limit, not only the first time. */
+	if (w->reserve_fd < 0 && w->nlisteners > 0)
+		w->reserve_fd = worker_open_reserve();
+}
+
 int worker_init(struct worker *w, struct worker_shared *shared,
     const int *fds, const struct addr *addrs, int nfds, char *err,
     size_t errlen)
@@ -364,6 +374,7 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 		    "%llu evicted so far)", strerror(err), WORKER_EMFILE_PAUSE_MS,
 		    (unsigned long long)atomic_load(&sh->refused),
 		    (unsigned long long)atomic_load(&sh->evicted));
+	worker_reserve_refill(w);
 	if (w->reserve_fd >= 0) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -377,7 +388,7 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 			close(fd);
 			session_record_refused(w, l->index, &src, &l->addr, &wall, LIMIT_FD);
 		}
-		w->reserve_fd = worker_open_reserve();
+		w->reserve_fd = worker_open_reserve();  /* -1: refilled later */
 	}
 	for (int i = 0; i < w->nlisteners; i++)
 		uv_poll_stop(&w->listeners[i].poll);
@@ -457,6 +468,7 @@ static void worker_on_resume(uv_timer_t *timer)
 {
 	struct worker *w = timer->data;
 
+	worker_reserve_refill(w);
 	if (w->stopping || worker_lag_pause(w))
 		return;
 	worker_lag_end(w, uv_hrtime());
@@ -497,6 +509,7 @@ static void worker_on_acceptable(uv_poll_t *poll, int status, int events)
 	struct worker_shared *sh = w->shared;
 
 	(void)events;
+	worker_reserve_refill(w);
 	if (status < 0 || worker_lag_pause(w))
 		return;
 	for (int i = 0; i < WORKER_ACCEPT_BATCH; i++) {
@@ -630,6 +643,7 @@ int worker_start(struct worker *w)
 
 void worker_stop(struct worker *w)
 {
+	atomic_store(&w->shared->stopping, true);
 	uv_async_send(&w->stop_async);
 }
 

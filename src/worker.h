@@ -48,6 +48,7 @@ struct worker_shared {
 	atomic_uint_fast64_t lag_pauses;     /* pauses begun */
 	atomic_uint_fast64_t lag_paused_ns;  /* time paused, pauses that ended */
 	atomic_uint_fast64_t last_lag_log_ns;
+	atomic_bool stopping;        /* a worker_stop was asked: probe no one new */
 };
 
 struct worker_listener {
@@ -103,6 +104,11 @@ void worker_source_release(struct worker_shared *sh, const struct addr *src);
 /* Open sessions from src's source (IPv4 address or IPv6 /64); 0 without a
  * table. */
 uint32_t worker_source_count(struct worker_shared *sh, const struct addr *src);
+
+/* Takes w's spare fd back if it is missing (a refusal at the fd limit gave
+ * it up and another thread took the slot first). Cheap when it is there:
+ * call it whenever an fd may have come free. Loop thread only. */
+void worker_reserve_refill(struct worker *w);
 
 /* Prepares a worker over the given listening fds (the worker owns them).
  * Returns 0 or -1 with err. */

@@ -115,6 +115,65 @@ def test_at_the_fd_limit_the_busiest_source_makes_room(daemons):
     assert d.stop() == 0
 
 
+def dev_null_fds(pid):
+    n = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            n += os.readlink(f"/proc/{pid}/fd/{fd}") == "/dev/null"
+        except OSError:
+            pass                            # closed meanwhile
+    return n
+
+
+def test_the_spare_fd_survives_repeated_floods_at_the_fd_limit(daemons):
+    # Two workers share one fd table: a worker that gives its spare fd up
+    # to refuse a peer may find the slot taken by the other when it wants
+    # it back. The spare is taken again later, so every flood, not only
+    # the first, has its excess refused and recorded instead of left
+    # waiting in the backlog. Every source holds one connection: nobody
+    # is evicted, so refusal is the only way to record the excess.
+    prlimit = shutil.which("prlimit")
+    assert prlimit
+    d = daemons(prefix=[prlimit, "--nofile=48:48"], workers=2,
+                args=["--ident", "always", "--ident-timeout", "2s"])
+    spares = dev_null_fds(d.proc.pid)       # one per worker, open at start
+    for r in range(6):
+        prefix = f"127.{30 + r}."
+        held = []
+        for i in range(400):                # connect without waiting
+            h = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            h.setblocking(False)
+            h.bind((f"{prefix}{i // 200}.{i % 200 + 1}", 0))
+            try:
+                h.connect(("127.0.0.1", d.port))
+            except BlockingIOError:
+                pass
+            held.append(h)
+        refused = wait_for(lambda: [
+            x for x in session_rows(d.db)
+            if x["src_ip"].startswith(prefix) and x["limit_hit"] == "fd_limit"],
+            timeout=20, what=f"fd-limit refusals in flood {r}")
+        assert all(x["close_reason"] == "capacity" for x in refused)
+        for h in held:
+            h.close()
+        # The flood's peers have all gone (recorded) before the next one.
+        wait_for(lambda: len([x for x in session_rows(d.db)
+                              if x["src_ip"].startswith(prefix)]) >= len(held),
+                 timeout=30, what=f"flood {r} recorded")
+    # Both spares are held again once the floods are over (and libuv's own
+    # spare of each loop, open since its first connection).
+    wait_for(lambda: dev_null_fds(d.proc.pid) >= spares + 2, timeout=10,
+             what=f"the spare fds back (had {spares} at start, "
+                  f"{dev_null_fds(d.proc.pid)} now)")
+    assert d.stop() == 0
+    # Nothing listens on loopback's IDENT port: a probe is refused. One
+    # that could not get an fd was never sent: not probed, not a peer
+    # "unreachable".
+    statuses = {(r["ident_status"], r["ident_sent_ms"] is None)
+                for r in session_rows(d.db) if r["limit_hit"] is None}
+    assert statuses <= {("refused", False), ("none", True)}, statuses
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -146,12 +205,50 @@ def test_max_buffered_counts_but_does_not_keep(daemons):
     assert all(r["bytes_in"] == 8 * len(chunk) for r in rows)
     kept = sum(len(payload_of(d.db, r["payload_sha256"]) or b"")
                for r in rows if r["payload_sha256"])
-    assert kept <= 256 * 1024
+    # The budget, and each session's own first 16 KiB (its reserve).
+    assert kept <= 256 * 1024 + len(rows) * 16 * 1024
     cut = [r for r in rows if r["limit_hit"] == "max_buffered"]
     assert len(cut) >= 20, [r["limit_hit"] for r in rows]
     assert all(r["truncated"] == 1 for r in cut)
-    # 12 MiB arrived; no more than the budget and the read buffers stayed.
+    # 12 MiB arrived; no more than the budget, the reserves and the read
+    # buffers stayed.
     assert grown < 6 * 1024, f"RSS grew by {grown} KiB"
+    assert d.stop() == 0
+
+
+def test_a_few_hosts_cannot_spend_everyone_elses_first_bytes(daemons):
+    # Five connections of one host spend the whole --max-buffered; every
+    # session still keeps its first bytes from its own reserve, so other
+    # hosts' requests are captured, parsed and answered.
+    d = daemons(args=["--respond", "http-nginx", "--max-buffered", "4M",
+                      "--max-payload", "1M", "--idle-timeout", "60s"], workers=2)
+    hogs = [connect_from(d.port, "127.0.0.2") for _ in range(5)]
+    chunk = os.urandom(1024 * 1024)
+    for s in hogs:
+        s.sendall(chunk)
+    time.sleep(1.0)                         # the daemon reads them all
+    request = b"GET /victim HTTP/1.0\r\n\r\n"
+    answers = {}
+    for ip in ("127.0.0.3", "127.0.0.4"):
+        s = connect_from(d.port, ip)
+        s.sendall(request)
+        answers[ip] = read_until_close(s)
+        s.close()
+    for s in hogs:
+        s.close()
+    rows = wait_for(lambda: (lambda r: r if len(r) >= 7 else None)(session_rows(d.db)),
+                    what="every session")
+    for ip in ("127.0.0.3", "127.0.0.4"):
+        (row,) = [r for r in rows if r["src_ip"] == ip]
+        assert row["bytes_in"] == len(request), row
+        assert payload_of(d.db, row["payload_sha256"]) == request, row
+        assert row["limit_hit"] is None and row["truncated"] == 0, row
+        assert row["http"] == "ok", row
+        assert answers[ip].startswith(b"HTTP/1."), answers[ip][:80]
+    # The hogs were cut by the budget, and their records say so.
+    hog_rows = [r for r in rows if r["src_ip"] == "127.0.0.2"]
+    assert len(hog_rows) == 5
+    assert sum(r["limit_hit"] == "max_buffered" for r in hog_rows) >= 1, hog_rows
     assert d.stop() == 0
 
 

@@ -5,6 +5,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -287,6 +288,40 @@ def test_ident_replies_are_parsed(daemons, answer, status, fields):
         assert row[k] == v, (k, row)
     assert row["ident_sent_ms"] is not None and row["ident_sent_ms"] < 500
     assert row["ident_reply_ms"] is not None and row["ident_reply_ms"] >= row["ident_sent_ms"]
+
+
+def test_no_ident_probe_for_the_backlog_taken_at_shutdown(daemons):
+    # Peers waiting in the backlog at SIGTERM are recorded, but a probe
+    # started then would be aborted at once and read as a silent identd.
+    identd = Identd(silent=True)
+    try:
+        d = daemons(args=["--ident", "always", "--ident-port", str(identd.port)],
+                    workers=1)
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        socks = []
+        try:
+            for i in range(5):
+                s = socket.socket()
+                s.settimeout(10)
+                s.bind((f"127.0.4.{i + 1}", 0))
+                s.connect(("127.0.0.1", d.port))
+                s.sendall(b"backlog %d" % i)
+                socks.append(s)
+            os.kill(d.proc.pid, signal.SIGTERM)
+        finally:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        assert d.stop() == 0
+        for s in socks:
+            s.close()
+    finally:
+        identd.close()
+    rows = session_rows(d.db)
+    assert len(rows) == 5
+    assert all(r["close_reason"] == "shutdown" for r in rows), rows
+    # Taken in the drain: never probed. Taken by the loop just before it
+    # heard of the stop: probed, and the probe cut short says so (none,
+    # with the time it was sent), not "timeout" (an identd too slow).
+    assert [r["ident_status"] for r in rows] == ["none"] * 5, rows
 
 
 def test_ident_timeout_refused_and_rate_limit(daemons):
