@@ -135,6 +135,15 @@ static void session_on_written(uv_write_t *req, int status)
  * Returns false (and closes later) when libuv refuses it. */
 static bool session_submit_held(struct session *s)
 {
+	uv_write_t *oldest = NULL;
+
+	while (s->held) {            /* held newest first: reverse it */
+		uv_write_t *req = s->held;
+		s->held = req->data;
+		req->data = oldest;
+		oldest = req;
+	}
+	s->held = oldest;
 	while (s->held) {
 		uv_write_t *req = s->held;
 		size_t n = *(size_t *)(req + 1);
@@ -150,7 +159,6 @@ static bool session_submit_held(struct session *s)
 			return false;    /* session_free drops the rest */
 		}
 	}
-	s->held_tail = NULL;
 	return true;
 }
 
@@ -208,12 +216,8 @@ static size_t session_write(struct session *s, const char *data, size_t len,
 	memcpy(copy, data + n, rest);
 	*(size_t *)(req + 1) = rest;
 	if (!s->has_handle) {
-		req->data = NULL;
-		if (s->held_tail)
-			s->held_tail->data = req;
-		else
-			s->held = req;
-		s->held_tail = req;
+		req->data = s->held;     /* newest first; submitted oldest first */
+		s->held = req;
 		s->out_queued += rest;
 		return (size_t)n;
 	}

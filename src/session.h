@@ -45,21 +45,23 @@ struct session {
 	struct http_stream http;     /* where the request tracking stands */
 	struct record_request *requests;   /* grown on demand, up to --max-requests */
 	uint32_t nrequests, reqcap, requests_dropped;
+	int fd;                      /* the socket */
 	struct ident_probe *probe;   /* the probe in flight, or NULL */
 	struct record_ident *ident;  /* the probe's result, once it ended */
 	size_t out_queued;           /* bytes waiting in uv_write requests */
-	uv_write_t *held, *held_tail;  /* before the handle: requests to submit
-	                              * once it opens, oldest first, chained
+	uv_write_t *held;            /* before the handle: requests to submit
+	                              * once it opens, newest first, chained
 	                              * through req->data (counted in out_queued) */
 	uint64_t tarpit_pos;         /* next byte of the tarpit stream */
-	int fd;                      /* the socket */
-	enum session_state state;
-	enum close_reason pending_reason;  /* valid when close_pending */
-	bool close_pending;          /* close at the end of this event */
-	bool close_after_flush;      /* close once the output is written */
-	bool has_handle;             /* tcp is open on fd (else read-ahead only) */
-	bool answered;               /* http: a response went out */
-	bool over_budget;            /* --max-buffered was full: bytes went uncaptured,
+	/* Bit-fields: with the fields above, an idle session fits glibc's
+	 * 640-byte chunk (DESIGN, "Memory per idle connection"). */
+	enum session_state state : 8;
+	enum close_reason pending_reason : 8;  /* valid when close_pending */
+	bool close_pending : 1;      /* close at the end of this event */
+	bool close_after_flush : 1;  /* close once the output is written */
+	bool has_handle : 1;         /* tcp is open on fd (else read-ahead only) */
+	bool answered : 1;           /* http: a response went out */
+	bool over_budget : 1;        /* --max-buffered was full: bytes went uncaptured,
 	                              * or output could not be queued */
 };
 
