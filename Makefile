@@ -5,21 +5,33 @@
 #   make bench        the benchmark against a bare epoll server (bench/run)
 
 CC      ?= cc
-PKGS     = libuv sqlite3 nettle jansson inih yara libseccomp
+PKGS     = libuv sqlite3 nettle jansson inih yara
+# The seccomp allow-list is built at build time by tools/sandbox_gen.c
+# (libseccomp) into raw BPF, a header every build variant includes: the
+# daemon itself does not link libseccomp.
+GEN      = build/gen/sandbox_bpf.h
 TEMPLATES_DIR ?= $(CURDIR)/templates
 RULES_DIR ?= $(CURDIR)/rules
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
            -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
-           $(shell pkg-config --cflags $(PKGS))
+           -Ibuild/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 SRCS     = $(filter-out src/main.c,$(wildcard src/*.c))
-HDRS     = $(wildcard src/*.h)
+HDRS     = $(wildcard src/*.h) $(GEN)
 UNIT     = $(wildcard tests/unit/*.c)
 
 all: build/flypaper
+
+build/gen/sandbox_gen: tools/sandbox_gen.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
+	    -o $@ $< $(shell pkg-config --cflags --libs libseccomp)
+
+$(GEN): build/gen/sandbox_gen
+	build/gen/sandbox_gen > $@.tmp && mv $@.tmp $@ || { rm -f $@.tmp; exit 2; }
 
 build/flypaper: $(SRCS) src/main.c $(HDRS)
 	@mkdir -p $(@D)
@@ -43,7 +55,7 @@ build/bench/%: bench/%.c
 
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE -Isrc -fsanitize=fuzzer,address,undefined \
               -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
-              $(shell pkg-config --cflags $(PKGS))
+              -Ibuild/gen $(shell pkg-config --cflags $(PKGS))
 FUZZ_SECONDS ?= 15
 
 build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)

@@ -1,7 +1,8 @@
 /* sandbox.c - confinement after start-up. Once serve or inetd has bound,
  * dropped privileges and opened its state files, the process gives up
  * what a parser bug could otherwise use: every system call outside an
- * allow-list (seccomp, libseccomp) and every file outside the state
+ * allow-list (seccomp: raw BPF generated at build time by
+ * tools/sandbox_gen.c with libseccomp) and every file outside the state
  * folders (Landlock, raw system calls: Debian has no library for it). */
 #include "sandbox.h"
 
@@ -10,7 +11,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <linux/landlock.h>
-#include <seccomp.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -30,6 +32,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sandbox_bpf.h"
 #include "state.h"
 
 /* Rights newer than Debian 12's <linux/landlock.h> (ABI 2). */
@@ -50,49 +53,6 @@ struct sandbox_landlock_attr {
 };
 
 #define SANDBOX_PATH_LEN 4096
-
-/* Everything a running serve or inetd process calls, grouped by who needs
- * it. Names unknown on this architecture are skipped. ioctl, socket,
- * clone, mmap, mprotect, prctl, prlimit64 and tgkill are added with
- * argument checks in sandbox_seccomp. arch_prctl is not here: glibc uses
- * it only while starting (TLS), never once confined (strace). */
-static const char *const sandbox_allowed[] = {
-	/* memory (malloc, thread stacks, SQLite's -shm) */
-	"brk", "munmap", "mremap", "madvise", "mincore",
-	/* files: SQLite (WAL, locks, sync), the JSON-lines sink and its
-	 * SIGHUP reopen, the rules cache */
-	"read", "write", "readv", "writev", "pread64", "pwrite64", "preadv",
-	"pwritev", "preadv2", "pwritev2", "open", "openat", "close",
-	"close_range", "fstat", "stat", "lstat", "newfstatat", "statx",
-	"lseek", "fcntl", "flock", "fsync", "fdatasync", "ftruncate",
-	"fallocate", "unlink", "unlinkat", "rename", "renameat", "renameat2",
-	"access", "faccessat", "faccessat2", "getcwd", "readlink",
-	"readlinkat", "getdents64", "fchmod", "fchown", "umask", "dup",
-	"dup2", "dup3", "pipe", "pipe2",
-	/* sockets: accept, IDENT probes, syslog */
-	"accept", "accept4", "connect", "bind", "listen", "getsockname",
-	"getpeername", "setsockopt", "getsockopt", "shutdown", "sendto",
-	"sendmsg", "sendmmsg", "recvfrom", "recvmsg", "recvmmsg",
-	/* libuv's loop */
-	"epoll_create", "epoll_create1", "epoll_ctl", "epoll_wait",
-	"epoll_pwait", "epoll_pwait2", "eventfd", "eventfd2", "poll", "ppoll",
-	"select", "pselect6",
-	/* threads, signals, time, exit */
-	"futex", "futex_waitv", "set_robust_list", "get_robust_list", "rseq",
-	"set_tid_address", "sched_yield", "sched_getaffinity", "gettid",
-	"getpid", "getppid", "exit", "exit_group", "rt_sigaction",
-	"rt_sigprocmask", "rt_sigreturn", "rt_sigtimedwait", "rt_sigpending",
-	"sigaltstack", "restart_syscall", "nanosleep", "clock_nanosleep",
-	"clock_gettime", "clock_getres", "gettimeofday", "time", "getrandom",
-	"uname", "getrlimit", "getrusage", "sysinfo",
-	"getuid", "geteuid", "getgid", "getegid", "getresuid", "getresgid",
-};
-
-/* Only what the sanitizer runtimes add, in ASan/UBSan builds. */
-static const char *const sandbox_allowed_sanitizers[] = {
-	"ptrace", "wait4", "waitid", "kill", "process_vm_readv", "getdents",
-	"sched_setaffinity", "setrlimit", "personality", "mkdir", "arch_prctl",
-};
 
 static int sandbox_log_fd = -1;         /* /dev/log datagram socket, or -1 */
 
@@ -247,98 +207,48 @@ static int sandbox_landlock(const struct sandbox_spec *spec, char *err,
 	return rc < 0 ? -1 : abi;
 }
 
-static int sandbox_rule(scmp_filter_ctx ctx, const char *name, unsigned n,
-    const struct scmp_arg_cmp *args, uint32_t action)
-{
-	int nr = seccomp_syscall_resolve_name(name);
-
-	if (nr == __NR_SCMP_ERROR)
-		return 0;            /* not on this architecture */
-	return seccomp_rule_add_array(ctx, action, nr, n, args);
-}
-
-/* Loads the allow-list; anything else traps into sandbox_on_sigsys. */
+/* Loads the allow-list built at build time (tools/sandbox_gen.c, raw BPF
+ * in build/gen/sandbox_bpf.h) with tgkill's pid placeholder patched to
+ * this process's pid; anything else traps into sandbox_on_sigsys. Fails
+ * closed if the placeholder is not where the generator counted it. */
 static int sandbox_seccomp(char *err, size_t errlen)
 {
-	static const unsigned long ioctls[] = {FIONBIO, FIOCLEX, FIONCLEX,
-	    FIONREAD, TCGETS, TIOCGWINSZ};
-	static const int families[] = {AF_INET, AF_INET6};
-	static const int prctls[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE};
-	struct scmp_arg_cmp noexec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);
-	struct scmp_arg_cmp thread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD,
-	    CLONE_THREAD);
-	struct scmp_arg_cmp self = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
-	/* glibc's getrlimit and setrlimit: prlimit64(0, ...), this process. */
-	struct scmp_arg_cmp own_limits = SCMP_A0(SCMP_CMP_EQ, 0);
-	struct scmp_arg_cmp unix_socket = SCMP_A0(SCMP_CMP_EQ, AF_UNIX);
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_TRAP);
-	int rc = ctx ? 0 : -ENOMEM;
+	struct sock_filter insns[sizeof(sandbox_bpf) / sizeof(sandbox_bpf[0])];
+	struct sock_fprog prog = {.len = sizeof(insns) / sizeof(insns[0]),
+	    .filter = insns};
+	uint32_t pid = (uint32_t)getpid();
+	int slots = 0;
+	long rc;
 
-	/* Threads only: no fork, no exec. glibc tries clone3 first, whose
-	 * flags a filter cannot see, and falls back to clone on ENOSYS. */
-	if (rc == 0)
-		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
-	/* A binary tree of syscall numbers, not a list: the kernel runs the
-	 * filter for every number when it installs it (its cache of always-
-	 * allowed calls), so a short path per number makes installing cheap. */
-	if (rc == 0)
-		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-	if (rc == 0)
-		rc = sandbox_rule(ctx, "clone3", 0, NULL, SCMP_ACT_ERRNO(ENOSYS));
-	if (rc == 0)
-		rc = sandbox_rule(ctx, "clone", SANDBOX_SANITIZERS ? 0 : 1,
-		    &thread, SCMP_ACT_ALLOW);
-	/* No executable mappings once start-up is over. */
-	if (rc == 0)
-		rc = sandbox_rule(ctx, "mmap", 1, &noexec, SCMP_ACT_ALLOW);
-	if (rc == 0)
-		rc = sandbox_rule(ctx, "mprotect", 1, &noexec, SCMP_ACT_ALLOW);
-	if (rc == 0)
-		rc = sandbox_rule(ctx, "tgkill", SANDBOX_SANITIZERS ? 0 : 1,
-		    &self, SCMP_ACT_ALLOW);
-	for (size_t i = 0; rc == 0 && i < sizeof(ioctls) / sizeof(ioctls[0]); i++) {
-		struct scmp_arg_cmp a = SCMP_A1(SCMP_CMP_EQ, ioctls[i]);
-		rc = sandbox_rule(ctx, "ioctl", 1, &a, SCMP_ACT_ALLOW);
+	memcpy(insns, sandbox_bpf, sizeof(insns));
+	for (size_t i = 0; i < prog.len; i++) {
+		if (insns[i].k != SANDBOX_BPF_PID)
+			continue;
+		if (insns[i].code != (BPF_JMP | BPF_JEQ | BPF_K))
+			break;       /* slots stays short: refused below */
+		insns[i].k = pid;
+		slots++;
 	}
-	if (rc == 0)
-		rc = sandbox_rule(ctx, "prlimit64", 1, &own_limits, SCMP_ACT_ALLOW);
-	/* TCP only (accepting, IDENT probes): no raw sockets, no UDP (nothing
-	 * resolves names once confined), no other protocol. */
-	for (size_t i = 0; rc == 0 && i < sizeof(families) / sizeof(families[0]); i++) {
-		struct scmp_arg_cmp a[] = {
-			SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]),
-			SCMP_A1(SCMP_CMP_MASKED_EQ,
-			    (scmp_datum_t)(uint32_t)~(SOCK_NONBLOCK | SOCK_CLOEXEC),
-			    SOCK_STREAM),
-			SCMP_A2(SCMP_CMP_EQ, 0),
-		};
-		rc = sandbox_rule(ctx, "socket", 3, a, SCMP_ACT_ALLOW);
+	if (slots != SANDBOX_BPF_PID_SLOTS) {
+		snprintf(err, errlen, "sandbox: seccomp: the filter's pid "
+		    "placeholder is not where expected");
+		return -1;
 	}
-	/* No Unix sockets: connect would reach any on the host (systemd's,
-	 * docker's, D-Bus), and Landlock does not cover them. The syslog
-	 * socket is opened before (log.c, LOG_NDELAY; the SIGSYS line's own).
-	 * An error, not a kill: glibc reopens /dev/log after journald
-	 * restarts, and NSS may try nscd's socket; both must just fail. */
-	if (rc == 0)
-		rc = sandbox_rule(ctx, "socket", 1, &unix_socket, SCMP_ACT_ERRNO(EACCES));
-	for (size_t i = 0; rc == 0 && i < sizeof(prctls) / sizeof(prctls[0]) &&
-	         !SANDBOX_SANITIZERS; i++) {
-		struct scmp_arg_cmp a = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)prctls[i]);
-		rc = sandbox_rule(ctx, "prctl", 1, &a, SCMP_ACT_ALLOW);
+	/* Threads only: no fork, no exec (the filter). TSYNC: every thread
+	 * gets the filter or none does; a positive return names a thread
+	 * that could not be synchronised. */
+	rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+	    SECCOMP_FILTER_FLAG_TSYNC, &prog);
+	if (rc < 0) {
+		snprintf(err, errlen, "sandbox: seccomp: %s", strerror(errno));
+		return -1;
 	}
-	if (rc == 0 && SANDBOX_SANITIZERS)
-		rc = sandbox_rule(ctx, "prctl", 0, NULL, SCMP_ACT_ALLOW);
-	for (size_t i = 0; rc == 0 && i < sizeof(sandbox_allowed) / sizeof(sandbox_allowed[0]); i++)
-		rc = sandbox_rule(ctx, sandbox_allowed[i], 0, NULL, SCMP_ACT_ALLOW);
-	for (size_t i = 0; rc == 0 && SANDBOX_SANITIZERS &&
-	         i < sizeof(sandbox_allowed_sanitizers) / sizeof(sandbox_allowed_sanitizers[0]); i++)
-		rc = sandbox_rule(ctx, sandbox_allowed_sanitizers[i], 0, NULL, SCMP_ACT_ALLOW);
-	if (rc == 0)
-		rc = seccomp_load(ctx);
-	if (rc < 0)
-		snprintf(err, errlen, "sandbox: seccomp: %s", strerror(-rc));
-	seccomp_release(ctx);
-	return rc < 0 ? -1 : 0;
+	if (rc > 0) {
+		snprintf(err, errlen, "sandbox: seccomp: thread %ld could not "
+		    "take the filter", rc);
+		return -1;
+	}
+	return 0;
 }
 
 /* 1 if another thread runs already: Landlock would not bind it. */

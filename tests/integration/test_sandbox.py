@@ -147,3 +147,13 @@ def test_inetd_child_on_a_socket_reports_to_syslog(tmp_path):
     assert "leaked b''" in r.stdout, r.stdout
     assert re.search(r"<27>flypaper\[\d+\]: error: sandbox: forbidden system call \d+, killed",
                      r.stdout), r.stdout
+
+
+def test_daemon_does_not_load_libseccomp():
+    """The allow-list is raw BPF generated at build time (tools/sandbox_gen.c):
+    an inetd child neither loads libseccomp nor builds a filter."""
+    r = subprocess.run(["readelf", "-d", FLYPAPER], capture_output=True, text=True,
+                       timeout=30, check=True)
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
+    assert needed, r.stdout
+    assert not [lib for lib in needed if "seccomp" in lib], needed
