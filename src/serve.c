@@ -319,7 +319,7 @@ int serve_main(int argc, char **argv)
 	 * starts (Landlock binds only this thread and those it starts). The
 	 * rules were compiled as root: nothing needs their files now, and the
 	 * service user may not even be able to reach them. */
-	sandbox_confine(&sv.cfg, 0, 0);
+	sandbox_confine(&sv.cfg, 0);
 	if (writer_start(&sv.writer) < 0)
 		log_fatal("cannot start the writer thread");
 	for (int w = 0; w < sv.nworkers; w++) {
