@@ -26,8 +26,9 @@
  * Open addressing with linear probing and backward-shift deletion (no
  * tombstones); an entry lives while its source has a session open, so the
  * table never holds more sources than sessions. Its size is fixed at start
- * from max-conns: 16 bytes a slot, at most half the slots used. The hash
- * is keyed with a random seed so peers cannot pick colliding /64s. */
+ * from max-conns: 16 bytes a slot, at least 3/2 as many slots as
+ * max-conns plus slack, so at most two thirds of them used. The hash is
+ * keyed with a random seed so peers cannot pick colliding /64s. */
 
 struct worker_source {
 	uint64_t key;                /* IPv4 address, or the IPv6 /64 prefix */
