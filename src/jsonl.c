@@ -307,13 +307,6 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 	return jsonl_end(&ev, escaped);
 }
 
-char *jsonl_format_request(const struct record *r, uint32_t i, const char *sensor)
-{
-	bool escaped;
-
-	return jsonl_format_request_line(r, i, sensor, &escaped);
-}
-
 char *jsonl_format(const struct record *r, const char *sensor)
 {
 	bool escaped;

@@ -35,10 +35,6 @@ int jsonl_reopen(struct jsonl *j, char *err, size_t errlen);
  * NULL when memory runs out. */
 char *jsonl_format(const struct record *r, const char *sensor);
 
-/* Formats request i of a closed record as a flypaper.http.request event.
- * Returns a string the caller frees, or NULL. */
-char *jsonl_format_request(const struct record *r, uint32_t i, const char *sensor);
-
 /* Closes the file. NULL is allowed. */
 void jsonl_close(struct jsonl *j);
 
