@@ -151,6 +151,9 @@ int inetd_main(int argc, char **argv)
 		log_error("%llu store error(s), %llu record(s) lost, %llu jsonl error(s)",
 		    (unsigned long long)writer.store_errors, (unsigned long long)lost,
 		    (unsigned long long)writer.jsonl_errors);
+	if (writer.jsonl_escaped)
+		log_warn("%llu jsonl line(s) written with a field escaped",
+		    (unsigned long long)writer.jsonl_escaped);
 	writer_destroy(&writer);
 	worker_shared_free(&shared);
 	config_free(&cfg);

@@ -21,10 +21,11 @@ struct jsonl *jsonl_open(const char *path, const char *sensor, char *err,
  * lines. A write cut short (full disk) keeps the whole lines written and
  * removes the partial one, or, when it cannot (a pipe), starts the next
  * batch with a newline: a half line is never glued to the next event.
- * Returns the number of lines not written whole, plus those written with a
- * field jansson refused, escaped and named in "escaped_fields" (0 on
- * success). */
-uint64_t jsonl_write(struct jsonl *j, const struct record *list);
+ * Returns the number of lines not written whole (lost; 0 on success), and
+ * sets *escaped to the number written whole with a field jansson refused,
+ * escaped and named in "escaped_fields". */
+uint64_t jsonl_write(struct jsonl *j, const struct record *list,
+    uint64_t *escaped);
 
 /* Reopens the file after log rotation. Returns 0, or -1 with err (the old
  * file stays in use). */

@@ -24,7 +24,8 @@ struct store_run {
 	uint64_t records_dropped;    /* records the full queue dropped */
 	uint64_t store_errors;       /* failed transactions (busy, full, I/O) */
 	uint64_t records_lost;       /* records given up on at exit */
-	uint64_t jsonl_errors;       /* JSON-lines lines that failed to write */
+	uint64_t jsonl_errors;       /* JSON lines not written whole (lost) */
+	uint64_t jsonl_escaped;      /* JSON lines written with a field escaped */
 	uint64_t lag_pauses;         /* times accepting paused for the writer's lag */
 	uint64_t lag_paused_ms;      /* how long, in all */
 	uint64_t unclassified;       /* payloads not classified: the writer was behind */

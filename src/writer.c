@@ -231,12 +231,19 @@ static void writer_take(struct writer *w, struct record *list)
 	if (w->classify || w->classify_paths)
 		writer_classify(w, list);
 	if (w->jsonl) {
-		uint64_t failed = jsonl_write(w->jsonl, list);
+		uint64_t escaped;
+		uint64_t failed = jsonl_write(w->jsonl, list, &escaped);
 		if (failed) {
 			if (w->jsonl_errors == 0)
-				log_error("jsonl: %llu line(s) not written whole, or with a field escaped",
+				log_error("jsonl: %llu line(s) not written whole",
 				    (unsigned long long)failed);
 			w->jsonl_errors += failed;
+		}
+		if (escaped) {
+			if (w->jsonl_escaped == 0)
+				log_warn("jsonl: %llu line(s) written with a field escaped "
+				    "(named in escaped_fields)", (unsigned long long)escaped);
+			w->jsonl_escaped += escaped;
 		}
 	}
 	while (*tail)

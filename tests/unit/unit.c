@@ -670,7 +670,8 @@ static void test_jsonl_cut_writes(void)
 	fd = mkstemp(path);
 	close(fd);
 	j = jsonl_open(path, "s", err, sizeof(err));
-	CHECK(j && jsonl_write(j, small) == 0, "first line");
+	uint64_t esc;
+	CHECK(j && jsonl_write(j, small, &esc) == 0 && esc == 0, "first line");
 	stat(path, &st);
 	off_t before = st.st_size;
 	struct rlimit old, lim;
@@ -680,11 +681,11 @@ static void test_jsonl_cut_writes(void)
 	signal(SIGXFSZ, SIG_IGN);
 	setrlimit(RLIMIT_FSIZE, &lim);
 	small->next = big;
-	uint64_t lost = jsonl_write(j, small);    /* the small line fits, not the big one */
+	uint64_t lost = jsonl_write(j, small, &esc); /* the small line fits, not the big one */
 	setrlimit(RLIMIT_FSIZE, &old);
 	small->next = NULL;
 	CHECK(lost == 1, "cut batch: %llu lost", (unsigned long long)lost);
-	CHECK(jsonl_write(j, small) == 0, "after the cut");
+	CHECK(jsonl_write(j, small, &esc) == 0, "after the cut");
 	jsonl_close(j);
 	fd = open(path, O_RDONLY);
 	size_t len = drain(fd, buf, sizeof(buf));
@@ -700,9 +701,9 @@ static void test_jsonl_cut_writes(void)
 	saved = dup(STDOUT_FILENO);
 	dup2(p[1], STDOUT_FILENO);
 	j = jsonl_open("-", "s", err, sizeof(err));
-	lost = jsonl_write(j, big);
+	lost = jsonl_write(j, big, &esc);
 	size_t got = drain(p[0], buf, sizeof(buf));
-	uint64_t lost2 = jsonl_write(j, small);
+	uint64_t lost2 = jsonl_write(j, small, &esc);
 	size_t got2 = drain(p[0], buf, sizeof(buf));
 	jsonl_close(j);
 	dup2(saved, STDOUT_FILENO);
@@ -713,6 +714,42 @@ static void test_jsonl_cut_writes(void)
 	    (unsigned long long)lost, got);
 	CHECK(lost2 == 0 && got2 > 1 && buf[0] == '\n' && json_lines(buf + 1) == 1,
 	    "pipe: next batch on a fresh line: '%.40s'", buf);
+	record_free(big);
+	record_free(small);
+}
+
+/* A line with a field jansson refused is written, escaped: counted apart
+ * from the lines lost (not as a JSON-lines error), and only when it made
+ * it into the file whole. */
+static void test_jsonl_escaped_is_not_lost(void)
+{
+	struct record *big = make_record(8000), *small = make_record(10);
+	char err[256], path[] = "/tmp/flypaper-unit-jsonl-XXXXXX";
+	struct jsonl *j;
+	struct stat st;
+	uint64_t esc = 99, lost;
+	int fd = mkstemp(path);
+
+	close(fd);
+	j = jsonl_open(path, "s\xe9", err, sizeof(err));  /* not UTF-8: escaped */
+	lost = j ? jsonl_write(j, small, &esc) : 1;
+	CHECK(lost == 0 && esc == 1, "escaped line: %llu lost, %llu escaped",
+	    (unsigned long long)lost, (unsigned long long)esc);
+	stat(path, &st);
+	struct rlimit old, lim;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 2 * (rlim_t)st.st_size + 100;
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &lim);
+	small->next = big;
+	lost = j ? jsonl_write(j, small, &esc) : 0;  /* the small one fits, not the big one */
+	setrlimit(RLIMIT_FSIZE, &old);
+	small->next = NULL;
+	CHECK(lost == 1 && esc == 1, "cut batch: %llu lost, %llu escaped",
+	    (unsigned long long)lost, (unsigned long long)esc);
+	jsonl_close(j);
+	unlink(path);
 	record_free(big);
 	record_free(small);
 }
@@ -1724,6 +1761,7 @@ int main(void)
 	test_config();
 	test_jsonl_format();
 	test_jsonl_cut_writes();
+	test_jsonl_escaped_is_not_lost();
 	test_timeouts();
 	test_http_parser();
 	test_http_splits();
