@@ -593,6 +593,16 @@ int store_open_untrusted(const char *path, sqlite3 **db)
 	return rc;
 }
 
+const char *store_column_display(sqlite3_stmt *q, int i, char *out,
+    size_t outlen)
+{
+	const unsigned char *v = sqlite3_column_text(q, i);
+
+	text_display_into(v ? v : (const unsigned char *)"",
+	    v ? (size_t)sqlite3_column_bytes(q, i) : 0, out, outlen);
+	return v ? out : NULL;
+}
+
 int store_attach_ro(sqlite3 *db, const char *path, const char *name)
 {
 	static const char hex[] = "0123456789ABCDEF";
