@@ -205,6 +205,38 @@ uint32_t worker_source_count(struct worker_shared *sh, const struct addr *src)
 	return n;
 }
 
+/* Of the first max sessions on the list all (linked by their session
+ * deadline), the first whose source holds the most open sessions, if that
+ * is more than one; NULL when none does. One lock for the whole scan, which
+ * ends early at a source at the per-source limit: none can hold more. */
+static struct session *worker_sources_busiest(struct worker_sources *t,
+    struct list_link *all, int max)
+{
+	struct session *busiest = NULL;
+	uint32_t most = 1;
+	int scanned = 0;
+
+	if (!t || t->limit <= most)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	for (struct list_link *l = all->next; l != all && scanned < max;
+	    l = l->next, scanned++) {
+		struct session *s = list_entry(l, struct session, tlinks[TIMEOUT_SESSION]);
+		uint64_t key;
+		uint32_t family;
+		worker_source_key(&s->src, &key, &family);
+		uint32_t n = t->slots[worker_source_find(t, key, family)].count;
+		if (n > most) {
+			most = n;
+			busiest = s;
+			if (most >= t->limit)
+				break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return busiest;
+}
+
 static void worker_on_acceptable(uv_poll_t *poll, int status, int events);
 static void worker_on_stop(uv_async_t *async);
 
@@ -353,20 +385,9 @@ int worker_init(struct worker *w, struct worker_shared *shared,
  * limit fd_limit. Returns true when a session was closed. */
 static bool worker_evict_at_fd_limit(struct worker *w)
 {
-	struct list_link *all = &w->tlists[TIMEOUT_SESSION];
-	struct session *victim = NULL;
-	uint32_t most = 1;
-	int scanned = 0;
+	struct session *victim = worker_sources_busiest(w->shared->sources,
+	    &w->tlists[TIMEOUT_SESSION], WORKER_EVICT_SCAN);
 
-	for (struct list_link *l = all->next; l != all && scanned < WORKER_EVICT_SCAN;
-	    l = l->next, scanned++) {
-		struct session *s = list_entry(l, struct session, tlinks[TIMEOUT_SESSION]);
-		uint32_t n = worker_source_count(w->shared, &s->src);
-		if (n > most) {
-			most = n;
-			victim = s;
-		}
-	}
 	if (!victim)
 		return false;
 	atomic_fetch_add(&w->shared->evicted, 1);
