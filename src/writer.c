@@ -311,10 +311,9 @@ bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns)
 
 	/* The store's health matters only once the lag is over: one load
 	 * in the common case. */
-	if (!writer_lag_exceeds(oldest, false, now_ns, max_lag_ns) ||
-	    atomic_load(&w->classifying))
+	if (!writer_lag_exceeds(oldest, false, now_ns, max_lag_ns))
 		return false;
-	return writer_lag_exceeds(oldest, atomic_load(&w->failing), now_ns, max_lag_ns);
+	return !atomic_load(&w->classifying) && !atomic_load(&w->failing);
 }
 
 /* The loop of the writer thread (and of writer_drain). While the store
