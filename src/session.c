@@ -780,10 +780,7 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 	if (w->shared->emit_connect)
 		session_queue_connect(w, s);
 	session_greet(s, now_ns);
-	/* A peer taken once shutdown began (the backlog's drain) is not
-	 * probed: the probe could only be cut short at once. */
-	if (!w->stopping && !atomic_load(&w->shared->stopping))
-		ident_maybe_probe(w, s);
+	ident_maybe_probe(w, s);
 	session_read_ahead(s);
 	if (s->close_pending || (s->close_after_flush && s->out_queued == 0)) {
 		if (!s->close_pending)

@@ -1259,6 +1259,15 @@ static void test_ident_limiter(void)
 	CHECK(!ident_limiter_allow(l, &a, 64 * s), "still limited while the table is full");
 	ident_limiter_free(l);
 
+	/* A probe never sent is forgotten; a mark from another time stays. */
+	l = ident_limiter_new(8, 60 * s);
+	CHECK(ident_limiter_allow(l, &a, 1 * s), "first probe");
+	ident_limiter_forget(l, &a, 1 * s);
+	CHECK(ident_limiter_allow(l, &a, 2 * s), "the probe never sent is forgotten");
+	ident_limiter_forget(l, &a, 1 * s);
+	CHECK(!ident_limiter_allow(l, &a, 3 * s), "a later probe's mark stays");
+	ident_limiter_free(l);
+
 	/* One source: an IPv4 host and its v4-mapped form; an IPv6 /64. */
 	static const struct {
 		const char *first, *then;
@@ -1385,6 +1394,72 @@ static void test_ident_when_the_record_is_lost(void)
 		if (!finished)
 			close(ifd);
 	}
+}
+
+/* A probe that finds no fd for its socket (the fd limit) is never sent:
+ * the session is not probed, and its source is not held back from a probe
+ * for --ident-interval by a probe that never went out. */
+static void test_ident_at_the_fd_limit(void)
+{
+	static struct worker w;
+	struct worker_shared sh;
+	struct writer wr;
+	struct config cfg;
+	char err[256];
+	uint16_t lport, iport;
+	int lfd = loopback_listener(&lport);
+	int ifd = loopback_listener(&iport);
+
+	memset(&wr, 0, sizeof(wr));
+	config_defaults(&cfg);
+	cfg.ident_probability = 1.0;
+	cfg.ident_port = iport;
+	cfg.ident_timeout_ms = 2000;
+	CHECK(queue_init(&wr.queue, 16, 1 << 20) == 0, "queue");
+	CHECK(worker_shared_init(&sh, &cfg, &wr, MODE_SERVE, err, sizeof(err)) == 0,
+	    "shared: %s", err);
+	CHECK(worker_init(&w, &sh, NULL, NULL, 0, err, sizeof(err)) == 0, "worker: %s", err);
+
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(lport)};
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int cfd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(cfd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "connect");
+	int afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct addr src, dst;
+	struct timespec wall;
+	getpeername(afd, (struct sockaddr *)&ss, &sl);
+	addr_from_sockaddr(&src, (struct sockaddr *)&ss, sl);
+	sl = sizeof(ss);
+	getsockname(afd, (struct sockaddr *)&ss, &sl);
+	addr_from_sockaddr(&dst, (struct sockaddr *)&ss, sl);
+	clock_gettime(CLOCK_REALTIME, &wall);
+
+	/* The fd limit at the lowest free fd: no new fd from here on. */
+	struct rlimit old, lim;
+	int lowest = open("/dev/null", O_RDONLY);
+	close(lowest);
+	getrlimit(RLIMIT_NOFILE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)lowest;
+	CHECK(lowest >= 0 && setrlimit(RLIMIT_NOFILE, &lim) == 0, "lower the fd limit");
+	session_start(&w, afd, 0, &src, &dst, uv_hrtime(), &wall);
+	setrlimit(RLIMIT_NOFILE, &old);
+	CHECK(list_empty(&w.probes), "no probe without an fd");
+	CHECK(ident_limiter_allow(sh.ident_limiter, &src, uv_hrtime()),
+	    "the source may be probed at its next session");
+	close(cfd);
+	run_until(&w, no_sessions);
+	CHECK(atomic_load(&sh.active) == 0 && atomic_load(&sh.ident_inflight) == 0,
+	    "the session closed, no probe counted");
+	ident_abort_all(&w);
+	worker_destroy(&w);
+	worker_shared_free(&sh);
+	queue_destroy(&wr.queue);
+	config_free(&cfg);
+	close(lfd);
+	close(ifd);
 }
 
 static void test_experiment_assignment(void)
@@ -1768,6 +1843,7 @@ int main(void)
 	test_ident_parser();
 	test_ident_limiter();
 	test_ident_when_the_record_is_lost();
+	test_ident_at_the_fd_limit();
 	test_source_limit();
 	test_experiment_assignment();
 	test_personalities();
