@@ -185,23 +185,17 @@ static YR_RULES *classify_cache_load(const char *cache, const char *key)
 	char real[STATE_PATH_MAX], err[256], *stored;
 	size_t len = strlen(key) + 1;
 	YR_RULES *rules = NULL;
-	struct stat st;
 	int dirfd, fd;
 	FILE *f;
 
 	if ((dirfd = state_open_dir(cache, 0, real, sizeof(real), err, sizeof(err))) < 0)
 		return NULL;
-	/* Checked before state_openat narrows the mode: a file someone else
-	 * could write until now is not trusted. */
-	if (fstatat(dirfd, strrchr(real, '/') + 1, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		close(dirfd);
-		return NULL;
-	}
-	fd = state_openat(dirfd, strrchr(real, '/') + 1, real, O_RDONLY, err, sizeof(err));
+	/* Checked on the fd; a file someone else could write until now is
+	 * refused, not narrowed and trusted. */
+	fd = state_openat(dirfd, strrchr(real, '/') + 1, real, O_RDONLY,
+	    STATE_REFUSE_WRITABLE, err, sizeof(err));
 	close(dirfd);
-	if (fd < 0 || fstat(fd, &st) < 0 || (st.st_mode & (S_IWGRP | S_IWOTH)) ||
-	    !(f = fdopen(fd, "rb"))) {
+	if (fd < 0 || !(f = fdopen(fd, "rb"))) {
 		if (fd >= 0)
 			close(fd);
 		return NULL;
@@ -233,7 +227,7 @@ static void classify_cache_save(const char *cache, const char *key, YR_RULES *ru
 	name = strrchr(real, '/') + 1;
 	snprintf(tmp, sizeof(tmp), "%s.%ld.tmp", name, (long)getpid());
 	unlinkat(dirfd, tmp, 0);             /* left by a crash of this pid */
-	fd = state_openat(dirfd, tmp, tmp, O_WRONLY | O_CREAT | O_EXCL, err, sizeof(err));
+	fd = state_openat(dirfd, tmp, tmp, O_WRONLY | O_CREAT | O_EXCL, 0, err, sizeof(err));
 	if (fd < 0 || !(f = fdopen(fd, "wb"))) {
 		if (fd >= 0)
 			close(fd);

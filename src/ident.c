@@ -182,19 +182,27 @@ struct ident_limiter *ident_limiter_new(size_t slots, uint64_t interval_ns)
 	return l;
 }
 
+/* The bucket of a source key (FNV-1a). */
+static size_t ident_limiter_bucket(const struct ident_limiter *l,
+    const uint8_t ip[ADDR_KEY_LEN])
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (int i = 0; i < ADDR_KEY_LEN; i++)
+		h = (h ^ ip[i]) * 1099511628211ULL;
+	return (size_t)(h % l->nbuckets);
+}
+
 bool ident_limiter_allow(struct ident_limiter *l, const struct addr *a,
     uint64_t now_ns)
 {
 	uint8_t ip[ADDR_KEY_LEN];
-	uint64_t h = 1469598103934665603ULL;  /* FNV-1a */
 	struct ident_slot *bucket, *free_slot = NULL;
 	bool allow = false;
 
 	addr_source_key(a, ip);   /* v4-mapped is IPv4; IPv6 counts by /64 */
-	for (int i = 0; i < ADDR_KEY_LEN; i++)
-		h = (h ^ ip[i]) * 1099511628211ULL;
 	pthread_mutex_lock(&l->lock);
-	bucket = &l->slots[(h % l->nbuckets) * IDENT_BUCKET];
+	bucket = &l->slots[ident_limiter_bucket(l, ip) * IDENT_BUCKET];
 	for (int i = 0; i < IDENT_BUCKET; i++) {
 		struct ident_slot *sl = &bucket[i];
 		bool fresh = sl->last_ns && now_ns - sl->last_ns < l->interval_ns;
@@ -215,6 +223,26 @@ bool ident_limiter_allow(struct ident_limiter *l, const struct addr *a,
 out:
 	pthread_mutex_unlock(&l->lock);
 	return allow;
+}
+
+void ident_limiter_forget(struct ident_limiter *l, const struct addr *a,
+    uint64_t now_ns)
+{
+	uint8_t ip[ADDR_KEY_LEN];
+	uint64_t stamp = now_ns ? now_ns : 1;
+	struct ident_slot *bucket;
+
+	addr_source_key(a, ip);
+	pthread_mutex_lock(&l->lock);
+	bucket = &l->slots[ident_limiter_bucket(l, ip) * IDENT_BUCKET];
+	for (int i = 0; i < IDENT_BUCKET; i++) {
+		/* Only the mark that allow set: a later probe's stays. An
+		 * empty slot and a stale entry allow the same. */
+		if (bucket[i].last_ns == stamp &&
+		    memcmp(bucket[i].ip, ip, ADDR_KEY_LEN) == 0)
+			bucket[i].last_ns = 0;
+	}
+	pthread_mutex_unlock(&l->lock);
 }
 
 void ident_limiter_free(struct ident_limiter *l)
@@ -384,6 +412,10 @@ bool ident_maybe_probe(struct worker *w, struct session *s)
 
 	if (!sh->ident_limiter || cfg->ident_probability <= 0.0)
 		return false;
+	/* A peer taken once shutdown began (the backlog's drain) is not
+	 * probed: the probe could only be cut short at once. */
+	if (atomic_load(&sh->stopping))
+		return false;
 	if (cfg->ident_probability < 1.0 &&
 	    (double)(record_new_id() >> 11) * 0x1.0p-53 >= cfg->ident_probability)
 		return false;
@@ -398,6 +430,7 @@ bool ident_maybe_probe(struct worker *w, struct session *s)
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		atomic_fetch_sub(&sh->ident_inflight, 1);
+		ident_limiter_forget(sh->ident_limiter, &s->src, now);
 		return false;
 	}
 	p->worker = w;
@@ -433,9 +466,11 @@ bool ident_maybe_probe(struct worker *w, struct session *s)
 	int rc = uv_tcp_bind(&p->tcp, &local.u.sa, 0);
 	if (rc == UV_EMFILE || rc == UV_ENFILE) {
 		/* No fd for the probe's socket: flypaper is at its fd limit,
-		 * the peer is not unreachable. Not probed (status none). */
+		 * the peer is not unreachable. Not probed (status none), and
+		 * the source may be probed at its next session. */
 		s->ident_sent_ns = 0;
 		ident_cancel(s);
+		ident_limiter_forget(sh->ident_limiter, &s->src, now);
 		return false;
 	}
 	if (rc == 0)

@@ -47,15 +47,22 @@ struct ident_limiter *ident_limiter_new(size_t slots, uint64_t interval_ns);
 bool ident_limiter_allow(struct ident_limiter *l, const struct addr *ip,
     uint64_t now_ns);
 
+/* Undoes the mark ident_limiter_allow set at now_ns for ip's source, for
+ * a probe that was never sent: the source may be probed again at once.
+ * A mark set at another time (a later probe's) stays. Thread-safe. */
+void ident_limiter_forget(struct ident_limiter *l, const struct addr *ip,
+    uint64_t now_ns);
+
 void ident_limiter_free(struct ident_limiter *l);
 
 struct worker;
 struct session;
 
-/* Starts a probe for session s when --ident chooses it and the limits allow:
- * connects from s's local address to the peer's ident port, without
- * blocking. Returns true when a probe was started; false also when no fd
- * was free for its socket (the fd limit: s is then not probed). */
+/* Starts a probe for session s when --ident chooses it, the limits allow
+ * and shutdown has not begun: connects from s's local address to the
+ * peer's ident port, without blocking. Returns true when a probe was
+ * started; false also when no fd was free for its socket (the fd limit: s
+ * is then not probed, and its source stays free to probe). */
 bool ident_maybe_probe(struct worker *w, struct session *s);
 
 /* The session is closing with record r: the probe keeps r and hands it to

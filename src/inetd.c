@@ -135,7 +135,7 @@ int inetd_main(int argc, char **argv)
 	 * their cache, which the writer thread opens later and only when a
 	 * payload needs them (writer_classify_lazily): Landlock lets it read
 	 * the rules and write the cache beside the database. */
-	sandbox_confine(&cfg, log_is_syslog(), 1);
+	sandbox_confine(&cfg, 1);
 	session_start(w, STDIN_FILENO, 0, &src, NULL, start_ns, &wall);
 	sigprocmask(SIG_UNBLOCK, &term, NULL);
 	worker_run(w);
@@ -151,6 +151,9 @@ int inetd_main(int argc, char **argv)
 		log_error("%llu store error(s), %llu record(s) lost, %llu jsonl error(s)",
 		    (unsigned long long)writer.store_errors, (unsigned long long)lost,
 		    (unsigned long long)writer.jsonl_errors);
+	if (writer.jsonl_escaped)
+		log_warn("%llu jsonl line(s) written with a field escaped",
+		    (unsigned long long)writer.jsonl_escaped);
 	writer_destroy(&writer);
 	worker_shared_free(&shared);
 	config_free(&cfg);

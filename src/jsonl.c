@@ -307,13 +307,6 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 	return jsonl_end(&ev, escaped);
 }
 
-char *jsonl_format_request(const struct record *r, uint32_t i, const char *sensor)
-{
-	bool escaped;
-
-	return jsonl_format_request_line(r, i, sensor, &escaped);
-}
-
 char *jsonl_format(const struct record *r, const char *sensor)
 {
 	bool escaped;
@@ -360,13 +353,50 @@ static void jsonl_cut_partial(struct jsonl *j, size_t partial)
 	j->torn = true;
 }
 
-uint64_t jsonl_write(struct jsonl *j, const struct record *list)
+/* Where the lines with a field escaped end in a batch, so that a write cut
+ * short counts only those that made it. Such lines should never come: the
+ * array stays empty, and unallocated, almost always. */
+struct jsonl_marks {
+	size_t *end;                 /* offset just past each one's newline */
+	size_t n, cap;
+	uint64_t unplaced;           /* memory ran out: counted as written */
+};
+
+static void jsonl_mark(struct jsonl_marks *m, size_t end)
+{
+	if (m->n == m->cap) {
+		size_t cap = m->cap ? 2 * m->cap : 16;
+		size_t *grown = realloc(m->end, cap * sizeof(*grown));
+		if (!grown) {
+			m->unplaced++;
+			return;
+		}
+		m->end = grown;
+		m->cap = cap;
+	}
+	m->end[m->n++] = end;
+}
+
+/* The marked lines that end at or before offset upto. */
+static uint64_t jsonl_marks_upto(const struct jsonl_marks *m, size_t upto)
+{
+	uint64_t n = m->unplaced;
+
+	for (size_t i = 0; i < m->n; i++)
+		n += m->end[i] <= upto;
+	return n;
+}
+
+uint64_t jsonl_write(struct jsonl *j, const struct record *list,
+    uint64_t *escaped)
 {
 	char *batch = NULL;
 	size_t len = 0, start = 0;
 	uint64_t lines = 0, failed = 0;
+	struct jsonl_marks marks = {0};
 	FILE *mem = open_memstream(&batch, &len);
 
+	*escaped = 0;
 	if (!mem) {
 		for (const struct record *r = list; r; r = r->next)
 			failed++;
@@ -380,30 +410,36 @@ uint64_t jsonl_write(struct jsonl *j, const struct record *list)
 		/* The requests came before the close: their events first. */
 		uint32_t nreq = r->kind == RECORD_CLOSED && r->payload ? r->nrequests : 0;
 		for (uint32_t i = 0; i <= nreq; i++) {
-			bool escaped = false;
-			char *line = i < nreq ? jsonl_format_request_line(r, i, j->sensor, &escaped)
-			                      : jsonl_format_line(r, j->sensor, &escaped);
+			bool esc = false;
+			char *line = i < nreq ? jsonl_format_request_line(r, i, j->sensor, &esc)
+			                      : jsonl_format_line(r, j->sensor, &esc);
 			if (!line) {
 				failed++;
 				continue;
 			}
-			/* Written, but with a field escaped: counted as well. */
-			if (escaped)
-				failed++;
 			fputs(line, mem);
 			fputc('\n', mem);
 			free(line);
 			lines++;
+			if (esc) {
+				off_t end = ftello(mem);
+				if (end >= 0)
+					jsonl_mark(&marks, (size_t)end);
+				else
+					marks.unplaced++;
+			}
 		}
 	}
 	if (fclose(mem) != 0) {
 		free(batch);
+		free(marks.end);
 		return failed + lines;
 	}
 	if (len > start) {
 		size_t done = jsonl_write_all(j->fd, batch, len);
 		if (done == len) {
 			j->torn = false;
+			*escaped = jsonl_marks_upto(&marks, len);
 		} else if (done > 0) {
 			/* Whole lines that made it stay; the rest is counted. */
 			size_t last = done;
@@ -413,6 +449,7 @@ uint64_t jsonl_write(struct jsonl *j, const struct record *list)
 			for (size_t k = start; k < last; k++)
 				whole += batch[k] == '\n';
 			failed += lines - whole;
+			*escaped = jsonl_marks_upto(&marks, last);
 			j->torn = false;
 			if (last < done)
 				jsonl_cut_partial(j, done - last);
@@ -421,6 +458,7 @@ uint64_t jsonl_write(struct jsonl *j, const struct record *list)
 		}
 	}
 	free(batch);
+	free(marks.end);
 	return failed;
 }
 

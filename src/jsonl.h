@@ -21,10 +21,11 @@ struct jsonl *jsonl_open(const char *path, const char *sensor, char *err,
  * lines. A write cut short (full disk) keeps the whole lines written and
  * removes the partial one, or, when it cannot (a pipe), starts the next
  * batch with a newline: a half line is never glued to the next event.
- * Returns the number of lines not written whole, plus those written with a
- * field jansson refused, escaped and named in "escaped_fields" (0 on
- * success). */
-uint64_t jsonl_write(struct jsonl *j, const struct record *list);
+ * Returns the number of lines not written whole (lost; 0 on success), and
+ * sets *escaped to the number written whole with a field jansson refused,
+ * escaped and named in "escaped_fields". */
+uint64_t jsonl_write(struct jsonl *j, const struct record *list,
+    uint64_t *escaped);
 
 /* Reopens the file after log rotation. Returns 0, or -1 with err (the old
  * file stays in use). */
@@ -34,10 +35,6 @@ int jsonl_reopen(struct jsonl *j, char *err, size_t errlen);
  * valid UTF-8 whatever the peer sent. Returns a string the caller frees, or
  * NULL when memory runs out. */
 char *jsonl_format(const struct record *r, const char *sensor);
-
-/* Formats request i of a closed record as a flypaper.http.request event.
- * Returns a string the caller frees, or NULL. */
-char *jsonl_format_request(const struct record *r, uint32_t i, const char *sensor);
 
 /* Closes the file. NULL is allowed. */
 void jsonl_close(struct jsonl *j);

@@ -85,18 +85,6 @@ struct report {
 	long long last_ms;           /* its last session's start */
 };
 
-/* Column i of a row, as display text (text_display_into) in out: NULL
- * reads as an empty string, and a value of any type or length is read only
- * as far as the database says it is long. Returns out. */
-static char *report_column(sqlite3_stmt *q, int i, char *out, size_t outlen)
-{
-	const unsigned char *v = sqlite3_column_text(q, i);
-
-	text_display_into(v ? v : (const unsigned char *)"",
-	    v ? (size_t)sqlite3_column_bytes(q, i) : 0, out, outlen);
-	return out;
-}
-
 /* The string of a JSON value the report built ("" for anything else). */
 static const char *report_str(json_t *v)
 {
@@ -272,11 +260,9 @@ static int report_collect(struct report *rp, sqlite3 *db)
 			rp->refused++;
 			continue;
 		}
-		report_column(q, 0, ip, sizeof(ip));
-		if (sqlite3_column_type(q, 0) == SQLITE_NULL)
+		if (!store_column_display(q, 0, ip, sizeof(ip)))
 			snprintf(ip, sizeof(ip), "?");
-		report_column(q, 9, family, sizeof(family));
-		if (sqlite3_column_type(q, 9) == SQLITE_NULL)
+		if (!store_column_display(q, 9, family, sizeof(family)))
 			snprintf(family, sizeof(family), "none");
 		if (strcmp(ip, rp->cur.ip) != 0 || rp->cur.sessions == 0) {
 			report_end_source(rp);
@@ -318,8 +304,8 @@ static json_t *report_top_requests(sqlite3 *db, const char *column)
 		return arr;
 	while (sqlite3_step(q) == SQLITE_ROW) {
 		char value[REPORT_VALUE_MAX];
-		json_array_append_new(arr, json_pack("[s, I]",
-		    report_column(q, 0, value, sizeof(value)),
+		store_column_display(q, 0, value, sizeof(value));  /* NULL: "" */
+		json_array_append_new(arr, json_pack("[s, I]", value,
 		    (json_int_t)sqlite3_column_int64(q, 1)));
 	}
 	sqlite3_finalize(q);
@@ -499,7 +485,7 @@ static void report_text(FILE *out, json_t *r)
 /* ---- html ------------------------------------------------------------ */
 
 /* Writes s as HTML text or attribute value. The report's strings are
- * printable ASCII already (report_column), so these five are all. */
+ * printable ASCII already (store_column_display), so these five are all. */
 static void report_html_escape(FILE *out, const char *s)
 {
 	for (; s && *s; s++) {

@@ -345,13 +345,13 @@ static void sandbox_state_dir(const char *path, char *dir, size_t len)
 	sandbox_dir_of(real, dir, len);
 }
 
-void sandbox_confine(const struct config *cfg, int syslog, int read_rules)
+void sandbox_confine(const struct config *cfg, int read_rules)
 {
 	static char dirs[4][SANDBOX_PATH_LEN], rules[SANDBOX_PATH_LEN];
-	struct sandbox_spec spec = {.syslog = syslog};
+	struct sandbox_spec spec = {.syslog = log_is_syslog()};
 	struct sandbox_state st;
 	char err[512], *save = NULL;
-	int nrw = 0, nro = 0;
+	int nrw = 0, nro = 0, nfixed;
 
 	sandbox_state_dir(cfg->db_path, dirs[0], sizeof(dirs[0]));
 	spec.rw_dirs[nrw++] = dirs[0];
@@ -365,12 +365,14 @@ void sandbox_confine(const struct config *cfg, int syslog, int read_rules)
 	spec.ro_paths[nro++] = "/dev/null";
 	spec.ro_paths[nro++] = "/usr/share/file";
 	spec.ro_paths[nro++] = "/etc/magic";
+	nfixed = nro;
 	if (read_rules && strcmp(cfg->rules, "none") != 0) {
 		snprintf(rules, sizeof(rules), "%s", cfg->rules);
 		for (char *p = strtok_r(rules, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
+			/* Two slots stay free: the sanitizers' "/" and the NULL. */
 			if (nro >= SANDBOX_MAX_PATHS - 2)
 				log_fatal("sandbox: more than %d rule paths",
-				    SANDBOX_MAX_PATHS - 7);
+				    SANDBOX_MAX_PATHS - 2 - nfixed);
 			spec.ro_paths[nro++] = p;
 		}
 	}

@@ -20,7 +20,7 @@
 #define SANDBOX_SANITIZERS 0
 #endif
 
-#define SANDBOX_MAX_PATHS 16        /* read-write plus read-only paths */
+#define SANDBOX_MAX_PATHS 16        /* size of each list, its NULL included */
 
 /* What a confined process may still reach on the filesystem. Paths that do
  * not exist are skipped; NULL entries end each list. */
@@ -46,12 +46,14 @@ int sandbox_enter(const struct sandbox_spec *spec, struct sandbox_state *st,
     char *err, size_t errlen);
 
 /* serve and inetd: derives the spec from cfg (the database's folder and the
- * JSON-lines file's folder read-write; with read_rules, the rule files,
- * for a process that compiles them later; /dev/urandom and, in sanitizer
- * builds, the sanitizers' log folder), enters the sandbox and
- * logs what is in force. Exits 2 if confinement cannot be set up. With
- * FLYPAPER_SANDBOX_SELFTEST=syscall in the environment (a hidden test
- * switch), then makes a forbidden system call. */
-void sandbox_confine(const struct config *cfg, int syslog, int read_rules);
+ * JSON-lines file's folder read-write; read only: /dev/urandom, /dev/null,
+ * /usr/share/file and /etc/magic, with read_rules the rule files, for a
+ * process that compiles them later, and in sanitizer builds / and, read-
+ * write, the sanitizers' log folder), enters the sandbox (the SIGSYS line
+ * also to syslog when log_is_syslog()) and logs what is in force. Exits 2
+ * if confinement cannot be set up. With FLYPAPER_SANDBOX_SELFTEST=syscall
+ * in the environment (a hidden test switch), then makes a forbidden system
+ * call. */
+void sandbox_confine(const struct config *cfg, int read_rules);
 
 #endif

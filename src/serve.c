@@ -199,6 +199,7 @@ static uint64_t serve_report(struct serve *sv)
 	run.store_errors = wr->store_errors;
 	run.records_lost = wr->records_lost + qs.records_dropped;
 	run.jsonl_errors = wr->jsonl_errors;
+	run.jsonl_escaped = wr->jsonl_escaped;
 	uint64_t paused_ns;
 	worker_lag_stats(&sv->shared, uv_hrtime(), &run.lag_pauses, &paused_ns);
 	run.lag_paused_ms = paused_ns / 1000000;
@@ -214,7 +215,8 @@ static uint64_t serve_report(struct serve *sv)
 	log_info("stopped: %llu sessions recorded, %llu refused, %llu evicted, "
 	    "%llu accept errors, "
 	    "%llu payloads dropped (%llu bytes), %llu records dropped, "
-	    "%llu store errors, %llu records lost, %llu jsonl errors",
+	    "%llu store errors, %llu records lost, %llu jsonl errors, "
+	    "%llu jsonl lines escaped",
 	    (unsigned long long)run.sessions, (unsigned long long)run.refused,
 	    (unsigned long long)run.evicted, (unsigned long long)run.accept_errors,
 	    (unsigned long long)run.payloads_dropped,
@@ -222,7 +224,8 @@ static uint64_t serve_report(struct serve *sv)
 	    (unsigned long long)run.records_dropped,
 	    (unsigned long long)run.store_errors,
 	    (unsigned long long)run.records_lost,
-	    (unsigned long long)run.jsonl_errors);
+	    (unsigned long long)run.jsonl_errors,
+	    (unsigned long long)run.jsonl_escaped);
 	if (wr->store && store_write_run(wr->store, &run) != 0)
 		log_error("store: cannot record the run's counters: %s",
 		    store_errmsg(wr->store));
@@ -319,7 +322,7 @@ int serve_main(int argc, char **argv)
 	 * starts (Landlock binds only this thread and those it starts). The
 	 * rules were compiled as root: nothing needs their files now, and the
 	 * service user may not even be able to reach them. */
-	sandbox_confine(&sv.cfg, 0, 0);
+	sandbox_confine(&sv.cfg, 0);
 	if (writer_start(&sv.writer) < 0)
 		log_fatal("cannot start the writer thread");
 	for (int w = 0; w < sv.nworkers; w++) {

@@ -37,18 +37,37 @@ static size_t session_budgeted(size_t cap)
 	return cap > SESSION_RESERVE ? cap - SESSION_RESERVE : 0;
 }
 
+/* Gives n bytes back to the --max-buffered budget (session_budget_take
+ * took them). */
+static void session_budget_give(struct session *s, size_t n)
+{
+	atomic_fetch_sub(&s->worker->shared->buffered, n);
+}
+
+/* Output queued for later is one allocation: the uv_write_t, the length
+ * of the bytes (a size_t, read and set through this), then the bytes. */
+static size_t *session_out_len(uv_write_t *req)
+{
+	return (size_t *)(req + 1);
+}
+
+static char *session_out_bytes(uv_write_t *req)
+{
+	return (char *)(req + 1) + sizeof(size_t);
+}
+
 /* Frees a session whose record has gone (or never was built). */
 static void session_free(struct session *s)
 {
 	while (s->held) {            /* output the handle never took */
 		uv_write_t *req = s->held;
 		s->held = req->data;
-		atomic_fetch_sub(&s->worker->shared->buffered, *(size_t *)(req + 1));
+		session_budget_give(s, *session_out_len(req));
 		free(req);
 	}
 	free(s->ident);              /* a probe's result no record took */
 	if (s->buf)
-		atomic_fetch_sub(&s->worker->shared->buffered, session_budgeted(s->cap));
+		session_budget_give(s, session_budgeted(s->cap));
 	free(s->requests);
 	free(s->buf);
 	free(s);
@@ -99,7 +118,7 @@ static bool session_budget_take(struct session *s, size_t grow)
 
 	if (held + grow <= sh->cfg->max_buffered)
 		return true;
-	atomic_fetch_sub(&sh->buffered, grow);
+	session_budget_give(s, grow);
 	return false;
 }
 
@@ -115,10 +134,10 @@ static void session_count_out(struct session *s, size_t n)
 static void session_on_written(uv_write_t *req, int status)
 {
 	struct session *s = req->handle->data;
-	size_t n = *(size_t *)(req + 1);
+	size_t n = *session_out_len(req);
 
 	s->out_queued -= n;
-	atomic_fetch_sub(&s->worker->shared->buffered, n);
+	session_budget_give(s, n);
 	free(req);
 	if (s->state != SESSION_OPEN)
 		return;              /* cancelled by the close */
@@ -146,14 +165,14 @@ static bool session_submit_held(struct session *s)
 	s->held = oldest;
 	while (s->held) {
 		uv_write_t *req = s->held;
-		size_t n = *(size_t *)(req + 1);
-		uv_buf_t b = uv_buf_init((char *)(req + 1) + sizeof(size_t), (unsigned)n);
+		size_t n = *session_out_len(req);
+		uv_buf_t b = uv_buf_init(session_out_bytes(req), (unsigned)n);
 
 		s->held = req->data;
 		req->data = NULL;
 		if (uv_write(req, (uv_stream_t *)&s->tcp, &b, 1, session_on_written) < 0) {
 			s->out_queued -= n;
-			atomic_fetch_sub(&s->worker->shared->buffered, n);
+			session_budget_give(s, n);
 			free(req);
 			session_close_later(s, CLOSE_PEER_RST);
 			return false;    /* session_free drops the rest */
@@ -208,13 +227,13 @@ static size_t session_write(struct session *s, const char *data, size_t len,
 	}
 	uv_write_t *req = malloc(sizeof(*req) + sizeof(size_t) + rest);
 	if (!req) {
-		atomic_fetch_sub(&s->worker->shared->buffered, rest);
+		session_budget_give(s, rest);
 		session_close_later(s, CLOSE_SERVER_CLOSE);
 		return (size_t)n;
 	}
-	char *copy = (char *)(req + 1) + sizeof(size_t);
+	char *copy = session_out_bytes(req);
 	memcpy(copy, data + n, rest);
-	*(size_t *)(req + 1) = rest;
+	*session_out_len(req) = rest;
 	if (!s->has_handle) {
 		req->data = s->held;     /* newest first; submitted oldest first */
 		s->held = req;
@@ -223,7 +242,7 @@ static size_t session_write(struct session *s, const char *data, size_t len,
 	}
 	uv_buf_t b = uv_buf_init(copy, (unsigned)rest);
 	if (uv_write(req, (uv_stream_t *)&s->tcp, &b, 1, session_on_written) < 0) {
-		atomic_fetch_sub(&s->worker->shared->buffered, rest);
+		session_budget_give(s, rest);
 		free(req);
 		session_close_later(s, CLOSE_PEER_RST);
 		return (size_t)n;
@@ -348,7 +367,7 @@ static void session_capture(struct session *s, const char *data, size_t n)
 			uint8_t *p = realloc(s->buf, cap);
 			if (!p) {
 				/* Keep what we have; the rest is counted as truncated. */
-				atomic_fetch_sub(&s->worker->shared->buffered,
+				session_budget_give(s,
 				    session_budgeted(cap) - session_budgeted(s->cap));
 				log_error("session: out of memory for payload");
 				return;
@@ -615,7 +634,7 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	s->requests = NULL;
 	s->nrequests = s->reqcap = 0;
 	/* The payload leaves the sessions' budget for the queue's. */
-	atomic_fetch_sub(&s->worker->shared->buffered, session_budgeted(s->cap));
+	session_budget_give(s, session_budgeted(s->cap));
 	r->payload = s->buf;
 	r->payload_len = s->len;
 	s->buf = NULL;
@@ -761,10 +780,7 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 	if (w->shared->emit_connect)
 		session_queue_connect(w, s);
 	session_greet(s, now_ns);
-	/* A peer taken once shutdown began (the backlog's drain) is not
-	 * probed: the probe could only be cut short at once. */
-	if (!w->stopping && !atomic_load(&w->shared->stopping))
-		ident_maybe_probe(w, s);
+	ident_maybe_probe(w, s);
 	session_read_ahead(s);
 	if (s->close_pending || (s->close_after_flush && s->out_queued == 0)) {
 		if (!s->close_pending)

@@ -67,11 +67,13 @@ struct session {
 
 /* Starts a session on an accepted, non-blocking socket fd that came in on
  * listener number `listener`, whose source the caller counted with
- * worker_source_acquire (the session releases it when it ends). dst may be NULL (then it is read with
- * getsockname). The peer that has already sent everything is recorded
- * without entering the loop, unless it is still owed output its socket did
- * not take (that goes out from the loop first). Returns 0, or -1 when the
- * session could not be watched (it is then recorded as server_close). */
+ * worker_source_acquire (the session releases it when it ends). dst may be
+ * NULL (then it is read with getsockname). The peer that has already sent
+ * everything is recorded without entering the loop, unless it is still
+ * owed output its socket did not take (that goes out from the loop first).
+ * Returns 0, or -1 when the session could not start: out of memory (fd
+ * closed, source released, recorded as capacity with no limit named) or
+ * the socket could not be watched (recorded as server_close). */
 int session_start(struct worker *w, int fd, int listener, const struct addr *src,
     const struct addr *dst, uint64_t now_ns, const struct timespec *wall);
 

@@ -243,7 +243,7 @@ fail:
 }
 
 int state_openat(int dirfd, const char *name, const char *shown, int flags,
-    char *err, size_t errlen)
+    int how, char *err, size_t errlen)
 {
 	struct stat st;
 	char owner[64], self[64];
@@ -281,6 +281,11 @@ int state_openat(int dirfd, const char *name, const char *shown, int flags,
 		    "(it may be another file)", shown, (unsigned long)st.st_nlink);
 		goto fail;
 	}
+	if ((how & STATE_REFUSE_WRITABLE) && (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		snprintf(err, errlen, "%s is writable by group or others: refusing it",
+		    shown);
+		goto fail;
+	}
 	if ((st.st_mode & 07777 & ~STATE_MODE) && fchmod(fd, st.st_mode & STATE_MODE) < 0) {
 		snprintf(err, errlen, "%s: chmod: %s", shown, strerror(errno));
 		goto fail;
@@ -310,7 +315,7 @@ int state_open(const char *path, int flags, char *err, size_t errlen)
 
 	if (dirfd < 0)
 		return -1;
-	fd = state_openat(dirfd, strrchr(real, '/') + 1, path, flags, err, errlen);
+	fd = state_openat(dirfd, strrchr(real, '/') + 1, path, flags, 0, err, errlen);
 	close(dirfd);
 	return fd;
 }
@@ -334,7 +339,7 @@ int state_prepare_db(const char *path, char *real, size_t realcap, char *err,
 
 		snprintf(shown, sizeof(shown), "%s%s", real, suffixes[i]);
 		fd = state_openat(dirfd, strrchr(shown, '/') + 1, shown, O_RDWR | create,
-		    err, errlen);
+		    0, err, errlen);
 		if (fd < 0 && !create && errno == ENOENT)
 			continue;
 		if (fd < 0) {

@@ -11,6 +11,7 @@
 #define STATE_PATH_MAX 4096          /* longest state file path accepted */
 #define STATE_MAX_LINKS 40           /* symbolic links followed in one path, as the kernel */
 #define STATE_NO_STICKY 1            /* state_open_dir: a sticky folder others write is refused too */
+#define STATE_REFUSE_WRITABLE 1      /* state_openat: a group- or other-writable file is refused */
 
 /* Opens the folder that holds path, walking to it from / (or the current
  * folder's path) one name at a time, after checking that it and every
@@ -25,13 +26,15 @@
 int state_open_dir(const char *path, int flags, char *real, size_t realcap,
     char *err, size_t errlen);
 
-/* Opens name in dirfd with flags (O_CREAT creates it STATE_MODE), never
- * following a symlink, and checks the open fd: a regular file with one
- * link, owned by the effective user. A file readable by others is
- * narrowed to STATE_MODE. shown names the file in messages. Returns the
+/* Opens name in dirfd with open flags (O_CREAT creates it STATE_MODE),
+ * never following a symlink, and checks the open fd: a regular file with
+ * one link, owned by the effective user. A file readable or writable by
+ * others is narrowed to STATE_MODE, or, with STATE_REFUSE_WRITABLE in
+ * how, refused when group or others may write it (someone else may have
+ * written it until now). shown names the file in messages. Returns the
  * fd, or -1 with the reason in err. */
 int state_openat(int dirfd, const char *name, const char *shown, int flags,
-    char *err, size_t errlen);
+    int how, char *err, size_t errlen);
 
 /* state_open_dir then state_openat: path opened safely. Returns the fd or
  * -1 with the reason in err. */

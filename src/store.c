@@ -116,12 +116,14 @@ static const char store_schema_v4[] =
 
 /* Version 5: how often and how long accepting paused for the writer's lag
  * (--max-lag), payloads left unclassified meanwhile, sessions closed at the
- * fd limit to make room. Older runs did none of it: 0. */
+ * fd limit to make room, JSON lines written with a field escaped (counted
+ * in jsonl_errors before). Older runs did none of it: 0. */
 static const char store_schema_v5[] =
 	"ALTER TABLE runs ADD COLUMN lag_pauses INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN lag_paused_ms INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN unclassified INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN evicted INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN jsonl_escaped INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE meta SET value = '5' WHERE key = 'schema_version';";
 
 static int store_fail(struct store *st, char *err, size_t errlen,
@@ -270,8 +272,9 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "INSERT INTO runs(sensor, mode, started, ended, sessions, refused, "
 	        "accept_errors, payloads_dropped, records_dropped, store_errors, "
 	        "records_lost, jsonl_errors, lag_pauses, lag_paused_ms, unclassified, "
-	        "evicted) VALUES "
-	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+	        "evicted, jsonl_escaped) VALUES "
+	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+	        "?17)",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT INTO requests(session, seq, at_ms, method, target, version, "
@@ -511,6 +514,7 @@ int store_write_run(struct store *st, const struct store_run *run)
 	sqlite3_bind_int64(s, 14, (sqlite3_int64)run->lag_paused_ms);
 	sqlite3_bind_int64(s, 15, (sqlite3_int64)run->unclassified);
 	sqlite3_bind_int64(s, 16, (sqlite3_int64)run->evicted);
+	sqlite3_bind_int64(s, 17, (sqlite3_int64)run->jsonl_escaped);
 	return store_step(s);
 }
 
@@ -587,6 +591,16 @@ int store_open_untrusted(const char *path, sqlite3 **db)
 	if (rc == SQLITE_OK)
 		rc = store_distrust(*db);
 	return rc;
+}
+
+const char *store_column_display(sqlite3_stmt *q, int i, char *out,
+    size_t outlen)
+{
+	const unsigned char *v = sqlite3_column_text(q, i);
+
+	text_display_into(v ? v : (const unsigned char *)"",
+	    v ? (size_t)sqlite3_column_bytes(q, i) : 0, out, outlen);
+	return v ? out : NULL;
 }
 
 int store_attach_ro(sqlite3 *db, const char *path, const char *name)

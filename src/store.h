@@ -11,6 +11,8 @@
 #define STORE_SCHEMA_VERSION 5
 
 struct store;
+struct sqlite3;
+struct sqlite3_stmt;
 
 /* Counters a daemon run leaves in the runs table at exit. */
 struct store_run {
@@ -24,7 +26,8 @@ struct store_run {
 	uint64_t records_dropped;    /* records the full queue dropped */
 	uint64_t store_errors;       /* failed transactions (busy, full, I/O) */
 	uint64_t records_lost;       /* records given up on at exit */
-	uint64_t jsonl_errors;       /* JSON-lines lines that failed to write */
+	uint64_t jsonl_errors;       /* JSON lines not written whole (lost) */
+	uint64_t jsonl_escaped;      /* JSON lines written with a field escaped */
 	uint64_t lag_pauses;         /* times accepting paused for the writer's lag */
 	uint64_t lag_paused_ms;      /* how long, in all */
 	uint64_t unclassified;       /* payloads not classified: the writer was behind */
@@ -80,6 +83,12 @@ void store_close(struct store *st);
  * views and triggers cannot call functions with side effects). Returns
  * SQLITE_OK and the handle in *db (the caller closes it either way). */
 int store_open_untrusted(const char *path, struct sqlite3 **db);
+
+/* Column i of q's current row as display text (text_display_into) in out,
+ * read only as far as the database says the value is long, whatever its
+ * type. Returns out, or NULL when the value is NULL (out then holds ""). */
+const char *store_column_display(struct sqlite3_stmt *q, int i, char *out,
+    size_t outlen);
 
 /* ATTACHes the database at path read-only as schema name (an identifier
  * the caller chose). Returns SQLITE_OK or SQLite's error code. */

@@ -26,8 +26,9 @@
  * Open addressing with linear probing and backward-shift deletion (no
  * tombstones); an entry lives while its source has a session open, so the
  * table never holds more sources than sessions. Its size is fixed at start
- * from max-conns: 16 bytes a slot, at most half the slots used. The hash
- * is keyed with a random seed so peers cannot pick colliding /64s. */
+ * from max-conns: 16 bytes a slot, at least 3/2 as many slots as
+ * max-conns plus slack, so at most two thirds of them used. The hash is
+ * keyed with a random seed so peers cannot pick colliding /64s. */
 
 struct worker_source {
 	uint64_t key;                /* IPv4 address, or the IPv6 /64 prefix */
@@ -204,6 +205,38 @@ uint32_t worker_source_count(struct worker_shared *sh, const struct addr *src)
 	return n;
 }
 
+/* Of the first max sessions on the list all (linked by their session
+ * deadline), the first whose source holds the most open sessions, if that
+ * is more than one; NULL when none does. One lock for the whole scan, which
+ * ends early at a source at the per-source limit: none can hold more. */
+static struct session *worker_sources_busiest(struct worker_sources *t,
+    struct list_link *all, int max)
+{
+	struct session *busiest = NULL;
+	uint32_t most = 1;
+	int scanned = 0;
+
+	if (!t || t->limit <= most)
+		return NULL;
+	pthread_mutex_lock(&t->lock);
+	for (struct list_link *l = all->next; l != all && scanned < max;
+	    l = l->next, scanned++) {
+		struct session *s = list_entry(l, struct session, tlinks[TIMEOUT_SESSION]);
+		uint64_t key;
+		uint32_t family;
+		worker_source_key(&s->src, &key, &family);
+		uint32_t n = t->slots[worker_source_find(t, key, family)].count;
+		if (n > most) {
+			most = n;
+			busiest = s;
+			if (most >= t->limit)
+				break;
+		}
+	}
+	pthread_mutex_unlock(&t->lock);
+	return busiest;
+}
+
 static void worker_on_acceptable(uv_poll_t *poll, int status, int events);
 static void worker_on_stop(uv_async_t *async);
 
@@ -255,11 +288,6 @@ void worker_shared_free(struct worker_shared *sh)
 	sh->ident_limiter = NULL;
 }
 
-static int worker_open_reserve(void)
-{
-	return open("/dev/null", O_RDONLY | O_CLOEXEC);
-}
-
 void worker_reserve_refill(struct worker *w)
 {
 	/* The spare is given up and taken back in two steps, and the workers
@@ -267,7 +295,31 @@ void worker_reserve_refill(struct worker *w)
 	 * back. Then it is taken at the next free fd, so every worker can
 	 * still refuse cleanly at the fd limit, not only the first time. */
 	if (w->reserve_fd < 0 && w->nlisteners > 0)
-		w->reserve_fd = worker_open_reserve();
+		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* True when a rate-limited log line is due at now (uv_hrtime): none was
+ * logged yet through *last_ns, or the last more than WORKER_LOG_EVERY_NS
+ * ago. Of the threads that see it due at once, only the one that stores
+ * its now in *last_ns gets true. */
+static bool worker_log_due(atomic_uint_fast64_t *last_ns, uint64_t now)
+{
+	uint64_t last = atomic_load(last_ns);
+
+	return (last == 0 || now - last > WORKER_LOG_EVERY_NS) &&
+	    atomic_compare_exchange_strong(last_ns, &last, now);
+}
+
+static void worker_on_resume(uv_timer_t *timer);
+
+/* Stops accepting on all of w's listeners for ms, after which
+ * worker_on_resume looks again (the timer is one-shot: a pause always
+ * ends). For the fd limit and for the writer's lag alike. */
+static void worker_pause_accepting(struct worker *w, uint64_t ms)
+{
+	for (int i = 0; i < w->nlisteners; i++)
+		uv_poll_stop(&w->listeners[i].poll);
+	uv_timer_start(&w->resume_timer, worker_on_resume, ms, 0);
 }
 
 int worker_init(struct worker *w, struct worker_shared *shared,
@@ -322,8 +374,7 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 		l->poll.data = l;
 		w->nlisteners++;
 	}
-	if (nfds > 0)
-		w->reserve_fd = worker_open_reserve();
+	worker_reserve_refill(w);
 	return 0;
 }
 
@@ -334,20 +385,9 @@ int worker_init(struct worker *w, struct worker_shared *shared,
  * limit fd_limit. Returns true when a session was closed. */
 static bool worker_evict_at_fd_limit(struct worker *w)
 {
-	struct list_link *all = &w->tlists[TIMEOUT_SESSION];
-	struct session *victim = NULL;
-	uint32_t most = 1;
-	int scanned = 0;
+	struct session *victim = worker_sources_busiest(w->shared->sources,
+	    &w->tlists[TIMEOUT_SESSION], WORKER_EVICT_SCAN);
 
-	for (struct list_link *l = all->next; l != all && scanned < WORKER_EVICT_SCAN;
-	    l = l->next, scanned++) {
-		struct session *s = list_entry(l, struct session, tlinks[TIMEOUT_SESSION]);
-		uint32_t n = worker_source_count(w->shared, &s->src);
-		if (n > most) {
-			most = n;
-			victim = s;
-		}
-	}
 	if (!victim)
 		return false;
 	atomic_fetch_add(&w->shared->evicted, 1);
@@ -364,12 +404,9 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 {
 	struct worker *w = l->worker;
 	struct worker_shared *sh = w->shared;
-	uint64_t now = uv_hrtime();
-	uint64_t last = atomic_load(&sh->last_emfile_log_ns);
 
 	atomic_fetch_add(&sh->accept_errors, 1);
-	if (now - last > WORKER_LOG_EVERY_NS &&
-	    atomic_compare_exchange_strong(&sh->last_emfile_log_ns, &last, now))
+	if (worker_log_due(&sh->last_emfile_log_ns, uv_hrtime()))
 		log_warn("accept: %s: pausing accepts for %dms (%llu refused, "
 		    "%llu evicted so far)", strerror(err), WORKER_EMFILE_PAUSE_MS,
 		    (unsigned long long)atomic_load(&sh->refused),
@@ -388,10 +425,10 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 			close(fd);
 			session_record_refused(w, l->index, &src, &l->addr, &wall, LIMIT_FD);
 		}
-		w->reserve_fd = worker_open_reserve();  /* -1: refilled later */
+		w->reserve_fd = -1;
+		worker_reserve_refill(w);    /* still -1: refilled later */
 	}
-	for (int i = 0; i < w->nlisteners; i++)
-		uv_poll_stop(&w->listeners[i].poll);
+	worker_pause_accepting(w, WORKER_EMFILE_PAUSE_MS);
 }
 
 /* ---- the writer's lag ---------------------------------------------------
@@ -403,8 +440,6 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
  * shared by all workers: the first to see the lag begins it (counted,
  * logged once per quiet period), the first to see it gone ends it. */
 
-static void worker_on_resume(uv_timer_t *timer);
-
 static void worker_lag_begin(struct worker *w, uint64_t now)
 {
 	struct worker_shared *sh = w->shared;
@@ -413,9 +448,7 @@ static void worker_lag_begin(struct worker *w, uint64_t now)
 	if (!atomic_compare_exchange_strong(&sh->lag_paused_since_ns, &none, now))
 		return;              /* another worker began it */
 	uint64_t n = atomic_fetch_add(&sh->lag_pauses, 1) + 1;
-	uint64_t last = atomic_load(&sh->last_lag_log_ns);
-	if ((last == 0 || now - last > WORKER_LOG_EVERY_NS) &&
-	    atomic_compare_exchange_strong(&sh->last_lag_log_ns, &last, now)) {
+	if (worker_log_due(&sh->last_lag_log_ns, now)) {
 		uint64_t oldest = queue_oldest_ns(&sh->writer->queue);
 		log_warn("writer: %llums behind (max-lag %llums): pausing accepts, "
 		    "new peers wait in the listen backlog (%llu pause(s) so far)",
@@ -456,9 +489,7 @@ static bool worker_lag_pause(struct worker *w)
 	if (!writer_behind(w->shared->writer, now, max_ns))
 		return false;
 	worker_lag_begin(w, now);
-	for (int i = 0; i < w->nlisteners; i++)
-		uv_poll_stop(&w->listeners[i].poll);
-	uv_timer_start(&w->resume_timer, worker_on_resume, WORKER_LAG_RECHECK_MS, 0);
+	worker_pause_accepting(w, WORKER_LAG_RECHECK_MS);
 	return true;
 }
 
@@ -530,8 +561,6 @@ static void worker_on_acceptable(uv_poll_t *poll, int status, int events)
 				if (err == EMFILE && worker_evict_at_fd_limit(w))
 					continue;    /* an fd is free: accept again */
 				worker_refuse_at_fd_limit(l, err);
-				uv_timer_start(&w->resume_timer, worker_on_resume,
-				    WORKER_EMFILE_PAUSE_MS, 0);
 				return;
 			}
 			atomic_fetch_add(&sh->accept_errors, 1);

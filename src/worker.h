@@ -79,7 +79,9 @@ struct worker {
 };
 
 /* Sets up what the workers share: the strategies (templates loaded), the
- * IDENT limiter, the counters. Returns 0, or -1 with a message in err. */
+ * IDENT limiter, the counters and, for MODE_SERVE, the table of open
+ * sessions per source (--max-conns-per-source, sized from --max-conns).
+ * Returns 0, or -1 with a message in err. */
 int worker_shared_init(struct worker_shared *sh, const struct config *cfg,
     struct writer *writer, enum record_mode mode, char *err, size_t errlen);
 

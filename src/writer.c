@@ -231,12 +231,19 @@ static void writer_take(struct writer *w, struct record *list)
 	if (w->classify || w->classify_paths)
 		writer_classify(w, list);
 	if (w->jsonl) {
-		uint64_t failed = jsonl_write(w->jsonl, list);
+		uint64_t escaped;
+		uint64_t failed = jsonl_write(w->jsonl, list, &escaped);
 		if (failed) {
 			if (w->jsonl_errors == 0)
-				log_error("jsonl: %llu line(s) not written whole, or with a field escaped",
+				log_error("jsonl: %llu line(s) not written whole",
 				    (unsigned long long)failed);
 			w->jsonl_errors += failed;
+		}
+		if (escaped) {
+			if (w->jsonl_escaped == 0)
+				log_warn("jsonl: %llu line(s) written with a field escaped "
+				    "(named in escaped_fields)", (unsigned long long)escaped);
+			w->jsonl_escaped += escaped;
 		}
 	}
 	while (*tail)
@@ -304,10 +311,9 @@ bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns)
 
 	/* The store's health matters only once the lag is over: one load
 	 * in the common case. */
-	if (!writer_lag_exceeds(oldest, false, now_ns, max_lag_ns) ||
-	    atomic_load(&w->classifying))
+	if (!writer_lag_exceeds(oldest, false, now_ns, max_lag_ns))
 		return false;
-	return writer_lag_exceeds(oldest, atomic_load(&w->failing), now_ns, max_lag_ns);
+	return !atomic_load(&w->classifying) && !atomic_load(&w->failing);
 }
 
 /* The loop of the writer thread (and of writer_drain). While the store

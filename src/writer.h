@@ -35,7 +35,8 @@ struct writer {
 	uint64_t payloads_dropped;   /* payloads given up to save sessions on a full disk */
 	uint64_t payload_bytes_dropped;
 	uint64_t records_lost;       /* given up on: a permanent error or exit */
-	uint64_t jsonl_errors;
+	uint64_t jsonl_errors;       /* JSON lines not written whole (lost) */
+	uint64_t jsonl_escaped;      /* JSON lines written with a field escaped */
 	uint64_t unclassified;       /* payloads not classified: the writer was behind */
 };
 

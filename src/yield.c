@@ -96,10 +96,7 @@ static int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows
 		}
 		*rows = r;
 		r = &r[(*nrows)++];
-		const unsigned char *name = sqlite3_column_text(q, 0);
-		text_display_into(name ? name : (const unsigned char *)"",
-		    name ? (size_t)sqlite3_column_bytes(q, 0) : 0, r->strategy,
-		    sizeof(r->strategy));
+		store_column_display(q, 0, r->strategy, sizeof(r->strategy));
 		r->key = sqlite3_value_dup(sqlite3_column_value(q, 0));
 		if (!r->key) {
 			sqlite3_finalize(q);

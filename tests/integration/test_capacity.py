@@ -338,7 +338,7 @@ def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_p
     # lag counters in runs).
     con = sqlite3.connect(d.db)
     con.execute("ALTER TABLE sessions DROP COLUMN limit_hit")
-    for column in ("lag_pauses", "lag_paused_ms", "unclassified", "evicted"):
+    for column in ("lag_pauses", "lag_paused_ms", "unclassified", "evicted", "jsonl_escaped"):
         con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
     con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     con.commit()

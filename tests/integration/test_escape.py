@@ -63,8 +63,8 @@ def test_escape_hostile_ident_reply_reaches_json_lines_and_is_stored_escaped(
         assert all(0x20 <= ord(c) < 0x7f for c in e[col]), (col, e[col])
     assert "escaped_fields" not in e
     assert d.stop() == 0
-    (run,) = query(d.db, "SELECT jsonl_errors FROM runs")
-    assert run == (0,)
+    (run,) = query(d.db, "SELECT jsonl_errors, jsonl_escaped FROM runs")
+    assert run == (0, 0)
 
 
 # ---- JSON lines on a full disk ------------------------------------------

@@ -223,7 +223,7 @@ def test_a_version_4_database_is_upgraded_with_its_runs(daemons):
     assert d.stop() == 0
     # Make it a version 4 database: runs without the lag counters.
     con = sqlite3.connect(d.db)
-    for column in ("lag_pauses", "lag_paused_ms", "unclassified", "evicted"):
+    for column in ("lag_pauses", "lag_paused_ms", "unclassified", "evicted", "jsonl_escaped"):
         con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
     con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     con.commit()
@@ -232,5 +232,5 @@ def test_a_version_4_database_is_upgraded_with_its_runs(daemons):
     assert d.stop() == 0
     assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
     # The old run reads 0 pauses; the new one wrote its own (none here).
-    assert query(d.db, "SELECT lag_pauses, lag_paused_ms, unclassified, evicted FROM runs") == \
-        [(0, 0, 0, 0), (0, 0, 0, 0)]
+    assert query(d.db, "SELECT lag_pauses, lag_paused_ms, unclassified, evicted, "
+                       "jsonl_escaped FROM runs") == [(0, 0, 0, 0, 0), (0, 0, 0, 0, 0)]

@@ -202,6 +202,22 @@ def test_a_rules_cache_owned_by_another_user_is_not_loaded(service_user, tmp_pat
     assert cache.st_uid == 0 and stat.S_IMODE(cache.st_mode) == 0o640
 
 
+def test_a_group_writable_rules_cache_is_not_loaded(tmp_path, daemons):
+    # The loading user's own file, but others could have written it until
+    # now: refused (checked on the fd), not narrowed to 0640 and loaded.
+    rules = rules_file(tmp_path)
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    db = home / "fp.db"
+    plant_cache(tmp_path, rules, db, pwd.getpwuid(0))
+    os.chmod(str(db) + "-rules.yarc", 0o664)
+    d = daemons(db=str(db), args=["--rules", str(rules)])
+    send_and_close(d.port, b"flypaper-cache-probe")
+    d.wait_sessions(1)
+    assert d.stop() == 0
+    assert query(str(db), "SELECT rule, tags FROM matches") == [("bbbb", "good")]
+
+
 def test_state_files_are_created_0640(daemons, tmp_path):
     old = os.umask(0o022)                # what a shell usually has
     try:

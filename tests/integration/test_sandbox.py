@@ -40,7 +40,7 @@ def test_serve_killed_with_a_clear_line_on_a_forbidden_call(daemons):
     assert "ready:" not in d.text()    # killed before any worker started
 
 
-def run_inetd(tmp_path, env, timeout=30):
+def run_inetd(tmp_path, env, timeout=30, args=()):
     """Runs `flypaper inetd` on one accepted loopback connection; stderr is a
     file, so the child logs there instead of syslog."""
     lst = socket.socket()
@@ -52,7 +52,7 @@ def run_inetd(tmp_path, env, timeout=30):
     db = str(tmp_path / "inetd.db")
     log = tmp_path / "inetd.log"
     with open(log, "wb") as err:
-        p = subprocess.Popen([FLYPAPER, "inetd", "--db", db, "--idle-timeout", "1s"],
+        p = subprocess.Popen([FLYPAPER, "inetd", "--db", db, "--idle-timeout", "1s", *args],
                              stdin=srv, stdout=subprocess.DEVNULL, stderr=err, env=env)
     srv.close()
     cli.sendall(b"inetd child under the sandbox")
@@ -76,6 +76,24 @@ def test_inetd_child_records_under_the_sandbox(tmp_path):
     assert "sandbox: seccomp allow-list and landlock ABI" in text, text
     rows = wait_for(lambda: session_rows(db), what="the inetd session")
     assert payload_of(db, rows[0]["payload_sha256"]) == b"inetd child under the sandbox"
+
+
+def test_inetd_child_names_the_real_limit_on_rule_paths(tmp_path):
+    # An inetd child compiles its rules once confined, so each rule path is
+    # granted: ten fit beside the fixed entries, an eleventh is refused at
+    # start-up with the limit it broke.
+    env = {k: v for k, v in os.environ.items() if k != SELFTEST}
+    paths = []
+    for i in range(11):
+        f = tmp_path / f"r{i}.yar"
+        f.write_text(f'rule r{i} : t {{ strings: $a = "never-{i}" condition: $a }}\n')
+        paths.append(str(f))
+    for run in ("ten", "eleven"):
+        (tmp_path / run).mkdir()
+    rc, text, _ = run_inetd(tmp_path / "ten", env, args=("--rules", ":".join(paths[:10])))
+    assert rc == 0, text
+    rc, text, _ = run_inetd(tmp_path / "eleven", env, args=("--rules", ":".join(paths)))
+    assert rc == 2 and "sandbox: more than 10 rule paths" in text, text
 
 
 def test_systemd_units_score_2_or_lower():

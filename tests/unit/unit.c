@@ -670,7 +670,8 @@ static void test_jsonl_cut_writes(void)
 	fd = mkstemp(path);
 	close(fd);
 	j = jsonl_open(path, "s", err, sizeof(err));
-	CHECK(j && jsonl_write(j, small) == 0, "first line");
+	uint64_t esc;
+	CHECK(j && jsonl_write(j, small, &esc) == 0 && esc == 0, "first line");
 	stat(path, &st);
 	off_t before = st.st_size;
 	struct rlimit old, lim;
@@ -680,11 +681,11 @@ static void test_jsonl_cut_writes(void)
 	signal(SIGXFSZ, SIG_IGN);
 	setrlimit(RLIMIT_FSIZE, &lim);
 	small->next = big;
-	uint64_t lost = jsonl_write(j, small);    /* the small line fits, not the big one */
+	uint64_t lost = jsonl_write(j, small, &esc); /* the small line fits, not the big one */
 	setrlimit(RLIMIT_FSIZE, &old);
 	small->next = NULL;
 	CHECK(lost == 1, "cut batch: %llu lost", (unsigned long long)lost);
-	CHECK(jsonl_write(j, small) == 0, "after the cut");
+	CHECK(jsonl_write(j, small, &esc) == 0, "after the cut");
 	jsonl_close(j);
 	fd = open(path, O_RDONLY);
 	size_t len = drain(fd, buf, sizeof(buf));
@@ -700,9 +701,9 @@ static void test_jsonl_cut_writes(void)
 	saved = dup(STDOUT_FILENO);
 	dup2(p[1], STDOUT_FILENO);
 	j = jsonl_open("-", "s", err, sizeof(err));
-	lost = jsonl_write(j, big);
+	lost = jsonl_write(j, big, &esc);
 	size_t got = drain(p[0], buf, sizeof(buf));
-	uint64_t lost2 = jsonl_write(j, small);
+	uint64_t lost2 = jsonl_write(j, small, &esc);
 	size_t got2 = drain(p[0], buf, sizeof(buf));
 	jsonl_close(j);
 	dup2(saved, STDOUT_FILENO);
@@ -713,6 +714,42 @@ static void test_jsonl_cut_writes(void)
 	    (unsigned long long)lost, got);
 	CHECK(lost2 == 0 && got2 > 1 && buf[0] == '\n' && json_lines(buf + 1) == 1,
 	    "pipe: next batch on a fresh line: '%.40s'", buf);
+	record_free(big);
+	record_free(small);
+}
+
+/* A line with a field jansson refused is written, escaped: counted apart
+ * from the lines lost (not as a JSON-lines error), and only when it made
+ * it into the file whole. */
+static void test_jsonl_escaped_is_not_lost(void)
+{
+	struct record *big = make_record(8000), *small = make_record(10);
+	char err[256], path[] = "/tmp/flypaper-unit-jsonl-XXXXXX";
+	struct jsonl *j;
+	struct stat st;
+	uint64_t esc = 99, lost;
+	int fd = mkstemp(path);
+
+	close(fd);
+	j = jsonl_open(path, "s\xe9", err, sizeof(err));  /* not UTF-8: escaped */
+	lost = j ? jsonl_write(j, small, &esc) : 1;
+	CHECK(lost == 0 && esc == 1, "escaped line: %llu lost, %llu escaped",
+	    (unsigned long long)lost, (unsigned long long)esc);
+	stat(path, &st);
+	struct rlimit old, lim;
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = 2 * (rlim_t)st.st_size + 100;
+	signal(SIGXFSZ, SIG_IGN);
+	setrlimit(RLIMIT_FSIZE, &lim);
+	small->next = big;
+	lost = j ? jsonl_write(j, small, &esc) : 0;  /* the small one fits, not the big one */
+	setrlimit(RLIMIT_FSIZE, &old);
+	small->next = NULL;
+	CHECK(lost == 1 && esc == 1, "cut batch: %llu lost, %llu escaped",
+	    (unsigned long long)lost, (unsigned long long)esc);
+	jsonl_close(j);
+	unlink(path);
 	record_free(big);
 	record_free(small);
 }
@@ -1222,6 +1259,15 @@ static void test_ident_limiter(void)
 	CHECK(!ident_limiter_allow(l, &a, 64 * s), "still limited while the table is full");
 	ident_limiter_free(l);
 
+	/* A probe never sent is forgotten; a mark from another time stays. */
+	l = ident_limiter_new(8, 60 * s);
+	CHECK(ident_limiter_allow(l, &a, 1 * s), "first probe");
+	ident_limiter_forget(l, &a, 1 * s);
+	CHECK(ident_limiter_allow(l, &a, 2 * s), "the probe never sent is forgotten");
+	ident_limiter_forget(l, &a, 1 * s);
+	CHECK(!ident_limiter_allow(l, &a, 3 * s), "a later probe's mark stays");
+	ident_limiter_free(l);
+
 	/* One source: an IPv4 host and its v4-mapped form; an IPv6 /64. */
 	static const struct {
 		const char *first, *then;
@@ -1348,6 +1394,72 @@ static void test_ident_when_the_record_is_lost(void)
 		if (!finished)
 			close(ifd);
 	}
+}
+
+/* A probe that finds no fd for its socket (the fd limit) is never sent:
+ * the session is not probed, and its source is not held back from a probe
+ * for --ident-interval by a probe that never went out. */
+static void test_ident_at_the_fd_limit(void)
+{
+	static struct worker w;
+	struct worker_shared sh;
+	struct writer wr;
+	struct config cfg;
+	char err[256];
+	uint16_t lport, iport;
+	int lfd = loopback_listener(&lport);
+	int ifd = loopback_listener(&iport);
+
+	memset(&wr, 0, sizeof(wr));
+	config_defaults(&cfg);
+	cfg.ident_probability = 1.0;
+	cfg.ident_port = iport;
+	cfg.ident_timeout_ms = 2000;
+	CHECK(queue_init(&wr.queue, 16, 1 << 20) == 0, "queue");
+	CHECK(worker_shared_init(&sh, &cfg, &wr, MODE_SERVE, err, sizeof(err)) == 0,
+	    "shared: %s", err);
+	CHECK(worker_init(&w, &sh, NULL, NULL, 0, err, sizeof(err)) == 0, "worker: %s", err);
+
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(lport)};
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	int cfd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(cfd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "connect");
+	int afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	struct addr src, dst;
+	struct timespec wall;
+	getpeername(afd, (struct sockaddr *)&ss, &sl);
+	addr_from_sockaddr(&src, (struct sockaddr *)&ss, sl);
+	sl = sizeof(ss);
+	getsockname(afd, (struct sockaddr *)&ss, &sl);
+	addr_from_sockaddr(&dst, (struct sockaddr *)&ss, sl);
+	clock_gettime(CLOCK_REALTIME, &wall);
+
+	/* The fd limit at the lowest free fd: no new fd from here on. */
+	struct rlimit old, lim;
+	int lowest = open("/dev/null", O_RDONLY);
+	close(lowest);
+	getrlimit(RLIMIT_NOFILE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)lowest;
+	CHECK(lowest >= 0 && setrlimit(RLIMIT_NOFILE, &lim) == 0, "lower the fd limit");
+	session_start(&w, afd, 0, &src, &dst, uv_hrtime(), &wall);
+	setrlimit(RLIMIT_NOFILE, &old);
+	CHECK(list_empty(&w.probes), "no probe without an fd");
+	CHECK(ident_limiter_allow(sh.ident_limiter, &src, uv_hrtime()),
+	    "the source may be probed at its next session");
+	close(cfd);
+	run_until(&w, no_sessions);
+	CHECK(atomic_load(&sh.active) == 0 && atomic_load(&sh.ident_inflight) == 0,
+	    "the session closed, no probe counted");
+	ident_abort_all(&w);
+	worker_destroy(&w);
+	worker_shared_free(&sh);
+	queue_destroy(&wr.queue);
+	config_free(&cfg);
+	close(lfd);
+	close(ifd);
 }
 
 static void test_experiment_assignment(void)
@@ -1742,12 +1854,14 @@ int main(void)
 	test_config();
 	test_jsonl_format();
 	test_jsonl_cut_writes();
+	test_jsonl_escaped_is_not_lost();
 	test_timeouts();
 	test_http_parser();
 	test_http_splits();
 	test_ident_parser();
 	test_ident_limiter();
 	test_ident_when_the_record_is_lost();
+	test_ident_at_the_fd_limit();
 	test_source_limit();
 	test_experiment_assignment();
 	test_personalities();
