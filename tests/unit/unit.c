@@ -1329,6 +1329,47 @@ static bool no_sessions(struct worker *w)
 	return atomic_load(&w->shared->active) == 0;
 }
 
+/* A worker loop, not started, that probes every session's source on
+ * 127.0.0.1:iport, for the IDENT ownership tests. */
+static void ident_test_loop(struct worker *w, struct worker_shared *sh, struct writer *wr,
+    struct config *cfg, uint16_t iport)
+{
+	char err[256];
+
+	memset(wr, 0, sizeof(*wr));
+	config_defaults(cfg);
+	cfg->ident_probability = 1.0;
+	cfg->ident_port = iport;
+	cfg->ident_timeout_ms = 2000;
+	CHECK(queue_init(&wr->queue, 16, 1 << 20) == 0, "queue");
+	CHECK(worker_shared_init(sh, cfg, wr, MODE_SERVE, err, sizeof(err)) == 0,
+	    "shared: %s", err);
+	CHECK(worker_init(w, sh, NULL, NULL, 0, err, sizeof(err)) == 0, "worker: %s", err);
+}
+
+/* Connects to 127.0.0.1:lport and accepts on lfd. Returns the accepted
+ * non-blocking fd; the client's fd, both ends' addresses and the wall
+ * clock go to the out-parameters. */
+static int ident_test_accept(int lfd, uint16_t lport, int *cfd, struct addr *src,
+    struct addr *dst, struct timespec *wall)
+{
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(lport)};
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	*cfd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(connect(*cfd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "connect");
+	int afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+	getpeername(afd, (struct sockaddr *)&ss, &sl);
+	addr_from_sockaddr(src, (struct sockaddr *)&ss, sl);
+	sl = sizeof(ss);
+	getsockname(afd, (struct sockaddr *)&ss, &sl);
+	addr_from_sockaddr(dst, (struct sockaddr *)&ss, sl);
+	clock_gettime(CLOCK_REALTIME, wall);
+	return afd;
+}
+
 /* A session whose record cannot be built (out of memory) while its IDENT
  * probe is under way, or after the probe ended: the probe must not keep a
  * pointer to the freed session, and nothing may leak. */
@@ -1339,38 +1380,16 @@ static void test_ident_when_the_record_is_lost(void)
 		struct worker_shared sh;
 		struct writer wr;
 		struct config cfg;
-		char err[256];
 		uint16_t lport, iport;
 		int lfd = loopback_listener(&lport);
 		int ifd = loopback_listener(&iport);
 
 		if (finished)
 			close(ifd);  /* the probe is refused at once */
-		memset(&wr, 0, sizeof(wr));
-		config_defaults(&cfg);
-		cfg.ident_probability = 1.0;
-		cfg.ident_port = iport;
-		cfg.ident_timeout_ms = 2000;
-		CHECK(queue_init(&wr.queue, 16, 1 << 20) == 0, "queue");
-		CHECK(worker_shared_init(&sh, &cfg, &wr, MODE_SERVE, err, sizeof(err)) == 0,
-		    "shared: %s", err);
-		CHECK(worker_init(&w, &sh, NULL, NULL, 0, err, sizeof(err)) == 0, "worker: %s", err);
-
-		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(lport)};
-		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		int cfd = socket(AF_INET, SOCK_STREAM, 0);
-		CHECK(connect(cfd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "connect");
-		int afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
-		struct sockaddr_storage ss;
-		socklen_t sl = sizeof(ss);
+		ident_test_loop(&w, &sh, &wr, &cfg, iport);
 		struct addr src, dst;
 		struct timespec wall;
-		getpeername(afd, (struct sockaddr *)&ss, &sl);
-		addr_from_sockaddr(&src, (struct sockaddr *)&ss, sl);
-		sl = sizeof(ss);
-		getsockname(afd, (struct sockaddr *)&ss, &sl);
-		addr_from_sockaddr(&dst, (struct sockaddr *)&ss, sl);
-		clock_gettime(CLOCK_REALTIME, &wall);
+		int cfd, afd = ident_test_accept(lfd, lport, &cfd, &src, &dst, &wall);
 
 		session_start(&w, afd, 0, &src, &dst, uv_hrtime(), &wall);
 		CHECK(!list_empty(&w.probes), "case %d: a probe is under way", finished);
@@ -1405,36 +1424,14 @@ static void test_ident_at_the_fd_limit(void)
 	struct worker_shared sh;
 	struct writer wr;
 	struct config cfg;
-	char err[256];
 	uint16_t lport, iport;
 	int lfd = loopback_listener(&lport);
 	int ifd = loopback_listener(&iport);
 
-	memset(&wr, 0, sizeof(wr));
-	config_defaults(&cfg);
-	cfg.ident_probability = 1.0;
-	cfg.ident_port = iport;
-	cfg.ident_timeout_ms = 2000;
-	CHECK(queue_init(&wr.queue, 16, 1 << 20) == 0, "queue");
-	CHECK(worker_shared_init(&sh, &cfg, &wr, MODE_SERVE, err, sizeof(err)) == 0,
-	    "shared: %s", err);
-	CHECK(worker_init(&w, &sh, NULL, NULL, 0, err, sizeof(err)) == 0, "worker: %s", err);
-
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(lport)};
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	int cfd = socket(AF_INET, SOCK_STREAM, 0);
-	CHECK(connect(cfd, (struct sockaddr *)&sin, sizeof(sin)) == 0, "connect");
-	int afd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
+	ident_test_loop(&w, &sh, &wr, &cfg, iport);
 	struct addr src, dst;
 	struct timespec wall;
-	getpeername(afd, (struct sockaddr *)&ss, &sl);
-	addr_from_sockaddr(&src, (struct sockaddr *)&ss, sl);
-	sl = sizeof(ss);
-	getsockname(afd, (struct sockaddr *)&ss, &sl);
-	addr_from_sockaddr(&dst, (struct sockaddr *)&ss, sl);
-	clock_gettime(CLOCK_REALTIME, &wall);
+	int cfd, afd = ident_test_accept(lfd, lport, &cfd, &src, &dst, &wall);
 
 	/* The fd limit at the lowest free fd: no new fd from here on. */
 	struct rlimit old, lim;
