@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
+#include "units.h"
 #include "store.h"
 #include "text.h"
 #include "yield.h"
@@ -764,7 +764,7 @@ int report_main(int argc, char **argv)
 		case 'f': format = optarg; break;
 		case 'o': output = optarg; break;
 		case 'g':
-			if (config_parse_duration(optarg, &rp.gap_ms) < 0) {
+			if (units_parse_duration(optarg, &rp.gap_ms) < 0) {
 				fprintf(stderr, "flypaper report: gap: '%s' is not a duration\n", optarg);
 				return 2;
 			}

@@ -11,9 +11,9 @@
 #include "log.h"
 #include "session.h"
 #include "text.h"
+#include "units.h"
 #include "worker.h"
 
-#define NS_PER_MS 1000000ULL
 #define IDENT_BUCKET 4               /* addresses per limiter bucket */
 
 static const char *const ident_status_names[IDENT_STATUS_COUNT] = {

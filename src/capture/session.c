@@ -17,9 +17,9 @@
 #include "ident.h"
 #include "log.h"
 #include "respond.h"
+#include "units.h"
 #include "worker.h"
 
-#define NS_PER_MS 1000000ULL
 #define SESSION_MIN_BUF 1024
 #define SESSION_READ_AHEAD 4         /* reads at accept before the loop takes over */
 #define SESSION_HEAD_MAX (256 * 1024) /* a head not ended by then is not HTTP */
@@ -545,12 +545,12 @@ void session_on_timeout(struct session *s, enum timeout_kind kind, uint64_t now_
 		break;
 	case TIMEOUT_IDLE:
 	case TIMEOUT_SESSION:
-		if (cfg->on_timeout == TIMEOUT_GOAWAY)
+		if (cfg->on_timeout == ON_TIMEOUT_GOAWAY)
 			session_write(s, cfg->goaway_text, strlen(cfg->goaway_text), true);
 		if (!s->close_pending)
 			session_close(s, kind == TIMEOUT_IDLE ? CLOSE_IDLE_TIMEOUT
 			                                      : CLOSE_SESSION_TIMEOUT,
-			    cfg->on_timeout == TIMEOUT_RESET);
+			    cfg->on_timeout == ON_TIMEOUT_RESET);
 		break;
 	default:
 		break;

@@ -2,9 +2,8 @@
 #include "timeouts.h"
 
 #include "session.h"
+#include "units.h"
 #include "worker.h"
-
-#define NS_PER_MS 1000000ULL
 
 void timeouts_init(struct worker *w, const uint64_t delay_ms[TIMEOUT_KINDS])
 {

@@ -1,19 +1,19 @@
-/* config.c - defaults in one place, one setter shared by flags and the INI
- * file, and the checks that turn bad settings into clear messages. */
+/* config.c - defaults in one place, the table of options (options.h) that
+ * flags, the INI file and --help share, and the checks that turn bad
+ * settings into clear messages. */
 #include "config.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
-#define MS_PER_S 1000ULL
+#include "options.h"
+#include "units.h"
 
 #ifndef FLYPAPER_RULES_DIR
 #define FLYPAPER_RULES_DIR "/usr/share/flypaper/rules"
@@ -23,7 +23,6 @@
 #define FLYPAPER_TEMPLATES_DIR "/usr/share/flypaper/templates"
 #endif
 #define IDLE_MIN_MS 100ULL
-#define TIMEOUT_MAX_MS (24ULL * 3600 * MS_PER_S)
 #define CONFIG_QUEUE_BYTES_MIN (64 * 1024)
 #define MAX_LAG_MIN_MS 100ULL        /* the writer's 50 ms gather and a commit fit under it */
 #define MAX_LAG_MAX_MS (60ULL * MS_PER_S)
@@ -39,7 +38,7 @@ static const struct config config_default = {
 	.max_payload = 1024 * 1024,
 	.idle_timeout_ms = 30 * MS_PER_S,
 	.session_timeout_ms = 15 * 60 * MS_PER_S,
-	.on_timeout = TIMEOUT_DROP,
+	.on_timeout = ON_TIMEOUT_DROP,
 	.max_conns = 16384,
 	.max_conns_per_source = 64,
 	.max_buffered = 256 * 1024 * 1024,
@@ -68,58 +67,132 @@ static const struct config config_default = {
 	.rules = FLYPAPER_RULES_DIR,
 };
 
-/* One row per option: the long name is also the INI key. */
-struct config_option {
-	const char *name;
-	int has_arg;
-	bool serve_only;             /* meaningless for the inetd command */
-	const char *arg;
-	const char *help;
+#define SERVE (1u << CONFIG_SERVE)
+#define BOTH (SERVE | 1u << CONFIG_INETD)
+#define FIELD(name) offsetof(struct config, name)
+#define STR_(x) #x
+#define STR(x) STR_(x)
+/* The columns every row of the table below fills, in order; the rarer ones
+ * follow by name. Every option is also a key of the file's [flypaper]. */
+#define CONFIG_ROW(name_, type_, field_, min_, max_, metavar_, help_, commands_) \
+	.name = name_, .type = type_, .field = field_, .min = min_, .max = max_, \
+	.metavar = metavar_, .help = help_, .commands = commands_, .section = "flypaper"
+
+static int config_set_listen(void *base, const char *value, char *err, size_t errlen);
+
+static const char *const config_on_timeout_names[] = {
+	[ON_TIMEOUT_DROP] = "drop",
+	[ON_TIMEOUT_GOAWAY] = "goaway",
+	[ON_TIMEOUT_RESET] = "reset",
+	NULL,
 };
 
-static const struct config_option config_options[] = {
-	{"listen", 1, true, "ADDR:PORT",
-	    "listen here (repeatable; [::1]:8080 for IPv6); default 127.0.0.1:8080"},
-	{"workers", 1, true, "N", "event-loop threads; default one per core"},
-	{"db", 1, false, "FILE", "SQLite database; default ./flypaper.db"},
-	{"jsonl", 1, false, "FILE", "also write JSON lines here ('-' is stdout)"},
-	{"sensor", 1, false, "NAME", "sensor name in every record (printable ASCII); default the host name"},
-	{"max-payload", 1, false, "SIZE", "payload bytes kept per session, at most 1000000000; default 1M"},
-	{"idle-timeout", 1, false, "DUR", "read timeout, 100ms..24h; default 30s"},
-	{"session-timeout", 1, false, "DUR", "hard cap per session, 100ms..24h; default 15m"},
-	{"on-timeout", 1, false, "ACTION", "drop, goaway or reset; default drop"},
-	{"goaway-text", 1, false, "TEXT", "what goaway writes; \\r \\n \\t escapes allowed"},
-	{"max-conns", 1, true, "N", "concurrent sessions; default 16384"},
-	{"max-conns-per-source", 1, true, "N",
-	    "concurrent sessions per IPv4 address or IPv6 /64; default 64"},
-	{"max-buffered", 1, true, "SIZE",
+/* Every option of serve and inetd, in --help order. The long name is also
+ * the key in the file's [flypaper] section. A new option is one row here,
+ * its field in struct config (with a default above) and the code that
+ * uses it; the man pages list it (tests/integration/test_options.py checks). */
+static const struct option_row config_options[] = {
+	{CONFIG_ROW("listen", OPTION_CUSTOM, 0, 0, 0, "ADDR:PORT",
+	    "listen here (repeatable; [::1]:8080 for IPv6); default 127.0.0.1:8080",
+	    SERVE), .set = config_set_listen},
+	{CONFIG_ROW("workers", OPTION_INT, FIELD(workers), 1, 256, "N",
+	    "event-loop threads; default one per core", SERVE)},
+	{CONFIG_ROW("db", OPTION_STRING, FIELD(db_path), 1, 0, "FILE",
+	    "SQLite database; default ./flypaper.db", BOTH),
+	    .under = "empty file name"},
+	{CONFIG_ROW("jsonl", OPTION_STRING, FIELD(jsonl_path), 1, 0, "FILE",
+	    "also write JSON lines here ('-' is stdout)", BOTH),
+	    .under = "empty file name"},
+	/* It goes into every record, every JSON line and every report:
+	 * printable ASCII keeps it the same in all of them. */
+	{CONFIG_ROW("sensor", OPTION_NAME, FIELD(sensor), 1, 64, "NAME",
+	    "sensor name in every record (printable ASCII); default the host name",
+	    BOTH),
+	    .under = "name must be 1 to 64 printable ASCII characters",
+	    .over = "name must be 1 to 64 printable ASCII characters"},
+	{CONFIG_ROW("max-payload", OPTION_SIZE, FIELD(max_payload), 0, CONFIG_MAX_PAYLOAD_MAX, "SIZE",
+	    "payload bytes kept per session, at most 1000000000; default 1M", BOTH),
+	    .over = "is over " STR(CONFIG_MAX_PAYLOAD_MAX) " bytes, the longest payload SQLite stores"},
+	{CONFIG_ROW("idle-timeout", OPTION_DURATION, FIELD(idle_timeout_ms), IDLE_MIN_MS, MS_PER_DAY, "DUR",
+	    "read timeout, 100ms..24h; default 30s", BOTH),
+	    .under = "is outside 100ms..24h", .over = "is outside 100ms..24h"},
+	{CONFIG_ROW("session-timeout", OPTION_DURATION, FIELD(session_timeout_ms), IDLE_MIN_MS, MS_PER_DAY,
+	    "DUR", "hard cap per session, 100ms..24h; default 15m", BOTH),
+	    .under = "is outside 100ms..24h", .over = "is outside 100ms..24h"},
+	{CONFIG_ROW("on-timeout", OPTION_CHOICE, FIELD(on_timeout), 0, 0, "ACTION",
+	    "drop, goaway or reset; default drop", BOTH),
+	    .choices = config_on_timeout_names},
+	{CONFIG_ROW("goaway-text", OPTION_TEXT, FIELD(goaway_text), 0, 4096, "TEXT",
+	    "what goaway writes; \\r \\n \\t escapes allowed", BOTH)},
+	{CONFIG_ROW("max-conns", OPTION_INT, FIELD(max_conns), 1, 1000000, "N",
+	    "concurrent sessions; default 16384", SERVE)},
+	{CONFIG_ROW("max-conns-per-source", OPTION_INT, FIELD(max_conns_per_source), 1, 1000000, "N",
+	    "concurrent sessions per IPv4 address or IPv6 /64; default 64", SERVE)},
+	{CONFIG_ROW("max-buffered", OPTION_SIZE, FIELD(max_buffered), 0, OPTIONS_SIZE_MAX, "SIZE",
 	    "payload past each session's first 16K, and unsent output, held "
-	    "by all sessions; default 256M"},
-	{"queue-records", 1, false, "N", "writer queue cap in records; default 262144"},
-	{"queue-bytes", 1, false, "SIZE",
-	    "writer queue cap in bytes of whole records, 64k..1T; default 256M"},
-	{"flush-timeout", 1, false, "DUR", "how long exit retries a failing store; default 10s"},
-	{"max-lag", 1, true, "DUR",
-	    "pause accepting while the writer is DUR behind, 0 (never) or 100ms..60s; default 500ms"},
-	{"user", 1, true, "NAME", "drop root privileges to NAME after binding"},
-	{"respond", 1, false, "STRATEGY", "silent, banner, tarpit, http-iis5, http-apache, http-nginx"},
-	{"banner-text", 1, false, "TEXT", "what banner sends after accept; escapes allowed"},
-	{"respond-delay", 1, false, "DUR", "http: answer a peer that sent no request after DUR"},
-	{"tarpit-interval", 1, false, "DUR", "tarpit: one byte per DUR; default 10s"},
-	{"templates", 1, false, "DIR", "http personalities' templates"},
-	{"max-requests", 1, false, "N", "HTTP requests recorded per session; default 100"},
-	{"ident", 1, false, "WHEN", "IDENT probes: never, always, or a probability 0..1"},
-	{"ident-port", 1, false, "PORT", "the peer's port probed; default 113"},
-	{"ident-timeout", 1, false, "DUR", "connect and reply time limit; default 10s"},
-	{"ident-interval", 1, false, "DUR", "at most one probe per source per DUR; default 60s"},
-	{"ident-max", 1, false, "N", "probes in flight at once; default 64"},
-	{"experiment", 1, false, "ARMS", "assign strategies per source, e.g. silent:1,http-iis5:1"},
-	{"experiment-salt", 1, false, "TEXT", "key of the assignment hash; default the sensor"},
-	{"rules", 1, false, "PATHS", "YARA rule files or folders, ':'-separated, or none"},
-	{"check", 0, true, NULL, "validate the configuration and exit"},
+	    "by all sessions; default 256M", SERVE)},
+	{CONFIG_ROW("queue-records", OPTION_COUNT, FIELD(queue_records), 16, 100000000, "N",
+	    "writer queue cap in records; default 262144", BOTH)},
+	/* One record with an IDENT result is about 5k: a queue smaller than a
+	 * dozen of them would lose whole records. */
+	{CONFIG_ROW("queue-bytes", OPTION_SIZE, FIELD(queue_bytes), CONFIG_QUEUE_BYTES_MIN, OPTIONS_SIZE_MAX,
+	    "SIZE", "writer queue cap in bytes of whole records, 64k..1T; default 256M",
+	    BOTH)},
+	{CONFIG_ROW("flush-timeout", OPTION_DURATION, FIELD(flush_timeout_ms), 0, MS_PER_DAY, "DUR",
+	    "how long exit retries a failing store; default 10s", BOTH)},
+	{CONFIG_ROW("max-lag", OPTION_DURATION, FIELD(max_lag_ms), MAX_LAG_MIN_MS, MAX_LAG_MAX_MS, "DUR",
+	    "pause accepting while the writer is DUR behind, 0 (never) or 100ms..60s; default 500ms",
+	    SERVE), .zero_ok = true,
+	    .syntax = "is not a duration (e.g. 500ms, 1s)",
+	    .under = "is not 0 or within 100ms..60s", .over = "is not 0 or within 100ms..60s"},
+	{CONFIG_ROW("user", OPTION_STRING, FIELD(user), 1, 0, "NAME",
+	    "drop root privileges to NAME after binding", SERVE),
+	    .under = "empty user name"},
+	{CONFIG_ROW("respond", OPTION_STRING, FIELD(respond), 1, 1024, "STRATEGY",
+	    "silent, banner, tarpit, http-iis5, http-apache, http-nginx", BOTH),
+	    .under = "must be 1 to 1024 characters", .over = "must be 1 to 1024 characters"},
+	{CONFIG_ROW("banner-text", OPTION_TEXT, FIELD(banner_text), 0, 4096, "TEXT",
+	    "what banner sends after accept; escapes allowed", BOTH)},
+	{CONFIG_ROW("respond-delay", OPTION_DURATION, FIELD(respond_delay_ms), 0, MS_PER_DAY, "DUR",
+	    "http: answer a peer that sent no request after DUR", BOTH)},
+	{CONFIG_ROW("tarpit-interval", OPTION_DURATION, FIELD(tarpit_interval_ms), 10, MS_PER_DAY, "DUR",
+	    "tarpit: one byte per DUR; default 10s", BOTH)},
+	{CONFIG_ROW("templates", OPTION_STRING, FIELD(templates_dir), 1, 1024, "DIR",
+	    "http personalities' templates", BOTH),
+	    .under = "must be 1 to 1024 characters", .over = "must be 1 to 1024 characters"},
+	{CONFIG_ROW("max-requests", OPTION_INT, FIELD(max_requests), 1, 100000, "N",
+	    "HTTP requests recorded per session; default 100", BOTH)},
+	{CONFIG_ROW("ident", OPTION_PROBABILITY, FIELD(ident_probability), 0, 1, "WHEN",
+	    "IDENT probes: never, always, or a probability 0..1", BOTH)},
+	{CONFIG_ROW("ident-port", OPTION_INT, FIELD(ident_port), 1, 65535, "PORT",
+	    "the peer's port probed; default 113", BOTH), .syntax = "is not a port"},
+	{CONFIG_ROW("ident-timeout", OPTION_DURATION, FIELD(ident_timeout_ms), 10, MS_PER_DAY, "DUR",
+	    "connect and reply time limit; default 10s", BOTH)},
+	{CONFIG_ROW("ident-interval", OPTION_DURATION, FIELD(ident_interval_ms), 10, MS_PER_DAY, "DUR",
+	    "at most one probe per source per DUR; default 60s", BOTH)},
+	{CONFIG_ROW("ident-max", OPTION_INT, FIELD(ident_max), 1, 100000, "N",
+	    "probes in flight at once; default 64", BOTH)},
+	{CONFIG_ROW("experiment", OPTION_STRING, FIELD(experiment), 1, 1024, "ARMS",
+	    "assign strategies per source, e.g. silent:1,http-iis5:1", BOTH),
+	    .under = "must be 1 to 1024 characters", .over = "must be 1 to 1024 characters"},
+	{CONFIG_ROW("experiment-salt", OPTION_STRING, FIELD(experiment_salt), 1, 1024, "TEXT",
+	    "key of the assignment hash; default the sensor", BOTH),
+	    .under = "must be 1 to 1024 characters", .over = "must be 1 to 1024 characters"},
+	{CONFIG_ROW("rules", OPTION_STRING, FIELD(rules), 1, 1024, "PATHS",
+	    "YARA rule files or folders, ':'-separated, or none", BOTH),
+	    .under = "must be 1 to 1024 characters", .over = "must be 1 to 1024 characters"},
+	{CONFIG_ROW("check", OPTION_FLAG, FIELD(check_only), 0, 0, NULL,
+	    "validate the configuration and exit", SERVE)},
 };
 
 #define CONFIG_NOPTIONS (sizeof(config_options) / sizeof(config_options[0]))
+
+/* Column names of the commands bits, for "flypaper options". */
+static const char *const config_command_names[] = {
+	[CONFIG_SERVE] = "serve",
+	[CONFIG_INETD] = "inetd",
+	NULL,
+};
 
 static int config_error(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -134,371 +207,43 @@ static int config_error(char *err, size_t errlen, const char *fmt, ...)
 void config_defaults(struct config *cfg)
 {
 	*cfg = config_default;
-	cfg->db_path = strdup(config_default.db_path);
-	cfg->goaway_text = strdup(config_default.goaway_text);
-	cfg->respond = strdup(config_default.respond);
-	cfg->banner_text = strdup(config_default.banner_text);
-	cfg->templates_dir = strdup(config_default.templates_dir);
-	cfg->rules = strdup(config_default.rules);
-	if (!cfg->db_path || !cfg->goaway_text || !cfg->respond ||
-	    !cfg->banner_text || !cfg->templates_dir || !cfg->rules) {
-		fprintf(stderr, "flypaper: out of memory\n");
-		exit(2);
-	}
-}
-
-int config_parse_duration(const char *text, uint64_t *ms)
-{
-	char *end;
-	double v;
-	double scale;
-
-	if (*text < '0' || *text > '9')
-		return -1;
-	errno = 0;
-	v = strtod(text, &end);
-	if (errno || end == text)
-		return -1;
-	if (*end == '\0' || strcmp(end, "s") == 0)
-		scale = 1000.0;
-	else if (strcmp(end, "ms") == 0)
-		scale = 1.0;
-	else if (strcmp(end, "m") == 0)
-		scale = 60.0 * 1000.0;
-	else if (strcmp(end, "h") == 0)
-		scale = 3600.0 * 1000.0;
-	else
-		return -1;
-	v *= scale;
-	if (v < 0 || v > 1e15)
-		return -1;
-	*ms = (uint64_t)(v + 0.5);
-	return 0;
-}
-
-int config_parse_size(const char *text, size_t *bytes)
-{
-	char *end;
-	unsigned long long v;
-	unsigned long long scale = 1;
-
-	if (*text < '0' || *text > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(text, &end, 10);
-	if (errno)
-		return -1;
-	if (*end != '\0') {
-		switch (*end) {
-		case 'k': case 'K': scale = 1ULL << 10; break;
-		case 'm': case 'M': scale = 1ULL << 20; break;
-		case 'g': case 'G': scale = 1ULL << 30; break;
-		default: return -1;
-		}
-		if (end[1] != '\0' && strcasecmp(end + 1, "B") != 0 &&
-		    strcasecmp(end + 1, "iB") != 0)
-			return -1;
-	}
-	if (v > SIZE_MAX / scale)
-		return -1;
-	*bytes = (size_t)(v * scale);
-	return 0;
-}
-
-static int config_parse_int(const char *text, long min, long max, int *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(text, &end, 10);
-	if (errno || end == text || *end != '\0' || v < min || v > max)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
-/* Replaces *slot with a copy of value, freeing an earlier copy. */
-static int config_set_string(char **slot, const char *value, char *err,
-    size_t errlen)
-{
-	char *copy = strdup(value);
-
-	if (!copy)
-		return config_error(err, errlen, "out of memory");
-	*slot = copy;
-	return 0;
-}
-
-/* Turns the escapes \r \n \t \\ into bytes, so a goaway text can end in
- * CRLF from a one-line INI value or shell argument. */
-static int config_unescape(const char *value, char **out, char *err,
-    size_t errlen)
-{
-	char *buf = malloc(strlen(value) + 1);
-	char *w = buf;
-
-	if (!buf)
-		return config_error(err, errlen, "out of memory");
-	for (const char *r = value; *r; r++) {
-		if (*r != '\\') {
-			*w++ = *r;
+	/* cfg owns its strings: the defaults become heap copies */
+	for (size_t i = 0; i < CONFIG_NOPTIONS; i++) {
+		const struct option_row *o = &config_options[i];
+		char **slot = (char **)((char *)cfg + o->field);
+		if (o->type != OPTION_STRING && o->type != OPTION_TEXT && o->type != OPTION_NAME)
 			continue;
-		}
-		switch (*++r) {
-		case 'r': *w++ = '\r'; break;
-		case 'n': *w++ = '\n'; break;
-		case 't': *w++ = '\t'; break;
-		case '\\': *w++ = '\\'; break;
-		default:
-			free(buf);
-			return config_error(err, errlen,
-			    "unknown escape '\\%c' (use \\r \\n \\t \\\\)",
-			    *r ? *r : ' ');
+		if (*slot && !(*slot = strdup(*slot))) {
+			fprintf(stderr, "flypaper: out of memory\n");
+			exit(2);
 		}
 	}
-	*w = '\0';
-	*out = buf;
-	return 0;
 }
 
-static int config_replace(char **slot, const char *value, bool unescape,
-    char *err, size_t errlen)
+/* The listen row: each value adds one address, up to CONFIG_MAX_LISTEN. */
+static int config_set_listen(void *base, const char *value, char *err, size_t errlen)
 {
-	char *old = *slot;
-	int rc;
+	struct config *cfg = base;
 
-	if (unescape)
-		rc = config_unescape(value, slot, err, errlen);
-	else
-		rc = config_set_string(slot, value, err, errlen);
-	if (rc < 0)
-		return rc;
-	free(old);
+	if (cfg->nlisten >= CONFIG_MAX_LISTEN)
+		return config_error(err, errlen,
+		    "listen: more than %d addresses", CONFIG_MAX_LISTEN);
+	if (addr_parse(value, &cfg->listen[cfg->nlisten]) < 0)
+		return config_error(err, errlen,
+		    "listen: '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080, [::1]:8080, *:80)",
+		    value);
+	cfg->nlisten++;
 	return 0;
 }
 
 int config_set(struct config *cfg, const char *name, const char *value,
     char *err, size_t errlen)
 {
-	uint64_t ms;
-	size_t bytes;
+	const struct option_row *o = options_find(config_options, CONFIG_NOPTIONS, name);
 
-	if (strcmp(name, "listen") == 0) {
-		if (cfg->nlisten >= CONFIG_MAX_LISTEN)
-			return config_error(err, errlen,
-			    "listen: more than %d addresses", CONFIG_MAX_LISTEN);
-		if (addr_parse(value, &cfg->listen[cfg->nlisten]) < 0)
-			return config_error(err, errlen,
-			    "listen: '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080, [::1]:8080, *:80)",
-			    value);
-		cfg->nlisten++;
-		return 0;
-	}
-	if (strcmp(name, "workers") == 0) {
-		if (config_parse_int(value, 1, 256, &cfg->workers) < 0)
-			return config_error(err, errlen,
-			    "workers: '%s' is not a number from 1 to 256", value);
-		return 0;
-	}
-	if (strcmp(name, "max-conns") == 0) {
-		if (config_parse_int(value, 1, 1000000, &cfg->max_conns) < 0)
-			return config_error(err, errlen,
-			    "max-conns: '%s' is not a number from 1 to 1000000", value);
-		return 0;
-	}
-	if (strcmp(name, "db") == 0) {
-		if (!*value)
-			return config_error(err, errlen, "db: empty file name");
-		return config_replace(&cfg->db_path, value, false, err, errlen);
-	}
-	if (strcmp(name, "jsonl") == 0) {
-		if (!*value)
-			return config_error(err, errlen, "jsonl: empty file name");
-		return config_replace(&cfg->jsonl_path, value, false, err, errlen);
-	}
-	if (strcmp(name, "sensor") == 0) {
-		/* It goes into every record, every JSON line and every report:
-		 * printable ASCII keeps it the same in all of them. */
-		bool printable = true;
-		for (const char *p = value; *p; p++)
-			printable &= *p >= 0x20 && *p < 0x7f;
-		if (!*value || strlen(value) > 64 || !printable)
-			return config_error(err, errlen,
-			    "sensor: name must be 1 to 64 printable ASCII characters");
-		return config_replace(&cfg->sensor, value, false, err, errlen);
-	}
-	if (strcmp(name, "user") == 0) {
-		if (!*value)
-			return config_error(err, errlen, "user: empty user name");
-		return config_replace(&cfg->user, value, false, err, errlen);
-	}
-	if (strcmp(name, "goaway-text") == 0) {
-		if (strlen(value) > 4096)
-			return config_error(err, errlen,
-			    "goaway-text: longer than 4096 bytes");
-		return config_replace(&cfg->goaway_text, value, true, err, errlen);
-	}
-	if (strcmp(name, "max-conns-per-source") == 0) {
-		if (config_parse_int(value, 1, 1000000, &cfg->max_conns_per_source) < 0)
-			return config_error(err, errlen,
-			    "max-conns-per-source: '%s' is not a number from 1 to 1000000",
-			    value);
-		return 0;
-	}
-	if (strcmp(name, "max-payload") == 0 || strcmp(name, "queue-bytes") == 0 ||
-	    strcmp(name, "max-buffered") == 0) {
-		if (config_parse_size(value, &bytes) < 0)
-			return config_error(err, errlen,
-			    "%s: '%s' is not a size (e.g. 4096, 64k, 1M, 1G)", name, value);
-		if (bytes > (size_t)1 << 40)
-			return config_error(err, errlen, "%s: '%s' is over 1T", name, value);
-		if (strcmp(name, "max-payload") == 0) {
-			if (bytes > CONFIG_MAX_PAYLOAD_MAX)
-				return config_error(err, errlen,
-				    "max-payload: '%s' is over %d bytes, the longest "
-				    "payload SQLite stores", value, CONFIG_MAX_PAYLOAD_MAX);
-			cfg->max_payload = bytes;
-		} else if (strcmp(name, "max-buffered") == 0) {
-			cfg->max_buffered = bytes;
-		} else {
-			/* One record with an IDENT result is about 5k: a queue
-			 * smaller than a dozen of them would lose whole records. */
-			if (bytes < CONFIG_QUEUE_BYTES_MIN)
-				return config_error(err, errlen,
-				    "queue-bytes: '%s' is under 64k", value);
-			cfg->queue_bytes = bytes;
-		}
-		return 0;
-	}
-	if (strcmp(name, "queue-records") == 0) {
-		int n;
-		if (config_parse_int(value, 16, 100000000, &n) < 0)
-			return config_error(err, errlen,
-			    "queue-records: '%s' is not a number from 16 to 100000000", value);
-		cfg->queue_records = (size_t)n;
-		return 0;
-	}
-	if (strcmp(name, "idle-timeout") == 0 ||
-	    strcmp(name, "session-timeout") == 0 ||
-	    strcmp(name, "flush-timeout") == 0) {
-		bool flush = name[0] == 'f';
-		if (config_parse_duration(value, &ms) < 0)
-			return config_error(err, errlen,
-			    "%s: '%s' is not a duration (e.g. 500ms, 30s, 15m, 2h)", name, value);
-		if (!flush && (ms < IDLE_MIN_MS || ms > TIMEOUT_MAX_MS))
-			return config_error(err, errlen,
-			    "%s: '%s' is outside 100ms..24h", name, value);
-		if (flush && ms > TIMEOUT_MAX_MS)
-			return config_error(err, errlen, "%s: '%s' is over 24h", name, value);
-		if (flush)
-			cfg->flush_timeout_ms = ms;
-		else if (name[0] == 'i')
-			cfg->idle_timeout_ms = ms;
-		else
-			cfg->session_timeout_ms = ms;
-		return 0;
-	}
-	if (strcmp(name, "max-lag") == 0) {
-		if (config_parse_duration(value, &ms) < 0)
-			return config_error(err, errlen,
-			    "max-lag: '%s' is not a duration (e.g. 500ms, 1s)", value);
-		if (ms != 0 && (ms < MAX_LAG_MIN_MS || ms > MAX_LAG_MAX_MS))
-			return config_error(err, errlen,
-			    "max-lag: '%s' is not 0 or within 100ms..60s", value);
-		cfg->max_lag_ms = ms;
-		return 0;
-	}
-	if (strcmp(name, "on-timeout") == 0) {
-		if (strcmp(value, "drop") == 0)
-			cfg->on_timeout = TIMEOUT_DROP;
-		else if (strcmp(value, "goaway") == 0)
-			cfg->on_timeout = TIMEOUT_GOAWAY;
-		else if (strcmp(value, "reset") == 0)
-			cfg->on_timeout = TIMEOUT_RESET;
-		else
-			return config_error(err, errlen,
-			    "on-timeout: '%s' is not drop, goaway or reset", value);
-		return 0;
-	}
-	if (strcmp(name, "respond") == 0 || strcmp(name, "experiment") == 0 ||
-	    strcmp(name, "experiment-salt") == 0 || strcmp(name, "templates") == 0 ||
-	    strcmp(name, "rules") == 0) {
-		char **slot = strcmp(name, "rules") == 0 ? &cfg->rules
-		    : name[0] == 'r' ? &cfg->respond
-		    : name[0] == 't' ? &cfg->templates_dir
-		    : strcmp(name, "experiment") == 0 ? &cfg->experiment
-		                                      : &cfg->experiment_salt;
-		if (!*value || strlen(value) > 1024)
-			return config_error(err, errlen, "%s: must be 1 to 1024 characters", name);
-		return config_replace(slot, value, false, err, errlen);
-	}
-	if (strcmp(name, "banner-text") == 0) {
-		if (strlen(value) > 4096)
-			return config_error(err, errlen, "banner-text: longer than 4096 bytes");
-		return config_replace(&cfg->banner_text, value, true, err, errlen);
-	}
-	if (strcmp(name, "respond-delay") == 0 || strcmp(name, "tarpit-interval") == 0 ||
-	    strcmp(name, "ident-timeout") == 0 || strcmp(name, "ident-interval") == 0) {
-		if (config_parse_duration(value, &ms) < 0)
-			return config_error(err, errlen,
-			    "%s: '%s' is not a duration (e.g. 500ms, 30s, 15m, 2h)", name, value);
-		if (ms > TIMEOUT_MAX_MS)
-			return config_error(err, errlen, "%s: '%s' is over 24h", name, value);
-		if (strcmp(name, "respond-delay") == 0)
-			cfg->respond_delay_ms = ms;
-		else if (ms < 10)
-			return config_error(err, errlen, "%s: '%s' is under 10ms", name, value);
-		else if (name[0] == 't')
-			cfg->tarpit_interval_ms = ms;
-		else if (strcmp(name, "ident-timeout") == 0)
-			cfg->ident_timeout_ms = ms;
-		else
-			cfg->ident_interval_ms = ms;
-		return 0;
-	}
-	if (strcmp(name, "ident") == 0) {
-		char *end;
-		double p;
-		if (strcmp(value, "never") == 0) {
-			cfg->ident_probability = 0.0;
-			return 0;
-		}
-		if (strcmp(value, "always") == 0) {
-			cfg->ident_probability = 1.0;
-			return 0;
-		}
-		p = strtod(value, &end);
-		if (end == value || *end != '\0' || !(p >= 0.0 && p <= 1.0))
-			return config_error(err, errlen,
-			    "ident: '%s' is not never, always or a probability from 0 to 1", value);
-		cfg->ident_probability = p;
-		return 0;
-	}
-	if (strcmp(name, "ident-port") == 0) {
-		if (config_parse_int(value, 1, 65535, &cfg->ident_port) < 0)
-			return config_error(err, errlen, "ident-port: '%s' is not a port", value);
-		return 0;
-	}
-	if (strcmp(name, "ident-max") == 0 || strcmp(name, "max-requests") == 0) {
-		int *slot = name[0] == 'i' ? &cfg->ident_max : &cfg->max_requests;
-		if (config_parse_int(value, 1, 100000, slot) < 0)
-			return config_error(err, errlen,
-			    "%s: '%s' is not a number from 1 to 100000", name, value);
-		return 0;
-	}
-	if (strcmp(name, "check") == 0) {
-		if (strcmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
-		    strcmp(value, "yes") == 0)
-			cfg->check_only = true;
-		else if (strcmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
-		    strcmp(value, "no") == 0)
-			cfg->check_only = false;
-		else
-			return config_error(err, errlen, "check: '%s' is not true or false", value);
-		return 0;
-	}
-	return config_error(err, errlen, "unknown option '%s'", name);
+	if (!o)
+		return config_error(err, errlen, "unknown option '%s'", name);
+	return options_set(o, cfg, value, err, errlen);
 }
 
 struct config_ini_state {
@@ -575,7 +320,14 @@ static int config_ini_handler(void *user, const char *section,
 		st->failed = 1;
 		return 0;
 	}
-	if (config_set(st->cfg, name, value, err, sizeof(err)) < 0) {
+	/* the rows the file's top and [flypaper] section take */
+	const struct option_row *o = options_find(config_options, CONFIG_NOPTIONS, name);
+	if (!o || !o->section || strcmp(o->section, "flypaper") != 0) {
+		snprintf(st->err, sizeof(st->err), "unknown option '%s'", name);
+		st->failed = 1;
+		return 0;
+	}
+	if (options_set(o, st->cfg, value, err, sizeof(err)) < 0) {
 		snprintf(st->err, sizeof(st->err), "%s", err);
 		st->failed = 1;
 		return 0;
@@ -608,7 +360,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 		    "session-timeout (%llums) is shorter than idle-timeout (%llums)",
 		    (unsigned long long)cfg->session_timeout_ms,
 		    (unsigned long long)cfg->idle_timeout_ms);
-	if (cfg->on_timeout == TIMEOUT_GOAWAY && !*cfg->goaway_text)
+	if (cfg->on_timeout == ON_TIMEOUT_GOAWAY && !*cfg->goaway_text)
 		return config_error(err, errlen,
 		    "on-timeout is goaway but goaway-text is empty");
 	return 0;
@@ -616,17 +368,7 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 
 void config_free(struct config *cfg)
 {
-	free(cfg->db_path);
-	free(cfg->jsonl_path);
-	free(cfg->sensor);
-	free(cfg->user);
-	free(cfg->goaway_text);
-	free(cfg->respond);
-	free(cfg->banner_text);
-	free(cfg->templates_dir);
-	free(cfg->experiment);
-	free(cfg->experiment_salt);
-	free(cfg->rules);
+	options_free(config_options, CONFIG_NOPTIONS, cfg);
 	for (int i = 0; i < CONFIG_MAX_LISTEN; i++)
 		free(cfg->listen_respond[i]);
 	memset(cfg, 0, sizeof(*cfg));
@@ -640,42 +382,31 @@ void config_usage(enum config_command cmd)
 	    ? "Listen on TCP ports and record every connection.\n\n"
 	    : "Record the one connection on standard input (for inetd), then exit.\n\n");
 	printf("  -c, --config FILE        read options from an INI file; flags win\n");
-	for (size_t i = 0; i < CONFIG_NOPTIONS; i++) {
-		const struct config_option *o = &config_options[i];
-		char left[64];
-		if (cmd == CONFIG_INETD && o->serve_only)
-			continue;
-		snprintf(left, sizeof(left), "--%s%s%s", o->name, o->arg ? " " : "",
-		    o->arg ? o->arg : "");
-		printf("      %-21s %s\n", left, o->help);
-	}
+	options_usage(stdout, config_options, CONFIG_NOPTIONS, 1u << cmd);
 	printf("  -h, --help               this text\n\n");
 	printf("See flypaper(8) and flypaper.conf(5).\n");
+}
+
+void config_list(FILE *out)
+{
+	options_list(out, config_options, CONFIG_NOPTIONS, config_command_names);
 }
 
 int config_parse_args(struct config *cfg, enum config_command cmd, int argc,
     char **argv, char *err, size_t errlen)
 {
-	struct option longopts[CONFIG_NOPTIONS + 3];
+	struct option longopts[OPTIONS_MAX + 3];
+	char shortopts[2 * OPTIONS_MAX + 5];
 	const char *config_file = NULL;
-	size_t n = 0;
 	int c;
 
-	for (size_t i = 0; i < CONFIG_NOPTIONS; i++) {
-		if (cmd == CONFIG_INETD && config_options[i].serve_only)
-			continue;
-		longopts[n++] = (struct option){config_options[i].name,
-		    config_options[i].has_arg ? required_argument : no_argument,
-		    NULL, (int)(1000 + i)};
-	}
-	longopts[n++] = (struct option){"config", required_argument, NULL, 'c'};
-	longopts[n++] = (struct option){"help", no_argument, NULL, 'h'};
-	longopts[n] = (struct option){NULL, 0, NULL, 0};
+	options_getopt_table(config_options, CONFIG_NOPTIONS, 1u << cmd, true,
+	    longopts, shortopts);
 
 	/* First pass: only -c, so the file is read before the flags apply. */
 	opterr = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		if (c == 'c')
 			config_file = optarg;
 	}
@@ -686,23 +417,19 @@ int config_parse_args(struct config *cfg, enum config_command cmd, int argc,
 	 * replaces the file's listen list rather than adding to it. */
 	bool listen_from_flags = false;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+c:h", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		const struct option_row *o = options_row_of(config_options, CONFIG_NOPTIONS, c);
 		if (c == 'c')
 			continue;
 		if (c == 'h') {
 			config_usage(cmd);
 			return 1;
 		}
-		if (c == '?' || c == ':') {
-			const char *bad = argv[optind - 1];
-			if (optopt && optopt < 1000)
-				return config_error(err, errlen, "unknown option '-%c'", optopt);
-			if (optopt >= 1000)
-				return config_error(err, errlen, "option '%s' needs a value", bad);
-			return config_error(err, errlen, "unknown option '%s'", bad);
+		if (!o) {
+			options_getopt_error(config_options, CONFIG_NOPTIONS, argv, err, errlen);
+			return -1;
 		}
-		const struct config_option *o = &config_options[c - 1000];
-		if (strcmp(o->name, "listen") == 0 && !listen_from_flags) {
+		if (o->set == config_set_listen && !listen_from_flags) {
 			for (int i = 0; i < cfg->nlisten; i++) {
 				free(cfg->listen_respond[i]);
 				cfg->listen_respond[i] = NULL;
@@ -710,7 +437,7 @@ int config_parse_args(struct config *cfg, enum config_command cmd, int argc,
 			cfg->nlisten = 0;
 			listen_from_flags = true;
 		}
-		if (config_set(cfg, o->name, o->has_arg ? optarg : "true", err, errlen) < 0)
+		if (options_set(o, cfg, o->metavar ? optarg : "true", err, errlen) < 0)
 			return -1;
 	}
 	if (optind < argc)

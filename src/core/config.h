@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "addr.h"
 
@@ -15,11 +16,11 @@
  * checks the linked library). A longer payload's row would not exist. */
 #define CONFIG_MAX_PAYLOAD_MAX 1000000000
 
-/* What the daemon does to a peer whose idle timeout fires. */
-enum timeout_action {
-	TIMEOUT_DROP,                /* close quietly (FIN) */
-	TIMEOUT_GOAWAY,              /* write goaway_text, then close */
-	TIMEOUT_RESET,               /* abort with RST (SO_LINGER 0) */
+/* What the daemon does to a peer whose idle timeout fires (--on-timeout). */
+enum on_timeout {
+	ON_TIMEOUT_DROP,             /* close quietly (FIN) */
+	ON_TIMEOUT_GOAWAY,           /* write goaway_text, then close */
+	ON_TIMEOUT_RESET,            /* abort with RST (SO_LINGER 0) */
 };
 
 struct config {
@@ -45,11 +46,11 @@ struct config {
 	char *jsonl_path;            /* JSON-lines sink; "-" is stdout; NULL off */
 	char *sensor;                /* sensor name; NULL: the host name */
 	char *user;                  /* drop root to this user after binding */
-	char *goaway_text;           /* bytes written by TIMEOUT_GOAWAY */
+	char *goaway_text;           /* bytes written by ON_TIMEOUT_GOAWAY */
 	size_t max_payload;          /* bytes of payload kept per session */
 	uint64_t idle_timeout_ms;    /* read timeout */
 	uint64_t session_timeout_ms; /* hard cap on a session's life */
-	enum timeout_action on_timeout;
+	enum on_timeout on_timeout;
 	int max_conns;               /* concurrent sessions, all workers */
 	int max_conns_per_source;    /* concurrent sessions per IPv4 address or IPv6 /64 */
 	size_t max_buffered;         /* payload and unsent output, all open sessions */
@@ -60,7 +61,8 @@ struct config {
 	bool check_only;             /* --check: validate and exit */
 };
 
-/* Commands whose options config_parse_args knows. */
+/* Commands whose options config_parse_args knows (bits 1 << cmd in the
+ * option table's commands column). */
 enum config_command {
 	CONFIG_SERVE,
 	CONFIG_INETD,
@@ -81,8 +83,8 @@ int config_parse_args(struct config *cfg, enum config_command cmd, int argc,
 int config_load_file(struct config *cfg, const char *path, char *err,
     size_t errlen);
 
-/* Sets one option by its long name, as the command line and the INI file
- * both do. Returns 0, or -1 with the reason (without file or line) in err. */
+/* Sets one option by its long name through its row in the option table.
+ * Returns 0, or -1 with the reason (without file or line) in err. */
 int config_set(struct config *cfg, const char *name, const char *value,
     char *err, size_t errlen);
 
@@ -92,15 +94,12 @@ int config_validate(const struct config *cfg, char *err, size_t errlen);
 /* Releases the strings config_set allocated. */
 void config_free(struct config *cfg);
 
-/* Parses "100ms", "30s", "15m", "2h" or bare seconds into milliseconds.
- * Returns 0, or -1 when the text is not a duration. */
-int config_parse_duration(const char *text, uint64_t *ms);
-
-/* Parses "4096", "64k", "1M", "2G" (powers of 1024) into bytes. Returns 0 or
- * -1. */
-int config_parse_size(const char *text, size_t *bytes);
-
 /* Prints the usage text of a command to stdout. */
 void config_usage(enum config_command cmd);
+
+/* Prints the option table, one tab-separated line per option (name,
+ * config-file section, commands, metavar, help): "flypaper options", which
+ * the man-page check reads. */
+void config_list(FILE *out);
 
 #endif

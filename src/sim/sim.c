@@ -23,7 +23,7 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "config.h"
+#include "units.h"
 
 #define SIM_MAX_SOURCES 4096
 #define SIM_MAX_CONCURRENCY 512
@@ -613,13 +613,13 @@ int sim_main(int argc, char **argv)
 		case 'b': range = optarg; break;
 		case 'O': run.o.own_target = true; break;
 		case 'p':
-			if (config_parse_size(optarg, &size) < 0 || size > 64 * 1024 * 1024)
+			if (units_parse_size(optarg, &size) < 0 || size > 64 * 1024 * 1024)
 				return sim_fail("payload-size: '%s' is not a size up to 64M", optarg);
 			run.o.payload_size = size;
 			break;
 		case 'R': case 'H': case 'B': case 'D': {
 			uint64_t ms;
-			if (config_parse_duration(optarg, &ms) < 0 || ms > 24ULL * 3600 * 1000)
+			if (units_parse_duration(optarg, &ms) < 0 || ms > 24ULL * 3600 * 1000)
 				return sim_fail("'%s' is not a duration up to 24h", optarg);
 			*(c == 'R' ? &run.o.reply_ms : c == 'H' ? &run.o.hold_ms
 			  : c == 'B' ? &run.o.banner_ms : &run.o.duration_ms) = ms;

@@ -25,6 +25,8 @@
 #include "respond.h"
 #include "sandbox.h"
 #include "config.h"
+#include "options.h"
+#include "units.h"
 #include "jsonl.h"
 #include "text.h"
 #include "queue.h"
@@ -63,7 +65,7 @@ static void test_durations(void)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		uint64_t ms = 12345;
-		int rc = config_parse_duration(cases[i].text, &ms);
+		int rc = units_parse_duration(cases[i].text, &ms);
 		CHECK((rc == 0) == cases[i].ok, "duration '%s' rc %d", cases[i].text, rc);
 		if (cases[i].ok && rc == 0)
 			CHECK(ms == cases[i].ms, "duration '%s' = %llu, want %llu",
@@ -87,7 +89,7 @@ static void test_sizes(void)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t b = 7;
-		int rc = config_parse_size(cases[i].text, &b);
+		int rc = units_parse_size(cases[i].text, &b);
 		CHECK((rc == 0) == cases[i].ok, "size '%s' rc %d", cases[i].text, rc);
 		if (cases[i].ok && rc == 0)
 			CHECK(b == cases[i].bytes, "size '%s' = %zu", cases[i].text, b);
