@@ -6,16 +6,16 @@
 #include "report.h"
 
 #include <ctype.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "units.h"
+#include "options.h"
 #include "store.h"
 #include "text.h"
 #include "yield.h"
@@ -724,67 +724,70 @@ static void report_usage(FILE *out)
 	    "TIME is an ISO 8601 UTC prefix such as 2026-11-27 or 2026-11-27T05:00.\n");
 }
 
+/* report's flags, filled by its option rows. */
+struct report_args {
+	char *dbs[REPORT_MAX_DBS];   /* borrowed from argv */
+	int ndb;
+	const char *since, *until, *output;
+	int format;                  /* index in report_formats */
+	uint64_t gap_ms;
+};
+
+static const char *const report_formats[] = {"text", "json", "html", NULL};
+
+/* --db repeats, up to REPORT_MAX_DBS. */
+static int report_add_db(void *base, const char *value, char *err, size_t errlen)
+{
+	struct report_args *args = base;
+
+	if (args->ndb == REPORT_MAX_DBS) {
+		snprintf(err, errlen, "at most %d databases", REPORT_MAX_DBS);
+		return -1;
+	}
+	args->dbs[args->ndb++] = (char *)value;
+	return 0;
+}
+
+static const struct option_row report_options[] = {
+	{.name = "db", .type = OPTION_CUSTOM, .set = report_add_db, .metavar = "FILE",
+	    .help = "a database (repeatable); default ./flypaper.db"},
+	{.name = "since", .type = OPTION_ARG, .field = offsetof(struct report_args, since),
+	    .metavar = "TIME", .help = "sessions from TIME on"},
+	{.name = "until", .type = OPTION_ARG, .field = offsetof(struct report_args, until),
+	    .metavar = "TIME", .help = "sessions before TIME"},
+	{.name = "format", .type = OPTION_CHOICE, .field = offsetof(struct report_args, format),
+	    .metavar = "FORMAT", .help = "text, json or html", .choices = report_formats},
+	{.name = "output", .type = OPTION_ARG, .field = offsetof(struct report_args, output),
+	    .metavar = "FILE", .help = "write here, not to stdout", .letter = 'o'},
+	{.name = "gap", .type = OPTION_DURATION, .field = offsetof(struct report_args, gap_ms),
+	    .max = UINT64_MAX, .metavar = "DUR", .help = "a longer pause ends a burst",
+	    .syntax = "is not a duration"},
+};
+
 int report_main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"since", required_argument, NULL, 's'},
-		{"until", required_argument, NULL, 'u'},
-		{"format", required_argument, NULL, 'f'},
-		{"output", required_argument, NULL, 'o'},
-		{"gap", required_argument, NULL, 'g'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	char *dbs[REPORT_MAX_DBS];
-	int ndb = 0, c, rc = 2;
-	const char *format = "text", *output = NULL;
+	static const struct options_command cmd = {"report", report_options,
+	    sizeof(report_options) / sizeof(report_options[0]), report_usage, false};
+	struct report_args args = {.since = "", .until = "9999", .gap_ms = 60000};
+	char **dbs = args.dbs;
+	int ndb, rc = 2;
+	const char *format, *output;
 	char err[512];
 	static struct report rp;
 	sqlite3 *db = NULL;
 	FILE *out = stdout;
 
+	rc = options_parse(&cmd, argc, argv, &args);
+	if (rc <= 0)
+		return rc < 0 ? 2 : 0;
+	rc = 2;
 	memset(&rp, 0, sizeof(rp));
-	rp.since = "";
-	rp.until = "9999";
-	rp.gap_ms = 60000;
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+ho:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (ndb == REPORT_MAX_DBS) {
-				fprintf(stderr, "flypaper report: at most %d databases\n", REPORT_MAX_DBS);
-				return 2;
-			}
-			dbs[ndb++] = optarg;
-			break;
-		case 's': rp.since = optarg; break;
-		case 'u': rp.until = optarg; break;
-		case 'f': format = optarg; break;
-		case 'o': output = optarg; break;
-		case 'g':
-			if (units_parse_duration(optarg, &rp.gap_ms) < 0) {
-				fprintf(stderr, "flypaper report: gap: '%s' is not a duration\n", optarg);
-				return 2;
-			}
-			break;
-		case 'h': report_usage(stdout); return 0;
-		default:
-			fprintf(stderr, "flypaper report: unknown option or missing value: '%s'\n",
-			    argv[optind - 1]);
-			report_usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "flypaper report: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (strcmp(format, "text") && strcmp(format, "json") && strcmp(format, "html")) {
-		fprintf(stderr, "flypaper report: format: '%s' is not text, json or html\n", format);
-		return 2;
-	}
+	rp.since = args.since;
+	rp.until = args.until;
+	rp.gap_ms = args.gap_ms;
+	ndb = args.ndb;
+	format = report_formats[args.format];
+	output = args.output;
 	if (!report_ts_ok(rp.since) || !report_ts_ok(rp.until)) {
 		fprintf(stderr, "flypaper report: --since and --until take UTC timestamps "
 		    "such as 2026-11-27T05:00\n");

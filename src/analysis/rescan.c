@@ -2,51 +2,47 @@
  * stored payload; "flypaper classify" applies them to files. */
 #include "rescan.h"
 
-#include <getopt.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "classify.h"
 #include "config.h"
+#include "options.h"
 #include "store.h"
 #include "text.h"
 
-/* Parses "--db FILE --rules PATHS"; returns the index of the first other
- * argument, or -1 after printing the problem. */
-static int rescan_options(int argc, char **argv, const char **db, const char **rules,
-    const char *usage)
-{
-	static const struct option longopts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"rules", required_argument, NULL, 'r'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	int c;
+/* The flags of rescan and classify (which ignores --db). */
+struct rescan_args {
+	const char *db;
+	const char *rules;
+};
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd': *db = optarg; break;
-		case 'r': *rules = optarg; break;
-		case 'h': printf("%s", usage); exit(0);
-		default:
-			fprintf(stderr, "flypaper: unknown option or missing value: '%s'\n%s",
-			    argv[optind - 1], usage);
-			return -1;
-		}
-	}
-	return optind;
+static const struct option_row rescan_options[] = {
+	{.name = "db", .type = OPTION_ARG, .field = offsetof(struct rescan_args, db),
+	    .metavar = "FILE", .help = "the database; default ./flypaper.db"},
+	{.name = "rules", .type = OPTION_ARG, .field = offsetof(struct rescan_args, rules),
+	    .metavar = "PATHS", .help = "YARA rule files or folders, ':'-separated"},
+};
+
+static void rescan_usage(FILE *out)
+{
+	fprintf(out, "usage: flypaper rescan [--db FILE] [--rules PATHS]\n"
+	    "Applies the rules to every stored payload and replaces the matches.\n");
+}
+
+static void classify_usage(FILE *out)
+{
+	fprintf(out, "usage: flypaper classify [--rules PATHS] FILE...\n"
+	    "Prints the rules (and their tags) that match each file.\n");
 }
 
 int rescan_main(int argc, char **argv)
 {
-	static const char usage[] =
-	    "usage: flypaper rescan [--db FILE] [--rules PATHS]\n"
-	    "Applies the rules to every stored payload and replaces the matches.\n";
+	static const struct options_command cmd = {"rescan", rescan_options,
+	    sizeof(rescan_options) / sizeof(rescan_options[0]), rescan_usage, false};
 	struct config cfg;
 	const char *db_path = "flypaper.db", *rules_paths;
 	char err[CONFIG_ERR_LEN], shown[512];
@@ -56,14 +52,14 @@ int rescan_main(int argc, char **argv)
 	int rc = 2;
 
 	config_defaults(&cfg);
-	rules_paths = cfg.rules;
-	int first = rescan_options(argc, argv, &db_path, &rules_paths, usage);
-	if (first < 0 || first != argc) {
-		if (first >= 0)
-			fprintf(stderr, "flypaper rescan: unexpected argument '%s'\n", argv[first]);
+	struct rescan_args args = {.db = db_path, .rules = cfg.rules};
+	int first = options_parse(&cmd, argc, argv, &args);
+	if (first <= 0) {
 		config_free(&cfg);
-		return 2;
+		return first < 0 ? 2 : 0;
 	}
+	db_path = args.db;
+	rules_paths = args.rules;
 	struct classify *cl = classify_open(rules_paths, NULL, err, sizeof(err));
 	if (!cl) {
 		fprintf(stderr, "flypaper rescan: rules: %s\n", err);
@@ -125,23 +121,23 @@ out:
 
 int classify_main(int argc, char **argv)
 {
-	static const char usage[] =
-	    "usage: flypaper classify [--rules PATHS] FILE...\n"
-	    "Prints the rules (and their tags) that match each file.\n";
+	static const struct options_command cmd = {"classify", rescan_options,
+	    sizeof(rescan_options) / sizeof(rescan_options[0]), classify_usage, true};
 	struct config cfg;
-	const char *db_unused = NULL, *rules_paths;
+	const char *rules_paths;
 	char err[CONFIG_ERR_LEN];
 	int rc = 0;
 
 	config_defaults(&cfg);
-	rules_paths = cfg.rules;
-	int first = rescan_options(argc, argv, &db_unused, &rules_paths, usage);
-	if (first < 0 || first == argc) {
+	struct rescan_args args = {.rules = cfg.rules};
+	int first = options_parse(&cmd, argc, argv, &args);
+	if (first <= 0 || first == argc) {
 		if (first == argc)
 			fprintf(stderr, "flypaper classify: name at least one file\n");
 		config_free(&cfg);
-		return 2;
+		return first == 0 ? 0 : 2;
 	}
+	rules_paths = args.rules;
 	struct classify *cl = classify_open(rules_paths, NULL, err, sizeof(err));
 	if (!cl) {
 		fprintf(stderr, "flypaper classify: rules: %s\n", err);

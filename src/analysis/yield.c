@@ -4,13 +4,14 @@
  * first?". */
 #include "yield.h"
 
-#include <getopt.h>
 #include <jansson.h>
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "options.h"
 #include "store.h"
 #include "text.h"
 
@@ -192,44 +193,41 @@ static int yield_print_json(const struct yield_row *rows, int n)
 	return 0;
 }
 
+/* yield's flags, filled by its option rows. */
+struct yield_args {
+	const char *db;
+	const char *since;
+	int format;                  /* index in yield_formats */
+};
+
+enum { YIELD_TEXT, YIELD_JSON };
+static const char *const yield_formats[] = {[YIELD_TEXT] = "text", [YIELD_JSON] = "json", NULL};
+
+static const struct option_row yield_options[] = {
+	{.name = "db", .type = OPTION_ARG, .field = offsetof(struct yield_args, db),
+	    .metavar = "FILE", .help = "the database; default ./flypaper.db"},
+	{.name = "since", .type = OPTION_ARG, .field = offsetof(struct yield_args, since),
+	    .metavar = "TIME", .help = "sessions from TIME on (ISO 8601 UTC prefix)"},
+	{.name = "format", .type = OPTION_CHOICE, .field = offsetof(struct yield_args, format),
+	    .metavar = "FORMAT", .help = "text or json", .choices = yield_formats},
+};
+
 int yield_main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"db", required_argument, NULL, 'd'},
-		{"since", required_argument, NULL, 's'},
-		{"format", required_argument, NULL, 'f'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *db_path = "flypaper.db", *since = "", *format = "text";
+	static const struct options_command cmd = {"yield", yield_options,
+	    sizeof(yield_options) / sizeof(yield_options[0]), yield_usage, false};
+	struct yield_args args = {.db = "flypaper.db", .since = "", .format = YIELD_TEXT};
+	const char *db_path, *since;
 	struct yield_row *rows = NULL;
 	sqlite3 *db = NULL;
-	int nrows = 0, c, rc;
+	int nrows = 0, rc;
 	char shown[512];             /* an SQLite message quoting the database, escaped */
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd': db_path = optarg; break;
-		case 's': since = optarg; break;
-		case 'f': format = optarg; break;
-		case 'h': yield_usage(stdout); return 0;
-		default:
-			fprintf(stderr, "flypaper yield: unknown option or missing value: '%s'\n",
-			    argv[optind - 1]);
-			yield_usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "flypaper yield: unexpected argument '%s'\n", argv[optind]);
-		return 2;
-	}
-	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
-		fprintf(stderr, "flypaper yield: format: '%s' is not text or json\n", format);
-		return 2;
-	}
+	rc = options_parse(&cmd, argc, argv, &args);
+	if (rc <= 0)
+		return rc < 0 ? 2 : 0;
+	db_path = args.db;
+	since = args.since;
 	if (store_open_untrusted(db_path, &db) != SQLITE_OK) {
 		fprintf(stderr, "flypaper yield: %s: %s\n", db_path,
 		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
@@ -247,7 +245,7 @@ int yield_main(int argc, char **argv)
 		return 2;
 	}
 	sqlite3_close(db);
-	if (strcmp(format, "json") == 0)
+	if (args.format == YIELD_JSON)
 		rc = yield_print_json(rows, nrows);
 	else
 		yield_print_text(rows, nrows);
