@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -102,7 +103,7 @@ static bool sim_expired(struct sim_run *run)
 	return sim_now() >= run->deadline;
 }
 
-/* Waits for the rate limiter's next slot. */
+/* Waits for the rate limiter's next slot, or until the run's deadline. */
 static void sim_pace(struct sim_run *run)
 {
 	double wait;
@@ -116,11 +117,35 @@ static void sim_pace(struct sim_run *run)
 	wait = run->next_slot - now;
 	run->next_slot += 1.0 / run->o.rate;
 	pthread_mutex_unlock(&run->rate_lock);
+	if (wait > run->deadline - now)
+		wait = run->deadline - now;
 	if (wait > 0)
 		usleep((useconds_t)(wait * 1e6));
 }
 
-/* Connects from source address src (network order; 0: any). */
+/* Bounds the blocking calls on fd (connect, send, recv) by the time left
+ * in the run, so a peer that never accepts, never reads or never closes
+ * cannot hold a thread past --duration; called again before each send or
+ * recv of a loop, so partial sends cannot add up past it. Returns -1 when
+ * no time is left. */
+static int sim_bound(struct sim_run *run, int fd)
+{
+	double left = run->deadline - sim_now();
+	struct timeval tv;
+
+	if (left <= 0)
+		return -1;
+	tv.tv_sec = (time_t)left;
+	tv.tv_usec = (suseconds_t)((left - (double)tv.tv_sec) * 1e6);
+	if (tv.tv_sec == 0 && tv.tv_usec == 0)
+		tv.tv_usec = 1;      /* 0 would mean no timeout at all */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return 0;
+}
+
+/* Connects from source address src (network order; 0: any). A connect the
+ * deadline cut short is not counted as failed. */
 static int sim_connect(struct sim_run *run, uint32_t src)
 {
 	int fd = socket(run->o.target.u.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -129,6 +154,10 @@ static int sim_connect(struct sim_run *run, uint32_t src)
 	if (fd < 0)
 		return -1;
 	sim_pace(run);
+	if (sim_bound(run, fd) < 0) {
+		close(fd);
+		return -1;
+	}
 	if (src && run->o.target.u.sa.sa_family == AF_INET) {
 		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = src};
 		setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
@@ -139,7 +168,8 @@ static int sim_connect(struct sim_run *run, uint32_t src)
 	}
 	if (connect(fd, &run->o.target.u.sa, addr_len(&run->o.target)) < 0) {
 		close(fd);
-		atomic_fetch_add(&run->st.failed, 1);
+		if (!sim_expired(run))
+			atomic_fetch_add(&run->st.failed, 1);
 		return -1;
 	}
 	atomic_fetch_add(&run->st.connections, 1);
@@ -150,7 +180,7 @@ static void sim_send(struct sim_run *run, int fd, const void *data, size_t len)
 {
 	const char *p = data;
 
-	while (len > 0) {
+	while (len > 0 && sim_bound(run, fd) == 0) {
 		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
 		if (n <= 0)
 			return;
@@ -382,7 +412,7 @@ static void sim_flood(struct sim_run *run, uint32_t src)
 	if (fd >= 0) {
 		sim_send(run, fd, data, n);
 		shutdown(fd, SHUT_WR);
-		while (recv(fd, buf, sizeof(buf), 0) > 0)
+		while (sim_bound(run, fd) == 0 && recv(fd, buf, sizeof(buf), 0) > 0)
 			;
 		close(fd);
 	}
