@@ -445,6 +445,146 @@ static void test_queue_oldest(void)
 	queue_destroy(&q);
 }
 
+/* The option rows' types: each parses, bounds, stores and frees its field,
+ * with the messages the option table's users depend on. */
+struct test_opts {
+	bool flag;
+	int i, choice;
+	size_t count, size;
+	uint64_t ms;
+	double d;
+	char *str, *text, *name;
+	const char *arg;
+};
+
+static void test_options(void)
+{
+	static const char *const colours[] = {"red", "green", "blue", NULL};
+#define TF(f) offsetof(struct test_opts, f)
+	static const struct option_row rows[] = {
+		{.name = "flag", .type = OPTION_FLAG, .field = TF(flag)},
+		{.name = "int", .type = OPTION_INT, .field = TF(i), .min = 1, .max = 10},
+		{.name = "port", .type = OPTION_INT, .field = TF(i), .min = 1, .max = 65535,
+		    .syntax = "is not a port"},
+		{.name = "count", .type = OPTION_COUNT, .field = TF(count), .min = 16, .max = 100},
+		{.name = "size", .type = OPTION_SIZE, .field = TF(size), .min = 64 * 1024,
+		    .max = OPTIONS_SIZE_MAX},
+		{.name = "small", .type = OPTION_SIZE, .field = TF(size), .max = 1000,
+		    .over = "is too big"},
+		{.name = "dur", .type = OPTION_DURATION, .field = TF(ms), .min = 10,
+		    .max = 24ULL * 3600 * 1000},
+		{.name = "lag", .type = OPTION_DURATION, .field = TF(ms), .min = 100, .max = 60000,
+		    .zero_ok = true, .under = "is not 0 or within 100ms..60s",
+		    .over = "is not 0 or within 100ms..60s"},
+		{.name = "p", .type = OPTION_PROBABILITY, .field = TF(d), .max = 1},
+		{.name = "rate", .type = OPTION_DOUBLE, .field = TF(d), .max = 1000},
+		{.name = "str", .type = OPTION_STRING, .field = TF(str), .min = 1, .max = 8,
+		    .under = "empty"},
+		{.name = "text", .type = OPTION_TEXT, .field = TF(text), .max = 8},
+		{.name = "name", .type = OPTION_NAME, .field = TF(name), .min = 1, .max = 8,
+		    .under = "not a name", .over = "not a name"},
+		{.name = "colour", .type = OPTION_CHOICE, .field = TF(choice), .choices = colours},
+		{.name = "arg", .type = OPTION_ARG, .field = TF(arg)},
+	};
+#undef TF
+	static const struct {
+		const char *name, *value;
+		const char *err;     /* NULL: accepted; else the whole message */
+		double want;         /* the stored number, when accepted */
+	} cases[] = {
+		{"flag", "yes", NULL, 1}, {"flag", "0", NULL, 0},
+		{"flag", "maybe", "flag: 'maybe' is not true or false", 0},
+		{"int", "10", NULL, 10}, {"int", "1", NULL, 1},
+		{"int", "0", "int: '0' is not a number from 1 to 10", 0},
+		{"int", "11", "int: '11' is not a number from 1 to 10", 0},
+		{"int", "-1", "int: '-1' is not a number from 1 to 10", 0},
+		{"int", "5x", "int: '5x' is not a number from 1 to 10", 0},
+		{"int", "", "int: '' is not a number from 1 to 10", 0},
+		{"int", "99999999999999999999", "int: '99999999999999999999' is not a number from 1 to 10", 0},
+		{"port", "70000", "port: '70000' is not a port", 0},
+		{"count", "16", NULL, 16}, {"count", "15", "count: '15' is not a number from 16 to 100", 0},
+		{"size", "64k", NULL, 65536}, {"size", "1M", NULL, 1048576},
+		{"size", "63k", "size: '63k' is under 64k", 0},
+		{"size", "2048G", "size: '2048G' is over 1T", 0},
+		{"size", "lots", "size: 'lots' is not a size (e.g. 4096, 64k, 1M, 1G)", 0},
+		{"small", "1000", NULL, 1000}, {"small", "1001", "small: '1001' is too big", 0},
+		{"dur", "10ms", NULL, 10}, {"dur", "1.5s", NULL, 1500}, {"dur", "24h", NULL, 86400000},
+		{"dur", "9ms", "dur: '9ms' is under 10ms", 0},
+		{"dur", "25h", "dur: '25h' is over 24h", 0},
+		{"dur", "soon", "dur: 'soon' is not a duration (e.g. 500ms, 30s, 15m, 2h)", 0},
+		{"lag", "0", NULL, 0}, {"lag", "100ms", NULL, 100},
+		{"lag", "50ms", "lag: '50ms' is not 0 or within 100ms..60s", 0},
+		{"lag", "61s", "lag: '61s' is not 0 or within 100ms..60s", 0},
+		{"p", "never", NULL, 0}, {"p", "always", NULL, 1}, {"p", "0.25", NULL, 0.25},
+		{"p", "1.5", "p: '1.5' is not never, always or a probability from 0 to 1", 0},
+		{"p", "nan", "p: 'nan' is not never, always or a probability from 0 to 1", 0},
+		{"rate", "2.5", NULL, 2.5}, {"rate", "-1", "rate: '-1' is not a number from 0 to 1000", 0},
+		{"str", "abc", NULL, 0}, {"str", "", "str: empty", 0},
+		{"str", "123456789", "str: longer than 8 bytes", 0},
+		{"text", "a\\r\\n", NULL, 0},
+		{"text", "a\\q", "unknown escape '\\q' (use \\r \\n \\t \\\\)", 0},
+		{"name", "lab", NULL, 0}, {"name", "l\x1b]0", "name: not a name", 0},
+		{"name", "123456789", "name: not a name", 0},
+		{"colour", "blue", NULL, 2},
+		{"colour", "pink", "colour: 'pink' is not red, green or blue", 0},
+		{"arg", "anything", NULL, 0},
+	};
+	const size_t nrows = sizeof(rows) / sizeof(rows[0]);
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct test_opts o = {.i = -7};
+		char err[256] = "";
+		const struct option_row *row = options_find(rows, nrows, cases[i].name);
+		int rc = options_set(row, &o, cases[i].value, err, sizeof(err));
+		if (cases[i].err) {
+			CHECK(rc < 0 && strcmp(err, cases[i].err) == 0,
+			    "option case %zu: rc %d message '%s', want '%s'", i, rc, err, cases[i].err);
+			CHECK(o.i == -7 && !o.str && !o.text && !o.name,
+			    "option case %zu: a refused value leaves the field", i);
+		} else {
+			double got = row->type == OPTION_FLAG ? o.flag
+			    : row->type == OPTION_INT ? o.i : row->type == OPTION_CHOICE ? o.choice
+			    : row->type == OPTION_COUNT || row->type == OPTION_SIZE ? (double)o.size + (double)o.count
+			    : row->type == OPTION_DURATION ? (double)o.ms
+			    : row->type == OPTION_PROBABILITY || row->type == OPTION_DOUBLE ? o.d : 0;
+			CHECK(rc == 0 && got == cases[i].want,
+			    "option case %zu: rc %d (%s), stored %g, want %g", i, rc, err, got, cases[i].want);
+		}
+		options_free(rows, nrows, &o);
+		CHECK(!o.str && !o.text && !o.name, "option case %zu: freed", i);
+	}
+
+	/* Strings: a new value replaces (and frees) the old; TEXT unescapes;
+	 * ARG borrows. */
+	struct test_opts o = {0};
+	char err[256], value[] = "borrowed";
+	CHECK(options_set(options_find(rows, nrows, "str"), &o, "one", err, sizeof(err)) == 0 &&
+	    options_set(options_find(rows, nrows, "str"), &o, "two", err, sizeof(err)) == 0 &&
+	    strcmp(o.str, "two") == 0, "string replaced");
+	CHECK(options_set(options_find(rows, nrows, "text"), &o, "\\r\\n\\t\\\\", err,
+	    sizeof(err)) == 0 && strcmp(o.text, "\r\n\t\\") == 0, "escapes");
+	CHECK(options_set(options_find(rows, nrows, "arg"), &o, value, err, sizeof(err)) == 0 &&
+	    o.arg == value, "arg borrowed");
+	options_free(rows, nrows, &o);
+	CHECK(!options_find(rows, nrows, "nope"), "unknown name");
+
+	/* Commands and sections: --help shows a row to the commands it names;
+	 * the listing says which. */
+	static const struct option_row cmd_rows[] = {
+		{.name = "both", .type = OPTION_FLAG, .help = "b", .commands = 3, .section = "s"},
+		{.name = "first", .type = OPTION_ARG, .metavar = "X", .help = "f", .commands = 1},
+	};
+	static const char *const names[] = {"one", "two", NULL};
+	char buf[512];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+	options_usage(f, cmd_rows, 2, 2);
+	fputs("|", f);
+	options_list(f, cmd_rows, 2, names);
+	fclose(f);
+	CHECK(strcmp(buf, "      --both                b\n|both\ts\tone,two\t-\tb\n"
+	    "first\t-\tone\tX\tf\n") == 0, "usage and listing: '%s'", buf);
+}
+
 static void test_config(void)
 {
 	static const struct {
@@ -1851,6 +1991,7 @@ int main(void)
 	test_record_size();
 	test_escape();
 	test_config();
+	test_options();
 	test_jsonl_format();
 	test_jsonl_cut_writes();
 	test_jsonl_escaped_is_not_lost();
