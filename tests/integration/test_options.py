@@ -101,3 +101,16 @@ def test_usage_lists_every_command_and_dispatches_each():
         assert r.returncode == 0 and "unknown command" not in r.stderr, command
         assert r.stdout.startswith(f"usage: flypaper {command}") or command == "version", \
             (command, r.stdout)
+
+
+def test_sim_scenarios_table_matches_the_man_page_and_the_readme():
+    r = subprocess.run([FLYPAPER, "sim", "--help"], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0
+    table_names = re.findall(r"^  ([a-z0-9-]+) +\S", r.stdout.split("scenarios:\n", 1)[1], re.M)
+    assert len(table_names) >= 18, table_names
+    page = man("flypaper.8").split("replays a known peer over real TCP: ", 1)[1]
+    page = page.split("\n.RB", 1)[0].replace("\\-", "-")
+    assert [n.strip() for n in page.replace("\n", " ").split(",")] == table_names
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read().split("how known\npeers behave:", 1)[1].split("Options:", 1)[0]
+    assert re.findall(r"`([a-z0-9-]+)`", readme) == table_names
