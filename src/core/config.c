@@ -186,6 +186,7 @@ static const struct option_row config_options[] = {
 };
 
 #define CONFIG_NOPTIONS (sizeof(config_options) / sizeof(config_options[0]))
+_Static_assert(CONFIG_NOPTIONS <= OPTIONS_MAX, "getopt's list is built on the stack");
 
 /* Column names of the commands bits, for "flypaper options". */
 static const char *const config_command_names[] = {
