@@ -674,6 +674,10 @@ static int sim_set_range(void *base, const char *value, char *err, size_t errlen
 #define SIM_FIELD(name) offsetof(struct sim_options, name)
 #define SIM_DURATION_MAX (24ULL * 3600 * 1000)
 #define SIM_PAYLOAD_MAX (64 * 1024 * 1024)
+#define SIM_DURATION_ROW(name_, field_, help_) \
+	{.name = name_, .type = OPTION_DURATION, .field = SIM_FIELD(field_), \
+	    .max = SIM_DURATION_MAX, .metavar = "DUR", .help = help_, \
+	    .syntax = "is not a duration up to 24h", .over = "is not a duration up to 24h"}
 
 static const struct option_row sim_options[] = {
 	{.name = "target", .type = OPTION_CUSTOM, .set = sim_set_target,
@@ -688,18 +692,10 @@ static const struct option_row sim_options[] = {
 	    .min = 0, .max = 1000000, .metavar = "R", .help = "connections per second; 0 unlimited"},
 	{.name = "bind-range", .type = OPTION_CUSTOM, .set = sim_set_range,
 	    .metavar = "A-B", .help = "IPv4 source addresses"},
-	{.name = "reply-timeout", .type = OPTION_DURATION, .field = SIM_FIELD(reply_ms),
-	    .max = SIM_DURATION_MAX, .metavar = "DUR", .help = "how long a peer waits for a reply",
-	    .syntax = "is not a duration up to 24h", .over = "is not a duration up to 24h"},
-	{.name = "hold", .type = OPTION_DURATION, .field = SIM_FIELD(hold_ms),
-	    .max = SIM_DURATION_MAX, .metavar = "DUR", .help = "silent, ident-shy: how long to wait",
-	    .syntax = "is not a duration up to 24h", .over = "is not a duration up to 24h"},
-	{.name = "banner-wait", .type = OPTION_DURATION, .field = SIM_FIELD(banner_ms),
-	    .max = SIM_DURATION_MAX, .metavar = "DUR", .help = "nmap-like: wait for a banner",
-	    .syntax = "is not a duration up to 24h", .over = "is not a duration up to 24h"},
-	{.name = "duration", .type = OPTION_DURATION, .field = SIM_FIELD(duration_ms),
-	    .max = SIM_DURATION_MAX, .metavar = "DUR", .help = "the whole run's bound",
-	    .syntax = "is not a duration up to 24h", .over = "is not a duration up to 24h"},
+	SIM_DURATION_ROW("reply-timeout", reply_ms, "how long a peer waits for a reply"),
+	SIM_DURATION_ROW("hold", hold_ms, "silent, ident-shy: how long to wait"),
+	SIM_DURATION_ROW("banner-wait", banner_ms, "nmap-like: wait for a banner"),
+	SIM_DURATION_ROW("duration", duration_ms, "the whole run's bound"),
 	{.name = "payload-size", .type = OPTION_SIZE, .field = SIM_FIELD(payload_size),
 	    .max = SIM_PAYLOAD_MAX, .metavar = "N", .help = "flood: bytes per connection",
 	    .syntax = "is not a size up to 64M", .over = "is not a size up to 64M"},
