@@ -81,8 +81,10 @@ int inetd_main(int argc, char **argv)
 	umask(STATE_UMASK);
 	config_defaults(&cfg);
 	rc = config_parse_args(&cfg, CONFIG_INETD, argc, argv, err, sizeof(err));
-	if (rc > 0)
+	if (rc > 0) {
+		config_free(&cfg);
 		return 0;
+	}
 	if (rc < 0)
 		log_fatal("%s", err);
 	if (getpeername(STDIN_FILENO, (struct sockaddr *)&ss, &len) < 0 ||
