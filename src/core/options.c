@@ -88,89 +88,95 @@ static void options_choices_text(const char *const *choices, char *buf, size_t l
 		    i == 0 ? " " : choices[i + 1] ? ", " : " or ", choices[i]);
 }
 
-/* Numbers, durations and sizes: parses value into *v (as an integer or, for
- * OPTION_DOUBLE and OPTION_PROBABILITY, *d) and checks the row's bounds. */
-static int options_number(const struct option_row *row, const char *value,
-    uint64_t *v, double *d, char *err, size_t errlen)
+/* Refuses value: "NAME: 'VALUE' why". Returns -1. */
+static int options_refuse(const struct option_row *row, const char *value,
+    const char *why, char *err, size_t errlen)
 {
-	char lo[32], hi[32], range[96];
-	const char *syntax = row->syntax, *under = row->under, *over = row->over;
+	return options_error(err, errlen, "%s: '%s' %s", row->name, value, why);
+}
+
+/* OPTION_INT, OPTION_COUNT: a decimal integer within min..max. One message
+ * for all, "is not a number from MIN to MAX", unless the row has its own. */
+static int options_integer(const struct option_row *row, const char *value,
+    uint64_t *v, char *err, size_t errlen)
+{
+	char range[96];
+	const char *syntax = row->syntax;
 	long long i;
-	size_t bytes;
+
+	snprintf(range, sizeof(range), "is not a number from %" PRIu64 " to %" PRIu64,
+	    row->min, row->max);
+	syntax = syntax ? syntax : range;
+	if (options_parse_long(value, &i) < 0)
+		return options_refuse(row, value, syntax, err, errlen);
+	if (i < 0 || (uint64_t)i < row->min)
+		return options_refuse(row, value, row->under ? row->under : syntax, err, errlen);
+	if ((uint64_t)i > row->max)
+		return options_refuse(row, value, row->over ? row->over : syntax, err, errlen);
+	*v = (uint64_t)i;
+	return 0;
+}
+
+/* OPTION_DOUBLE, OPTION_PROBABILITY (which also takes never and always). */
+static int options_real(const struct option_row *row, const char *value,
+    double *d, char *err, size_t errlen)
+{
+	char range[96];
+	const char *syntax = row->syntax;
 	char *end;
 
-	switch (row->type) {
-	case OPTION_INT:
-	case OPTION_COUNT:
+	if (row->type == OPTION_PROBABILITY) {
+		snprintf(range, sizeof(range), "is not never, always or a probability from 0 to 1");
+		if (strcmp(value, "never") == 0 || strcmp(value, "always") == 0) {
+			*d = value[0] == 'a' ? 1.0 : 0.0;
+			return 0;
+		}
+	} else {
 		snprintf(range, sizeof(range), "is not a number from %" PRIu64 " to %" PRIu64,
 		    row->min, row->max);
-		syntax = syntax ? syntax : range;
-		if (options_parse_long(value, &i) < 0)
-			goto bad_syntax;
-		if (i < 0 || (uint64_t)i < row->min || (uint64_t)i > row->max)
-			return options_error(err, errlen, "%s: '%s' %s", row->name, value,
-			    (uint64_t)i < row->min || i < 0 ? (under ? under : syntax)
-			                                   : (over ? over : syntax));
-		*v = (uint64_t)i;
-		return 0;
-	case OPTION_DOUBLE:
-	case OPTION_PROBABILITY:
-		if (row->type == OPTION_PROBABILITY) {
-			snprintf(range, sizeof(range),
-			    "is not never, always or a probability from 0 to 1");
-			if (strcmp(value, "never") == 0 || strcmp(value, "always") == 0) {
-				*d = value[0] == 'a' ? 1.0 : 0.0;
-				return 0;
-			}
-		} else {
-			snprintf(range, sizeof(range), "is not a number from %" PRIu64
-			    " to %" PRIu64, row->min, row->max);
-		}
-		syntax = syntax ? syntax : range;
-		*d = strtod(value, &end);
-		if (end == value || *end != '\0')
-			goto bad_syntax;
-		if (!(*d >= (double)row->min && *d <= (double)row->max))
-			return options_error(err, errlen, "%s: '%s' %s", row->name, value,
-			    *d < (double)row->min ? (under ? under : syntax)
-			                          : (over ? over : syntax));
-		return 0;
-	case OPTION_SIZE:
-		syntax = syntax ? syntax : "is not a size (e.g. 4096, 64k, 1M, 1G)";
-		if (units_parse_size(value, &bytes) < 0)
-			goto bad_syntax;
-		if (bytes > OPTIONS_SIZE_MAX)
-			return options_error(err, errlen, "%s: '%s' is over 1T", row->name, value);
-		options_size_text(row->min, lo, sizeof(lo));
-		options_size_text(row->max, hi, sizeof(hi));
-		*v = bytes;
-		break;
-	case OPTION_DURATION:
-		syntax = syntax ? syntax : "is not a duration (e.g. 500ms, 30s, 15m, 2h)";
-		if (units_parse_duration(value, v) < 0)
-			goto bad_syntax;
-		if (*v == 0 && row->zero_ok)
-			return 0;
-		options_duration_text(row->min, lo, sizeof(lo));
-		options_duration_text(row->max, hi, sizeof(hi));
-		break;
-	default:
-		return options_error(err, errlen, "%s: not a number option", row->name);
 	}
-	/* sizes and durations: the bounds */
-	if (*v > row->max) {
-		if (!over)
-			return options_error(err, errlen, "%s: '%s' is over %s", row->name, value, hi);
-		return options_error(err, errlen, "%s: '%s' %s", row->name, value, over);
-	}
-	if (*v < row->min) {
-		if (!under)
-			return options_error(err, errlen, "%s: '%s' is under %s", row->name, value, lo);
-		return options_error(err, errlen, "%s: '%s' %s", row->name, value, under);
-	}
+	syntax = syntax ? syntax : range;
+	*d = strtod(value, &end);
+	if (end == value || *end != '\0')
+		return options_refuse(row, value, syntax, err, errlen);
+	if (!(*d >= (double)row->min && *d <= (double)row->max))   /* NaN too */
+		return options_refuse(row, value, *d < (double)row->min && row->under ? row->under
+		    : *d > (double)row->max && row->over ? row->over : syntax, err, errlen);
 	return 0;
-bad_syntax:
-	return options_error(err, errlen, "%s: '%s' %s", row->name, value, syntax);
+}
+
+/* OPTION_SIZE (at most 1T whatever the row says) and OPTION_DURATION (0
+ * allowed with zero_ok): the bounds' messages default to "is over 24h",
+ * "is under 64k". */
+static int options_measure(const struct option_row *row, const char *value,
+    uint64_t *v, char *err, size_t errlen)
+{
+	char bound[32], why[48];
+	size_t bytes;
+	bool size = row->type == OPTION_SIZE;
+
+	if (size ? units_parse_size(value, &bytes) < 0 : units_parse_duration(value, v) < 0)
+		return options_refuse(row, value, row->syntax ? row->syntax : size
+		    ? "is not a size (e.g. 4096, 64k, 1M, 1G)"
+		    : "is not a duration (e.g. 500ms, 30s, 15m, 2h)", err, errlen);
+	if (size && bytes > OPTIONS_SIZE_MAX)
+		return options_refuse(row, value, "is over 1T", err, errlen);
+	if (size)
+		*v = bytes;
+	if (*v == 0 && row->zero_ok)
+		return 0;
+	if (*v > row->max && row->over)
+		return options_refuse(row, value, row->over, err, errlen);
+	if (*v < row->min && row->under)
+		return options_refuse(row, value, row->under, err, errlen);
+	if (*v <= row->max && *v >= row->min)
+		return 0;
+	if (size)
+		options_size_text(*v > row->max ? row->max : row->min, bound, sizeof(bound));
+	else
+		options_duration_text(*v > row->max ? row->max : row->min, bound, sizeof(bound));
+	snprintf(why, sizeof(why), "is %s %s", *v > row->max ? "over" : "under", bound);
+	return options_refuse(row, value, why, err, errlen);
 }
 
 /* Turns the escapes \r \n \t \\ into bytes, so a text can end in CRLF
@@ -272,19 +278,32 @@ int options_set(const struct option_row *row, void *base, const char *value,
 		return 0;
 	case OPTION_CUSTOM:
 		return row->set(base, value, err, errlen);
-	default:
-		break;
-	}
-	if (options_number(row, value, &v, &d, err, errlen) < 0)
-		return -1;
-	switch (row->type) {
-	case OPTION_INT: *FIELD(base, row, int) = (int)v; break;
+	case OPTION_INT:
 	case OPTION_COUNT:
-	case OPTION_SIZE: *FIELD(base, row, size_t) = (size_t)v; break;
-	case OPTION_DURATION: *FIELD(base, row, uint64_t) = v; break;
-	default: *FIELD(base, row, double) = d; break;
+		if (options_integer(row, value, &v, err, errlen) < 0)
+			return -1;
+		if (row->type == OPTION_INT)
+			*FIELD(base, row, int) = (int)v;
+		else
+			*FIELD(base, row, size_t) = (size_t)v;
+		return 0;
+	case OPTION_DOUBLE:
+	case OPTION_PROBABILITY:
+		if (options_real(row, value, &d, err, errlen) < 0)
+			return -1;
+		*FIELD(base, row, double) = d;
+		return 0;
+	case OPTION_SIZE:
+	case OPTION_DURATION:
+		if (options_measure(row, value, &v, err, errlen) < 0)
+			return -1;
+		if (row->type == OPTION_SIZE)
+			*FIELD(base, row, size_t) = (size_t)v;
+		else
+			*FIELD(base, row, uint64_t) = v;
+		return 0;
 	}
-	return 0;
+	return options_error(err, errlen, "%s: unknown option type", row->name);
 }
 
 void options_free(const struct option_row *rows, size_t n, void *base)
