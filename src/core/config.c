@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <ini.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,16 +194,6 @@ static const char *const config_command_names[] = {
 	NULL,
 };
 
-static int config_error(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 void config_defaults(struct config *cfg)
 {
 	*cfg = config_default;
@@ -227,10 +216,10 @@ static int config_set_listen(void *base, const char *value, char *err, size_t er
 	struct config *cfg = base;
 
 	if (cfg->nlisten >= CONFIG_MAX_LISTEN)
-		return config_error(err, errlen,
+		return options_error(err, errlen,
 		    "listen: more than %d addresses", CONFIG_MAX_LISTEN);
 	if (addr_parse(value, &cfg->listen[cfg->nlisten]) < 0)
-		return config_error(err, errlen,
+		return options_error(err, errlen,
 		    "listen: '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080, [::1]:8080, *:80)",
 		    value);
 	cfg->nlisten++;
@@ -243,7 +232,7 @@ int config_set(struct config *cfg, const char *name, const char *value,
 	const struct option_row *o = options_find(config_options, CONFIG_NOPTIONS, name);
 
 	if (!o)
-		return config_error(err, errlen, "unknown option '%s'", name);
+		return options_error(err, errlen, "unknown option '%s'", name);
 	return options_set(o, cfg, value, err, errlen);
 }
 
@@ -344,12 +333,12 @@ int config_load_file(struct config *cfg, const char *path, char *err,
 
 	free(st.listener_respond);
 	if (line == -1)
-		return config_error(err, errlen, "%s: cannot open: %s", path,
+		return options_error(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
 	if (line == -2)
-		return config_error(err, errlen, "%s: out of memory", path);
+		return options_error(err, errlen, "%s: out of memory", path);
 	if (line > 0)
-		return config_error(err, errlen, "%s:%d: %s", path, line,
+		return options_error(err, errlen, "%s:%d: %s", path, line,
 		    st.failed ? st.err : "not a 'name = value' line or [section]");
 	return 0;
 }
@@ -357,12 +346,12 @@ int config_load_file(struct config *cfg, const char *path, char *err,
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	if (cfg->session_timeout_ms < cfg->idle_timeout_ms)
-		return config_error(err, errlen,
+		return options_error(err, errlen,
 		    "session-timeout (%llums) is shorter than idle-timeout (%llums)",
 		    (unsigned long long)cfg->session_timeout_ms,
 		    (unsigned long long)cfg->idle_timeout_ms);
 	if (cfg->on_timeout == ON_TIMEOUT_GOAWAY && !*cfg->goaway_text)
-		return config_error(err, errlen,
+		return options_error(err, errlen,
 		    "on-timeout is goaway but goaway-text is empty");
 	return 0;
 }
@@ -442,7 +431,7 @@ int config_parse_args(struct config *cfg, enum config_command cmd, int argc,
 			return -1;
 	}
 	if (optind < argc)
-		return config_error(err, errlen, "unexpected argument '%s'", argv[optind]);
+		return options_error(err, errlen, "unexpected argument '%s'", argv[optind]);
 	if (!cfg->sensor) {
 		char host[65];
 		if (gethostname(host, sizeof(host)) < 0 || !host[0])

@@ -12,10 +12,7 @@
 
 #define OPTIONS_VAL_BASE 1000        /* getopt value of row 0; above every short flag */
 
-static int options_error(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int options_error(char *err, size_t errlen, const char *fmt, ...)
+int options_error(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
 

@@ -53,6 +53,11 @@ struct option_row {
 	int (*set)(void *base, const char *value, char *err, size_t errlen);
 };
 
+/* Formats a message into err (errlen bytes) and returns -1, for setters'
+ * "return options_error(err, errlen, ...)". */
+int options_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The row called name among n rows, or NULL. */
 const struct option_row *options_find(const struct option_row *rows, size_t n,
     const char *name);
