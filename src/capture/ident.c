@@ -16,23 +16,6 @@
 #define NS_PER_MS 1000000ULL
 #define IDENT_BUCKET 4               /* addresses per limiter bucket */
 
-static const char *const ident_status_names[IDENT_STATUS_COUNT] = {
-	[IDENT_NONE] = "none",
-	[IDENT_REFUSED] = "refused",
-	[IDENT_TIMEOUT] = "timeout",
-	[IDENT_USERID] = "userid",
-	[IDENT_ERROR] = "error",
-	[IDENT_MALFORMED] = "malformed",
-	[IDENT_UNREACHABLE] = "unreachable",
-};
-
-const char *ident_status_name(enum ident_status status)
-{
-	if ((unsigned)status >= IDENT_STATUS_COUNT)
-		return "malformed";
-	return ident_status_names[status];
-}
-
 /* ---- reply parsing (pure) -------------------------------------------- */
 
 /* The next ':'-separated field of line[*pos..len), trimmed. With last set,

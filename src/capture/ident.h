@@ -29,9 +29,6 @@ struct ident_reply {
 enum ident_status ident_parse_reply(const char *line, size_t len,
     unsigned peer_port, unsigned local_port, struct ident_reply *out);
 
-/* The schema name of a status, e.g. "userid". */
-const char *ident_status_name(enum ident_status status);
-
 /* A bounded table that allows one probe per source per interval, a source
  * being an IPv4 address (v4-mapped ones included) or an IPv6 /64
  * (addr_source_key). When a bucket holds only fresh entries for other

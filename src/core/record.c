@@ -124,6 +124,23 @@ uint64_t record_new_id(void)
 	return record_id_next++;
 }
 
+static const char *const record_ident_names[IDENT_STATUS_COUNT] = {
+	[IDENT_NONE] = "none",
+	[IDENT_REFUSED] = "refused",
+	[IDENT_TIMEOUT] = "timeout",
+	[IDENT_USERID] = "userid",
+	[IDENT_ERROR] = "error",
+	[IDENT_MALFORMED] = "malformed",
+	[IDENT_UNREACHABLE] = "unreachable",
+};
+
+const char *record_ident_name(enum ident_status status)
+{
+	if ((unsigned)status >= IDENT_STATUS_COUNT)
+		return "malformed";
+	return record_ident_names[status];
+}
+
 const char *record_http_name(enum record_http http)
 {
 	switch (http) {

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "classify.h"
 #include "jsonl.h"
 #include "queue.h"
 #include "store.h"

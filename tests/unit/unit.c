@@ -586,7 +586,7 @@ static void test_jsonl_format(void)
 	strcpy(r->ident->charset, "\xff\xfe");
 	strcpy(r->ident->userid, "\x1b[2J\xc3\x28\\");
 	strcpy(r->ident->error, "\x9b");
-	static struct classify_match m[2];
+	static struct record_match m[2];
 	snprintf(m[0].rule, sizeof(m[0].rule), "ok_rule");
 	snprintf(m[0].tags, sizeof(m[0].tags), "fam\xff x");
 	snprintf(m[1].rule, sizeof(m[1].rule), "bad\xc3");
@@ -1155,7 +1155,7 @@ static void test_ident_parser(void)
 		struct ident_reply r;
 		enum ident_status st = ident_parse_reply(cases[i].line, strlen(cases[i].line),
 		    6191, 23, &r);
-		CHECK(st == cases[i].status, "ident case %zu: %s", i, ident_status_name(st));
+		CHECK(st == cases[i].status, "ident case %zu: %s", i, record_ident_name(st));
 		if (st != cases[i].status)
 			continue;
 		if (st == IDENT_USERID)
