@@ -579,20 +579,17 @@ int session_test_fail_records;
  * NULL when out of memory (s keeps what it had). */
 static struct record *session_record(struct session *s, enum close_reason reason)
 {
-	struct record *r = calloc(1, sizeof(*r));
+	struct record *r = record_new(RECORD_CLOSED, s->worker->shared->mode, s->id);
 	uint64_t now = uv_hrtime();
 
 #ifdef FLYPAPER_TEST_HOOKS
 	if (session_test_fail_records) {
-		free(r);
+		record_free(r);
 		r = NULL;
 	}
 #endif
 	if (!r)
 		return NULL;
-	r->kind = RECORD_CLOSED;
-	r->mode = s->worker->shared->mode;
-	r->id = s->id;
 	r->start_wall = s->start_wall;
 	clock_gettime(CLOCK_REALTIME, &r->end_wall);
 	r->src = s->src;
@@ -691,17 +688,13 @@ void session_close(struct session *s, enum close_reason reason, int reset)
 
 static void session_queue_connect(struct worker *w, const struct session *s)
 {
-	struct record *r = calloc(1, sizeof(*r));
+	struct record *r = record_new(RECORD_CONNECT, w->shared->mode, s->id);
 
 	if (!r)
 		return;
-	r->kind = RECORD_CONNECT;
-	r->mode = w->shared->mode;
-	r->id = s->id;
 	r->start_wall = s->start_wall;
 	r->src = s->src;
 	r->dst = s->dst;
-	r->first_byte_ms = -1;
 	r->strategy = s->strategy->name;
 	queue_push(&w->shared->writer->queue, r);
 }
@@ -709,24 +702,17 @@ static void session_queue_connect(struct worker *w, const struct session *s)
 void session_record_refused(struct worker *w, int listener, const struct addr *src,
     const struct addr *dst, const struct timespec *wall, enum record_limit limit)
 {
-	struct record *r = calloc(1, sizeof(*r));
+	struct record *r = record_new(RECORD_CLOSED, w->shared->mode, record_new_id());
 
 	atomic_fetch_add(&w->shared->refused, 1);
 	if (!r) {
 		log_error("session: out of memory: a refusal record was lost");
 		return;
 	}
-	r->kind = RECORD_CLOSED;
-	r->mode = w->shared->mode;
-	r->id = record_new_id();
 	r->start_wall = *wall;
 	r->end_wall = *wall;
 	r->src = *src;
 	r->dst = *dst;
-	r->first_byte_ms = -1;
-	r->first_out_ms = -1;
-	r->peer_close_after_out_ms = -1;
-	r->peer_close_after_ident_ms = -1;
 	r->reason = CLOSE_CAPACITY;
 	r->limit = limit;
 	r->strategy = respond_pick(w->shared->respond, listener, src)->name;

@@ -5,6 +5,22 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
+struct record *record_new(enum record_kind kind, enum record_mode mode, uint64_t id)
+{
+	struct record *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->kind = kind;
+	r->mode = mode;
+	r->id = id;
+	r->first_byte_ms = -1;
+	r->first_out_ms = -1;
+	r->peer_close_after_out_ms = -1;
+	r->peer_close_after_ident_ms = -1;
+	return r;
+}
+
 static const char *const record_reason_names[CLOSE_REASON_COUNT] = {
 	[CLOSE_PEER_FIN] = "peer_fin",
 	[CLOSE_PEER_RST] = "peer_rst",

@@ -134,6 +134,13 @@ struct record {
 	int nmatches;
 };
 
+/* A new record of kind for session id, recorded by mode: zeroed but for
+ * the times that say "none" with -1 (first byte, first output, the peer's
+ * closes after them). The one constructor: record_size counts from here.
+ * Returns NULL when memory runs out; the caller fills the rest and hands
+ * it over (queue_push) or frees it (record_free). */
+struct record *record_new(enum record_kind kind, enum record_mode mode, uint64_t id);
+
 /* The schema name of a close reason, e.g. "peer_fin". */
 const char *record_reason_name(enum close_reason reason);
 

@@ -35,6 +35,8 @@
 
 static int passed, failed;
 
+void test_output(int *passed, int *failed);  /* output.c */
+
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
 		if (cond) {                                                \
@@ -1863,6 +1865,7 @@ int main(void)
 	test_experiment_assignment();
 	test_personalities();
 	test_sandbox();
+	test_output(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
