@@ -647,7 +647,7 @@ void session_hand_off(struct worker *w, struct record *r)
 		log_error("session: out of memory: a session record was lost");
 		return;
 	}
-	queue_push(&w->shared->writer->queue, r);
+	queue_push(w->shared->out.queue, r);
 }
 
 /* Gives the record to the writer, or to the IDENT probe still under way.
@@ -696,7 +696,7 @@ static void session_queue_connect(struct worker *w, const struct session *s)
 	r->src = s->src;
 	r->dst = s->dst;
 	r->strategy = s->strategy->name;
-	queue_push(&w->shared->writer->queue, r);
+	queue_push(w->shared->out.queue, r);
 }
 
 void session_record_refused(struct worker *w, int listener, const struct addr *src,
@@ -716,7 +716,7 @@ void session_record_refused(struct worker *w, int listener, const struct addr *s
 	r->reason = CLOSE_CAPACITY;
 	r->limit = limit;
 	r->strategy = respond_pick(w->shared->respond, listener, src)->name;
-	queue_push(&w->shared->writer->queue, r);
+	queue_push(w->shared->out.queue, r);
 }
 
 /* A session that ended before entering the loop: record it and let go. */

@@ -241,15 +241,15 @@ static void worker_on_acceptable(uv_poll_t *poll, int status, int events);
 static void worker_on_stop(uv_async_t *async);
 
 int worker_shared_init(struct worker_shared *sh, const struct config *cfg,
-    struct writer *writer, enum record_mode mode, char *err, size_t errlen)
+    const struct handoff *out, enum record_mode mode, char *err, size_t errlen)
 {
 	struct respond_set *set = calloc(1, sizeof(*set));
 
 	memset(sh, 0, sizeof(*sh));
 	sh->cfg = cfg;
-	sh->writer = writer;
+	sh->out = *out;
 	sh->mode = mode;
-	sh->emit_connect = writer->jsonl != NULL;
+	sh->emit_connect = out->connect_events;
 	if (!set) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -449,7 +449,7 @@ static void worker_lag_begin(struct worker *w, uint64_t now)
 		return;              /* another worker began it */
 	uint64_t n = atomic_fetch_add(&sh->lag_pauses, 1) + 1;
 	if (worker_log_due(&sh->last_lag_log_ns, now)) {
-		uint64_t oldest = queue_oldest_ns(&sh->writer->queue);
+		uint64_t oldest = queue_oldest_ns(sh->out.queue);
 		log_warn("writer: %llums behind (max-lag %llums): pausing accepts, "
 		    "new peers wait in the listen backlog (%llu pause(s) so far)",
 		    (unsigned long long)(oldest && now > oldest ? (now - oldest) / 1000000 : 0),
@@ -486,7 +486,7 @@ static bool worker_lag_pause(struct worker *w)
 	if (max_ns == 0)
 		return false;
 	now = uv_hrtime();
-	if (!writer_behind(w->shared->writer, now, max_ns))
+	if (!handoff_behind(&w->shared->out, now, max_ns))
 		return false;
 	worker_lag_begin(w, now);
 	worker_pause_accepting(w, WORKER_LAG_RECHECK_MS);

@@ -114,7 +114,9 @@ int inetd_main(int argc, char **argv)
 	snprintf(cache, sizeof(cache), "%s-rules.yarc", cfg.db_path);
 	if (strcmp(cfg.rules, "none") != 0)
 		writer_classify_lazily(&writer, cfg.rules, cache);
-	if (worker_shared_init(&shared, &cfg, &writer, MODE_INETD, err, sizeof(err)) < 0)
+	struct handoff out;
+	writer_handoff(&writer, &out);
+	if (worker_shared_init(&shared, &cfg, &out, MODE_INETD, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	w = calloc(1, sizeof(*w));
 	if (!w || worker_init(w, &shared, NULL, NULL, 0, err, sizeof(err)) < 0)

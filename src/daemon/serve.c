@@ -315,7 +315,9 @@ int serve_main(int argc, char **argv)
 	struct classify *rules = serve_load_rules(&sv.cfg);
 	serve_drop_privileges(&sv.cfg);
 	serve_open_writer(&sv, rules);
-	if (worker_shared_init(&sv.shared, &sv.cfg, &sv.writer, MODE_SERVE, err,
+	struct handoff out;
+	writer_handoff(&sv.writer, &out);
+	if (worker_shared_init(&sv.shared, &sv.cfg, &out, MODE_SERVE, err,
 	        sizeof(err)) < 0)
 		log_fatal("%s", err);
 	/* Confinement, after every file is open and before any thread

@@ -316,6 +316,17 @@ bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns)
 	return !atomic_load(&w->classifying) && !atomic_load(&w->failing);
 }
 
+static bool writer_behind_cb(void *w, uint64_t now_ns, uint64_t max_lag_ns)
+{
+	return writer_behind(w, now_ns, max_lag_ns);
+}
+
+void writer_handoff(struct writer *w, struct handoff *out)
+{
+	*out = (struct handoff){.queue = &w->queue, .connect_events = w->jsonl != NULL,
+	    .behind = writer_behind_cb, .ctx = w};
+}
+
 /* The loop of the writer thread (and of writer_drain). While the store
  * fails, the pending batch is retried and nothing more is taken, so the
  * queue's caps bound the memory and count what they drop. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "classify.h"
+#include "handoff.h"
 #include "jsonl.h"
 #include "queue.h"
 #include "store.h"
@@ -71,6 +72,10 @@ bool writer_lag_exceeds(uint64_t oldest_ns, bool failing, uint64_t now_ns,
  * YARA scan runs: a slow scan (up to classify's time limit) is not a
  * reason to stop accepting everyone; shedding catches up after it. */
 bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns);
+
+/* Fills out for capture (worker_shared_init): w's queue, whether a sink
+ * writes connect events, and writer_behind as the lag test. */
+void writer_handoff(struct writer *w, struct handoff *out);
 
 /* Starts the writer thread. Returns 0 or -1. */
 int writer_start(struct writer *w);

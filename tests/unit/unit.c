@@ -32,6 +32,7 @@
 #include "session.h"
 #include "timeouts.h"
 #include "worker.h"
+#include "writer.h"
 
 static int passed, failed;
 
@@ -1187,7 +1188,8 @@ static void test_source_limit(void)
 	cfg.max_conns = 100;
 	cfg.max_conns_per_source = 2;
 	memset(&writer, 0, sizeof(writer));
-	CHECK(worker_shared_init(&sh, &cfg, &writer, MODE_SERVE, err, sizeof(err)) == 0,
+	CHECK(worker_shared_init(&sh, &cfg, &(struct handoff){.queue = &writer.queue},
+	    MODE_SERVE, err, sizeof(err)) == 0,
 	    "shared init: %s", err);
 	addr_parse("10.0.0.1:1000", &v4);
 	addr_parse("10.0.0.1:2000", &v4b);
@@ -1344,7 +1346,8 @@ static void ident_test_loop(struct worker *w, struct worker_shared *sh, struct w
 	cfg->ident_port = iport;
 	cfg->ident_timeout_ms = 2000;
 	CHECK(queue_init(&wr->queue, 16, 1 << 20) == 0, "queue");
-	CHECK(worker_shared_init(sh, cfg, wr, MODE_SERVE, err, sizeof(err)) == 0,
+	CHECK(worker_shared_init(sh, cfg, &(struct handoff){.queue = &wr->queue},
+	    MODE_SERVE, err, sizeof(err)) == 0,
 	    "shared: %s", err);
 	CHECK(worker_init(w, sh, NULL, NULL, 0, err, sizeof(err)) == 0, "worker: %s", err);
 }
