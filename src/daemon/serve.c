@@ -20,12 +20,12 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "outputs.h"
 #include "sandbox.h"
 #include "state.h"
 #include "worker.h"
 #include "writer.h"
 
-#define SERVE_STORE_BUSY_MS 1000     /* then the writer retries on its own */
 #define SERVE_MAX_WORKERS 256
 
 /* Everything serve_main sets up, so one function can tear it down. */
@@ -136,56 +136,13 @@ static void serve_drop_privileges(const struct config *cfg)
 	log_info("running as %s", cfg->user);
 }
 
-/* Compiles the rules from their source files, which may be readable by
- * root only, before the drop. The compiled cache next to the database is
- * used only if no one but the current user can have written it and its
- * folder is the current user's or root's alone: root never loads (or
- * writes) a cache in the service user's folder. NULL for "none". */
-static struct classify *serve_load_rules(const struct config *cfg)
-{
-	char err[CONFIG_ERR_LEN], cache[4096];
-	struct classify *rules;
-
-	if (strcmp(cfg->rules, "none") == 0)
-		return NULL;
-	snprintf(cache, sizeof(cache), "%s-rules.yarc", cfg->db_path);
-	if (!(rules = classify_open(cfg->rules, cache, err, sizeof(err))))
-		log_fatal("rules: %s", err);
-	return rules;
-}
-
-/* Opens the database and the JSON-lines file as the user that writes
- * them, and sets up the writer. */
-static void serve_open_writer(struct serve *sv, struct classify *rules)
-{
-	char err[CONFIG_ERR_LEN];
-	struct store *store;
-	struct jsonl *jsonl = NULL;
-
-	store = store_open(sv->cfg.db_path, sv->cfg.sensor, SERVE_STORE_BUSY_MS,
-	    err, sizeof(err));
-	if (!store)
-		log_fatal("db: %s: %s", sv->cfg.db_path, err);
-	if (sv->cfg.jsonl_path) {
-		jsonl = jsonl_open(sv->cfg.jsonl_path, sv->cfg.sensor, err, sizeof(err));
-		if (!jsonl)
-			log_fatal("jsonl: %s", err);
-	}
-	if (writer_init(&sv->writer, store, jsonl, rules, sv->cfg.queue_records,
-	        sv->cfg.queue_bytes, sv->cfg.flush_timeout_ms) < 0)
-		log_fatal("cannot start the writer");
-	/* Behind by half of max-lag, families wait for `rescan`; behind by
-	 * max-lag, accepting waits too. */
-	writer_shed_classification(&sv->writer, sv->cfg.max_lag_ms * 1000000 / 2);
-}
-
 /* Logs the run's counters and stores them in the runs table. Returns the
  * number of session records lost. */
 static uint64_t serve_report(struct serve *sv)
 {
 	struct queue_stats qs;
 	struct writer *wr = &sv->writer;
-	struct store_run run = {.mode = "serve", .started = sv->started};
+	struct sink_run run = {.mode = "serve", .started = sv->started};
 
 	queue_get_stats(&wr->queue, &qs);
 	clock_gettime(CLOCK_REALTIME, &run.ended);
@@ -198,8 +155,9 @@ static uint64_t serve_report(struct serve *sv)
 	run.records_dropped = qs.records_dropped;
 	run.store_errors = wr->store_errors;
 	run.records_lost = wr->records_lost + qs.records_dropped;
-	run.jsonl_errors = wr->jsonl_errors;
-	run.jsonl_escaped = wr->jsonl_escaped;
+	struct sink_counters jsonl = writer_sink_counters(wr, "jsonl");
+	run.jsonl_errors = jsonl.lost;
+	run.jsonl_escaped = jsonl.escaped;
 	uint64_t paused_ns;
 	worker_lag_stats(&sv->shared, uv_hrtime(), &run.lag_pauses, &paused_ns);
 	run.lag_paused_ms = paused_ns / 1000000;
@@ -226,9 +184,7 @@ static uint64_t serve_report(struct serve *sv)
 	    (unsigned long long)run.records_lost,
 	    (unsigned long long)run.jsonl_errors,
 	    (unsigned long long)run.jsonl_escaped);
-	if (wr->store && store_write_run(wr->store, &run) != 0)
-		log_error("store: cannot record the run's counters: %s",
-		    store_errmsg(wr->store));
+	writer_record_run(wr, &run);
 	return run.records_lost;
 }
 
@@ -309,12 +265,19 @@ int serve_main(int argc, char **argv)
 	sv.workers = calloc((size_t)sv.nworkers, sizeof(*sv.workers));
 	if (!sv.fds || !sv.workers)
 		log_fatal("out of memory");
-	/* As root: bind, read the rule sources. Then drop, then open the
-	 * state files as the user that writes them. */
+	/* As root: bind, compile the rules from their sources, which may be
+	 * readable by root only (the compiled cache next to the database is
+	 * used only if no one but root can have written it: root never loads
+	 * or writes a cache in the service user's folder). Then drop, then
+	 * open the state files as the user that writes them. */
+	char oerr[OUTPUTS_ERR_LEN];
+	struct classify *rules;
 	serve_open_listeners(&sv);
-	struct classify *rules = serve_load_rules(&sv.cfg);
+	if (outputs_compile_rules(&sv.cfg, &rules, oerr, sizeof(oerr)) < 0)
+		log_fatal("%s", oerr);
 	serve_drop_privileges(&sv.cfg);
-	serve_open_writer(&sv, rules);
+	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, oerr, sizeof(oerr)) < 0)
+		log_fatal("%s", oerr);
 	struct handoff out;
 	writer_handoff(&sv.writer, &out);
 	if (worker_shared_init(&sv.shared, &sv.cfg, &out, MODE_SERVE, err,

@@ -490,7 +490,7 @@ fail:
 	return rc;
 }
 
-int store_write_run(struct store *st, const struct store_run *run)
+int store_write_run(struct store *st, const struct sink_run *run)
 {
 	char started[RECORD_TS_LEN], ended[RECORD_TS_LEN];
 	sqlite3_stmt *s = st->insert_run;
