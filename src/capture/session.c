@@ -763,7 +763,7 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 			addr_from_sockaddr(&s->dst, (struct sockaddr *)&ss, len);
 	}
 	atomic_fetch_add(&w->shared->accepted, 1);
-	if (w->shared->emit_connect)
+	if (w->shared->out.connect_events)
 		session_queue_connect(w, s);
 	session_greet(s, now_ns);
 	ident_maybe_probe(w, s);

@@ -249,7 +249,6 @@ int worker_shared_init(struct worker_shared *sh, const struct config *cfg,
 	sh->cfg = cfg;
 	sh->out = *out;
 	sh->mode = mode;
-	sh->emit_connect = out->connect_events;
 	if (!set) {
 		snprintf(err, errlen, "out of memory");
 		return -1;

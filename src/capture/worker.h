@@ -31,7 +31,6 @@ struct worker_shared {
 	const struct config *cfg;
 	struct handoff out;          /* where records go; a copy of the glue's */
 	enum record_mode mode;
-	bool emit_connect;           /* queue RECORD_CONNECT events (out.connect_events) */
 	const struct respond_set *respond;   /* strategies and the experiment */
 	struct ident_limiter *ident_limiter; /* NULL when --ident never */
 	atomic_int ident_inflight;   /* probes under way, all workers */
