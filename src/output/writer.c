@@ -30,22 +30,18 @@ int writer_init(struct writer *w, struct classify *classify, size_t max_records,
 
 int writer_add_sink(struct writer *w, struct sink *s)
 {
-	if (s->ops->primary && !w->primary) {
+	if (w->nsinks == WRITER_MAX_SINKS || (s->ops->primary && w->primary)) {
+		s->ops->close(s);
+		return -1;
+	}
+	if (s->ops->primary)
 		w->primary = s;
-		return 0;
-	}
-	if (!s->ops->primary && w->nsinks < WRITER_MAX_SINKS) {
-		w->sinks[w->nsinks++] = s;
-		return 0;
-	}
-	s->ops->close(s);
-	return -1;
+	w->sinks[w->nsinks++] = s;
+	return 0;
 }
 
 struct sink_counters writer_sink_counters(const struct writer *w, const char *name)
 {
-	if (w->primary && strcmp(w->primary->ops->name, name) == 0)
-		return w->primary->count;
 	for (int i = 0; i < w->nsinks; i++) {
 		if (strcmp(w->sinks[i]->ops->name, name) == 0)
 			return w->sinks[i]->count;
@@ -57,9 +53,9 @@ void writer_record_run(struct writer *w, const struct sink_run *run)
 {
 	char err[512];
 
-	for (int i = -1; i < w->nsinks; i++) {
-		struct sink *s = i < 0 ? w->primary : w->sinks[i];
-		if (s && s->ops->write_run && s->ops->write_run(s, run, err, sizeof(err)) < 0)
+	for (int i = 0; i < w->nsinks; i++) {
+		struct sink *s = w->sinks[i];
+		if (s->ops->write_run && s->ops->write_run(s, run, err, sizeof(err)) < 0)
 			log_error("%s", err);
 	}
 }
@@ -133,8 +129,8 @@ static enum sink_status writer_write_one(struct writer *w, struct record *r)
  * for its payload. Writes the pending batch one record at a time, giving
  * up the payload (keeping its digest and size, marked payload_lost) of
  * each record that no longer fits. Stops at the first record that cannot
- * be written even so, leaving it and the rest pending. Returns 0 when the
- * whole batch is written, else the error. */
+ * be written even so, leaving it and the rest pending. Returns SINK_OK
+ * when the whole batch is written, else the status of that record. */
 static enum sink_status writer_commit_piecewise(struct writer *w, uint64_t *stripped)
 {
 	enum sink_status rc = SINK_OK;
@@ -311,8 +307,10 @@ static void writer_take(struct writer *w, struct record *list)
 		return;
 	if (w->classify || w->classify_paths)
 		writer_classify(w, list);
-	for (int i = 0; i < w->nsinks; i++)
-		writer_deliver(w->sinks[i], list);
+	for (int i = 0; i < w->nsinks; i++) {
+		if (w->sinks[i] != w->primary)
+			writer_deliver(w->sinks[i], list);
+	}
 	while (*tail)
 		tail = &(*tail)->next;
 	*tail = list;
@@ -331,9 +329,9 @@ static void writer_reopen_if_asked(struct writer *w)
 
 	if (!atomic_exchange(&w->reopen, false))
 		return;
-	for (int i = -1; i < w->nsinks; i++) {
-		struct sink *s = i < 0 ? w->primary : w->sinks[i];
-		if (!s || !s->ops->reopen)
+	for (int i = 0; i < w->nsinks; i++) {
+		struct sink *s = w->sinks[i];
+		if (!s->ops->reopen)
 			continue;
 		if (s->ops->reopen(s, err, sizeof(err)) < 0)
 			log_error("%s: cannot reopen: %s", s->ops->name, err);
@@ -395,7 +393,7 @@ static bool writer_behind_cb(void *w, uint64_t now_ns, uint64_t max_lag_ns)
 
 void writer_handoff(struct writer *w, struct handoff *out)
 {
-	bool connect = w->primary && w->primary->ops->connect_events;
+	bool connect = false;
 
 	for (int i = 0; i < w->nsinks; i++)
 		connect = connect || w->sinks[i]->ops->connect_events;
@@ -471,8 +469,6 @@ void writer_destroy(struct writer *w)
 	writer_free_list(w->pending);
 	w->pending = NULL;
 	queue_destroy(&w->queue);
-	if (w->primary)
-		w->primary->ops->close(w->primary);
 	for (int i = 0; i < w->nsinks; i++)
 		w->sinks[i]->ops->close(w->sinks[i]);
 	classify_close(w->classify);

@@ -13,13 +13,13 @@
 #include "queue.h"
 #include "sink.h"
 
-#define WRITER_MAX_SINKS 8           /* sinks besides the primary */
+#define WRITER_MAX_SINKS 8           /* sinks, the primary included */
 
 struct writer {
 	struct queue queue;          /* producers push here */
-	struct sink *primary;        /* owned; retried while it fails; NULL: none (tests) */
-	struct sink *sinks[WRITER_MAX_SINKS]; /* owned; the others, given each batch once */
+	struct sink *sinks[WRITER_MAX_SINKS]; /* owned; the others get each batch once */
 	int nsinks;
+	struct sink *primary;        /* one of sinks, retried while it fails; NULL: none */
 	struct classify *classify;   /* owned; NULL when no rules (yet) */
 	char *classify_paths;        /* owned; rules to compile at the first payload; NULL none */
 	char *classify_cache;        /* owned; where compiled rules are cached; NULL none */
@@ -48,9 +48,9 @@ struct writer {
 int writer_init(struct writer *w, struct classify *classify, size_t max_records,
     size_t max_bytes, uint64_t flush_timeout_ms);
 
-/* Gives w an open sink: the primary when its ops say so (one at most),
- * else one of the others, up to WRITER_MAX_SINKS. w owns s from here on,
- * even when it refuses it (then it is closed). Returns 0 or -1. */
+/* Gives w an open sink, the primary when its ops say so (one at most), up
+ * to WRITER_MAX_SINKS in all. w owns s from here on, even when it refuses
+ * it (then it is closed). Returns 0 or -1. */
 int writer_add_sink(struct writer *w, struct sink *s);
 
 /* The counters of w's sink called name (sink_ops.name); zeros when there

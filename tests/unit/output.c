@@ -242,14 +242,14 @@ static void test_writer_flush_timeout(void)
 	writer_destroy(&w);
 }
 
-/* One primary; at most WRITER_MAX_SINKS others; a refused sink is closed.
+/* One primary; at most WRITER_MAX_SINKS sinks in all; a refused sink is closed.
  * No sink wants connect events: none are asked for. */
 static void test_writer_sink_list(void)
 {
 	struct writer w;
 	struct test_sink p[2] = {{.sink.ops = &test_primary_ops},
 	    {.sink.ops = &test_primary_ops}};
-	struct test_sink o[WRITER_MAX_SINKS + 1];
+	struct test_sink o[WRITER_MAX_SINKS];
 	struct handoff h;
 	int added = 0;
 
@@ -257,12 +257,12 @@ static void test_writer_sink_list(void)
 	CHECK(writer_add_sink(&w, &p[0].sink) == 0, "a primary");
 	CHECK(writer_add_sink(&w, &p[1].sink) < 0 && p[1].closes == 1,
 	    "a second primary is refused and closed");
-	for (int i = 0; i <= WRITER_MAX_SINKS; i++) {
+	for (int i = 0; i < WRITER_MAX_SINKS; i++) {
 		o[i] = (struct test_sink){.sink.ops = &test_quiet_ops};
 		added += writer_add_sink(&w, &o[i].sink) == 0;
 	}
-	CHECK(added == WRITER_MAX_SINKS && o[WRITER_MAX_SINKS].closes == 1,
-	    "%d added, the one past the cap closed", added);
+	CHECK(added == WRITER_MAX_SINKS - 1 && o[WRITER_MAX_SINKS - 1].closes == 1,
+	    "%d added besides the primary, the one past the cap closed", added);
 	writer_handoff(&w, &h);
 	CHECK(!h.connect_events, "no sink wants connect events");
 	writer_destroy(&w);
