@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "handoff.h"
 #include "record.h"
@@ -265,6 +266,15 @@ static void test_writer_sink_list(void)
 	    "%d added besides the primary, the one past the cap closed", added);
 	writer_handoff(&w, &h);
 	CHECK(!h.connect_events, "no sink wants connect events");
+	/* The lag test capture is given is the writer's. */
+	struct handoff none = {0};
+	CHECK(!handoff_behind(&none, 10, 1), "no lag test: never behind");
+	CHECK(!handoff_behind(&h, uv_hrtime() + 10000000000ULL, 1000000),
+	    "an empty queue is not behind");
+	CHECK(queue_push(h.queue, record_new(RECORD_CLOSED, MODE_SERVE, 1)) == 0, "push");
+	CHECK(handoff_behind(&h, uv_hrtime() + 10000000000ULL, 1000000),
+	    "a record queued 10 s ago with max-lag 1 ms is behind");
+	CHECK(!handoff_behind(&h, uv_hrtime() + 10000000000ULL, 0), "max-lag 0: never");
 	writer_destroy(&w);
 	CHECK(p[0].closes == 1 && o[0].closes == 1, "closed with the writer");
 }
