@@ -92,6 +92,15 @@ static int64_t session_ms(uint64_t from_ns, uint64_t to_ns)
 	return (int64_t)((to_ns - from_ns) / NS_PER_MS);
 }
 
+/* Starts (or restarts) s's deadline of kind from stamp_ns, re-arming the
+ * loop's timer when it may now be the earliest. */
+static void session_deadline(struct session *s, enum timeout_kind kind,
+    uint64_t stamp_ns)
+{
+	if (deadlines_set(&s->worker->deadlines, &s->timeouts[kind], kind, stamp_ns))
+		worker_arm_deadlines(s->worker);
+}
+
 static void session_close_later(struct session *s, enum close_reason reason)
 {
 	if (!s->close_pending) {
@@ -298,7 +307,7 @@ static void session_tarpit_drip(struct session *s, uint64_t now_ns)
 	/* A peer that stopped reading misses drips, not bytes of the stream. */
 	s->tarpit_pos += session_write(s, &c, 1, true);
 	if (s->has_handle)
-		timeouts_set(s->worker, s, TIMEOUT_DRIP, now_ns);
+		session_deadline(s, TIMEOUT_DRIP, now_ns);
 }
 
 /* What the strategy does right after accept. */
@@ -471,7 +480,7 @@ static void session_on_read(uv_stream_t *stream, ssize_t nread,
 		uint64_t now = uv_hrtime();
 		session_on_data(s, buf->base, (size_t)nread, now);
 		if (s->strategy->kind != RESPOND_TARPIT)
-			timeouts_set(s->worker, s, TIMEOUT_IDLE, now);
+			session_deadline(s, TIMEOUT_IDLE, now);
 	} else if (nread < 0) {
 		/* EOF: the peer half-closed (it may still read what it is
 		 * owed). ECONNRESET and the rarer ETIMEDOUT or EHOSTUNREACH:
@@ -518,13 +527,15 @@ static void session_read_ahead(struct session *s)
 
 /* ---- timeouts -------------------------------------------------------- */
 
-void session_on_timeout(struct session *s, enum timeout_kind kind, uint64_t now_ns)
+void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_ns)
 {
+	struct session *s = list_entry(dl - kind, struct session, timeouts);
 	const struct config *cfg = s->worker->shared->cfg;
 
+	(void)ctx;
 	if (s->state != SESSION_OPEN)
 		return;
-	switch (kind) {
+	switch ((enum timeout_kind)kind) {
 	case TIMEOUT_DRIP:
 		session_tarpit_drip(s, now_ns);
 		break;
@@ -674,7 +685,8 @@ void session_close(struct session *s, enum close_reason reason, int reset)
 	if (s->state != SESSION_OPEN)
 		return;
 	s->state = SESSION_CLOSING;
-	timeouts_clear_all(s);
+	for (int k = 0; k < TIMEOUT_KINDS; k++)
+		deadlines_clear(&s->timeouts[k]);
 	uv_read_stop((uv_stream_t *)&s->tcp);
 	session_finish_record(s, session_record(s, reason));
 	atomic_fetch_sub(&w->shared->active, 1);
@@ -767,7 +779,7 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 	s->src = *src;
 	s->strategy = respond_pick(w->shared->respond, listener, src);
 	for (int k = 0; k < TIMEOUT_KINDS; k++)
-		list_init(&s->tlinks[k]);
+		deadlines_unset(&s->timeouts[k]);
 	if (dst) {
 		s->dst = *dst;
 	} else {
@@ -800,12 +812,12 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 		rc = uv_read_start((uv_stream_t *)&s->tcp, session_on_alloc,
 		    session_on_read);
 	if (s->strategy->kind != RESPOND_TARPIT)
-		timeouts_set(w, s, TIMEOUT_IDLE, s->first_byte_ns ? uv_hrtime() : now_ns);
-	timeouts_set(w, s, TIMEOUT_SESSION, now_ns);
+		session_deadline(s, TIMEOUT_IDLE, s->first_byte_ns ? uv_hrtime() : now_ns);
+	session_deadline(s, TIMEOUT_SESSION, now_ns);
 	if (s->strategy->kind == RESPOND_HTTP && !s->answered)
-		timeouts_set(w, s, TIMEOUT_RESPOND, now_ns);
+		session_deadline(s, TIMEOUT_RESPOND, now_ns);
 	if (s->strategy->kind == RESPOND_TARPIT)
-		timeouts_set(w, s, TIMEOUT_DRIP, now_ns);
+		session_deadline(s, TIMEOUT_DRIP, now_ns);
 	if (rc != 0) {
 		log_error("session: cannot watch socket: %s", uv_strerror(rc));
 		session_close(s, CLOSE_SERVER_CLOSE, 0);

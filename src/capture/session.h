@@ -11,11 +11,22 @@
 #include "http.h"
 #include "list.h"
 #include "record.h"
-#include "timeouts.h"
+#include "deadlines.h"
 
 struct worker;
 struct strategy;
 struct ident_probe;
+
+/* A session's deadlines. Each kind is one list per loop (worker.c), ordered
+ * by deadline (deadlines.h). */
+enum timeout_kind {
+	TIMEOUT_IDLE,                /* from the last peer byte: --idle-timeout */
+	TIMEOUT_SESSION,             /* from the start: --session-timeout; every
+	                              * open session is in this list */
+	TIMEOUT_RESPOND,             /* from the start: --respond-delay (http) */
+	TIMEOUT_DRIP,                /* from the last tarpit byte: --tarpit-interval */
+	TIMEOUT_KINDS
+};
 
 enum session_state {
 	SESSION_OPEN,                /* reading; in the timeout lists */
@@ -29,8 +40,7 @@ struct session {
 	uv_tcp_t tcp;                /* the libuv handle; tcp.data is this */
 	struct worker *worker;       /* the loop that owns it */
 	const struct strategy *strategy;
-	struct list_link tlinks[TIMEOUT_KINDS];  /* deadline orders */
-	uint64_t tstamps[TIMEOUT_KINDS];         /* when each delay started */
+	struct deadline timeouts[TIMEOUT_KINDS];  /* in the loop's lists */
 	uint64_t id;
 	uint64_t start_ns;           /* monotonic, at accept */
 	uint64_t first_byte_ns;      /* first peer byte; 0 none */
@@ -83,8 +93,10 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
  * again on a closing session does nothing. */
 void session_close(struct session *s, enum close_reason reason, int reset);
 
-/* A deadline of kind passed (the timeouts module calls it). */
-void session_on_timeout(struct session *s, enum timeout_kind kind, uint64_t now_ns);
+/* A deadline of kind (enum timeout_kind) passed: dl is one of a session's
+ * timeouts. The loop's deadline lists call it (a deadlines_fire_fn; ctx
+ * unused). */
+void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_ns);
 
 /* Records a connection that was accepted on listener number `listener` but
  * refused (fd already closed) by limit, with the strategy it would have
