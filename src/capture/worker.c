@@ -312,6 +312,9 @@ static bool worker_log_due(atomic_uint_fast64_t *last_ns, uint64_t now)
 
 static void worker_on_resume(uv_timer_t *timer);
 
+_Static_assert(TIMEOUT_STRATEGY + RESPOND_MAX_STRATEGIES <= DEADLINES_MAX_KINDS,
+    "a deadline list for every strategy a run can use");
+
 /* The timer for the sessions' deadlines went off: fire what is due. */
 static void worker_on_deadlines(uv_timer_t *timer)
 {
@@ -351,13 +354,16 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 	w->shared = shared;
 	w->reserve_fd = -1;
 	const struct config *cfg = shared->cfg;
-	const uint64_t delays[TIMEOUT_KINDS] = {
+	const struct respond_set *set = shared->respond;
+	uint64_t delays[TIMEOUT_STRATEGY + RESPOND_MAX_STRATEGIES] = {
 		[TIMEOUT_IDLE] = cfg->idle_timeout_ms,
 		[TIMEOUT_SESSION] = cfg->session_timeout_ms,
-		[TIMEOUT_RESPOND] = cfg->respond_delay_ms,
-		[TIMEOUT_DRIP] = cfg->tarpit_interval_ms,
 	};
-	deadlines_init(&w->deadlines, delays, TIMEOUT_KINDS, session_on_deadline, NULL);
+	/* Each strategy's own deadline is a kind of its own: its own delay. */
+	for (int i = 0; i < set->nstrategies; i++)
+		delays[TIMEOUT_STRATEGY + i] = set->strategies[i].deadline_ms;
+	deadlines_init(&w->deadlines, delays, TIMEOUT_STRATEGY + set->nstrategies,
+	    session_on_deadline, NULL);
 	list_init(&w->probes);
 	rc = uv_loop_init(&w->loop);
 	if (rc != 0) {

@@ -74,7 +74,7 @@ struct worker {
 	bool stopping;
 	pthread_t thread;
 	char rbuf[WORKER_READ_BUF];  /* reads land here, then copy to the session */
-	char wbuf[RESPOND_TEMPLATE_MAX + 1024]; /* responses are rendered here */
+	char wbuf[STRATEGY_RENDER_MAX]; /* answers are rendered here */
 };
 
 /* Sets up what the workers share: the strategies (templates loaded), the

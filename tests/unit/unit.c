@@ -23,6 +23,8 @@
 #include "http.h"
 #include "ident.h"
 #include "respond.h"
+#include "strategy.h"
+#include "strategy_http.h"
 #include "sandbox.h"
 #include "config.h"
 #include "jsonl.h"
@@ -1570,19 +1572,19 @@ static void test_experiment_assignment(void)
 
 static void test_personalities(void)
 {
-	struct respond_personality p;
+	struct strategy_http_persona p;
 	char err[CONFIG_ERR_LEN], out[8192];
-	const struct respond_template *t;
+	const struct strategy_http_template *t;
 
-	CHECK(respond_load_personality(&p, FLYPAPER_TEMPLATES_DIR, "iis5", err, sizeof(err)) == 0,
+	CHECK(strategy_http_load(&p, FLYPAPER_TEMPLATES_DIR, "iis5", err, sizeof(err)) == 0,
 	    "load iis5: %s", err);
-	t = respond_route(&p, "/scripts/root.exe?/c+dir");
+	t = strategy_http_route(&p, "/scripts/root.exe?/c+dir");
 	CHECK(t && strstr(t->head, "200 OK") && strstr(t->body, "Directory of"), "root.exe gets a dir");
-	t = respond_route(&p, "/nothing-here");
+	t = strategy_http_route(&p, "/nothing-here");
 	CHECK(t && strstr(t->head, "404"), "404 by default");
-	t = respond_route(&p, NULL);
+	t = strategy_http_route(&p, NULL);
 	CHECK(t != NULL, "@timeout route");
-	size_t n = respond_render(t, true, false, out, sizeof(out));
+	size_t n = strategy_http_render(t, true, false, out, sizeof(out));
 	out[n] = '\0';
 	CHECK(strncmp(out, "HTTP/1.1 200 OK\r\nServer: Microsoft-IIS/5.0\r\n", 44) == 0, "head: %.60s", out);
 	CHECK(strstr(out, "\r\nConnection: keep-alive\r\n") && strstr(out, "\r\nDate: "), "added headers");
@@ -1590,17 +1592,95 @@ static void test_personalities(void)
 	snprintf(want, sizeof(want), "Content-Length: %zu\r\n", t->body_len);
 	CHECK(strstr(out, want) && n == (size_t)(strstr(out, "\r\n\r\n") + 4 - out) + t->body_len,
 	    "length matches the body");
-	n = respond_render(t, false, true, out, sizeof(out));
+	n = strategy_http_render(t, false, true, out, sizeof(out));
 	CHECK(n > 4 && memcmp(out + n - 4, "\r\n\r\n", 4) == 0, "HEAD has no body");
-	for (size_t k = 0; k < p.nroutes; k++) {
-		free(p.routes[k].pattern);
-		free(p.routes[k].tpl.head);
-		free(p.routes[k].tpl.body);
-	}
-	free(p.routes);
-	CHECK(respond_load_personality(&p, "/nonexistent", "iis5", err, sizeof(err)) < 0 &&
+	strategy_http_unload(&p);
+	CHECK(strategy_http_load(&p, "/nonexistent", "iis5", err, sizeof(err)) < 0 &&
 	    strstr(err, "/nonexistent/iis5/routes"), "missing templates: %s", err);
-	CHECK(respond_tarpit_byte(0) == 'H' && respond_tarpit_byte(1000000) != '\0', "tarpit stream");
+	strategy_http_unload(&p);
+	CHECK(strategy_tarpit_byte(0) == 'H' && strategy_tarpit_byte(1000000) != '\0', "tarpit stream");
+}
+
+/* A personality is a folder of the templates directory: its names are
+ * checked, and what is found is what error messages list. */
+static void test_personality_discovery(void)
+{
+	static const struct {
+		const char *name;
+		bool ok;
+	} names[] = {
+		{"iis5", true}, {"my_apache-2", true}, {"a", true},
+		{"abcdefghijklmnopqrstuvwx", true}, {"abcdefghijklmnopqrstuvwxy", false},
+		{"", false}, {"..", false}, {".", false}, {"a/b", false}, {"../etc", false},
+		{"Apache", false}, {"a b", false}, {"caddy.v2", false}, {"x\n", false},
+	};
+	char dir[] = "/tmp/flypaper-unit-XXXXXX", path[256], err[CONFIG_ERR_LEN];
+	char list[512] = "";
+	struct config cfg;
+	struct respond_set set;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		CHECK(strategy_http_name_ok(names[i].name) == names[i].ok, "name '%s'",
+		    names[i].name);
+
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+	/* caddy: routes and a template; empty: a folder with no routes;
+	 * Bad.Name: a name no personality can have */
+	const char *files[][2] = {
+		{"caddy/routes", "* ok.http\n"},
+		{"caddy/ok.http", "HTTP/1.1 200 OK\nServer: Caddy\n\nhello"},
+		{"Bad.Name/routes", "* ok.http\n"},
+	};
+	const char *folders[] = {"caddy", "empty", "Bad.Name", "zz"};
+	for (size_t i = 0; i < sizeof(folders) / sizeof(folders[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, folders[i]);
+		mkdir(path, 0700);
+	}
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i][0]);
+		FILE *f = fopen(path, "w");
+		if (f) {
+			fputs(files[i][1], f);
+			fclose(f);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/zz/routes", dir);
+	mkdir(path, 0700);           /* routes that is a folder: not listed */
+	strategy_http_list(dir, list, sizeof(list));
+	CHECK(strcmp(list, ", http-caddy") == 0, "listed: '%s'", list);
+
+	config_defaults(&cfg);
+	config_set(&cfg, "templates", dir, err, sizeof(err));
+	config_set(&cfg, "respond", "http-caddy", err, sizeof(err));
+	CHECK(respond_build(&set, &cfg, err, sizeof(err)) == 0, "http-caddy: %s", err);
+	CHECK(set.nstrategies == 1 && strcmp(set.strategies[0].name, "http-caddy") == 0 &&
+	    strcmp(set.strategies[0].arg, "caddy") == 0, "the strategy is named for its folder");
+	respond_free(&set);
+	static const struct {
+		const char *respond;
+		const char *want;
+	} bad[] = {
+		{"http-nginx", "unknown strategy 'http-nginx': no "},
+		{"http-empty", "/empty/routes (silent, banner, tarpit, http-caddy)"},
+		{"http-../caddy", "unknown strategy 'http-../caddy': a personality's name"},
+		{"http-", "unknown strategy 'http-': a personality's name"},
+		{"http-Bad.Name", "unknown strategy 'http-Bad.Name'"},
+		{"silent-x", "unknown strategy 'silent-x' (silent, banner, tarpit, http-caddy)"},
+		{"http-zz", "/zz/routes: not a regular file"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_set(&cfg, "respond", bad[i].respond, err, sizeof(err));
+		CHECK(respond_build(&set, &cfg, err, sizeof(err)) < 0 && strstr(err, bad[i].want),
+		    "%s: %s", bad[i].respond, err);
+		respond_free(&set);
+	}
+	config_free(&cfg);
+	const char *rm[] = {"caddy/routes", "caddy/ok.http", "Bad.Name/routes", "zz/routes",
+	    "caddy", "empty", "Bad.Name", "zz", ""};
+	for (size_t i = 0; i < sizeof(rm) / sizeof(rm[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, rm[i]);
+		remove(path);
+	}
 }
 
 /* Runs fn in a forked child confined to spec, with the child's stderr in
@@ -1915,6 +1995,7 @@ int main(void)
 	test_source_limit();
 	test_experiment_assignment();
 	test_personalities();
+	test_personality_discovery();
 	test_sandbox();
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
