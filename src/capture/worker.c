@@ -14,7 +14,6 @@
 #include "listener.h"
 #include "log.h"
 #include "session.h"
-#include "timeouts.h"
 
 #define WORKER_LOG_EVERY_NS (10ULL * 1000000000ULL)
 #define WORKER_SOURCE_SLACK 256      /* sessions between accept and the max-conns count */
@@ -221,7 +220,8 @@ static struct session *worker_sources_busiest(struct worker_sources *t,
 	pthread_mutex_lock(&t->lock);
 	for (struct list_link *l = all->next; l != all && scanned < max;
 	    l = l->next, scanned++) {
-		struct session *s = list_entry(l, struct session, tlinks[TIMEOUT_SESSION]);
+		struct session *s = list_entry(l, struct session,
+		    timeouts[TIMEOUT_SESSION].link);
 		uint64_t key;
 		uint32_t family;
 		worker_source_key(&s->src, &key, &family);
@@ -311,6 +311,28 @@ static bool worker_log_due(atomic_uint_fast64_t *last_ns, uint64_t now)
 
 static void worker_on_resume(uv_timer_t *timer);
 
+_Static_assert(TIMEOUT_STRATEGY + RESPOND_MAX_STRATEGIES <= DEADLINES_MAX_KINDS,
+    "a deadline list for every strategy a run can use");
+
+/* The timer for the sessions' deadlines went off: fire what is due. */
+static void worker_on_deadlines(uv_timer_t *timer)
+{
+	struct worker *w = timer->data;
+
+	deadlines_fire(&w->deadlines, uv_hrtime());
+	worker_arm_deadlines(w);
+}
+
+void worker_arm_deadlines(struct worker *w)
+{
+	int64_t ms = deadlines_next_ms(&w->deadlines, uv_hrtime());
+
+	if (ms < 0)
+		uv_timer_stop(&w->timeout_timer);
+	else
+		uv_timer_start(&w->timeout_timer, worker_on_deadlines, (uint64_t)ms, 0);
+}
+
 /* Stops accepting on all of w's listeners for ms, after which
  * worker_on_resume looks again (the timer is one-shot: a pause always
  * ends). For the fd limit and for the writer's lag alike. */
@@ -331,13 +353,16 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 	w->shared = shared;
 	w->reserve_fd = -1;
 	const struct config *cfg = shared->cfg;
-	const uint64_t delays[TIMEOUT_KINDS] = {
+	const struct respond_set *set = shared->respond;
+	uint64_t delays[TIMEOUT_STRATEGY + RESPOND_MAX_STRATEGIES] = {
 		[TIMEOUT_IDLE] = cfg->idle_timeout_ms,
 		[TIMEOUT_SESSION] = cfg->session_timeout_ms,
-		[TIMEOUT_RESPOND] = cfg->respond_delay_ms,
-		[TIMEOUT_DRIP] = cfg->tarpit_interval_ms,
 	};
-	timeouts_init(w, delays);
+	/* Each strategy's own deadline is a kind of its own: its own delay. */
+	for (int i = 0; i < set->nstrategies; i++)
+		delays[TIMEOUT_STRATEGY + i] = set->strategies[i].deadline_ms;
+	deadlines_init(&w->deadlines, delays, TIMEOUT_STRATEGY + set->nstrategies,
+	    session_on_deadline, NULL);
 	list_init(&w->probes);
 	rc = uv_loop_init(&w->loop);
 	if (rc != 0) {
@@ -385,7 +410,7 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 static bool worker_evict_at_fd_limit(struct worker *w)
 {
 	struct session *victim = worker_sources_busiest(w->shared->sources,
-	    &w->tlists[TIMEOUT_SESSION], WORKER_EVICT_SCAN);
+	    &w->deadlines.lists[TIMEOUT_SESSION], WORKER_EVICT_SCAN);
 
 	if (!victim)
 		return false;
@@ -603,10 +628,10 @@ static void worker_close_all(struct worker *w)
 {
 	/* Every open session has a session deadline, so that list holds
 	 * them all. */
-	struct list_link *all = &w->tlists[TIMEOUT_SESSION];
+	struct list_link *all = &w->deadlines.lists[TIMEOUT_SESSION];
 	while (!list_empty(all)) {
 		struct session *s = list_entry(all->next, struct session,
-		    tlinks[TIMEOUT_SESSION]);
+		    timeouts[TIMEOUT_SESSION].link);
 		session_close(s, CLOSE_SHUTDOWN, 0);
 	}
 }

@@ -11,11 +11,11 @@
 #include <uv.h>
 
 #include "config.h"
+#include "deadlines.h"
 #include "handoff.h"
 #include "list.h"
 #include "record.h"
 #include "respond.h"
-#include "timeouts.h"
 
 #define WORKER_READ_BUF (64 * 1024)  /* one read buffer per loop, not per session */
 #define WORKER_ACCEPT_BATCH 64       /* accepts per wakeup, to stay fair to reads */
@@ -67,14 +67,13 @@ struct worker {
 	struct worker_shared *shared;
 	struct worker_listener *listeners;
 	int nlisteners;
-	struct list_link tlists[TIMEOUT_KINDS];  /* sessions by deadline, per kind */
-	uint64_t tdelay_ns[TIMEOUT_KINDS];       /* each kind's delay; 0 off */
+	struct deadlines deadlines;  /* the sessions' timeouts, by kind and deadline */
 	struct list_link probes;     /* IDENT probes under way */
 	int reserve_fd;              /* spare fd, given up to refuse at EMFILE */
 	bool stopping;
 	pthread_t thread;
 	char rbuf[WORKER_READ_BUF];  /* reads land here, then copy to the session */
-	char wbuf[RESPOND_TEMPLATE_MAX + 1024]; /* responses are rendered here */
+	char wbuf[STRATEGY_RENDER_MAX]; /* answers are rendered here */
 };
 
 /* Sets up what the workers share: where records go (out, copied), the strategies (templates loaded), the
@@ -116,6 +115,10 @@ void worker_reserve_refill(struct worker *w);
 int worker_init(struct worker *w, struct worker_shared *shared,
     const int *fds, const struct addr *addrs, int nfds, char *err,
     size_t errlen);
+
+/* Arms w's timer for the earliest of its sessions' deadlines (or stops it
+ * when there is none). Call it when deadlines_set says so. */
+void worker_arm_deadlines(struct worker *w);
 
 /* Runs the loop in a new thread. Returns 0 or -1. */
 int worker_start(struct worker *w);

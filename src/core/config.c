@@ -102,7 +102,7 @@ static const struct config_option config_options[] = {
 	{"max-lag", 1, true, "DUR",
 	    "pause accepting while the writer is DUR behind, 0 (never) or 100ms..60s; default 500ms"},
 	{"user", 1, true, "NAME", "drop root privileges to NAME after binding"},
-	{"respond", 1, false, "STRATEGY", "silent, banner, tarpit, http-iis5, http-apache, http-nginx"},
+	{"respond", 1, false, "STRATEGY", "silent, banner, tarpit, http-NAME (a folder in the templates directory)"},
 	{"banner-text", 1, false, "TEXT", "what banner sends after accept; escapes allowed"},
 	{"respond-delay", 1, false, "DUR", "http: answer a peer that sent no request after DUR"},
 	{"tarpit-interval", 1, false, "DUR", "tarpit: one byte per DUR; default 10s"},

@@ -23,6 +23,8 @@
 #include "http.h"
 #include "ident.h"
 #include "respond.h"
+#include "strategy.h"
+#include "strategy_http.h"
 #include "sandbox.h"
 #include "config.h"
 #include "jsonl.h"
@@ -30,7 +32,7 @@
 #include "queue.h"
 #include "record.h"
 #include "session.h"
-#include "timeouts.h"
+#include "deadlines.h"
 #include "worker.h"
 #include "writer.h"
 
@@ -757,60 +759,112 @@ static void test_jsonl_escaped_is_not_lost(void)
 	record_free(small);
 }
 
-static void test_timeouts(void)
+/* An owner of deadlines for the deadline tests: no session, worker or
+ * loop, just the lists and what they fire. Like a session, it has fewer
+ * slots than there are kinds: kind 1 uses dl[1], the others dl[0]. */
+struct dl_owner {
+	int id;
+	struct deadline dl[2];
+};
+
+static int dl_slot(int kind)
 {
-	static struct worker w;
-	static struct session a, b;
-	struct worker_shared sh = {0};
-	struct config cfg;
-	const uint64_t ms = 1000000ULL;
-	const uint64_t delays[TIMEOUT_KINDS] = {
-		[TIMEOUT_IDLE] = 100, [TIMEOUT_SESSION] = 1000,
-		[TIMEOUT_RESPOND] = 0, [TIMEOUT_DRIP] = 50,
-	};
+	return kind == 1 ? 1 : 0;
+}
 
-	config_defaults(&cfg);
-	sh.cfg = &cfg;
-	w.shared = &sh;
-	uv_loop_init(&w.loop);
-	uv_timer_init(&w.loop, &w.timeout_timer);
-	w.timeout_timer.data = &w;
-	timeouts_init(&w, delays);
-	for (int k = 0; k < TIMEOUT_KINDS; k++) {
-		list_init(&a.tlinks[k]);
-		list_init(&b.tlinks[k]);
+struct dl_log {
+	int n;
+	int fired[16];               /* id * 10 + kind, in firing order */
+	struct dl_owner *again;      /* set this one's kind 0 again when it fires */
+	struct deadlines *d;
+};
+
+static void dl_fire(void *ctx, struct deadline *dl, int kind, uint64_t now_ns)
+{
+	struct dl_log *log = ctx;
+	struct dl_owner *o = list_entry(dl - dl_slot(kind), struct dl_owner, dl);
+
+	if (log->n < 16)
+		log->fired[log->n++] = o->id * 10 + kind;
+	if (o == log->again && kind == 0) {
+		log->again = NULL;
+		deadlines_set(log->d, &o->dl[0], 0, now_ns);
 	}
-	CHECK(timeouts_next_ms(&w, 0) == -1, "no sessions, no deadline");
+}
 
-	timeouts_set(&w, &a, TIMEOUT_IDLE, 10 * ms);
-	timeouts_set(&w, &a, TIMEOUT_SESSION, 10 * ms);
-	CHECK(timeouts_next_ms(&w, 10 * ms) == 100, "idle first: %lld",
-	    (long long)timeouts_next_ms(&w, 10 * ms));
-	CHECK(timeouts_next_ms(&w, 10 * ms + 1) == 100, "rounds up");
-	CHECK(timeouts_next_ms(&w, 500 * ms) == 0, "overdue is 0");
-	timeouts_set(&w, &a, TIMEOUT_RESPOND, 10 * ms);
-	CHECK(list_empty(&w.tlists[TIMEOUT_RESPOND]), "a kind with delay 0 is off");
+static void test_deadlines(void)
+{
+	struct deadlines d;
+	struct dl_log log = {0};
+	struct dl_owner a = {.id = 1}, b = {.id = 2}, c = {.id = 3};
+	const uint64_t ms = 1000000ULL;
+	const uint64_t delays[] = {100, 1000, 0, 50};
 
-	timeouts_set(&w, &b, TIMEOUT_IDLE, 50 * ms);
-	timeouts_set(&w, &b, TIMEOUT_SESSION, 50 * ms);
-	/* a keeps talking until just before its session deadline */
-	timeouts_set(&w, &a, TIMEOUT_IDLE, 1000 * ms);
-	CHECK(timeouts_next_ms(&w, 60 * ms) == 90, "b's idle deadline: %lld",
-	    (long long)timeouts_next_ms(&w, 60 * ms));
-	timeouts_clear_all(&b);
-	timeouts_clear_all(&b);      /* twice is harmless */
-	CHECK(timeouts_next_ms(&w, 900 * ms) == 110, "a's session deadline: %lld",
-	    (long long)timeouts_next_ms(&w, 900 * ms));
-	timeouts_set(&w, &b, TIMEOUT_DRIP, 950 * ms);
-	CHECK(timeouts_next_ms(&w, 960 * ms) == 40, "b's drip: %lld",
-	    (long long)timeouts_next_ms(&w, 960 * ms));
-	timeouts_clear_all(&a);
-	timeouts_clear_all(&b);
-	CHECK(timeouts_next_ms(&w, 0) == -1, "empty again");
-	uv_close((uv_handle_t *)&w.timeout_timer, NULL);
-	uv_run(&w.loop, UV_RUN_DEFAULT);
-	uv_loop_close(&w.loop);
-	config_free(&cfg);
+	deadlines_init(&d, delays, 4, dl_fire, &log);
+	log.d = &d;
+	for (int k = 0; k < 2; k++) {
+		deadlines_unset(&a.dl[k]);
+		deadlines_unset(&b.dl[k]);
+		deadlines_unset(&c.dl[k]);
+	}
+	CHECK(deadlines_next_ms(&d, 0) == -1, "no deadlines, none next");
+
+	CHECK(deadlines_set(&d, &a.dl[0], 0, 10 * ms), "the first of a list re-arms");
+	CHECK(deadlines_set(&d, &a.dl[1], 1, 10 * ms), "the first of another list re-arms");
+	CHECK(deadlines_next_ms(&d, 10 * ms) == 100, "kind 0 first: %lld",
+	    (long long)deadlines_next_ms(&d, 10 * ms));
+	CHECK(deadlines_next_ms(&d, 10 * ms + 1) == 100, "rounds up");
+	CHECK(deadlines_next_ms(&d, 500 * ms) == 0, "overdue is 0");
+	CHECK(!deadlines_set(&d, &b.dl[0], 2, 10 * ms) && list_empty(&d.lists[2]) &&
+	    list_empty(&b.dl[0].link), "a kind with delay 0 is off");
+	CHECK(!deadlines_set(&d, &b.dl[0], 4, 10 * ms) && !deadlines_set(&d, &b.dl[0], -1, 0) &&
+	    list_empty(&b.dl[0].link), "a kind out of range is refused");
+
+	CHECK(!deadlines_set(&d, &b.dl[0], 0, 50 * ms), "behind another: no re-arm");
+	deadlines_set(&d, &b.dl[1], 1, 50 * ms);
+	/* a keeps talking until just before its kind-1 deadline: it moves */
+	CHECK(!deadlines_set(&d, &a.dl[0], 0, 1000 * ms), "a move does not re-arm");
+	CHECK(d.lists[0].next == &b.dl[0].link && d.lists[0].prev == &a.dl[0].link,
+	    "a moved to the end");
+	CHECK(deadlines_next_ms(&d, 60 * ms) == 90, "b's kind 0: %lld",
+	    (long long)deadlines_next_ms(&d, 60 * ms));
+	deadlines_clear(&b.dl[0]);
+	deadlines_clear(&b.dl[1]);
+	deadlines_clear(&b.dl[1]);   /* twice is harmless */
+	CHECK(deadlines_next_ms(&d, 900 * ms) == 110, "a's kind 1: %lld",
+	    (long long)deadlines_next_ms(&d, 900 * ms));
+	CHECK(deadlines_set(&d, &b.dl[0], 3, 950 * ms), "b's kind 3 re-arms");
+	CHECK(deadlines_next_ms(&d, 960 * ms) == 40, "b's kind 3: %lld",
+	    (long long)deadlines_next_ms(&d, 960 * ms));
+
+	/* Firing: nothing before its time; then kind by kind, earliest first
+	 * within a kind, each deadline leaving its list as it fires. */
+	deadlines_fire(&d, 999 * ms);
+	CHECK(log.n == 0, "nothing due at 999 ms: %d fired", log.n);
+	deadlines_set(&d, &c.dl[1], 1, 20 * ms);     /* kind 1: a (10), c (20) */
+	log.again = &a;              /* a's kind 0 comes back when it fires */
+	deadlines_fire(&d, 1100 * ms);
+	CHECK(log.n == 4 && log.fired[0] == 10 && log.fired[1] == 11 && log.fired[2] == 31 &&
+	    log.fired[3] == 23, "fire order: %d: %d %d %d %d", log.n, log.fired[0],
+	    log.fired[1], log.fired[2], log.fired[3]);
+	CHECK(!list_empty(&a.dl[0].link) && a.dl[0].stamp_ns == 1100 * ms &&
+	    list_empty(&a.dl[1].link) && list_empty(&c.dl[1].link) && list_empty(&b.dl[0].link),
+	    "fired deadlines left their lists, the one set again is back");
+	CHECK(deadlines_next_ms(&d, 1100 * ms) == 100, "a's kind 0 again: %lld",
+	    (long long)deadlines_next_ms(&d, 1100 * ms));
+	deadlines_clear(&a.dl[0]);
+	CHECK(deadlines_next_ms(&d, 0) == -1, "empty again");
+	log.n = 0;
+	deadlines_fire(&d, UINT64_MAX / 2);
+	CHECK(log.n == 0, "nothing left to fire");
+}
+
+/* Idle memory per connection is a bar of the design (DESIGN.md, "Memory"):
+ * an idle session must fit the malloc chunk it has always had. */
+static void test_session_size(void)
+{
+	CHECK(sizeof(struct session) <= 632, "struct session is %zu bytes",
+	    sizeof(struct session));
 }
 
 static int64_t parse(const char *text, struct http_request *req)
@@ -1523,19 +1577,19 @@ static void test_experiment_assignment(void)
 
 static void test_personalities(void)
 {
-	struct respond_personality p;
+	struct strategy_http_persona p;
 	char err[CONFIG_ERR_LEN], out[8192];
-	const struct respond_template *t;
+	const struct strategy_http_template *t;
 
-	CHECK(respond_load_personality(&p, FLYPAPER_TEMPLATES_DIR, "iis5", err, sizeof(err)) == 0,
+	CHECK(strategy_http_load(&p, FLYPAPER_TEMPLATES_DIR, "iis5", err, sizeof(err)) == 0,
 	    "load iis5: %s", err);
-	t = respond_route(&p, "/scripts/root.exe?/c+dir");
+	t = strategy_http_route(&p, "/scripts/root.exe?/c+dir");
 	CHECK(t && strstr(t->head, "200 OK") && strstr(t->body, "Directory of"), "root.exe gets a dir");
-	t = respond_route(&p, "/nothing-here");
+	t = strategy_http_route(&p, "/nothing-here");
 	CHECK(t && strstr(t->head, "404"), "404 by default");
-	t = respond_route(&p, NULL);
+	t = strategy_http_route(&p, NULL);
 	CHECK(t != NULL, "@timeout route");
-	size_t n = respond_render(t, true, false, out, sizeof(out));
+	size_t n = strategy_http_render(t, true, false, out, sizeof(out));
 	out[n] = '\0';
 	CHECK(strncmp(out, "HTTP/1.1 200 OK\r\nServer: Microsoft-IIS/5.0\r\n", 44) == 0, "head: %.60s", out);
 	CHECK(strstr(out, "\r\nConnection: keep-alive\r\n") && strstr(out, "\r\nDate: "), "added headers");
@@ -1543,17 +1597,95 @@ static void test_personalities(void)
 	snprintf(want, sizeof(want), "Content-Length: %zu\r\n", t->body_len);
 	CHECK(strstr(out, want) && n == (size_t)(strstr(out, "\r\n\r\n") + 4 - out) + t->body_len,
 	    "length matches the body");
-	n = respond_render(t, false, true, out, sizeof(out));
+	n = strategy_http_render(t, false, true, out, sizeof(out));
 	CHECK(n > 4 && memcmp(out + n - 4, "\r\n\r\n", 4) == 0, "HEAD has no body");
-	for (size_t k = 0; k < p.nroutes; k++) {
-		free(p.routes[k].pattern);
-		free(p.routes[k].tpl.head);
-		free(p.routes[k].tpl.body);
-	}
-	free(p.routes);
-	CHECK(respond_load_personality(&p, "/nonexistent", "iis5", err, sizeof(err)) < 0 &&
+	strategy_http_unload(&p);
+	CHECK(strategy_http_load(&p, "/nonexistent", "iis5", err, sizeof(err)) < 0 &&
 	    strstr(err, "/nonexistent/iis5/routes"), "missing templates: %s", err);
-	CHECK(respond_tarpit_byte(0) == 'H' && respond_tarpit_byte(1000000) != '\0', "tarpit stream");
+	strategy_http_unload(&p);
+	CHECK(strategy_tarpit_byte(0) == 'H' && strategy_tarpit_byte(1000000) != '\0', "tarpit stream");
+}
+
+/* A personality is a folder of the templates directory: its names are
+ * checked, and what is found is what error messages list. */
+static void test_personality_discovery(void)
+{
+	static const struct {
+		const char *name;
+		bool ok;
+	} names[] = {
+		{"iis5", true}, {"my_apache-2", true}, {"a", true},
+		{"abcdefghijklmnopqrstuvwx", true}, {"abcdefghijklmnopqrstuvwxy", false},
+		{"", false}, {"..", false}, {".", false}, {"a/b", false}, {"../etc", false},
+		{"Apache", false}, {"a b", false}, {"caddy.v2", false}, {"x\n", false},
+	};
+	char dir[] = "/tmp/flypaper-unit-XXXXXX", path[256], err[CONFIG_ERR_LEN];
+	char list[512] = "";
+	struct config cfg;
+	struct respond_set set;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		CHECK(strategy_http_name_ok(names[i].name) == names[i].ok, "name '%s'",
+		    names[i].name);
+
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+	/* caddy: routes and a template; empty: a folder with no routes;
+	 * Bad.Name: a name no personality can have */
+	const char *files[][2] = {
+		{"caddy/routes", "* ok.http\n"},
+		{"caddy/ok.http", "HTTP/1.1 200 OK\nServer: Caddy\n\nhello"},
+		{"Bad.Name/routes", "* ok.http\n"},
+	};
+	const char *folders[] = {"caddy", "empty", "Bad.Name", "zz"};
+	for (size_t i = 0; i < sizeof(folders) / sizeof(folders[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, folders[i]);
+		mkdir(path, 0700);
+	}
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i][0]);
+		FILE *f = fopen(path, "w");
+		if (f) {
+			fputs(files[i][1], f);
+			fclose(f);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/zz/routes", dir);
+	mkdir(path, 0700);           /* routes that is a folder: not listed */
+	strategy_http_list(dir, list, sizeof(list));
+	CHECK(strcmp(list, ", http-caddy") == 0, "listed: '%s'", list);
+
+	config_defaults(&cfg);
+	config_set(&cfg, "templates", dir, err, sizeof(err));
+	config_set(&cfg, "respond", "http-caddy", err, sizeof(err));
+	CHECK(respond_build(&set, &cfg, err, sizeof(err)) == 0, "http-caddy: %s", err);
+	CHECK(set.nstrategies == 1 && strcmp(set.strategies[0].name, "http-caddy") == 0 &&
+	    strcmp(set.strategies[0].arg, "caddy") == 0, "the strategy is named for its folder");
+	respond_free(&set);
+	static const struct {
+		const char *respond;
+		const char *want;
+	} bad[] = {
+		{"http-nginx", "unknown strategy 'http-nginx': no "},
+		{"http-empty", "/empty/routes (silent, banner, tarpit, http-caddy)"},
+		{"http-../caddy", "unknown strategy 'http-../caddy': a personality's name"},
+		{"http-", "unknown strategy 'http-': a personality's name"},
+		{"http-Bad.Name", "unknown strategy 'http-Bad.Name'"},
+		{"silent-x", "unknown strategy 'silent-x' (silent, banner, tarpit, http-caddy)"},
+		{"http-zz", "/zz/routes: not a regular file"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_set(&cfg, "respond", bad[i].respond, err, sizeof(err));
+		CHECK(respond_build(&set, &cfg, err, sizeof(err)) < 0 && strstr(err, bad[i].want),
+		    "%s: %s", bad[i].respond, err);
+		respond_free(&set);
+	}
+	config_free(&cfg);
+	const char *rm[] = {"caddy/routes", "caddy/ok.http", "Bad.Name/routes", "zz/routes",
+	    "caddy", "empty", "Bad.Name", "zz", ""};
+	for (size_t i = 0; i < sizeof(rm) / sizeof(rm[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, rm[i]);
+		remove(path);
+	}
 }
 
 /* Runs fn in a forked child confined to spec, with the child's stderr in
@@ -1857,7 +1989,8 @@ int main(void)
 	test_jsonl_format();
 	test_jsonl_cut_writes();
 	test_jsonl_escaped_is_not_lost();
-	test_timeouts();
+	test_deadlines();
+	test_session_size();
 	test_http_parser();
 	test_http_splits();
 	test_ident_parser();
@@ -1867,6 +2000,7 @@ int main(void)
 	test_source_limit();
 	test_experiment_assignment();
 	test_personalities();
+	test_personality_discovery();
 	test_sandbox();
 	test_output(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
