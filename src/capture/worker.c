@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -292,9 +293,11 @@ void worker_reserve_refill(struct worker *w)
 	/* The spare is given up and taken back in two steps, and the workers
 	 * share one fd table: the slot it had may be gone when it is wanted
 	 * back. Then it is taken at the next free fd, so every worker can
-	 * still refuse cleanly at the fd limit, not only the first time. */
+	 * still refuse cleanly at the fd limit, not only the first time. An
+	 * eventfd needs no file: a chroot (kernels without Landlock) has no
+	 * /dev/null. */
 	if (w->reserve_fd < 0 && w->nlisteners > 0)
-		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		w->reserve_fd = eventfd(0, EFD_CLOEXEC);
 }
 
 /* True when a rate-limited log line is due at now (uv_hrtime): none was

@@ -114,26 +114,50 @@ static void serve_open_listeners(struct serve *sv)
 	}
 }
 
-/* Becomes the --user for good, before any state file is opened and any
- * byte from the network is read. Nothing is given to the user: the files
- * it writes are created by it, after this (see DESIGN.md, Privileges). */
-static void serve_drop_privileges(const struct config *cfg)
+/* Checks that root is gone for good. */
+static void serve_check_dropped(const struct config *cfg)
+{
+	if (setuid(0) == 0)
+		log_fatal("user: still able to regain root after dropping to %s",
+		    cfg->user);
+	log_info("running as %s", cfg->user);
+}
+
+/* Becomes the --user, before any state file is opened and any byte from
+ * the network is read. Nothing is given to the user: the files it writes
+ * are created by it, after this (see DESIGN.md, Privileges). For good,
+ * unless a chroot is still to come (until_chroot): then only the effective
+ * uid is the user's (no capability is in effect) and root stays in the
+ * real and saved uid until serve_chroot. */
+static void serve_drop_privileges(const struct config *cfg, int until_chroot)
 {
 	struct passwd *pw;
+	uid_t keep;
 
 	if (!cfg->user)
 		return;
 	pw = getpwnam(cfg->user);
 	if (!pw)
 		log_fatal("user: no such user '%s'", cfg->user);
+	keep = until_chroot ? 0 : pw->pw_uid;
 	if (setgroups(1, &pw->pw_gid) < 0 ||
 	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
+	    setresuid(keep, pw->pw_uid, keep) < 0)
 		log_fatal("user: cannot become %s: %s", cfg->user, strerror(errno));
-	if (setuid(0) == 0)
-		log_fatal("user: still able to regain root after dropping to %s",
-		    cfg->user);
-	log_info("running as %s", cfg->user);
+	if (!until_chroot)
+		serve_check_dropped(cfg);
+}
+
+/* A kernel without Landlock: chroots into the database's folder (root for
+ * the moment it takes), then drops root for good. */
+static void serve_chroot(struct config *cfg)
+{
+	uid_t user = geteuid();
+
+	sandbox_chroot(cfg);
+	if (setresuid(user, user, user) < 0)
+		log_fatal("user: cannot become %s: %s", cfg->user, strerror(errno));
+	serve_check_dropped(cfg);
 }
 
 /* Logs the run's counters and stores them in the runs table. Returns the
@@ -268,21 +292,28 @@ int serve_main(int argc, char **argv)
 	/* As root: bind, compile the rules from their sources, which may be
 	 * readable by root only (the compiled cache next to the database is
 	 * used only if no one but root can have written it: root never loads
-	 * or writes a cache in the service user's folder). Then drop, then
-	 * open the state files as the user that writes them. */
+	 * or writes a cache in the service user's folder). Then drop, read
+	 * the templates, (on a kernel without Landlock, chroot into the
+	 * database's folder and drop for good), then open the state files as
+	 * the user that writes them. */
 	char oerr[OUTPUTS_ERR_LEN];
 	struct classify *rules;
+	struct handoff out = {0};
+	int jail = sandbox_chroot_wanted(&sv.cfg);
 	serve_open_listeners(&sv);
 	if (outputs_compile_rules(&sv.cfg, &rules, oerr, sizeof(oerr)) < 0)
 		log_fatal("%s", oerr);
-	serve_drop_privileges(&sv.cfg);
-	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, oerr, sizeof(oerr)) < 0)
-		log_fatal("%s", oerr);
-	struct handoff out;
-	writer_handoff(&sv.writer, &out);
+	serve_drop_privileges(&sv.cfg, jail);
+	/* The templates are read here, before a chroot hides them; the
+	 * handoff is filled in once the outputs are open. */
 	if (worker_shared_init(&sv.shared, &sv.cfg, &out, MODE_SERVE, err,
 	        sizeof(err)) < 0)
 		log_fatal("%s", err);
+	if (jail)
+		serve_chroot(&sv.cfg);
+	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, oerr, sizeof(oerr)) < 0)
+		log_fatal("%s", oerr);
+	writer_handoff(&sv.writer, &sv.shared.out);
 	/* Confinement, after every file is open and before any thread
 	 * starts (Landlock binds only this thread and those it starts). The
 	 * rules were compiled as root: nothing needs their files now, and the
