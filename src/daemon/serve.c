@@ -149,12 +149,18 @@ static void serve_drop_privileges(const struct config *cfg, int until_chroot)
 }
 
 /* A kernel without Landlock: chroots into the database's folder (root for
- * the moment it takes), then drops root for good. */
-static void serve_chroot(struct config *cfg)
+ * the moment it takes), then drops root for good. libyara's magic module
+ * loads its database in the scanning thread at its first call, which
+ * cannot reach it any more: a test scan says so if the rules use it. */
+static void serve_chroot(struct config *cfg, struct classify *rules)
 {
+	static struct classify_result probe;
 	uid_t user = geteuid();
 
-	sandbox_chroot(cfg);
+	if (sandbox_chroot(cfg) && rules &&
+	    classify_scan(rules, (const uint8_t *)"x", 1, &probe) < 0)
+		log_warn("rules: a scan fails in the chroot: rules that need "
+		    "files outside it (libyara's magic module) will not match");
 	if (setresuid(user, user, user) < 0)
 		log_fatal("user: cannot become %s: %s", cfg->user, strerror(errno));
 	serve_check_dropped(cfg);
@@ -310,7 +316,7 @@ int serve_main(int argc, char **argv)
 	        sizeof(err)) < 0)
 		log_fatal("%s", err);
 	if (jail)
-		serve_chroot(&sv.cfg);
+		serve_chroot(&sv.cfg, rules);
 	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, oerr, sizeof(oerr)) < 0)
 		log_fatal("%s", oerr);
 	writer_handoff(&sv.writer, &sv.shared.out);
