@@ -1973,6 +1973,102 @@ static void test_sandbox(void)
 	rmdir(out);
 }
 
+/* sandbox_chroot in a forked child (root, as CI runs these): returns its
+ * exit status, 0 if every check passed, else the number of the first
+ * that failed. want_root is the inode the child's / must have after. */
+static int sandbox_chroot_child(const char *db, const char *jsonl, int want_chroot,
+    const char *want_db, const char *want_jsonl, ino_t want_root, const char *outside)
+{
+	int status = -1;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct config cfg;
+		struct stat root;
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, STDERR_FILENO);   /* the log lines */
+		config_defaults(&cfg);
+		free(cfg.db_path);
+		cfg.db_path = strdup(db);
+		cfg.jsonl_path = jsonl ? strdup(jsonl) : NULL;
+		if (sandbox_chroot(&cfg) != want_chroot)
+			_exit(1);
+		if (strcmp(cfg.db_path, want_db) != 0)
+			_exit(2);
+		if (jsonl && strcmp(cfg.jsonl_path, want_jsonl) != 0)
+			_exit(3);
+		if (stat("/", &root) < 0 || root.st_ino != want_root)
+			_exit(4);
+		if (want_chroot && (access("/fp.db-wal", F_OK) < 0 ||
+		    (want_jsonl && strcmp(want_jsonl, "-") != 0 &&
+		    access(want_jsonl, W_OK) < 0)))
+			_exit(5);
+		if (want_chroot && (open(outside, O_RDONLY) >= 0 || errno != ENOENT))
+			_exit(6);
+		if (geteuid() != 0)  /* the effective uid it was called with */
+			_exit(7);
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + status;
+}
+
+static void test_sandbox_chroot(void)
+{
+	char top[] = "/tmp/flypaper-unit-chroot.XXXXXX";
+	char state[256], sub[300], db[300], jsonl[400], away[300], secret[300];
+	struct stat st_state, st_root;
+	struct config cfg;
+	int rc;
+
+	config_defaults(&cfg);
+	setenv(SANDBOX_PRETEND_ENV, "1", 1);
+	CHECK(sandbox_chroot_wanted(&cfg) == 0, "no chroot without --user");
+	cfg.user = strdup("nobody");
+	CHECK(sandbox_chroot_wanted(&cfg) == (!SANDBOX_SANITIZERS && getuid() == 0 && geteuid() == 0),
+	    "chroot wanted as root with --user and no landlock (none in sanitizer builds)");
+	unsetenv(SANDBOX_PRETEND_ENV);
+	if (syscall(SYS_landlock_create_ruleset, NULL, 0, 1U) > 0)
+		CHECK(sandbox_chroot_wanted(&cfg) == 0, "no chroot where landlock is");
+	config_free(&cfg);
+	if (geteuid() != 0) {
+		printf("unit: not root: chroot checks not run\n");
+		return;
+	}
+	if (!mkdtemp(top)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(state, sizeof(state), "%s/state", top);
+	snprintf(sub, sizeof(sub), "%s/j", state);
+	snprintf(db, sizeof(db), "%s/fp.db", state);
+	snprintf(jsonl, sizeof(jsonl), "%s/ev.jsonl", sub);
+	snprintf(away, sizeof(away), "%s/ev.jsonl", top);
+	snprintf(secret, sizeof(secret), "%s/secret", top);
+	CHECK(mkdir(state, 0750) == 0 && mkdir(sub, 0750) == 0 && stat(state, &st_state) == 0 &&
+	    stat("/", &st_root) == 0, "state folders: %s", strerror(errno));
+	fclose(fopen(secret, "w"));
+
+	rc = sandbox_chroot_child(db, jsonl, 1, "/fp.db", "/j/ev.jsonl", st_state.st_ino, secret);
+	CHECK(rc == 0, "chroot into the database's folder, paths rebased: check %d failed", rc);
+	rc = sandbox_chroot_child(db, "-", 1, "/fp.db", "-", st_state.st_ino, secret);
+	CHECK(rc == 0, "chroot with JSON lines on stdout: check %d failed", rc);
+	rc = sandbox_chroot_child(db, NULL, 1, "/fp.db", NULL, st_state.st_ino, secret);
+	CHECK(rc == 0, "chroot without JSON lines: check %d failed", rc);
+	rc = sandbox_chroot_child(db, away, 0, db, away, st_root.st_ino, secret);
+	CHECK(rc == 0, "no chroot, JSON lines outside the folder: check %d failed", rc);
+	chmod(state, 0770);          /* SQLite's folder: no group writers */
+	rc = sandbox_chroot_child(db, jsonl, 0, db, jsonl, st_root.st_ino, secret);
+	CHECK(rc == 0, "no chroot into a group-writable folder: check %d failed", rc);
+
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	CHECK(system(cmd) == 0, "cleanup of %s", top);
+}
+
 int main(void)
 {
 	test_durations();
@@ -2002,6 +2098,7 @@ int main(void)
 	test_personalities();
 	test_personality_discovery();
 	test_sandbox();
+	test_sandbox_chroot();
 	test_output(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
