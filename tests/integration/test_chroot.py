@@ -7,7 +7,9 @@ says so and that sessions are still recorded."""
 import json
 import os
 import re
+import shutil
 import signal
+import socket
 
 from conftest import payload_of, send_and_close, session_rows, wait_for
 from test_privileges import service_user  # noqa: F401 (the fixture)
@@ -153,3 +155,46 @@ def test_inetd_child_never_chroots(tmp_path):
     assert "chroot into" not in text, text
     rows = wait_for(lambda: session_rows(db), what="the inetd session")
     assert payload_of(db, rows[0]["payload_sha256"]) == b"inetd child under the sandbox"
+
+
+def spare_fds(pid):
+    return sum(os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:[eventfd]"
+               for fd in os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_in_the_chroot_the_fd_limit_still_refuses_and_records(service_user, daemons):  # noqa: F811
+    """The workers' spare fd is an eventfd, not /dev/null, which the chroot
+    lacks: at the fd limit the excess is still refused and recorded, in
+    more than one flood."""
+    pw, state = service_user
+    prlimit = shutil.which("prlimit")
+    assert prlimit
+    d = daemons(db=str(state / "fp.db"), prefix=[prlimit, "--nofile=48:48"], workers=2,
+                args=["--user", pw.pw_name], env=env_without_landlock())
+    if chrooted(d, state):
+        assert not os.path.lexists(f"/proc/{d.proc.pid}/root/dev/null")
+    spares = spare_fds(d.proc.pid)
+    for r in range(2):
+        prefix = f"127.{40 + r}."
+        held = []
+        for i in range(200):                # connect without waiting
+            h = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            h.setblocking(False)
+            h.bind((f"{prefix}{i // 100}.{i % 100 + 1}", 0))
+            try:
+                h.connect(("127.0.0.1", d.port))
+            except BlockingIOError:
+                pass
+            held.append(h)
+        refused = wait_for(lambda: [
+            x for x in session_rows(d.db)
+            if x["src_ip"].startswith(prefix) and x["limit_hit"] == "fd_limit"],
+            timeout=20, what=f"fd-limit refusals in flood {r}")
+        assert all(x["close_reason"] == "capacity" for x in refused)
+        for h in held:
+            h.close()
+        wait_for(lambda: len([x for x in session_rows(d.db)
+                              if x["src_ip"].startswith(prefix)]) >= len(held),
+                 timeout=30, what=f"flood {r} recorded")
+    wait_for(lambda: spare_fds(d.proc.pid) >= spares, timeout=10, what="the spare fds back")
+    assert d.stop() == 0, d.text()
