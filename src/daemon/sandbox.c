@@ -62,6 +62,7 @@ static char sandbox_root[SANDBOX_PATH_LEN];   /* the chroot's folder; "": none *
 /* Why there is no chroot, for the warning of a kernel without Landlock. */
 static const char *sandbox_no_chroot = "a chroot needs serve started as root "
     "with --user";
+static char sandbox_chroot_error[128];        /* sandbox_no_chroot, when chroot failed */
 
 /* Appends the decimal v to buf at *n; async-signal-safe. */
 static void sandbox_put_number(char *buf, size_t *n, size_t cap, long v)
@@ -430,7 +431,7 @@ int sandbox_chroot(struct config *cfg)
 	uid_t user = geteuid();
 	unsigned char seed;
 	size_t dirlen;
-	int dirfd;
+	int dirfd, cwd;
 
 	/* As the user, with the checks store_open and jsonl_open make, so
 	 * that a problem is reported by them as without a chroot, naming the
@@ -455,8 +456,6 @@ int sandbox_chroot(struct config *cfg)
 		    "folder (keep both in one folder to have it)";
 		return 0;
 	}
-	snprintf(sandbox_root, sizeof(sandbox_root), "%.*s", (int)dirlen,
-	    dirlen ? db : "/");
 	/* Out of reach once inside: SQLite seeds its generator from
 	 * /dev/urandom on first use (it would fall back to the time and pid),
 	 * the time zone comes from /etc/localtime. The syslog socket, the
@@ -464,10 +463,30 @@ int sandbox_chroot(struct config *cfg)
 	 * getpwnam and is not reloaded in a chroot. */
 	sqlite3_randomness(sizeof(seed), &seed);
 	tzset();
-	if (seteuid(0) < 0 || fchdir(dirfd) < 0 || chroot(".") < 0 ||
-	    chdir("/") < 0 || seteuid(user) < 0)
-		log_fatal("sandbox: chroot into %s: %s", sandbox_root, strerror(errno));
+	/* A chroot refused (a system call filter of the service manager's, a
+	 * container without CAP_SYS_CHROOT) leaves things as they were, with
+	 * the reason in the warning: the process starts as it would have. */
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0 || seteuid(0) < 0)
+		log_fatal("sandbox: chroot: %s", strerror(errno));
+	if (fchdir(dirfd) < 0 || chroot(".") < 0) {
+		snprintf(sandbox_chroot_error, sizeof(sandbox_chroot_error),
+		    "chroot: %s", strerror(errno));
+		sandbox_no_chroot = sandbox_chroot_error;
+		if (fchdir(cwd) < 0 || seteuid(user) < 0)
+			log_fatal("sandbox: chroot: %s", strerror(errno));
+		close(cwd);
+		close(dirfd);
+		return 0;
+	}
+	if (chdir("/") < 0 || seteuid(user) < 0)
+		log_fatal("sandbox: chroot: %s", strerror(errno));
+	close(cwd);
 	close(dirfd);
+	if (dirlen)
+		snprintf(sandbox_root, sizeof(sandbox_root), "%.*s", (int)dirlen, db);
+	else
+		snprintf(sandbox_root, sizeof(sandbox_root), "/");
 	sandbox_rebase(&cfg->db_path, db + dirlen);
 	if (jsonl)
 		sandbox_rebase(&cfg->jsonl_path, jl + dirlen);

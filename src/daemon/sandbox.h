@@ -66,9 +66,10 @@ int sandbox_chroot_wanted(const struct config *cfg);
  * folder by the fd that was checked, and rebases cfg's db_path and
  * jsonl_path inside it ("/flypaper.db"). SQLite's seed and the time zone
  * are taken first. Returns 1 with the effective uid the user's again; 0,
- * not chrooted, when the JSON-lines file is outside that folder or a check
- * fails (the open that follows reports it, as without a chroot). Exits 2
- * if the chroot itself fails. */
+ * not chrooted, when the JSON-lines file is outside that folder, a check
+ * fails (the open that follows reports it, as without a chroot) or the
+ * kernel refuses the chroot (the reason goes in the confinement warning).
+ * Exits 2 if the effective uid cannot be switched. */
 int sandbox_chroot(struct config *cfg);
 
 /* serve and inetd: derives the spec from cfg (the database's folder and the

@@ -198,3 +198,24 @@ def test_in_the_chroot_the_fd_limit_still_refuses_and_records(service_user, daem
                  timeout=30, what=f"flood {r} recorded")
     wait_for(lambda: spare_fds(d.proc.pid) >= spares, timeout=10, what="the spare fds back")
     assert d.stop() == 0, d.text()
+
+
+def test_a_refused_chroot_leaves_serve_as_it_was(service_user, daemons, tmp_path):  # noqa: F811
+    """Without CAP_SYS_CHROOT (a container, a service manager's filter) the
+    chroot fails: serve starts as without one, with a relative --db still
+    found where it was, and says why."""
+    pw, state = service_user
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv is needed (package util-linux)"
+    d = daemons(db="fp.db", prefix=[setpriv, "--bounding-set=-sys_chroot", "--",
+                                    "env", "-C", str(state)],
+                args=["--user", pw.pw_name], env=env_without_landlock())
+    text = d.text()
+    assert "chroot into" not in text, text
+    if SANITIZER_NOTE not in text:
+        assert ("files are not confined (chroot: Operation not permitted)") in text, text
+    assert os.readlink(f"/proc/{d.proc.pid}/root") == "/"
+    send_and_close(d.port, b"recorded after a refused chroot")
+    d.db = str(state / "fp.db")
+    rows = d.wait_sessions(1)
+    assert payload_of(d.db, rows[0]["payload_sha256"]) == b"recorded after a refused chroot"
