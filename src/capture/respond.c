@@ -201,21 +201,10 @@ int respond_arm(const struct respond_set *set, const struct addr *src)
 {
 	struct hmac_sha256_ctx ctx;
 	uint8_t digest[SHA256_DIGEST_SIZE];
-	uint8_t ip[16];
-	size_t iplen;
+	uint8_t ip[ADDR_IP_MAX];
+	size_t iplen = addr_ip_bytes(src, ip);   /* a v4-mapped peer is its IPv4 host */
 	uint64_t h = 0, pick;
 
-	if (src->u.sa.sa_family == AF_INET6 &&
-	    !IN6_IS_ADDR_V4MAPPED(&src->u.v6.sin6_addr)) {
-		memcpy(ip, &src->u.v6.sin6_addr, 16);
-		iplen = 16;
-	} else if (src->u.sa.sa_family == AF_INET6) {
-		memcpy(ip, &src->u.v6.sin6_addr.s6_addr[12], 4);
-		iplen = 4;
-	} else {
-		memcpy(ip, &src->u.v4.sin_addr, 4);
-		iplen = 4;
-	}
 	hmac_sha256_set_key(&ctx, strlen(set->salt), (const uint8_t *)set->salt);
 	hmac_sha256_update(&ctx, iplen, ip);
 	hmac_sha256_digest(&ctx, sizeof(digest), digest);

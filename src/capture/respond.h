@@ -39,8 +39,9 @@ const struct strategy *respond_pick(const struct respond_set *set, int listener,
     const struct addr *src);
 
 /* The experiment arm for an address: a keyed hash (HMAC-SHA256 with the
- * salt) of the address bytes, so every connection of a source, a whole
- * burst, gets the same arm. Pure. */
+ * salt) of the host's address bytes (addr_ip_bytes: a v4-mapped peer is
+ * its IPv4 host), so every connection of a source, a whole burst, gets
+ * the same arm. Pure. */
 int respond_arm(const struct respond_set *set, const struct addr *src);
 
 /* Frees what respond_build set up. */

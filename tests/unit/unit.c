@@ -183,6 +183,38 @@ static void test_source_keys(void)
 	CHECK(memcmp(k, want, ADDR_KEY_LEN) == 0, "an IPv4 key is ::ffff:a.b.c.d");
 }
 
+/* The one normalisation of a host address: IPv4 and v4-mapped IPv6 are
+ * the same 4 bytes, any other IPv6 (v4-compatible included) 16. */
+static void test_addr_ip_bytes(void)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		uint8_t ip[ADDR_IP_MAX];
+	} cases[] = {
+		{"1.2.3.4:80", 4, {1, 2, 3, 4}},
+		{"[::ffff:1.2.3.4]:81", 4, {1, 2, 3, 4}},
+		{"0.0.0.0:0", 4, {0}},
+		{"[::ffff:0.0.0.0]:1", 4, {0}},
+		{"255.255.255.255:1", 4, {255, 255, 255, 255}},
+		{"[2001:db8::1]:1", 16, {0x20, 0x01, 0x0d, 0xb8, [15] = 1}},
+		{"[::1.2.3.4]:1", 16, {[12] = 1, 2, 3, 4}},
+		{"[::ffff:0:1.2.3.4]:1", 16, {[8] = 0xff, 0xff, 0, 0, 1, 2, 3, 4}}, /* translated */
+		{"[::]:1", 16, {0}},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct addr a;
+		uint8_t ip[ADDR_IP_MAX];
+		memset(ip, 0xaa, sizeof(ip));
+		CHECK(addr_parse(cases[i].text, &a) == 0, "ip bytes case %zu parses", i);
+		size_t n = addr_ip_bytes(&a, ip);
+		CHECK(n == cases[i].len && memcmp(ip, cases[i].ip, n) == 0,
+		    "ip bytes of %s: %zu bytes, %02x%02x%02x%02x...", cases[i].text, n,
+		    ip[0], ip[1], ip[2], ip[3]);
+	}
+}
+
 static void test_timestamps_and_ids(void)
 {
 	static const struct {
@@ -1575,6 +1607,41 @@ static void test_experiment_assignment(void)
 	config_free(&cfg);
 }
 
+/* The arm of an address is the HMAC over its host bytes, 4 for IPv4 and
+ * v4-mapped, 16 for other IPv6: the expected arms were computed apart
+ * (Python's hmac over the same bytes), so a change of the bytes hashed
+ * shows here as a moved arm. */
+static void test_experiment_arms_by_address(void)
+{
+	static const struct {
+		const char *addr;
+		int arm;
+	} cases[] = {
+		{"192.0.2.7:1", 1}, {"[::ffff:192.0.2.7]:2", 1},
+		{"10.0.0.1:1", 2}, {"[::ffff:10.0.0.1]:9", 2},
+		{"198.51.100.200:1", 0}, {"[::ffff:198.51.100.200]:1", 0},
+		{"[2001:db8::1]:1", 2}, {"[2001:db8::2]:1", 0}, {"[2001:db8:0:1::1]:1", 1},
+		{"[::1.2.3.4]:1", 1}, {"1.2.3.4:1", 2}, {"[::1]:1", 1}, {"[fe80::1]:1", 1},
+	};
+	struct config cfg;
+	struct respond_set set;
+	char err[CONFIG_ERR_LEN];
+
+	config_defaults(&cfg);
+	config_set(&cfg, "experiment", "silent:1,banner:1,tarpit:2", err, sizeof(err));
+	config_set(&cfg, "experiment-salt", "unit-test", err, sizeof(err));
+	CHECK(respond_build(&set, &cfg, err, sizeof(err)) == 0, "build: %s", err);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct addr a;
+		CHECK(addr_parse(cases[i].addr, &a) == 0, "arm case %zu parses", i);
+		int arm = respond_arm(&set, &a);
+		CHECK(arm == cases[i].arm, "arm of %s: %d, want %d", cases[i].addr, arm,
+		    cases[i].arm);
+	}
+	respond_free(&set);
+	config_free(&cfg);
+}
+
 static void test_personalities(void)
 {
 	struct strategy_http_persona p;
@@ -2075,6 +2142,7 @@ int main(void)
 	test_sizes();
 	test_addrs();
 	test_source_keys();
+	test_addr_ip_bytes();
 	test_timestamps_and_ids();
 	test_queue_caps();
 	test_queue_oldest();
@@ -2095,6 +2163,7 @@ int main(void)
 	test_ident_at_the_fd_limit();
 	test_source_limit();
 	test_experiment_assignment();
+	test_experiment_arms_by_address();
 	test_personalities();
 	test_personality_discovery();
 	test_sandbox();
