@@ -8,10 +8,7 @@
 #include <string.h>
 #include <uv.h>
 
-#include "log.h"
-#include "session.h"
 #include "text.h"
-#include "worker.h"
 
 #define NS_PER_MS 1000000ULL
 #define IDENT_BUCKET 4               /* addresses per limiter bucket */
@@ -244,10 +241,12 @@ struct ident_probe {
 	uv_timer_t timer;
 	uv_connect_t connect;
 	uv_write_t write;
-	struct list_link link;       /* in worker->probes */
-	struct worker *worker;
-	struct session *session;     /* NULL once the session has closed */
+	struct list_link link;       /* in the loop's list of probes */
+	ident_result_fn *result;     /* NULL once detached or cancelled */
+	ident_hand_off_fn *hand_off;
+	void *session, *owner;       /* their arguments */
 	struct record *record;       /* the closed session's record, waiting */
+	atomic_int *inflight;        /* the count this probe is in */
 	uint64_t session_start_ns;
 	uint64_t sent_ns;
 	unsigned peer_port, local_port;
@@ -266,8 +265,8 @@ static void ident_on_handle_closed(uv_handle_t *h)
 		free(p);
 }
 
-/* Ends the probe with status: fills the result into the open session, or
- * into the waiting record, which then goes to the writer. */
+/* Ends the probe with status: gives the result to the open session, or
+ * puts it into the waiting record, which is then handed on. */
 static void ident_finish(struct ident_probe *p, enum ident_status status,
     const struct ident_reply *reply)
 {
@@ -277,7 +276,7 @@ static void ident_finish(struct ident_probe *p, enum ident_status status,
 		return;
 	p->done = true;
 	list_remove(&p->link);
-	atomic_fetch_sub(&p->worker->shared->ident_inflight, 1);
+	atomic_fetch_sub(p->inflight, 1);
 	res = calloc(1, sizeof(*res));
 	if (res) {
 		res->status = status;
@@ -293,12 +292,11 @@ static void ident_finish(struct ident_probe *p, enum ident_status status,
 		if (p->len)
 			text_escape_into(p->line, p->len, res->reply, sizeof(res->reply), false);
 	}
-	if (p->session) {
-		p->session->ident = res;
-		p->session->probe = NULL;
+	if (p->result) {
+		p->result(p->session, res);
 	} else if (p->record) {
 		p->record->ident = res;
-		session_hand_off(p->worker, p->record);
+		p->hand_off(p->owner, p->record);
 		p->record = NULL;
 	} else {
 		free(res);
@@ -385,75 +383,70 @@ static void ident_on_connect(uv_connect_t *req, int status)
 		ident_finish(p, IDENT_UNREACHABLE, NULL);
 }
 
-bool ident_maybe_probe(struct worker *w, struct session *s)
+bool ident_probe_start(uv_loop_t *loop, struct ident_limiter *l,
+    const struct ident_probe_params *pp, struct ident_probe **probe)
 {
-	struct worker_shared *sh = w->shared;
-	const struct config *cfg = sh->cfg;
 	struct ident_probe *p;
 	struct addr local, target;
-	uint64_t now = uv_hrtime();
+	uint64_t now = pp->now_ns;
 
-	if (!sh->ident_limiter || cfg->ident_probability <= 0.0)
+	if (pp->probability < 1.0 &&
+	    (double)(record_new_id() >> 11) * 0x1.0p-53 >= pp->probability)
 		return false;
-	/* A peer taken once shutdown began (the backlog's drain) is not
-	 * probed: the probe could only be cut short at once. */
-	if (atomic_load(&sh->stopping))
-		return false;
-	if (cfg->ident_probability < 1.0 &&
-	    (double)(record_new_id() >> 11) * 0x1.0p-53 >= cfg->ident_probability)
-		return false;
-	if (atomic_fetch_add(&sh->ident_inflight, 1) >= cfg->ident_max) {
-		atomic_fetch_sub(&sh->ident_inflight, 1);
+	if (atomic_fetch_add(pp->inflight, 1) >= pp->max_inflight) {
+		atomic_fetch_sub(pp->inflight, 1);
 		return false;
 	}
-	if (!ident_limiter_allow(sh->ident_limiter, &s->src, now)) {
-		atomic_fetch_sub(&sh->ident_inflight, 1);
+	if (!ident_limiter_allow(l, &pp->peer, now)) {
+		atomic_fetch_sub(pp->inflight, 1);
 		return false;
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		atomic_fetch_sub(&sh->ident_inflight, 1);
-		ident_limiter_forget(sh->ident_limiter, &s->src, now);
+		atomic_fetch_sub(pp->inflight, 1);
+		ident_limiter_forget(l, &pp->peer, now);
 		return false;
 	}
-	p->worker = w;
-	p->session = s;
-	p->session_start_ns = s->start_ns;
+	p->result = pp->result;
+	p->hand_off = pp->hand_off;
+	p->session = pp->session;
+	p->owner = pp->owner;
+	p->inflight = pp->inflight;
+	p->session_start_ns = pp->start_ns;
 	p->sent_ns = now;
-	p->peer_port = addr_port(&s->src);
-	p->local_port = addr_port(&s->dst);
+	p->peer_port = addr_port(&pp->peer);
+	p->local_port = addr_port(&pp->local);
 	snprintf(p->query, sizeof(p->query), "%u , %u\r\n", p->peer_port, p->local_port);
 	list_init(&p->link);
-	list_append(&w->probes, &p->link);
-	s->probe = p;
-	s->ident_sent_ns = now;
+	list_append(pp->probes, &p->link);
+	*probe = p;
 
 	/* From the address the peer connected to, to the peer and nobody
 	 * else: the probe's target is built from the session's source. */
-	local = s->dst;
+	local = pp->local;
 	if (local.u.sa.sa_family == AF_INET6)
 		local.u.v6.sin6_port = 0;
 	else
 		local.u.v4.sin_port = 0;
-	target = s->src;
+	target = pp->peer;
 	if (target.u.sa.sa_family == AF_INET6)
-		target.u.v6.sin6_port = htons((uint16_t)cfg->ident_port);
+		target.u.v6.sin6_port = htons(pp->port);
 	else
-		target.u.v4.sin_port = htons((uint16_t)cfg->ident_port);
+		target.u.v4.sin_port = htons(pp->port);
 
-	uv_tcp_init(&w->loop, &p->tcp);
-	uv_timer_init(&w->loop, &p->timer);
+	uv_tcp_init(loop, &p->tcp);
+	uv_timer_init(loop, &p->timer);
 	p->tcp.data = p->timer.data = p->connect.data = p;
 	p->open_handles = 2;
-	uv_timer_start(&p->timer, ident_on_timeout, cfg->ident_timeout_ms, 0);
+	uv_timer_start(&p->timer, ident_on_timeout, pp->timeout_ms, 0);
 	int rc = uv_tcp_bind(&p->tcp, &local.u.sa, 0);
 	if (rc == UV_EMFILE || rc == UV_ENFILE) {
 		/* No fd for the probe's socket: flypaper is at its fd limit,
 		 * the peer is not unreachable. Not probed (status none), and
 		 * the source may be probed at its next session. */
-		s->ident_sent_ns = 0;
-		ident_cancel(s);
-		ident_limiter_forget(sh->ident_limiter, &s->src, now);
+		*probe = NULL;
+		ident_cancel(p);
+		ident_limiter_forget(l, &pp->peer, now);
 		return false;
 	}
 	if (rc == 0)
@@ -463,28 +456,23 @@ bool ident_maybe_probe(struct worker *w, struct session *s)
 	return true;
 }
 
-void ident_detach(struct session *s, struct record *r)
+void ident_detach(struct ident_probe *p, struct record *r)
 {
-	struct ident_probe *p = s->probe;
-
-	p->session = NULL;
+	p->result = NULL;
 	p->record = r;
-	s->probe = NULL;
 }
 
-void ident_cancel(struct session *s)
+void ident_cancel(struct ident_probe *p)
 {
-	struct ident_probe *p = s->probe;
-
-	p->session = NULL;
-	s->probe = NULL;
+	p->result = NULL;
+	p->record = NULL;
 	ident_finish(p, IDENT_NONE, NULL);
 }
 
-void ident_abort_all(struct worker *w)
+void ident_abort_all(struct list_link *probes)
 {
-	while (!list_empty(&w->probes)) {
-		struct ident_probe *p = list_entry(w->probes.next, struct ident_probe, link);
+	while (!list_empty(probes)) {
+		struct ident_probe *p = list_entry(probes->next, struct ident_probe, link);
 		ident_finish(p, IDENT_NONE, NULL);
 	}
 }

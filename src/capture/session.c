@@ -621,13 +621,60 @@ void session_hand_off(struct worker *w, struct record *r)
  * ends now: it must not outlive the session it points to. */
 static void session_finish_record(struct session *s, struct record *r)
 {
-	if (s->probe && r) {
-		ident_detach(s, r);
+	struct ident_probe *p = s->probe;
+
+	s->probe = NULL;
+	if (p && r) {
+		ident_detach(p, r);
 		return;
 	}
-	if (s->probe)
-		ident_cancel(s);
+	if (p)
+		ident_cancel(p);
 	session_hand_off(s->worker, r);
+}
+
+/* The IDENT probe of an open session ended: keep its result for the
+ * record. */
+static void session_on_ident(void *session, struct record_ident *res)
+{
+	struct session *s = session;
+
+	s->ident = res;
+	s->probe = NULL;
+}
+
+/* The IDENT probe of a closed session ended: its record is complete. */
+static void session_on_ident_record(void *worker, struct record *r)
+{
+	session_hand_off(worker, r);
+}
+
+/* Probes s's source over IDENT when --ident is on and shutdown has not
+ * begun (a peer taken in the backlog's drain: the probe could only be cut
+ * short at once); the probe checks the share and the limits. */
+static void session_probe_ident(struct worker *w, struct session *s)
+{
+	struct worker_shared *sh = w->shared;
+	const struct config *cfg = sh->cfg;
+
+	if (!sh->ident_limiter || cfg->ident_probability <= 0.0 ||
+	    atomic_load(&sh->stopping))
+		return;
+	struct ident_probe_params pp = {
+		.peer = s->src, .local = s->dst,
+		.port = (uint16_t)cfg->ident_port,
+		.timeout_ms = cfg->ident_timeout_ms,
+		.probability = cfg->ident_probability,
+		.max_inflight = cfg->ident_max,
+		.inflight = &sh->ident_inflight,
+		.start_ns = s->start_ns,
+		.now_ns = uv_hrtime(),
+		.probes = &w->probes,
+		.result = session_on_ident, .session = s,
+		.hand_off = session_on_ident_record, .owner = w,
+	};
+	if (ident_probe_start(&w->loop, sh->ident_limiter, &pp, &s->probe))
+		s->ident_sent_ns = pp.now_ns;
 }
 
 void session_close(struct session *s, enum close_reason reason, int reset)
@@ -734,7 +781,7 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 		session_queue_connect(w, s);
 	if (s->strategy->ops->greet)
 		s->strategy->ops->greet(s, s->strategy, now_ns);
-	ident_maybe_probe(w, s);
+	session_probe_ident(w, s);
 	session_read_ahead(s);
 	if (s->close_pending || (s->close_after_flush && s->out_queued == 0)) {
 		if (!s->close_pending)

@@ -675,7 +675,7 @@ static void worker_on_stop(uv_async_t *async)
 	worker_close_all(w);
 	for (int i = 0; i < w->nlisteners; i++)
 		uv_close((uv_handle_t *)&w->listeners[i].poll, worker_on_listener_closed);
-	ident_abort_all(w);
+	ident_abort_all(&w->probes);
 	worker_close_handles(w);
 }
 

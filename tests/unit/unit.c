@@ -1495,7 +1495,7 @@ static void test_ident_when_the_record_is_lost(void)
 		CHECK(atomic_load(&sh.active) == 0, "case %d: the session closed", finished);
 		CHECK(list_empty(&w.probes) && atomic_load(&sh.ident_inflight) == 0,
 		    "case %d: a probe outlived the session whose record was lost", finished);
-		ident_abort_all(&w); /* as at shutdown */
+		ident_abort_all(&w.probes); /* as at shutdown */
 		worker_destroy(&w);
 		worker_shared_free(&sh);
 		queue_destroy(&wr.queue);
@@ -1541,7 +1541,7 @@ static void test_ident_at_the_fd_limit(void)
 	run_until(&w, no_sessions);
 	CHECK(atomic_load(&sh.active) == 0 && atomic_load(&sh.ident_inflight) == 0,
 	    "the session closed, no probe counted");
-	ident_abort_all(&w);
+	ident_abort_all(&w.probes);
 	worker_destroy(&w);
 	worker_shared_free(&sh);
 	queue_destroy(&wr.queue);
