@@ -34,6 +34,19 @@ static void ident_field(const char *line, size_t len, size_t *pos, bool last,
 	*flen = e - i;
 }
 
+ssize_t ident_reply_frame(const char *buf, size_t len)
+{
+	const char *lf = memchr(buf, '\n', len);
+	size_t n;
+
+	if (!lf)
+		return len >= IDENT_REPLY_MAX ? -1 : -2;
+	n = (size_t)(lf - buf);
+	if (n && buf[n - 1] == '\r')
+		n--;
+	return (ssize_t)n;
+}
+
 static void ident_copy(char *dst, size_t cap, const char *src, size_t len)
 {
 	size_t n = len < cap - 1 ? len : cap - 1;
@@ -322,7 +335,6 @@ static void ident_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *bu
 {
 	struct ident_probe *p = stream->data;
 	struct ident_reply reply;
-	char *lf;
 
 	(void)buf;
 	if (nread == 0 || p->done)
@@ -334,17 +346,15 @@ static void ident_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *bu
 		return;
 	}
 	p->len += (size_t)nread;
-	lf = memchr(p->line, '\n', p->len);
-	if (!lf) {
-		if (p->len >= IDENT_REPLY_MAX)
-			ident_finish(p, IDENT_MALFORMED, NULL);
+	ssize_t n = ident_reply_frame(p->line, p->len);
+	if (n == -2)
+		return;
+	if (n == -1) {
+		ident_finish(p, IDENT_MALFORMED, NULL);
 		return;
 	}
-	size_t n = (size_t)(lf - p->line);
-	if (n && p->line[n - 1] == '\r')
-		n--;
-	p->len = n;                  /* keep the line, without its end */
-	enum ident_status st = ident_parse_reply(p->line, n, p->peer_port,
+	p->len = (size_t)n;          /* keep the line, without its end */
+	enum ident_status st = ident_parse_reply(p->line, p->len, p->peer_port,
 	    p->local_port, &reply);
 	ident_finish(p, st, &reply);
 }

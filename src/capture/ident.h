@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "addr.h"
@@ -24,6 +25,12 @@ struct ident_reply {
 	char userid[512];            /* USERID: the user id */
 	char error[64];              /* ERROR: the error token */
 };
+
+/* Frames a reply in the len bytes received so far (picohttpparser's
+ * contract): returns the length of its first line, without the LF that
+ * ends it and one CR before that; -2 when no LF has come yet and more may;
+ * -1 when IDENT_REPLY_MAX bytes came without one (malformed). */
+ssize_t ident_reply_frame(const char *buf, size_t len);
 
 /* Parses one reply line (without its CR LF) to the query
  * "<peer_port> , <local_port>". The ports in the reply must echo the

@@ -1216,47 +1216,123 @@ static void test_http_splits(void)
 	CHECK(requests > 50, "the random inputs held only %d requests", requests);
 }
 
+/* The bytes an identd sends, framed (ident_reply_frame) then parsed
+ * (ident_parse_reply) against the query "6191 , 23", as the probe does:
+ * no worker, session, config or loop. A wire string of -2 or -1 frames as
+ * incomplete or overlong; any other is a line of that status. The parser
+ * copies peer bytes as they came (they are escaped where stored). */
 static void test_ident_parser(void)
 {
 	static const struct {
-		const char *line;
+		const char *wire;
+		int len;                 /* -1: strlen(wire) */
+		int frame;               /* 0: a line; -2 incomplete; -1 overlong */
 		enum ident_status status;
 		const char *a, *b, *c;   /* opsys, charset, userid / error */
 	} cases[] = {
-		{"6191, 23 : USERID : UNIX : stjohns", IDENT_USERID, "UNIX", "", "stjohns"},
-		{"6191 , 23:USERID:UNIX,US-ASCII:alice:with:colons", IDENT_USERID, "UNIX", "US-ASCII", "alice:with:colons"},
-		{"6191,23 : USERID : OTHER , UTF-8 :  bob", IDENT_USERID, "OTHER", "UTF-8", "bob"},
-		{"6191, 23 : ERROR : NO-USER", IDENT_ERROR, NULL, NULL, "NO-USER"},
-		{"6191, 23 : ERROR : HIDDEN-USER ", IDENT_ERROR, NULL, NULL, "HIDDEN-USER"},
-		{"6191, 23 : ERROR : X-CUSTOM", IDENT_ERROR, NULL, NULL, "X-CUSTOM"},
-		{"6191, 24 : USERID : UNIX : wrongport", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"23, 6191 : USERID : UNIX : swapped", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"6191, 23 : USERID : UNIX", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"6191, 23 : USERID : UNIX : ", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"6191, 23 : ERROR", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"6191, 23 : BOGUS : x", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"SSH-2.0-OpenSSH_9.2", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"6191, 23 : USERID : : nobody", IDENT_MALFORMED, NULL, NULL, NULL},
+		/* USERID, with the line ends identds send */
+		{"6191, 23 : USERID : UNIX : stjohns\r\n", -1, 0, IDENT_USERID, "UNIX", "", "stjohns"},
+		{"6191 , 23:USERID:UNIX,US-ASCII:alice:with:colons\r\n", -1, 0, IDENT_USERID,
+		    "UNIX", "US-ASCII", "alice:with:colons"},
+		{"6191,23 : USERID : OTHER , UTF-8 :  bob\n", -1, 0, IDENT_USERID, "OTHER", "UTF-8", "bob"},
+		{"  6191 ,23 :userid: unix :x\r\n", -1, 0, IDENT_USERID, "unix", "", "x"},
+		{"06191,0023 : USERID : UNIX : z\r\n", -1, 0, IDENT_USERID, "UNIX", "", "z"},
+		{"6191, 23 : USERID : UNIX : a b\tc \r\n", -1, 0, IDENT_USERID, "UNIX", "", "a b\tc "},
+		{"6191, 23 : USERID : UNIX : bob\r\r\n", -1, 0, IDENT_USERID, "UNIX", "", "bob\r"},
+		{"6191, 23 : USERID : UNIX : bob\rmore\n", -1, 0, IDENT_USERID, "UNIX", "", "bob\rmore"},
+		{"6191, 23 : USERID : UNIX : bob\nnext line\r\n", -1, 0, IDENT_USERID, "UNIX", "", "bob"},
+		{"6191, 23 : USERID : UNIX : \x1b[2J\xff\xfe<b>\r\n", -1, 0, IDENT_USERID,
+		    "UNIX", "", "\x1b[2J\xff\xfe<b>"},
+		/* ERROR */
+		{"6191, 23 : ERROR : NO-USER\r\n", -1, 0, IDENT_ERROR, NULL, NULL, "NO-USER"},
+		{"6191, 23 : ERROR : HIDDEN-USER \r\n", -1, 0, IDENT_ERROR, NULL, NULL, "HIDDEN-USER"},
+		{"6191, 23 : ERROR : X-CUSTOM\n", -1, 0, IDENT_ERROR, NULL, NULL, "X-CUSTOM"},
+		{"6191, 23 : error : unknown-error\r\n", -1, 0, IDENT_ERROR, NULL, NULL, "unknown-error"},
+		{"6191, 23 : ERROR : NO USER\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : ERROR : A:B\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : ERROR :\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : ERROR\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		/* the ports must echo the query's */
+		{"6191, 24 : USERID : UNIX : wrongport\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"23, 6191 : USERID : UNIX : swapped\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191 23 : USERID : UNIX : nocomma\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23x : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"-6191, 23 : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"+6191, 23 : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{", 23 : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"1234567, 23 : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"4294973487, 23 : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		/* USERID missing a part */
+		{"6191, 23 : USERID : UNIX\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : USERID : UNIX : \r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : USERID : : nobody\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : USERID : ,UTF-8 : nobody\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : BOGUS : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		/* not an identd at all */
+		{"SSH-2.0-OpenSSH_9.2\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"HTTP/1.1 400 Bad Request\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		/* NULs: a line holding one is malformed, wherever it is */
+		{"6191, 23 : USERID : UNIX : bo\0b\r\n", 33, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : ERROR : NO\0USER\r\n", 28, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"\0\r\n", 3, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		/* no LF yet: wait for more */
+		{"6191, 23 : USERID : UNIX : bob", -1, -2, IDENT_NONE, NULL, NULL, NULL},
+		{"6191, 23 : USERID : UNIX : bob\r", -1, -2, IDENT_NONE, NULL, NULL, NULL},
+		{"", -1, -2, IDENT_NONE, NULL, NULL, NULL},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *w = cases[i].wire;
+		size_t len = cases[i].len < 0 ? strlen(w) : (size_t)cases[i].len;
+		ssize_t n = ident_reply_frame(w, len);
+		CHECK(cases[i].frame ? n == cases[i].frame : n >= 0, "ident case %zu frames %zd", i, n);
+		if (n < 0)
+			continue;
 		struct ident_reply r;
-		enum ident_status st = ident_parse_reply(cases[i].line, strlen(cases[i].line),
-		    6191, 23, &r);
-		CHECK(st == cases[i].status, "ident case %zu: %s", i, record_ident_name(st));
+		enum ident_status st = ident_parse_reply(w, (size_t)n, 6191, 23, &r);
+		CHECK(st == cases[i].status && r.status == st, "ident case %zu: %s", i,
+		    record_ident_name(st));
 		if (st != cases[i].status)
 			continue;
 		if (st == IDENT_USERID)
 			CHECK(!strcmp(r.opsys, cases[i].a) && !strcmp(r.charset, cases[i].b) &&
-			    !strcmp(r.userid, cases[i].c), "ident case %zu: '%s' '%s' '%s'", i,
-			    r.opsys, r.charset, r.userid);
+			    !strcmp(r.userid, cases[i].c) && !r.error[0],
+			    "ident case %zu: '%s' '%s' '%s'", i, r.opsys, r.charset, r.userid);
 		if (st == IDENT_ERROR)
-			CHECK(!strcmp(r.error, cases[i].c), "ident case %zu: '%s'", i, r.error);
+			CHECK(!strcmp(r.error, cases[i].c) && !r.opsys[0] && !r.userid[0],
+			    "ident case %zu: '%s'", i, r.error);
 	}
+
+	/* Every prefix of a reply short of its LF is incomplete. */
+	const char *reply = "6191, 23 : USERID : UNIX : stjohns\r\n";
+	int early = 0;
+	for (size_t k = 0; k < strlen(reply); k++)
+		early += ident_reply_frame(reply, k) != -2;
+	CHECK(early == 0, "%d prefixes of a reply framed as done", early);
+
+	/* Long replies: a full buffer without an LF is overlong; one byte less
+	 * may still end; a long line is cut to the fields' sizes. */
+	static char big[IDENT_REPLY_MAX + 2];
+	memset(big, 'A', sizeof(big));
+	CHECK(ident_reply_frame(big, IDENT_REPLY_MAX) == -1, "a full buffer without LF");
+	CHECK(ident_reply_frame(big, IDENT_REPLY_MAX - 1) == -2, "one byte short of full");
+	int head = snprintf(big, sizeof(big), "6191, 23 : USERID : %.*s : ", 100,
+	    "UNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIX"
+	    "UNIXUNIXUNIXUNIXUNIX");
+	memset(big + head, 'u', sizeof(big) - (size_t)head);
+	big[IDENT_REPLY_MAX - 1] = '\n';
+	ssize_t n = ident_reply_frame(big, IDENT_REPLY_MAX);
 	struct ident_reply r;
-	CHECK(ident_parse_reply("6191, 23 : ERROR : NO\0USER", 26, 6191, 23, &r) ==
-	    IDENT_MALFORMED, "a NUL is malformed");
+	CHECK(n == IDENT_REPLY_MAX - 1, "the longest line frames: %zd", n);
+	CHECK(ident_parse_reply(big, (size_t)n, 6191, 23, &r) == IDENT_USERID &&
+	    strlen(r.opsys) == sizeof(r.opsys) - 1 && strlen(r.userid) == sizeof(r.userid) - 1,
+	    "a long reply is cut to fit: opsys %zu, userid %zu", strlen(r.opsys),
+	    strlen(r.userid));
+	CHECK(ident_parse_reply(big, IDENT_REPLY_MAX + 1, 6191, 23, &r) == IDENT_MALFORMED,
+	    "a line over IDENT_REPLY_MAX is malformed");
 }
 
 /* The per-source table: the key (IPv4, IPv4-mapped folded to IPv4, IPv6
