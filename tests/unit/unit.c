@@ -1495,6 +1495,132 @@ static bool no_sessions(struct worker *w)
 	return atomic_load(&w->shared->active) == 0;
 }
 
+/* What a probe's owner saw, for the probe's own tests. */
+struct probe_seen {
+	int results, hand_offs;
+	enum ident_status status;
+};
+
+static void probe_seen_result(void *session, struct record_ident *res)
+{
+	struct probe_seen *seen = session;
+
+	seen->results++;
+	seen->status = res ? res->status : IDENT_STATUS_COUNT;
+	free(res);
+}
+
+static void probe_seen_hand_off(void *owner, struct record *r)
+{
+	struct probe_seen *seen = owner;
+
+	seen->hand_offs++;
+	seen->status = r->ident ? r->ident->status : IDENT_STATUS_COUNT;
+	record_free(r);
+}
+
+static bool probe_seen_any(void *arg)
+{
+	const struct probe_seen *seen = arg;
+
+	return seen->results + seen->hand_offs > 0;
+}
+
+/* Runs loop without blocking until done(arg) or about 3 s, then lets
+ * closing handles finish. */
+static void run_loop_until(uv_loop_t *loop, bool (*done)(void *), void *arg)
+{
+	for (int i = 0; i < 300 && !done(arg); i++) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	for (int i = 0; i < 5; i++)
+		uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* The probe on a bare loop, with its owner's two callbacks and no worker
+ * or session: a result while attached, the record handed on once
+ * detached, nothing after a cancel, none at abort; the in-flight count
+ * and the list always back to empty. */
+static void test_ident_probe_callbacks(void)
+{
+	uv_loop_t loop;
+	atomic_int inflight = 0;
+	struct list_link probes;
+	struct ident_limiter *always = ident_limiter_new(8, 0);
+	uint16_t silent_port, closed_port;
+	int silent = loopback_listener(&silent_port);
+	int closed = loopback_listener(&closed_port);
+	struct probe_seen seen;
+	struct ident_probe *p = NULL;
+
+	close(closed);               /* nothing listens there: refused */
+	uv_loop_init(&loop);
+	list_init(&probes);
+	struct ident_probe_params pp = {
+		.probability = 1.0, .max_inflight = 4, .inflight = &inflight,
+		.timeout_ms = 300, .probes = &probes,
+		.result = probe_seen_result, .hand_off = probe_seen_hand_off,
+		.session = &seen, .owner = &seen,
+	};
+	addr_parse("127.0.0.1:40000", &pp.peer);
+	addr_parse("127.0.0.1:80", &pp.local);
+
+	/* Attached: the result goes to the session's callback. */
+	memset(&seen, 0, sizeof(seen));
+	pp.port = closed_port;
+	pp.start_ns = pp.now_ns = uv_hrtime();
+	CHECK(ident_probe_start(&loop, always, &pp, &p), "probe started");
+	run_loop_until(&loop, probe_seen_any, &seen);
+	CHECK(seen.results == 1 && seen.hand_offs == 0 && seen.status == IDENT_REFUSED,
+	    "refused: %d results, %d hand-offs, %s", seen.results, seen.hand_offs,
+	    record_ident_name(seen.status));
+
+	/* Detached with a record: the record comes back, holding the result. */
+	memset(&seen, 0, sizeof(seen));
+	pp.port = silent_port;
+	pp.now_ns = uv_hrtime();
+	CHECK(ident_probe_start(&loop, always, &pp, &p), "probe started");
+	struct record *r = calloc(1, sizeof(*r));
+	ident_detach(p, r);
+	run_loop_until(&loop, probe_seen_any, &seen);
+	CHECK(seen.results == 0 && seen.hand_offs == 1 && seen.status == IDENT_TIMEOUT,
+	    "detached: %d results, %d hand-offs, %s", seen.results, seen.hand_offs,
+	    record_ident_name(seen.status));
+
+	/* Cancelled: never calls back. Aborted: a result of none. */
+	memset(&seen, 0, sizeof(seen));
+	pp.now_ns = uv_hrtime();
+	CHECK(ident_probe_start(&loop, always, &pp, &p), "probe started");
+	ident_cancel(p);
+	run_loop_until(&loop, probe_seen_any, &seen);
+	CHECK(seen.results == 0 && seen.hand_offs == 0, "a cancelled probe called back");
+	CHECK(ident_probe_start(&loop, always, &pp, &p), "probe started");
+	ident_abort_all(&probes);
+	CHECK(seen.results == 1 && seen.status == IDENT_NONE, "aborted: %s",
+	    record_ident_name(seen.status));
+	run_loop_until(&loop, probe_seen_any, &seen);
+
+	/* The limits: the in-flight cap, then the limiter. */
+	memset(&seen, 0, sizeof(seen));
+	pp.max_inflight = 0;
+	CHECK(!ident_probe_start(&loop, always, &pp, &p), "over --ident-max");
+	pp.max_inflight = 4;
+	struct ident_limiter *minute = ident_limiter_new(8, 60000000000ULL);
+	CHECK(ident_probe_start(&loop, minute, &pp, &p), "the source's first probe");
+	ident_cancel(p);
+	pp.now_ns = uv_hrtime();
+	CHECK(!ident_probe_start(&loop, minute, &pp, &p), "again within --ident-interval");
+	run_loop_until(&loop, probe_seen_any, &seen);
+	CHECK(seen.results == 0 && seen.hand_offs == 0, "a refused start called back");
+	CHECK(list_empty(&probes) && atomic_load(&inflight) == 0,
+	    "probes left: %d in flight", atomic_load(&inflight));
+	CHECK(uv_loop_close(&loop) == 0, "a probe's handle outlived it");
+	ident_limiter_free(minute);
+	ident_limiter_free(always);
+	close(silent);
+}
+
 /* A worker loop, not started, that probes every session's source on
  * 127.0.0.1:iport, for the IDENT ownership tests. */
 static void ident_test_loop(struct worker *w, struct worker_shared *sh, struct writer *wr,
@@ -2235,6 +2361,7 @@ int main(void)
 	test_http_splits();
 	test_ident_parser();
 	test_ident_limiter();
+	test_ident_probe_callbacks();
 	test_ident_when_the_record_is_lost();
 	test_ident_at_the_fd_limit();
 	test_source_limit();
