@@ -87,7 +87,23 @@ static bool ident_ports_match(const char *f, size_t len, unsigned peer_port,
 	return digits && i == len && a == peer_port && b == local_port;
 }
 
+static enum ident_status ident_parse_fields(const char *line, size_t len,
+    unsigned peer_port, unsigned local_port, struct ident_reply *out);
+
 enum ident_status ident_parse_reply(const char *line, size_t len,
+    unsigned peer_port, unsigned local_port, struct ident_reply *out)
+{
+	/* A reply that fails late may have filled fields on the way: a
+	 * malformed reply reports none of them, so the JSON line and the
+	 * database (which keeps fields by status) say the same. */
+	if (ident_parse_fields(line, len, peer_port, local_port, out) == IDENT_MALFORMED) {
+		memset(out, 0, sizeof(*out));
+		out->status = IDENT_MALFORMED;
+	}
+	return out->status;
+}
+
+static enum ident_status ident_parse_fields(const char *line, size_t len,
     unsigned peer_port, unsigned local_port, struct ident_reply *out)
 {
 	const char *f;

@@ -1304,6 +1304,12 @@ static void test_ident_parser(void)
 		if (st == IDENT_ERROR)
 			CHECK(!strcmp(r.error, cases[i].c) && !r.opsys[0] && !r.userid[0],
 			    "ident case %zu: '%s'", i, r.error);
+		/* A malformed reply names nothing, even when it failed after its
+		 * first fields parsed (the JSON line and the row must agree). */
+		if (st == IDENT_MALFORMED)
+			CHECK(!r.opsys[0] && !r.charset[0] && !r.userid[0] && !r.error[0],
+			    "ident case %zu: malformed but '%s' '%s' '%s' '%s'", i, r.opsys,
+			    r.charset, r.userid, r.error);
 	}
 
 	/* Every prefix of a reply short of its LF is incomplete. */
