@@ -29,13 +29,8 @@ USES_output   = core output
 USES_analysis = core output analysis
 USES_sim      = core sim
 USES_daemon   = $(LAYERS)
-# Includes that still cross a layer the wrong way, allowed until they are
-# cut (the reshape, issue 8). Empty when the layers are clean.
-DEBT_core     = output
-DEBT_capture  = output
-DEBT_output   = capture
 layer_of  = $(word 1,$(subst /, ,$(1)))
-layer_inc = $(addprefix -Isrc/,$(USES_$(1)) $(DEBT_$(1)))
+layer_inc = $(addprefix -Isrc/,$(USES_$(1)))
 ALL_INC   = $(addprefix -Isrc/,$(LAYERS))
 
 SRCS     = $(filter-out src/daemon/main.c,$(wildcard $(LAYERS:%=src/%/*.c)))

@@ -17,13 +17,6 @@
 
 #define YIELD_DROP_MS 1000           /* "closed within 1 s of flypaper's first byte" */
 
-struct yield_row {
-	char strategy[64];           /* display text (text_display_into), maybe cut */
-	sqlite3_value *key;          /* the strategy as stored, whatever its type */
-	long long sessions, sources, with_payload, answered, dropped;
-	double median_first_byte_ms; /* -1: no session sent a byte */
-};
-
 static void yield_usage(FILE *out)
 {
 	fprintf(out,
@@ -61,17 +54,16 @@ static double yield_median(sqlite3 *db, const sqlite3_value *strategy, const cha
 	return got ? sum / got : -1;
 }
 
-static void yield_free_rows(struct yield_row *rows, int n)
+void yield_free_rows(struct yield_row *rows, int n)
 {
 	for (int i = 0; i < n; i++)
 		sqlite3_value_free(rows[i].key);
 	free(rows);
 }
 
-/* Reads the table into *rows (the caller frees them with yield_free_rows,
- * also on error). Every string a database holds is hostile: strategies are
- * kept as stored for the queries and escaped for display. */
-static int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows,
+/* Every string a database holds is hostile: strategies are kept as stored
+ * for the queries and escaped for display. */
+int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows,
     int *nrows)
 {
 	sqlite3_stmt *q;
@@ -123,6 +115,16 @@ static double yield_share(long long part, long long whole)
 	return whole ? 100.0 * (double)part / (double)whole : 0.0;
 }
 
+double yield_payload_share(const struct yield_row *r)
+{
+	return yield_share(r->with_payload, r->sessions) / 100.0;
+}
+
+double yield_dropped_share(const struct yield_row *r)
+{
+	return r->answered ? (double)r->dropped / (double)r->answered : -1;
+}
+
 static void yield_print_text(const struct yield_row *rows, int n)
 {
 	printf("%-14s %9s %8s %13s %18s %24s\n", "strategy", "sessions", "sources",
@@ -144,7 +146,7 @@ static void yield_print_text(const struct yield_row *rows, int n)
 	}
 }
 
-static json_t *yield_rows_json(const struct yield_row *rows, int n)
+json_t *yield_rows_json(const struct yield_row *rows, int n)
 {
 	json_t *arr = json_array();
 
@@ -155,28 +157,14 @@ static json_t *yield_rows_json(const struct yield_row *rows, int n)
 		    "strategy", r->strategy, "sessions", (json_int_t)r->sessions,
 		    "sources", (json_int_t)r->sources,
 		    "sessions_with_payload", (json_int_t)r->with_payload,
-		    "payload_share", yield_share(r->with_payload, r->sessions) / 100.0,
+		    "payload_share", yield_payload_share(r),
 		    "median_first_byte_ms", r->median_first_byte_ms >= 0
 		        ? json_real(r->median_first_byte_ms) : json_null(),
 		    "answered", (json_int_t)r->answered,
 		    "dropped_at_first_byte", (json_int_t)r->dropped,
 		    "dropped_share", r->answered
-		        ? json_real((double)r->dropped / (double)r->answered) : json_null()));
+		        ? json_real(yield_dropped_share(r)) : json_null()));
 	}
-	return arr;
-}
-
-json_t *yield_table(sqlite3 *db, const char *since)
-{
-	struct yield_row *rows = NULL;
-	int n = 0;
-
-	if (yield_collect(db, since, &rows, &n) != SQLITE_OK) {
-		yield_free_rows(rows, n);
-		return NULL;
-	}
-	json_t *arr = yield_rows_json(rows, n);
-	yield_free_rows(rows, n);
 	return arr;
 }
 

@@ -8,30 +8,10 @@
 #include <string.h>
 #include <uv.h>
 
-#include "log.h"
-#include "session.h"
 #include "text.h"
 #include "units.h"
-#include "worker.h"
 
 #define IDENT_BUCKET 4               /* addresses per limiter bucket */
-
-static const char *const ident_status_names[IDENT_STATUS_COUNT] = {
-	[IDENT_NONE] = "none",
-	[IDENT_REFUSED] = "refused",
-	[IDENT_TIMEOUT] = "timeout",
-	[IDENT_USERID] = "userid",
-	[IDENT_ERROR] = "error",
-	[IDENT_MALFORMED] = "malformed",
-	[IDENT_UNREACHABLE] = "unreachable",
-};
-
-const char *ident_status_name(enum ident_status status)
-{
-	if ((unsigned)status >= IDENT_STATUS_COUNT)
-		return "malformed";
-	return ident_status_names[status];
-}
 
 /* ---- reply parsing (pure) -------------------------------------------- */
 
@@ -52,6 +32,19 @@ static void ident_field(const char *line, size_t len, size_t *pos, bool last,
 		e--;
 	*start = line + i;
 	*flen = e - i;
+}
+
+ssize_t ident_reply_frame(const char *buf, size_t len)
+{
+	const char *lf = memchr(buf, '\n', len);
+	size_t n;
+
+	if (!lf)
+		return len >= IDENT_REPLY_MAX ? -1 : -2;
+	n = (size_t)(lf - buf);
+	if (n && buf[n - 1] == '\r')
+		n--;
+	return (ssize_t)n;
 }
 
 static void ident_copy(char *dst, size_t cap, const char *src, size_t len)
@@ -94,7 +87,23 @@ static bool ident_ports_match(const char *f, size_t len, unsigned peer_port,
 	return digits && i == len && a == peer_port && b == local_port;
 }
 
+static enum ident_status ident_parse_fields(const char *line, size_t len,
+    unsigned peer_port, unsigned local_port, struct ident_reply *out);
+
 enum ident_status ident_parse_reply(const char *line, size_t len,
+    unsigned peer_port, unsigned local_port, struct ident_reply *out)
+{
+	/* A reply that fails late may have filled fields on the way: a
+	 * malformed reply reports none of them, so the JSON line and the
+	 * database (which keeps fields by status) say the same. */
+	if (ident_parse_fields(line, len, peer_port, local_port, out) == IDENT_MALFORMED) {
+		memset(out, 0, sizeof(*out));
+		out->status = IDENT_MALFORMED;
+	}
+	return out->status;
+}
+
+static enum ident_status ident_parse_fields(const char *line, size_t len,
     unsigned peer_port, unsigned local_port, struct ident_reply *out)
 {
 	const char *f;
@@ -261,10 +270,12 @@ struct ident_probe {
 	uv_timer_t timer;
 	uv_connect_t connect;
 	uv_write_t write;
-	struct list_link link;       /* in worker->probes */
-	struct worker *worker;
-	struct session *session;     /* NULL once the session has closed */
+	struct list_link link;       /* in the loop's list of probes */
+	ident_result_fn *result;     /* NULL once detached or cancelled */
+	ident_hand_off_fn *hand_off;
+	void *session, *owner;       /* their arguments */
 	struct record *record;       /* the closed session's record, waiting */
+	atomic_int *inflight;        /* the count this probe is in */
 	uint64_t session_start_ns;
 	uint64_t sent_ns;
 	unsigned peer_port, local_port;
@@ -283,8 +294,8 @@ static void ident_on_handle_closed(uv_handle_t *h)
 		free(p);
 }
 
-/* Ends the probe with status: fills the result into the open session, or
- * into the waiting record, which then goes to the writer. */
+/* Ends the probe with status: gives the result to the open session, or
+ * puts it into the waiting record, which is then handed on. */
 static void ident_finish(struct ident_probe *p, enum ident_status status,
     const struct ident_reply *reply)
 {
@@ -294,7 +305,7 @@ static void ident_finish(struct ident_probe *p, enum ident_status status,
 		return;
 	p->done = true;
 	list_remove(&p->link);
-	atomic_fetch_sub(&p->worker->shared->ident_inflight, 1);
+	atomic_fetch_sub(p->inflight, 1);
 	res = calloc(1, sizeof(*res));
 	if (res) {
 		res->status = status;
@@ -310,12 +321,11 @@ static void ident_finish(struct ident_probe *p, enum ident_status status,
 		if (p->len)
 			text_escape_into(p->line, p->len, res->reply, sizeof(res->reply), false);
 	}
-	if (p->session) {
-		p->session->ident = res;
-		p->session->probe = NULL;
+	if (p->result) {
+		p->result(p->session, res);
 	} else if (p->record) {
 		p->record->ident = res;
-		session_hand_off(p->worker, p->record);
+		p->hand_off(p->owner, p->record);
 		p->record = NULL;
 	} else {
 		free(res);
@@ -341,7 +351,6 @@ static void ident_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *bu
 {
 	struct ident_probe *p = stream->data;
 	struct ident_reply reply;
-	char *lf;
 
 	(void)buf;
 	if (nread == 0 || p->done)
@@ -353,17 +362,15 @@ static void ident_on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *bu
 		return;
 	}
 	p->len += (size_t)nread;
-	lf = memchr(p->line, '\n', p->len);
-	if (!lf) {
-		if (p->len >= IDENT_REPLY_MAX)
-			ident_finish(p, IDENT_MALFORMED, NULL);
+	ssize_t n = ident_reply_frame(p->line, p->len);
+	if (n == -2)
+		return;
+	if (n == -1) {
+		ident_finish(p, IDENT_MALFORMED, NULL);
 		return;
 	}
-	size_t n = (size_t)(lf - p->line);
-	if (n && p->line[n - 1] == '\r')
-		n--;
-	p->len = n;                  /* keep the line, without its end */
-	enum ident_status st = ident_parse_reply(p->line, n, p->peer_port,
+	p->len = (size_t)n;          /* keep the line, without its end */
+	enum ident_status st = ident_parse_reply(p->line, p->len, p->peer_port,
 	    p->local_port, &reply);
 	ident_finish(p, st, &reply);
 }
@@ -402,75 +409,70 @@ static void ident_on_connect(uv_connect_t *req, int status)
 		ident_finish(p, IDENT_UNREACHABLE, NULL);
 }
 
-bool ident_maybe_probe(struct worker *w, struct session *s)
+bool ident_probe_start(uv_loop_t *loop, struct ident_limiter *l,
+    const struct ident_probe_params *pp, struct ident_probe **probe)
 {
-	struct worker_shared *sh = w->shared;
-	const struct config *cfg = sh->cfg;
 	struct ident_probe *p;
 	struct addr local, target;
-	uint64_t now = uv_hrtime();
+	uint64_t now = pp->now_ns;
 
-	if (!sh->ident_limiter || cfg->ident_probability <= 0.0)
+	if (pp->probability < 1.0 &&
+	    (double)(record_new_id() >> 11) * 0x1.0p-53 >= pp->probability)
 		return false;
-	/* A peer taken once shutdown began (the backlog's drain) is not
-	 * probed: the probe could only be cut short at once. */
-	if (atomic_load(&sh->stopping))
-		return false;
-	if (cfg->ident_probability < 1.0 &&
-	    (double)(record_new_id() >> 11) * 0x1.0p-53 >= cfg->ident_probability)
-		return false;
-	if (atomic_fetch_add(&sh->ident_inflight, 1) >= cfg->ident_max) {
-		atomic_fetch_sub(&sh->ident_inflight, 1);
+	if (atomic_fetch_add(pp->inflight, 1) >= pp->max_inflight) {
+		atomic_fetch_sub(pp->inflight, 1);
 		return false;
 	}
-	if (!ident_limiter_allow(sh->ident_limiter, &s->src, now)) {
-		atomic_fetch_sub(&sh->ident_inflight, 1);
+	if (!ident_limiter_allow(l, &pp->peer, now)) {
+		atomic_fetch_sub(pp->inflight, 1);
 		return false;
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		atomic_fetch_sub(&sh->ident_inflight, 1);
-		ident_limiter_forget(sh->ident_limiter, &s->src, now);
+		atomic_fetch_sub(pp->inflight, 1);
+		ident_limiter_forget(l, &pp->peer, now);
 		return false;
 	}
-	p->worker = w;
-	p->session = s;
-	p->session_start_ns = s->start_ns;
+	p->result = pp->result;
+	p->hand_off = pp->hand_off;
+	p->session = pp->session;
+	p->owner = pp->owner;
+	p->inflight = pp->inflight;
+	p->session_start_ns = pp->start_ns;
 	p->sent_ns = now;
-	p->peer_port = addr_port(&s->src);
-	p->local_port = addr_port(&s->dst);
+	p->peer_port = addr_port(&pp->peer);
+	p->local_port = addr_port(&pp->local);
 	snprintf(p->query, sizeof(p->query), "%u , %u\r\n", p->peer_port, p->local_port);
 	list_init(&p->link);
-	list_append(&w->probes, &p->link);
-	s->probe = p;
-	s->ident_sent_ns = now;
+	list_append(pp->probes, &p->link);
+	*probe = p;
 
 	/* From the address the peer connected to, to the peer and nobody
 	 * else: the probe's target is built from the session's source. */
-	local = s->dst;
+	local = pp->local;
 	if (local.u.sa.sa_family == AF_INET6)
 		local.u.v6.sin6_port = 0;
 	else
 		local.u.v4.sin_port = 0;
-	target = s->src;
+	target = pp->peer;
 	if (target.u.sa.sa_family == AF_INET6)
-		target.u.v6.sin6_port = htons((uint16_t)cfg->ident_port);
+		target.u.v6.sin6_port = htons(pp->port);
 	else
-		target.u.v4.sin_port = htons((uint16_t)cfg->ident_port);
+		target.u.v4.sin_port = htons(pp->port);
 
-	uv_tcp_init(&w->loop, &p->tcp);
-	uv_timer_init(&w->loop, &p->timer);
+	uv_tcp_init(loop, &p->tcp);
+	uv_timer_init(loop, &p->timer);
 	p->tcp.data = p->timer.data = p->connect.data = p;
 	p->open_handles = 2;
-	uv_timer_start(&p->timer, ident_on_timeout, cfg->ident_timeout_ms, 0);
+	uv_timer_start(&p->timer, ident_on_timeout, pp->timeout_ms, 0);
 	int rc = uv_tcp_bind(&p->tcp, &local.u.sa, 0);
 	if (rc == UV_EMFILE || rc == UV_ENFILE) {
 		/* No fd for the probe's socket: flypaper is at its fd limit,
 		 * the peer is not unreachable. Not probed (status none), and
 		 * the source may be probed at its next session. */
-		s->ident_sent_ns = 0;
-		ident_cancel(s);
-		ident_limiter_forget(sh->ident_limiter, &s->src, now);
+		*probe = NULL;
+		ident_cancel(p);
+		ident_limiter_forget(l, &pp->peer, now);
 		return false;
 	}
 	if (rc == 0)
@@ -480,28 +482,23 @@ bool ident_maybe_probe(struct worker *w, struct session *s)
 	return true;
 }
 
-void ident_detach(struct session *s, struct record *r)
+void ident_detach(struct ident_probe *p, struct record *r)
 {
-	struct ident_probe *p = s->probe;
-
-	p->session = NULL;
+	p->result = NULL;
 	p->record = r;
-	s->probe = NULL;
 }
 
-void ident_cancel(struct session *s)
+void ident_cancel(struct ident_probe *p)
 {
-	struct ident_probe *p = s->probe;
-
-	p->session = NULL;
-	s->probe = NULL;
+	p->result = NULL;
+	p->record = NULL;
 	ident_finish(p, IDENT_NONE, NULL);
 }
 
-void ident_abort_all(struct worker *w)
+void ident_abort_all(struct list_link *probes)
 {
-	while (!list_empty(&w->probes)) {
-		struct ident_probe *p = list_entry(w->probes.next, struct ident_probe, link);
+	while (!list_empty(probes)) {
+		struct ident_probe *p = list_entry(probes->next, struct ident_probe, link);
 		ident_finish(p, IDENT_NONE, NULL);
 	}
 }

@@ -4,11 +4,15 @@
 #define FLYPAPER_IDENT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
 
 #include "addr.h"
+#include "list.h"
 #include "record.h"
 
 #define IDENT_REPLY_MAX 1024         /* a reply line longer than this is malformed */
@@ -22,15 +26,18 @@ struct ident_reply {
 	char error[64];              /* ERROR: the error token */
 };
 
+/* Frames a reply in the len bytes received so far (picohttpparser's
+ * contract): returns the length of its first line, without the LF that
+ * ends it and one CR before that; -2 when no LF has come yet and more may;
+ * -1 when IDENT_REPLY_MAX bytes came without one (malformed). */
+ssize_t ident_reply_frame(const char *buf, size_t len);
+
 /* Parses one reply line (without its CR LF) to the query
  * "<peer_port> , <local_port>". The ports in the reply must echo the
  * query's. Returns the status (IDENT_USERID, IDENT_ERROR, IDENT_MALFORMED),
  * also stored in out. */
 enum ident_status ident_parse_reply(const char *line, size_t len,
     unsigned peer_port, unsigned local_port, struct ident_reply *out);
-
-/* The schema name of a status, e.g. "userid". */
-const char *ident_status_name(enum ident_status status);
 
 /* A bounded table that allows one probe per source per interval, a source
  * being an IPv4 address (v4-mapped ones included) or an IPv6 /64
@@ -55,28 +62,59 @@ void ident_limiter_forget(struct ident_limiter *l, const struct addr *ip,
 
 void ident_limiter_free(struct ident_limiter *l);
 
-struct worker;
-struct session;
+/* ---- the probe --------------------------------------------------------
+ * A probe knows nothing of sessions or workers: its owner (the session
+ * layer) gives it what it needs and two functions to call back. */
 
-/* Starts a probe for session s when --ident chooses it, the limits allow
- * and shutdown has not begun: connects from s's local address to the
- * peer's ident port, without blocking. Returns true when a probe was
- * started; false also when no fd was free for its socket (the fd limit: s
- * is then not probed, and its source stays free to probe). */
-bool ident_maybe_probe(struct worker *w, struct session *s);
+struct ident_probe;
 
-/* The session is closing with record r: the probe keeps r and hands it to
- * the writer once the probe ends (a probe outlives a peer that dropped when
- * probed). */
-void ident_detach(struct session *s, struct record *r);
+/* The probe ended while its session is open: the session takes res (its
+ * own to free; NULL when out of memory). */
+typedef void ident_result_fn(void *session, struct record_ident *res);
 
-/* The session is closing without a record (out of memory): its probe ends
- * now and its result is dropped, so the probe never touches s again. */
-void ident_cancel(struct session *s);
+/* The probe ended after its session closed: r, given to ident_detach, now
+ * holds the result (r->ident); pass it on to the writer. */
+typedef void ident_hand_off_fn(void *owner, struct record *r);
 
-/* Ends every probe of the worker now (shutdown) without a result: status
+/* What a probe is started with. */
+struct ident_probe_params {
+	struct addr peer;            /* the session's source: probed at its ident port */
+	struct addr local;           /* the address the peer connected to: the probe's source */
+	uint16_t port;               /* the peer's ident port (--ident-port) */
+	uint64_t timeout_ms;         /* connect and reply within this (--ident-timeout) */
+	double probability;          /* share of sessions probed (--ident) */
+	int max_inflight;            /* probes under way at most, all loops (--ident-max) */
+	atomic_int *inflight;        /* probes under way, all loops */
+	uint64_t start_ns;           /* the session's start: sent_ms, reply_ms count from it */
+	uint64_t now_ns;             /* uv_hrtime now: the query's time */
+	struct list_link *probes;    /* the loop's probes under way (ident_abort_all) */
+	ident_result_fn *result;     /* called with session while the session is open */
+	ident_hand_off_fn *hand_off; /* called with owner once a detached probe ends */
+	void *session, *owner;
+};
+
+/* Starts a probe on loop when the probability chooses it and the limits
+ * (inflight, the limiter l) allow: connects from pp->local to the peer's
+ * ident port, without blocking. Returns true when a probe was started;
+ * *probe is set before it can end, and pp->result (which may run before
+ * this returns, when the connect fails at once) is where the owner drops
+ * it. False also when no fd was free for its socket (the fd limit: the
+ * session is not probed, and its source stays free to probe). */
+bool ident_probe_start(uv_loop_t *loop, struct ident_limiter *l,
+    const struct ident_probe_params *pp, struct ident_probe **probe);
+
+/* The session is closing with record r: the probe keeps r and hands it on
+ * (pp->hand_off) once the probe ends (a probe outlives a peer that dropped
+ * when probed). The probe never calls pp->result again. */
+void ident_detach(struct ident_probe *p, struct record *r);
+
+/* The session is closing without a record (out of memory): the probe ends
+ * now and its result is dropped, so the probe never calls back again. */
+void ident_cancel(struct ident_probe *p);
+
+/* Ends every probe in the list now (shutdown) without a result: status
  * none, with the time the query was sent (no identd was slow: the wait was
  * cut short). */
-void ident_abort_all(struct worker *w);
+void ident_abort_all(struct list_link *probes);
 
 #endif

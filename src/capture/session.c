@@ -17,6 +17,7 @@
 #include "ident.h"
 #include "log.h"
 #include "respond.h"
+#include "strategy.h"
 #include "units.h"
 #include "worker.h"
 
@@ -90,6 +91,18 @@ static void session_on_alloc(uv_handle_t *handle, size_t suggested,
 static int64_t session_ms(uint64_t from_ns, uint64_t to_ns)
 {
 	return (int64_t)((to_ns - from_ns) / NS_PER_MS);
+}
+
+/* Starts (or restarts) s's deadline in slot (enum timeout_kind) from
+ * stamp_ns, re-arming the loop's timer when it may now be the earliest. */
+static void session_deadline(struct session *s, enum timeout_kind slot,
+    uint64_t stamp_ns)
+{
+	int kind = slot == TIMEOUT_STRATEGY ? TIMEOUT_STRATEGY + s->strategy->index
+	                                    : (int)slot;
+
+	if (deadlines_set(&s->worker->deadlines, &s->timeouts[slot], kind, stamp_ns))
+		worker_arm_deadlines(s->worker);
 }
 
 static void session_close_later(struct session *s, enum close_reason reason)
@@ -188,7 +201,7 @@ static bool session_submit_held(struct session *s)
  * bytes, however it split or timed its own. What is droppable (a tarpit
  * drip, the go-away text) is cut short instead when the socket is full.
  * Returns the bytes the socket took at once. */
-static size_t session_write(struct session *s, const char *data, size_t len,
+size_t session_send(struct session *s, const char *data, size_t len,
     bool droppable)
 {
 	ssize_t n;
@@ -265,57 +278,27 @@ static void session_peer_fin(struct session *s)
 	s->close_after_flush = true;
 }
 
-/* ---- strategies ------------------------------------------------------ */
+/* ---- for strategies -------------------------------------------------- */
 
-/* Answers one request (http strategy) from the personality's routes. */
-static void session_http_answer(struct session *s, const struct http_request *req,
-    const char *base)
+void session_end_after_output(struct session *s)
 {
-	const struct respond_personality *p = s->strategy->persona;
-	char target[2048];
-	size_t tlen = req->target.len < sizeof(target) - 1 ? req->target.len
-	                                                   : sizeof(target) - 1;
-	const struct respond_template *tpl;
-	size_t n;
-
-	memcpy(target, base + req->target.off, tlen);
-	target[tlen] = '\0';
-	tpl = respond_route(p, target);
-	if (!tpl)
-		return;
-	n = respond_render(tpl, req->keep_alive, req->head_only, s->worker->wbuf,
-	    sizeof(s->worker->wbuf));
-	session_write(s, s->worker->wbuf, n, false);
-	s->answered = true;
-	if (!req->keep_alive)
-		s->close_after_flush = true;
+	s->close_after_flush = true;
 }
 
-static void session_tarpit_drip(struct session *s, uint64_t now_ns)
+void session_strategy_deadline(struct session *s, uint64_t stamp_ns)
 {
-	char c = respond_tarpit_byte(s->tarpit_pos);
-
-	/* A peer that stopped reading misses drips, not bytes of the stream. */
-	s->tarpit_pos += session_write(s, &c, 1, true);
 	if (s->has_handle)
-		timeouts_set(s->worker, s, TIMEOUT_DRIP, now_ns);
+		session_deadline(s, TIMEOUT_STRATEGY, stamp_ns);
 }
 
-/* What the strategy does right after accept. */
-static void session_greet(struct session *s, uint64_t now_ns)
+uint64_t *session_strategy_state(struct session *s)
 {
-	const struct respond_set *set = s->worker->shared->respond;
+	return &s->strategy_state;
+}
 
-	switch (s->strategy->kind) {
-	case RESPOND_BANNER:
-		session_write(s, set->banner, set->banner_len, false);
-		break;
-	case RESPOND_TARPIT:
-		session_tarpit_drip(s, now_ns);
-		break;
-	default:
-		break;
-	}
+char *session_render_buffer(struct session *s)
+{
+	return s->worker->wbuf;
 }
 
 /* ---- input ----------------------------------------------------------- */
@@ -417,7 +400,7 @@ static void session_add_request(struct session *s, const struct http_request *re
 }
 
 /* Parses the requests that the new bytes completed, skipping their bodies,
- * and lets the http strategy answer each. Stops for good at bytes that are
+ * and lets the strategy answer each. Stops for good at bytes that are
  * not HTTP: they stay in the payload and the session is marked. What is
  * found does not depend on how the peer split its bytes (http.h). */
 static void session_parse_requests(struct session *s, uint64_t now_ns)
@@ -435,8 +418,8 @@ static void session_parse_requests(struct session *s, uint64_t now_ns)
 		if (rc <= 0)
 			return;
 		session_add_request(s, &req, at, now_ns);
-		if (s->strategy->kind == RESPOND_HTTP && !s->close_after_flush)
-			session_http_answer(s, &req, base + at);
+		if (s->strategy->ops->request && !s->close_after_flush)
+			s->strategy->ops->request(s, s->strategy, &req, base + at);
 	}
 }
 
@@ -470,8 +453,8 @@ static void session_on_read(uv_stream_t *stream, ssize_t nread,
 	if (nread > 0) {
 		uint64_t now = uv_hrtime();
 		session_on_data(s, buf->base, (size_t)nread, now);
-		if (s->strategy->kind != RESPOND_TARPIT)
-			timeouts_set(s->worker, s, TIMEOUT_IDLE, now);
+		if (!s->strategy->ops->no_idle_timeout)
+			session_deadline(s, TIMEOUT_IDLE, now);
 	} else if (nread < 0) {
 		/* EOF: the peer half-closed (it may still read what it is
 		 * owed). ECONNRESET and the rarer ETIMEDOUT or EHOSTUNREACH:
@@ -518,42 +501,25 @@ static void session_read_ahead(struct session *s)
 
 /* ---- timeouts -------------------------------------------------------- */
 
-void session_on_timeout(struct session *s, enum timeout_kind kind, uint64_t now_ns)
+void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_ns)
 {
+	int slot = kind < TIMEOUT_STRATEGY ? kind : TIMEOUT_STRATEGY;
+	struct session *s = list_entry(dl - slot, struct session, timeouts);
 	const struct config *cfg = s->worker->shared->cfg;
 
+	(void)ctx;
 	if (s->state != SESSION_OPEN)
 		return;
-	switch (kind) {
-	case TIMEOUT_DRIP:
-		session_tarpit_drip(s, now_ns);
-		break;
-	case TIMEOUT_RESPOND:
-		/* http: a peer that sent no request gets the personality's
-		 * "@timeout" page, and the connection stays open to see
-		 * whether it leaves at the first byte. */
-		if (!s->answered && s->nrequests == 0 && s->strategy->persona) {
-			const struct respond_template *tpl =
-			    respond_route(s->strategy->persona, NULL);
-			if (tpl) {
-				size_t n = respond_render(tpl, true, false, s->worker->wbuf,
-				    sizeof(s->worker->wbuf));
-				session_write(s, s->worker->wbuf, n, false);
-				s->answered = true;
-			}
-		}
-		break;
-	case TIMEOUT_IDLE:
-	case TIMEOUT_SESSION:
+	if (slot == TIMEOUT_STRATEGY) {
+		if (s->strategy->ops->deadline)
+			s->strategy->ops->deadline(s, s->strategy, now_ns);
+	} else {
 		if (cfg->on_timeout == ON_TIMEOUT_GOAWAY)
-			session_write(s, cfg->goaway_text, strlen(cfg->goaway_text), true);
+			session_send(s, cfg->goaway_text, strlen(cfg->goaway_text), true);
 		if (!s->close_pending)
 			session_close(s, kind == TIMEOUT_IDLE ? CLOSE_IDLE_TIMEOUT
 			                                      : CLOSE_SESSION_TIMEOUT,
 			    cfg->on_timeout == ON_TIMEOUT_RESET);
-		break;
-	default:
-		break;
 	}
 	session_settle(s);
 }
@@ -579,20 +545,17 @@ int session_test_fail_records;
  * NULL when out of memory (s keeps what it had). */
 static struct record *session_record(struct session *s, enum close_reason reason)
 {
-	struct record *r = calloc(1, sizeof(*r));
+	struct record *r = record_new(RECORD_CLOSED, s->worker->shared->mode, s->id);
 	uint64_t now = uv_hrtime();
 
 #ifdef FLYPAPER_TEST_HOOKS
 	if (session_test_fail_records) {
-		free(r);
+		record_free(r);
 		r = NULL;
 	}
 #endif
 	if (!r)
 		return NULL;
-	r->kind = RECORD_CLOSED;
-	r->mode = s->worker->shared->mode;
-	r->id = s->id;
 	r->start_wall = s->start_wall;
 	clock_gettime(CLOCK_REALTIME, &r->end_wall);
 	r->src = s->src;
@@ -650,7 +613,7 @@ void session_hand_off(struct worker *w, struct record *r)
 		log_error("session: out of memory: a session record was lost");
 		return;
 	}
-	queue_push(&w->shared->writer->queue, r);
+	queue_push(w->shared->out.queue, r);
 }
 
 /* Gives the record to the writer, or to the IDENT probe still under way.
@@ -658,13 +621,60 @@ void session_hand_off(struct worker *w, struct record *r)
  * ends now: it must not outlive the session it points to. */
 static void session_finish_record(struct session *s, struct record *r)
 {
-	if (s->probe && r) {
-		ident_detach(s, r);
+	struct ident_probe *p = s->probe;
+
+	s->probe = NULL;
+	if (p && r) {
+		ident_detach(p, r);
 		return;
 	}
-	if (s->probe)
-		ident_cancel(s);
+	if (p)
+		ident_cancel(p);
 	session_hand_off(s->worker, r);
+}
+
+/* The IDENT probe of an open session ended: keep its result for the
+ * record. */
+static void session_on_ident(void *session, struct record_ident *res)
+{
+	struct session *s = session;
+
+	s->ident = res;
+	s->probe = NULL;
+}
+
+/* The IDENT probe of a closed session ended: its record is complete. */
+static void session_on_ident_record(void *worker, struct record *r)
+{
+	session_hand_off(worker, r);
+}
+
+/* Probes s's source over IDENT when --ident is on and shutdown has not
+ * begun (a peer taken in the backlog's drain: the probe could only be cut
+ * short at once); the probe checks the share and the limits. */
+static void session_probe_ident(struct worker *w, struct session *s)
+{
+	struct worker_shared *sh = w->shared;
+	const struct config *cfg = sh->cfg;
+
+	if (!sh->ident_limiter || cfg->ident_probability <= 0.0 ||
+	    atomic_load(&sh->stopping))
+		return;
+	struct ident_probe_params pp = {
+		.peer = s->src, .local = s->dst,
+		.port = (uint16_t)cfg->ident_port,
+		.timeout_ms = cfg->ident_timeout_ms,
+		.probability = cfg->ident_probability,
+		.max_inflight = cfg->ident_max,
+		.inflight = &sh->ident_inflight,
+		.start_ns = s->start_ns,
+		.now_ns = uv_hrtime(),
+		.probes = &w->probes,
+		.result = session_on_ident, .session = s,
+		.hand_off = session_on_ident_record, .owner = w,
+	};
+	if (ident_probe_start(&w->loop, sh->ident_limiter, &pp, &s->probe))
+		s->ident_sent_ns = pp.now_ns;
 }
 
 void session_close(struct session *s, enum close_reason reason, int reset)
@@ -674,7 +684,8 @@ void session_close(struct session *s, enum close_reason reason, int reset)
 	if (s->state != SESSION_OPEN)
 		return;
 	s->state = SESSION_CLOSING;
-	timeouts_clear_all(s);
+	for (int k = 0; k < TIMEOUT_SLOTS; k++)
+		deadlines_clear(&s->timeouts[k]);
 	uv_read_stop((uv_stream_t *)&s->tcp);
 	session_finish_record(s, session_record(s, reason));
 	atomic_fetch_sub(&w->shared->active, 1);
@@ -691,46 +702,35 @@ void session_close(struct session *s, enum close_reason reason, int reset)
 
 static void session_queue_connect(struct worker *w, const struct session *s)
 {
-	struct record *r = calloc(1, sizeof(*r));
+	struct record *r = record_new(RECORD_CONNECT, w->shared->mode, s->id);
 
 	if (!r)
 		return;
-	r->kind = RECORD_CONNECT;
-	r->mode = w->shared->mode;
-	r->id = s->id;
 	r->start_wall = s->start_wall;
 	r->src = s->src;
 	r->dst = s->dst;
-	r->first_byte_ms = -1;
 	r->strategy = s->strategy->name;
-	queue_push(&w->shared->writer->queue, r);
+	queue_push(w->shared->out.queue, r);
 }
 
 void session_record_refused(struct worker *w, int listener, const struct addr *src,
     const struct addr *dst, const struct timespec *wall, enum record_limit limit)
 {
-	struct record *r = calloc(1, sizeof(*r));
+	struct record *r = record_new(RECORD_CLOSED, w->shared->mode, record_new_id());
 
 	atomic_fetch_add(&w->shared->refused, 1);
 	if (!r) {
 		log_error("session: out of memory: a refusal record was lost");
 		return;
 	}
-	r->kind = RECORD_CLOSED;
-	r->mode = w->shared->mode;
-	r->id = record_new_id();
 	r->start_wall = *wall;
 	r->end_wall = *wall;
 	r->src = *src;
 	r->dst = *dst;
-	r->first_byte_ms = -1;
-	r->first_out_ms = -1;
-	r->peer_close_after_out_ms = -1;
-	r->peer_close_after_ident_ms = -1;
 	r->reason = CLOSE_CAPACITY;
 	r->limit = limit;
 	r->strategy = respond_pick(w->shared->respond, listener, src)->name;
-	queue_push(&w->shared->writer->queue, r);
+	queue_push(w->shared->out.queue, r);
 }
 
 /* A session that ended before entering the loop: record it and let go. */
@@ -766,8 +766,8 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 	s->start_wall = *wall;
 	s->src = *src;
 	s->strategy = respond_pick(w->shared->respond, listener, src);
-	for (int k = 0; k < TIMEOUT_KINDS; k++)
-		list_init(&s->tlinks[k]);
+	for (int k = 0; k < TIMEOUT_SLOTS; k++)
+		deadlines_unset(&s->timeouts[k]);
 	if (dst) {
 		s->dst = *dst;
 	} else {
@@ -777,10 +777,11 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 			addr_from_sockaddr(&s->dst, (struct sockaddr *)&ss, len);
 	}
 	atomic_fetch_add(&w->shared->accepted, 1);
-	if (w->shared->emit_connect)
+	if (w->shared->out.connect_events)
 		session_queue_connect(w, s);
-	session_greet(s, now_ns);
-	ident_maybe_probe(w, s);
+	if (s->strategy->ops->greet)
+		s->strategy->ops->greet(s, s->strategy, now_ns);
+	session_probe_ident(w, s);
 	session_read_ahead(s);
 	if (s->close_pending || (s->close_after_flush && s->out_queued == 0)) {
 		if (!s->close_pending)
@@ -799,13 +800,10 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 	else if (session_submit_held(s) && !s->fin_ns)
 		rc = uv_read_start((uv_stream_t *)&s->tcp, session_on_alloc,
 		    session_on_read);
-	if (s->strategy->kind != RESPOND_TARPIT)
-		timeouts_set(w, s, TIMEOUT_IDLE, s->first_byte_ns ? uv_hrtime() : now_ns);
-	timeouts_set(w, s, TIMEOUT_SESSION, now_ns);
-	if (s->strategy->kind == RESPOND_HTTP && !s->answered)
-		timeouts_set(w, s, TIMEOUT_RESPOND, now_ns);
-	if (s->strategy->kind == RESPOND_TARPIT)
-		timeouts_set(w, s, TIMEOUT_DRIP, now_ns);
+	if (!s->strategy->ops->no_idle_timeout)
+		session_deadline(s, TIMEOUT_IDLE, s->first_byte_ns ? uv_hrtime() : now_ns);
+	session_deadline(s, TIMEOUT_SESSION, now_ns);
+	session_deadline(s, TIMEOUT_STRATEGY, now_ns);  /* off when it has none */
 	if (rc != 0) {
 		log_error("session: cannot watch socket: %s", uv_strerror(rc));
 		session_close(s, CLOSE_SERVER_CLOSE, 0);

@@ -11,11 +11,25 @@
 #include "http.h"
 #include "list.h"
 #include "record.h"
-#include "timeouts.h"
+#include "deadlines.h"
 
 struct worker;
 struct strategy;
 struct ident_probe;
+
+/* A session's deadlines, each a kind of the loop's lists (worker.c),
+ * ordered by deadline (deadlines.h). */
+enum timeout_kind {
+	TIMEOUT_IDLE,                /* from the last peer byte: --idle-timeout */
+	TIMEOUT_SESSION,             /* from the start: --session-timeout; every
+	                              * open session is in this list */
+	/* The strategy's own deadline (http's --respond-delay, tarpit's
+	 * --tarpit-interval), from the start or when the strategy sets it.
+	 * Each strategy of the run has its own kind, since each has its own
+	 * delay: kind TIMEOUT_STRATEGY + its index. */
+	TIMEOUT_STRATEGY,
+	TIMEOUT_SLOTS = TIMEOUT_STRATEGY + 1   /* deadlines in a session */
+};
 
 enum session_state {
 	SESSION_OPEN,                /* reading; in the timeout lists */
@@ -29,8 +43,7 @@ struct session {
 	uv_tcp_t tcp;                /* the libuv handle; tcp.data is this */
 	struct worker *worker;       /* the loop that owns it */
 	const struct strategy *strategy;
-	struct list_link tlinks[TIMEOUT_KINDS];  /* deadline orders */
-	uint64_t tstamps[TIMEOUT_KINDS];         /* when each delay started */
+	struct deadline timeouts[TIMEOUT_SLOTS];  /* in the loop's lists */
 	uint64_t id;
 	uint64_t start_ns;           /* monotonic, at accept */
 	uint64_t first_byte_ns;      /* first peer byte; 0 none */
@@ -52,15 +65,15 @@ struct session {
 	uv_write_t *held;            /* before the handle: requests to submit
 	                              * once it opens, newest first, chained
 	                              * through req->data (counted in out_queued) */
-	uint64_t tarpit_pos;         /* next byte of the tarpit stream */
-	/* Bit-fields: with the fields above, an idle session fits glibc's
-	 * 640-byte chunk (DESIGN, "Memory per idle connection"). */
+	uint64_t strategy_state;     /* the strategy's own, 0 at start */
+	/* Bit-fields: with the fields above, an idle session (608 bytes)
+	 * fits glibc's 624-byte chunk; the unit tests hold it to 632, the
+	 * 640-byte chunk it once had (DESIGN, "Memory"). */
 	enum session_state state : 8;
 	enum close_reason pending_reason : 8;  /* valid when close_pending */
 	bool close_pending : 1;      /* close at the end of this event */
 	bool close_after_flush : 1;  /* close once the output is written */
 	bool has_handle : 1;         /* tcp is open on fd (else read-ahead only) */
-	bool answered : 1;           /* http: a response went out */
 	bool over_budget : 1;        /* --max-buffered was full: bytes went uncaptured,
 	                              * or output could not be queued */
 };
@@ -83,8 +96,10 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
  * again on a closing session does nothing. */
 void session_close(struct session *s, enum close_reason reason, int reset);
 
-/* A deadline of kind passed (the timeouts module calls it). */
-void session_on_timeout(struct session *s, enum timeout_kind kind, uint64_t now_ns);
+/* A deadline of kind (TIMEOUT_IDLE, TIMEOUT_SESSION, or TIMEOUT_STRATEGY
+ * + the strategy's index) passed: dl is one of a session's timeouts. The
+ * loop's deadline lists call it (a deadlines_fire_fn; ctx unused). */
+void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_ns);
 
 /* Records a connection that was accepted on listener number `listener` but
  * refused (fd already closed) by limit, with the strategy it would have
@@ -97,6 +112,31 @@ void session_record_refused(struct worker *w, int listener, const struct addr *s
  * fails as if memory had run out. */
 extern int session_test_fail_records;
 #endif
+
+/* ---- for strategies (strategy.h): how a strategy acts on its session */
+
+/* Sends bytes to the peer without ever blocking: what the socket does not
+ * take now is queued (up to a cap: past it, or past --max-buffered, the
+ * session closes), or dropped when droppable. Returns the bytes the socket
+ * took at once. */
+size_t session_send(struct session *s, const char *data, size_t len,
+    bool droppable);
+
+/* Closes s once its output is written; no more requests reach the
+ * strategy. */
+void session_end_after_output(struct session *s);
+
+/* Starts the strategy's own deadline again, its delay counted from
+ * stamp_ns. Before the session has its handle (read-ahead) it does
+ * nothing: the deadline starts when the handle opens. */
+void session_strategy_deadline(struct session *s, uint64_t stamp_ns);
+
+/* The strategy's own word of state in s, 0 at the start. */
+uint64_t *session_strategy_state(struct session *s);
+
+/* The loop's buffer for rendering an answer: STRATEGY_RENDER_MAX bytes,
+ * s's until the event ends (session_send copies what it queues). */
+char *session_render_buffer(struct session *s);
 
 /* Hands a finished record to the writer's queue. */
 void session_hand_off(struct worker *w, struct record *r);

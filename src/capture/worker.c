@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,7 +15,6 @@
 #include "listener.h"
 #include "log.h"
 #include "session.h"
-#include "timeouts.h"
 
 #define WORKER_LOG_EVERY_NS (10ULL * 1000000000ULL)
 #define WORKER_SOURCE_SLACK 256      /* sessions between accept and the max-conns count */
@@ -221,7 +221,8 @@ static struct session *worker_sources_busiest(struct worker_sources *t,
 	pthread_mutex_lock(&t->lock);
 	for (struct list_link *l = all->next; l != all && scanned < max;
 	    l = l->next, scanned++) {
-		struct session *s = list_entry(l, struct session, tlinks[TIMEOUT_SESSION]);
+		struct session *s = list_entry(l, struct session,
+		    timeouts[TIMEOUT_SESSION].link);
 		uint64_t key;
 		uint32_t family;
 		worker_source_key(&s->src, &key, &family);
@@ -241,15 +242,14 @@ static void worker_on_acceptable(uv_poll_t *poll, int status, int events);
 static void worker_on_stop(uv_async_t *async);
 
 int worker_shared_init(struct worker_shared *sh, const struct config *cfg,
-    struct writer *writer, enum record_mode mode, char *err, size_t errlen)
+    const struct handoff *out, enum record_mode mode, char *err, size_t errlen)
 {
 	struct respond_set *set = calloc(1, sizeof(*set));
 
 	memset(sh, 0, sizeof(*sh));
 	sh->cfg = cfg;
-	sh->writer = writer;
+	sh->out = *out;
 	sh->mode = mode;
-	sh->emit_connect = writer->jsonl != NULL;
 	if (!set) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -293,9 +293,11 @@ void worker_reserve_refill(struct worker *w)
 	/* The spare is given up and taken back in two steps, and the workers
 	 * share one fd table: the slot it had may be gone when it is wanted
 	 * back. Then it is taken at the next free fd, so every worker can
-	 * still refuse cleanly at the fd limit, not only the first time. */
+	 * still refuse cleanly at the fd limit, not only the first time. An
+	 * eventfd needs no file: a chroot (kernels without Landlock) has no
+	 * /dev/null. */
 	if (w->reserve_fd < 0 && w->nlisteners > 0)
-		w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		w->reserve_fd = eventfd(0, EFD_CLOEXEC);
 }
 
 /* True when a rate-limited log line is due at now (uv_hrtime): none was
@@ -311,6 +313,28 @@ static bool worker_log_due(atomic_uint_fast64_t *last_ns, uint64_t now)
 }
 
 static void worker_on_resume(uv_timer_t *timer);
+
+_Static_assert(TIMEOUT_STRATEGY + RESPOND_MAX_STRATEGIES <= DEADLINES_MAX_KINDS,
+    "a deadline list for every strategy a run can use");
+
+/* The timer for the sessions' deadlines went off: fire what is due. */
+static void worker_on_deadlines(uv_timer_t *timer)
+{
+	struct worker *w = timer->data;
+
+	deadlines_fire(&w->deadlines, uv_hrtime());
+	worker_arm_deadlines(w);
+}
+
+void worker_arm_deadlines(struct worker *w)
+{
+	int64_t ms = deadlines_next_ms(&w->deadlines, uv_hrtime());
+
+	if (ms < 0)
+		uv_timer_stop(&w->timeout_timer);
+	else
+		uv_timer_start(&w->timeout_timer, worker_on_deadlines, (uint64_t)ms, 0);
+}
 
 /* Stops accepting on all of w's listeners for ms, after which
  * worker_on_resume looks again (the timer is one-shot: a pause always
@@ -332,13 +356,16 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 	w->shared = shared;
 	w->reserve_fd = -1;
 	const struct config *cfg = shared->cfg;
-	const uint64_t delays[TIMEOUT_KINDS] = {
+	const struct respond_set *set = shared->respond;
+	uint64_t delays[TIMEOUT_STRATEGY + RESPOND_MAX_STRATEGIES] = {
 		[TIMEOUT_IDLE] = cfg->idle_timeout_ms,
 		[TIMEOUT_SESSION] = cfg->session_timeout_ms,
-		[TIMEOUT_RESPOND] = cfg->respond_delay_ms,
-		[TIMEOUT_DRIP] = cfg->tarpit_interval_ms,
 	};
-	timeouts_init(w, delays);
+	/* Each strategy's own deadline is a kind of its own: its own delay. */
+	for (int i = 0; i < set->nstrategies; i++)
+		delays[TIMEOUT_STRATEGY + i] = set->strategies[i].deadline_ms;
+	deadlines_init(&w->deadlines, delays, TIMEOUT_STRATEGY + set->nstrategies,
+	    session_on_deadline, NULL);
 	list_init(&w->probes);
 	rc = uv_loop_init(&w->loop);
 	if (rc != 0) {
@@ -386,7 +413,7 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 static bool worker_evict_at_fd_limit(struct worker *w)
 {
 	struct session *victim = worker_sources_busiest(w->shared->sources,
-	    &w->tlists[TIMEOUT_SESSION], WORKER_EVICT_SCAN);
+	    &w->deadlines.lists[TIMEOUT_SESSION], WORKER_EVICT_SCAN);
 
 	if (!victim)
 		return false;
@@ -449,7 +476,7 @@ static void worker_lag_begin(struct worker *w, uint64_t now)
 		return;              /* another worker began it */
 	uint64_t n = atomic_fetch_add(&sh->lag_pauses, 1) + 1;
 	if (worker_log_due(&sh->last_lag_log_ns, now)) {
-		uint64_t oldest = queue_oldest_ns(&sh->writer->queue);
+		uint64_t oldest = queue_oldest_ns(sh->out.queue);
 		log_warn("writer: %llums behind (max-lag %llums): pausing accepts, "
 		    "new peers wait in the listen backlog (%llu pause(s) so far)",
 		    (unsigned long long)(oldest && now > oldest ? (now - oldest) / 1000000 : 0),
@@ -486,7 +513,7 @@ static bool worker_lag_pause(struct worker *w)
 	if (max_ns == 0)
 		return false;
 	now = uv_hrtime();
-	if (!writer_behind(w->shared->writer, now, max_ns))
+	if (!handoff_behind(&w->shared->out, now, max_ns))
 		return false;
 	worker_lag_begin(w, now);
 	worker_pause_accepting(w, WORKER_LAG_RECHECK_MS);
@@ -604,10 +631,10 @@ static void worker_close_all(struct worker *w)
 {
 	/* Every open session has a session deadline, so that list holds
 	 * them all. */
-	struct list_link *all = &w->tlists[TIMEOUT_SESSION];
+	struct list_link *all = &w->deadlines.lists[TIMEOUT_SESSION];
 	while (!list_empty(all)) {
 		struct session *s = list_entry(all->next, struct session,
-		    tlinks[TIMEOUT_SESSION]);
+		    timeouts[TIMEOUT_SESSION].link);
 		session_close(s, CLOSE_SHUTDOWN, 0);
 	}
 }
@@ -648,7 +675,7 @@ static void worker_on_stop(uv_async_t *async)
 	worker_close_all(w);
 	for (int i = 0; i < w->nlisteners; i++)
 		uv_close((uv_handle_t *)&w->listeners[i].poll, worker_on_listener_closed);
-	ident_abort_all(w);
+	ident_abort_all(&w->probes);
 	worker_close_handles(w);
 }
 

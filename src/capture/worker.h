@@ -1,6 +1,6 @@
 /* worker.h - one event loop thread: its listening sockets, its sessions and
- * their timeouts. Workers share nothing but the writer and a few atomic
- * counters. */
+ * their timeouts. Workers share nothing but the hand-over to the writer
+ * and a few atomic counters. */
 #ifndef FLYPAPER_WORKER_H
 #define FLYPAPER_WORKER_H
 
@@ -11,11 +11,11 @@
 #include <uv.h>
 
 #include "config.h"
+#include "deadlines.h"
+#include "handoff.h"
 #include "list.h"
 #include "record.h"
 #include "respond.h"
-#include "timeouts.h"
-#include "writer.h"
 
 #define WORKER_READ_BUF (64 * 1024)  /* one read buffer per loop, not per session */
 #define WORKER_ACCEPT_BATCH 64       /* accepts per wakeup, to stay fair to reads */
@@ -29,9 +29,8 @@ struct worker_sources;
 /* What every worker reads or counts. */
 struct worker_shared {
 	const struct config *cfg;
-	struct writer *writer;
+	struct handoff out;          /* where records go; a copy of the glue's */
 	enum record_mode mode;
-	bool emit_connect;           /* queue RECORD_CONNECT events (JSON lines on) */
 	const struct respond_set *respond;   /* strategies and the experiment */
 	struct ident_limiter *ident_limiter; /* NULL when --ident never */
 	atomic_int ident_inflight;   /* probes under way, all workers */
@@ -68,22 +67,21 @@ struct worker {
 	struct worker_shared *shared;
 	struct worker_listener *listeners;
 	int nlisteners;
-	struct list_link tlists[TIMEOUT_KINDS];  /* sessions by deadline, per kind */
-	uint64_t tdelay_ns[TIMEOUT_KINDS];       /* each kind's delay; 0 off */
+	struct deadlines deadlines;  /* the sessions' timeouts, by kind and deadline */
 	struct list_link probes;     /* IDENT probes under way */
 	int reserve_fd;              /* spare fd, given up to refuse at EMFILE */
 	bool stopping;
 	pthread_t thread;
 	char rbuf[WORKER_READ_BUF];  /* reads land here, then copy to the session */
-	char wbuf[RESPOND_TEMPLATE_MAX + 1024]; /* responses are rendered here */
+	char wbuf[STRATEGY_RENDER_MAX]; /* answers are rendered here */
 };
 
-/* Sets up what the workers share: the strategies (templates loaded), the
+/* Sets up what the workers share: where records go (out, copied), the strategies (templates loaded), the
  * IDENT limiter, the counters and, for MODE_SERVE, the table of open
  * sessions per source (--max-conns-per-source, sized from --max-conns).
  * Returns 0, or -1 with a message in err. */
 int worker_shared_init(struct worker_shared *sh, const struct config *cfg,
-    struct writer *writer, enum record_mode mode, char *err, size_t errlen);
+    const struct handoff *out, enum record_mode mode, char *err, size_t errlen);
 
 /* How often and how long accepting paused for the writer's lag, counting
  * a pause still under way up to now_ns (uv_hrtime). */
@@ -117,6 +115,10 @@ void worker_reserve_refill(struct worker *w);
 int worker_init(struct worker *w, struct worker_shared *shared,
     const int *fds, const struct addr *addrs, int nfds, char *err,
     size_t errlen);
+
+/* Arms w's timer for the earliest of its sessions' deadlines (or stops it
+ * when there is none). Call it when deadlines_set says so. */
+void worker_arm_deadlines(struct worker *w);
 
 /* Runs the loop in a new thread. Returns 0 or -1. */
 int worker_start(struct worker *w);

@@ -126,16 +126,31 @@ int addr_is_wildcard(const struct addr *a)
 	return a->u.v4.sin_addr.s_addr == htonl(INADDR_ANY);
 }
 
+size_t addr_ip_bytes(const struct addr *a, uint8_t ip[ADDR_IP_MAX])
+{
+	const struct in6_addr *in6 = &a->u.v6.sin6_addr;
+
+	if (a->u.sa.sa_family != AF_INET6) {
+		memcpy(ip, &a->u.v4.sin_addr, 4);
+		return 4;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(in6)) {
+		memcpy(ip, &in6->s6_addr[12], 4);
+		return 4;
+	}
+	memcpy(ip, in6, 16);
+	return 16;
+}
+
 void addr_source_key(const struct addr *a, uint8_t key[ADDR_KEY_LEN])
 {
+	uint8_t ip[ADDR_IP_MAX];
+
 	memset(key, 0, ADDR_KEY_LEN);
-	if (a->u.sa.sa_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&a->u.v6.sin6_addr)) {
-		memcpy(key, &a->u.v6.sin6_addr, 8);
+	if (addr_ip_bytes(a, ip) == 16) {
+		memcpy(key, ip, 8);  /* one host holds a whole /64 */
 		return;
 	}
 	key[10] = key[11] = 0xff;
-	if (a->u.sa.sa_family == AF_INET6)
-		memcpy(key + 12, &a->u.v6.sin6_addr.s6_addr[12], 4);
-	else
-		memcpy(key + 12, &a->u.v4.sin_addr, 4);
+	memcpy(key + 12, ip, 4);
 }

@@ -40,11 +40,20 @@ char *addr_format(const struct addr *a, char *buf, size_t len);
 /* The length to pass to bind() or connect(). */
 socklen_t addr_len(const struct addr *a);
 
+#define ADDR_IP_MAX 16               /* bytes of the longest host address (IPv6) */
+
+/* Writes into ip the bytes that name a's host, in network order, and
+ * returns how many: 4 for an IPv4 address and for a v4-mapped IPv6 one
+ * (::ffff:a.b.c.d is the IPv4 host a.b.c.d), 16 for any other IPv6
+ * address. The one place an address is normalised: the experiment's arm
+ * (respond_arm) and the source keys below read it. The port is ignored. */
+size_t addr_ip_bytes(const struct addr *a, uint8_t ip[ADDR_IP_MAX]);
+
 #define ADDR_KEY_LEN 16              /* bytes of a source key */
 
 /* Writes into key the 16 bytes that name a's source, for counting or
- * limiting per source: an IPv4 address, or a v4-mapped IPv6 one, as
- * ::ffff:a.b.c.d; any other IPv6 address as its /64 (the low 64 bits zero),
+ * limiting per source: an IPv4 host (addr_ip_bytes: v4-mapped included)
+ * as ::ffff:a.b.c.d; any other IPv6 address as its /64 (the low 64 bits zero),
  * since one host holds a whole /64. Equal keys are one source; the port is
  * ignored; IPv4 and IPv6 keys never collide. */
 void addr_source_key(const struct addr *a, uint8_t key[ADDR_KEY_LEN]);

@@ -5,6 +5,22 @@
 #include <stdlib.h>
 #include <sys/random.h>
 
+struct record *record_new(enum record_kind kind, enum record_mode mode, uint64_t id)
+{
+	struct record *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->kind = kind;
+	r->mode = mode;
+	r->id = id;
+	r->first_byte_ms = -1;
+	r->first_out_ms = -1;
+	r->peer_close_after_out_ms = -1;
+	r->peer_close_after_ident_ms = -1;
+	return r;
+}
+
 static const char *const record_reason_names[CLOSE_REASON_COUNT] = {
 	[CLOSE_PEER_FIN] = "peer_fin",
 	[CLOSE_PEER_RST] = "peer_rst",
@@ -122,6 +138,23 @@ uint64_t record_new_id(void)
 	}
 	record_id_left--;
 	return record_id_next++;
+}
+
+static const char *const record_ident_names[IDENT_STATUS_COUNT] = {
+	[IDENT_NONE] = "none",
+	[IDENT_REFUSED] = "refused",
+	[IDENT_TIMEOUT] = "timeout",
+	[IDENT_USERID] = "userid",
+	[IDENT_ERROR] = "error",
+	[IDENT_MALFORMED] = "malformed",
+	[IDENT_UNREACHABLE] = "unreachable",
+};
+
+const char *record_ident_name(enum ident_status status)
+{
+	if ((unsigned)status >= IDENT_STATUS_COUNT)
+		return "malformed";
+	return record_ident_names[status];
 }
 
 const char *record_http_name(enum record_http http)

@@ -9,7 +9,6 @@
 #include <time.h>
 
 #include "addr.h"
-#include "classify.h"
 
 #define RECORD_ID_LEN 17             /* 16 hex chars and a NUL */
 #define RECORD_TS_LEN 32             /* "2026-11-27T05:00:00.123456Z" and a NUL */
@@ -58,6 +57,13 @@ enum record_limit {
 	LIMIT_MAX_PAYLOAD,           /* payload cut at --max-payload */
 	LIMIT_MAX_BUFFERED,          /* payload cut: --max-buffered held by all sessions */
 	LIMIT_COUNT
+};
+
+/* A YARA rule that matched the payload (classify fills them in the
+ * writer thread; rescan fills them again later). */
+struct record_match {
+	char rule[128];              /* the rule's identifier */
+	char tags[256];              /* its tags, space-separated; the first is the family */
 };
 
 /* A span of the payload: requests point into it instead of copying. */
@@ -124,9 +130,16 @@ struct record {
 	uint32_t nrequests;
 	uint32_t requests_dropped;   /* requests past --max-requests, counted only */
 	enum record_http http;
-	struct classify_match *matches;  /* owned; the YARA rules that matched */
+	struct record_match *matches;    /* owned; the YARA rules that matched */
 	int nmatches;
 };
+
+/* A new record of kind for session id, recorded by mode: zeroed but for
+ * the times that say "none" with -1 (first byte, first output, the peer's
+ * closes after them). The one constructor: record_size counts from here.
+ * Returns NULL when memory runs out; the caller fills the rest and hands
+ * it over (queue_push) or frees it (record_free). */
+struct record *record_new(enum record_kind kind, enum record_mode mode, uint64_t id);
 
 /* The schema name of a close reason, e.g. "peer_fin". */
 const char *record_reason_name(enum close_reason reason);
@@ -147,6 +160,9 @@ void record_hash_payload(struct record *r);
  * 24-bit counter, per thread. Unique across sensors without coordination,
  * and rising within a thread so index inserts stay local. */
 uint64_t record_new_id(void);
+
+/* The schema name of an IDENT status, e.g. "userid". */
+const char *record_ident_name(enum ident_status status);
 
 /* The schema name of an HTTP parse state: NULL for RECORD_HTTP_NONE. */
 const char *record_http_name(enum record_http http);

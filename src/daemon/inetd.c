@@ -15,13 +15,12 @@
 
 #include "config.h"
 #include "log.h"
+#include "outputs.h"
 #include "sandbox.h"
 #include "session.h"
 #include "state.h"
 #include "worker.h"
 #include "writer.h"
-
-#define INETD_STORE_BUSY_MS 10000    /* many children may queue for the lock */
 
 static int inetd_is_socket(int fd)
 {
@@ -59,14 +58,12 @@ int inetd_main(int argc, char **argv)
 	struct worker_shared shared = {0};
 	struct writer writer;
 	struct worker *w;
-	struct store *store;
-	struct jsonl *jsonl = NULL;
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct addr src;
 	struct timespec wall;
 	uv_signal_t sigterm, sigint;
-	char err[CONFIG_ERR_LEN];
+	char err[OUTPUTS_ERR_LEN];
 	int rc;
 
 	/* A SIGTERM during start-up waits until the loop can record the
@@ -96,27 +93,16 @@ int inetd_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 
-	store = store_open(cfg.db_path, cfg.sensor, INETD_STORE_BUSY_MS, err,
-	    sizeof(err));
-	if (!store)
-		log_fatal("db: %s: %s", cfg.db_path, err);
-	if (cfg.jsonl_path && !(jsonl = jsonl_open(cfg.jsonl_path, cfg.sensor,
-	        err, sizeof(err))))
-		log_fatal("jsonl: %s", err);
-	if (writer_init(&writer, store, jsonl, NULL, cfg.queue_records, cfg.queue_bytes,
-	        cfg.flush_timeout_ms) < 0)
-		log_fatal("cannot set up the writer");
-
-	/* The daemon, or the first child, leaves compiled rules next to the
-	 * database: the others load them in 0.1 ms instead of 7. A child
-	 * loads them only if they are its user's own, in a folder no one
-	 * else can write (classify_open): a root child never loads rules the
-	 * service user could have compiled. */
-	char cache[4096];
-	snprintf(cache, sizeof(cache), "%s-rules.yarc", cfg.db_path);
-	if (strcmp(cfg.rules, "none") != 0)
-		writer_classify_lazily(&writer, cfg.rules, cache);
-	if (worker_shared_init(&shared, &cfg, &writer, MODE_INETD, err, sizeof(err)) < 0)
+	/* The rules are compiled (or loaded from the cache the daemon or the
+	 * first child left next to the database) at the first payload. A
+	 * child loads the cache only if it is its user's own, in a folder no
+	 * one else can write (classify_open): a root child never loads rules
+	 * the service user could have compiled. */
+	if (outputs_open(&writer, &cfg, MODE_INETD, NULL, err, sizeof(err)) < 0)
+		log_fatal("%s", err);
+	struct handoff out;
+	writer_handoff(&writer, &out);
+	if (worker_shared_init(&shared, &cfg, &out, MODE_INETD, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	w = calloc(1, sizeof(*w));
 	if (!w || worker_init(w, &shared, NULL, NULL, 0, err, sizeof(err)) < 0)
@@ -149,13 +135,14 @@ int inetd_main(int argc, char **argv)
 	struct queue_stats qs;
 	queue_get_stats(&writer.queue, &qs);
 	lost += qs.records_dropped;
-	if (writer.store_errors || lost || writer.jsonl_errors)
+	struct sink_counters jsonl = writer_sink_counters(&writer, "jsonl");
+	if (writer.store_errors || lost || jsonl.lost)
 		log_error("%llu store error(s), %llu record(s) lost, %llu jsonl error(s)",
 		    (unsigned long long)writer.store_errors, (unsigned long long)lost,
-		    (unsigned long long)writer.jsonl_errors);
-	if (writer.jsonl_escaped)
+		    (unsigned long long)jsonl.lost);
+	if (jsonl.escaped)
 		log_warn("%llu jsonl line(s) written with a field escaped",
-		    (unsigned long long)writer.jsonl_escaped);
+		    (unsigned long long)jsonl.escaped);
 	writer_destroy(&writer);
 	worker_shared_free(&shared);
 	config_free(&cfg);

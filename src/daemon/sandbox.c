@@ -3,7 +3,9 @@
  * what a parser bug could otherwise use: every system call outside an
  * allow-list (seccomp: raw BPF generated at build time by
  * tools/sandbox_gen.c with libseccomp) and every file outside the state
- * folders (Landlock, raw system calls: Debian has no library for it). */
+ * folders (Landlock, raw system calls: Debian has no library for it; on a
+ * kernel without it, serve chroots into the database's folder instead,
+ * as root just before its privilege drop). */
 #include "sandbox.h"
 
 #include <dirent.h>
@@ -14,6 +16,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
+#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -55,6 +58,11 @@ struct sandbox_landlock_attr {
 #define SANDBOX_PATH_LEN 4096
 
 static int sandbox_log_fd = -1;         /* /dev/log datagram socket, or -1 */
+static char sandbox_root[SANDBOX_PATH_LEN];   /* the chroot's folder; "": none */
+/* Why there is no chroot, for the warning of a kernel without Landlock. */
+static const char *sandbox_no_chroot = "a chroot needs serve started as root "
+    "with --user";
+static char sandbox_chroot_error[128];        /* sandbox_no_chroot, when chroot failed */
 
 /* Appends the decimal v to buf at *n; async-signal-safe. */
 static void sandbox_put_number(char *buf, size_t *n, size_t cap, long v)
@@ -110,11 +118,18 @@ static void sandbox_on_sigsys(int sig, siginfo_t *si, void *uctx)
 	_exit(128 + sig);            /* not reached */
 }
 
+/* The kernel's Landlock ABI, 0 if it has none (or the hidden test switch
+ * says to pretend so: CI's kernels have it, the chroot fallback is tested
+ * with it). */
 static int sandbox_landlock_abi(void)
 {
-	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-	    LANDLOCK_CREATE_RULESET_VERSION);
+	const char *pretend = getenv(SANDBOX_PRETEND_ENV);
+	long abi;
 
+	if (pretend && strcmp(pretend, "1") == 0)
+		return 0;
+	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
 	return abi > 0 ? (int)abi : 0;
 }
 
@@ -331,6 +346,28 @@ static int sandbox_sanitizer_dir(const char *var, char *dir, size_t len)
 	return 1;
 }
 
+/* The hidden FLYPAPER_SANDBOX_SELFTEST switch, once confined: "syscall"
+ * and "chroot" make a forbidden call (SIGSYS), "open:PATH" logs whether
+ * PATH can be opened. */
+static void sandbox_selftest(const char *what)
+{
+	int fd;
+
+	if (!what)
+		return;
+	if (strcmp(what, "syscall") == 0)
+		syscall(SYS_acct, NULL);
+	else if (strcmp(what, "chroot") == 0)
+		syscall(SYS_chroot, "/");
+	else if (strncmp(what, "open:", 5) == 0) {
+		fd = open(what + 5, O_RDONLY | O_CLOEXEC);
+		log_info("sandbox: selftest: open %s: %s", what + 5,
+		    fd >= 0 ? "opened" : strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
 /* The folder of the state file at path as state_open_dir reached and
  * checked it (links resolved), into dir: Landlock then grants exactly that
  * folder, not wherever a link on path points by now. Exits 2 if refused. */
@@ -343,6 +380,119 @@ static void sandbox_state_dir(const char *path, char *dir, size_t len)
 		log_fatal("sandbox: %s", err);
 	close(fd);
 	sandbox_dir_of(real, dir, len);
+}
+
+int sandbox_chroot_wanted(const struct config *cfg)
+{
+	if (sandbox_landlock_abi() > 0)
+		return 0;
+	if (SANDBOX_SANITIZERS) {
+		sandbox_no_chroot = "sanitizer build: no chroot, the sanitizers "
+		    "read /proc";
+		return 0;
+	}
+	return cfg->user && geteuid() == 0 && getuid() == 0;
+}
+
+/* Checks and creates the JSON-lines file as the effective user, as
+ * jsonl_open will, and fills real with its symlink-free path. Returns 0,
+ * or -1 (the open after the chroot would fail the same way). */
+static int sandbox_check_jsonl(const char *path, char *real, size_t len)
+{
+	char err[512];
+	int dirfd = state_open_dir(path, 0, real, len, err, sizeof(err)), fd;
+
+	if (dirfd < 0)
+		return -1;
+	fd = state_openat(dirfd, strrchr(real, '/') + 1, path,
+	    O_WRONLY | O_APPEND | O_CREAT, 0, err, sizeof(err));
+	close(dirfd);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
+/* Replaces *field with a copy of value. Exits 2 out of memory. */
+static void sandbox_rebase(char **field, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy)
+		log_fatal("out of memory");
+	free(*field);
+	*field = copy;
+}
+
+int sandbox_chroot(struct config *cfg)
+{
+	char db[STATE_PATH_MAX], jl[STATE_PATH_MAX], err[512];
+	int jsonl = cfg->jsonl_path && strcmp(cfg->jsonl_path, "-") != 0;
+	uid_t user = geteuid();
+	unsigned char seed;
+	size_t dirlen;
+	int dirfd, cwd;
+
+	/* As the user, with the checks store_open and jsonl_open make, so
+	 * that a problem is reported by them as without a chroot, naming the
+	 * path the operator gave. */
+	if (state_prepare_db(cfg->db_path, db, sizeof(db), err, sizeof(err)) < 0 ||
+	    (jsonl && sandbox_check_jsonl(cfg->jsonl_path, jl, sizeof(jl)) < 0)) {
+		sandbox_no_chroot = "a state file was refused";
+		return 0;
+	}
+	/* The folder chrooted into is the one this walk reached and checked,
+	 * held by its fd: whatever its path leads to by now does not matter. */
+	dirfd = state_open_dir(cfg->db_path, STATE_NO_STICKY, db, sizeof(db), err,
+	    sizeof(err));
+	if (dirfd < 0) {
+		sandbox_no_chroot = "a state file was refused";
+		return 0;
+	}
+	dirlen = (size_t)(strrchr(db, '/') - db);   /* 0: the database is in / */
+	if (jsonl && (strncmp(jl, db, dirlen) != 0 || jl[dirlen] != '/')) {
+		close(dirfd);
+		sandbox_no_chroot = "the JSON-lines file is outside the database's "
+		    "folder (keep both in one folder to have it)";
+		return 0;
+	}
+	/* Out of reach once inside: SQLite seeds its generator from
+	 * /dev/urandom on first use (it would fall back to the time and pid),
+	 * the time zone comes from /etc/localtime. The syslog socket, the
+	 * rules and the templates are open or read already; NSS was loaded by
+	 * getpwnam and is not reloaded in a chroot. */
+	sqlite3_randomness(sizeof(seed), &seed);
+	tzset();
+	/* A chroot refused (a system call filter of the service manager's, a
+	 * container without CAP_SYS_CHROOT) leaves things as they were, with
+	 * the reason in the warning: the process starts as it would have. */
+	cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (cwd < 0 || seteuid(0) < 0)
+		log_fatal("sandbox: chroot: %s", strerror(errno));
+	if (fchdir(dirfd) < 0 || chroot(".") < 0) {
+		snprintf(sandbox_chroot_error, sizeof(sandbox_chroot_error),
+		    "chroot: %s", strerror(errno));
+		sandbox_no_chroot = sandbox_chroot_error;
+		if (fchdir(cwd) < 0 || seteuid(user) < 0)
+			log_fatal("sandbox: chroot: %s", strerror(errno));
+		close(cwd);
+		close(dirfd);
+		return 0;
+	}
+	if (chdir("/") < 0 || seteuid(user) < 0)
+		log_fatal("sandbox: chroot: %s", strerror(errno));
+	close(cwd);
+	close(dirfd);
+	if (dirlen)
+		snprintf(sandbox_root, sizeof(sandbox_root), "%.*s", (int)dirlen, db);
+	else
+		snprintf(sandbox_root, sizeof(sandbox_root), "/");
+	sandbox_rebase(&cfg->db_path, db + dirlen);
+	if (jsonl)
+		sandbox_rebase(&cfg->jsonl_path, jl + dirlen);
+	log_info("sandbox: chroot into %s: the database is %s inside", sandbox_root,
+	    cfg->db_path);
+	return 1;
 }
 
 void sandbox_confine(const struct config *cfg, int read_rules)
@@ -386,7 +536,8 @@ void sandbox_confine(const struct config *cfg, int read_rules)
 		    strcmp(dirs[3], spec.rw_dirs[nrw - 1]) != 0)
 			spec.rw_dirs[nrw++] = dirs[3];
 	}
-	tzset();                     /* /etc/localtime is out of reach after */
+	if (!sandbox_root[0])        /* a chroot took it before; it would fall */
+		tzset();             /* back to UTC without /etc/localtime */
 	/* A core file would hold what peers sent (and a SIGSYS dumps core by
 	 * default): none, whatever the system's settings. */
 	if (setrlimit(RLIMIT_CORE, &(struct rlimit){0, 0}) < 0)
@@ -402,11 +553,13 @@ void sandbox_confine(const struct config *cfg, int read_rules)
 		log_info("sandbox: seccomp allow-list and landlock ABI %d: "
 		    "writes only in %s%s", st.landlock_abi, where,
 		    SANDBOX_SANITIZERS ? " (sanitizer build: / readable)" : "");
+	} else if (sandbox_root[0]) {
+		log_warn("sandbox: seccomp allow-list and chroot into %s: this "
+		    "kernel has no landlock, files are confined to that folder",
+		    sandbox_root);
 	} else {
 		log_warn("sandbox: seccomp allow-list only: this kernel has no "
-		    "landlock, files are not confined");
+		    "landlock, files are not confined (%s)", sandbox_no_chroot);
 	}
-	if (getenv("FLYPAPER_SANDBOX_SELFTEST") &&
-	    strcmp(getenv("FLYPAPER_SANDBOX_SELFTEST"), "syscall") == 0)
-		syscall(SYS_acct, NULL);
+	sandbox_selftest(getenv(SANDBOX_SELFTEST_ENV));
 }

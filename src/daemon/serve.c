@@ -20,12 +20,12 @@
 #include "config.h"
 #include "listener.h"
 #include "log.h"
+#include "outputs.h"
 #include "sandbox.h"
 #include "state.h"
 #include "worker.h"
 #include "writer.h"
 
-#define SERVE_STORE_BUSY_MS 1000     /* then the writer retries on its own */
 #define SERVE_MAX_WORKERS 256
 
 /* Everything serve_main sets up, so one function can tear it down. */
@@ -114,69 +114,56 @@ static void serve_open_listeners(struct serve *sv)
 	}
 }
 
-/* Becomes the --user for good, before any state file is opened and any
- * byte from the network is read. Nothing is given to the user: the files
- * it writes are created by it, after this (see DESIGN.md, Privileges). */
-static void serve_drop_privileges(const struct config *cfg)
+/* Checks that root is gone for good. */
+static void serve_check_dropped(const struct config *cfg)
 {
-	struct passwd *pw;
-
-	if (!cfg->user)
-		return;
-	pw = getpwnam(cfg->user);
-	if (!pw)
-		log_fatal("user: no such user '%s'", cfg->user);
-	if (setgroups(1, &pw->pw_gid) < 0 ||
-	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
-	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0)
-		log_fatal("user: cannot become %s: %s", cfg->user, strerror(errno));
 	if (setuid(0) == 0)
 		log_fatal("user: still able to regain root after dropping to %s",
 		    cfg->user);
 	log_info("running as %s", cfg->user);
 }
 
-/* Compiles the rules from their source files, which may be readable by
- * root only, before the drop. The compiled cache next to the database is
- * used only if no one but the current user can have written it and its
- * folder is the current user's or root's alone: root never loads (or
- * writes) a cache in the service user's folder. NULL for "none". */
-static struct classify *serve_load_rules(const struct config *cfg)
+/* Becomes the --user, before any state file is opened and any byte from
+ * the network is read. Nothing is given to the user: the files it writes
+ * are created by it, after this (see DESIGN.md, Privileges). For good,
+ * unless a chroot is still to come (until_chroot): then only the effective
+ * uid is the user's (no capability is in effect) and root stays in the
+ * real and saved uid until serve_chroot. */
+static void serve_drop_privileges(const struct config *cfg, int until_chroot)
 {
-	char err[CONFIG_ERR_LEN], cache[4096];
-	struct classify *rules;
+	struct passwd *pw;
+	uid_t keep;
 
-	if (strcmp(cfg->rules, "none") == 0)
-		return NULL;
-	snprintf(cache, sizeof(cache), "%s-rules.yarc", cfg->db_path);
-	if (!(rules = classify_open(cfg->rules, cache, err, sizeof(err))))
-		log_fatal("rules: %s", err);
-	return rules;
+	if (!cfg->user)
+		return;
+	pw = getpwnam(cfg->user);
+	if (!pw)
+		log_fatal("user: no such user '%s'", cfg->user);
+	keep = until_chroot ? 0 : pw->pw_uid;
+	if (setgroups(1, &pw->pw_gid) < 0 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(keep, pw->pw_uid, keep) < 0)
+		log_fatal("user: cannot become %s: %s", cfg->user, strerror(errno));
+	if (!until_chroot)
+		serve_check_dropped(cfg);
 }
 
-/* Opens the database and the JSON-lines file as the user that writes
- * them, and sets up the writer. */
-static void serve_open_writer(struct serve *sv, struct classify *rules)
+/* A kernel without Landlock: chroots into the database's folder (root for
+ * the moment it takes), then drops root for good. libyara's magic module
+ * loads its database in the scanning thread at its first call, which
+ * cannot reach it any more: a test scan says so if the rules use it. */
+static void serve_chroot(struct config *cfg, struct classify *rules)
 {
-	char err[CONFIG_ERR_LEN];
-	struct store *store;
-	struct jsonl *jsonl = NULL;
+	static struct classify_result probe;
+	uid_t user = geteuid();
 
-	store = store_open(sv->cfg.db_path, sv->cfg.sensor, SERVE_STORE_BUSY_MS,
-	    err, sizeof(err));
-	if (!store)
-		log_fatal("db: %s: %s", sv->cfg.db_path, err);
-	if (sv->cfg.jsonl_path) {
-		jsonl = jsonl_open(sv->cfg.jsonl_path, sv->cfg.sensor, err, sizeof(err));
-		if (!jsonl)
-			log_fatal("jsonl: %s", err);
-	}
-	if (writer_init(&sv->writer, store, jsonl, rules, sv->cfg.queue_records,
-	        sv->cfg.queue_bytes, sv->cfg.flush_timeout_ms) < 0)
-		log_fatal("cannot start the writer");
-	/* Behind by half of max-lag, families wait for `rescan`; behind by
-	 * max-lag, accepting waits too. */
-	writer_shed_classification(&sv->writer, sv->cfg.max_lag_ms * 1000000 / 2);
+	if (sandbox_chroot(cfg) && rules &&
+	    classify_scan(rules, (const uint8_t *)"x", 1, &probe) < 0)
+		log_warn("rules: a scan fails in the chroot: rules that need "
+		    "files outside it (libyara's magic module) will not match");
+	if (setresuid(user, user, user) < 0)
+		log_fatal("user: cannot become %s: %s", cfg->user, strerror(errno));
+	serve_check_dropped(cfg);
 }
 
 /* Logs the run's counters and stores them in the runs table. Returns the
@@ -185,7 +172,7 @@ static uint64_t serve_report(struct serve *sv)
 {
 	struct queue_stats qs;
 	struct writer *wr = &sv->writer;
-	struct store_run run = {.mode = "serve", .started = sv->started};
+	struct sink_run run = {.mode = "serve", .started = sv->started};
 
 	queue_get_stats(&wr->queue, &qs);
 	clock_gettime(CLOCK_REALTIME, &run.ended);
@@ -198,8 +185,9 @@ static uint64_t serve_report(struct serve *sv)
 	run.records_dropped = qs.records_dropped;
 	run.store_errors = wr->store_errors;
 	run.records_lost = wr->records_lost + qs.records_dropped;
-	run.jsonl_errors = wr->jsonl_errors;
-	run.jsonl_escaped = wr->jsonl_escaped;
+	struct sink_counters jsonl = writer_sink_counters(wr, "jsonl");
+	run.jsonl_errors = jsonl.lost;
+	run.jsonl_escaped = jsonl.escaped;
 	uint64_t paused_ns;
 	worker_lag_stats(&sv->shared, uv_hrtime(), &run.lag_pauses, &paused_ns);
 	run.lag_paused_ms = paused_ns / 1000000;
@@ -226,9 +214,7 @@ static uint64_t serve_report(struct serve *sv)
 	    (unsigned long long)run.records_lost,
 	    (unsigned long long)run.jsonl_errors,
 	    (unsigned long long)run.jsonl_escaped);
-	if (wr->store && store_write_run(wr->store, &run) != 0)
-		log_error("store: cannot record the run's counters: %s",
-		    store_errmsg(wr->store));
+	writer_record_run(wr, &run);
 	return run.records_lost;
 }
 
@@ -309,15 +295,31 @@ int serve_main(int argc, char **argv)
 	sv.workers = calloc((size_t)sv.nworkers, sizeof(*sv.workers));
 	if (!sv.fds || !sv.workers)
 		log_fatal("out of memory");
-	/* As root: bind, read the rule sources. Then drop, then open the
-	 * state files as the user that writes them. */
+	/* As root: bind, compile the rules from their sources, which may be
+	 * readable by root only (the compiled cache next to the database is
+	 * used only if no one but root can have written it: root never loads
+	 * or writes a cache in the service user's folder). Then drop, read
+	 * the templates, (on a kernel without Landlock, chroot into the
+	 * database's folder and drop for good), then open the state files as
+	 * the user that writes them. */
+	char oerr[OUTPUTS_ERR_LEN];
+	struct classify *rules;
+	struct handoff out = {0};
+	int jail = sandbox_chroot_wanted(&sv.cfg);
 	serve_open_listeners(&sv);
-	struct classify *rules = serve_load_rules(&sv.cfg);
-	serve_drop_privileges(&sv.cfg);
-	serve_open_writer(&sv, rules);
-	if (worker_shared_init(&sv.shared, &sv.cfg, &sv.writer, MODE_SERVE, err,
+	if (outputs_compile_rules(&sv.cfg, &rules, oerr, sizeof(oerr)) < 0)
+		log_fatal("%s", oerr);
+	serve_drop_privileges(&sv.cfg, jail);
+	/* The templates are read here, before a chroot hides them; the
+	 * handoff is filled in once the outputs are open. */
+	if (worker_shared_init(&sv.shared, &sv.cfg, &out, MODE_SERVE, err,
 	        sizeof(err)) < 0)
 		log_fatal("%s", err);
+	if (jail)
+		serve_chroot(&sv.cfg, rules);
+	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, oerr, sizeof(oerr)) < 0)
+		log_fatal("%s", oerr);
+	writer_handoff(&sv.writer, &sv.shared.out);
 	/* Confinement, after every file is open and before any thread
 	 * starts (Landlock binds only this thread and those it starts). The
 	 * rules were compiled as root: nothing needs their files now, and the

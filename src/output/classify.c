@@ -319,7 +319,7 @@ static int classify_on_match(YR_SCAN_CONTEXT *ctx, int message, void *data,
 		return CALLBACK_CONTINUE;
 	if (res->n >= CLASSIFY_MAX_MATCHES)
 		return CALLBACK_ABORT;
-	struct classify_match *m = &res->m[res->n++];
+	struct record_match *m = &res->m[res->n++];
 	snprintf(m->rule, sizeof(m->rule), "%s", rule->identifier);
 	m->tags[0] = '\0';
 	yr_rule_tags_foreach(rule, tag) {

@@ -6,17 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "record.h"
+
 #define CLASSIFY_MAX_MATCHES 8       /* rules kept per payload */
 #define CLASSIFY_TIMEOUT_S 2         /* a scan that takes longer is cut */
 
-struct classify_match {
-	char rule[128];              /* the rule's identifier */
-	char tags[256];              /* its tags, space-separated; the first is the family */
-};
-
 struct classify_result {
 	int n;
-	struct classify_match m[CLASSIFY_MAX_MATCHES];
+	struct record_match m[CLASSIFY_MAX_MATCHES];
 };
 
 struct classify;

@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ident.h"
 #include "state.h"
 #include "text.h"
 
@@ -224,7 +223,7 @@ static void jsonl_set_reaction(struct jsonl_event *ev, const struct record *r)
 	jsonl_set_str(ev, "closed_by", r->closed_by_peer ? "peer" : "server");
 	jsonl_set_ms(ev, "peer_close_after_out_ms", r->peer_close_after_out_ms);
 	jsonl_set_ms(ev, "peer_close_after_ident_ms", r->peer_close_after_ident_ms);
-	jsonl_set_str(ev, "ident_status", ident_status_name(id ? id->status : IDENT_NONE));
+	jsonl_set_str(ev, "ident_status", record_ident_name(id ? id->status : IDENT_NONE));
 	jsonl_set_str(ev, "ident_reply", id ? id->reply : "");    /* escaped already */
 	jsonl_set_peer(ev, "ident_opsys", id ? id->opsys : "");
 	jsonl_set_peer(ev, "ident_charset", id ? id->charset : "");

@@ -1,7 +1,6 @@
 /* store.c - flypaper's SQLite schema and the writer's transactions. */
 #include "store.h"
 
-#include "ident.h"
 #include "state.h"
 #include "text.h"
 
@@ -436,7 +435,7 @@ static int store_insert(struct store *st, const struct record *r)
 	store_bind_ms(s, 21, r->peer_close_after_out_ms);
 	store_bind_ms(s, 22, r->peer_close_after_ident_ms);
 	const struct record_ident *ident = r->ident;
-	sqlite3_bind_text(s, 23, ident_status_name(ident ? ident->status : IDENT_NONE),
+	sqlite3_bind_text(s, 23, record_ident_name(ident ? ident->status : IDENT_NONE),
 	    -1, SQLITE_STATIC);
 	if (ident) {
 		if (ident->reply[0])
@@ -491,7 +490,7 @@ fail:
 	return rc;
 }
 
-int store_write_run(struct store *st, const struct store_run *run)
+int store_write_run(struct store *st, const struct sink_run *run)
 {
 	char started[RECORD_TS_LEN], ended[RECORD_TS_LEN];
 	sqlite3_stmt *s = st->insert_run;

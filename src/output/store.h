@@ -7,31 +7,13 @@
 #include <stdint.h>
 
 #include "record.h"
+#include "sink.h"
 
 #define STORE_SCHEMA_VERSION 5
 
 struct store;
 struct sqlite3;
 struct sqlite3_stmt;
-
-/* Counters a daemon run leaves in the runs table at exit. */
-struct store_run {
-	const char *mode;            /* "serve" or "inetd" */
-	struct timespec started, ended;
-	uint64_t sessions;           /* sessions recorded (closed) */
-	uint64_t refused;            /* of them, refused for capacity at accept */
-	uint64_t evicted;            /* of them, closed at the fd limit to make room */
-	uint64_t accept_errors;      /* accept(2) failures (EMFILE and others) */
-	uint64_t payloads_dropped;   /* payloads the full queue dropped */
-	uint64_t records_dropped;    /* records the full queue dropped */
-	uint64_t store_errors;       /* failed transactions (busy, full, I/O) */
-	uint64_t records_lost;       /* records given up on at exit */
-	uint64_t jsonl_errors;       /* JSON lines not written whole (lost) */
-	uint64_t jsonl_escaped;      /* JSON lines written with a field escaped */
-	uint64_t lag_pauses;         /* times accepting paused for the writer's lag */
-	uint64_t lag_paused_ms;      /* how long, in all */
-	uint64_t unclassified;       /* payloads not classified: the writer was behind */
-};
 
 /* Opens (creating if needed) the database at path in WAL mode, creates or
  * upgrades the schema inside one IMMEDIATE transaction so concurrent inetd
@@ -57,7 +39,7 @@ int store_insert_match(struct store *st, const char *session, const char *rule,
 struct sqlite3 *store_db(struct store *st);
 
 /* Records one run's counters. Returns 0 or the SQLite error code. */
-int store_write_run(struct store *st, const struct store_run *run);
+int store_write_run(struct store *st, const struct sink_run *run);
 
 /* True for errors that may pass (locked, busy, disk full, I/O): retry. */
 bool store_error_transient(int rc);

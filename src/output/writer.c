@@ -1,7 +1,8 @@
-/* writer.c - drains the queue into JSON lines and SQLite in batches. A
- * failing database (locked, full disk) keeps its batch and is retried; only
- * a permanent error or the exit deadline gives records up, and those are
- * counted and logged. */
+/* writer.c - drains the queue into its sinks in batches: each other sink
+ * (JSON lines) once per batch, counting what it could not deliver, then
+ * the primary (SQLite). A failing primary (locked, full disk) keeps its
+ * batch and is retried; only a permanent error or the exit deadline gives
+ * records up, and those are counted and logged. */
 #include "writer.h"
 
 #include <stdlib.h>
@@ -17,16 +18,46 @@
 #define WRITER_GATHER_ENOUGH 256     /* a first take this big skips the wait: behind */
 #define WRITER_LOG_EVERY_NS (10ULL * 1000000000ULL)
 
-int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
-    struct classify *classify, size_t max_records, size_t max_bytes,
-    uint64_t flush_timeout_ms)
+int writer_init(struct writer *w, struct classify *classify, size_t max_records,
+    size_t max_bytes, uint64_t flush_timeout_ms)
 {
-	*w = (struct writer){.store = store, .jsonl = jsonl, .classify = classify,
-	    .flush_timeout_ms = flush_timeout_ms};
+	*w = (struct writer){.classify = classify, .flush_timeout_ms = flush_timeout_ms};
 	atomic_init(&w->reopen, false);
 	atomic_init(&w->failing, false);
 	atomic_init(&w->classifying, false);
 	return queue_init(&w->queue, max_records, max_bytes);
+}
+
+int writer_add_sink(struct writer *w, struct sink *s)
+{
+	if (w->nsinks == WRITER_MAX_SINKS || (s->ops->primary && w->primary)) {
+		s->ops->close(s);
+		return -1;
+	}
+	if (s->ops->primary)
+		w->primary = s;
+	w->sinks[w->nsinks++] = s;
+	return 0;
+}
+
+struct sink_counters writer_sink_counters(const struct writer *w, const char *name)
+{
+	for (int i = 0; i < w->nsinks; i++) {
+		if (strcmp(w->sinks[i]->ops->name, name) == 0)
+			return w->sinks[i]->count;
+	}
+	return (struct sink_counters){0};
+}
+
+void writer_record_run(struct writer *w, const struct sink_run *run)
+{
+	char err[512];
+
+	for (int i = 0; i < w->nsinks; i++) {
+		struct sink *s = w->sinks[i];
+		if (s->ops->write_run && s->ops->write_run(s, run, err, sizeof(err)) < 0)
+			log_error("%s", err);
+	}
 }
 
 static size_t writer_count_closed(const struct record *list, uint64_t *refused)
@@ -59,20 +90,37 @@ static void writer_give_up(struct writer *w, const char *why)
 
 	if (n) {
 		w->records_lost += n;
-		log_error("store: %zu session record(s) lost: %s", n, why);
+		log_error("%s: %zu session record(s) lost: %s", w->primary->ops->name, n, why);
 	}
 	writer_free_list(w->pending);
 	w->pending = NULL;
 }
 
+/* Gives the primary list. */
+static enum sink_status writer_write_primary(struct writer *w, const struct record *list)
+{
+	struct sink_batch unused = {0};
+
+	w->primary->count.batches++;
+	return w->primary->ops->write(w->primary, list, &unused);
+}
+
+/* The primary's last error, for a log line. */
+static const char *writer_primary_errmsg(struct writer *w)
+{
+	const char *msg = w->primary->ops->errmsg ? w->primary->ops->errmsg(w->primary) : NULL;
+
+	return msg ? msg : "unknown error";
+}
+
 /* Writes one record in its own transaction. */
-static int writer_write_one(struct writer *w, struct record *r)
+static enum sink_status writer_write_one(struct writer *w, struct record *r)
 {
 	struct record *next = r->next;
-	int rc;
+	enum sink_status rc;
 
 	r->next = NULL;
-	rc = store_write(w->store, r);
+	rc = writer_write_primary(w, r);
 	r->next = next;
 	return rc;
 }
@@ -81,27 +129,27 @@ static int writer_write_one(struct writer *w, struct record *r)
  * for its payload. Writes the pending batch one record at a time, giving
  * up the payload (keeping its digest and size, marked payload_lost) of
  * each record that no longer fits. Stops at the first record that cannot
- * be written even so, leaving it and the rest pending. Returns 0 when the
- * whole batch is written, else the error. */
-static int writer_commit_piecewise(struct writer *w, uint64_t *stripped)
+ * be written even so, leaving it and the rest pending. Returns SINK_OK
+ * when the whole batch is written, else the status of that record. */
+static enum sink_status writer_commit_piecewise(struct writer *w, uint64_t *stripped)
 {
-	int rc = 0;
+	enum sink_status rc = SINK_OK;
 
 	while (w->pending) {
 		struct record *r = w->pending;
 		if (r->kind == RECORD_CLOSED) {
 			rc = writer_write_one(w, r);
-			if (rc != 0 && store_error_full(rc) && r->payload) {
+			if (rc == SINK_FULL && r->payload) {
 				w->payloads_dropped++;
 				w->payload_bytes_dropped += r->payload_len;
 				free(r->payload);
 				r->payload = NULL;
 				r->payload_lost = true;
 				rc = writer_write_one(w, r);
-				if (rc == 0)
+				if (rc == SINK_OK)
 					(*stripped)++;
 			}
-			if (rc != 0)
+			if (rc != SINK_OK)
 				return rc;
 			w->sessions_written++;
 			if (r->reason == CLOSE_CAPACITY)
@@ -110,49 +158,52 @@ static int writer_commit_piecewise(struct writer *w, uint64_t *stripped)
 		w->pending = r->next;
 		record_free(r);
 	}
-	return 0;
+	return SINK_OK;
 }
 
 /* Tries the pending batch. Returns 0 when it is written (or gone), -1 when
  * it should be retried. */
 static int writer_commit(struct writer *w)
 {
-	int rc;
+	enum sink_status rc;
 
 	if (!w->pending)
 		return 0;
-	if (!w->store) {
+	if (!w->primary) {
 		writer_free_list(w->pending);
 		w->pending = NULL;
 		return 0;
 	}
-	rc = store_write(w->store, w->pending);
-	if (rc != 0 && store_error_full(rc)) {
+	rc = writer_write_primary(w, w->pending);
+	if (rc == SINK_FULL) {
 		uint64_t stripped = 0;
 		w->store_errors++;
-		store_checkpoint(w->store);
+		if (w->primary->ops->make_room)
+			w->primary->ops->make_room(w->primary);
 		rc = writer_commit_piecewise(w, &stripped);
 		if (stripped)
-			log_error("store: disk full: kept %llu session(s) without "
-			    "their payload bytes", (unsigned long long)stripped);
-		if (rc == 0)
+			log_error("%s: disk full: kept %llu session(s) without "
+			    "their payload bytes", w->primary->ops->name,
+			    (unsigned long long)stripped);
+		if (rc == SINK_OK)
 			return 0;
 	}
-	if (rc == 0) {
+	if (rc == SINK_OK) {
 		w->sessions_written += writer_count_closed(w->pending, &w->refused_written);
 		writer_free_list(w->pending);
 		w->pending = NULL;
 		return 0;
 	}
 	w->store_errors++;
-	if (!store_error_transient(rc)) {
-		writer_give_up(w, store_errmsg(w->store));
+	if (rc == SINK_FAILED) {
+		writer_give_up(w, writer_primary_errmsg(w));
 		return 0;
 	}
 	uint64_t now = uv_hrtime();
 	if (now >= w->next_log_ns) {
-		log_error("store: write failed, will retry: %s (%llu failure(s) so far)",
-		    store_errmsg(w->store), (unsigned long long)w->store_errors);
+		log_error("%s: write failed, will retry: %s (%llu failure(s) so far)",
+		    w->primary->ops->name, writer_primary_errmsg(w),
+		    (unsigned long long)w->store_errors);
 		w->next_log_ns = now + WRITER_LOG_EVERY_NS;
 	}
 	return -1;
@@ -160,10 +211,13 @@ static int writer_commit(struct writer *w)
 
 /* Names the families of each payload: here, off the event loops, once per
  * distinct payload thanks to classify's cache. */
-void writer_classify_lazily(struct writer *w, const char *paths, const char *cache)
+int writer_classify_lazily(struct writer *w, const char *paths, const char *cache)
 {
-	w->classify_paths = paths;
-	w->classify_cache = cache;
+	free(w->classify_paths);
+	free(w->classify_cache);
+	w->classify_paths = strdup(paths);
+	w->classify_cache = cache ? strdup(cache) : NULL;
+	return w->classify_paths && (!cache || w->classify_cache) ? 0 : -1;
 }
 
 void writer_shed_classification(struct writer *w, uint64_t lag_ns)
@@ -192,6 +246,7 @@ static void writer_classify(struct writer *w, struct record *list)
 		w->classify = classify_open(w->classify_paths, w->classify_cache, err, sizeof(err));
 		if (!w->classify) {
 			log_error("rules: %s (payloads are not classified)", err);
+			free(w->classify_paths);
 			w->classify_paths = NULL;
 			return;
 		}
@@ -220,8 +275,30 @@ static void writer_classify(struct writer *w, struct record *list)
 	}
 }
 
-/* Takes what the queue has, classifies it, writes its JSON lines once, and
- * appends it to the pending batch. */
+/* Gives list to a sink that is not the primary, once: what it could not
+ * deliver is counted, and logged the first time, never retried. */
+static void writer_deliver(struct sink *s, const struct record *list)
+{
+	struct sink_batch b = {0};
+
+	s->ops->write(s, list, &b);
+	s->count.batches++;
+	if (b.lost) {
+		if (s->count.lost == 0)
+			log_error("%s: %llu %s", s->ops->name, (unsigned long long)b.lost,
+			    s->ops->lost_what);
+		s->count.lost += b.lost;
+	}
+	if (b.escaped) {
+		if (s->count.escaped == 0)
+			log_warn("%s: %llu %s", s->ops->name, (unsigned long long)b.escaped,
+			    s->ops->escaped_what);
+		s->count.escaped += b.escaped;
+	}
+}
+
+/* Takes what the queue has, classifies it, gives it to each other sink
+ * once, and appends it to the pending batch for the primary. */
 static void writer_take(struct writer *w, struct record *list)
 {
 	struct record **tail = &w->pending;
@@ -230,21 +307,9 @@ static void writer_take(struct writer *w, struct record *list)
 		return;
 	if (w->classify || w->classify_paths)
 		writer_classify(w, list);
-	if (w->jsonl) {
-		uint64_t escaped;
-		uint64_t failed = jsonl_write(w->jsonl, list, &escaped);
-		if (failed) {
-			if (w->jsonl_errors == 0)
-				log_error("jsonl: %llu line(s) not written whole",
-				    (unsigned long long)failed);
-			w->jsonl_errors += failed;
-		}
-		if (escaped) {
-			if (w->jsonl_escaped == 0)
-				log_warn("jsonl: %llu line(s) written with a field escaped "
-				    "(named in escaped_fields)", (unsigned long long)escaped);
-			w->jsonl_escaped += escaped;
-		}
+	for (int i = 0; i < w->nsinks; i++) {
+		if (w->sinks[i] != w->primary)
+			writer_deliver(w->sinks[i], list);
 	}
 	while (*tail)
 		tail = &(*tail)->next;
@@ -262,12 +327,17 @@ static void writer_reopen_if_asked(struct writer *w)
 {
 	char err[256];
 
-	if (!atomic_exchange(&w->reopen, false) || !w->jsonl)
+	if (!atomic_exchange(&w->reopen, false))
 		return;
-	if (jsonl_reopen(w->jsonl, err, sizeof(err)) < 0)
-		log_error("jsonl: cannot reopen: %s", err);
-	else
-		log_info("jsonl: reopened");
+	for (int i = 0; i < w->nsinks; i++) {
+		struct sink *s = w->sinks[i];
+		if (!s->ops->reopen)
+			continue;
+		if (s->ops->reopen(s, err, sizeof(err)) < 0)
+			log_error("%s: cannot reopen: %s", s->ops->name, err);
+		else
+			log_info("%s: reopened", s->ops->name);
+	}
 }
 
 /* True when list holds at least n records. */
@@ -314,6 +384,21 @@ bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns)
 	if (!writer_lag_exceeds(oldest, false, now_ns, max_lag_ns))
 		return false;
 	return !atomic_load(&w->classifying) && !atomic_load(&w->failing);
+}
+
+static bool writer_behind_cb(void *w, uint64_t now_ns, uint64_t max_lag_ns)
+{
+	return writer_behind(w, now_ns, max_lag_ns);
+}
+
+void writer_handoff(struct writer *w, struct handoff *out)
+{
+	bool connect = false;
+
+	for (int i = 0; i < w->nsinks; i++)
+		connect = connect || w->sinks[i]->ops->connect_events;
+	*out = (struct handoff){.queue = &w->queue, .connect_events = connect,
+	    .behind = writer_behind_cb, .ctx = w};
 }
 
 /* The loop of the writer thread (and of writer_drain). While the store
@@ -384,10 +469,13 @@ void writer_destroy(struct writer *w)
 	writer_free_list(w->pending);
 	w->pending = NULL;
 	queue_destroy(&w->queue);
-	store_close(w->store);
-	jsonl_close(w->jsonl);
+	for (int i = 0; i < w->nsinks; i++)
+		w->sinks[i]->ops->close(w->sinks[i]);
 	classify_close(w->classify);
+	free(w->classify_paths);
+	free(w->classify_cache);
 	w->classify = NULL;
-	w->store = NULL;
-	w->jsonl = NULL;
+	w->classify_paths = w->classify_cache = NULL;
+	w->primary = NULL;
+	w->nsinks = 0;
 }

@@ -8,48 +8,64 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "jsonl.h"
+#include "classify.h"
+#include "handoff.h"
 #include "queue.h"
-#include "store.h"
+#include "sink.h"
+
+#define WRITER_MAX_SINKS 8           /* sinks, the primary included */
 
 struct writer {
 	struct queue queue;          /* producers push here */
-	struct store *store;         /* owned; NULL when writing no database */
-	struct jsonl *jsonl;         /* owned; NULL when off */
+	struct sink *sinks[WRITER_MAX_SINKS]; /* owned; the others get each batch once */
+	int nsinks;
+	struct sink *primary;        /* one of sinks, retried while it fails; NULL: none */
 	struct classify *classify;   /* owned; NULL when no rules (yet) */
-	const char *classify_paths;  /* rules to compile at the first payload; NULL none */
-	const char *classify_cache;  /* where compiled rules are cached; NULL none */
-	uint64_t flush_timeout_ms;   /* how long stopping retries a failing store */
+	char *classify_paths;        /* owned; rules to compile at the first payload; NULL none */
+	char *classify_cache;        /* owned; where compiled rules are cached; NULL none */
+	uint64_t flush_timeout_ms;   /* how long stopping retries a failing primary */
 	pthread_t thread;
 	bool running;                /* the thread was started */
-	atomic_bool reopen;          /* SIGHUP asked for the JSON lines reopen */
+	atomic_bool reopen;          /* SIGHUP asked the sinks to reopen their files */
 	atomic_bool failing;         /* the last transaction failed and is retried */
 	atomic_bool classifying;     /* a YARA scan is running: its time is not lag to pause for */
 	uint64_t shed_lag_ns;        /* behind by more, payloads go unclassified; 0 never */
 	struct record *pending;      /* taken from the queue, not yet committed */
 	uint64_t next_log_ns;        /* rate limit for repeated store errors */
-	/* Counters; read them after writer_stop. */
+	/* Counters of the primary; read them after writer_stop. Each other
+	 * sink counts its own losses (writer_sink_counters). */
 	uint64_t sessions_written;
 	uint64_t refused_written;    /* of them, capacity refusals */
 	uint64_t store_errors;       /* failed transactions */
 	uint64_t payloads_dropped;   /* payloads given up to save sessions on a full disk */
 	uint64_t payload_bytes_dropped;
 	uint64_t records_lost;       /* given up on: a permanent error or exit */
-	uint64_t jsonl_errors;       /* JSON lines not written whole (lost) */
-	uint64_t jsonl_escaped;      /* JSON lines written with a field escaped */
 	uint64_t unclassified;       /* payloads not classified: the writer was behind */
 };
 
-/* Sets up w around an open store, an optional JSON-lines sink and optional
- * YARA rules (w owns them from here on). Returns 0 or -1. */
-int writer_init(struct writer *w, struct store *store, struct jsonl *jsonl,
-    struct classify *classify, size_t max_records, size_t max_bytes,
-    uint64_t flush_timeout_ms);
+/* Sets up w, without sinks yet, with optional YARA rules (w owns them from
+ * here on). Returns 0 or -1. */
+int writer_init(struct writer *w, struct classify *classify, size_t max_records,
+    size_t max_bytes, uint64_t flush_timeout_ms);
+
+/* Gives w an open sink, the primary when its ops say so (one at most), up
+ * to WRITER_MAX_SINKS in all. w owns s from here on, even when it refuses
+ * it (then it is closed). Returns 0 or -1. */
+int writer_add_sink(struct writer *w, struct sink *s);
+
+/* The counters of w's sink called name (sink_ops.name); zeros when there
+ * is none. Read them after writer_stop. */
+struct sink_counters writer_sink_counters(const struct writer *w, const char *name);
+
+/* Gives the run's counters to every sink that keeps them (the runs
+ * table), logging any that cannot. After writer_stop. */
+void writer_record_run(struct writer *w, const struct sink_run *run);
 
 /* Compiles the rules in paths the first time a payload needs them, not
  * now: an inetd child that records a silent peer never pays for libyara.
- * paths and cache (see classify_open) must outlive the writer. */
-void writer_classify_lazily(struct writer *w, const char *paths, const char *cache);
+ * w keeps copies of paths and cache (see classify_open). Returns 0 or -1
+ * (out of memory). */
+int writer_classify_lazily(struct writer *w, const char *paths, const char *cache);
 
 /* Classification is the first thing to give up when the writer falls
  * behind: past lag_ns (half of --max-lag, so before accepting pauses), a
@@ -71,14 +87,18 @@ bool writer_lag_exceeds(uint64_t oldest_ns, bool failing, uint64_t now_ns,
  * reason to stop accepting everyone; shedding catches up after it. */
 bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns);
 
+/* Fills out for capture (worker_shared_init): w's queue, whether a sink
+ * writes connect events, and writer_behind as the lag test. */
+void writer_handoff(struct writer *w, struct handoff *out);
+
 /* Starts the writer thread. Returns 0 or -1. */
 int writer_start(struct writer *w);
 
-/* Asks the thread to reopen the JSON-lines file (async-signal-unsafe: call
+/* Asks the thread to reopen the sinks' files (async-signal-unsafe: call
  * it from the thread that waits for signals, not a handler). */
 void writer_request_reopen(struct writer *w);
 
-/* Stops taking records, writes what is queued (retrying a failing store
+/* Stops taking records, writes what is queued (retrying a failing primary
  * for up to flush_timeout_ms), joins the thread. */
 void writer_stop(struct writer *w);
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+from html import unescape
 
 import pytest
 
@@ -219,3 +220,87 @@ def test_html_report_renders_in_headless_chromium(daemons, tmp_path):
     headless(tmp_path / "profile", f"--screenshot={png}", "--window-size=900,1600",
              f"file://{html}")
     assert png.exists() and png.stat().st_size > 10000
+
+
+def _text_sections(text):
+    """The text report's sections: {title: [lines]}, the first line's
+    section under "head"."""
+    sections = {}
+    for block in text.strip("\n").split("\n\n"):
+        lines = block.split("\n")
+        sections["head" if lines[0].startswith("flypaper report:") else lines[0]] = lines[1:]
+    return sections
+
+
+def _svg_titles(html, chart):
+    """{label: value} of one bar chart of the HTML report."""
+    svg = re.search(r'<svg id="%s".*?</svg>' % chart, html, re.S).group(0)
+    return {k: int(float(v)) for k, v in re.findall(r"<title>([^<]*): ([0-9.e+]+)</title>", svg)}
+
+
+def test_report_formats_agree_on_the_numbers(daemons):
+    """text, JSON and HTML are three renderings of one model: every number
+    one of them shows, the others show the same."""
+    d = daemons(args=["--idle-timeout", "3s"])
+    sim("nimda", d.port, "--sources", "2", "--reply-timeout", "200ms",
+        "--bind-range", "127.0.69.1-127.0.69.2")
+    sim("filtered-nimda", d.port, "--sources", "1", "--reply-timeout", "200ms",
+        "--bind-range", "127.0.69.3-127.0.69.3")
+    sim("masscan-banner", d.port, "--sources", "2", "--reply-timeout", "100ms",
+        "--bind-range", "127.0.69.4-127.0.69.5")
+    sessions_settled(d, 2 * 16 + 16 + 2)
+    r = report(d.db)
+    text = report(d.db, fmt="text")
+    html = report(d.db, fmt="html")
+    assert r["sessions"] == 50 and len(r["families"]) >= 2
+
+    sec = _text_sections(text)
+    m = re.match(r"flypaper report: (\d+) sessions from (\d+) sources, (\d+) refused", text)
+    assert [int(x) for x in m.groups()] == [r["sessions"], r["sources"], r["refused"]]
+    m = re.search(r"<p>(\d+) sessions from (\d+) sources; (\d+) bursts; (\d+) refused\.</p>", html)
+    assert [int(x) for x in m.groups()] == [r["sessions"], r["sources"], r["bursts"]["count"],
+                                            r["refused"]]
+    bursts_title = next(k for k in sec if k.startswith("bursts"))
+    assert bursts_title == "bursts (gap 60s): %d" % r["bursts"]["count"]
+    hist = dict(line.split() for line in sec[bursts_title][1:])
+    assert {k: int(v) for k, v in hist.items()} == r["bursts"]["size_histogram"]
+    assert _svg_titles(html, "chart-bursts") == r["bursts"]["size_histogram"]
+
+    def counts(lines):
+        return {line.split()[0]: int(line.split()[1]) for line in lines}
+    assert counts(sec["behaviour (sessions)"]) == r["classes"]["sessions"]
+    assert _svg_titles(html, "chart-classes") == r["classes"]["sessions"]
+    assert counts(sec["families (sessions)"]) == r["families"]
+    assert _svg_titles(html, "chart-families") == r["families"]
+
+    top = [line.split() for line in sec["top sources"]]
+    assert [(t[0], int(t[1]), t[3]) for t in top] == \
+        [(s["src_ip"], s["sessions"], s["class"]) for s in r["bursts"]["top_sources"]]
+    assert [[int(x) for x in t[5:]] for t in top] == \
+        [s["burst_sizes"] for s in r["bursts"]["top_sources"]]
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>(\d+)</td><td>(\d+)</td><td>([^<]*)</td></tr>", html)
+    assert [(ip, int(n), int(b), c) for ip, n, b, c in rows] == \
+        [(s["src_ip"], s["sessions"], s["bursts"], s["class"]) for s in r["bursts"]["top_sources"]]
+
+    yields = [line.split() for line in sec["strategy yield"]]
+    assert [(y[0], int(y[1]), y[3]) for y in yields] == \
+        [(s["strategy"], s["sessions"], "%.1f%%" % (100 * s["payload_share"]))
+         for s in r["strategies"]]
+    pays = re.findall(r"<title>sent a payload: ([0-9.]+)%</title>", html)
+    assert pays == ["%.1f" % (100 * s["payload_share"]) for s in r["strategies"]]
+
+    timeline = [line.split() for line in sec["timeline (sessions per hour, UTC)"]]
+    assert [(h, int(n)) for h, n in timeline] == [(t["hour"], t["sessions"]) for t in r["timeline"]]
+    for t in r["timeline"]:
+        for c, n in t["by_class"].items():
+            assert "<title>%s %s: %d</title>" % (t["hour"], c, n) in html
+
+    for key, title, h2 in (("paths", "top paths", "Top paths"),
+                           ("user_agents", "top user agents", "Top user agents")):
+        want = [[v[:100], n] for v, n in r["top"][key]]       # text shows 100 bytes
+        assert [[line.split(None, 1)[1], int(line.split(None, 1)[0])]
+                for line in sec[title]] == want
+        table = re.search(r"<h2>%s</h2>\n<table>\n(.*?)</table>" % h2, html, re.S).group(1)
+        cells = re.findall(r'<tr><td>(\d+)</td><td style="text-align:left">(.*?)</td></tr>', table)
+        assert [[unescape(v), int(n)] for n, v in cells] == r["top"][key]
+    assert r["top"]["paths"]

@@ -23,6 +23,8 @@
 #include "http.h"
 #include "ident.h"
 #include "respond.h"
+#include "strategy.h"
+#include "strategy_http.h"
 #include "sandbox.h"
 #include "config.h"
 #include "options.h"
@@ -32,10 +34,13 @@
 #include "queue.h"
 #include "record.h"
 #include "session.h"
-#include "timeouts.h"
+#include "deadlines.h"
 #include "worker.h"
+#include "writer.h"
 
 static int passed, failed;
+
+void test_output(int *passed, int *failed);  /* output.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -178,6 +183,38 @@ static void test_source_keys(void)
 	addr_parse("1.2.3.4:80", &v4);
 	addr_source_key(&v4, k);
 	CHECK(memcmp(k, want, ADDR_KEY_LEN) == 0, "an IPv4 key is ::ffff:a.b.c.d");
+}
+
+/* The one normalisation of a host address: IPv4 and v4-mapped IPv6 are
+ * the same 4 bytes, any other IPv6 (v4-compatible included) 16. */
+static void test_addr_ip_bytes(void)
+{
+	static const struct {
+		const char *text;
+		size_t len;
+		uint8_t ip[ADDR_IP_MAX];
+	} cases[] = {
+		{"1.2.3.4:80", 4, {1, 2, 3, 4}},
+		{"[::ffff:1.2.3.4]:81", 4, {1, 2, 3, 4}},
+		{"0.0.0.0:0", 4, {0}},
+		{"[::ffff:0.0.0.0]:1", 4, {0}},
+		{"255.255.255.255:1", 4, {255, 255, 255, 255}},
+		{"[2001:db8::1]:1", 16, {0x20, 0x01, 0x0d, 0xb8, [15] = 1}},
+		{"[::1.2.3.4]:1", 16, {[12] = 1, 2, 3, 4}},
+		{"[::ffff:0:1.2.3.4]:1", 16, {[8] = 0xff, 0xff, 0, 0, 1, 2, 3, 4}}, /* translated */
+		{"[::]:1", 16, {0}},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct addr a;
+		uint8_t ip[ADDR_IP_MAX];
+		memset(ip, 0xaa, sizeof(ip));
+		CHECK(addr_parse(cases[i].text, &a) == 0, "ip bytes case %zu parses", i);
+		size_t n = addr_ip_bytes(&a, ip);
+		CHECK(n == cases[i].len && memcmp(ip, cases[i].ip, n) == 0,
+		    "ip bytes of %s: %zu bytes, %02x%02x%02x%02x...", cases[i].text, n,
+		    ip[0], ip[1], ip[2], ip[3]);
+	}
 }
 
 static void test_timestamps_and_ids(void)
@@ -728,7 +765,7 @@ static void test_jsonl_format(void)
 	strcpy(r->ident->charset, "\xff\xfe");
 	strcpy(r->ident->userid, "\x1b[2J\xc3\x28\\");
 	strcpy(r->ident->error, "\x9b");
-	static struct classify_match m[2];
+	static struct record_match m[2];
 	snprintf(m[0].rule, sizeof(m[0].rule), "ok_rule");
 	snprintf(m[0].tags, sizeof(m[0].tags), "fam\xff x");
 	snprintf(m[1].rule, sizeof(m[1].rule), "bad\xc3");
@@ -896,60 +933,112 @@ static void test_jsonl_escaped_is_not_lost(void)
 	record_free(small);
 }
 
-static void test_timeouts(void)
+/* An owner of deadlines for the deadline tests: no session, worker or
+ * loop, just the lists and what they fire. Like a session, it has fewer
+ * slots than there are kinds: kind 1 uses dl[1], the others dl[0]. */
+struct dl_owner {
+	int id;
+	struct deadline dl[2];
+};
+
+static int dl_slot(int kind)
 {
-	static struct worker w;
-	static struct session a, b;
-	struct worker_shared sh = {0};
-	struct config cfg;
-	const uint64_t ms = 1000000ULL;
-	const uint64_t delays[TIMEOUT_KINDS] = {
-		[TIMEOUT_IDLE] = 100, [TIMEOUT_SESSION] = 1000,
-		[TIMEOUT_RESPOND] = 0, [TIMEOUT_DRIP] = 50,
-	};
+	return kind == 1 ? 1 : 0;
+}
 
-	config_defaults(&cfg);
-	sh.cfg = &cfg;
-	w.shared = &sh;
-	uv_loop_init(&w.loop);
-	uv_timer_init(&w.loop, &w.timeout_timer);
-	w.timeout_timer.data = &w;
-	timeouts_init(&w, delays);
-	for (int k = 0; k < TIMEOUT_KINDS; k++) {
-		list_init(&a.tlinks[k]);
-		list_init(&b.tlinks[k]);
+struct dl_log {
+	int n;
+	int fired[16];               /* id * 10 + kind, in firing order */
+	struct dl_owner *again;      /* set this one's kind 0 again when it fires */
+	struct deadlines *d;
+};
+
+static void dl_fire(void *ctx, struct deadline *dl, int kind, uint64_t now_ns)
+{
+	struct dl_log *log = ctx;
+	struct dl_owner *o = list_entry(dl - dl_slot(kind), struct dl_owner, dl);
+
+	if (log->n < 16)
+		log->fired[log->n++] = o->id * 10 + kind;
+	if (o == log->again && kind == 0) {
+		log->again = NULL;
+		deadlines_set(log->d, &o->dl[0], 0, now_ns);
 	}
-	CHECK(timeouts_next_ms(&w, 0) == -1, "no sessions, no deadline");
+}
 
-	timeouts_set(&w, &a, TIMEOUT_IDLE, 10 * ms);
-	timeouts_set(&w, &a, TIMEOUT_SESSION, 10 * ms);
-	CHECK(timeouts_next_ms(&w, 10 * ms) == 100, "idle first: %lld",
-	    (long long)timeouts_next_ms(&w, 10 * ms));
-	CHECK(timeouts_next_ms(&w, 10 * ms + 1) == 100, "rounds up");
-	CHECK(timeouts_next_ms(&w, 500 * ms) == 0, "overdue is 0");
-	timeouts_set(&w, &a, TIMEOUT_RESPOND, 10 * ms);
-	CHECK(list_empty(&w.tlists[TIMEOUT_RESPOND]), "a kind with delay 0 is off");
+static void test_deadlines(void)
+{
+	struct deadlines d;
+	struct dl_log log = {0};
+	struct dl_owner a = {.id = 1}, b = {.id = 2}, c = {.id = 3};
+	const uint64_t ms = 1000000ULL;
+	const uint64_t delays[] = {100, 1000, 0, 50};
 
-	timeouts_set(&w, &b, TIMEOUT_IDLE, 50 * ms);
-	timeouts_set(&w, &b, TIMEOUT_SESSION, 50 * ms);
-	/* a keeps talking until just before its session deadline */
-	timeouts_set(&w, &a, TIMEOUT_IDLE, 1000 * ms);
-	CHECK(timeouts_next_ms(&w, 60 * ms) == 90, "b's idle deadline: %lld",
-	    (long long)timeouts_next_ms(&w, 60 * ms));
-	timeouts_clear_all(&b);
-	timeouts_clear_all(&b);      /* twice is harmless */
-	CHECK(timeouts_next_ms(&w, 900 * ms) == 110, "a's session deadline: %lld",
-	    (long long)timeouts_next_ms(&w, 900 * ms));
-	timeouts_set(&w, &b, TIMEOUT_DRIP, 950 * ms);
-	CHECK(timeouts_next_ms(&w, 960 * ms) == 40, "b's drip: %lld",
-	    (long long)timeouts_next_ms(&w, 960 * ms));
-	timeouts_clear_all(&a);
-	timeouts_clear_all(&b);
-	CHECK(timeouts_next_ms(&w, 0) == -1, "empty again");
-	uv_close((uv_handle_t *)&w.timeout_timer, NULL);
-	uv_run(&w.loop, UV_RUN_DEFAULT);
-	uv_loop_close(&w.loop);
-	config_free(&cfg);
+	deadlines_init(&d, delays, 4, dl_fire, &log);
+	log.d = &d;
+	for (int k = 0; k < 2; k++) {
+		deadlines_unset(&a.dl[k]);
+		deadlines_unset(&b.dl[k]);
+		deadlines_unset(&c.dl[k]);
+	}
+	CHECK(deadlines_next_ms(&d, 0) == -1, "no deadlines, none next");
+
+	CHECK(deadlines_set(&d, &a.dl[0], 0, 10 * ms), "the first of a list re-arms");
+	CHECK(deadlines_set(&d, &a.dl[1], 1, 10 * ms), "the first of another list re-arms");
+	CHECK(deadlines_next_ms(&d, 10 * ms) == 100, "kind 0 first: %lld",
+	    (long long)deadlines_next_ms(&d, 10 * ms));
+	CHECK(deadlines_next_ms(&d, 10 * ms + 1) == 100, "rounds up");
+	CHECK(deadlines_next_ms(&d, 500 * ms) == 0, "overdue is 0");
+	CHECK(!deadlines_set(&d, &b.dl[0], 2, 10 * ms) && list_empty(&d.lists[2]) &&
+	    list_empty(&b.dl[0].link), "a kind with delay 0 is off");
+	CHECK(!deadlines_set(&d, &b.dl[0], 4, 10 * ms) && !deadlines_set(&d, &b.dl[0], -1, 0) &&
+	    list_empty(&b.dl[0].link), "a kind out of range is refused");
+
+	CHECK(!deadlines_set(&d, &b.dl[0], 0, 50 * ms), "behind another: no re-arm");
+	deadlines_set(&d, &b.dl[1], 1, 50 * ms);
+	/* a keeps talking until just before its kind-1 deadline: it moves */
+	CHECK(!deadlines_set(&d, &a.dl[0], 0, 1000 * ms), "a move does not re-arm");
+	CHECK(d.lists[0].next == &b.dl[0].link && d.lists[0].prev == &a.dl[0].link,
+	    "a moved to the end");
+	CHECK(deadlines_next_ms(&d, 60 * ms) == 90, "b's kind 0: %lld",
+	    (long long)deadlines_next_ms(&d, 60 * ms));
+	deadlines_clear(&b.dl[0]);
+	deadlines_clear(&b.dl[1]);
+	deadlines_clear(&b.dl[1]);   /* twice is harmless */
+	CHECK(deadlines_next_ms(&d, 900 * ms) == 110, "a's kind 1: %lld",
+	    (long long)deadlines_next_ms(&d, 900 * ms));
+	CHECK(deadlines_set(&d, &b.dl[0], 3, 950 * ms), "b's kind 3 re-arms");
+	CHECK(deadlines_next_ms(&d, 960 * ms) == 40, "b's kind 3: %lld",
+	    (long long)deadlines_next_ms(&d, 960 * ms));
+
+	/* Firing: nothing before its time; then kind by kind, earliest first
+	 * within a kind, each deadline leaving its list as it fires. */
+	deadlines_fire(&d, 999 * ms);
+	CHECK(log.n == 0, "nothing due at 999 ms: %d fired", log.n);
+	deadlines_set(&d, &c.dl[1], 1, 20 * ms);     /* kind 1: a (10), c (20) */
+	log.again = &a;              /* a's kind 0 comes back when it fires */
+	deadlines_fire(&d, 1100 * ms);
+	CHECK(log.n == 4 && log.fired[0] == 10 && log.fired[1] == 11 && log.fired[2] == 31 &&
+	    log.fired[3] == 23, "fire order: %d: %d %d %d %d", log.n, log.fired[0],
+	    log.fired[1], log.fired[2], log.fired[3]);
+	CHECK(!list_empty(&a.dl[0].link) && a.dl[0].stamp_ns == 1100 * ms &&
+	    list_empty(&a.dl[1].link) && list_empty(&c.dl[1].link) && list_empty(&b.dl[0].link),
+	    "fired deadlines left their lists, the one set again is back");
+	CHECK(deadlines_next_ms(&d, 1100 * ms) == 100, "a's kind 0 again: %lld",
+	    (long long)deadlines_next_ms(&d, 1100 * ms));
+	deadlines_clear(&a.dl[0]);
+	CHECK(deadlines_next_ms(&d, 0) == -1, "empty again");
+	log.n = 0;
+	deadlines_fire(&d, UINT64_MAX / 2);
+	CHECK(log.n == 0, "nothing left to fire");
+}
+
+/* Idle memory per connection is a bar of the design (DESIGN.md, "Memory"):
+ * an idle session must fit the malloc chunk it has always had. */
+static void test_session_size(void)
+{
+	CHECK(sizeof(struct session) <= 632, "struct session is %zu bytes",
+	    sizeof(struct session));
 }
 
 static int64_t parse(const char *text, struct http_request *req)
@@ -1269,47 +1358,129 @@ static void test_http_splits(void)
 	CHECK(requests > 50, "the random inputs held only %d requests", requests);
 }
 
+/* The bytes an identd sends, framed (ident_reply_frame) then parsed
+ * (ident_parse_reply) against the query "6191 , 23", as the probe does:
+ * no worker, session, config or loop. A wire string of -2 or -1 frames as
+ * incomplete or overlong; any other is a line of that status. The parser
+ * copies peer bytes as they came (they are escaped where stored). */
 static void test_ident_parser(void)
 {
 	static const struct {
-		const char *line;
+		const char *wire;
+		int len;                 /* -1: strlen(wire) */
+		int frame;               /* 0: a line; -2 incomplete; -1 overlong */
 		enum ident_status status;
 		const char *a, *b, *c;   /* opsys, charset, userid / error */
 	} cases[] = {
-		{"6191, 23 : USERID : UNIX : stjohns", IDENT_USERID, "UNIX", "", "stjohns"},
-		{"6191 , 23:USERID:UNIX,US-ASCII:alice:with:colons", IDENT_USERID, "UNIX", "US-ASCII", "alice:with:colons"},
-		{"6191,23 : USERID : OTHER , UTF-8 :  bob", IDENT_USERID, "OTHER", "UTF-8", "bob"},
-		{"6191, 23 : ERROR : NO-USER", IDENT_ERROR, NULL, NULL, "NO-USER"},
-		{"6191, 23 : ERROR : HIDDEN-USER ", IDENT_ERROR, NULL, NULL, "HIDDEN-USER"},
-		{"6191, 23 : ERROR : X-CUSTOM", IDENT_ERROR, NULL, NULL, "X-CUSTOM"},
-		{"6191, 24 : USERID : UNIX : wrongport", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"23, 6191 : USERID : UNIX : swapped", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"6191, 23 : USERID : UNIX", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"6191, 23 : USERID : UNIX : ", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"6191, 23 : ERROR", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"6191, 23 : BOGUS : x", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"SSH-2.0-OpenSSH_9.2", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"", IDENT_MALFORMED, NULL, NULL, NULL},
-		{"6191, 23 : USERID : : nobody", IDENT_MALFORMED, NULL, NULL, NULL},
+		/* USERID, with the line ends identds send */
+		{"6191, 23 : USERID : UNIX : stjohns\r\n", -1, 0, IDENT_USERID, "UNIX", "", "stjohns"},
+		{"6191 , 23:USERID:UNIX,US-ASCII:alice:with:colons\r\n", -1, 0, IDENT_USERID,
+		    "UNIX", "US-ASCII", "alice:with:colons"},
+		{"6191,23 : USERID : OTHER , UTF-8 :  bob\n", -1, 0, IDENT_USERID, "OTHER", "UTF-8", "bob"},
+		{"  6191 ,23 :userid: unix :x\r\n", -1, 0, IDENT_USERID, "unix", "", "x"},
+		{"06191,0023 : USERID : UNIX : z\r\n", -1, 0, IDENT_USERID, "UNIX", "", "z"},
+		{"6191, 23 : USERID : UNIX : a b\tc \r\n", -1, 0, IDENT_USERID, "UNIX", "", "a b\tc "},
+		{"6191, 23 : USERID : UNIX : bob\r\r\n", -1, 0, IDENT_USERID, "UNIX", "", "bob\r"},
+		{"6191, 23 : USERID : UNIX : bob\rmore\n", -1, 0, IDENT_USERID, "UNIX", "", "bob\rmore"},
+		{"6191, 23 : USERID : UNIX : bob\nnext line\r\n", -1, 0, IDENT_USERID, "UNIX", "", "bob"},
+		{"6191, 23 : USERID : UNIX : \x1b[2J\xff\xfe<b>\r\n", -1, 0, IDENT_USERID,
+		    "UNIX", "", "\x1b[2J\xff\xfe<b>"},
+		/* ERROR */
+		{"6191, 23 : ERROR : NO-USER\r\n", -1, 0, IDENT_ERROR, NULL, NULL, "NO-USER"},
+		{"6191, 23 : ERROR : HIDDEN-USER \r\n", -1, 0, IDENT_ERROR, NULL, NULL, "HIDDEN-USER"},
+		{"6191, 23 : ERROR : X-CUSTOM\n", -1, 0, IDENT_ERROR, NULL, NULL, "X-CUSTOM"},
+		{"6191, 23 : error : unknown-error\r\n", -1, 0, IDENT_ERROR, NULL, NULL, "unknown-error"},
+		{"6191, 23 : ERROR : NO USER\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : ERROR : A:B\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : ERROR :\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : ERROR\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		/* the ports must echo the query's */
+		{"6191, 24 : USERID : UNIX : wrongport\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"23, 6191 : USERID : UNIX : swapped\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191 23 : USERID : UNIX : nocomma\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23x : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"-6191, 23 : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"+6191, 23 : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{", 23 : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"1234567, 23 : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"4294973487, 23 : USERID : UNIX : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		/* USERID missing a part */
+		{"6191, 23 : USERID : UNIX\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : USERID : UNIX : \r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : USERID : : nobody\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : USERID : ,UTF-8 : nobody\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : BOGUS : x\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		/* not an identd at all */
+		{"SSH-2.0-OpenSSH_9.2\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"HTTP/1.1 400 Bad Request\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"\r\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"\n", -1, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		/* NULs: a line holding one is malformed, wherever it is */
+		{"6191, 23 : USERID : UNIX : bo\0b\r\n", 33, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"6191, 23 : ERROR : NO\0USER\r\n", 28, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		{"\0\r\n", 3, 0, IDENT_MALFORMED, NULL, NULL, NULL},
+		/* no LF yet: wait for more */
+		{"6191, 23 : USERID : UNIX : bob", -1, -2, IDENT_NONE, NULL, NULL, NULL},
+		{"6191, 23 : USERID : UNIX : bob\r", -1, -2, IDENT_NONE, NULL, NULL, NULL},
+		{"", -1, -2, IDENT_NONE, NULL, NULL, NULL},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *w = cases[i].wire;
+		size_t len = cases[i].len < 0 ? strlen(w) : (size_t)cases[i].len;
+		ssize_t n = ident_reply_frame(w, len);
+		CHECK(cases[i].frame ? n == cases[i].frame : n >= 0, "ident case %zu frames %zd", i, n);
+		if (n < 0)
+			continue;
 		struct ident_reply r;
-		enum ident_status st = ident_parse_reply(cases[i].line, strlen(cases[i].line),
-		    6191, 23, &r);
-		CHECK(st == cases[i].status, "ident case %zu: %s", i, ident_status_name(st));
+		enum ident_status st = ident_parse_reply(w, (size_t)n, 6191, 23, &r);
+		CHECK(st == cases[i].status && r.status == st, "ident case %zu: %s", i,
+		    record_ident_name(st));
 		if (st != cases[i].status)
 			continue;
 		if (st == IDENT_USERID)
 			CHECK(!strcmp(r.opsys, cases[i].a) && !strcmp(r.charset, cases[i].b) &&
-			    !strcmp(r.userid, cases[i].c), "ident case %zu: '%s' '%s' '%s'", i,
-			    r.opsys, r.charset, r.userid);
+			    !strcmp(r.userid, cases[i].c) && !r.error[0],
+			    "ident case %zu: '%s' '%s' '%s'", i, r.opsys, r.charset, r.userid);
 		if (st == IDENT_ERROR)
-			CHECK(!strcmp(r.error, cases[i].c), "ident case %zu: '%s'", i, r.error);
+			CHECK(!strcmp(r.error, cases[i].c) && !r.opsys[0] && !r.userid[0],
+			    "ident case %zu: '%s'", i, r.error);
+		/* A malformed reply names nothing, even when it failed after its
+		 * first fields parsed (the JSON line and the row must agree). */
+		if (st == IDENT_MALFORMED)
+			CHECK(!r.opsys[0] && !r.charset[0] && !r.userid[0] && !r.error[0],
+			    "ident case %zu: malformed but '%s' '%s' '%s' '%s'", i, r.opsys,
+			    r.charset, r.userid, r.error);
 	}
+
+	/* Every prefix of a reply short of its LF is incomplete. */
+	const char *reply = "6191, 23 : USERID : UNIX : stjohns\r\n";
+	int early = 0;
+	for (size_t k = 0; k < strlen(reply); k++)
+		early += ident_reply_frame(reply, k) != -2;
+	CHECK(early == 0, "%d prefixes of a reply framed as done", early);
+
+	/* Long replies: a full buffer without an LF is overlong; one byte less
+	 * may still end; a long line is cut to the fields' sizes. */
+	static char big[IDENT_REPLY_MAX + 2];
+	memset(big, 'A', sizeof(big));
+	CHECK(ident_reply_frame(big, IDENT_REPLY_MAX) == -1, "a full buffer without LF");
+	CHECK(ident_reply_frame(big, IDENT_REPLY_MAX - 1) == -2, "one byte short of full");
+	int head = snprintf(big, sizeof(big), "6191, 23 : USERID : %.*s : ", 100,
+	    "UNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIXUNIX"
+	    "UNIXUNIXUNIXUNIXUNIX");
+	memset(big + head, 'u', sizeof(big) - (size_t)head);
+	big[IDENT_REPLY_MAX - 1] = '\n';
+	ssize_t n = ident_reply_frame(big, IDENT_REPLY_MAX);
 	struct ident_reply r;
-	CHECK(ident_parse_reply("6191, 23 : ERROR : NO\0USER", 26, 6191, 23, &r) ==
-	    IDENT_MALFORMED, "a NUL is malformed");
+	CHECK(n == IDENT_REPLY_MAX - 1, "the longest line frames: %zd", n);
+	CHECK(ident_parse_reply(big, (size_t)n, 6191, 23, &r) == IDENT_USERID &&
+	    strlen(r.opsys) == sizeof(r.opsys) - 1 && strlen(r.userid) == sizeof(r.userid) - 1,
+	    "a long reply is cut to fit: opsys %zu, userid %zu", strlen(r.opsys),
+	    strlen(r.userid));
+	CHECK(ident_parse_reply(big, IDENT_REPLY_MAX + 1, 6191, 23, &r) == IDENT_MALFORMED,
+	    "a line over IDENT_REPLY_MAX is malformed");
 }
 
 /* The per-source table: the key (IPv4, IPv4-mapped folded to IPv4, IPv6
@@ -1327,7 +1498,8 @@ static void test_source_limit(void)
 	cfg.max_conns = 100;
 	cfg.max_conns_per_source = 2;
 	memset(&writer, 0, sizeof(writer));
-	CHECK(worker_shared_init(&sh, &cfg, &writer, MODE_SERVE, err, sizeof(err)) == 0,
+	CHECK(worker_shared_init(&sh, &cfg, &(struct handoff){.queue = &writer.queue},
+	    MODE_SERVE, err, sizeof(err)) == 0,
 	    "shared init: %s", err);
 	addr_parse("10.0.0.1:1000", &v4);
 	addr_parse("10.0.0.1:2000", &v4b);
@@ -1471,6 +1643,132 @@ static bool no_sessions(struct worker *w)
 	return atomic_load(&w->shared->active) == 0;
 }
 
+/* What a probe's owner saw, for the probe's own tests. */
+struct probe_seen {
+	int results, hand_offs;
+	enum ident_status status;
+};
+
+static void probe_seen_result(void *session, struct record_ident *res)
+{
+	struct probe_seen *seen = session;
+
+	seen->results++;
+	seen->status = res ? res->status : IDENT_STATUS_COUNT;
+	free(res);
+}
+
+static void probe_seen_hand_off(void *owner, struct record *r)
+{
+	struct probe_seen *seen = owner;
+
+	seen->hand_offs++;
+	seen->status = r->ident ? r->ident->status : IDENT_STATUS_COUNT;
+	record_free(r);
+}
+
+static bool probe_seen_any(void *arg)
+{
+	const struct probe_seen *seen = arg;
+
+	return seen->results + seen->hand_offs > 0;
+}
+
+/* Runs loop without blocking until done(arg) or about 3 s, then lets
+ * closing handles finish. */
+static void run_loop_until(uv_loop_t *loop, bool (*done)(void *), void *arg)
+{
+	for (int i = 0; i < 300 && !done(arg); i++) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		usleep(10000);
+	}
+	for (int i = 0; i < 5; i++)
+		uv_run(loop, UV_RUN_NOWAIT);
+}
+
+/* The probe on a bare loop, with its owner's two callbacks and no worker
+ * or session: a result while attached, the record handed on once
+ * detached, nothing after a cancel, none at abort; the in-flight count
+ * and the list always back to empty. */
+static void test_ident_probe_callbacks(void)
+{
+	uv_loop_t loop;
+	atomic_int inflight = 0;
+	struct list_link probes;
+	struct ident_limiter *always = ident_limiter_new(8, 0);
+	uint16_t silent_port, closed_port;
+	int silent = loopback_listener(&silent_port);
+	int closed = loopback_listener(&closed_port);
+	struct probe_seen seen;
+	struct ident_probe *p = NULL;
+
+	close(closed);               /* nothing listens there: refused */
+	uv_loop_init(&loop);
+	list_init(&probes);
+	struct ident_probe_params pp = {
+		.probability = 1.0, .max_inflight = 4, .inflight = &inflight,
+		.timeout_ms = 300, .probes = &probes,
+		.result = probe_seen_result, .hand_off = probe_seen_hand_off,
+		.session = &seen, .owner = &seen,
+	};
+	addr_parse("127.0.0.1:40000", &pp.peer);
+	addr_parse("127.0.0.1:80", &pp.local);
+
+	/* Attached: the result goes to the session's callback. */
+	memset(&seen, 0, sizeof(seen));
+	pp.port = closed_port;
+	pp.start_ns = pp.now_ns = uv_hrtime();
+	CHECK(ident_probe_start(&loop, always, &pp, &p), "probe started");
+	run_loop_until(&loop, probe_seen_any, &seen);
+	CHECK(seen.results == 1 && seen.hand_offs == 0 && seen.status == IDENT_REFUSED,
+	    "refused: %d results, %d hand-offs, %s", seen.results, seen.hand_offs,
+	    record_ident_name(seen.status));
+
+	/* Detached with a record: the record comes back, holding the result. */
+	memset(&seen, 0, sizeof(seen));
+	pp.port = silent_port;
+	pp.now_ns = uv_hrtime();
+	CHECK(ident_probe_start(&loop, always, &pp, &p), "probe started");
+	struct record *r = calloc(1, sizeof(*r));
+	ident_detach(p, r);
+	run_loop_until(&loop, probe_seen_any, &seen);
+	CHECK(seen.results == 0 && seen.hand_offs == 1 && seen.status == IDENT_TIMEOUT,
+	    "detached: %d results, %d hand-offs, %s", seen.results, seen.hand_offs,
+	    record_ident_name(seen.status));
+
+	/* Cancelled: never calls back. Aborted: a result of none. */
+	memset(&seen, 0, sizeof(seen));
+	pp.now_ns = uv_hrtime();
+	CHECK(ident_probe_start(&loop, always, &pp, &p), "probe started");
+	ident_cancel(p);
+	run_loop_until(&loop, probe_seen_any, &seen);
+	CHECK(seen.results == 0 && seen.hand_offs == 0, "a cancelled probe called back");
+	CHECK(ident_probe_start(&loop, always, &pp, &p), "probe started");
+	ident_abort_all(&probes);
+	CHECK(seen.results == 1 && seen.status == IDENT_NONE, "aborted: %s",
+	    record_ident_name(seen.status));
+	run_loop_until(&loop, probe_seen_any, &seen);
+
+	/* The limits: the in-flight cap, then the limiter. */
+	memset(&seen, 0, sizeof(seen));
+	pp.max_inflight = 0;
+	CHECK(!ident_probe_start(&loop, always, &pp, &p), "over --ident-max");
+	pp.max_inflight = 4;
+	struct ident_limiter *minute = ident_limiter_new(8, 60000000000ULL);
+	CHECK(ident_probe_start(&loop, minute, &pp, &p), "the source's first probe");
+	ident_cancel(p);
+	pp.now_ns = uv_hrtime();
+	CHECK(!ident_probe_start(&loop, minute, &pp, &p), "again within --ident-interval");
+	run_loop_until(&loop, probe_seen_any, &seen);
+	CHECK(seen.results == 0 && seen.hand_offs == 0, "a refused start called back");
+	CHECK(list_empty(&probes) && atomic_load(&inflight) == 0,
+	    "probes left: %d in flight", atomic_load(&inflight));
+	CHECK(uv_loop_close(&loop) == 0, "a probe's handle outlived it");
+	ident_limiter_free(minute);
+	ident_limiter_free(always);
+	close(silent);
+}
+
 /* A worker loop, not started, that probes every session's source on
  * 127.0.0.1:iport, for the IDENT ownership tests. */
 static void ident_test_loop(struct worker *w, struct worker_shared *sh, struct writer *wr,
@@ -1484,7 +1782,8 @@ static void ident_test_loop(struct worker *w, struct worker_shared *sh, struct w
 	cfg->ident_port = iport;
 	cfg->ident_timeout_ms = 2000;
 	CHECK(queue_init(&wr->queue, 16, 1 << 20) == 0, "queue");
-	CHECK(worker_shared_init(sh, cfg, wr, MODE_SERVE, err, sizeof(err)) == 0,
+	CHECK(worker_shared_init(sh, cfg, &(struct handoff){.queue = &wr->queue},
+	    MODE_SERVE, err, sizeof(err)) == 0,
 	    "shared: %s", err);
 	CHECK(worker_init(w, sh, NULL, NULL, 0, err, sizeof(err)) == 0, "worker: %s", err);
 }
@@ -1546,7 +1845,7 @@ static void test_ident_when_the_record_is_lost(void)
 		CHECK(atomic_load(&sh.active) == 0, "case %d: the session closed", finished);
 		CHECK(list_empty(&w.probes) && atomic_load(&sh.ident_inflight) == 0,
 		    "case %d: a probe outlived the session whose record was lost", finished);
-		ident_abort_all(&w); /* as at shutdown */
+		ident_abort_all(&w.probes); /* as at shutdown */
 		worker_destroy(&w);
 		worker_shared_free(&sh);
 		queue_destroy(&wr.queue);
@@ -1592,7 +1891,7 @@ static void test_ident_at_the_fd_limit(void)
 	run_until(&w, no_sessions);
 	CHECK(atomic_load(&sh.active) == 0 && atomic_load(&sh.ident_inflight) == 0,
 	    "the session closed, no probe counted");
-	ident_abort_all(&w);
+	ident_abort_all(&w.probes);
 	worker_destroy(&w);
 	worker_shared_free(&sh);
 	queue_destroy(&wr.queue);
@@ -1658,21 +1957,56 @@ static void test_experiment_assignment(void)
 	config_free(&cfg);
 }
 
+/* The arm of an address is the HMAC over its host bytes, 4 for IPv4 and
+ * v4-mapped, 16 for other IPv6: the expected arms were computed apart
+ * (Python's hmac over the same bytes), so a change of the bytes hashed
+ * shows here as a moved arm. */
+static void test_experiment_arms_by_address(void)
+{
+	static const struct {
+		const char *addr;
+		int arm;
+	} cases[] = {
+		{"192.0.2.7:1", 1}, {"[::ffff:192.0.2.7]:2", 1},
+		{"10.0.0.1:1", 2}, {"[::ffff:10.0.0.1]:9", 2},
+		{"198.51.100.200:1", 0}, {"[::ffff:198.51.100.200]:1", 0},
+		{"[2001:db8::1]:1", 2}, {"[2001:db8::2]:1", 0}, {"[2001:db8:0:1::1]:1", 1},
+		{"[::1.2.3.4]:1", 1}, {"1.2.3.4:1", 2}, {"[::1]:1", 1}, {"[fe80::1]:1", 1},
+	};
+	struct config cfg;
+	struct respond_set set;
+	char err[CONFIG_ERR_LEN];
+
+	config_defaults(&cfg);
+	config_set(&cfg, "experiment", "silent:1,banner:1,tarpit:2", err, sizeof(err));
+	config_set(&cfg, "experiment-salt", "unit-test", err, sizeof(err));
+	CHECK(respond_build(&set, &cfg, err, sizeof(err)) == 0, "build: %s", err);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct addr a;
+		CHECK(addr_parse(cases[i].addr, &a) == 0, "arm case %zu parses", i);
+		int arm = respond_arm(&set, &a);
+		CHECK(arm == cases[i].arm, "arm of %s: %d, want %d", cases[i].addr, arm,
+		    cases[i].arm);
+	}
+	respond_free(&set);
+	config_free(&cfg);
+}
+
 static void test_personalities(void)
 {
-	struct respond_personality p;
+	struct strategy_http_persona p;
 	char err[CONFIG_ERR_LEN], out[8192];
-	const struct respond_template *t;
+	const struct strategy_http_template *t;
 
-	CHECK(respond_load_personality(&p, FLYPAPER_TEMPLATES_DIR, "iis5", err, sizeof(err)) == 0,
+	CHECK(strategy_http_load(&p, FLYPAPER_TEMPLATES_DIR, "iis5", err, sizeof(err)) == 0,
 	    "load iis5: %s", err);
-	t = respond_route(&p, "/scripts/root.exe?/c+dir");
+	t = strategy_http_route(&p, "/scripts/root.exe?/c+dir");
 	CHECK(t && strstr(t->head, "200 OK") && strstr(t->body, "Directory of"), "root.exe gets a dir");
-	t = respond_route(&p, "/nothing-here");
+	t = strategy_http_route(&p, "/nothing-here");
 	CHECK(t && strstr(t->head, "404"), "404 by default");
-	t = respond_route(&p, NULL);
+	t = strategy_http_route(&p, NULL);
 	CHECK(t != NULL, "@timeout route");
-	size_t n = respond_render(t, true, false, out, sizeof(out));
+	size_t n = strategy_http_render(t, true, false, out, sizeof(out));
 	out[n] = '\0';
 	CHECK(strncmp(out, "HTTP/1.1 200 OK\r\nServer: Microsoft-IIS/5.0\r\n", 44) == 0, "head: %.60s", out);
 	CHECK(strstr(out, "\r\nConnection: keep-alive\r\n") && strstr(out, "\r\nDate: "), "added headers");
@@ -1680,17 +2014,95 @@ static void test_personalities(void)
 	snprintf(want, sizeof(want), "Content-Length: %zu\r\n", t->body_len);
 	CHECK(strstr(out, want) && n == (size_t)(strstr(out, "\r\n\r\n") + 4 - out) + t->body_len,
 	    "length matches the body");
-	n = respond_render(t, false, true, out, sizeof(out));
+	n = strategy_http_render(t, false, true, out, sizeof(out));
 	CHECK(n > 4 && memcmp(out + n - 4, "\r\n\r\n", 4) == 0, "HEAD has no body");
-	for (size_t k = 0; k < p.nroutes; k++) {
-		free(p.routes[k].pattern);
-		free(p.routes[k].tpl.head);
-		free(p.routes[k].tpl.body);
-	}
-	free(p.routes);
-	CHECK(respond_load_personality(&p, "/nonexistent", "iis5", err, sizeof(err)) < 0 &&
+	strategy_http_unload(&p);
+	CHECK(strategy_http_load(&p, "/nonexistent", "iis5", err, sizeof(err)) < 0 &&
 	    strstr(err, "/nonexistent/iis5/routes"), "missing templates: %s", err);
-	CHECK(respond_tarpit_byte(0) == 'H' && respond_tarpit_byte(1000000) != '\0', "tarpit stream");
+	strategy_http_unload(&p);
+	CHECK(strategy_tarpit_byte(0) == 'H' && strategy_tarpit_byte(1000000) != '\0', "tarpit stream");
+}
+
+/* A personality is a folder of the templates directory: its names are
+ * checked, and what is found is what error messages list. */
+static void test_personality_discovery(void)
+{
+	static const struct {
+		const char *name;
+		bool ok;
+	} names[] = {
+		{"iis5", true}, {"my_apache-2", true}, {"a", true},
+		{"abcdefghijklmnopqrstuvwx", true}, {"abcdefghijklmnopqrstuvwxy", false},
+		{"", false}, {"..", false}, {".", false}, {"a/b", false}, {"../etc", false},
+		{"Apache", false}, {"a b", false}, {"caddy.v2", false}, {"x\n", false},
+	};
+	char dir[] = "/tmp/flypaper-unit-XXXXXX", path[256], err[CONFIG_ERR_LEN];
+	char list[512] = "";
+	struct config cfg;
+	struct respond_set set;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		CHECK(strategy_http_name_ok(names[i].name) == names[i].ok, "name '%s'",
+		    names[i].name);
+
+	CHECK(mkdtemp(dir) != NULL, "mkdtemp: %s", strerror(errno));
+	/* caddy: routes and a template; empty: a folder with no routes;
+	 * Bad.Name: a name no personality can have */
+	const char *files[][2] = {
+		{"caddy/routes", "* ok.http\n"},
+		{"caddy/ok.http", "HTTP/1.1 200 OK\nServer: Caddy\n\nhello"},
+		{"Bad.Name/routes", "* ok.http\n"},
+	};
+	const char *folders[] = {"caddy", "empty", "Bad.Name", "zz"};
+	for (size_t i = 0; i < sizeof(folders) / sizeof(folders[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, folders[i]);
+		mkdir(path, 0700);
+	}
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i][0]);
+		FILE *f = fopen(path, "w");
+		if (f) {
+			fputs(files[i][1], f);
+			fclose(f);
+		}
+	}
+	snprintf(path, sizeof(path), "%s/zz/routes", dir);
+	mkdir(path, 0700);           /* routes that is a folder: not listed */
+	strategy_http_list(dir, list, sizeof(list));
+	CHECK(strcmp(list, ", http-caddy") == 0, "listed: '%s'", list);
+
+	config_defaults(&cfg);
+	config_set(&cfg, "templates", dir, err, sizeof(err));
+	config_set(&cfg, "respond", "http-caddy", err, sizeof(err));
+	CHECK(respond_build(&set, &cfg, err, sizeof(err)) == 0, "http-caddy: %s", err);
+	CHECK(set.nstrategies == 1 && strcmp(set.strategies[0].name, "http-caddy") == 0 &&
+	    strcmp(set.strategies[0].arg, "caddy") == 0, "the strategy is named for its folder");
+	respond_free(&set);
+	static const struct {
+		const char *respond;
+		const char *want;
+	} bad[] = {
+		{"http-nginx", "unknown strategy 'http-nginx': no "},
+		{"http-empty", "/empty/routes (silent, banner, tarpit, http-caddy)"},
+		{"http-../caddy", "unknown strategy 'http-../caddy': a personality's name"},
+		{"http-", "unknown strategy 'http-': a personality's name"},
+		{"http-Bad.Name", "unknown strategy 'http-Bad.Name'"},
+		{"silent-x", "unknown strategy 'silent-x' (silent, banner, tarpit, http-caddy)"},
+		{"http-zz", "/zz/routes: not a regular file"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		config_set(&cfg, "respond", bad[i].respond, err, sizeof(err));
+		CHECK(respond_build(&set, &cfg, err, sizeof(err)) < 0 && strstr(err, bad[i].want),
+		    "%s: %s", bad[i].respond, err);
+		respond_free(&set);
+	}
+	config_free(&cfg);
+	const char *rm[] = {"caddy/routes", "caddy/ok.http", "Bad.Name/routes", "zz/routes",
+	    "caddy", "empty", "Bad.Name", "zz", ""};
+	for (size_t i = 0; i < sizeof(rm) / sizeof(rm[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, rm[i]);
+		remove(path);
+	}
 }
 
 /* Runs fn in a forked child confined to spec, with the child's stderr in
@@ -1978,12 +2390,109 @@ static void test_sandbox(void)
 	rmdir(out);
 }
 
+/* sandbox_chroot in a forked child (root, as CI runs these): returns its
+ * exit status, 0 if every check passed, else the number of the first
+ * that failed. want_root is the inode the child's / must have after. */
+static int sandbox_chroot_child(const char *db, const char *jsonl, int want_chroot,
+    const char *want_db, const char *want_jsonl, ino_t want_root, const char *outside)
+{
+	int status = -1;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct config cfg;
+		struct stat root;
+		int null = open("/dev/null", O_WRONLY);
+		dup2(null, STDERR_FILENO);   /* the log lines */
+		config_defaults(&cfg);
+		free(cfg.db_path);
+		cfg.db_path = strdup(db);
+		cfg.jsonl_path = jsonl ? strdup(jsonl) : NULL;
+		if (sandbox_chroot(&cfg) != want_chroot)
+			_exit(1);
+		if (strcmp(cfg.db_path, want_db) != 0)
+			_exit(2);
+		if (jsonl && strcmp(cfg.jsonl_path, want_jsonl) != 0)
+			_exit(3);
+		if (stat("/", &root) < 0 || root.st_ino != want_root)
+			_exit(4);
+		if (want_chroot && (access("/fp.db-wal", F_OK) < 0 ||
+		    (want_jsonl && strcmp(want_jsonl, "-") != 0 &&
+		    access(want_jsonl, W_OK) < 0)))
+			_exit(5);
+		if (want_chroot && (open(outside, O_RDONLY) >= 0 || errno != ENOENT))
+			_exit(6);
+		if (geteuid() != 0)  /* the effective uid it was called with */
+			_exit(7);
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + status;
+}
+
+static void test_sandbox_chroot(void)
+{
+	char top[] = "/tmp/flypaper-unit-chroot.XXXXXX";
+	char state[256], sub[300], db[300], jsonl[400], away[300], secret[300];
+	struct stat st_state, st_root;
+	struct config cfg;
+	int rc;
+
+	config_defaults(&cfg);
+	setenv(SANDBOX_PRETEND_ENV, "1", 1);
+	CHECK(sandbox_chroot_wanted(&cfg) == 0, "no chroot without --user");
+	cfg.user = strdup("nobody");
+	CHECK(sandbox_chroot_wanted(&cfg) == (!SANDBOX_SANITIZERS && getuid() == 0 && geteuid() == 0),
+	    "chroot wanted as root with --user and no landlock (none in sanitizer builds)");
+	unsetenv(SANDBOX_PRETEND_ENV);
+	if (syscall(SYS_landlock_create_ruleset, NULL, 0, 1U) > 0)
+		CHECK(sandbox_chroot_wanted(&cfg) == 0, "no chroot where landlock is");
+	config_free(&cfg);
+	if (geteuid() != 0) {
+		printf("unit: not root: chroot checks not run\n");
+		return;
+	}
+	if (!mkdtemp(top)) {
+		CHECK(0, "mkdtemp: %s", strerror(errno));
+		return;
+	}
+	snprintf(state, sizeof(state), "%s/state", top);
+	snprintf(sub, sizeof(sub), "%s/j", state);
+	snprintf(db, sizeof(db), "%s/fp.db", state);
+	snprintf(jsonl, sizeof(jsonl), "%s/ev.jsonl", sub);
+	snprintf(away, sizeof(away), "%s/ev.jsonl", top);
+	snprintf(secret, sizeof(secret), "%s/secret", top);
+	CHECK(mkdir(state, 0750) == 0 && mkdir(sub, 0750) == 0 && stat(state, &st_state) == 0 &&
+	    stat("/", &st_root) == 0, "state folders: %s", strerror(errno));
+	fclose(fopen(secret, "w"));
+
+	rc = sandbox_chroot_child(db, jsonl, 1, "/fp.db", "/j/ev.jsonl", st_state.st_ino, secret);
+	CHECK(rc == 0, "chroot into the database's folder, paths rebased: check %d failed", rc);
+	rc = sandbox_chroot_child(db, "-", 1, "/fp.db", "-", st_state.st_ino, secret);
+	CHECK(rc == 0, "chroot with JSON lines on stdout: check %d failed", rc);
+	rc = sandbox_chroot_child(db, NULL, 1, "/fp.db", NULL, st_state.st_ino, secret);
+	CHECK(rc == 0, "chroot without JSON lines: check %d failed", rc);
+	rc = sandbox_chroot_child(db, away, 0, db, away, st_root.st_ino, secret);
+	CHECK(rc == 0, "no chroot, JSON lines outside the folder: check %d failed", rc);
+	chmod(state, 0770);          /* SQLite's folder: no group writers */
+	rc = sandbox_chroot_child(db, jsonl, 0, db, jsonl, st_root.st_ino, secret);
+	CHECK(rc == 0, "no chroot into a group-writable folder: check %d failed", rc);
+
+	char cmd[200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", top);
+	CHECK(system(cmd) == 0, "cleanup of %s", top);
+}
+
 int main(void)
 {
 	test_durations();
 	test_sizes();
 	test_addrs();
 	test_source_keys();
+	test_addr_ip_bytes();
 	test_timestamps_and_ids();
 	test_queue_caps();
 	test_queue_oldest();
@@ -1995,17 +2504,23 @@ int main(void)
 	test_jsonl_format();
 	test_jsonl_cut_writes();
 	test_jsonl_escaped_is_not_lost();
-	test_timeouts();
+	test_deadlines();
+	test_session_size();
 	test_http_parser();
 	test_http_splits();
 	test_ident_parser();
 	test_ident_limiter();
+	test_ident_probe_callbacks();
 	test_ident_when_the_record_is_lost();
 	test_ident_at_the_fd_limit();
 	test_source_limit();
 	test_experiment_assignment();
+	test_experiment_arms_by_address();
 	test_personalities();
+	test_personality_discovery();
 	test_sandbox();
+	test_sandbox_chroot();
+	test_output(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,320 @@
+/* report_model.c - the report's model from the databases. One pass over
+ * the sessions, ordered by source and time, groups connections into
+ * bursts, names each session's behaviour class and family, and counts the
+ * timeline; a few queries add the top paths and user agents and the
+ * strategy yield. */
+#include "report_model.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store.h"
+#include "text.h"
+
+#define REPORT_LATE_MS 2000          /* a first byte after this is "late" */
+#define REPORT_DROP_MS 1000          /* "closed within 1 s" */
+
+static const char *const report_class_names[CLASS_COUNT] = {
+	"payload", "late-payload", "handshake-only", "drop-on-data",
+	"drop-on-ident", "waits-forever",
+};
+
+/* Where the pass over the sessions stands. */
+struct report_pass {
+	struct report_model *m;
+	struct report_source cur;    /* the source being read */
+	long cur_burst;              /* sessions in the current burst */
+	long long last_ms;           /* its last session's start */
+};
+
+const char *report_class_name(enum report_class c)
+{
+	return (unsigned)c < CLASS_COUNT ? report_class_names[c] : "?";
+}
+
+/* Milliseconds since the epoch of a stored timestamp such as
+ * "2026-11-27T05:00:00.123456Z", read only as far as it is long: 0 when it
+ * does not start like one (a merged database may hold anything). */
+static long long report_ts_ms(const unsigned char *ts, size_t len)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	int f[6] = {0}, ms = 0;
+
+	if (!ts || len < sizeof(shape) - 1)
+		return 0;
+	for (size_t i = 0, k = 0; i < sizeof(shape) - 1; i++) {
+		if (shape[i] != 'd') {
+			if (ts[i] != shape[i])
+				return 0;
+			k++;
+			continue;
+		}
+		if (!isdigit(ts[i]))
+			return 0;
+		f[k] = f[k] * 10 + (ts[i] - '0');
+	}
+	if (len > 20 && ts[19] == '.') {
+		for (size_t i = 20; i < 23; i++)
+			ms = ms * 10 + (i < len && isdigit(ts[i]) ? ts[i] - '0' : 0);
+	}
+	struct tm tm = {.tm_year = f[0] - 1900, .tm_mon = f[1] - 1, .tm_mday = f[2],
+	    .tm_hour = f[3], .tm_min = f[4], .tm_sec = f[5]};
+	return (long long)timegm(&tm) * 1000 + ms;
+}
+
+static int report_family_index(struct report_model *m, const char *name)
+{
+	for (int i = 0; i < m->nfamilies; i++) {
+		if (strcmp(m->families[i], name) == 0)
+			return i;
+	}
+	if (m->nfamilies == REPORT_MAX_FAMILIES)
+		return REPORT_MAX_FAMILIES - 1;   /* the last slot gathers the rest */
+	/* One "other" even when a stored family has that name: two would be
+	 * one key in the JSON, and their sessions would go uncounted. */
+	for (int i = 0; m->nfamilies == REPORT_MAX_FAMILIES - 1 && i < m->nfamilies; i++) {
+		if (strcmp(m->families[i], "other") == 0)
+			return i;
+	}
+	snprintf(m->families[m->nfamilies], sizeof(m->families[0]), "%s",
+	    m->nfamilies == REPORT_MAX_FAMILIES - 1 ? "other" : name);
+	return m->nfamilies++;
+}
+
+/* The timeline slot of a stored timestamp's hour (its first 13 bytes,
+ * escaped; "-" when there are none). */
+static struct report_hour *report_hour(struct report_model *m, const unsigned char *ts,
+    size_t len)
+{
+	char key[14];
+	uint32_t h = 2166136261u;
+
+	text_display_into(ts ? ts : (const unsigned char *)"", ts && len > 13 ? 13 : len,
+	    key, sizeof(key));
+	if (!key[0])
+		snprintf(key, sizeof(key), "-");    /* empty marks a free slot */
+	for (const char *p = key; *p; p++)
+		h = (h ^ (unsigned char)*p) * 16777619u;
+	for (uint32_t i = 0; i < REPORT_HOURS; i++) {
+		struct report_hour *slot = &m->hours[(h + i) % REPORT_HOURS];
+		if (!slot->key[0])
+			snprintf(slot->key, sizeof(slot->key), "%s", key);
+		if (strcmp(slot->key, key) == 0)
+			return slot;
+	}
+	return NULL;                 /* more hours than slots: not counted */
+}
+
+/* The behaviour class of one session (the columns of report_sessions). */
+static enum report_class report_classify(sqlite3_stmt *q)
+{
+	long long bytes_in = sqlite3_column_int64(q, 2);
+	bool has_first = sqlite3_column_type(q, 3) != SQLITE_NULL;
+	long long first = sqlite3_column_int64(q, 3);
+	bool has_out = sqlite3_column_type(q, 4) != SQLITE_NULL;
+	long long out = sqlite3_column_int64(q, 4);
+	const char *closed_by = (const char *)sqlite3_column_text(q, 5);
+	bool by_peer = closed_by && strcmp(closed_by, "peer") == 0;
+	bool after_out = sqlite3_column_type(q, 6) != SQLITE_NULL &&
+	    sqlite3_column_int64(q, 6) <= REPORT_DROP_MS;
+	bool after_ident = sqlite3_column_type(q, 7) != SQLITE_NULL &&
+	    sqlite3_column_int64(q, 7) <= REPORT_DROP_MS;
+	const char *reason = (const char *)sqlite3_column_text(q, 8);
+
+	if (by_peer && after_ident)
+		return CLASS_DROP_ON_IDENT;
+	/* Left at flypaper's first byte, having sent nothing before it (a
+	 * peer whose request was answered and then left is a payload). */
+	if (by_peer && after_out && has_out && (bytes_in == 0 || (has_first && first > out)))
+		return CLASS_DROP_ON_DATA;
+	if (bytes_in > 0)
+		return has_first && first < REPORT_LATE_MS && (!has_out || first <= out)
+		    ? CLASS_PAYLOAD : CLASS_LATE_PAYLOAD;
+	if (!by_peer && reason && (!strcmp(reason, "idle_timeout") ||
+	        !strcmp(reason, "session_timeout")))
+		return CLASS_WAITS_FOREVER;
+	return CLASS_HANDSHAKE_ONLY;
+}
+
+static void report_end_burst(struct report_pass *ps)
+{
+	struct report_model *m = ps->m;
+
+	if (ps->cur_burst == 0)
+		return;
+	m->bursts++;
+	ps->cur.bursts++;
+	m->burst_sizes[ps->cur_burst > REPORT_MAX_BURST ? REPORT_MAX_BURST : ps->cur_burst]++;
+	if (ps->cur.nsizes < REPORT_SOURCE_SIZES)
+		ps->cur.sizes[ps->cur.nsizes++] = (int)ps->cur_burst;
+	ps->cur_burst = 0;
+}
+
+/* The current source is complete: count it, keep it if it is in the top. */
+static void report_end_source(struct report_pass *ps)
+{
+	struct report_model *m = ps->m;
+	int dominant = 0, slot = -1;
+
+	if (ps->cur.sessions == 0)
+		return;
+	report_end_burst(ps);
+	m->sources++;
+	for (int c = 1; c < CLASS_COUNT; c++) {
+		if (ps->cur.by_class[c] > ps->cur.by_class[dominant])
+			dominant = c;
+	}
+	ps->cur.class = (enum report_class)dominant;
+	m->sources_by_class[dominant]++;
+	if (m->ntop < REPORT_TOP) {
+		slot = m->ntop++;
+	} else {
+		int min = 0;
+		for (int i = 1; i < REPORT_TOP; i++) {
+			if (m->top[i].sessions < m->top[min].sessions)
+				min = i;
+		}
+		if (m->top[min].sessions < ps->cur.sessions)
+			slot = min;
+	}
+	if (slot >= 0)
+		m->top[slot] = ps->cur;
+	memset(&ps->cur, 0, sizeof(ps->cur));
+}
+
+/* The pass over the sessions: counts, bursts, classes, families, hours. */
+static int report_sessions(struct report_model *m, sqlite3 *db)
+{
+	struct report_pass pass, *ps = &pass;
+	sqlite3_stmt *q;
+	int rc = sqlite3_prepare_v2(db,
+	    "SELECT src_ip, start_ts, bytes_in, first_byte_ms, first_out_ms, closed_by, "
+	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family "
+	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
+
+	if (rc != SQLITE_OK)
+		return rc;
+	memset(ps, 0, sizeof(*ps));
+	ps->m = m;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		char ip[sizeof(ps->cur.ip)], family[sizeof(m->families[0])];
+		const unsigned char *ts = sqlite3_column_text(q, 1);
+		size_t ts_len = ts ? (size_t)sqlite3_column_bytes(q, 1) : 0;
+		const char *reason = (const char *)sqlite3_column_text(q, 8);
+		long long t = report_ts_ms(ts, ts_len);
+
+		if (reason && strcmp(reason, "capacity") == 0) {
+			m->refused++;
+			continue;
+		}
+		if (!store_column_display(q, 0, ip, sizeof(ip)))
+			snprintf(ip, sizeof(ip), "?");
+		if (!store_column_display(q, 9, family, sizeof(family)))
+			snprintf(family, sizeof(family), "none");
+		if (strcmp(ip, ps->cur.ip) != 0 || ps->cur.sessions == 0) {
+			report_end_source(ps);
+			snprintf(ps->cur.ip, sizeof(ps->cur.ip), "%s", ip);
+		} else if (t - ps->last_ms > (long long)m->gap_ms) {
+			report_end_burst(ps);
+		}
+		ps->last_ms = t;
+		ps->cur_burst++;
+		ps->cur.sessions++;
+		m->sessions++;
+		enum report_class c = report_classify(q);
+		m->by_class[c]++;
+		ps->cur.by_class[c]++;
+		int f = report_family_index(m, family);
+		m->family_sessions[f]++;
+		struct report_hour *h = report_hour(m, ts, ts_len);
+		if (h) {
+			h->sessions++;
+			h->by_class[c]++;
+			h->by_family[f]++;
+		}
+	}
+	report_end_source(ps);
+	sqlite3_finalize(q);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The top values of a requests column into top; returns how many (none
+ * when the query fails: the report goes on without them). */
+static int report_top_requests(sqlite3 *db, const char *column,
+    struct report_value top[REPORT_TOP])
+{
+	char sql[256];
+	sqlite3_stmt *q;
+	int n = 0;
+
+	snprintf(sql, sizeof(sql), "SELECT %s, count(*) FROM requests WHERE %s IS NOT NULL "
+	    "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT %d", column, column, REPORT_TOP);
+	if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	while (n < REPORT_TOP && sqlite3_step(q) == SQLITE_ROW) {
+		store_column_display(q, 0, top[n].value, sizeof(top[n].value));  /* NULL: "" */
+		top[n].count = sqlite3_column_int64(q, 1);
+		n++;
+	}
+	sqlite3_finalize(q);
+	return n;
+}
+
+static int report_hour_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct report_hour *)a)->key, ((const struct report_hour *)b)->key);
+}
+
+static int report_source_cmp(const void *a, const void *b)
+{
+	const struct report_source *x = a, *y = b;
+	if (x->sessions != y->sessions)
+		return x->sessions < y->sessions ? 1 : -1;
+	return strcmp(x->ip, y->ip);
+}
+
+int report_model_build(struct report_model *m, sqlite3 *db)
+{
+	const char *since = m->since, *until = m->until;
+	uint64_t gap_ms = m->gap_ms;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	m->since = since;
+	m->until = until;
+	m->gap_ms = gap_ms;
+	m->hours = calloc(REPORT_HOURS, sizeof(*m->hours));
+	if (!m->hours)
+		return SQLITE_NOMEM;
+	rc = report_sessions(m, db);
+	if (rc != SQLITE_OK)
+		return rc;
+	if (yield_collect(db, "", &m->strategies, &m->nstrategies) != SQLITE_OK) {
+		yield_free_rows(m->strategies, m->nstrategies);
+		m->strategies = NULL;
+		m->nstrategies = 0;  /* the report goes on without the table */
+	}
+	/* The hours in use to the front, in order; the top by sessions. */
+	for (size_t i = 0; i < REPORT_HOURS; i++) {
+		if (m->hours[i].key[0])
+			m->hours[m->nhours++] = m->hours[i];
+	}
+	qsort(m->hours, m->nhours, sizeof(m->hours[0]), report_hour_cmp);
+	qsort(m->top, (size_t)m->ntop, sizeof(m->top[0]), report_source_cmp);
+	m->npaths = report_top_requests(db, "target", m->paths);
+	m->nuser_agents = report_top_requests(db, "user_agent", m->user_agents);
+	return SQLITE_OK;
+}
+
+void report_model_free(struct report_model *m)
+{
+	yield_free_rows(m->strategies, m->nstrategies);
+	m->strategies = NULL;
+	m->nstrategies = 0;
+	free(m->hours);
+	m->hours = NULL;
+}

@@ -1,0 +1,97 @@
+/* report_model.h - what "flypaper report" found, as named fields: built
+ * once from the databases (report_model_build), then read by each
+ * renderer (report_render.h). Every string in it came from a database and
+ * is hostile: it was escaped to printable ASCII on the way in
+ * (store_column_display, text_display_into), so a renderer only has to
+ * quote it for its own format. */
+#ifndef FLYPAPER_REPORT_MODEL_H
+#define FLYPAPER_REPORT_MODEL_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "yield.h"
+
+#define REPORT_MAX_BURST 1024        /* burst sizes above are counted together */
+#define REPORT_MAX_FAMILIES 48       /* the last one gathers the rest as "other" */
+#define REPORT_HOURS 32768           /* hash slots for the timeline */
+#define REPORT_TOP 10                /* rows of each top list */
+#define REPORT_SOURCE_SIZES 32       /* a top source's first bursts kept */
+#define REPORT_VALUE_MAX 1024        /* a path or user agent is shown cut to this */
+
+/* How a session behaved, from its timings and who closed it. */
+enum report_class {
+	CLASS_PAYLOAD,               /* sent data at once */
+	CLASS_LATE_PAYLOAD,          /* waited (for a banner), then sent */
+	CLASS_HANDSHAKE_ONLY,        /* connected, sent nothing, left */
+	CLASS_DROP_ON_DATA,          /* left within 1 s of flypaper's first byte */
+	CLASS_DROP_ON_IDENT,         /* left within 1 s of the IDENT probe */
+	CLASS_WAITS_FOREVER,         /* sent nothing, held until flypaper's timeout */
+	CLASS_COUNT
+};
+
+/* One hour of the timeline. */
+struct report_hour {
+	char key[14];                /* "2026-11-27T05", or what the database held
+	                              * instead, escaped; empty: free slot */
+	long sessions;
+	long by_class[CLASS_COUNT];
+	long by_family[REPORT_MAX_FAMILIES];   /* indexes report_model.families */
+};
+
+/* One source (an address as stored) and its bursts. */
+struct report_source {
+	char ip[64];                 /* escaped */
+	long sessions;
+	long bursts;
+	long by_class[CLASS_COUNT];
+	enum report_class class;     /* its dominant class (the first of a tie) */
+	int sizes[REPORT_SOURCE_SIZES];  /* its first bursts' sizes */
+	int nsizes;
+};
+
+/* A value of a requests column and how many requests had it. */
+struct report_value {
+	char value[REPORT_VALUE_MAX];    /* escaped, maybe cut */
+	long long count;
+};
+
+struct report_model {
+	const char *since, *until;   /* the window asked for (checked timestamps) */
+	uint64_t gap_ms;             /* a longer silence ends a source's burst */
+	long sessions;               /* sessions in the window, refused ones apart */
+	long refused;                /* refused at a limit (close reason capacity) */
+	long sources;
+	long by_class[CLASS_COUNT];          /* sessions */
+	long sources_by_class[CLASS_COUNT];  /* sources, by their dominant class */
+	long bursts;
+	long burst_sizes[REPORT_MAX_BURST + 1];  /* bursts of each size; the last:
+	                                          * REPORT_MAX_BURST or more */
+	char families[REPORT_MAX_FAMILIES][64];  /* escaped; in order of first sight */
+	long family_sessions[REPORT_MAX_FAMILIES];
+	int nfamilies;
+	struct report_hour *hours;   /* after the build: nhours hours in order */
+	size_t nhours;
+	struct report_source top[REPORT_TOP];    /* most sessions first */
+	int ntop;
+	struct report_value paths[REPORT_TOP];   /* most requested first */
+	struct report_value user_agents[REPORT_TOP];
+	int npaths, nuser_agents;
+	struct yield_row *strategies;    /* the strategy yield table */
+	int nstrategies;
+};
+
+/* The schema name of a class, e.g. "drop-on-ident". */
+const char *report_class_name(enum report_class c);
+
+/* Fills m (zeroed here, but for since, until and gap_ms, which the caller
+ * sets first) from the temporary views "sessions" and "requests" of db
+ * (report.c's report_attach). Returns SQLITE_OK, or SQLite's error of the
+ * sessions' query (its message in db); SQLITE_NOMEM without memory for
+ * the timeline. Release m with report_model_free either way. */
+int report_model_build(struct report_model *m, sqlite3 *db);
+
+/* Releases what report_model_build allocated. */
+void report_model_free(struct report_model *m);
+
+#endif

@@ -1,0 +1,405 @@
+/* report_render.c - the report's text, JSON and HTML, each read from the
+ * model's named fields. */
+#include "report_render.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const report_class_colors[CLASS_COUNT] = {
+	"#2b6cb0", "#63b3ed", "#a0aec0", "#dd6b20", "#c53030", "#6b46c1",
+};
+
+/* One bar of a chart, or one row of a table of counts. */
+struct report_bar {
+	char label[64];              /* a class, a family or a burst size */
+	long value;
+};
+
+/* The bars of each chart: sizes with bursts, every class, every family.
+ * Returns how many were written into bars (REPORT_MAX_BURST at most). */
+static size_t report_bars_bursts(const struct report_model *m, struct report_bar *bars)
+{
+	size_t n = 0;
+
+	for (int size = 1; size <= REPORT_MAX_BURST; size++) {
+		if (!m->burst_sizes[size])
+			continue;
+		snprintf(bars[n].label, sizeof(bars[n].label),
+		    size == REPORT_MAX_BURST ? "%d+" : "%d", size);
+		bars[n++].value = m->burst_sizes[size];
+	}
+	return n;
+}
+
+static size_t report_bars_classes(const struct report_model *m, struct report_bar *bars)
+{
+	for (int c = 0; c < CLASS_COUNT; c++) {
+		snprintf(bars[c].label, sizeof(bars[c].label), "%s", report_class_name(c));
+		bars[c].value = m->by_class[c];
+	}
+	return CLASS_COUNT;
+}
+
+static size_t report_bars_families(const struct report_model *m, struct report_bar *bars)
+{
+	for (int f = 0; f < m->nfamilies; f++) {
+		snprintf(bars[f].label, sizeof(bars[f].label), "%s", m->families[f]);
+		bars[f].value = m->family_sessions[f];
+	}
+	return (size_t)m->nfamilies;
+}
+
+/* The bars' room: the longest list is the burst sizes. */
+static struct report_bar report_bars[REPORT_MAX_BURST];
+
+/* ---- text ------------------------------------------------------------ */
+
+static void report_text_counts(FILE *out, const char *title, const struct report_bar *bars,
+    size_t n, long total)
+{
+	fprintf(out, "\n%s\n", title);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  %-22s %9ld  %5.1f%%\n", bars[i].label, bars[i].value,
+		    total ? 100.0 * (double)bars[i].value / (double)total : 0.0);
+}
+
+static void report_text_values(FILE *out, const char *title,
+    const struct report_value *values, int n)
+{
+	fprintf(out, "\n%s\n", title);
+	for (int i = 0; i < n; i++)
+		fprintf(out, "  %7lld  %.100s\n", values[i].count, values[i].value);
+}
+
+void report_render_text(FILE *out, const struct report_model *m)
+{
+	size_t n;
+
+	fprintf(out, "flypaper report: %ld sessions from %ld sources, %ld refused\n",
+	    m->sessions, m->sources, m->refused);
+	fprintf(out, "\nbursts (gap %llds): %ld\n  size  bursts\n",
+	    (long long)m->gap_ms / 1000, m->bursts);
+	n = report_bars_bursts(m, report_bars);
+	for (size_t i = 0; i < n; i++)
+		fprintf(out, "  %4s  %6ld\n", report_bars[i].label, report_bars[i].value);
+	n = report_bars_classes(m, report_bars);
+	report_text_counts(out, "behaviour (sessions)", report_bars, n, m->sessions);
+	n = report_bars_families(m, report_bars);
+	report_text_counts(out, "families (sessions)", report_bars, n, m->sessions);
+	fprintf(out, "\ntop sources\n");
+	for (int i = 0; i < m->ntop; i++) {
+		const struct report_source *src = &m->top[i];
+		fprintf(out, "  %-40s %6ld sessions  %-14s bursts:", src->ip, src->sessions,
+		    report_class_name(src->class));
+		for (int k = 0; k < src->nsizes; k++) {
+			if (k >= 12) {
+				fprintf(out, " ...");
+				break;
+			}
+			fprintf(out, " %d", src->sizes[k]);
+		}
+		fputc('\n', out);
+	}
+	fprintf(out, "\nstrategy yield\n");
+	for (int i = 0; i < m->nstrategies; i++) {
+		const struct yield_row *r = &m->strategies[i];
+		double drop = yield_dropped_share(r);
+		char med[32] = "-", d[32] = "never spoke";
+		if (r->median_first_byte_ms >= 0)
+			snprintf(med, sizeof(med), "%.0f ms", r->median_first_byte_ms);
+		if (drop >= 0)
+			snprintf(d, sizeof(d), "%.1f%%", 100.0 * drop);
+		fprintf(out, "  %-14s %7lld sessions  %5.1f%% sent payload  median first byte %-9s "
+		    "left at first byte %s\n", r->strategy, r->sessions,
+		    100.0 * yield_payload_share(r), med, d);
+	}
+	report_text_values(out, "top paths", m->paths, m->npaths);
+	report_text_values(out, "top user agents", m->user_agents, m->nuser_agents);
+	fprintf(out, "\ntimeline (sessions per hour, UTC)\n");
+	for (size_t i = 0; i < m->nhours; i++)
+		fprintf(out, "  %s  %7ld\n", m->hours[i].key, m->hours[i].sessions);
+}
+
+/* ---- json ------------------------------------------------------------ */
+
+static json_t *report_json_bars(const struct report_bar *bars, size_t n)
+{
+	json_t *obj = json_object();
+
+	for (size_t i = 0; i < n; i++)
+		json_object_set_new(obj, bars[i].label, json_integer(bars[i].value));
+	return obj;
+}
+
+static json_t *report_json_top_sources(const struct report_model *m)
+{
+	json_t *arr = json_array();
+
+	for (int i = 0; i < m->ntop; i++) {
+		const struct report_source *src = &m->top[i];
+		json_t *sizes = json_array();
+		for (int k = 0; k < src->nsizes; k++)
+			json_array_append_new(sizes, json_integer(src->sizes[k]));
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:o, s:s}",
+		    "src_ip", src->ip, "sessions", (json_int_t)src->sessions,
+		    "bursts", (json_int_t)src->bursts, "burst_sizes", sizes,
+		    "class", report_class_name(src->class)));
+	}
+	return arr;
+}
+
+static json_t *report_json_timeline(const struct report_model *m)
+{
+	json_t *timeline = json_array();
+
+	for (size_t i = 0; i < m->nhours; i++) {
+		const struct report_hour *h = &m->hours[i];
+		json_t *bc = json_object(), *bf = json_object();
+		for (int c = 0; c < CLASS_COUNT; c++)
+			if (h->by_class[c])
+				json_object_set_new(bc, report_class_name(c),
+				    json_integer(h->by_class[c]));
+		for (int f = 0; f < m->nfamilies; f++)
+			if (h->by_family[f])
+				json_object_set_new(bf, m->families[f], json_integer(h->by_family[f]));
+		json_array_append_new(timeline, json_pack("{s:s, s:I, s:o, s:o}",
+		    "hour", h->key, "sessions", (json_int_t)h->sessions,
+		    "by_class", bc, "by_family", bf));
+	}
+	return timeline;
+}
+
+/* Top values as [[value, count], ...]. */
+static json_t *report_json_values(const struct report_value *values, int n)
+{
+	json_t *arr = json_array();
+
+	for (int i = 0; i < n; i++)
+		json_array_append_new(arr, json_pack("[s, I]", values[i].value,
+		    (json_int_t)values[i].count));
+	return arr;
+}
+
+static json_t *report_json(const struct report_model *m)
+{
+	json_t *root = json_object(), *sclasses = json_object(), *top_sources = json_array();
+	size_t n;
+
+	for (int c = 0; c < CLASS_COUNT; c++)
+		json_object_set_new(sclasses, report_class_name(c),
+		    json_integer(m->sources_by_class[c]));
+	json_object_set_new(root, "sessions", json_integer(m->sessions));
+	json_object_set_new(root, "refused", json_integer(m->refused));
+	json_object_set_new(root, "sources", json_integer(m->sources));
+	json_object_set_new(root, "since", json_string(m->since));
+	json_object_set_new(root, "until", json_string(m->until));
+	n = report_bars_bursts(m, report_bars);
+	json_object_set_new(root, "bursts", json_pack("{s:I, s:I, s:o, s:o}",
+	    "count", (json_int_t)m->bursts, "gap_ms", (json_int_t)m->gap_ms,
+	    "size_histogram", report_json_bars(report_bars, n),
+	    "top_sources", report_json_top_sources(m)));
+	n = report_bars_classes(m, report_bars);
+	json_object_set_new(root, "classes", json_pack("{s:o, s:o}",
+	    "sessions", report_json_bars(report_bars, n), "sources", sclasses));
+	n = report_bars_families(m, report_bars);
+	json_object_set_new(root, "families", report_json_bars(report_bars, n));
+	json_object_set_new(root, "strategies", yield_rows_json(m->strategies, m->nstrategies));
+	json_object_set_new(root, "timeline", report_json_timeline(m));
+	for (int i = 0; i < m->ntop; i++)
+		json_array_append_new(top_sources, json_pack("[s, I]", m->top[i].ip,
+		    (json_int_t)m->top[i].sessions));
+	json_object_set_new(root, "top", json_pack("{s:o, s:o, s:o}",
+	    "sources", top_sources,
+	    "paths", report_json_values(m->paths, m->npaths),
+	    "user_agents", report_json_values(m->user_agents, m->nuser_agents)));
+	return root;
+}
+
+int report_render_json(FILE *out, const struct report_model *m)
+{
+	json_t *root = report_json(m);
+	char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+
+	fprintf(out, "%s\n", text ? text : "{}");
+	free(text);
+	json_decref(root);
+	return text ? 0 : -1;
+}
+
+/* ---- html ------------------------------------------------------------ */
+
+/* Writes s as HTML text or attribute value. The model's strings are
+ * printable ASCII already (store_column_display), so these five are all. */
+static void report_html_escape(FILE *out, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '<': fputs("&lt;", out); break;
+		case '>': fputs("&gt;", out); break;
+		case '&': fputs("&amp;", out); break;
+		case '"': fputs("&quot;", out); break;
+		case '\'': fputs("&#39;", out); break;
+		default: fputc(*s, out);
+		}
+	}
+}
+
+/* A horizontal bar chart of counts. */
+static void report_svg_hbars(FILE *out, const char *id, const char *title,
+    const struct report_bar *bars, size_t n, const char *color)
+{
+	double max = 1;
+	int y = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((double)bars[i].value > max)
+			max = (double)bars[i].value;
+	}
+	fprintf(out, "<h2>%s</h2>\n<svg id=\"%s\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\" "
+	    "width=\"760\" height=\"%d\" viewBox=\"0 0 760 %d\">\n", title, id, 28 * (int)n + 10,
+	    28 * (int)n + 10);
+	for (size_t i = 0; i < n; i++) {
+		double v = (double)bars[i].value, w = 520.0 * v / max;
+		fprintf(out, "<text x=\"0\" y=\"%d\" class=\"l\">", y + 18);
+		report_html_escape(out, bars[i].label);
+		fprintf(out, "</text><rect x=\"170\" y=\"%d\" width=\"%.1f\" height=\"20\" fill=\"%s\">"
+		    "<title>", y + 4, w < 1 ? 1 : w, color);
+		report_html_escape(out, bars[i].label);
+		fprintf(out, ": %g</title></rect><text x=\"%.1f\" y=\"%d\" class=\"v\">%g</text>\n",
+		    v, 176 + w, y + 18, v);
+		y += 28;
+	}
+	fputs("</svg>\n", out);
+}
+
+/* The timeline: stacked bars per hour by behaviour class. */
+static void report_html_timeline(FILE *out, const struct report_model *m)
+{
+	size_t nh = m->nhours;
+	double max = 1;
+
+	for (size_t i = 0; i < nh; i++) {
+		if ((double)m->hours[i].sessions > max)
+			max = (double)m->hours[i].sessions;
+	}
+	double bw = nh ? 720.0 / (double)nh : 720.0;
+	fputs("<h2>Timeline: sessions per hour by behaviour</h2>\n<p class=\"legend\">", out);
+	for (int c = 0; c < CLASS_COUNT; c++)
+		fprintf(out, "<span><i style=\"background:%s\"></i>%s</span>", report_class_colors[c],
+		    report_class_name(c));
+	fprintf(out, "</p>\n<svg id=\"chart-timeline\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\" "
+	    "width=\"760\" height=\"240\" viewBox=\"0 0 760 240\">\n"
+	    "<line x1=\"30\" y1=\"210\" x2=\"750\" y2=\"210\" stroke=\"#a0aec0\"/>\n"
+	    "<text x=\"0\" y=\"20\">%g</text>\n", max);
+	for (size_t i = 0; i < nh; i++) {
+		double y = 210;
+		const char *hour = m->hours[i].key;
+		for (int c = 0; c < CLASS_COUNT; c++) {
+			double n = (double)m->hours[i].by_class[c];
+			double hgt = 190.0 * n / max;
+			if (n <= 0)
+				continue;
+			y -= hgt;
+			fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%s\">"
+			    "<title>", 30 + bw * (double)i + 1, y, bw > 3 ? bw - 2 : bw, hgt,
+			    report_class_colors[c]);
+			report_html_escape(out, hour);
+			fprintf(out, " %s: %g</title></rect>\n", report_class_name(c), n);
+		}
+		if (nh <= 24 || i % (nh / 12 + 1) == 0) {
+			/* the hour of "2026-11-27T05"; a stored start_ts may be shorter */
+			fprintf(out, "<text x=\"%.1f\" y=\"228\">", 30 + bw * (double)i);
+			report_html_escape(out, strlen(hour) > 11 ? hour + 11 : hour);
+			fputs("</text>\n", out);
+		}
+	}
+	fputs("</svg>\n", out);
+}
+
+/* Strategy yield: two bars per strategy. */
+static void report_html_strategies(FILE *out, const struct report_model *m)
+{
+	size_t ns = (size_t)m->nstrategies;
+
+	fprintf(out, "<h2>Strategy yield</h2>\n<p class=\"legend\"><span><i style=\"background:#38a169\">"
+	    "</i>sent a payload</span><span><i style=\"background:#c53030\"></i>left at flypaper's first "
+	    "byte</span></p>\n<svg id=\"chart-strategies\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\" "
+	    "width=\"760\" height=\"%zu\" viewBox=\"0 0 760 %zu\">\n", 44 * ns + 10, 44 * ns + 10);
+	for (size_t i = 0; i < ns; i++) {
+		const struct yield_row *r = &m->strategies[i];
+		double pay = yield_payload_share(r);
+		double drop = yield_dropped_share(r);
+		int y = (int)i * 44;
+		char dlabel[32];
+		if (drop < 0) {
+			drop = 0;
+			snprintf(dlabel, sizeof(dlabel), "never spoke");
+		} else {
+			snprintf(dlabel, sizeof(dlabel), "%.1f%%", 100 * drop);
+		}
+		fprintf(out, "<text x=\"0\" y=\"%d\">", y + 24);
+		report_html_escape(out, r->strategy);
+		fprintf(out, "</text><rect x=\"170\" y=\"%d\" width=\"%.1f\" height=\"16\" fill=\"#38a169\">"
+		    "<title>sent a payload: %.1f%%</title></rect><text x=\"%.1f\" y=\"%d\" class=\"v\">%.1f%%</text>\n"
+		    "<rect x=\"170\" y=\"%d\" width=\"%.1f\" height=\"16\" fill=\"#c53030\"><title>left at first "
+		    "byte: %.1f%%</title></rect><text x=\"%.1f\" y=\"%d\" class=\"v\">%s</text>\n",
+		    y + 4, 500 * pay + 1, 100 * pay, 176 + 500 * pay, y + 17, 100 * pay,
+		    y + 22, 500 * drop + 1, 100 * drop, 176 + 500 * drop, y + 35, dlabel);
+	}
+	fputs("</svg>\n", out);
+}
+
+static void report_html_values(FILE *out, const char *title,
+    const struct report_value *values, int n)
+{
+	fprintf(out, "<h2>%s</h2>\n<table>\n", title);
+	for (int i = 0; i < n; i++) {
+		fprintf(out, "<tr><td>%lld</td><td style=\"text-align:left\">", values[i].count);
+		report_html_escape(out, values[i].value);
+		fputs("</td></tr>\n", out);
+	}
+	fputs("</table>\n", out);
+}
+
+void report_render_html(FILE *out, const struct report_model *m)
+{
+	size_t n;
+
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	    "<title>flypaper report</title>\n<style>\n"
+	    "body{font:14px/1.4 system-ui,sans-serif;margin:2em auto;max-width:820px;color:#1a202c}\n"
+	    "h1{font-size:1.6em}h2{font-size:1.15em;margin-top:1.8em;border-bottom:1px solid #e2e8f0}\n"
+	    "svg text{font:12px system-ui,sans-serif;fill:#2d3748}svg .v{fill:#4a5568}\n"
+	    "table{border-collapse:collapse}td,th{padding:2px 10px;text-align:right}"
+	    "td:first-child,th:first-child{text-align:left}\n"
+	    ".legend span{display:inline-block;margin-right:1em}"
+	    ".legend i{display:inline-block;width:10px;height:10px;margin-right:4px}\n"
+	    "</style></head><body>\n<h1>flypaper report</h1>\n", out);
+	fprintf(out, "<p>%ld sessions from %ld sources; %ld bursts; %ld refused.</p>\n",
+	    m->sessions, m->sources, m->bursts, m->refused);
+	report_html_timeline(out, m);
+	n = report_bars_bursts(m, report_bars);
+	report_svg_hbars(out, "chart-bursts", "Burst sizes (connections per burst)",
+	    report_bars, n, "#2c7a7b");
+	n = report_bars_classes(m, report_bars);
+	report_svg_hbars(out, "chart-classes", "Behaviour classes (sessions)",
+	    report_bars, n, "#dd6b20");
+	n = report_bars_families(m, report_bars);
+	report_svg_hbars(out, "chart-families", "Families (sessions)", report_bars, n, "#2b6cb0");
+	report_html_strategies(out, m);
+	fputs("<h2>Top sources</h2>\n<table><tr><th>source</th><th>sessions</th><th>bursts</th>"
+	    "<th>class</th></tr>\n", out);
+	for (int i = 0; i < m->ntop; i++) {
+		fputs("<tr><td>", out);
+		report_html_escape(out, m->top[i].ip);
+		fprintf(out, "</td><td>%ld</td><td>%ld</td><td>", m->top[i].sessions,
+		    m->top[i].bursts);
+		report_html_escape(out, report_class_name(m->top[i].class));
+		fputs("</td></tr>\n", out);
+	}
+	fputs("</table>\n", out);
+	report_html_values(out, "Top paths", m->paths, m->npaths);
+	report_html_values(out, "Top user agents", m->user_agents, m->nuser_agents);
+	fputs("</body></html>\n", out);
+}

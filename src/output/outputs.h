@@ -1,0 +1,34 @@
+/* outputs.h - the one place that opens the outputs, for serve and inetd
+ * alike: every sink the configuration asks for, the rules, the writer. */
+#ifndef FLYPAPER_OUTPUTS_H
+#define FLYPAPER_OUTPUTS_H
+
+#include <stddef.h>
+
+#include "classify.h"
+#include "config.h"
+#include "record.h"
+#include "writer.h"
+
+#define OUTPUTS_ERR_LEN (4096 + CONFIG_ERR_LEN) /* a path and a message */
+
+/* Compiles cfg's rules, with the compiled cache next to the database when
+ * no one but the effective user can have written it (classify_open): for
+ * serve, as root before the drop, since the rule files may be root's.
+ * Returns 0 with the rules in *rules (NULL for "none"), or -1 with
+ * "rules: ..." in err. */
+int outputs_compile_rules(const struct config *cfg, struct classify **rules,
+    char *err, size_t errlen);
+
+/* Opens, as the effective user (after the drop), every sink cfg asks for
+ * (the table in outputs.c) and sets up w over them for a daemon of mode.
+ * rules: compiled already (serve; w owns them from here on), or NULL to
+ * compile cfg's rules lazily at the first payload (inetd: a child that
+ * records a silent peer never pays for libyara). serve sheds
+ * classification at half of --max-lag. Returns 0, or -1 with a message
+ * naming the problem in err (the caller exits 2; what was opened is
+ * closed). */
+int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mode,
+    struct classify *rules, char *err, size_t errlen);
+
+#endif

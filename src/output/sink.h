@@ -1,0 +1,103 @@
+/* sink.h - where the writer puts records: each kind of output (SQLite,
+ * JSON lines, and the ones to come) is one file that fills a sink_ops
+ * table, listed once in outputs.c. The writer holds a list of open sinks:
+ * the primary (SQLite), whose failures it retries, and the others, which
+ * it gives each batch once and which count what they could not deliver.
+ * One sink is used by the writer thread only. */
+#ifndef FLYPAPER_SINK_H
+#define FLYPAPER_SINK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "record.h"
+
+struct config;
+
+/* What a write did. The writer retries the primary on SINK_RETRY and
+ * SINK_FULL (the latter one record at a time, giving up payloads that do
+ * not fit) and gives the batch up on SINK_FAILED; a sink that is not the
+ * primary is never retried: it counts its losses in sink_batch. */
+enum sink_status {
+	SINK_OK,
+	SINK_RETRY,                  /* may pass (locked, busy, I/O): try again */
+	SINK_FULL,                   /* the disk or the size limit is full */
+	SINK_FAILED,                 /* permanent: retrying cannot help */
+};
+
+/* What one write of a sink that is not the primary could not deliver. */
+struct sink_batch {
+	uint64_t lost;               /* units (records, lines) not delivered */
+	uint64_t escaped;            /* delivered with a field escaped */
+};
+
+/* A sink's running totals, kept by the writer from each sink_batch. */
+struct sink_counters {
+	uint64_t batches;            /* writes */
+	uint64_t lost;
+	uint64_t escaped;
+};
+
+/* Counters a daemon run leaves behind at exit (the runs table). */
+struct sink_run {
+	const char *mode;            /* "serve" or "inetd" */
+	struct timespec started, ended;
+	uint64_t sessions;           /* sessions recorded (closed) */
+	uint64_t refused;            /* of them, refused for capacity at accept */
+	uint64_t evicted;            /* of them, closed at the fd limit to make room */
+	uint64_t accept_errors;      /* accept(2) failures (EMFILE and others) */
+	uint64_t payloads_dropped;   /* payloads the full queue dropped */
+	uint64_t records_dropped;    /* records the full queue dropped */
+	uint64_t store_errors;       /* failed transactions (busy, full, I/O) */
+	uint64_t records_lost;       /* records given up on at exit */
+	uint64_t jsonl_errors;       /* JSON lines not written whole (lost) */
+	uint64_t jsonl_escaped;      /* JSON lines written with a field escaped */
+	uint64_t lag_pauses;         /* times accepting paused for the writer's lag */
+	uint64_t lag_paused_ms;      /* how long, in all */
+	uint64_t unclassified;       /* payloads not classified: the writer was behind */
+};
+
+struct sink;
+
+struct sink_ops {
+	const char *name;            /* names it in messages: "db", "jsonl" */
+	bool primary;                /* the one whose failures the writer retries */
+	bool connect_events;         /* writes RECORD_CONNECT records too */
+	const char *lost_what;       /* "line(s) not written whole": logged at the first loss */
+	const char *escaped_what;    /* logged at the first escape; NULL: never escapes */
+
+	/* Opens the sink cfg asks for, as the user that writes it, for a
+	 * daemon of mode. Returns it; NULL with err "" when cfg does not ask
+	 * for this sink; NULL with a message naming the problem in err. */
+	struct sink *(*open)(const struct config *cfg, enum record_mode mode,
+	    char *err, size_t errlen);
+	/* Writes list (linked by next; the sink must not keep it). A primary
+	 * leaves the records untouched whatever it returns, so a retry finds
+	 * them as they were; any other sink fills out. */
+	enum sink_status (*write)(struct sink *s, const struct record *list,
+	    struct sink_batch *out);
+	/* The last error, for the writer's log lines. NULL: none to tell. */
+	const char *(*errmsg)(struct sink *s);
+	/* Frees what room it can after SINK_FULL (SQLite: a WAL checkpoint).
+	 * NULL: nothing to free. */
+	void (*make_room)(struct sink *s);
+	/* Reopens after log rotation (SIGHUP). Returns 0, or -1 with err
+	 * (the old file stays in use). NULL: nothing to reopen. */
+	int (*reopen)(struct sink *s, char *err, size_t errlen);
+	/* Keeps a run's counters (SQLite: the runs table). Returns 0 or -1
+	 * with err. NULL: not kept. */
+	int (*write_run)(struct sink *s, const struct sink_run *run, char *err,
+	    size_t errlen);
+	/* Closes the sink and frees it. */
+	void (*close)(struct sink *s);
+};
+
+/* The part every sink starts with; the writer keeps the counters. */
+struct sink {
+	const struct sink_ops *ops;
+	struct sink_counters count;
+};
+
+#endif
