@@ -3,6 +3,7 @@
 #include "rescan.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,10 @@
 #include "options.h"
 #include "store.h"
 #include "text.h"
+
+/* What each payload's scan may take here: forty times the daemon's
+ * default --classify-budget, for what it skipped. */
+#define RESCAN_BUDGET_MS 2000
 
 /* The flags of rescan and classify (which ignores --db). */
 struct rescan_args {
@@ -30,13 +35,75 @@ static const struct option_row rescan_options[] = {
 static void rescan_usage(FILE *out)
 {
 	fprintf(out, "usage: flypaper rescan [--db FILE] [--rules PATHS]\n"
-	    "Applies the rules to every stored payload and replaces the matches.\n");
+	    "Applies the rules to every stored payload and replaces the matches,\n"
+	    "families, tags and classification states of the sessions.\n");
 }
 
 static void classify_usage(FILE *out)
 {
 	fprintf(out, "usage: flypaper classify [--rules PATHS] FILE...\n"
 	    "Prints the rules (and their tags) that match each file.\n");
+}
+
+/* Binds s, a family or tags a rule file named, escaped like every string
+ * the store keeps (NULL when empty). */
+static void rescan_bind_name(sqlite3_stmt *q, int col, const char *s)
+{
+	char *text = s[0] ? text_escape(s, strlen(s), false) : NULL;
+
+	if (text)
+		sqlite3_bind_text(q, col, text, -1, free);
+	else
+		sqlite3_bind_null(q, col);
+}
+
+/* Scans each distinct stored payload once (RESCAN_BUDGET_MS each) into
+ * scratch tables: its matches, and its verdict (family, tags, state).
+ * Returns 0, or -1 on a database error. */
+static int rescan_scan(sqlite3 *db, struct classify *cl, long *payloads, long *skipped)
+{
+	static struct classify_result res;
+	sqlite3_stmt *q = NULL, *ins = NULL, *verdict = NULL;
+	int rc = -1;
+
+	if (sqlite3_exec(db, "CREATE TEMP TABLE rescan(sha256 TEXT, rule TEXT, tags TEXT);"
+	        "CREATE TEMP TABLE rescan_class(sha256 TEXT PRIMARY KEY, family TEXT, "
+	        "tags TEXT, class_state TEXT NOT NULL)", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT sha256, data FROM payloads", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT INTO rescan VALUES (?1, ?2, ?3)", -1, &ins, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO rescan_class VALUES (?1, ?2, ?3, ?4)",
+	        -1, &verdict, NULL) != SQLITE_OK)
+		goto out;
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		const void *data = sqlite3_column_blob(q, 1);
+		int len = sqlite3_column_bytes(q, 1);
+		const char *sha = (const char *)sqlite3_column_text(q, 0);
+		bool over = classify_scan(cl, data, (size_t)len, &res) < 0;
+		(*payloads)++;
+		*skipped += over;
+		/* The spot for what else is known of a payload (its shape). */
+		sqlite3_bind_text(verdict, 1, sha, -1, SQLITE_TRANSIENT);
+		rescan_bind_name(verdict, 2, over ? "" : res.family);
+		rescan_bind_name(verdict, 3, over ? "" : res.tags);
+		sqlite3_bind_text(verdict, 4, over ? "skipped" : "done", -1, SQLITE_STATIC);
+		if (sqlite3_step(verdict) != SQLITE_DONE)
+			goto out;
+		sqlite3_reset(verdict);
+		for (int i = 0; !over && i < res.n; i++) {
+			sqlite3_bind_text(ins, 1, sha, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(ins, 2, res.m[i].rule, -1, SQLITE_STATIC);
+			sqlite3_bind_text(ins, 3, res.m[i].tags, -1, SQLITE_STATIC);
+			if (sqlite3_step(ins) != SQLITE_DONE)
+				goto out;
+			sqlite3_reset(ins);
+		}
+	}
+	rc = 0;
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(ins);
+	sqlite3_finalize(verdict);
+	return rc;
 }
 
 int rescan_main(int argc, char **argv)
@@ -46,9 +113,7 @@ int rescan_main(int argc, char **argv)
 	struct config cfg;
 	const char *db_path = "flypaper.db", *rules_paths;
 	char err[CONFIG_ERR_LEN], shown[512];
-	struct classify_result res;
-	sqlite3_stmt *q = NULL, *ins = NULL;
-	long payloads = 0, matched = 0;
+	long payloads = 0, matched = 0, skipped = 0;
 	int rc = 2;
 
 	config_defaults(&cfg);
@@ -66,43 +131,35 @@ int rescan_main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
+	classify_set_budget(cl, RESCAN_BUDGET_MS * 1000000ULL);
 	struct store *st = store_open(db_path, "rescan", 10000, err, sizeof(err));
 	if (!st) {
 		fprintf(stderr, "flypaper rescan: db: %s: %s\n", db_path, err);
 		goto out;
 	}
 	sqlite3 *db = store_db(st);
-	/* Scan each distinct payload once into a scratch table, then swap
-	 * the matches in one transaction, joined to sessions in one pass. */
-	if (sqlite3_exec(db, "CREATE TEMP TABLE rescan(sha256 TEXT, rule TEXT, tags TEXT)",
-	        NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT sha256, data FROM payloads", -1, &q, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "INSERT INTO rescan VALUES (?1, ?2, ?3)", -1, &ins, NULL) != SQLITE_OK)
-		goto dberr;
-	while (sqlite3_step(q) == SQLITE_ROW) {
-		const void *data = sqlite3_column_blob(q, 1);
-		int len = sqlite3_column_bytes(q, 1);
-		payloads++;
-		if (classify_scan(cl, data, (size_t)len, &res) <= 0)
-			continue;
-		for (int i = 0; i < res.n; i++) {
-			sqlite3_bind_text(ins, 1, (const char *)sqlite3_column_text(q, 0), -1,
-			    SQLITE_TRANSIENT);
-			sqlite3_bind_text(ins, 2, res.m[i].rule, -1, SQLITE_STATIC);
-			sqlite3_bind_text(ins, 3, res.m[i].tags, -1, SQLITE_STATIC);
-			if (sqlite3_step(ins) != SQLITE_DONE)
-				goto dberr;
-			sqlite3_reset(ins);
-		}
-	}
-	if (sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM matches;"
+	/* Scan each distinct payload once into scratch tables, then swap
+	 * the matches and the sessions' verdicts in one transaction, joined
+	 * to sessions in one pass each. A session whose payload bytes are
+	 * not stored (lost) has nothing to classify: 'none'. */
+	if (rescan_scan(db, cl, &payloads, &skipped) < 0 ||
+	    sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM matches;"
 	        "INSERT OR REPLACE INTO matches(session, rule, tags) "
 	        "SELECT s.session, r.rule, r.tags FROM rescan r "
-	        "JOIN sessions s ON s.payload_sha256 = r.sha256; COMMIT;",
+	        "JOIN sessions s ON s.payload_sha256 = r.sha256;",
 	        NULL, NULL, NULL) != SQLITE_OK)
 		goto dberr;
 	matched = sqlite3_changes(db);
+	if (sqlite3_exec(db, "UPDATE sessions SET family = NULL, tags = NULL, class_state = 'none' "
+	        "WHERE class_state <> 'none' OR family IS NOT NULL OR tags IS NOT NULL;"
+	        "UPDATE sessions SET family = c.family, tags = c.tags, class_state = c.class_state "
+	        "FROM rescan_class c WHERE sessions.payload_sha256 = c.sha256;"
+	        "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
+		goto dberr;
 	printf("rescanned %ld payloads; %ld session matches\n", payloads, matched);
+	if (skipped)
+		printf("%ld payload(s) ran over %d ms and were skipped\n", skipped,
+		    RESCAN_BUDGET_MS);
 	rc = 0;
 	goto out;
 dberr:
@@ -111,8 +168,6 @@ dberr:
 	sqlite3_exec(store_db(st), "ROLLBACK", NULL, NULL, NULL);
 	rc = 1;
 out:
-	sqlite3_finalize(q);
-	sqlite3_finalize(ins);
 	store_close(st);
 	classify_close(cl);
 	config_free(&cfg);

@@ -58,6 +58,7 @@ struct config {
 	size_t queue_bytes;          /* writer queue cap, bytes of whole records */
 	uint64_t flush_timeout_ms;   /* how long exit waits for a failing store */
 	uint64_t max_lag_ms;         /* pause accepting while the writer is this far behind; 0 never */
+	uint64_t classify_budget_ms; /* the longest scan of one payload */
 	bool check_only;             /* --check: validate and exit */
 };
 

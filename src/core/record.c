@@ -167,6 +167,21 @@ const char *record_http_name(enum record_http http)
 	}
 }
 
+static const char *const record_class_names[CLASS_STATE_COUNT] = {
+	[CLASS_NONE] = "none",
+	[CLASS_PENDING] = "pending",
+	[CLASS_DONE] = "done",
+	[CLASS_SKIPPED] = "skipped",
+	[CLASS_SHED] = "shed",
+};
+
+const char *record_class_name(enum record_class_state state)
+{
+	if ((unsigned)state >= CLASS_STATE_COUNT)
+		return "none";
+	return record_class_names[state];
+}
+
 static const char *const record_limit_names[LIMIT_COUNT] = {
 	[LIMIT_MAX_CONNS] = "max_conns",
 	[LIMIT_PER_SOURCE] = "max_conns_per_source",
@@ -194,6 +209,8 @@ size_t record_size(const struct record *r)
 		n += (size_t)r->nrequests * sizeof(*r->requests);
 	if (r->matches)
 		n += (size_t)r->nmatches * sizeof(*r->matches);
+	if (r->class)
+		n += sizeof(*r->class);
 	return n;
 }
 
@@ -204,6 +221,7 @@ void record_free(struct record *r)
 	free(r->ident);
 	free(r->requests);
 	free(r->matches);
+	free(r->class);
 	free(r->payload);
 	free(r);
 }

@@ -59,11 +59,32 @@ enum record_limit {
 	LIMIT_COUNT
 };
 
-/* A YARA rule that matched the payload (classify fills them in the
- * writer thread; rescan fills them again later). */
+/* A YARA rule that matched the payload (the classifier thread fills them;
+ * rescan fills them again later). */
 struct record_match {
 	char rule[128];              /* the rule's identifier */
 	char tags[256];              /* its tags, space-separated; the first is the family */
+};
+
+#define RECORD_FAMILY_MAX 32         /* a family name and its NUL */
+#define RECORD_TAGS_MAX 256          /* technique tags, comma-separated, and a NUL */
+
+/* What classification said of a payload: the one family and the
+ * technique tags. */
+struct record_class {
+	char family[RECORD_FAMILY_MAX];  /* "" none */
+	char tags[RECORD_TAGS_MAX];      /* sorted, unique, comma-separated; "" none */
+};
+
+/* How far the classification of a session's payload got. The names are
+ * part of the schema (sessions.class_state). */
+enum record_class_state {
+	CLASS_NONE,                  /* no payload, or no rules */
+	CLASS_PENDING,               /* committed, waiting for the classifier (or rescan) */
+	CLASS_DONE,                  /* classified: family, tags and matches are final */
+	CLASS_SKIPPED,               /* the scan ran over its budget: not retried but by rescan */
+	CLASS_SHED,                  /* the classifier's queue was full: left for rescan */
+	CLASS_STATE_COUNT
 };
 
 /* A span of the payload: requests point into it instead of copying. */
@@ -92,6 +113,9 @@ struct record_ident {
 enum record_kind {
 	RECORD_CONNECT,              /* a session began (JSON-lines only) */
 	RECORD_CLOSED,               /* a session ended: the full record */
+	RECORD_CLASSIFIED,           /* the classifier's verdict on a stored session
+	                              * (id, addresses, digest, class; end_wall is
+	                              * when it was classified) */
 };
 
 /* Which process model recorded the session. */
@@ -132,6 +156,8 @@ struct record {
 	enum record_http http;
 	struct record_match *matches;    /* owned; the YARA rules that matched */
 	int nmatches;
+	enum record_class_state class_state;
+	struct record_class *class;  /* owned; NULL until classified */
 };
 
 /* A new record of kind for session id, recorded by mode: zeroed but for
@@ -167,11 +193,14 @@ const char *record_ident_name(enum ident_status status);
 /* The schema name of an HTTP parse state: NULL for RECORD_HTTP_NONE. */
 const char *record_http_name(enum record_http http);
 
+/* The schema name of a classification state, e.g. "pending". */
+const char *record_class_name(enum record_class_state state);
+
 /* The schema name of a limit, e.g. "max_buffered": NULL for LIMIT_NONE. */
 const char *record_limit_name(enum record_limit limit);
 
 /* The bytes r holds: the struct and every allocation it owns (payload,
- * IDENT result, requests, matches). What --queue-bytes counts. */
+ * IDENT result, requests, matches, class). What --queue-bytes counts. */
 size_t record_size(const struct record *r);
 
 /* Frees r and its payload. NULL is allowed. */

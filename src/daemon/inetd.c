@@ -77,6 +77,11 @@ int inetd_main(int argc, char **argv)
 	inetd_detach_stdio();
 	umask(STATE_UMASK);
 	config_defaults(&cfg);
+	/* A child classifies only when --rules says so (flag or file):
+	 * loading libyara cost every exec about 2 ms. Otherwise its session
+	 * is stored 'pending' and `flypaper rescan` classifies it. */
+	free(cfg.rules);
+	cfg.rules = NULL;
 	rc = config_parse_args(&cfg, CONFIG_INETD, argc, argv, err, sizeof(err));
 	if (rc > 0) {
 		config_free(&cfg);
@@ -93,11 +98,13 @@ int inetd_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	fcntl(STDIN_FILENO, F_SETFL, fcntl(STDIN_FILENO, F_GETFL) | O_NONBLOCK);
 
-	/* The rules are compiled (or loaded from the cache the daemon or the
-	 * first child left next to the database) at the first payload. A
-	 * child loads the cache only if it is its user's own, in a folder no
-	 * one else can write (classify_open): a root child never loads rules
-	 * the service user could have compiled. */
+	/* With --rules, libyara is loaded here, before confinement, and the
+	 * rules are compiled (or loaded from the cache the daemon or the
+	 * first child left next to the database) once the session with a
+	 * payload is committed. A child loads the cache only if it is its
+	 * user's own, in a folder no one else can write (classify_open): a
+	 * root child never loads rules the service user could have
+	 * compiled. */
 	if (outputs_open(&writer, &cfg, MODE_INETD, NULL, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	struct handoff out;
@@ -120,9 +127,9 @@ int inetd_main(int argc, char **argv)
 	uv_unref((uv_handle_t *)&sigint);
 
 	/* Confinement, after every file is open except the rule files and
-	 * their cache, which the writer thread opens later and only when a
-	 * payload needs them (writer_classify_lazily): Landlock lets it read
-	 * the rules and write the cache beside the database. */
+	 * their cache, which the classifier opens later and only when a
+	 * payload needs them: Landlock lets it read the rules and write the
+	 * cache beside the database. */
 	sandbox_confine(&cfg, 1);
 	session_start(w, STDIN_FILENO, 0, &src, NULL, start_ns, &wall);
 	sigprocmask(SIG_UNBLOCK, &term, NULL);
@@ -143,6 +150,10 @@ int inetd_main(int argc, char **argv)
 	if (jsonl.escaped)
 		log_warn("%llu jsonl line(s) written with a field escaped",
 		    (unsigned long long)jsonl.escaped);
+	struct classifier_counters cc = writer_class_counters(&writer);
+	if (cc.unclassified)
+		log_warn("%llu payload(s) left unclassified: `flypaper rescan` classifies them",
+		    (unsigned long long)cc.unclassified);
 	writer_destroy(&writer);
 	worker_shared_free(&shared);
 	config_free(&cfg);

@@ -516,7 +516,7 @@ void sandbox_confine(const struct config *cfg, int read_rules)
 	spec.ro_paths[nro++] = "/usr/share/file";
 	spec.ro_paths[nro++] = "/etc/magic";
 	nfixed = nro;
-	if (read_rules && strcmp(cfg->rules, "none") != 0) {
+	if (read_rules && cfg->rules && strcmp(cfg->rules, "none") != 0) {
 		snprintf(rules, sizeof(rules), "%s", cfg->rules);
 		for (char *p = strtok_r(rules, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
 			/* Two slots stay free: the sanitizers' "/" and the NULL. */

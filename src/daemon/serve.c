@@ -179,7 +179,9 @@ static uint64_t serve_report(struct serve *sv)
 	run.sessions = wr->sessions_written;
 	run.refused = atomic_load(&sv->shared.refused);
 	run.evicted = atomic_load(&sv->shared.evicted);
-	run.unclassified = wr->unclassified;
+	struct classifier_counters cc = writer_class_counters(wr);
+	run.unclassified = cc.unclassified;
+	run.classify_skipped = cc.skipped;
 	run.accept_errors = atomic_load(&sv->shared.accept_errors);
 	run.payloads_dropped = qs.payloads_dropped + wr->payloads_dropped;
 	run.records_dropped = qs.records_dropped;
@@ -197,9 +199,14 @@ static uint64_t serve_report(struct serve *sv)
 		    (unsigned long long)sv->cfg.max_lag_ms,
 		    (unsigned long long)run.lag_paused_ms);
 	if (run.unclassified)
-		log_warn("%llu payload(s) not classified while the writer was behind: "
-		    "`flypaper rescan` classifies every stored payload",
+		log_warn("%llu payload(s) not classified (the classifier's queue was full, "
+		    "or at exit): `flypaper rescan` classifies them",
 		    (unsigned long long)run.unclassified);
+	if (run.classify_skipped)
+		log_warn("%llu payload(s) not classified: their scan ran over "
+		    "--classify-budget (%llums); `flypaper rescan` gives each 2s",
+		    (unsigned long long)run.classify_skipped,
+		    (unsigned long long)sv->cfg.classify_budget_ms);
 	log_info("stopped: %llu sessions recorded, %llu refused, %llu evicted, "
 	    "%llu accept errors, "
 	    "%llu payloads dropped (%llu bytes), %llu records dropped, "

@@ -1,6 +1,7 @@
-/* classify.c - payload families with YARA (libyara): compile the rule
- * files once, scan payloads in the writer thread, remember recent results
- * by digest so a payload seen a thousand times is scanned once. */
+/* classify.c - payload families with YARA (libyara, loaded by yara_api.c):
+ * compile the rule files once, scan a payload within a time budget. The
+ * classifier thread (classifier.c) calls it and remembers results by
+ * digest. */
 #include "classify.h"
 
 #include <dirent.h>
@@ -14,18 +15,12 @@
 #include <yara.h>
 
 #include "state.h"
-
-#define CLASSIFY_CACHE 1024          /* digests remembered (direct-mapped) */
-
-struct classify_entry {
-	unsigned char sha256[32];
-	bool used;
-	struct classify_result result;
-};
+#include "yara_api.h"                /* after yara.h: yr_* through dlopen */
 
 struct classify {
 	YR_RULES *rules;
-	struct classify_entry *cache;
+	YR_SCANNER *scanner;         /* made at the first scan, reused */
+	uint64_t budget_ns;          /* per scan */
 };
 
 static int classify_users;           /* yr_initialize/yr_finalize pairs */
@@ -251,20 +246,19 @@ struct classify *classify_open(const char *paths, const char *cache, char *err,
 	char *list = NULL, *save = NULL, *key = NULL;
 	int files = 0;
 
+	if (yara_api_load(err, errlen) < 0)
+		return NULL;
 	if (classify_users++ == 0 && yr_initialize() != ERROR_SUCCESS) {
 		classify_users--;
 		snprintf(err, errlen, "cannot initialise libyara");
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
+	if (c)
+		c->budget_ns = CLASSIFY_BUDGET_DEFAULT_NS;
 	if (c && cache && (key = classify_key(paths)) &&
 	    (c->rules = classify_cache_load(cache, key))) {
 		free(key);
-		if (!(c->cache = calloc(CLASSIFY_CACHE, sizeof(*c->cache)))) {
-			snprintf(err, errlen, "out of memory");
-			classify_close(c);
-			return NULL;
-		}
 		return c;            /* compiling takes 7 ms; loading, 0.1 */
 	}
 	list = strdup(paths);
@@ -283,11 +277,6 @@ struct classify *classify_open(const char *paths, const char *cache, char *err,
 	}
 	if (yr_compiler_get_rules(comp, &c->rules) != ERROR_SUCCESS) {
 		snprintf(err, errlen, "cannot build the rules");
-		goto fail;
-	}
-	c->cache = calloc(CLASSIFY_CACHE, sizeof(*c->cache));
-	if (!c->cache) {
-		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	if (cache && key)
@@ -329,39 +318,49 @@ static int classify_on_match(YR_SCAN_CONTEXT *ctx, int message, void *data,
 	return CALLBACK_CONTINUE;
 }
 
+void classify_set_budget(struct classify *c, uint64_t budget_ns)
+{
+	c->budget_ns = budget_ns;
+}
+
+/* Until the families' precedence fills it: the first match's first tag. */
+static void classify_family_fallback(struct classify_result *out)
+{
+	if (out->family[0] || out->n == 0)
+		return;
+	snprintf(out->family, sizeof(out->family), "%.*s",
+	    (int)strcspn(out->m[0].tags, " "), out->m[0].tags);
+}
+
 int classify_scan(struct classify *c, const uint8_t *data, size_t len,
     struct classify_result *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (yr_rules_scan_mem(c->rules, data, len, SCAN_FLAGS_FAST_MODE,
-	        classify_on_match, out, CLASSIFY_TIMEOUT_S) != ERROR_SUCCESS)
+	if (!c->scanner && yr_scanner_create(c->rules, &c->scanner) != ERROR_SUCCESS) {
+		c->scanner = NULL;
 		return -1;
-	return out->n;
-}
-
-const struct classify_result *classify_payload(struct classify *c,
-    const unsigned char sha256[32], const uint8_t *data, size_t len)
-{
-	struct classify_entry *e = &c->cache[(sha256[0] | sha256[1] << 8) % CLASSIFY_CACHE];
-
-	if (e->used && memcmp(e->sha256, sha256, 32) == 0)
-		return &e->result;
-	if (classify_scan(c, data, len, &e->result) < 0) {
-		e->used = false;
-		return NULL;
 	}
-	memcpy(e->sha256, sha256, 32);
-	e->used = true;
-	return &e->result;
+	yr_scanner_set_callback(c->scanner, classify_on_match, out);
+	yr_scanner_set_flags(c->scanner, SCAN_FLAGS_FAST_MODE);
+	/* yr_scanner_set_timeout takes whole seconds; the scanner keeps
+	 * nanoseconds, in a field of its public struct. */
+	c->scanner->timeout = c->budget_ns;
+	if (yr_scanner_scan_mem(c->scanner, data, len) != ERROR_SUCCESS) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	classify_family_fallback(out);
+	return out->n;
 }
 
 void classify_close(struct classify *c)
 {
 	if (!c)
 		return;
+	if (c->scanner)
+		yr_scanner_destroy(c->scanner);
 	if (c->rules)
 		yr_rules_destroy(c->rules);
-	free(c->cache);
 	free(c);
 	if (--classify_users == 0)
 		yr_finalize();

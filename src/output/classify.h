@@ -1,4 +1,5 @@
-/* classify.h - payload families: YARA rules over payloads. */
+/* classify.h - payload families: YARA rules over payloads. libyara is
+ * loaded at run time (yara_api.c), by classify_open. */
 #ifndef FLYPAPER_CLASSIFY_H
 #define FLYPAPER_CLASSIFY_H
 
@@ -9,11 +10,15 @@
 #include "record.h"
 
 #define CLASSIFY_MAX_MATCHES 8       /* rules kept per payload */
-#define CLASSIFY_TIMEOUT_S 2         /* a scan that takes longer is cut */
+#define CLASSIFY_FAMILY_MAX RECORD_FAMILY_MAX  /* 32: a family name and its NUL */
+#define CLASSIFY_TAGS_MAX RECORD_TAGS_MAX      /* 256: technique tags and a NUL */
+#define CLASSIFY_BUDGET_DEFAULT_NS (2ULL * 1000000000ULL) /* until classify_set_budget */
 
 struct classify_result {
 	int n;
 	struct record_match m[CLASSIFY_MAX_MATCHES];
+	char family[CLASSIFY_FAMILY_MAX]; /* the one family; "" none */
+	char tags[CLASSIFY_TAGS_MAX];     /* technique tags, comma-separated, sorted, unique; "" none */
 };
 
 struct classify;
@@ -28,15 +33,15 @@ struct classify;
 struct classify *classify_open(const char *paths, const char *cache, char *err,
     size_t errlen);
 
-/* Scans data. Returns the number of matching rules (filled into out), or
- * -1 when the scan failed (a timeout, too many matches). */
+/* Gives each later scan of c at most budget_ns nanoseconds (libyara checks
+ * its clock periodically: expect up to about twice that). */
+void classify_set_budget(struct classify *c, uint64_t budget_ns);
+
+/* Scans data within c's budget. Returns the number of matching rules
+ * (filled into out), or -1 when the scan failed (over budget, too many
+ * matches). One thread at a time per c. */
 int classify_scan(struct classify *c, const uint8_t *data, size_t len,
     struct classify_result *out);
-
-/* Like classify_scan, remembering results by the payload's SHA-256. The
- * result stays valid until the next call. NULL when the scan failed. */
-const struct classify_result *classify_payload(struct classify *c,
-    const unsigned char sha256[32], const uint8_t *data, size_t len);
 
 /* Frees the rules. NULL is allowed. */
 void classify_close(struct classify *c);

@@ -212,12 +212,42 @@ static void jsonl_set_payload_base64(struct jsonl_event *ev, const struct record
 	free(b64);
 }
 
+/* What classification said, when it is known: class_state, family
+ * (string or null), tags (array), rules and their families (arrays). */
+static void jsonl_set_class(struct jsonl_event *ev, const struct record *r)
+{
+	const struct record_class *c = r->class;
+	json_t *rules = json_array(), *families = json_array(), *tags = json_array();
+	char tag[RECORD_TAGS_MAX];
+
+	jsonl_set_str(ev, "class_state", record_class_name(r->class_state));
+	jsonl_set(ev, "family", c && c->family[0] ? jsonl_str(ev, "family", c->family)
+	    : json_null());
+	/* "a,b,c" into ["a","b","c"] */
+	for (const char *p = c ? c->tags : ""; tags && *p; ) {
+		size_t n = strcspn(p, ",");
+		snprintf(tag, sizeof(tag), "%.*s", (int)n, p);
+		if (n && json_array_append_new(tags, jsonl_str(ev, "tags", tag)) < 0)
+			ev->failed = true;
+		p += n + (p[n] == ',');
+	}
+	for (int i = 0; rules && families && i < r->nmatches; i++) {
+		char family[64];
+		if (json_array_append_new(rules, jsonl_str(ev, "rules", r->matches[i].rule)) < 0 ||
+		    (sscanf(r->matches[i].tags, "%63s", family) == 1 &&
+		     json_array_append_new(families, jsonl_str(ev, "families", family)) < 0))
+			ev->failed = true;
+	}
+	jsonl_set(ev, "tags", tags);
+	jsonl_set(ev, "rules", rules);
+	jsonl_set(ev, "families", families);
+}
+
 /* How the peer reacted: timing, IDENT, HTTP parse. */
 static void jsonl_set_reaction(struct jsonl_event *ev, const struct record *r)
 {
 	const struct record_ident *id = r->ident;
 	const char *http = record_http_name(r->http);
-	json_t *rules = json_array(), *families = json_array();
 
 	jsonl_set_ms(ev, "first_out_ms", r->first_out_ms);
 	jsonl_set_str(ev, "closed_by", r->closed_by_peer ? "peer" : "server");
@@ -233,15 +263,7 @@ static void jsonl_set_reaction(struct jsonl_event *ev, const struct record *r)
 	jsonl_set_ms(ev, "ident_reply_ms", id ? id->reply_ms : -1);
 	jsonl_set_str(ev, "http", http ? http : "");
 	jsonl_set_int(ev, "requests", (json_int_t)(r->nrequests + r->requests_dropped));
-	for (int i = 0; rules && families && i < r->nmatches; i++) {
-		char family[64];
-		if (json_array_append_new(rules, jsonl_str(ev, "rules", r->matches[i].rule)) < 0 ||
-		    (sscanf(r->matches[i].tags, "%63s", family) == 1 &&
-		     json_array_append_new(families, jsonl_str(ev, "families", family)) < 0))
-			ev->failed = true;
-	}
-	jsonl_set(ev, "rules", rules);
-	jsonl_set(ev, "families", families);
+	jsonl_set_class(ev, r);
 }
 
 static char *jsonl_format_request_line(const struct record *r, uint32_t i,
@@ -280,6 +302,17 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 	struct jsonl_event ev;
 
 	record_format_ts(&r->start_wall, start);
+	if (r->kind == RECORD_CLASSIFIED) {
+		/* The verdict on a session written before: when it came, on
+		 * which payload, and what it says. */
+		record_format_ts(&r->end_wall, ts);
+		record_sha256_hex(r->sha256, sha);
+		jsonl_begin(&ev, r, "flypaper.session.classified", ts, sensor);
+		jsonl_set_str(&ev, "start_ts", start);
+		jsonl_set_str(&ev, "payload_sha256", sha);
+		jsonl_set_class(&ev, r);
+		return jsonl_end(&ev, escaped);
+	}
 	record_format_ts(closed ? &r->end_wall : &r->start_wall, ts);
 	jsonl_begin(&ev, r, closed ? "flypaper.session.closed" : "flypaper.session.connect",
 	    ts, sensor);

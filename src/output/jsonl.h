@@ -17,7 +17,8 @@ struct jsonl *jsonl_open(const char *path, const char *sensor, char *err,
 
 /* Appends one line per record of list: flypaper.session.connect for
  * RECORD_CONNECT; for RECORD_CLOSED one flypaper.http.request per request
- * found, then flypaper.session.closed. Each batch is one write(2) of whole
+ * found, then flypaper.session.closed; flypaper.session.classified for
+ * RECORD_CLASSIFIED. Each batch is one write(2) of whole
  * lines. A write cut short (full disk) keeps the whole lines written and
  * removes the partial one, or, when it cannot (a pipe), starts the next
  * batch with a newline: a half line is never glued to the next event.

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sink.h"
+#include "yara_api.h"
 
 extern const struct sink_ops sink_sqlite_ops;  /* sink_sqlite.c: the primary */
 extern const struct sink_ops sink_jsonl_ops;   /* sink_jsonl.c */
@@ -33,7 +34,7 @@ int outputs_compile_rules(const struct config *cfg, struct classify **rules,
 	char why[CONFIG_ERR_LEN], cache[4096];
 
 	*rules = NULL;
-	if (strcmp(cfg->rules, "none") == 0)
+	if (!cfg->rules || strcmp(cfg->rules, "none") == 0)
 		return 0;
 	outputs_rules_cache(cfg, cache, sizeof(cache));
 	if (!(*rules = classify_open(cfg->rules, cache, why, sizeof(why)))) {
@@ -46,9 +47,10 @@ int outputs_compile_rules(const struct config *cfg, struct classify **rules,
 int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mode,
     struct classify *rules, char *err, size_t errlen)
 {
-	char cache[4096];
+	char cache[4096], why[512];
+	uint64_t budget_ns = cfg->classify_budget_ms * 1000000ULL;
 
-	if (writer_init(w, rules, cfg->queue_records, cfg->queue_bytes,
+	if (writer_init(w, cfg->queue_records, cfg->queue_bytes,
 	        cfg->flush_timeout_ms) < 0) {
 		classify_close(rules);
 		snprintf(err, errlen, "cannot set up the writer");
@@ -62,21 +64,31 @@ int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mo
 			if (s)
 				snprintf(err, errlen, "%s: one sink too many",
 				    outputs_sinks[i]->name);
+			classify_close(rules);
 			writer_destroy(w);
 			return -1;
 		}
 	}
 	outputs_rules_cache(cfg, cache, sizeof(cache));
+	if (!cfg->rules) {
+		/* An inetd child not given --rules: no libyara at all. */
+		writer_classify_later(w);
+		return 0;
+	}
 	if (!rules && strcmp(cfg->rules, "none") != 0 &&
-	    writer_classify_lazily(w, cfg->rules, cache) < 0) {
+	    yara_api_load(why, sizeof(why)) < 0) {
+		/* Now, not at the first payload: confinement forbids mapping
+		 * code. The rules themselves are compiled when a payload
+		 * needs them. */
+		snprintf(err, errlen, "rules: %s", why);
+		writer_destroy(w);
+		return -1;
+	}
+	if ((rules || strcmp(cfg->rules, "none") != 0) &&
+	    writer_classify(w, rules, rules ? NULL : cfg->rules, cache, budget_ns) < 0) {
 		snprintf(err, errlen, "cannot set up the writer: out of memory");
 		writer_destroy(w);
 		return -1;
 	}
-	/* Behind by half of max-lag, families wait for `rescan`; behind by
-	 * max-lag, accepting waits too. An inetd child classifies its one
-	 * session whatever it costs. */
-	if (mode == MODE_SERVE)
-		writer_shed_classification(w, cfg->max_lag_ms * 1000000 / 2);
 	return 0;
 }

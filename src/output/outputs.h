@@ -21,13 +21,14 @@ int outputs_compile_rules(const struct config *cfg, struct classify **rules,
     char *err, size_t errlen);
 
 /* Opens, as the effective user (after the drop), every sink cfg asks for
- * (the table in outputs.c) and sets up w over them for a daemon of mode.
- * rules: compiled already (serve; w owns them from here on), or NULL to
- * compile cfg's rules lazily at the first payload (inetd: a child that
- * records a silent peer never pays for libyara). serve sheds
- * classification at half of --max-lag. Returns 0, or -1 with a message
- * naming the problem in err (the caller exits 2; what was opened is
- * closed). */
+ * (the table in outputs.c) and sets up w over them for a daemon of mode,
+ * with its classifier. rules: compiled already (serve; w owns them from
+ * here on), or NULL: with cfg's rules NULL (an inetd child not given
+ * --rules) nothing is classified and payloads are stored 'pending' for
+ * `rescan`; otherwise libyara is loaded now and cfg's rules compiled at
+ * the first payload (an inetd child that records a silent peer never
+ * compiles them). Returns 0, or -1 with a message naming the problem in
+ * err (the caller exits 2; what was opened is closed). */
 int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mode,
     struct classify *rules, char *err, size_t errlen);
 

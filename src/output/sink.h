@@ -56,7 +56,8 @@ struct sink_run {
 	uint64_t jsonl_escaped;      /* JSON lines written with a field escaped */
 	uint64_t lag_pauses;         /* times accepting paused for the writer's lag */
 	uint64_t lag_paused_ms;      /* how long, in all */
-	uint64_t unclassified;       /* payloads not classified: the writer was behind */
+	uint64_t unclassified;       /* payloads left 'shed' or 'pending': a full queue, exit */
+	uint64_t classify_skipped;   /* payloads whose scan ran over --classify-budget */
 };
 
 struct sink;

@@ -17,6 +17,7 @@ struct store {
 	sqlite3_stmt *insert_run;
 	sqlite3_stmt *insert_request;
 	sqlite3_stmt *insert_match;
+	sqlite3_stmt *update_class;
 };
 
 /* Version 1. Later versions append their own statements; a database is
@@ -125,6 +126,19 @@ static const char store_schema_v5[] =
 	"ALTER TABLE runs ADD COLUMN jsonl_escaped INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE meta SET value = '5' WHERE key = 'schema_version';";
 
+/* Version 6: the family of each session (the one a precedence picks),
+ * its technique tags, and how far its classification got, now that it
+ * runs after the commit ('none', 'pending', 'done', 'skipped', 'shed');
+ * payloads over --classify-budget counted per run. Sessions stored before
+ * carry a payload 'pending' (for rescan), none 'none'. */
+static const char store_schema_v6[] =
+	"ALTER TABLE sessions ADD COLUMN family TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tags TEXT;"       /* comma-separated */
+	"ALTER TABLE sessions ADD COLUMN class_state TEXT NOT NULL DEFAULT 'none';"
+	"UPDATE sessions SET class_state = 'pending' WHERE payload_sha256 IS NOT NULL;"
+	"ALTER TABLE runs ADD COLUMN classify_skipped INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE meta SET value = '6' WHERE key = 'schema_version';";
+
 static int store_fail(struct store *st, char *err, size_t errlen,
     const char *what)
 {
@@ -199,6 +213,9 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
 	if (version < 5 &&
 	    sqlite3_exec(st->db, store_schema_v5, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
+	if (version < 6 &&
+	    sqlite3_exec(st->db, store_schema_v6, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	return 0;
@@ -262,18 +279,19 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "payload_lost, mode, strategy, first_out_ms, closed_by, "
 	        "peer_close_after_out_ms, peer_close_after_ident_ms, ident_status, "
 	        "ident_reply, ident_opsys, ident_charset, ident_userid, ident_error, "
-	        "ident_sent_ms, ident_reply_ms, http, requests, limit_hit) VALUES "
+	        "ident_sent_ms, ident_reply_ms, http, requests, limit_hit, family, tags, "
+	        "class_state) VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
 	        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
-	        "?28, ?29, ?30, ?31, ?32, ?33)",
+	        "?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_session, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT INTO runs(sensor, mode, started, ended, sessions, refused, "
 	        "accept_errors, payloads_dropped, records_dropped, store_errors, "
 	        "records_lost, jsonl_errors, lag_pauses, lag_paused_ms, unclassified, "
-	        "evicted, jsonl_escaped) VALUES "
+	        "evicted, jsonl_escaped, classify_skipped) VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-	        "?17)",
+	        "?17, ?18)",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT INTO requests(session, seq, at_ms, method, target, version, "
@@ -282,7 +300,11 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_request, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT OR REPLACE INTO matches(session, rule, tags) VALUES (?1, ?2, ?3)",
-	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_match, NULL) != SQLITE_OK) {
+	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_match, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(st->db,
+	        "UPDATE sessions SET family = ?2, tags = ?3, class_state = ?4 "
+	        "WHERE session = ?1",
+	        -1, SQLITE_PREPARE_PERSISTENT, &st->update_class, NULL) != SQLITE_OK) {
 		store_fail(st, err, errlen, "cannot prepare statements");
 		goto err;
 	}
@@ -379,6 +401,37 @@ int store_insert_match(struct store *st, const char *session, const char *rule,
 	return store_step(s);
 }
 
+/* Binds family, tags (NULL when none) and class_state at col, col + 1
+ * and col + 2. Rules name families and tags: they are escaped like peer
+ * bytes, since a rule file may say anything. */
+static void store_bind_class(sqlite3_stmt *s, int col, const struct record *r)
+{
+	if (r->class && r->class->family[0])
+		store_bind_peer(s, col, r->class->family);
+	if (r->class && r->class->tags[0])
+		store_bind_peer(s, col + 1, r->class->tags);
+	sqlite3_bind_text(s, col + 2, record_class_name(r->class_state), -1, SQLITE_STATIC);
+}
+
+/* A verdict of the classifier on a session stored before. */
+static int store_apply_class(struct store *st, const struct record *r)
+{
+	char id[RECORD_ID_LEN];
+	int rc;
+
+	record_id_hex(r->id, id);
+	sqlite3_bind_text(st->update_class, 1, id, -1, SQLITE_STATIC);
+	store_bind_class(st->update_class, 2, r);
+	if ((rc = store_step(st->update_class)) != SQLITE_OK)
+		return rc;
+	for (int i = 0; i < r->nmatches; i++) {
+		rc = store_insert_match(st, id, r->matches[i].rule, r->matches[i].tags);
+		if (rc != SQLITE_OK)
+			return rc;
+	}
+	return SQLITE_OK;
+}
+
 static int store_insert(struct store *st, const struct record *r)
 {
 	static const char *const mode_names[] = {"serve", "inetd"};
@@ -457,6 +510,7 @@ static int store_insert(struct store *st, const struct record *r)
 	sqlite3_bind_int64(s, 32, (sqlite3_int64)(r->nrequests + r->requests_dropped));
 	if (record_limit_name(r->limit))
 		sqlite3_bind_text(s, 33, record_limit_name(r->limit), -1, SQLITE_STATIC);
+	store_bind_class(s, 34, r);
 	rc = store_step(s);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -475,9 +529,10 @@ int store_write(struct store *st, const struct record *list)
 	if (rc != SQLITE_OK)
 		return rc;
 	for (const struct record *r = list; r; r = r->next) {
-		if (r->kind != RECORD_CLOSED)
-			continue;
-		rc = store_insert(st, r);
+		if (r->kind == RECORD_CLOSED)
+			rc = store_insert(st, r);
+		else if (r->kind == RECORD_CLASSIFIED)
+			rc = store_apply_class(st, r);
 		if (rc != SQLITE_OK)
 			goto fail;
 	}
@@ -514,6 +569,7 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	sqlite3_bind_int64(s, 15, (sqlite3_int64)run->unclassified);
 	sqlite3_bind_int64(s, 16, (sqlite3_int64)run->evicted);
 	sqlite3_bind_int64(s, 17, (sqlite3_int64)run->jsonl_escaped);
+	sqlite3_bind_int64(s, 18, (sqlite3_int64)run->classify_skipped);
 	return store_step(s);
 }
 
@@ -562,6 +618,7 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->insert_run);
 	sqlite3_finalize(st->insert_request);
 	sqlite3_finalize(st->insert_match);
+	sqlite3_finalize(st->update_class);
 	sqlite3_close(st->db);
 	free(st->sensor);
 	free(st);

@@ -9,7 +9,7 @@
 #include "record.h"
 #include "sink.h"
 
-#define STORE_SCHEMA_VERSION 5
+#define STORE_SCHEMA_VERSION 6
 
 struct store;
 struct sqlite3;
@@ -25,7 +25,8 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
     char *err, size_t errlen);
 
 /* Writes every RECORD_CLOSED record of list (payload first, once per
- * distinct digest) in one transaction. Returns 0, or the SQLite error code
+ * distinct digest) and applies every RECORD_CLASSIFIED one (the session's
+ * family, tags, class_state and matches) in one transaction. Returns 0, or the SQLite error code
  * with the transaction rolled back; the records are left untouched either
  * way so the caller may retry. */
 int store_write(struct store *st, const struct record *list);

@@ -2,7 +2,9 @@
  * (JSON lines) once per batch, counting what it could not deliver, then
  * the primary (SQLite). A failing primary (locked, full disk) keeps its
  * batch and is retried; only a permanent error or the exit deadline gives
- * records up, and those are counted and logged. */
+ * records up, and those are counted and logged. Committed payloads go to
+ * the classifier (classifier.c), whose verdicts come back as records of
+ * their own for a later batch. */
 #include "writer.h"
 
 #include <stdlib.h>
@@ -18,14 +20,70 @@
 #define WRITER_GATHER_ENOUGH 256     /* a first take this big skips the wait: behind */
 #define WRITER_LOG_EVERY_NS (10ULL * 1000000000ULL)
 
-int writer_init(struct writer *w, struct classify *classify, size_t max_records,
-    size_t max_bytes, uint64_t flush_timeout_ms)
+int writer_init(struct writer *w, size_t max_records, size_t max_bytes,
+    uint64_t flush_timeout_ms)
 {
-	*w = (struct writer){.classify = classify, .flush_timeout_ms = flush_timeout_ms};
+	*w = (struct writer){.flush_timeout_ms = flush_timeout_ms};
 	atomic_init(&w->reopen, false);
 	atomic_init(&w->failing, false);
-	atomic_init(&w->classifying, false);
 	return queue_init(&w->queue, max_records, max_bytes);
+}
+
+/* A verdict is ready: wake the writer if it sleeps on an empty queue. */
+static void writer_wake(void *w)
+{
+	queue_kick(&((struct writer *)w)->queue);
+}
+
+int writer_classify(struct writer *w, struct classify *rules, const char *paths,
+    const char *cache, uint64_t budget_ns)
+{
+	w->classifier = classifier_new(rules, paths, cache, budget_ns, writer_wake, w);
+	return w->classifier ? 0 : -1;
+}
+
+void writer_classify_later(struct writer *w)
+{
+	w->classify_later = true;
+}
+
+struct classifier_counters writer_class_counters(struct writer *w)
+{
+	struct classifier_counters c = {0};
+
+	if (w->classifier)
+		classifier_get_counters(w->classifier, &c);
+	return c;
+}
+
+/* A session about to be written: its verdict when its digest's is known,
+ * else a place in the classifier's queue ('pending'), else 'shed'. */
+static void writer_class_begin(struct writer *w, struct record *r)
+{
+	if (!r->payload)
+		r->class_state = CLASS_NONE;
+	else if (!w->classifier)
+		r->class_state = w->classify_later ? CLASS_PENDING : CLASS_NONE;
+	else if (!classifier_lookup(w->classifier, r))
+		r->class_state = classifier_reserve(w->classifier, r->payload_len)
+		    ? CLASS_PENDING : CLASS_SHED;
+}
+
+/* r was committed: its payload goes to the classifier, in its place. */
+static void writer_class_submit(struct writer *w, struct record *r)
+{
+	if (w->classifier && r->kind == RECORD_CLOSED && r->class_state == CLASS_PENDING &&
+	    r->payload)
+		classifier_submit(w->classifier, r);
+}
+
+/* r will not be committed (given up, or its payload was): its place goes
+ * back. */
+static void writer_class_cancel(struct writer *w, struct record *r)
+{
+	if (w->classifier && r->kind == RECORD_CLOSED && r->class_state == CLASS_PENDING &&
+	    r->payload)
+		classifier_release(w->classifier, r->payload_len);
 }
 
 int writer_add_sink(struct writer *w, struct sink *s)
@@ -92,6 +150,8 @@ static void writer_give_up(struct writer *w, const char *why)
 		w->records_lost += n;
 		log_error("%s: %zu session record(s) lost: %s", w->primary->ops->name, n, why);
 	}
+	for (struct record *r = w->pending; r; r = r->next)
+		writer_class_cancel(w, r);
 	writer_free_list(w->pending);
 	w->pending = NULL;
 }
@@ -137,11 +197,16 @@ static enum sink_status writer_commit_piecewise(struct writer *w, uint64_t *stri
 
 	while (w->pending) {
 		struct record *r = w->pending;
-		if (r->kind == RECORD_CLOSED) {
+		if (r->kind == RECORD_CLASSIFIED && writer_write_one(w, r) != SINK_OK) {
+			/* A verdict is worth less than the room it needs: the
+			 * session stays 'pending', for rescan. */
+		} else if (r->kind == RECORD_CLOSED) {
 			rc = writer_write_one(w, r);
 			if (rc == SINK_FULL && r->payload) {
 				w->payloads_dropped++;
 				w->payload_bytes_dropped += r->payload_len;
+				writer_class_cancel(w, r);
+				r->class_state = CLASS_NONE;
 				free(r->payload);
 				r->payload = NULL;
 				r->payload_lost = true;
@@ -154,6 +219,7 @@ static enum sink_status writer_commit_piecewise(struct writer *w, uint64_t *stri
 			w->sessions_written++;
 			if (r->reason == CLOSE_CAPACITY)
 				w->refused_written++;
+			writer_class_submit(w, r);
 		}
 		w->pending = r->next;
 		record_free(r);
@@ -190,6 +256,8 @@ static int writer_commit(struct writer *w)
 	}
 	if (rc == SINK_OK) {
 		w->sessions_written += writer_count_closed(w->pending, &w->refused_written);
+		for (struct record *r = w->pending; r; r = r->next)
+			writer_class_submit(w, r);
 		writer_free_list(w->pending);
 		w->pending = NULL;
 		return 0;
@@ -207,72 +275,6 @@ static int writer_commit(struct writer *w)
 		w->next_log_ns = now + WRITER_LOG_EVERY_NS;
 	}
 	return -1;
-}
-
-/* Names the families of each payload: here, off the event loops, once per
- * distinct payload thanks to classify's cache. */
-int writer_classify_lazily(struct writer *w, const char *paths, const char *cache)
-{
-	free(w->classify_paths);
-	free(w->classify_cache);
-	w->classify_paths = strdup(paths);
-	w->classify_cache = cache ? strdup(cache) : NULL;
-	return w->classify_paths && (!cache || w->classify_cache) ? 0 : -1;
-}
-
-void writer_shed_classification(struct writer *w, uint64_t lag_ns)
-{
-	w->shed_lag_ns = lag_ns;
-}
-
-/* True when the records taken but not committed wait longer than
- * shed_lag_ns: classifying more would only add to the lag. */
-static bool writer_shedding(struct writer *w)
-{
-	uint64_t oldest = queue_oldest_ns(&w->queue), now = uv_hrtime();
-
-	return w->shed_lag_ns && oldest && now > oldest && now - oldest > w->shed_lag_ns;
-}
-
-static void writer_classify(struct writer *w, struct record *list)
-{
-	if (!w->classify) {
-		char err[512];
-		bool payload = false;
-		for (struct record *r = list; r && !payload; r = r->next)
-			payload = r->kind == RECORD_CLOSED && r->payload;
-		if (!payload || !w->classify_paths)
-			return;
-		w->classify = classify_open(w->classify_paths, w->classify_cache, err, sizeof(err));
-		if (!w->classify) {
-			log_error("rules: %s (payloads are not classified)", err);
-			free(w->classify_paths);
-			w->classify_paths = NULL;
-			return;
-		}
-	}
-	for (struct record *r = list; r; r = r->next) {
-		if (r->kind != RECORD_CLOSED || !r->payload || r->matches)
-			continue;
-		if (writer_shedding(w)) {
-			if (w->unclassified++ == 0)
-				log_warn("rules: the writer is behind: payloads are stored "
-				    "unclassified until it catches up (counted; run "
-				    "`flypaper rescan` later)");
-			continue;
-		}
-		atomic_store(&w->classifying, true);
-		const struct classify_result *res = classify_payload(w->classify, r->sha256,
-		    r->payload, r->payload_len);
-		atomic_store(&w->classifying, false);
-		if (!res || res->n == 0)
-			continue;
-		r->matches = malloc((size_t)res->n * sizeof(*r->matches));
-		if (!r->matches)
-			continue;
-		memcpy(r->matches, res->m, (size_t)res->n * sizeof(*r->matches));
-		r->nmatches = res->n;
-	}
 }
 
 /* Gives list to a sink that is not the primary, once: what it could not
@@ -297,16 +299,19 @@ static void writer_deliver(struct sink *s, const struct record *list)
 	}
 }
 
-/* Takes what the queue has, classifies it, gives it to each other sink
- * once, and appends it to the pending batch for the primary. */
+/* Takes what the queue has (and the classifier's verdicts), gives it to
+ * each other sink once, and appends it to the pending batch for the
+ * primary. */
 static void writer_take(struct writer *w, struct record *list)
 {
 	struct record **tail = &w->pending;
 
 	if (!list)
 		return;
-	if (w->classify || w->classify_paths)
-		writer_classify(w, list);
+	for (struct record *r = list; r; r = r->next) {
+		if (r->kind == RECORD_CLOSED)
+			writer_class_begin(w, r);
+	}
 	for (int i = 0; i < w->nsinks; i++) {
 		if (w->sinks[i] != w->primary)
 			writer_deliver(w->sinks[i], list);
@@ -365,6 +370,8 @@ static void writer_gather(struct writer *w)
 		list = queue_pop_all(&w->queue, 0);
 	}
 	writer_take(w, list);
+	if (w->classifier)
+		writer_take(w, classifier_take(w->classifier));
 }
 
 bool writer_lag_exceeds(uint64_t oldest_ns, bool failing, uint64_t now_ns,
@@ -383,7 +390,7 @@ bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns)
 	 * in the common case. */
 	if (!writer_lag_exceeds(oldest, false, now_ns, max_lag_ns))
 		return false;
-	return !atomic_load(&w->classifying) && !atomic_load(&w->failing);
+	return !atomic_load(&w->failing);
 }
 
 static bool writer_behind_cb(void *w, uint64_t now_ns, uint64_t max_lag_ns)
@@ -418,6 +425,16 @@ static void *writer_main(void *arg)
 		if (!failed)
 			queue_committed(&w->queue);
 		if (queue_stopping(&w->queue)) {
+			if (!failed && queue_drained(&w->queue) && w->classifier &&
+			    !w->classifier_finished) {
+				/* Everything is committed: the classifier gets a
+				 * moment for what it holds, its verdicts one more
+				 * batch. */
+				classifier_finish(w->classifier);
+				w->classifier_finished = true;
+				writer_take(w, classifier_take(w->classifier));
+				continue;
+			}
 			if (!failed && queue_drained(&w->queue))
 				break;
 			uint64_t now = uv_hrtime();
@@ -437,6 +454,8 @@ static void *writer_main(void *arg)
 
 int writer_start(struct writer *w)
 {
+	if (w->classifier && classifier_start(w->classifier) < 0)
+		return -1;
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
 		return -1;
 	w->running = true;
@@ -466,16 +485,14 @@ void writer_drain(struct writer *w)
 
 void writer_destroy(struct writer *w)
 {
+	/* The classifier first: its thread may still wake the queue. */
+	classifier_free(w->classifier);
+	w->classifier = NULL;
 	writer_free_list(w->pending);
 	w->pending = NULL;
 	queue_destroy(&w->queue);
 	for (int i = 0; i < w->nsinks; i++)
 		w->sinks[i]->ops->close(w->sinks[i]);
-	classify_close(w->classify);
-	free(w->classify_paths);
-	free(w->classify_cache);
-	w->classify = NULL;
-	w->classify_paths = w->classify_cache = NULL;
 	w->primary = NULL;
 	w->nsinks = 0;
 }

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "classify.h"
+#include "classifier.h"
 #include "handoff.h"
 #include "queue.h"
 #include "sink.h"
@@ -20,16 +20,14 @@ struct writer {
 	struct sink *sinks[WRITER_MAX_SINKS]; /* owned; the others get each batch once */
 	int nsinks;
 	struct sink *primary;        /* one of sinks, retried while it fails; NULL: none */
-	struct classify *classify;   /* owned; NULL when no rules (yet) */
-	char *classify_paths;        /* owned; rules to compile at the first payload; NULL none */
-	char *classify_cache;        /* owned; where compiled rules are cached; NULL none */
+	struct classifier *classifier; /* owned; NULL: payloads are not classified here */
+	bool classify_later;         /* no classifier, yet payloads are 'pending' (for rescan) */
+	bool classifier_finished;    /* at exit, its last verdicts were taken */
 	uint64_t flush_timeout_ms;   /* how long stopping retries a failing primary */
 	pthread_t thread;
 	bool running;                /* the thread was started */
 	atomic_bool reopen;          /* SIGHUP asked the sinks to reopen their files */
 	atomic_bool failing;         /* the last transaction failed and is retried */
-	atomic_bool classifying;     /* a YARA scan is running: its time is not lag to pause for */
-	uint64_t shed_lag_ns;        /* behind by more, payloads go unclassified; 0 never */
 	struct record *pending;      /* taken from the queue, not yet committed */
 	uint64_t next_log_ns;        /* rate limit for repeated store errors */
 	/* Counters of the primary; read them after writer_stop. Each other
@@ -40,13 +38,11 @@ struct writer {
 	uint64_t payloads_dropped;   /* payloads given up to save sessions on a full disk */
 	uint64_t payload_bytes_dropped;
 	uint64_t records_lost;       /* given up on: a permanent error or exit */
-	uint64_t unclassified;       /* payloads not classified: the writer was behind */
 };
 
-/* Sets up w, without sinks yet, with optional YARA rules (w owns them from
- * here on). Returns 0 or -1. */
-int writer_init(struct writer *w, struct classify *classify, size_t max_records,
-    size_t max_bytes, uint64_t flush_timeout_ms);
+/* Sets up w, without sinks yet and without a classifier. Returns 0 or -1. */
+int writer_init(struct writer *w, size_t max_records, size_t max_bytes,
+    uint64_t flush_timeout_ms);
 
 /* Gives w an open sink, the primary when its ops say so (one at most), up
  * to WRITER_MAX_SINKS in all. w owns s from here on, even when it refuses
@@ -61,17 +57,22 @@ struct sink_counters writer_sink_counters(const struct writer *w, const char *na
  * table), logging any that cannot. After writer_stop. */
 void writer_record_run(struct writer *w, const struct sink_run *run);
 
-/* Compiles the rules in paths the first time a payload needs them, not
- * now: an inetd child that records a silent peer never pays for libyara.
- * w keeps copies of paths and cache (see classify_open). Returns 0 or -1
- * (out of memory). */
-int writer_classify_lazily(struct writer *w, const char *paths, const char *cache);
+/* Classifies payloads with rules (owned by w from here on; NULL: the rule
+ * files in paths, compiled at the first payload, cache as in
+ * classify_open), each scan within budget_ns, off the writer's thread:
+ * sessions are committed 'pending' first and their verdicts applied in a
+ * later transaction. Before writer_start. Returns 0, or -1 when memory ran
+ * out (rules are closed then). */
+int writer_classify(struct writer *w, struct classify *rules, const char *paths,
+    const char *cache, uint64_t budget_ns);
 
-/* Classification is the first thing to give up when the writer falls
- * behind: past lag_ns (half of --max-lag, so before accepting pauses), a
- * payload is stored and not classified (counted; `rescan` classifies every
- * stored payload). 0: always classify (inetd children). */
-void writer_shed_classification(struct writer *w, uint64_t lag_ns);
+/* Stores sessions with a payload as 'pending' without classifying them
+ * (an inetd child not asked to: `rescan` classifies them). */
+void writer_classify_later(struct writer *w);
+
+/* The classifier's counters (zeros without one). After writer_stop or
+ * writer_drain. */
+struct classifier_counters writer_class_counters(struct writer *w);
 
 /* True when the writer is more than max_lag_ns behind at now_ns
  * (uv_hrtime) and the store is healthy: the oldest record not yet
@@ -82,16 +83,15 @@ bool writer_lag_exceeds(uint64_t oldest_ns, bool failing, uint64_t now_ns,
     uint64_t max_lag_ns);
 
 /* writer_lag_exceeds for w now: one atomic load while the writer keeps
- * up, for the event loops to call once per accept batch. False while a
- * YARA scan runs: a slow scan (up to classify's time limit) is not a
- * reason to stop accepting everyone; shedding catches up after it. */
+ * up, for the event loops to call once per accept batch. Scans run on the
+ * classifier's thread, so they are never part of this lag. */
 bool writer_behind(struct writer *w, uint64_t now_ns, uint64_t max_lag_ns);
 
 /* Fills out for capture (worker_shared_init): w's queue, whether a sink
  * writes connect events, and writer_behind as the lag test. */
 void writer_handoff(struct writer *w, struct handoff *out);
 
-/* Starts the writer thread. Returns 0 or -1. */
+/* Starts the writer thread (and the classifier's). Returns 0 or -1. */
 int writer_start(struct writer *w);
 
 /* Asks the thread to reopen the sinks' files (async-signal-unsafe: call
@@ -99,11 +99,13 @@ int writer_start(struct writer *w);
 void writer_request_reopen(struct writer *w);
 
 /* Stops taking records, writes what is queued (retrying a failing primary
- * for up to flush_timeout_ms), joins the thread. */
+ * for up to flush_timeout_ms), lets the classifier finish what it holds
+ * (CLASSIFIER_FINISH_MS) and writes its verdicts, joins the threads. */
 void writer_stop(struct writer *w);
 
 /* Without a thread: writes everything queued now, retrying as the thread
- * would. For the inetd command. */
+ * would, then classifies the payloads it committed and writes the
+ * verdicts. For the inetd command. */
 void writer_drain(struct writer *w);
 
 /* Closes the sinks and frees what is left. */

@@ -338,10 +338,12 @@ def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_p
     d.wait_sessions(1)
     assert d.stop() == 0
     # Make it a version 3 database: no limit_hit column (nor schema 5's
-    # lag counters in runs).
+    # lag counters in runs, nor schema 6's classification).
     con = sqlite3.connect(d.db)
-    con.execute("ALTER TABLE sessions DROP COLUMN limit_hit")
-    for column in ("lag_pauses", "lag_paused_ms", "unclassified", "evicted", "jsonl_escaped"):
+    for column in ("limit_hit", "family", "tags", "class_state"):
+        con.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
+    for column in ("lag_pauses", "lag_paused_ms", "unclassified", "evicted", "jsonl_escaped",
+                   "classify_skipped"):
         con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
     con.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
     con.commit()
@@ -357,9 +359,12 @@ def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_p
     held.close()
     extra.close()
     assert d.stop() == 0
-    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
     assert rows[0]["limit_hit"] == "max_conns_per_source"
     assert len(session_rows(d.db)) == 3       # the old row survived the upgrade
+    # The old session had a payload: it waits for rescan.
+    assert query(d.db, "SELECT class_state FROM sessions WHERE payload_sha256 IS NOT NULL "
+                       "AND close_reason != 'capacity'") == [("pending",)]
     events = [json.loads(line) for line in jl.read_text().splitlines()]
     closed = [e for e in events if e.get("close_reason") == "capacity"]
     assert [e["limit"] for e in closed] == ["max_conns_per_source"]

@@ -72,7 +72,9 @@ def test_escape_hostile_ident_reply_reaches_json_lines_and_is_stored_escaped(
 def test_escape_json_lines_cut_by_a_full_disk_leave_no_half_line(daemons, tmp_path):
     with small_disk(tmp_path, "1m") as mnt:
         jl = mnt / "ev.jsonl"
-        d = daemons(db=str(tmp_path / "fp.db"), args=["--jsonl", str(jl)])
+        # No rules: each session is two lines (connect, closed), with no
+        # verdict events between them.
+        d = daemons(db=str(tmp_path / "fp.db"), args=["--jsonl", str(jl), "--rules", "none"])
         send_and_close(d.port, b"first")
         wait_for(lambda: len(read_lines(jl)) >= 2, what="the first events")
         fill_disk(mnt / "filler")

@@ -13,9 +13,7 @@ import time
 from conftest import FLYPAPER, connect, query, session_rows, wait_for
 
 # A rule whose scan is quadratic in the payload: a 20 KB payload runs into
-# classify's scan timeout (2 s) every time, and a scan that timed out is not
-# cached, so each distinct payload keeps the writer busy for seconds while
-# the database stays perfectly healthy.
+# the scan budget (--classify-budget, 50 ms by default) every time.
 SLOW_RULE = """rule slow_quadratic
 {
     condition:
@@ -24,7 +22,7 @@ SLOW_RULE = """rule slow_quadratic
         )
 }
 """
-SLOW_PAYLOADS = 2        # distinct payloads: about 4 s of scanning
+SLOW_PAYLOADS = 2        # distinct payloads, each over the budget
 WAITING = 5              # peers that connect while the writer is stuck
 
 
@@ -127,10 +125,10 @@ def test_sigterm_during_a_lag_pause_records_the_backlog(daemons):
         s.close()
 
 
-def test_a_slow_scan_never_pauses_accepting_and_families_wait_for_rescan(daemons, tmp_path):
-    # Classification is what gives way: a payload that takes YARA to its time
-    # limit does not stop accepting everyone, and while the writer is behind
-    # payloads are stored unclassified (counted), for `rescan` to finish.
+def test_a_slow_scan_never_pauses_accepting_and_is_skipped(daemons, tmp_path):
+    # Scans run on the classifier's thread, after the commit: a payload that
+    # takes YARA past --classify-budget neither delays recording nor stops
+    # accepting; it is marked 'skipped' (counted), for `rescan` to finish.
     d = daemons(args=["--rules", slow_rules(tmp_path), "--max-lag", "100ms",
                       "--respond", "banner", "--banner-text", "hi\\r\\n",
                       "--idle-timeout", "60s"], workers=2)
@@ -139,7 +137,7 @@ def test_a_slow_scan_never_pauses_accepting_and_families_wait_for_rescan(daemons
         assert got_banner(s, 10) == b"hi\r\n"
         s.sendall(os.urandom(20000))
         s.close()
-    time.sleep(0.5)                         # the writer is scanning for seconds
+    time.sleep(0.5)
     for i in range(WAITING):
         s = connect(d.port)
         assert got_banner(s, 1) == b"hi\r\n", "accepting paused for a slow scan"
@@ -149,11 +147,13 @@ def test_a_slow_scan_never_pauses_accepting_and_families_wait_for_rescan(daemons
              what="every session recorded")
     assert d.stop() == 0
     assert "pausing accepts" not in d.text()
-    ((pauses, unclassified, lost),) = query(
-        d.db, "SELECT lag_pauses, unclassified, records_lost FROM runs")
+    ((pauses, skipped, lost),) = query(
+        d.db, "SELECT lag_pauses, classify_skipped, records_lost FROM runs")
     assert pauses == 0 and lost == 0
-    assert unclassified >= 1, d.text()      # shed after the first slow scan
-    assert "not classified while the writer was behind" in d.text()
+    assert skipped == SLOW_PAYLOADS, d.text()
+    assert "ran over --classify-budget" in d.text()
+    states = sorted(r[0] for r in query(d.db, "SELECT class_state FROM sessions"))
+    assert states == ["done"] * WAITING + ["skipped"] * SLOW_PAYLOADS
 
 
 def test_a_failing_store_does_not_pause(daemons):
@@ -221,16 +221,20 @@ def test_a_version_4_database_is_upgraded_with_its_runs(daemons):
     import sqlite3
     d = daemons(args=["--rules", "none"], workers=1)
     assert d.stop() == 0
-    # Make it a version 4 database: runs without the lag counters.
+    # Make it a version 4 database: runs without the lag counters (nor
+    # schema 6's classification).
     con = sqlite3.connect(d.db)
-    for column in ("lag_pauses", "lag_paused_ms", "unclassified", "evicted", "jsonl_escaped"):
+    for column in ("lag_pauses", "lag_paused_ms", "unclassified", "evicted", "jsonl_escaped",
+                   "classify_skipped"):
         con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    for column in ("family", "tags", "class_state"):
+        con.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
     con.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
     con.commit()
     con.close()
     d = daemons(args=["--rules", "none"], workers=1, db=d.db)
     assert d.stop() == 0
-    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
     # The old run reads 0 pauses; the new one wrote its own (none here).
     assert query(d.db, "SELECT lag_pauses, lag_paused_ms, unclassified, evicted, "
-                       "jsonl_escaped FROM runs") == [(0, 0, 0, 0, 0), (0, 0, 0, 0, 0)]
+                       "jsonl_escaped, classify_skipped FROM runs") == [(0, 0, 0, 0, 0, 0)] * 2

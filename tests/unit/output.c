@@ -157,7 +157,7 @@ static void test_writer_retries_only_the_primary(void)
 	    .fail_as = SINK_FAILED};
 	struct handoff h;
 
-	CHECK(writer_init(&w, NULL, 100, 1 << 20, 5000) == 0, "init");
+	CHECK(writer_init(&w, 100, 1 << 20, 5000) == 0, "init");
 	CHECK(writer_add_sink(&w, &p.sink) == 0 && writer_add_sink(&w, &o.sink) == 0,
 	    "two sinks");
 	writer_handoff(&w, &h);
@@ -189,7 +189,7 @@ static void test_writer_permanent_failure(void)
 	    .fail_as = SINK_FAILED};
 	struct test_sink o = {.sink.ops = &test_other_ops};
 
-	writer_init(&w, NULL, 100, 1 << 20, 5000);
+	writer_init(&w, 100, 1 << 20, 5000);
 	writer_add_sink(&w, &p.sink);
 	writer_add_sink(&w, &o.sink);
 	writer_request_reopen(&w);
@@ -214,7 +214,7 @@ static void test_writer_full_primary(void)
 	struct writer w;
 	struct test_sink p = {.sink.ops = &test_primary_ops, .full_with_payload = true};
 
-	writer_init(&w, NULL, 100, 1 << 20, 5000);
+	writer_init(&w, 100, 1 << 20, 5000);
 	writer_add_sink(&w, &p.sink);
 	test_push(&w, 3, true);
 	writer_drain(&w);
@@ -234,7 +234,7 @@ static void test_writer_flush_timeout(void)
 	struct test_sink p = {.sink.ops = &test_primary_ops, .fail_left = -1,
 	    .fail_as = SINK_RETRY};
 
-	writer_init(&w, NULL, 100, 1 << 20, 300);
+	writer_init(&w, 100, 1 << 20, 300);
 	writer_add_sink(&w, &p.sink);
 	test_push(&w, 2, false);
 	writer_drain(&w);
@@ -254,7 +254,7 @@ static void test_writer_sink_list(void)
 	struct handoff h;
 	int added = 0;
 
-	writer_init(&w, NULL, 100, 1 << 20, 5000);
+	writer_init(&w, 100, 1 << 20, 5000);
 	CHECK(writer_add_sink(&w, &p[0].sink) == 0, "a primary");
 	CHECK(writer_add_sink(&w, &p[1].sink) < 0 && p[1].closes == 1,
 	    "a second primary is refused and closed");
