@@ -28,7 +28,7 @@ struct classifier {
 	bool running;                /* the thread was started */
 	struct classify *rules;      /* owned; NULL until compiled (lazily) */
 	char *paths, *cache_path;    /* owned; rules to compile at the first job */
-	bool rules_failed;           /* compiling failed: jobs are abandoned */
+	bool rules_failed;           /* compiling failed: jobs are abandoned (written under lock) */
 	uint64_t budget_ns;
 	void (*wake)(void *ctx);
 	void *ctx;
@@ -200,7 +200,9 @@ static bool classifier_rules(struct classifier *c)
 	}
 	if (c->paths)
 		log_error("rules: %s (payloads are stored unclassified, for `flypaper rescan`)", err);
+	pthread_mutex_lock(&c->lock);    /* classifier_reserve reads it */
 	c->rules_failed = true;
+	pthread_mutex_unlock(&c->lock);
 	return false;
 }
 

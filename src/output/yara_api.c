@@ -28,10 +28,7 @@ bool yara_api_loaded(void)
 	return yara_api_ready;
 }
 
-/* The file at path, links resolved, and every folder above it must be
- * root's and writable by no one else: only root can have put the code
- * there. Returns 0, or -1 with the reason in err. */
-static int yara_api_check_path(const char *path, char *err, size_t errlen)
+int yara_api_trusted(const char *path, char *err, size_t errlen)
 {
 	char real[PATH_MAX], *slash;
 	struct stat st;
@@ -67,7 +64,7 @@ int yara_api_load(char *err, size_t errlen)
 
 	if (yara_api_ready)
 		return 0;
-	if (yara_api_check_path(FLYPAPER_LIBYARA, err, errlen) < 0)
+	if (yara_api_trusted(FLYPAPER_LIBYARA, err, errlen) < 0)
 		return -1;
 	/* RTLD_NODELETE: nothing ever unloads it, and threads may still
 	 * hold its code when a process exits. */

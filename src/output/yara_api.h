@@ -57,6 +57,11 @@ extern struct yara_api yara_api;
  * the fix in err. */
 int yara_api_load(char *err, size_t errlen);
 
+/* Whether the file at path, links resolved, and every folder above it are
+ * root's and writable by no one else, so that only root can have put code
+ * there. Returns 0, or -1 with the reason, naming the file, in err. */
+int yara_api_trusted(const char *path, char *err, size_t errlen);
+
 /* True once yara_api_load succeeded. */
 bool yara_api_loaded(void);
 

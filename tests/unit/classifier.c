@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "classifier.h"
@@ -14,6 +15,7 @@
 #include "record.h"
 #include "sink.h"
 #include "writer.h"
+#include "yara_api.h"
 
 void test_classifier(int *passed, int *failed);
 
@@ -239,6 +241,34 @@ static void test_classifier_writer(void)
 	writer_destroy(&w);
 }
 
+/* libyara is loaded only from root's own folders: the build's path is
+ * accepted; a file another user owns, or one in a folder others can
+ * write (even root's own file in /tmp), is refused, naming it. */
+static void test_yara_api_trust(void)
+{
+	char err[512], dir[] = "/tmp/flypaper-unit-yara-XXXXXX", lib[64];
+	int fd;
+
+	CHECK(yara_api_trusted(yara_api_path(), err, sizeof(err)) == 0, "%s", err);
+	CHECK(yara_api_load(err, sizeof(err)) == 0 && yara_api_loaded(), "loaded: %s", err);
+	CHECK(yara_api_trusted("/nonexistent/libyara.so.9", err, sizeof(err)) < 0 &&
+	    strstr(err, "/nonexistent/libyara.so.9"), "a missing file: %s", err);
+	if (!mkdtemp(dir))
+		return;
+	snprintf(lib, sizeof(lib), "%s/libyara.so.9", dir);
+	fd = open(lib, O_WRONLY | O_CREAT, 0644);
+	CHECK(fd >= 0, "scratch file");
+	if (fd >= 0)
+		close(fd);
+	/* Its folder is root's (or the tester's) but /tmp is writable by all. */
+	CHECK(yara_api_trusted(lib, err, sizeof(err)) < 0 && strstr(err, "/tmp"),
+	    "beneath /tmp: %s", err);
+	if (geteuid() == 0 && chown(lib, 65534, 65534) == 0)
+		CHECK(yara_api_trusted(lib, err, sizeof(err)) < 0, "another user's file");
+	unlink(lib);
+	rmdir(dir);
+}
+
 void test_classifier(int *passed, int *failed)
 {
 	cl_passed = passed;
@@ -246,4 +276,5 @@ void test_classifier(int *passed, int *failed)
 	test_classifier_caps();
 	test_classifier_verdicts();
 	test_classifier_writer();
+	test_yara_api_trust();
 }
