@@ -267,9 +267,10 @@ static void classifier_run(struct classifier *c, bool wait)
 
 	while ((job = classifier_next(c, wait))) {
 		bool ok = classifier_scan(c, job);
-		bool first = false;
+		bool first = false, first_skip = false;
 		pthread_mutex_lock(&c->lock);
 		if (ok) {
+			first_skip = job->class_state == CLASS_SKIPPED && c->count.skipped == 0;
 			first = !c->done;
 			job->next = c->done;
 			c->done = job;
@@ -282,6 +283,10 @@ static void classifier_run(struct classifier *c, bool wait)
 		pthread_mutex_unlock(&c->lock);
 		if (!ok)
 			record_free(job);
+		if (first_skip)
+			log_warn("rules: a payload's scan ran over --classify-budget: it is "
+			    "stored unclassified ('skipped', counted); `flypaper rescan` "
+			    "gives each payload 2s");
 		if (first && c->wake)
 			c->wake(c->ctx);
 	}

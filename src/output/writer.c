@@ -67,6 +67,12 @@ static void writer_class_begin(struct writer *w, struct record *r)
 	else if (!classifier_lookup(w->classifier, r))
 		r->class_state = classifier_reserve(w->classifier, r->payload_len)
 		    ? CLASS_PENDING : CLASS_SHED;
+	if (r->class_state == CLASS_SHED && !w->shed_logged) {
+		w->shed_logged = true;
+		log_warn("rules: the classifier is behind: sessions are stored "
+		    "unclassified ('shed', counted) while its queue is full; "
+		    "`flypaper rescan` classifies them");
+	}
 }
 
 /* r was committed: its payload goes to the classifier, in its place. */

@@ -23,6 +23,7 @@ struct writer {
 	struct classifier *classifier; /* owned; NULL: payloads are not classified here */
 	bool classify_later;         /* no classifier, yet payloads are 'pending' (for rescan) */
 	bool classifier_finished;    /* at exit, its last verdicts were taken */
+	bool shed_logged;            /* the first shed session was logged */
 	uint64_t flush_timeout_ms;   /* how long stopping retries a failing primary */
 	pthread_t thread;
 	bool running;                /* the thread was started */
