@@ -231,6 +231,22 @@ static void test_classifier_writer(void)
 	CHECK(n.classified == 1 && n.unclassified == 0, "counted");
 	writer_destroy(&w);
 
+	/* A full classifier queue: the session is stored 'shed', counted. */
+	struct cl_sink f = {.sink.ops = &cl_sink_ops};
+	writer_init(&w, 100, 1 << 20, 5000);
+	writer_add_sink(&w, &f.sink);
+	writer_classify(&w, cl_rules(dir, sizeof(dir)), NULL, NULL, CL_BUDGET_NS);
+	while (classifier_reserve(w.classifier, 1))
+		;
+	queue_push(&w.queue, cl_record(5, "a needle again", 16));
+	writer_drain(&w);
+	CHECK(f.n == 1 && f.kind[0] == RECORD_CLOSED && f.state[0] == CLASS_SHED,
+	    "shed: %d records, state %d", f.n, f.state[0]);
+	n = writer_class_counters(&w);
+	CHECK(n.unclassified == 2 && n.classified == 0, "the refusals counted: %llu",
+	    (unsigned long long)n.unclassified);
+	writer_destroy(&w);
+
 	struct cl_sink q = {.sink.ops = &cl_sink_ops};
 	writer_init(&w, 100, 1 << 20, 5000);
 	writer_add_sink(&w, &q.sink);
