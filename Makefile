@@ -86,6 +86,8 @@ build/asan/unit: $(call OBJ,asan-unit) $(UNIT) $(HDRS)
 # No include may reach a folder by a relative path around the rule above.
 layers:
 	@! grep -rnE '#include "[^"]*/' src || { echo "layers: include by path (above) bypasses the folder rule" >&2; exit 2; }
+	@echo '#include "session.h"' | $(CC) $(CFLAGS) $(call layer_inc,output) -x c -fsyntax-only - 2>/dev/null \
+	    && { echo "layers: output/ could include a capture header: the folder rule does not bite" >&2; exit 2; } || true
 
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
