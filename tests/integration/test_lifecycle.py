@@ -66,8 +66,9 @@ def test_json_lines_events_have_stable_types(daemons, tmp_path):
     s = connect(d.port)
     s.close()
     d.wait_sessions(2)
-    events = wait_for(lambda: (lambda e: e if len(e) >= 4 else None)(read_events(jl)),
-                      what="4 events")
+    # With the default rules the payload's verdict follows its closed event.
+    events = wait_for(lambda: (lambda e: e if len(e) >= 5 else None)(read_events(jl)),
+                      what="5 events")
     by_id = {}
     for e in events:
         by_id.setdefault(e["session"], []).append(e["eventid"])
@@ -76,8 +77,9 @@ def test_json_lines_events_have_stable_types(daemons, tmp_path):
                             ("dst_ip", str), ("dst_port", int)]:
             assert isinstance(e[field], kind), (field, e)
         assert e["sensor"] == "lab-1"
-    assert all(v == ["flypaper.session.connect", "flypaper.session.closed"]
-               for v in by_id.values())
+    assert sorted(by_id.values()) == [
+        ["flypaper.session.connect", "flypaper.session.closed"],
+        ["flypaper.session.connect", "flypaper.session.closed", "flypaper.session.classified"]]
     closed = [e for e in events if e["eventid"] == "flypaper.session.closed"]
     for e in closed:
         for field, kind in [("bytes_in", int), ("bytes_out", int), ("duration_ms", int),

@@ -235,11 +235,12 @@ def test_http_request_events_in_json_lines(daemons, tmp_path):
     d = daemons(args=["--jsonl", str(jl), "--respond", "http-nginx"])
     send_and_close(d.port, b"GET /.env HTTP/1.1\r\nHost: h\r\nUser-Agent: l9explore/1.2\r\n\r\n")
     d.wait_sessions(1)
-    events = wait_for(lambda: (lambda e: e if len(e) >= 3 else None)(
-        [json.loads(l) for l in jl.read_bytes().splitlines()]), what="3 events")
+    # With the default rules the payload's verdict comes last.
+    events = wait_for(lambda: (lambda e: e if len(e) >= 4 else None)(
+        [json.loads(l) for l in jl.read_bytes().splitlines()]), what="4 events")
     kinds = [e["eventid"] for e in events]
     assert kinds == ["flypaper.session.connect", "flypaper.http.request",
-                     "flypaper.session.closed"]
+                     "flypaper.session.closed", "flypaper.session.classified"]
     req = events[1]
     assert req["target"] == "/.env" and req["user_agent"] == "l9explore/1.2"
     assert isinstance(req["seq"], int) and isinstance(req["body_bytes"], int)
