@@ -19,10 +19,11 @@
  * default --classify-budget, for what it skipped. */
 #define RESCAN_BUDGET_MS 2000
 
-/* The flags of rescan and classify (which ignores --db). */
+/* The flags of rescan and classify (which ignores --db and --pending). */
 struct rescan_args {
 	const char *db;
 	const char *rules;
+	bool pending;                /* only sessions not classified yet */
 };
 
 static const struct option_row rescan_options[] = {
@@ -30,13 +31,16 @@ static const struct option_row rescan_options[] = {
 	    .metavar = "FILE", .help = "the database; default ./flypaper.db"},
 	{.name = "rules", .type = OPTION_ARG, .field = offsetof(struct rescan_args, rules),
 	    .metavar = "PATHS", .help = "YARA rule files or folders, ':'-separated"},
+	{.name = "pending", .type = OPTION_FLAG, .field = offsetof(struct rescan_args, pending),
+	    .help = "only sessions not classified yet (pending, shed, skipped)"},
 };
 
 static void rescan_usage(FILE *out)
 {
-	fprintf(out, "usage: flypaper rescan [--db FILE] [--rules PATHS]\n"
-	    "Applies the rules to every stored payload and replaces the matches,\n"
-	    "families, tags and classification states of the sessions.\n");
+	fprintf(out, "usage: flypaper rescan [--db FILE] [--rules PATHS] [--pending]\n"
+	    "Applies the rules to every stored payload (with --pending, those of\n"
+	    "the sessions not classified yet) and replaces the matches, families,\n"
+	    "tags and classification states of those sessions.\n");
 }
 
 static void classify_usage(FILE *out)
@@ -69,7 +73,8 @@ static int rescan_scan(sqlite3 *db, struct classify *cl, long *payloads, long *s
 	if (sqlite3_exec(db, "CREATE TEMP TABLE rescan(sha256 TEXT, rule TEXT, tags TEXT);"
 	        "CREATE TEMP TABLE rescan_class(sha256 TEXT PRIMARY KEY, family TEXT, "
 	        "tags TEXT, class_state TEXT NOT NULL)", NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT sha256, data FROM payloads", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT sha256, data FROM payloads WHERE sha256 IN "
+	        "(SELECT payload_sha256 FROM temp.rescan_sessions)", -1, &q, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "INSERT INTO rescan VALUES (?1, ?2, ?3)", -1, &ins, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO rescan_class VALUES (?1, ?2, ?3, ?4)",
 	        -1, &verdict, NULL) != SQLITE_OK)
@@ -138,22 +143,33 @@ int rescan_main(int argc, char **argv)
 		goto out;
 	}
 	sqlite3 *db = store_db(st);
-	/* Scan each distinct payload once into scratch tables, then swap
-	 * the matches and the sessions' verdicts in one transaction, joined
-	 * to sessions in one pass each. A session whose payload bytes are
-	 * not stored (lost) has nothing to classify: 'none'. */
-	if (rescan_scan(db, cl, &payloads, &skipped) < 0 ||
-	    sqlite3_exec(db, "BEGIN IMMEDIATE; DELETE FROM matches;"
+	/* The sessions to classify, as they are now: a daemon writing
+	 * meanwhile (sessions, verdicts) is left alone. Each distinct payload
+	 * of theirs is scanned once into scratch tables, then their matches
+	 * and verdicts are swapped in one transaction, joined in one pass
+	 * each. A session whose payload bytes are not stored (lost) has
+	 * nothing to classify: 'none'. */
+	if (sqlite3_exec(db, args.pending
+	        ? "CREATE TEMP TABLE rescan_sessions AS SELECT session, payload_sha256 "
+	          "FROM sessions WHERE class_state IN ('pending', 'shed', 'skipped')"
+	        : "CREATE TEMP TABLE rescan_sessions AS SELECT session, payload_sha256 "
+	          "FROM sessions", NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "CREATE INDEX temp.rescan_sessions_id ON rescan_sessions(session)",
+	        NULL, NULL, NULL) != SQLITE_OK ||
+	    rescan_scan(db, cl, &payloads, &skipped) < 0 ||
+	    sqlite3_exec(db, "BEGIN IMMEDIATE;"
+	        "DELETE FROM matches WHERE session IN (SELECT session FROM temp.rescan_sessions);"
 	        "INSERT OR REPLACE INTO matches(session, rule, tags) "
-	        "SELECT s.session, r.rule, r.tags FROM rescan r "
-	        "JOIN sessions s ON s.payload_sha256 = r.sha256;",
+	        "SELECT t.session, r.rule, r.tags FROM rescan r "
+	        "JOIN temp.rescan_sessions t ON t.payload_sha256 = r.sha256;",
 	        NULL, NULL, NULL) != SQLITE_OK)
 		goto dberr;
 	matched = sqlite3_changes(db);
 	if (sqlite3_exec(db, "UPDATE sessions SET family = NULL, tags = NULL, class_state = 'none' "
-	        "WHERE class_state <> 'none' OR family IS NOT NULL OR tags IS NOT NULL;"
+	        "WHERE session IN (SELECT session FROM temp.rescan_sessions);"
 	        "UPDATE sessions SET family = c.family, tags = c.tags, class_state = c.class_state "
-	        "FROM rescan_class c WHERE sessions.payload_sha256 = c.sha256;"
+	        "FROM rescan_class c, temp.rescan_sessions t "
+	        "WHERE sessions.session = t.session AND t.payload_sha256 = c.sha256;"
 	        "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
 		goto dberr;
 	printf("rescanned %ld payloads; %ld session matches\n", payloads, matched);

@@ -255,3 +255,28 @@ def test_a_version_5_database_is_upgraded_to_6(daemons):
     # Stored before: the payload waits for rescan, the silent peer has none.
     assert sorted(r["class_state"] for r in session_rows(d.db)) == ["none", "pending"]
     assert query(d.db, "SELECT classify_skipped FROM runs") == [(0,), (0,)]
+
+
+def test_rescan_pending_leaves_classified_sessions_alone(inetd, daemons, tmp_path):  # noqa: F811
+    port, db = inetd()
+    d = daemons(args=["--rules", f"{ROOT}/rules"], workers=1, db=db)
+    send_and_close(d.port, b"GET /.git/config HTTP/1.1\r\nHost: h\r\n\r\n")
+    wait_for(lambda: [r for r in session_rows(db) if r["class_state"] == "done"],
+             what="the daemon's verdict")
+    assert d.stop() == 0
+    send_and_close(port, b"GET /.env HTTP/1.1\r\nHost: h\r\n\r\n")     # an inetd child
+    wait_for(lambda: [r for r in session_rows(db) if r["class_state"] == "pending"],
+             what="the child's pending session")
+    mine = tmp_path / "mine.yar"
+    mine.write_text('rule any_get : anything { strings: $a = "GET /" condition: $a }\n')
+    r = subprocess.run([FLYPAPER, "rescan", "--db", db, "--rules", str(mine), "--pending"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "rescanned 1 payloads" in r.stdout
+    rows = {r["payload_sha256"]: r for r in session_rows(db)}
+    done = rows[sha(b"GET /.git/config HTTP/1.1\r\nHost: h\r\n\r\n")]
+    child = rows[sha(b"GET /.env HTTP/1.1\r\nHost: h\r\n\r\n")]
+    assert (done["family"], done["class_state"]) == ("secrets", "done")
+    assert (child["family"], child["class_state"]) == ("anything", "done")
+    matches = sorted(query(db, "SELECT session, rule FROM matches"))
+    assert matches == sorted([(done["session"], "secrets_probe"), (child["session"], "any_get")])
