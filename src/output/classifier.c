@@ -80,8 +80,8 @@ static struct classifier_entry *classifier_slot(struct classifier *c,
 	return &c->cache[(sha256[0] | sha256[1] << 8) % CLASSIFIER_CACHE];
 }
 
-/* Fills r's verdict from e (skipped, or done with its family, tags and
- * matches). Returns false when memory ran out. */
+/* Fills r's verdict: skipped, or done with res's family, tags and
+ * matches. Returns false when memory ran out. */
 static bool classifier_fill(struct record *r, bool skipped,
     const struct classify_result *res)
 {
