@@ -36,7 +36,8 @@ static void rescan_usage(FILE *out)
 static void classify_usage(FILE *out)
 {
 	fprintf(out, "usage: flypaper classify [--rules PATHS] FILE...\n"
-	    "Prints the rules (and their tags) that match each file.\n");
+	    "Prints the rules (and their tags) that match each file, then a line\n"
+	    "\"FILE<tab>family=NAME<tab>tags=TAGS\" (empty when none) for each file.\n");
 }
 
 int rescan_main(int argc, char **argv)
@@ -165,6 +166,8 @@ int classify_main(int argc, char **argv)
 		}
 		for (int k = 0; k < res.n; k++)
 			printf("%s\t%s\t%s\n", argv[i], res.m[k].rule, res.m[k].tags);
+		/* one summary line per file: "family=" cannot be a rule name */
+		printf("%s\tfamily=%s\ttags=%s\n", argv[i], res.family, res.tags);
 		free(buf);
 	}
 	classify_close(cl);
