@@ -148,7 +148,7 @@ rule nmap : nmap tool
         $msf = "<methodName>nmap.probe</methodName>"
     condition:
         $nse or $lower or $niceports at 0 or $sip at 0 or $rdp or
-        ($rtsp at 0 and filesize == 23) or $distcc or $msf
+        ($rtsp at 0 and filesize == 22) or $distcc or $msf
 }
 
 rule masscan : masscan tool
