@@ -34,7 +34,6 @@ rule jaws_dvr : mirai botnet
         family = "mirai"
         kind = "botnet"
     strings:
-        $shell = "/shell?"
         $c1 = "/shell?cd+/tmp"
         $c2 = "/shell?cd%20/tmp"
         $c3 = "/shell?cd /tmp"
@@ -47,7 +46,7 @@ rule jaws_dvr : mirai botnet
         $c10 = "/shell?rm+-rf"
     condition:
         any of ($c*) or
-        ($shell and http_path endswith "/shell" and
+        (http_path endswith "/shell" and
          (http_target contains "cd /tmp" or http_target contains "wget " or
           http_target contains "tftp " or http_target contains "busybox" or
           http_target contains "killall" or http_target contains "chmod 777" or

