@@ -138,7 +138,7 @@ static void scanner_lists_comment(const char *line, char *repo, size_t repolen)
 static void scanner_lists_rule(FILE *out, const struct scanner_list *l, int index,
     int line, const char *entry, const char *repo)
 {
-	char name[FAMILY_NAME_MAX], ident[FAMILY_NAME_MAX];
+	char name[FAMILY_NAME_MAX], ident[FAMILY_NAME_MAX], tag[FAMILY_NAME_MAX + 1];
 
 	if (l->spider)
 		snprintf(name, sizeof(name), "spider");
@@ -155,9 +155,16 @@ static void scanner_lists_rule(FILE *out, const struct scanner_list *l, int inde
 	for (char *p = ident; *p; p++)
 		if (*p == '-')
 			*p = '_';
-	fprintf(out, "rule crs_%s_%d%s%s : crs %s\n{\n    meta:\n        family = \"%s\"\n"
+	/* Tags as the shipped rules have them, the family first ('_' for
+	 * '-'), for readers of matches.tags; a generic entry has none. */
+	snprintf(tag, sizeof(tag), "%s%s", name[0] >= '0' && name[0] <= '9' ? "_" : "", name);
+	for (char *p = tag; *p; p++)
+		if (*p == '-')
+			*p = '_';
+	fprintf(out, "rule crs_%s_%d%s%s%s%s%s%s\n{\n    meta:\n        family = \"%s\"\n"
 	    "        kind = \"%s\"\n        source = \"%s:%d\"\n", l->tag, index,
-	    ident[0] ? "_" : "", ident, l->kind, name, l->kind, l->file, line);
+	    ident[0] ? "_" : "", ident, name[0] ? " : " : "", tag, name[0] ? " crs " : "",
+	    name[0] ? l->kind : "", name, l->kind, l->file, line);
 	/* A field's condition is evaluated for every payload; the same
 	 * words as a string are found by YARA's one pass over the raw bytes,
 	 * so the field is read only when they are there. Targets are often
