@@ -166,14 +166,14 @@ rule masscan : masscan tool
 rule zgrab : zgrab tool
 {
     meta:
-        description = "ZGrab/ZGrab2: User-Agent Mozilla/5.0 zgrab/0.x; the SSH module's client banner SSH-2.0-Go alone"
+        description = "ZGrab/ZGrab2: User-Agent Mozilla/5.0 zgrab/0.x; the SSH module's client banner SSH-2.0-Go (Go's x/crypto/ssh default: medium confidence)"
         family = "zgrab"
         kind = "tool"
     strings:
         $ua = "zgrab/" nocase
         $ssh = "SSH-2.0-Go\r\n"
     condition:
-        $ua or ($ssh at 0 and filesize == 12)
+        $ua or $ssh at 0
 }
 
 rule mglndd : mglndd tool

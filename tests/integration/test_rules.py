@@ -257,6 +257,8 @@ NMAP_PROBES = {
     "rdp-admin": (b"\x03\x00\x00\x2b\x26\xe0\x00\x00\x00\x00\x00Cookie: mstshash=admin\r\n"
                   b"\x01\x00\x08\x00\x03\x00\x00\x00", ""),
     "zgrab-ssh": (b"SSH-2.0-Go\r\n", "zgrab"),
+    "zgrab-ssh-kex": (b"SSH-2.0-Go\r\n\x00\x00\x01\x14\x0a\x14" + bytes(16), "zgrab"),
+    "openssh": (b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n", ""),
 }
 
 
