@@ -100,7 +100,9 @@ static size_t nz_fold_overlong(char *s, size_t n)
 		unsigned char a = (unsigned char)s[i];
 		unsigned char b = i + 1 < n ? (unsigned char)s[i + 1] : 0;
 		unsigned char c = i + 2 < n ? (unsigned char)s[i + 2] : 0;
-		if ((a == 0xc0 || a == 0xc1) && (b & 0xc0) == 0x80) {
+		/* c0/c1 never start valid UTF-8; IIS read the next byte's low
+		 * six bits whatever they were (Nimda's c1 1c is '\'). */
+		if ((a == 0xc0 || a == 0xc1) && i + 1 < n && b < 0xc0) {
 			s[o++] = (char)((a & 1) << 6 | (b & 0x3f));
 			i++;
 		} else if (a == 0xe0 && (b & 0xe0) == 0x80 && (c & 0xc0) == 0x80 &&
@@ -414,23 +416,35 @@ static const char *nz_eol(const char *s, const char *end)
 
 /* Whether [s, eol) is a request line; fills its three parts. A method
  * is any run of visible bytes (XFOC, a ${jndi:...} lookup); the version
- * is HTTP/..., or absent for HTTP/0.9 with a target from '/'. */
+ * is the last word when it is HTTP/..., else absent (HTTP/0.9, with a
+ * target from '/'); the target is all between, spaces included, as
+ * droppers send it ("/shell?cd+/tmp;wget+ http://..."). */
 static bool nz_request_line(const char *s, const char *eol, const char *part[3],
     size_t plen[3])
 {
-	const char *p = s, *end = eol;
+	const char *p = s, *end = eol, *v;
 
 	nz_trim(s, &end);
-	for (int n = 0; n < 2; n++) {
-		part[n] = p;
-		while (p < end && *p != ' ')
-			p++;
-		plen[n] = (size_t)(p - part[n]);
-		while (p < end && *p == ' ')
-			p++;
+	part[0] = p;
+	while (p < end && *p != ' ')
+		p++;
+	plen[0] = (size_t)(p - s);
+	while (p < end && *p == ' ')
+		p++;
+	for (v = end; v > p && v[-1] != ' '; v--)
+		;
+	if (v > p && end - v >= 5 && strncasecmp(v, "HTTP/", 5) == 0) {
+		part[2] = v;
+		plen[2] = (size_t)(end - v);
+		end = v;
+		while (end > p && end[-1] == ' ')
+			end--;
+	} else {
+		part[2] = end;
+		plen[2] = 0;
 	}
-	part[2] = p;                 /* the version: the rest of the line */
-	plen[2] = (size_t)(end - p);
+	part[1] = p;
+	plen[1] = (size_t)(end - p);
 	if (plen[0] == 0 || plen[1] == 0)
 		return false;
 	for (size_t i = 0; i < plen[0]; i++) {
@@ -438,9 +452,7 @@ static bool nz_request_line(const char *s, const char *eol, const char *part[3],
 		if (c <= 0x20 || c >= 0x7f)
 			return false;
 	}
-	if (plen[2] == 0)
-		return part[1][0] == '/';
-	return plen[2] >= 5 && strncasecmp(part[2], "HTTP/", 5) == 0;
+	return plen[2] || part[1][0] == '/';
 }
 
 /* Whether a request starts at s, after the blank lines allowed first. */
