@@ -80,6 +80,12 @@ build/asan/unit: $(call OBJ,asan-unit) $(UNIT) $(HDRS)
 layers:
 	@! grep -rnE '#include "[^"]*/' src || { echo "layers: include by path (above) bypasses the folder rule" >&2; exit 2; }
 
+# The cost of normalize_payload per payload (docs/DESIGN.md, "Families").
+build/bench/normalize: bench/normalize.c src/output/normalize.c src/output/normalize.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Isrc/output -o $@ bench/normalize.c \
+	    src/output/normalize.c $(shell pkg-config --libs nettle)
+
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $<

