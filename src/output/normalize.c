@@ -371,11 +371,34 @@ static void nz_auth(struct normalize *z, const char *v, size_t n)
 	nz_log4j(z, (const char *)out, outlen);
 }
 
+/* JSON string escapes undone (\uXXXX as UTF-8, \/, \", \\; the
+ * others as the byte), so "\u0024\u007bjndi" reads "${jndi". Writes at
+ * most cap bytes; returns the length. */
+static size_t nz_json(const char *in, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	long v;
+
+	for (size_t i = 0; i < n && o + 3 <= cap; i++) {
+		if (in[i] == '\\' && i + 5 < n && in[i + 1] == 'u' &&
+		    (v = nz_hexn(in + i + 2, 4)) >= 0) {
+			o += nz_utf8(v, out + o);
+			i += 5;
+		} else if (in[i] == '\\' && i + 1 < n && strchr("/\"\\", in[i + 1])) {
+			out[o++] = in[++i];
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	return o;
+}
+
 /* What a request head says about its body. */
 struct nz_head {
 	long long length;            /* Content-Length, -1 when none */
 	bool chunked;
 	bool form;                   /* application/x-www-form-urlencoded */
+	bool json;                   /* a JSON Content-Type */
 };
 
 /* One header line [s, end): "Name: value". */
@@ -416,6 +439,7 @@ static void nz_header(struct normalize *z, const char *s, const char *end,
 		h->chunked = memmem(v, vlen, "chunked", 7) != NULL;
 	} else if (nz_prefix_is(s, nlen, "content-type")) {
 		h->form = vlen >= 33 && strncasecmp(v, "application/x-www-form-urlencoded", 33) == 0;
+		h->json = memmem(v, vlen, "json", 4) != NULL;
 	}
 }
 
@@ -519,6 +543,10 @@ static bool nz_request(struct normalize *z, const char *end, const char **at)
 		size_t cut = blen < 3 * NORMALIZE_FIELD_MAX ? blen : 3 * NORMALIZE_FIELD_MAX;
 		if (h.form) {
 			nz_field_url(z, NORMALIZE_BODY, s, cut, 0);
+		} else if (h.json) {
+			size_t len = nz_json(s, cut, z->scratch[0], NORMALIZE_FIELD_MAX);
+			nz_append(z, NORMALIZE_BODY, z->scratch[0], len, true);
+			nz_log4j(z, z->scratch[0], len);
 		} else {
 			nz_append(z, NORMALIZE_BODY, s, cut, true);
 			nz_log4j(z, s, cut < NORMALIZE_FIELD_MAX ? cut : NORMALIZE_FIELD_MAX);

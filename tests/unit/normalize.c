@@ -154,6 +154,9 @@ static void test_fields(void)
 		{"POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\na+b\0%41",
 		    1, NORMALIZE_BODY, "a+b"},                                  /* raw (strlen cut) */
 		{"POST / HTTP/1.1\r\n\r\n<?php x", 1, NORMALIZE_BODY, "<?php x"}, /* no length */
+		{"POST / HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
+		    "{\"a\": \"\\u0024\\u007bjndi:ldap:\\/\\/h\\/a}\\\"\"}", 1, NORMALIZE_BODY,
+		    "{\"a\": \"${jndi:ldap://h/a}\"\"}"},
 		{"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n\r\nHEAD /3 HTTP/1.0\r\n\r\n", 3,
 		    NORMALIZE_METHOD, "GET\nGET\nHEAD"},
 		{"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 2, NORMALIZE_TARGET, "/1\n/2"},
