@@ -5,6 +5,7 @@
  * field's cap. Every loop is bounded by the input or a named cap. */
 #include "normalize.h"
 
+#include <ctype.h>
 #include <nettle/base64.h>
 #include <stdbool.h>
 #include <string.h>
@@ -327,9 +328,26 @@ static bool nz_room(const struct normalize *z, enum normalize_field f)
 	return z->len[f] + 1 < NORMALIZE_FIELD_MAX;
 }
 
+/* A resolved lookup, one line. JNDIExploit's
+ * ldap://h/Basic/Command/Base64/<b64> carries the shell command it runs in
+ * base64: decoded, it is the next line. */
 static void nz_log4j_line(void *arg, const char *s, size_t n)
 {
+	const char *b = memmem(s, n, "/Base64/", 8);
+	uint8_t cmd[BASE64_DECODE_LENGTH(NORMALIZE_AUTH_MAX)];
+	struct base64_decode_ctx ctx;
+	size_t len = 0, cmdlen = sizeof(cmd);
+
 	nz_append(arg, NORMALIZE_LOG4J, s, n, true);
+	if (!b)
+		return;
+	b += 8;
+	while (b + len < s + n && len < NORMALIZE_AUTH_MAX &&
+	    (isalnum((unsigned char)b[len]) || strchr("+/=", b[len])))
+		len++;
+	base64_decode_init(&ctx);
+	if (len && base64_decode_update(&ctx, &cmdlen, cmd, len, b))
+		nz_append(arg, NORMALIZE_LOG4J, (const char *)cmd, cmdlen, true);
 }
 
 /* Adds the outermost lookups of a decoded value to http_log4j, and when
@@ -434,12 +452,56 @@ static size_t nz_json(const char *in, size_t n, char *out, size_t cap)
 	return o;
 }
 
+/* XML character references undone (&#36; &#x7b; as UTF-8, &lt; &gt;
+ * &amp; &quot; &apos;), so SOAP bodies read as sent. Writes at most cap
+ * bytes; returns the length. */
+static size_t nz_xml(const char *in, size_t n, char *out, size_t cap)
+{
+	static const struct {
+		const char *name;
+		char c;
+	} named[] = {{"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"quot;", '"'}, {"apos;", '\''}};
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 3 <= cap; i++) {
+		const char *semi = in[i] == '&' ? memchr(in + i, ';', n - i < 10 ? n - i : 10) : NULL;
+		long v = -1;
+		if (semi && in[i + 1] == '#' && (in[i + 2] | 0x20) == 'x' && semi - in - i - 3 <= 4)
+			v = semi - in - i > 3 ? nz_hexn(in + i + 3, (int)(semi - in - i - 3)) : -1;
+		else if (semi && in[i + 1] == '#') {
+			v = semi - in - i > 2 ? 0 : -1;
+			for (const char *d = in + i + 2; d < semi && v >= 0; d++)
+				v = *d >= '0' && *d <= '9' && v < 0x10000 ? v * 10 + (*d - '0') : -1;
+		}
+		if (v >= 0 && v < 0x10000) {
+			o += nz_utf8(v, out + o);
+			i = (size_t)(semi - in);
+			continue;
+		}
+		for (size_t k = 0; semi && k < sizeof(named) / sizeof(named[0]); k++) {
+			size_t len = strlen(named[k].name);
+			if ((size_t)(semi - in - i) == len && memcmp(in + i + 1, named[k].name, len) == 0) {
+				v = named[k].c;
+				break;
+			}
+		}
+		if (v >= 0) {
+			out[o++] = (char)v;
+			i = (size_t)(semi - in);
+			continue;
+		}
+		out[o++] = in[i];
+	}
+	return o;
+}
+
 /* What a request head says about its body. */
 struct nz_head {
 	long long length;            /* Content-Length, -1 when none */
 	bool chunked;
 	bool form;                   /* application/x-www-form-urlencoded */
 	bool json;                   /* a JSON Content-Type */
+	bool xml;                    /* an XML or SOAP Content-Type */
 };
 
 /* One header line [s, end): "Name: value". */
@@ -481,6 +543,7 @@ static void nz_header(struct normalize *z, const char *s, const char *end,
 	} else if (nz_prefix_is(s, nlen, "content-type")) {
 		h->form = vlen >= 33 && strncasecmp(v, "application/x-www-form-urlencoded", 33) == 0;
 		h->json = memmem(v, vlen, "json", 4) != NULL;
+		h->xml = memmem(v, vlen, "xml", 3) != NULL;
 	}
 }
 
@@ -584,8 +647,9 @@ static bool nz_request(struct normalize *z, const char *end, const char **at)
 		size_t cut = blen < 3 * NORMALIZE_FIELD_MAX ? blen : 3 * NORMALIZE_FIELD_MAX;
 		if (h.form) {
 			nz_field_url(z, NORMALIZE_BODY, s, cut, 0);
-		} else if (h.json) {
-			size_t len = nz_json(s, cut, z->scratch[0], NORMALIZE_FIELD_MAX);
+		} else if (h.json || h.xml) {
+			size_t len = h.json ? nz_json(s, cut, z->scratch[0], NORMALIZE_FIELD_MAX) :
+			    nz_xml(s, cut, z->scratch[0], NORMALIZE_FIELD_MAX);
 			nz_append(z, NORMALIZE_BODY, z->scratch[0], len, true);
 			nz_log4j(z, z->scratch[0], len);
 		} else {

