@@ -84,6 +84,12 @@ build/asan/unit: $(call OBJ,asan-unit) $(UNIT) $(HDRS)
 layers:
 	@! grep -rnE '#include "[^"]*/' src || { echo "layers: include by path (above) bypasses the folder rule" >&2; exit 2; }
 
+# The cost of normalize_payload per payload (docs/DESIGN.md, "Families").
+build/bench/normalize: bench/normalize.c src/output/normalize.c src/output/normalize.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Isrc/output -o $@ bench/normalize.c \
+	    src/output/normalize.c $(shell pkg-config --libs nettle)
+
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $<
@@ -98,7 +104,7 @@ build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
 
-fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident
+fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize
 
 # Runs each fuzzer for FUZZ_SECONDS on a copy of its seed corpus.
 fuzz-run: fuzz

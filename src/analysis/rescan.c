@@ -36,8 +36,9 @@ static void rescan_usage(FILE *out)
 static void classify_usage(FILE *out)
 {
 	fprintf(out, "usage: flypaper classify [--rules PATHS] FILE...\n"
-	    "Prints the rules (and their tags) that match each file, then a line\n"
-	    "\"FILE<tab>family=NAME<tab>tags=TAGS\" (empty when none) for each file.\n");
+	    "Prints the rules (and their tags) that match each file, then the file's\n"
+	    "family and technique tags as \"FILE<tab>=family<tab>NAME\" and\n"
+	    "\"FILE<tab>=tags<tab>TAGS\" lines (none when empty).\n");
 }
 
 int rescan_main(int argc, char **argv)
@@ -166,8 +167,10 @@ int classify_main(int argc, char **argv)
 		}
 		for (int k = 0; k < res.n; k++)
 			printf("%s\t%s\t%s\n", argv[i], res.m[k].rule, res.m[k].tags);
-		/* one summary line per file: "family=" cannot be a rule name */
-		printf("%s\tfamily=%s\ttags=%s\n", argv[i], res.family, res.tags);
+		if (res.family[0])
+			printf("%s\t=family\t%s\n", argv[i], res.family);
+		if (res.tags[0])
+			printf("%s\t=tags\t%s\n", argv[i], res.tags);
 		free(buf);
 	}
 	classify_close(cl);

@@ -425,17 +425,28 @@ static void classify_rule_family(const YR_RULE *rule, struct family_pick *pick)
 		family_pick_offer(pick, family, family_kind_of(kind));
 }
 
-/* Notes a matching rule's `technique` metadata for out->tags. */
-static void classify_note_technique(struct classify_scan_state *st, const YR_RULE *rule)
+/* Notes a matching rule's `technique` metadata for out->tags. Returns
+ * whether the rule is a technique rule only (a technique and no family):
+ * such a rule adds a tag, not a match, so what reads matches as families
+ * never sees it. */
+static bool classify_note_technique(struct classify_scan_state *st, const YR_RULE *rule)
 {
 	const YR_META *meta;
+	bool technique = false, family = false;
 
 	yr_rule_metas_foreach(rule, meta) {
-		if (meta->type == META_TYPE_STRING && strcmp(meta->identifier, "technique") == 0 &&
-		    meta->string[0] && !strchr(meta->string, ',') &&
-		    st->ntech < CLASSIFY_TECHNIQUES_MAX)
+		if (meta->type != META_TYPE_STRING)
+			continue;
+		if (strcmp(meta->identifier, "family") == 0)
+			family = true;
+		if (strcmp(meta->identifier, "technique") != 0 || !meta->string[0] ||
+		    strchr(meta->string, ','))
+			continue;
+		technique = true;
+		if (st->ntech < CLASSIFY_TECHNIQUES_MAX)
 			st->tech[st->ntech++] = meta->string;
 	}
+	return technique && !family;
 }
 
 /* Fills out->tags from the techniques noted: sorted, unique, joined by
@@ -468,11 +479,10 @@ static int classify_on_match(YR_SCAN_CONTEXT *ctx, int message, void *data,
 	(void)ctx;
 	if (message != CALLBACK_MSG_RULE_MATCHING)
 		return CALLBACK_CONTINUE;
-	classify_note_technique(st, rule);
 	/* Every rule that matched has its say in the family, kept or not. */
 	classify_rule_family(rule, &st->pick);
 	/* Past the cap the scan goes on: a later rule's technique counts. */
-	if (res->n >= CLASSIFY_MAX_MATCHES)
+	if (classify_note_technique(st, rule) || res->n >= CLASSIFY_MAX_MATCHES)
 		return CALLBACK_CONTINUE;
 	struct record_match *m = &res->m[res->n++];
 	snprintf(m->rule, sizeof(m->rule), "%s", rule->identifier);

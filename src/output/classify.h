@@ -8,7 +8,7 @@
 
 #include "record.h"
 
-#define CLASSIFY_MAX_MATCHES 8       /* rules kept per payload */
+#define CLASSIFY_MAX_MATCHES 16      /* rules kept per payload */
 #define CLASSIFY_TIMEOUT_S 2         /* a scan that takes longer is cut */
 #define CLASSIFY_FAMILY_MAX 32       /* bytes of a family name, NUL included */
 #define CLASSIFY_TAGS_MAX 256        /* bytes of the technique tags, NUL included */

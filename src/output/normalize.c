@@ -5,6 +5,7 @@
  * field's cap. Every loop is bounded by the input or a named cap. */
 #include "normalize.h"
 
+#include <ctype.h>
 #include <nettle/base64.h>
 #include <stdbool.h>
 #include <string.h>
@@ -100,7 +101,9 @@ static size_t nz_fold_overlong(char *s, size_t n)
 		unsigned char a = (unsigned char)s[i];
 		unsigned char b = i + 1 < n ? (unsigned char)s[i + 1] : 0;
 		unsigned char c = i + 2 < n ? (unsigned char)s[i + 2] : 0;
-		if ((a == 0xc0 || a == 0xc1) && (b & 0xc0) == 0x80) {
+		/* c0/c1 never start valid UTF-8; IIS read the next byte's low
+		 * six bits whatever they were (Nimda's c1 1c is '\'). */
+		if ((a == 0xc0 || a == 0xc1) && i + 1 < n && b < 0xc0) {
 			s[o++] = (char)((a & 1) << 6 | (b & 0x3f));
 			i++;
 		} else if (a == 0xe0 && (b & 0xe0) == 0x80 && (c & 0xc0) == 0x80 &&
@@ -217,10 +220,12 @@ static size_t nz_lookup(const char *c, size_t n, char *out)
  * pass with an explicit stack of open "${": innermost first, as log4j's
  * StrSubstitutor. */
 static size_t nz_resolve(const char *in, size_t n, char *out, size_t cap,
-    char *scratch, void (*line)(void *, const char *, size_t), void *arg)
+    char *scratch, void (*line)(void *, const char *, size_t), void *arg, bool *cut)
 {
 	size_t stack[NORMALIZE_LOOKUP_DEPTH], o = 0;
 	int depth = 0, literal = 0, lookups = 0;
+
+	*cut = false;
 
 	for (size_t i = 0; i < n && o < cap; i++) {
 		if (in[i] == '$' && i + 1 < n && in[i + 1] == '{') {
@@ -232,7 +237,7 @@ static size_t nz_resolve(const char *in, size_t n, char *out, size_t cap,
 			if (depth < NORMALIZE_LOOKUP_DEPTH && lookups < NORMALIZE_LOOKUPS_MAX)
 				stack[depth++] = o;
 			else
-				literal++;   /* its '}' is kept too */
+				literal++, *cut = true;   /* its '}' is kept too */
 			continue;
 		}
 		if (in[i] == '}' && literal) {
@@ -256,7 +261,39 @@ static size_t nz_resolve(const char *in, size_t n, char *out, size_t cap,
 size_t normalize_log4j(const char *in, size_t n, char *out, size_t cap,
     char *scratch)
 {
-	return nz_resolve(in, n, out, cap, scratch, NULL, NULL);
+	bool cut;
+
+	return nz_resolve(in, n, out, cap, scratch, NULL, NULL, &cut);
+}
+
+/* The skeleton of in[0..n) into out (cap bytes): every "${", lookup
+ * prefix up to its ":-" (within 32 bytes), "lower:", "upper:" and "}"
+ * deleted, so ${${::-j}ndi:...} nested past every cap still reads
+ * "jndi:..." (case as sent). For values the resolver gave up on. */
+static size_t nz_skeleton(const char *in, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o < cap; i++) {
+		if (in[i] == '}')
+			continue;
+		if (in[i] != '$' || i + 1 >= n || in[i + 1] != '{') {
+			out[o++] = in[i];
+			continue;
+		}
+		i += 2;
+		for (size_t j = i; j + 1 < n && j < i + 32 && !strchr("${}", in[j]); j++) {
+			if (in[j] == ':' && in[j + 1] == '-') {
+				i = j + 2;
+				break;
+			}
+		}
+		if (i + 6 <= n && (strncasecmp(in + i, "lower:", 6) == 0 ||
+		    strncasecmp(in + i, "upper:", 6) == 0))
+			i += 6;
+		i--;                 /* the loop's i++ */
+	}
+	return o;
 }
 
 /* ---- fields ---- */
@@ -285,18 +322,48 @@ static void nz_append(struct normalize *z, enum normalize_field f, const char *s
 	z->len[f] = o;
 }
 
-static void nz_log4j_line(void *arg, const char *s, size_t n)
+/* Whether field f can take another byte. */
+static bool nz_room(const struct normalize *z, enum normalize_field f)
 {
-	nz_append(arg, NORMALIZE_LOG4J, s, n, true);
+	return z->len[f] + 1 < NORMALIZE_FIELD_MAX;
 }
 
-/* Adds the outermost lookups of a decoded value to http_log4j. */
+/* A resolved lookup, one line. JNDIExploit's
+ * ldap://h/Basic/Command/Base64/<b64> carries the shell command it runs in
+ * base64: decoded, it is the next line. */
+static void nz_log4j_line(void *arg, const char *s, size_t n)
+{
+	const char *b = memmem(s, n, "/Base64/", 8);
+	uint8_t cmd[BASE64_DECODE_LENGTH(NORMALIZE_AUTH_MAX)];
+	struct base64_decode_ctx ctx;
+	size_t len = 0, cmdlen = sizeof(cmd);
+
+	nz_append(arg, NORMALIZE_LOG4J, s, n, true);
+	if (!b)
+		return;
+	b += 8;
+	while (b + len < s + n && len < NORMALIZE_AUTH_MAX &&
+	    (isalnum((unsigned char)b[len]) || strchr("+/=", b[len])))
+		len++;
+	base64_decode_init(&ctx);
+	if (len && base64_decode_update(&ctx, &cmdlen, cmd, len, b))
+		nz_append(arg, NORMALIZE_LOG4J, (const char *)cmd, cmdlen, true);
+}
+
+/* Adds the outermost lookups of a decoded value to http_log4j, and when
+ * a cap stopped the resolver, the value's skeleton too. */
 static void nz_log4j(struct normalize *z, const char *s, size_t n)
 {
 	if (n < 3 || !memmem(s, n, "${", 2))
 		return;
+	bool cut;
+
 	nz_resolve(s, n, z->scratch[1], NORMALIZE_FIELD_MAX, z->scratch[2],
-	    nz_log4j_line, z);
+	    nz_log4j_line, z, &cut);
+	if (cut) {
+		size_t len = nz_skeleton(s, n, z->scratch[1], NORMALIZE_FIELD_MAX);
+		nz_append(z, NORMALIZE_LOG4J, z->scratch[1], len, true);
+	}
 }
 
 /* URL-decodes s[0..n) into scratch[0], adds it to field f and its
@@ -363,11 +430,78 @@ static void nz_auth(struct normalize *z, const char *v, size_t n)
 	nz_log4j(z, (const char *)out, outlen);
 }
 
+/* JSON string escapes undone (\uXXXX as UTF-8, \/, \", \\; the
+ * others as the byte), so "\u0024\u007bjndi" reads "${jndi". Writes at
+ * most cap bytes; returns the length. */
+static size_t nz_json(const char *in, size_t n, char *out, size_t cap)
+{
+	size_t o = 0;
+	long v;
+
+	for (size_t i = 0; i < n && o + 3 <= cap; i++) {
+		if (in[i] == '\\' && i + 5 < n && in[i + 1] == 'u' &&
+		    (v = nz_hexn(in + i + 2, 4)) >= 0) {
+			o += nz_utf8(v, out + o);
+			i += 5;
+		} else if (in[i] == '\\' && i + 1 < n && strchr("/\"\\", in[i + 1])) {
+			out[o++] = in[++i];
+		} else {
+			out[o++] = in[i];
+		}
+	}
+	return o;
+}
+
+/* XML character references undone (&#36; &#x7b; as UTF-8, &lt; &gt;
+ * &amp; &quot; &apos;), so SOAP bodies read as sent. Writes at most cap
+ * bytes; returns the length. */
+static size_t nz_xml(const char *in, size_t n, char *out, size_t cap)
+{
+	static const struct {
+		const char *name;
+		char c;
+	} named[] = {{"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"quot;", '"'}, {"apos;", '\''}};
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 3 <= cap; i++) {
+		const char *semi = in[i] == '&' ? memchr(in + i, ';', n - i < 10 ? n - i : 10) : NULL;
+		long v = -1;
+		if (semi && in[i + 1] == '#' && (in[i + 2] | 0x20) == 'x' && semi - in - i - 3 <= 4)
+			v = semi - in - i > 3 ? nz_hexn(in + i + 3, (int)(semi - in - i - 3)) : -1;
+		else if (semi && in[i + 1] == '#') {
+			v = semi - in - i > 2 ? 0 : -1;
+			for (const char *d = in + i + 2; d < semi && v >= 0; d++)
+				v = *d >= '0' && *d <= '9' && v < 0x10000 ? v * 10 + (*d - '0') : -1;
+		}
+		if (v >= 0 && v < 0x10000) {
+			o += nz_utf8(v, out + o);
+			i = (size_t)(semi - in);
+			continue;
+		}
+		for (size_t k = 0; semi && k < sizeof(named) / sizeof(named[0]); k++) {
+			size_t len = strlen(named[k].name);
+			if ((size_t)(semi - in - i) == len && memcmp(in + i + 1, named[k].name, len) == 0) {
+				v = named[k].c;
+				break;
+			}
+		}
+		if (v >= 0) {
+			out[o++] = (char)v;
+			i = (size_t)(semi - in);
+			continue;
+		}
+		out[o++] = in[i];
+	}
+	return o;
+}
+
 /* What a request head says about its body. */
 struct nz_head {
 	long long length;            /* Content-Length, -1 when none */
 	bool chunked;
 	bool form;                   /* application/x-www-form-urlencoded */
+	bool json;                   /* a JSON Content-Type */
+	bool xml;                    /* an XML or SOAP Content-Type */
 };
 
 /* One header line [s, end): "Name: value". */
@@ -375,19 +509,26 @@ static void nz_header(struct normalize *z, const char *s, const char *end,
     struct nz_head *h, bool *ua_seen)
 {
 	const char *colon = memchr(s, ':', (size_t)(end - s)), *v;
-	size_t nlen, vlen, dec;
+	size_t nlen, vlen, dec = 0;
+	bool ua;
 
 	if (!colon || colon == s)
 		return;
 	nlen = (size_t)(colon - s);
 	v = nz_trim(colon + 1, &end);
 	vlen = (size_t)(end - v);
-	nz_append(z, NORMALIZE_HEADERS, s, nlen, false);
-	nz_append(z, NORMALIZE_HEADERS, ": ", 2, false);
-	dec = nz_field_url(z, NORMALIZE_FIELDS, v, vlen, vlen);
-	nz_append(z, NORMALIZE_HEADERS, z->scratch[0], dec, false);
-	nz_append(z, NORMALIZE_HEADERS, "\n", 1, false);
-	if (nz_prefix_is(s, nlen, "user-agent") && !*ua_seen) {
+	ua = nz_prefix_is(s, nlen, "user-agent") && !*ua_seen;
+	/* Thousands of header lines cost a decode each only while a field
+	 * can still take the result; a lookup needs a '$' or an escape. */
+	if (nz_room(z, NORMALIZE_HEADERS) || ua || (nz_room(z, NORMALIZE_LOG4J) &&
+	    (memchr(v, '$', vlen) || memchr(v, '%', vlen)))) {
+		nz_append(z, NORMALIZE_HEADERS, s, nlen, false);
+		nz_append(z, NORMALIZE_HEADERS, ": ", 2, false);
+		dec = nz_field_url(z, NORMALIZE_FIELDS, v, vlen, vlen);
+		nz_append(z, NORMALIZE_HEADERS, z->scratch[0], dec, false);
+		nz_append(z, NORMALIZE_HEADERS, "\n", 1, false);
+	}
+	if (ua) {
 		*ua_seen = true;
 		nz_append(z, NORMALIZE_UA, z->scratch[0], dec, true);
 	} else if (nz_prefix_is(s, nlen, "authorization")) {
@@ -401,6 +542,8 @@ static void nz_header(struct normalize *z, const char *s, const char *end,
 		h->chunked = memmem(v, vlen, "chunked", 7) != NULL;
 	} else if (nz_prefix_is(s, nlen, "content-type")) {
 		h->form = vlen >= 33 && strncasecmp(v, "application/x-www-form-urlencoded", 33) == 0;
+		h->json = memmem(v, vlen, "json", 4) != NULL;
+		h->xml = memmem(v, vlen, "xml", 3) != NULL;
 	}
 }
 
@@ -414,23 +557,35 @@ static const char *nz_eol(const char *s, const char *end)
 
 /* Whether [s, eol) is a request line; fills its three parts. A method
  * is any run of visible bytes (XFOC, a ${jndi:...} lookup); the version
- * is HTTP/..., or absent for HTTP/0.9 with a target from '/'. */
+ * is the last word when it is HTTP/..., else absent (HTTP/0.9, with a
+ * target from '/'); the target is all between, spaces included, as
+ * droppers send it ("/shell?cd+/tmp;wget+ http://..."). */
 static bool nz_request_line(const char *s, const char *eol, const char *part[3],
     size_t plen[3])
 {
-	const char *p = s, *end = eol;
+	const char *p = s, *end = eol, *v;
 
 	nz_trim(s, &end);
-	for (int n = 0; n < 2; n++) {
-		part[n] = p;
-		while (p < end && *p != ' ')
-			p++;
-		plen[n] = (size_t)(p - part[n]);
-		while (p < end && *p == ' ')
-			p++;
+	part[0] = p;
+	while (p < end && *p != ' ')
+		p++;
+	plen[0] = (size_t)(p - s);
+	while (p < end && *p == ' ')
+		p++;
+	for (v = end; v > p && v[-1] != ' '; v--)
+		;
+	if (v > p && end - v >= 5 && strncasecmp(v, "HTTP/", 5) == 0) {
+		part[2] = v;
+		plen[2] = (size_t)(end - v);
+		end = v;
+		while (end > p && end[-1] == ' ')
+			end--;
+	} else {
+		part[2] = end;
+		plen[2] = 0;
 	}
-	part[2] = p;                 /* the version: the rest of the line */
-	plen[2] = (size_t)(end - p);
+	part[1] = p;
+	plen[1] = (size_t)(end - p);
 	if (plen[0] == 0 || plen[1] == 0)
 		return false;
 	for (size_t i = 0; i < plen[0]; i++) {
@@ -438,9 +593,7 @@ static bool nz_request_line(const char *s, const char *eol, const char *part[3],
 		if (c <= 0x20 || c >= 0x7f)
 			return false;
 	}
-	if (plen[2] == 0)
-		return part[1][0] == '/';
-	return plen[2] >= 5 && strncasecmp(part[2], "HTTP/", 5) == 0;
+	return plen[2] || part[1][0] == '/';
 }
 
 /* Whether a request starts at s, after the blank lines allowed first. */
@@ -494,6 +647,11 @@ static bool nz_request(struct normalize *z, const char *end, const char **at)
 		size_t cut = blen < 3 * NORMALIZE_FIELD_MAX ? blen : 3 * NORMALIZE_FIELD_MAX;
 		if (h.form) {
 			nz_field_url(z, NORMALIZE_BODY, s, cut, 0);
+		} else if (h.json || h.xml) {
+			size_t len = h.json ? nz_json(s, cut, z->scratch[0], NORMALIZE_FIELD_MAX) :
+			    nz_xml(s, cut, z->scratch[0], NORMALIZE_FIELD_MAX);
+			nz_append(z, NORMALIZE_BODY, z->scratch[0], len, true);
+			nz_log4j(z, z->scratch[0], len);
 		} else {
 			nz_append(z, NORMALIZE_BODY, s, cut, true);
 			nz_log4j(z, s, cut < NORMALIZE_FIELD_MAX ? cut : NORMALIZE_FIELD_MAX);

