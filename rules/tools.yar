@@ -86,15 +86,20 @@ rule whatweb : whatweb tool
 rule wapiti : wapiti tool
 {
     meta:
-        description = "Wapiti: its 2.x User-Agent, or the markers of its attack payloads (3.x sends a browser's User-Agent)"
+        description = "Wapiti: its 2.x User-Agent, the four headers 3.x's crawler sets (a Firefox 45 User-Agent asking for br over plain HTTP, Accept-Language: en-US alone), or the markers of its attack payloads"
         family = "wapiti"
         kind = "tool"
     strings:
         $ua = "User-Agent: Wapiti" nocase
         $md5 = "w4p1t1" nocase
         $host = "wapiti3.ovh" nocase
+        $ff45 = "\nUser-Agent: Mozilla/5.0 (Windows NT 6.1; rv:45.0) Gecko/20100101 Firefox/45.0\r\n"
+        $lang = "\nAccept-Language: en-US\r\n"
+        $enc = "\nAccept-Encoding: gzip, deflate, br\r\n"
+        $accept = "\nAccept: text/html,application/xhtml+xml,application/xml;q=0.9,image/webp,*/*;q=0.8\r\n"
     condition:
-        any of them or http_target icontains "w4p1t1" or http_body icontains "w4p1t1" or
+        $ua or $md5 or $host or ($ff45 and $lang and $enc and $accept) or
+        http_target icontains "w4p1t1" or http_body icontains "w4p1t1" or
         http_target icontains "wapiti3.ovh" or http_body icontains "wapiti3.ovh"
 }
 

@@ -221,6 +221,22 @@ def test_nimdas_paths_in_a_scanners_request_are_never_a_worm(tmp_path):
     assert got["nse"][1] == "nmap"
 
 
+def test_wapiti_3_by_its_crawlers_headers(tmp_path):
+    """Wapiti 3's crawler sets four headers (wapitiCore/net/crawler.py in
+    Debian's wapiti 3.0.4); a real Firefox 45 sends none of br over plain
+    HTTP or a bare en-US. One header changed: no one."""
+    head = (b"GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: Mozilla/5.0 (Windows NT 6.1; rv:45.0) "
+            b"Gecko/20100101 Firefox/45.0\r\nAccept-Encoding: gzip, deflate, br\r\nAccept: "
+            b"text/html,application/xhtml+xml,application/xml;q=0.9,image/webp,*/*;q=0.8\r\n"
+            b"Connection: keep-alive\r\nAccept-Language: en-US\r\n\r\n")
+    got = classify_many(tmp_path, {
+        "wapiti": head,
+        "firefox45": head.replace(b"gzip, deflate, br", b"gzip, deflate").replace(
+            b"en-US\r\n", b"en-US,en;q=0.5\r\n"),
+    })
+    assert got["wapiti"][1] == "wapiti" and got["firefox45"][1] == "", got
+
+
 def test_the_tool_beats_the_exploit_it_tries(tmp_path):
     got = classify_many(tmp_path, {
         # Nikto's shellshock test and its struts test
