@@ -19,9 +19,13 @@ YARA_CFLAGS := $(shell pkg-config --cflags yara) -DFLYPAPER_LIBYARA=\"$(YARA_LIB
 GEN      = build/gen/sandbox_bpf.h
 TEMPLATES_DIR ?= $(CURDIR)/templates
 RULES_DIR ?= $(CURDIR)/rules
+# The Core Rule Set's scanner lists (Debian: modsecurity-crs), read when
+# the rules compile; missing lists are fine.
+CRS_DIR ?= /usr/share/modsecurity-crs/rules
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
            -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
+           -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
            -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -89,12 +93,19 @@ layers:
 	@echo '#include "session.h"' | $(CC) $(CFLAGS) $(call layer_inc,output) -x c -fsyntax-only - 2>/dev/null \
 	    && { echo "layers: output/ could include a capture header: the folder rule does not bite" >&2; exit 2; } || true
 
+# The cost of normalize_payload per payload (docs/DESIGN.md, "Families").
+build/bench/normalize: bench/normalize.c src/output/normalize.c src/output/normalize.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Isrc/output -o $@ bench/normalize.c \
+	    src/output/normalize.c $(shell pkg-config --libs nettle)
+
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $<
 
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE $(ALL_INC) -fsanitize=fuzzer,address,undefined \
               -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
+              -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
               -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS)
 FUZZ_SECONDS ?= 15
 
@@ -102,7 +113,7 @@ build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
 
-fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident
+fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize
 
 # Runs each fuzzer for FUZZ_SECONDS on a copy of its seed corpus.
 fuzz-run: fuzz

@@ -46,7 +46,9 @@ static void rescan_usage(FILE *out)
 static void classify_usage(FILE *out)
 {
 	fprintf(out, "usage: flypaper classify [--rules PATHS] FILE...\n"
-	    "Prints the rules (and their tags) that match each file.\n");
+	    "Prints the rules (and their tags) that match each file, then the file's\n"
+	    "family and technique tags as \"FILE<tab>=family<tab>NAME\" and\n"
+	    "\"FILE<tab>=tags<tab>TAGS\" lines (none when empty).\n");
 }
 
 /* Binds s, a family or tags a rule file named, escaped like every string
@@ -236,6 +238,10 @@ int classify_main(int argc, char **argv)
 		}
 		for (int k = 0; k < res.n; k++)
 			printf("%s\t%s\t%s\n", argv[i], res.m[k].rule, res.m[k].tags);
+		if (res.family[0])
+			printf("%s\t=family\t%s\n", argv[i], res.family);
+		if (res.tags[0])
+			printf("%s\t=tags\t%s\n", argv[i], res.tags);
 		free(buf);
 	}
 	classify_close(cl);
