@@ -41,6 +41,7 @@
 static int passed, failed;
 
 void test_output(int *passed, int *failed);  /* output.c */
+void test_shape(int *passed, int *failed);   /* shape.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2521,6 +2522,7 @@ int main(void)
 	test_sandbox();
 	test_sandbox_chroot();
 	test_output(&passed, &failed);
+	test_shape(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
