@@ -11,6 +11,7 @@
 #include "classify.h"
 #include "config.h"
 #include "options.h"
+#include "shape.h"
 #include "store.h"
 #include "text.h"
 
@@ -26,6 +27,59 @@ static const struct option_row rescan_options[] = {
 	{.name = "rules", .type = OPTION_ARG, .field = offsetof(struct rescan_args, rules),
 	    .metavar = "PATHS", .help = "YARA rule files or folders, ':'-separated"},
 };
+
+/* Fills sessions.shape again for every session whose payload is kept:
+ * rows stored before schema 6, or by an older shape definition. Each
+ * distinct (payload, request count) is shaped once into a scratch table,
+ * then one UPDATE joins it to the sessions. Returns SQLite's status; the
+ * number of sessions shaped in *shaped. */
+static int rescan_shapes(sqlite3 *db, long *shaped)
+{
+	sqlite3_stmt *q = NULL, *ins = NULL;
+	int rc;
+
+	*shaped = 0;
+	rc = sqlite3_exec(db, "CREATE TEMP TABLE rescan_shape(sha256 TEXT, requests INTEGER, "
+	    "shape TEXT, PRIMARY KEY (sha256, requests))", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "SELECT p.sha256, s.requests, p.size, "
+		    "substr(p.data, 1, ?1) FROM payloads p JOIN "
+		    "(SELECT DISTINCT payload_sha256, requests FROM sessions) s "
+		    "ON s.payload_sha256 = p.sha256", -1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(q, 1, SHAPE_SCAN_MAX);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO rescan_shape VALUES (?1, ?2, ?3)",
+		    -1, &ins, NULL);
+	while (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+		struct shape shape;
+		const void *data = sqlite3_column_blob(q, 3);
+		int len = sqlite3_column_bytes(q, 3);
+		sqlite3_int64 size = sqlite3_column_int64(q, 2);
+		sqlite3_int64 requests = sqlite3_column_int64(q, 1);
+		/* The size counts only past the bytes read (shape_of reads no
+		 * more than SHAPE_SCAN_MAX): a wrong one cannot make it over-read. */
+		size_t whole = len == SHAPE_SCAN_MAX && size > len ? (size_t)size : (size_t)len;
+		if (!data || len <= 0 || !shape_of(data, whole,
+		        requests > 0 ? (uint64_t)requests : 0, &shape))
+			continue;
+		sqlite3_bind_value(ins, 1, sqlite3_column_value(q, 0));
+		sqlite3_bind_int64(ins, 2, requests);
+		sqlite3_bind_text(ins, 3, shape.id, -1, SQLITE_STATIC);
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			rc = sqlite3_errcode(db);
+		sqlite3_reset(ins);
+	}
+	sqlite3_finalize(q);
+	sqlite3_finalize(ins);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "UPDATE sessions SET shape = t.shape FROM rescan_shape t "
+		    "WHERE t.sha256 = sessions.payload_sha256 AND t.requests = sessions.requests",
+		    NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		*shaped = sqlite3_changes(db);
+	return rc;
+}
 
 static void rescan_usage(FILE *out)
 {
@@ -48,7 +102,7 @@ int rescan_main(int argc, char **argv)
 	char err[CONFIG_ERR_LEN], shown[512];
 	struct classify_result res;
 	sqlite3_stmt *q = NULL, *ins = NULL;
-	long payloads = 0, matched = 0;
+	long payloads = 0, matched = 0, shaped = 0;
 	int rc = 2;
 
 	config_defaults(&cfg);
@@ -102,7 +156,10 @@ int rescan_main(int argc, char **argv)
 	        NULL, NULL, NULL) != SQLITE_OK)
 		goto dberr;
 	matched = sqlite3_changes(db);
-	printf("rescanned %ld payloads; %ld session matches\n", payloads, matched);
+	if (rescan_shapes(db, &shaped) != SQLITE_OK)
+		goto dberr;
+	printf("rescanned %ld payloads; %ld session matches; %ld sessions shaped\n",
+	    payloads, matched, shaped);
 	rc = 0;
 	goto out;
 dberr:

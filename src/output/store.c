@@ -1,6 +1,7 @@
 /* store.c - flypaper's SQLite schema and the writer's transactions. */
 #include "store.h"
 
+#include "shape.h"
 #include "state.h"
 #include "text.h"
 
@@ -125,6 +126,13 @@ static const char store_schema_v5[] =
 	"ALTER TABLE runs ADD COLUMN jsonl_escaped INTEGER NOT NULL DEFAULT 0;"
 	"UPDATE meta SET value = '5' WHERE key = 'schema_version';";
 
+/* Version 6: how the client talked (shape.h), for grouping the sessions
+ * no rule names. The index holds only sessions with a payload. */
+static const char store_schema_v6[] =
+	"ALTER TABLE sessions ADD COLUMN shape TEXT;"
+	"CREATE INDEX sessions_shape ON sessions(shape) WHERE shape IS NOT NULL;"
+	"UPDATE meta SET value = '6' WHERE key = 'schema_version';";
+
 static int store_fail(struct store *st, char *err, size_t errlen,
     const char *what)
 {
@@ -199,6 +207,9 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
 	if (version < 5 &&
 	    sqlite3_exec(st->db, store_schema_v5, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
+	if (version < 6 &&
+	    sqlite3_exec(st->db, store_schema_v6, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	return 0;
@@ -262,10 +273,10 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "payload_lost, mode, strategy, first_out_ms, closed_by, "
 	        "peer_close_after_out_ms, peer_close_after_ident_ms, ident_status, "
 	        "ident_reply, ident_opsys, ident_charset, ident_userid, ident_error, "
-	        "ident_sent_ms, ident_reply_ms, http, requests, limit_hit) VALUES "
+	        "ident_sent_ms, ident_reply_ms, http, requests, limit_hit, shape) VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
 	        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
-	        "?28, ?29, ?30, ?31, ?32, ?33)",
+	        "?28, ?29, ?30, ?31, ?32, ?33, ?34)",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_session, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT INTO runs(sensor, mode, started, ended, sessions, refused, "
@@ -457,6 +468,12 @@ static int store_insert(struct store *st, const struct record *r)
 	sqlite3_bind_int64(s, 32, (sqlite3_int64)(r->nrequests + r->requests_dropped));
 	if (record_limit_name(r->limit))
 		sqlite3_bind_text(s, 33, record_limit_name(r->limit), -1, SQLITE_STATIC);
+	/* Cheap (one bounded pass over the first head), so the writer does
+	 * it here rather than queueing it like classification. */
+	struct shape shape;
+	if (r->payload && shape_of(r->payload, r->payload_len,
+	        r->nrequests + r->requests_dropped, &shape))
+		sqlite3_bind_text(s, 34, shape.id, -1, SQLITE_TRANSIENT);
 	rc = store_step(s);
 	if (rc != SQLITE_OK)
 		return rc;

@@ -338,8 +338,10 @@ def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_p
     d.wait_sessions(1)
     assert d.stop() == 0
     # Make it a version 3 database: no limit_hit column (nor schema 5's
-    # lag counters in runs).
+    # lag counters in runs, nor schema 6's shape).
     con = sqlite3.connect(d.db)
+    con.execute("DROP INDEX sessions_shape")
+    con.execute("ALTER TABLE sessions DROP COLUMN shape")
     con.execute("ALTER TABLE sessions DROP COLUMN limit_hit")
     for column in ("lag_pauses", "lag_paused_ms", "unclassified", "evicted", "jsonl_escaped"):
         con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
@@ -357,9 +359,12 @@ def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_p
     held.close()
     extra.close()
     assert d.stop() == 0
-    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("5",)]
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
     assert rows[0]["limit_hit"] == "max_conns_per_source"
     assert len(session_rows(d.db)) == 3       # the old row survived the upgrade
+    # The old row has no shape until rescan; the refused ones sent nothing.
+    assert [r["shape"] for r in session_rows(d.db)] == [None, None, None]
+    assert query(d.db, "SELECT name FROM sqlite_master WHERE name = 'sessions_shape'")
     events = [json.loads(line) for line in jl.read_text().splitlines()]
     closed = [e for e in events if e.get("close_reason") == "capacity"]
     assert [e["limit"] for e in closed] == ["max_conns_per_source"]
