@@ -264,6 +264,83 @@ static int report_top_requests(sqlite3 *db, const char *column,
 	return n;
 }
 
+/* The example of shape group sh: the latest session of the group, its
+ * payload's first bytes, and its long form computed again. */
+static void report_shape_example(sqlite3 *db, struct report_shape *sh,
+    sqlite3_value *group)
+{
+	sqlite3_stmt *q = NULL, *p = NULL;
+	struct shape shape;
+
+	if (sqlite3_prepare_v2(db, "SELECT session, payload_sha256, requests FROM sessions "
+	        "WHERE family IS NULL AND substr(shape, 1, ?2) = ?1 "
+	        "ORDER BY start_ts DESC LIMIT 1", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, "SELECT size, substr(data, 1, ?2) FROM payloads "
+	        "WHERE sha256 = ?1 LIMIT 1", -1, &p, NULL) != SQLITE_OK)
+		goto out;
+	sqlite3_bind_value(q, 1, group);
+	sqlite3_bind_int(q, 2, SHAPE_GROUP_LEN);
+	if (sqlite3_step(q) != SQLITE_ROW)
+		goto out;
+	store_column_display(q, 0, sh->example_session, sizeof(sh->example_session));
+	sqlite3_bind_value(p, 1, sqlite3_column_value(q, 1));
+	sqlite3_bind_int(p, 2, SHAPE_SCAN_MAX);
+	if (sqlite3_step(p) != SQLITE_ROW)
+		goto out;
+	const void *data = sqlite3_column_blob(p, 1);
+	int len = sqlite3_column_bytes(p, 1);
+	sqlite3_int64 size = sqlite3_column_int64(p, 0), requests = sqlite3_column_int64(q, 2);
+	text_display_into(data ? data : "", data && len > 0 ? (size_t)(len < REPORT_SHAPE_EXAMPLE
+	    ? len : REPORT_SHAPE_EXAMPLE) : 0, sh->example, sizeof(sh->example));
+	/* The stored size counts only when the bytes here were cut at the
+	 * scan's end (shape_of reads no further): a forged one cannot make it
+	 * read past them. */
+	size_t whole = len == SHAPE_SCAN_MAX && size > len ? (size_t)size : (size_t)len;
+	if (data && len > 0 && shape_of(data, whole, requests > 0 ? (uint64_t)requests : 0,
+	        &shape)) {
+		snprintf(sh->text, sizeof(sh->text), "%s", shape.text);
+		sh->current = strncmp(shape.id, sh->group, SHAPE_GROUP_LEN) == 0 &&
+		    strlen(sh->group) == SHAPE_GROUP_LEN;
+	}
+out:
+	sqlite3_finalize(q);
+	sqlite3_finalize(p);
+}
+
+/* The sessions no rule named, and the top shapes among them. The report
+ * goes on without them when a query fails. */
+static void report_shapes(struct report_model *m, sqlite3 *db)
+{
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*), count(shape) FROM sessions "
+	        "WHERE family IS NULL AND payload_sha256 IS NOT NULL", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW) {
+		m->unknown = (long)sqlite3_column_int64(q, 0);
+		m->unshaped = m->unknown - (long)sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	if (sqlite3_prepare_v2(db, "SELECT substr(shape, 1, ?1) AS g, count(*) AS n, "
+	        "count(DISTINCT src_ip), min(start_ts), max(start_ts), count(DISTINCT shape) "
+	        "FROM sessions WHERE family IS NULL AND shape IS NOT NULL "
+	        "GROUP BY g ORDER BY n DESC, g LIMIT ?2", -1, &q, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int(q, 1, SHAPE_GROUP_LEN);
+	sqlite3_bind_int(q, 2, REPORT_TOP);
+	while (m->nshapes < REPORT_TOP && sqlite3_step(q) == SQLITE_ROW) {
+		struct report_shape *sh = &m->shapes[m->nshapes++];
+		memset(sh, 0, sizeof(*sh));
+		store_column_display(q, 0, sh->group, sizeof(sh->group));
+		sh->sessions = (long)sqlite3_column_int64(q, 1);
+		sh->sources = (long)sqlite3_column_int64(q, 2);
+		store_column_display(q, 3, sh->first_seen, sizeof(sh->first_seen));
+		store_column_display(q, 4, sh->last_seen, sizeof(sh->last_seen));
+		sh->orders = (long)sqlite3_column_int64(q, 5);
+		report_shape_example(db, sh, sqlite3_column_value(q, 0));
+	}
+	sqlite3_finalize(q);
+}
+
 static int report_hour_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct report_hour *)a)->key, ((const struct report_hour *)b)->key);
@@ -307,6 +384,7 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 	qsort(m->top, (size_t)m->ntop, sizeof(m->top[0]), report_source_cmp);
 	m->npaths = report_top_requests(db, "target", m->paths);
 	m->nuser_agents = report_top_requests(db, "user_agent", m->user_agents);
+	report_shapes(m, db);
 	return SQLITE_OK;
 }
 
