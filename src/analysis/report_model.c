@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "report_shapes.h"
 #include "store.h"
 #include "text.h"
 
@@ -193,13 +194,16 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	sqlite3_stmt *q;
 	int rc = sqlite3_prepare_v2(db,
 	    "SELECT src_ip, start_ts, bytes_in, first_byte_ms, first_out_ms, closed_by, "
-	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family "
+	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
+	    "  payload_sha256 IS NOT NULL, shape, session "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 
 	if (rc != SQLITE_OK)
 		return rc;
 	memset(ps, 0, sizeof(*ps));
 	ps->m = m;
+	struct report_shapes *shapes = report_shapes_new();  /* NULL: counts only */
+	long source = 0;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		char ip[sizeof(ps->cur.ip)], family[sizeof(m->families[0])];
 		const unsigned char *ts = sqlite3_column_text(q, 1);
@@ -218,6 +222,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		if (strcmp(ip, ps->cur.ip) != 0 || ps->cur.sessions == 0) {
 			report_end_source(ps);
 			snprintf(ps->cur.ip, sizeof(ps->cur.ip), "%s", ip);
+			source++;
 		} else if (t - ps->last_ms > (long long)m->gap_ms) {
 			report_end_burst(ps);
 		}
@@ -228,6 +233,11 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		enum report_class c = report_classify(q);
 		m->by_class[c]++;
 		ps->cur.by_class[c]++;
+		/* A payload no rule named: its shape is counted for the report. */
+		if (sqlite3_column_type(q, 9) == SQLITE_NULL && sqlite3_column_int(q, 10))
+			report_shapes_add(shapes, m, sqlite3_column_blob(q, 11),
+			    (size_t)sqlite3_column_bytes(q, 11), ts, ts_len, sqlite3_column_blob(q, 12),
+			    (size_t)sqlite3_column_bytes(q, 12), source);
 		int f = report_family_index(m, family);
 		m->family_sessions[f]++;
 		struct report_hour *h = report_hour(m, ts, ts_len);
@@ -239,6 +249,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	}
 	report_end_source(ps);
 	sqlite3_finalize(q);
+	report_shapes_finish(shapes, m, db);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -262,83 +273,6 @@ static int report_top_requests(sqlite3 *db, const char *column,
 	}
 	sqlite3_finalize(q);
 	return n;
-}
-
-/* The example of shape group sh: the latest session of the group, its
- * payload's first bytes, and its long form computed again. */
-static void report_shape_example(sqlite3 *db, struct report_shape *sh,
-    sqlite3_value *group)
-{
-	sqlite3_stmt *q = NULL, *p = NULL;
-	struct shape shape;
-
-	if (sqlite3_prepare_v2(db, "SELECT session, payload_sha256, requests FROM sessions "
-	        "WHERE family IS NULL AND substr(shape, 1, ?2) = ?1 "
-	        "ORDER BY start_ts DESC LIMIT 1", -1, &q, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(db, "SELECT size, substr(data, 1, ?2) FROM payloads "
-	        "WHERE sha256 = ?1 LIMIT 1", -1, &p, NULL) != SQLITE_OK)
-		goto out;
-	sqlite3_bind_value(q, 1, group);
-	sqlite3_bind_int(q, 2, SHAPE_GROUP_LEN);
-	if (sqlite3_step(q) != SQLITE_ROW)
-		goto out;
-	store_column_display(q, 0, sh->example_session, sizeof(sh->example_session));
-	sqlite3_bind_value(p, 1, sqlite3_column_value(q, 1));
-	sqlite3_bind_int(p, 2, SHAPE_SCAN_MAX);
-	if (sqlite3_step(p) != SQLITE_ROW)
-		goto out;
-	const void *data = sqlite3_column_blob(p, 1);
-	int len = sqlite3_column_bytes(p, 1);
-	sqlite3_int64 size = sqlite3_column_int64(p, 0), requests = sqlite3_column_int64(q, 2);
-	text_display_into(data ? data : "", data && len > 0 ? (size_t)(len < REPORT_SHAPE_EXAMPLE
-	    ? len : REPORT_SHAPE_EXAMPLE) : 0, sh->example, sizeof(sh->example));
-	/* The stored size counts only when the bytes here were cut at the
-	 * scan's end (shape_of reads no further): a forged one cannot make it
-	 * read past them. */
-	size_t whole = len == SHAPE_SCAN_MAX && size > len ? (size_t)size : (size_t)len;
-	if (data && len > 0 && shape_of(data, whole, requests > 0 ? (uint64_t)requests : 0,
-	        &shape)) {
-		snprintf(sh->text, sizeof(sh->text), "%s", shape.text);
-		sh->current = strncmp(shape.id, sh->group, SHAPE_GROUP_LEN) == 0 &&
-		    strlen(sh->group) == SHAPE_GROUP_LEN;
-	}
-out:
-	sqlite3_finalize(q);
-	sqlite3_finalize(p);
-}
-
-/* The sessions no rule named, and the top shapes among them. The report
- * goes on without them when a query fails. */
-static void report_shapes(struct report_model *m, sqlite3 *db)
-{
-	sqlite3_stmt *q;
-
-	if (sqlite3_prepare_v2(db, "SELECT count(*), count(shape) FROM sessions "
-	        "WHERE family IS NULL AND payload_sha256 IS NOT NULL", -1, &q, NULL) == SQLITE_OK &&
-	    sqlite3_step(q) == SQLITE_ROW) {
-		m->unknown = (long)sqlite3_column_int64(q, 0);
-		m->unshaped = m->unknown - (long)sqlite3_column_int64(q, 1);
-	}
-	sqlite3_finalize(q);
-	if (sqlite3_prepare_v2(db, "SELECT substr(shape, 1, ?1) AS g, count(*) AS n, "
-	        "count(DISTINCT src_ip), min(start_ts), max(start_ts), count(DISTINCT shape) "
-	        "FROM sessions WHERE family IS NULL AND shape IS NOT NULL "
-	        "GROUP BY g ORDER BY n DESC, g LIMIT ?2", -1, &q, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int(q, 1, SHAPE_GROUP_LEN);
-	sqlite3_bind_int(q, 2, REPORT_TOP);
-	while (m->nshapes < REPORT_TOP && sqlite3_step(q) == SQLITE_ROW) {
-		struct report_shape *sh = &m->shapes[m->nshapes++];
-		memset(sh, 0, sizeof(*sh));
-		store_column_display(q, 0, sh->group, sizeof(sh->group));
-		sh->sessions = (long)sqlite3_column_int64(q, 1);
-		sh->sources = (long)sqlite3_column_int64(q, 2);
-		store_column_display(q, 3, sh->first_seen, sizeof(sh->first_seen));
-		store_column_display(q, 4, sh->last_seen, sizeof(sh->last_seen));
-		sh->orders = (long)sqlite3_column_int64(q, 5);
-		report_shape_example(db, sh, sqlite3_column_value(q, 0));
-	}
-	sqlite3_finalize(q);
 }
 
 static int report_hour_cmp(const void *a, const void *b)
@@ -384,7 +318,6 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 	qsort(m->top, (size_t)m->ntop, sizeof(m->top[0]), report_source_cmp);
 	m->npaths = report_top_requests(db, "target", m->paths);
 	m->nuser_agents = report_top_requests(db, "user_agent", m->user_agents);
-	report_shapes(m, db);
 	return SQLITE_OK;
 }
 
