@@ -42,6 +42,7 @@ static int passed, failed;
 
 void test_output(int *passed, int *failed);  /* output.c */
 void test_shape(int *passed, int *failed);   /* shape.c */
+void test_report_shapes(int *passed, int *failed);  /* report_shapes.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2523,6 +2524,7 @@ int main(void)
 	test_sandbox_chroot();
 	test_output(&passed, &failed);
 	test_shape(&passed, &failed);
+	test_report_shapes(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
