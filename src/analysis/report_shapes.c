@@ -232,7 +232,8 @@ void report_shapes_finish(struct report_shapes *t, struct report_model *m, sqlit
 {
 	if (!t)
 		return;
-	qsort(t->groups, t->n, sizeof(*t->groups), report_group_cmp);
+	if (t->n)             /* qsort(NULL, 0) is undefined */
+		qsort(t->groups, t->n, sizeof(*t->groups), report_group_cmp);
 	for (size_t i = 0; i < t->n && m->nshapes < REPORT_TOP; i++) {
 		const struct report_shape_group *g = &t->groups[i];
 		struct report_shape *sh = &m->shapes[m->nshapes++];
