@@ -34,19 +34,37 @@ static bool report_ts_ok(const char *t)
 	return true;
 }
 
+/* Whether attached database name's sessions have a shape column (schema
+ * 6; an older database is read without it). */
+static bool report_has_shape(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *q;
+	bool has = false;
+
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('sessions', ?1) "
+	        "WHERE name = 'shape'", -1, &q, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	has = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) > 0;
+	sqlite3_finalize(q);
+	return has;
+}
+
 /* Attaches every database and unions their sessions (with each session's
- * family, the first tag of its first match) and requests into temporary
- * views, so one set of queries reads them all. */
+ * family, the first tag of its first match, and its shape), requests and
+ * payloads into temporary views, so one set of queries reads them all. */
 static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
     const char *until, char *err, size_t errlen)
 {
-	char *sessions = NULL, *requests = NULL;
-	size_t slen = 0, rlen = 0;
+	char *sessions = NULL, *requests = NULL, *payloads = NULL;
+	size_t slen = 0, rlen = 0, plen = 0;
 	FILE *s = open_memstream(&sessions, &slen), *r = open_memstream(&requests, &rlen);
+	FILE *p = open_memstream(&payloads, &plen);
 	int rc = 0;
 
 	fputs("CREATE TEMP VIEW sessions AS ", s);
 	fputs("CREATE TEMP VIEW requests AS ", r);
+	fputs("CREATE TEMP VIEW payloads AS ", p);
 	for (int i = 0; i < n; i++) {
 		char name[16], shown[REPORT_ERR_SHOWN];
 		snprintf(name, sizeof(name), "db%d", i);
@@ -62,9 +80,12 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 		    "s.first_out_ms, s.closed_by, s.peer_close_after_out_ms, "
 		    "s.peer_close_after_ident_ms, s.close_reason, s.strategy, "
 		    "(SELECT substr(m.tags, 1, instr(m.tags || ' ', ' ') - 1) "
-		    "FROM db%d.matches m WHERE m.session = s.session ORDER BY m.rule LIMIT 1) AS family "
+		    "FROM db%d.matches m WHERE m.session = s.session ORDER BY m.rule LIMIT 1) AS family, "
+		    "s.payload_sha256, s.requests, %s AS shape "
 		    "FROM db%d.sessions s WHERE s.start_ts >= '%s' AND s.start_ts < '%s'",
-		    i ? " UNION ALL " : "", i, i, since, until);
+		    i ? " UNION ALL " : "", i, report_has_shape(db, name) ? "s.shape" : "NULL",
+		    i, since, until);
+		fprintf(p, "%sSELECT sha256, size, data FROM db%d.payloads", i ? " UNION ALL " : "", i);
 		if (!*since && !strcmp(until, "9999"))
 			fprintf(r, "%sSELECT target, user_agent FROM db%d.requests",
 			    i ? " UNION ALL " : "", i);
@@ -76,8 +97,10 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 	}
 	fclose(s);
 	fclose(r);
+	fclose(p);
 	if (rc == 0 && (sqlite3_exec(db, sessions, NULL, NULL, NULL) != SQLITE_OK ||
-	        sqlite3_exec(db, requests, NULL, NULL, NULL) != SQLITE_OK)) {
+	        sqlite3_exec(db, requests, NULL, NULL, NULL) != SQLITE_OK ||
+	        sqlite3_exec(db, payloads, NULL, NULL, NULL) != SQLITE_OK)) {
 		char shown[REPORT_ERR_SHOWN];
 		snprintf(err, errlen, "%s (a flypaper database of schema 3 or later?)",
 		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
@@ -85,6 +108,7 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 	}
 	free(sessions);
 	free(requests);
+	free(payloads);
 	return rc;
 }
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "report_shapes.h"
 #include "store.h"
 #include "text.h"
 
@@ -193,13 +194,16 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	sqlite3_stmt *q;
 	int rc = sqlite3_prepare_v2(db,
 	    "SELECT src_ip, start_ts, bytes_in, first_byte_ms, first_out_ms, closed_by, "
-	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family "
+	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
+	    "  payload_sha256 IS NOT NULL, shape, session "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 
 	if (rc != SQLITE_OK)
 		return rc;
 	memset(ps, 0, sizeof(*ps));
 	ps->m = m;
+	struct report_shapes *shapes = report_shapes_new();  /* NULL: counts only */
+	long source = 0;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		char ip[sizeof(ps->cur.ip)], family[sizeof(m->families[0])];
 		const unsigned char *ts = sqlite3_column_text(q, 1);
@@ -218,6 +222,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		if (strcmp(ip, ps->cur.ip) != 0 || ps->cur.sessions == 0) {
 			report_end_source(ps);
 			snprintf(ps->cur.ip, sizeof(ps->cur.ip), "%s", ip);
+			source++;
 		} else if (t - ps->last_ms > (long long)m->gap_ms) {
 			report_end_burst(ps);
 		}
@@ -228,6 +233,11 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		enum report_class c = report_classify(q);
 		m->by_class[c]++;
 		ps->cur.by_class[c]++;
+		/* A payload no rule named: its shape is counted for the report. */
+		if (sqlite3_column_type(q, 9) == SQLITE_NULL && sqlite3_column_int(q, 10))
+			report_shapes_add(shapes, m, sqlite3_column_blob(q, 11),
+			    (size_t)sqlite3_column_bytes(q, 11), ts, ts_len, sqlite3_column_blob(q, 12),
+			    (size_t)sqlite3_column_bytes(q, 12), source);
 		int f = report_family_index(m, family);
 		m->family_sessions[f]++;
 		struct report_hour *h = report_hour(m, ts, ts_len);
@@ -239,6 +249,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	}
 	report_end_source(ps);
 	sqlite3_finalize(q);
+	report_shapes_finish(shapes, m, db);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 

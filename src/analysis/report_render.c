@@ -72,6 +72,28 @@ static void report_text_values(FILE *out, const char *title,
 		fprintf(out, "  %7lld  %.100s\n", values[i].count, values[i].value);
 }
 
+/* A shape's note when the stored one came from another definition. */
+static const char *report_shape_note(const struct report_shape *sh)
+{
+	return sh->current ? "" : " (stored by another shape definition: rescan)";
+}
+
+static void report_text_shapes(FILE *out, const struct report_model *m)
+{
+	fprintf(out, "\ntop unknown shapes (%ld sessions with a payload and no family", m->unknown);
+	if (m->unshaped)
+		fprintf(out, "; %ld without a shape: run flypaper rescan", m->unshaped);
+	fputs(")\n", out);
+	for (int i = 0; i < m->nshapes; i++) {
+		const struct report_shape *sh = &m->shapes[i];
+		fprintf(out, "  %7ld sessions  %5ld sources  %3ld orders  %s .. %s  %s%s\n",
+		    sh->sessions, sh->sources, sh->orders, sh->first_seen, sh->last_seen,
+		    sh->group, report_shape_note(sh));
+		fprintf(out, "           %s\n           e.g. %s: %s\n", sh->text,
+		    sh->example_session, sh->example);
+	}
+}
+
 void report_render_text(FILE *out, const struct report_model *m)
 {
 	size_t n;
@@ -116,6 +138,7 @@ void report_render_text(FILE *out, const struct report_model *m)
 	}
 	report_text_values(out, "top paths", m->paths, m->npaths);
 	report_text_values(out, "top user agents", m->user_agents, m->nuser_agents);
+	report_text_shapes(out, m);
 	fprintf(out, "\ntimeline (sessions per hour, UTC)\n");
 	for (size_t i = 0; i < m->nhours; i++)
 		fprintf(out, "  %s  %7ld\n", m->hours[i].key, m->hours[i].sessions);
@@ -181,6 +204,23 @@ static json_t *report_json_values(const struct report_value *values, int n)
 	return arr;
 }
 
+static json_t *report_json_shapes(const struct report_model *m)
+{
+	json_t *top = json_array();
+
+	for (int i = 0; i < m->nshapes; i++) {
+		const struct report_shape *sh = &m->shapes[i];
+		json_array_append_new(top, json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:s, s:s, "
+		    "s:s, s:s}", "shape", sh->group, "text", sh->text, "current", sh->current,
+		    "sessions", (json_int_t)sh->sessions, "sources", (json_int_t)sh->sources,
+		    "orders", (json_int_t)sh->orders, "first_seen", sh->first_seen,
+		    "last_seen", sh->last_seen, "example_session", sh->example_session,
+		    "example", sh->example));
+	}
+	return json_pack("{s:I, s:I, s:o}", "sessions", (json_int_t)m->unknown,
+	    "unshaped", (json_int_t)m->unshaped, "top", top);
+}
+
 static json_t *report_json(const struct report_model *m)
 {
 	json_t *root = json_object(), *sclasses = json_object(), *top_sources = json_array();
@@ -213,6 +253,7 @@ static json_t *report_json(const struct report_model *m)
 	    "sources", top_sources,
 	    "paths", report_json_values(m->paths, m->npaths),
 	    "user_agents", report_json_values(m->user_agents, m->nuser_agents)));
+	json_object_set_new(root, "unknown_shapes", report_json_shapes(m));
 	return root;
 }
 
@@ -362,6 +403,36 @@ static void report_html_values(FILE *out, const char *title,
 	fputs("</table>\n", out);
 }
 
+static void report_html_shapes(FILE *out, const struct report_model *m)
+{
+	fprintf(out, "<h2>Top unknown shapes</h2>\n<p>%ld sessions with a payload and no family",
+	    m->unknown);
+	if (m->unshaped)
+		fprintf(out, "; %ld without a shape (run flypaper rescan)", m->unshaped);
+	fputs(".</p>\n<table id=\"unknown-shapes\"><tr><th>shape</th><th>sessions</th>"
+	    "<th>sources</th><th>orders</th><th>first seen</th><th>last seen</th></tr>\n", out);
+	/* Two rows a shape: its form and counts, then its id and example. */
+	for (int i = 0; i < m->nshapes; i++) {
+		const struct report_shape *sh = &m->shapes[i];
+		fputs("<tr><td class=\"shape\">", out);
+		report_html_escape(out, sh->text);
+		fprintf(out, "</td><td>%ld</td><td>%ld</td><td>%ld</td><td>",
+		    sh->sessions, sh->sources, sh->orders);
+		report_html_escape(out, sh->first_seen);
+		fputs("</td><td>", out);
+		report_html_escape(out, sh->last_seen);
+		fputs("</td></tr>\n<tr><td class=\"example\" colspan=\"6\">", out);
+		report_html_escape(out, sh->group);
+		report_html_escape(out, report_shape_note(sh));
+		fputs(", e.g. ", out);
+		report_html_escape(out, sh->example_session);
+		fputs(": ", out);
+		report_html_escape(out, sh->example);
+		fputs("</td></tr>\n", out);
+	}
+	fputs("</table>\n", out);
+}
+
 void report_render_html(FILE *out, const struct report_model *m)
 {
 	size_t n;
@@ -375,6 +446,8 @@ void report_render_html(FILE *out, const struct report_model *m)
 	    "td:first-child,th:first-child{text-align:left}\n"
 	    ".legend span{display:inline-block;margin-right:1em}"
 	    ".legend i{display:inline-block;width:10px;height:10px;margin-right:4px}\n"
+	    "td.shape,td.example{text-align:left;font-family:monospace;word-break:break-all}"
+	    "td.example{color:#4a5568;padding-bottom:8px}\n"
 	    "</style></head><body>\n<h1>flypaper report</h1>\n", out);
 	fprintf(out, "<p>%ld sessions from %ld sources; %ld bursts; %ld refused.</p>\n",
 	    m->sessions, m->sources, m->bursts, m->refused);
@@ -401,5 +474,6 @@ void report_render_html(FILE *out, const struct report_model *m)
 	fputs("</table>\n", out);
 	report_html_values(out, "Top paths", m->paths, m->npaths);
 	report_html_values(out, "Top user agents", m->user_agents, m->nuser_agents);
+	report_html_shapes(out, m);
 	fputs("</body></html>\n", out);
 }

@@ -8,10 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "classify.h"
 #include "config.h"
 #include "options.h"
+#include "shape.h"
 #include "store.h"
 #include "text.h"
 
@@ -19,12 +21,15 @@
  * default --classify-budget, for what it skipped. */
 #define RESCAN_BUDGET_MS 2000
 
-/* The flags of rescan and classify (which ignores --db and --pending). */
+/* The flags of rescan and classify (each takes its own rows). */
 struct rescan_args {
 	const char *db;
 	const char *rules;
 	bool pending;                /* only sessions not classified yet */
+	size_t timing;               /* classify: scans per file to time; 0: none */
 };
+
+#define RESCAN_TIMING_MAX 10000      /* scans of one file --timing may ask for */
 
 static const struct option_row rescan_options[] = {
 	{.name = "db", .type = OPTION_ARG, .field = offsetof(struct rescan_args, db),
@@ -33,6 +38,68 @@ static const struct option_row rescan_options[] = {
 	    .metavar = "PATHS", .help = "YARA rule files or folders, ':'-separated"},
 	{.name = "pending", .type = OPTION_FLAG, .field = offsetof(struct rescan_args, pending),
 	    .help = "only sessions not classified yet (pending, shed, skipped)"},
+};
+
+/* Fills sessions.shape again for every session whose payload is kept:
+ * rows stored before schema 6, or by an older shape definition. Each
+ * distinct (payload, request count) is shaped once into a scratch table,
+ * then one UPDATE joins it to the sessions. Returns SQLite's status; the
+ * number of sessions shaped in *shaped. */
+static int rescan_shapes(sqlite3 *db, long *shaped)
+{
+	sqlite3_stmt *q = NULL, *ins = NULL;
+	int rc;
+
+	*shaped = 0;
+	rc = sqlite3_exec(db, "CREATE TEMP TABLE rescan_shape(sha256 TEXT, requests INTEGER, "
+	    "shape TEXT, PRIMARY KEY (sha256, requests))", NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "SELECT p.sha256, s.requests, p.size, "
+		    "substr(p.data, 1, ?1) FROM payloads p JOIN "
+		    "(SELECT DISTINCT payload_sha256, requests FROM sessions) s "
+		    "ON s.payload_sha256 = p.sha256", -1, &q, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_bind_int(q, 1, SHAPE_SCAN_MAX);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO rescan_shape VALUES (?1, ?2, ?3)",
+		    -1, &ins, NULL);
+	while (rc == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW) {
+		struct shape shape;
+		const void *data = sqlite3_column_blob(q, 3);
+		int len = sqlite3_column_bytes(q, 3);
+		sqlite3_int64 size = sqlite3_column_int64(q, 2);
+		sqlite3_int64 requests = sqlite3_column_int64(q, 1);
+		/* The size counts only past the bytes read (shape_of reads no
+		 * more than SHAPE_SCAN_MAX): a wrong one cannot make it over-read. */
+		size_t whole = len == SHAPE_SCAN_MAX && size > len ? (size_t)size : (size_t)len;
+		if (!data || len <= 0 || !shape_of(data, whole,
+		        requests > 0 ? (uint64_t)requests : 0, &shape))
+			continue;
+		sqlite3_bind_value(ins, 1, sqlite3_column_value(q, 0));
+		sqlite3_bind_int64(ins, 2, requests);
+		sqlite3_bind_text(ins, 3, shape.id, -1, SQLITE_STATIC);
+		if (sqlite3_step(ins) != SQLITE_DONE)
+			rc = sqlite3_errcode(db);
+		sqlite3_reset(ins);
+	}
+	sqlite3_finalize(q);
+	sqlite3_finalize(ins);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "UPDATE sessions SET shape = t.shape FROM rescan_shape t "
+		    "WHERE t.sha256 = sessions.payload_sha256 AND t.requests = sessions.requests",
+		    NULL, NULL, NULL);
+	if (rc == SQLITE_OK)
+		*shaped = sqlite3_changes(db);
+	return rc;
+}
+
+/* classify's flags: --rules, and --timing (hidden: for bench/families). */
+static const struct option_row classify_options[] = {
+	{.name = "rules", .type = OPTION_ARG, .field = offsetof(struct rescan_args, rules),
+	    .metavar = "PATHS", .help = "YARA rule files or folders, ':'-separated"},
+	{.name = "timing", .type = OPTION_COUNT, .field = offsetof(struct rescan_args, timing),
+	    .min = 1, .max = RESCAN_TIMING_MAX, .metavar = "N",
+	    .help = "scan each file N times; print its median and least scan time"},
 };
 
 static void rescan_usage(FILE *out)
@@ -120,7 +187,7 @@ int rescan_main(int argc, char **argv)
 	struct config cfg;
 	const char *db_path = "flypaper.db", *rules_paths;
 	char err[CONFIG_ERR_LEN], shown[512];
-	long payloads = 0, matched = 0, skipped = 0;
+	long payloads = 0, matched = 0, skipped = 0, shaped = 0;
 	int rc = 2;
 
 	config_defaults(&cfg);
@@ -174,7 +241,10 @@ int rescan_main(int argc, char **argv)
 	        "WHERE sessions.session = t.session AND t.payload_sha256 = c.sha256;"
 	        "COMMIT;", NULL, NULL, NULL) != SQLITE_OK)
 		goto dberr;
-	printf("rescanned %ld payloads; %ld session matches\n", payloads, matched);
+	if (rescan_shapes(db, &shaped) != SQLITE_OK)
+		goto dberr;
+	printf("rescanned %ld payloads; %ld session matches; %ld sessions shaped\n",
+	    payloads, matched, shaped);
 	if (skipped)
 		printf("%ld payload(s) ran over %d ms and were skipped\n", skipped,
 		    RESCAN_BUDGET_MS);
@@ -192,10 +262,39 @@ out:
 	return rc;
 }
 
+static int classify_ns_cmp(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Scans data runs times and prints "FILE<TAB>#timing<TAB>median ns<TAB>
+ * least ns" ('#' starts no rule name): what one scan of a distinct
+ * payload costs, without the cache. */
+static void classify_time(struct classify *cl, const char *name, const uint8_t *data,
+    size_t len, size_t runs)
+{
+	int64_t *ns = malloc(runs * sizeof(*ns));
+	struct classify_result res;
+
+	if (!ns)
+		return;
+	for (size_t r = 0; r < runs; r++) {
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		classify_scan(cl, data, len, &res);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ns[r] = (int64_t)(b.tv_sec - a.tv_sec) * 1000000000 + (b.tv_nsec - a.tv_nsec);
+	}
+	qsort(ns, runs, sizeof(*ns), classify_ns_cmp);
+	printf("%s\t#timing\t%lld\t%lld\n", name, (long long)ns[runs / 2], (long long)ns[0]);
+	free(ns);
+}
+
 int classify_main(int argc, char **argv)
 {
-	static const struct options_command cmd = {"classify", rescan_options,
-	    sizeof(rescan_options) / sizeof(rescan_options[0]), classify_usage, true};
+	static const struct options_command cmd = {"classify", classify_options,
+	    sizeof(classify_options) / sizeof(classify_options[0]), classify_usage, true};
 	struct config cfg;
 	const char *rules_paths;
 	char err[CONFIG_ERR_LEN];
@@ -242,6 +341,8 @@ int classify_main(int argc, char **argv)
 			printf("%s\t=family\t%s\n", argv[i], res.family);
 		if (res.tags[0])
 			printf("%s\t=tags\t%s\n", argv[i], res.tags);
+		if (args.timing)
+			classify_time(cl, argv[i], (const uint8_t *)buf, n, args.timing);
 		free(buf);
 	}
 	classify_close(cl);

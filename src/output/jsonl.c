@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shape.h"
 #include "state.h"
 #include "text.h"
 
@@ -243,6 +244,22 @@ static void jsonl_set_class(struct jsonl_event *ev, const struct record *r)
 	jsonl_set(ev, "families", families);
 }
 
+/* How the client talked (shape.h): its id, and the long form a reader can
+ * make sense of; null for both without a payload. */
+static void jsonl_set_shape(struct jsonl_event *ev, const struct record *r)
+{
+	struct shape shape;
+
+	if (r->payload && shape_of(r->payload, r->payload_len,
+	        r->nrequests + r->requests_dropped, &shape)) {
+		jsonl_set_str(ev, "shape", shape.id);
+		jsonl_set_str(ev, "shape_text", shape.text);
+	} else {
+		jsonl_set(ev, "shape", json_null());
+		jsonl_set(ev, "shape_text", json_null());
+	}
+}
+
 /* How the peer reacted: timing, IDENT, HTTP parse. */
 static void jsonl_set_reaction(struct jsonl_event *ev, const struct record *r)
 {
@@ -334,6 +351,7 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 		jsonl_set_payload_base64(&ev, r);
 		jsonl_set(&ev, "limit", record_limit_name(r->limit)
 		    ? json_string(record_limit_name(r->limit)) : json_null());
+		jsonl_set_shape(&ev, r);
 		jsonl_set_reaction(&ev, r);
 	}
 	return jsonl_end(&ev, escaped);

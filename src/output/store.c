@@ -1,6 +1,7 @@
 /* store.c - flypaper's SQLite schema and the writer's transactions. */
 #include "store.h"
 
+#include "shape.h"
 #include "state.h"
 #include "text.h"
 
@@ -130,13 +131,17 @@ static const char store_schema_v5[] =
  * its technique tags, and how far its classification got, now that it
  * runs after the commit ('none', 'pending', 'done', 'skipped', 'shed');
  * payloads over --classify-budget counted per run. Sessions stored before
- * carry a payload 'pending' (for rescan), none 'none'. */
+ * carry a payload 'pending' (for rescan), none 'none'. And how the client
+ * talked (shape.h), for grouping the sessions no rule names; the index
+ * holds only sessions with a payload. */
 static const char store_schema_v6[] =
 	"ALTER TABLE sessions ADD COLUMN family TEXT;"
 	"ALTER TABLE sessions ADD COLUMN tags TEXT;"       /* comma-separated */
 	"ALTER TABLE sessions ADD COLUMN class_state TEXT NOT NULL DEFAULT 'none';"
 	"UPDATE sessions SET class_state = 'pending' WHERE payload_sha256 IS NOT NULL;"
 	"ALTER TABLE runs ADD COLUMN classify_skipped INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sessions ADD COLUMN shape TEXT;"
+	"CREATE INDEX sessions_shape ON sessions(shape) WHERE shape IS NOT NULL;"
 	"UPDATE meta SET value = '6' WHERE key = 'schema_version';";
 
 static int store_fail(struct store *st, char *err, size_t errlen,
@@ -280,10 +285,10 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "peer_close_after_out_ms, peer_close_after_ident_ms, ident_status, "
 	        "ident_reply, ident_opsys, ident_charset, ident_userid, ident_error, "
 	        "ident_sent_ms, ident_reply_ms, http, requests, limit_hit, family, tags, "
-	        "class_state) VALUES "
+	        "class_state, shape) VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
 	        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
-	        "?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36)",
+	        "?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_session, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT INTO runs(sensor, mode, started, ended, sessions, refused, "
@@ -511,6 +516,12 @@ static int store_insert(struct store *st, const struct record *r)
 	if (record_limit_name(r->limit))
 		sqlite3_bind_text(s, 33, record_limit_name(r->limit), -1, SQLITE_STATIC);
 	store_bind_class(s, 34, r);
+	/* Cheap (one bounded pass over the first head), so the writer does
+	 * it here rather than queueing it like classification. */
+	struct shape shape;
+	if (r->payload && shape_of(r->payload, r->payload_len,
+	        r->nrequests + r->requests_dropped, &shape))
+		sqlite3_bind_text(s, 37, shape.id, -1, SQLITE_TRANSIENT);
 	rc = store_step(s);
 	if (rc != SQLITE_OK)
 		return rc;

@@ -318,9 +318,10 @@ def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_p
     d.wait_sessions(1)
     assert d.stop() == 0
     # Make it a version 3 database: no limit_hit column (nor schema 5's
-    # lag counters in runs, nor schema 6's classification).
+    # lag counters in runs, nor schema 6's classification and shape).
     con = sqlite3.connect(d.db)
-    for column in ("limit_hit", "family", "tags", "class_state"):
+    con.execute("DROP INDEX sessions_shape")
+    for column in ("shape", "limit_hit", "family", "tags", "class_state"):
         con.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
     for column in ("lag_pauses", "lag_paused_ms", "unclassified", "evicted", "jsonl_escaped",
                    "classify_skipped"):
@@ -345,6 +346,9 @@ def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_p
     # The old session had a payload: it waits for rescan.
     assert query(d.db, "SELECT class_state FROM sessions WHERE payload_sha256 IS NOT NULL "
                        "AND close_reason != 'capacity'") == [("pending",)]
+    # The old row has no shape until rescan; the refused ones sent nothing.
+    assert [r["shape"] for r in session_rows(d.db)] == [None, None, None]
+    assert query(d.db, "SELECT name FROM sqlite_master WHERE name = 'sessions_shape'")
     events = [json.loads(line) for line in jl.read_text().splitlines()]
     closed = [e for e in events if e.get("close_reason") == "capacity"]
     assert [e["limit"] for e in closed] == ["max_conns_per_source"]

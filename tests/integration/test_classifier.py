@@ -243,7 +243,8 @@ def test_a_version_5_database_is_upgraded_to_6(daemons):
     d.wait_sessions(2)
     assert d.stop() == 0
     con = sqlite3.connect(d.db)
-    for column in ("family", "tags", "class_state"):
+    con.execute("DROP INDEX sessions_shape")
+    for column in ("family", "tags", "class_state", "shape"):     # schema 6's
         con.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
     con.execute("ALTER TABLE runs DROP COLUMN classify_skipped")
     con.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")

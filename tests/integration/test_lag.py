@@ -221,9 +221,11 @@ def test_a_version_4_database_is_upgraded_with_its_runs(daemons):
     import sqlite3
     d = daemons(args=["--rules", "none"], workers=1)
     assert d.stop() == 0
-    # Make it a version 4 database: runs without the lag counters (nor
-    # schema 6's classification).
+    # Make it a version 4 database: runs without the lag counters, sessions
+    # without their shape (nor schema 6's classification).
     con = sqlite3.connect(d.db)
+    con.execute("DROP INDEX sessions_shape")
+    con.execute("ALTER TABLE sessions DROP COLUMN shape")
     for column in ("lag_pauses", "lag_paused_ms", "unclassified", "evicted", "jsonl_escaped",
                    "classify_skipped"):
         con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
@@ -235,6 +237,8 @@ def test_a_version_4_database_is_upgraded_with_its_runs(daemons):
     d = daemons(args=["--rules", "none"], workers=1, db=d.db)
     assert d.stop() == 0
     assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("6",)]
+    assert query(d.db, "SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'shape'") \
+        == [(1,)]
     # The old run reads 0 pauses; the new one wrote its own (none here).
     assert query(d.db, "SELECT lag_pauses, lag_paused_ms, unclassified, evicted, "
                        "jsonl_escaped, classify_skipped FROM runs") == [(0, 0, 0, 0, 0, 0)] * 2

@@ -44,6 +44,8 @@ void test_output(int *passed, int *failed);  /* output.c */
 void test_classifier(int *passed, int *failed);  /* classifier.c */
 void test_families(int *passed, int *failed);  /* families.c */
 void test_normalize(int *passed, int *failed);  /* normalize.c */
+void test_shape(int *passed, int *failed);   /* shape.c */
+void test_report_shapes(int *passed, int *failed);  /* report_shapes.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2527,6 +2529,8 @@ int main(void)
 	test_classifier(&passed, &failed);
 	test_families(&passed, &failed);
 	test_normalize(&passed, &failed);
+	test_shape(&passed, &failed);
+	test_report_shapes(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
