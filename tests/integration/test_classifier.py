@@ -281,3 +281,44 @@ def test_rescan_pending_leaves_classified_sessions_alone(inetd, daemons, tmp_pat
     assert (child["family"], child["class_state"]) == ("anything", "done")
     matches = sorted(query(db, "SELECT session, rule FROM matches"))
     assert matches == sorted([(done["session"], "secrets_probe"), (child["session"], "any_get")])
+
+
+def test_the_report_counts_the_sessions_family_column(daemons, tmp_path):
+    d = daemons(args=["--rules", "none"], workers=1)
+    send_and_close(d.port, b"GET /one HTTP/1.0\r\n\r\n")
+    send_and_close(d.port, b"GET /two HTTP/1.0\r\n\r\n")
+    d.wait_sessions(2)
+    assert d.stop() == 0
+    # One session whose chosen family is not its first match's first tag
+    # (the precedence picked another rule), one with matches only.
+    con = sqlite3.connect(d.db)
+    (a, b) = [r[0] for r in con.execute("SELECT session FROM sessions ORDER BY start_ts")]
+    con.execute("UPDATE sessions SET family = 'chosen', class_state = 'done' WHERE session = ?",
+                (a,))
+    con.execute("INSERT INTO matches VALUES (?, 'aaa_first', 'other')", (a,))
+    con.execute("INSERT INTO matches VALUES (?, 'bbb', 'unchosen')", (b,))
+    con.commit()
+    con.close()
+
+    def families(db):
+        r = subprocess.run([FLYPAPER, "report", "--db", db, "--format", "json"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        return {k: v for k, v in json.loads(r.stdout)["families"].items() if v}
+
+    fam = families(d.db)
+    assert fam.get("chosen") == 1 and "other" not in fam and "unchosen" not in fam, fam
+    # A database from before the column: the first match's first tag.
+    old = tmp_path / "old.db"
+    con = sqlite3.connect(d.db)
+    con.execute("VACUUM INTO ?", (str(old),))
+    con.close()
+    con = sqlite3.connect(old)
+    con.execute("DROP INDEX sessions_shape")
+    for column in ("family", "tags", "class_state", "shape"):
+        con.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
+    con.execute("UPDATE meta SET value = '5' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    fam = families(str(old))
+    assert fam.get("other") == 1 and fam.get("unchosen") == 1, fam
