@@ -45,7 +45,7 @@ struct session_host {
 	atomic_bool *stopping;       /* shutdown began: probe no one new */
 	atomic_int *active;          /* open sessions, all loops */
 	atomic_size_t *buffered;     /* --max-buffered bytes held, all loops */
-	atomic_uint_fast64_t *accepted, *refused;
+	atomic_uint_fast64_t *accepted, *refused;  /* sessions started; refusals */
 	/* The loop's services. */
 	/* Re-arms the loop's timer for its earliest deadline: call it when
 	 * deadlines_set says so. */
