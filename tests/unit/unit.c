@@ -41,6 +41,7 @@
 static int passed, failed;
 
 void test_output(int *passed, int *failed);  /* output.c */
+void test_session(int *passed, int *failed); /* session.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -1832,7 +1833,7 @@ static void test_ident_when_the_record_is_lost(void)
 		struct timespec wall;
 		int cfd, afd = ident_test_accept(lfd, lport, &cfd, &src, &dst, &wall);
 
-		session_start(&w, afd, 0, &src, &dst, uv_hrtime(), &wall);
+		session_start(&w.host, afd, 0, &src, &dst, uv_hrtime(), &wall);
 		CHECK(!list_empty(&w.probes), "case %d: a probe is under way", finished);
 		if (finished) {
 			run_until(&w, no_probes);
@@ -1882,7 +1883,7 @@ static void test_ident_at_the_fd_limit(void)
 	lim = old;
 	lim.rlim_cur = (rlim_t)lowest;
 	CHECK(lowest >= 0 && setrlimit(RLIMIT_NOFILE, &lim) == 0, "lower the fd limit");
-	session_start(&w, afd, 0, &src, &dst, uv_hrtime(), &wall);
+	session_start(&w.host, afd, 0, &src, &dst, uv_hrtime(), &wall);
 	setrlimit(RLIMIT_NOFILE, &old);
 	CHECK(list_empty(&w.probes), "no probe without an fd");
 	CHECK(ident_limiter_allow(sh.ident_limiter, &src, uv_hrtime()),
@@ -2521,6 +2522,7 @@ int main(void)
 	test_sandbox();
 	test_sandbox_chroot();
 	test_output(&passed, &failed);
+	test_session(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
