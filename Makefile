@@ -86,6 +86,12 @@ layers:
 	@echo '#include "session.h"' | $(CC) $(CFLAGS) $(call layer_inc,output) -x c -fsyntax-only - 2>/dev/null \
 	    && { echo "layers: output/ could include a capture header: the folder rule does not bite" >&2; exit 2; } || true
 
+# The cost of normalize_payload per payload (docs/DESIGN.md, "Families").
+build/bench/normalize: bench/normalize.c src/output/normalize.c src/output/normalize.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Isrc/output -o $@ bench/normalize.c \
+	    src/output/normalize.c $(shell pkg-config --libs nettle)
+
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $<
@@ -99,7 +105,7 @@ build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
 
-fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident
+fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize
 
 # Runs each fuzzer for FUZZ_SECONDS on a copy of its seed corpus.
 fuzz-run: fuzz

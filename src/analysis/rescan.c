@@ -165,6 +165,10 @@ int classify_main(int argc, char **argv)
 		}
 		for (int k = 0; k < res.n; k++)
 			printf("%s\t%s\t%s\n", argv[i], res.m[k].rule, res.m[k].tags);
+		if (res.family[0])
+			printf("%s\t=family\t%s\n", argv[i], res.family);
+		if (res.tags[0])
+			printf("%s\t=tags\t%s\n", argv[i], res.tags);
 		free(buf);
 	}
 	classify_close(cl);
