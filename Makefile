@@ -12,9 +12,13 @@ PKGS     = libuv sqlite3 nettle jansson inih yara
 GEN      = build/gen/sandbox_bpf.h
 TEMPLATES_DIR ?= $(CURDIR)/templates
 RULES_DIR ?= $(CURDIR)/rules
+# The Core Rule Set's scanner lists (Debian: modsecurity-crs), read when
+# the rules compile; missing lists are fine.
+CRS_DIR ?= /usr/share/modsecurity-crs/rules
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
            -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
+           -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
            -Ibuild/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -98,6 +102,7 @@ build/bench/%: bench/%.c
 
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE $(ALL_INC) -fsanitize=fuzzer,address,undefined \
               -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
+              -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
               -Ibuild/gen $(shell pkg-config --cflags $(PKGS))
 FUZZ_SECONDS ?= 15
 

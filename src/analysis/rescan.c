@@ -36,7 +36,9 @@ static void rescan_usage(FILE *out)
 static void classify_usage(FILE *out)
 {
 	fprintf(out, "usage: flypaper classify [--rules PATHS] FILE...\n"
-	    "Prints the rules (and their tags) that match each file.\n");
+	    "Prints the rules (and their tags) that match each file, then the file's\n"
+	    "family and technique tags as \"FILE<tab>=family<tab>NAME\" and\n"
+	    "\"FILE<tab>=tags<tab>TAGS\" lines (none when empty).\n");
 }
 
 int rescan_main(int argc, char **argv)

@@ -13,7 +13,10 @@
 #include <unistd.h>
 #include <yara.h>
 
+#include "family.h"
+#include "log.h"
 #include "normalize.h"
+#include "scanner_lists.h"
 #include "state.h"
 
 #define CLASSIFY_CACHE 1024          /* digests remembered (direct-mapped) */
@@ -37,9 +40,13 @@ struct classify_scan_state {
 	struct classify_result *out;
 	int ntech;
 	const char *tech[CLASSIFY_TECHNIQUES_MAX];
+	struct family_pick pick;     /* the family chosen so far */
 };
 
 static int classify_users;           /* yr_initialize/yr_finalize pairs */
+/* Where the Core Rule Set's scanner lists are (scanner_lists.h); the unit
+ * tests point it elsewhere. */
+static const char *classify_lists_dir = FLYPAPER_CRS_DIR;
 
 struct classify_compile_state {
 	char *err;
@@ -120,6 +127,37 @@ static int classify_add_path(YR_COMPILER *comp, const char *path,
 	return rc;
 }
 
+/* Adds the rules generated from the scanner lists (scanner_lists.h),
+ * when the lists are there; when they are not, says so once. */
+static int classify_add_lists(YR_COMPILER *comp, struct classify_compile_state *st)
+{
+	static bool told;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int files;
+
+	if (!f) {
+		snprintf(st->err, st->errlen, "out of memory");
+		return -1;
+	}
+	files = scanner_lists_rules(classify_lists_dir, f);
+	fclose(f);
+	if (files == 0 && !told) {
+		told = true;
+		log_info("rules: no scanner lists in %s (the modsecurity-crs package): "
+		    "only the rule files name scanners", classify_lists_dir);
+	}
+	if (files > 0 && yr_compiler_add_string(comp, text, NULL) != 0) {
+		char why[256];
+		snprintf(why, sizeof(why), "%s", st->err);
+		snprintf(st->err, st->errlen, "rules generated from %s: %s",
+		    classify_lists_dir, why);
+	}
+	free(text);
+	return st->errors ? -1 : 0;
+}
+
 /* Appends "path size mtime;" for a rule file, or for every *.yar of a
  * folder, to the cache key. */
 static void classify_key_path(FILE *key, const char *path)
@@ -151,7 +189,8 @@ static void classify_key_path(FILE *key, const char *path)
 
 /* What identifies a set of rule files as they are now: the libyara
  * version, the external variables (rules compiled without one cannot
- * take it), then each file's path, size and modification time. */
+ * take it), then each file's path, size and modification time, then the
+ * scanner lists' (so a modsecurity-crs update recompiles). */
 static char *classify_key(const char *paths)
 {
 	char *text = NULL, *list = strdup(paths), *save = NULL;
@@ -171,6 +210,7 @@ static char *classify_key(const char *paths)
 	fprintf(key, " http_nrequests\n");
 	for (char *p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save))
 		classify_key_path(key, p);
+	scanner_lists_key(classify_lists_dir, key);
 	fclose(key);
 	free(list);
 	return text;
@@ -327,6 +367,8 @@ struct classify *classify_open(const char *paths, const char *cache, char *err,
 		snprintf(err, errlen, "%s: no .yar rule files", paths);
 		goto fail;
 	}
+	if (classify_add_lists(comp, &st) < 0)
+		goto fail;
 	if (yr_compiler_get_rules(comp, &c->rules) != ERROR_SUCCESS) {
 		snprintf(err, errlen, "cannot build the rules");
 		goto fail;
@@ -348,6 +390,39 @@ fail:
 	if (!c && --classify_users == 0)
 		yr_finalize();
 	return NULL;
+}
+
+/* What a rule says of its family: meta family and kind when it has a
+ * family meta (an empty family names none), nothing for a technique rule
+ * (meta technique), else, as older rule files do, its first tag and the
+ * kind its second tag names. */
+static void classify_rule_family(const YR_RULE *rule, struct family_pick *pick)
+{
+	const YR_META *meta;
+	const char *tag, *family = NULL, *kind = NULL, *tags[2] = {NULL, NULL};
+	bool technique = false;
+	int ntags = 0;
+
+	yr_rule_metas_foreach(rule, meta) {
+		if (meta->type != META_TYPE_STRING)
+			continue;
+		if (strcmp(meta->identifier, "family") == 0)
+			family = meta->string;
+		else if (strcmp(meta->identifier, "kind") == 0)
+			kind = meta->string;
+		else if (strcmp(meta->identifier, "technique") == 0)
+			technique = true;
+	}
+	if (!family && !technique) {
+		yr_rule_tags_foreach(rule, tag) {
+			if (ntags < 2)
+				tags[ntags++] = tag;
+		}
+		family = tags[0];
+		kind = tags[1];
+	}
+	if (family && family[0])
+		family_pick_offer(pick, family, family_kind_of(kind));
 }
 
 /* Notes a matching rule's `technique` metadata for out->tags. Returns
@@ -404,6 +479,8 @@ static int classify_on_match(YR_SCAN_CONTEXT *ctx, int message, void *data,
 	(void)ctx;
 	if (message != CALLBACK_MSG_RULE_MATCHING)
 		return CALLBACK_CONTINUE;
+	/* Every rule that matched has its say in the family, kept or not. */
+	classify_rule_family(rule, &st->pick);
 	/* Past the cap the scan goes on: a later rule's technique counts. */
 	if (classify_note_technique(st, rule) || res->n >= CLASSIFY_MAX_MATCHES)
 		return CALLBACK_CONTINUE;
@@ -448,6 +525,7 @@ int classify_scan(struct classify *c, const uint8_t *data, size_t len,
 	classify_join_techniques(&st);
 	if (rc != ERROR_SUCCESS)
 		return -1;
+	memcpy(out->family, st.pick.name, sizeof(out->family));
 	return out->n;
 }
 
@@ -466,6 +544,13 @@ const struct classify_result *classify_payload(struct classify *c,
 	e->used = true;
 	return &e->result;
 }
+
+#ifdef FLYPAPER_TEST_HOOKS
+void classify_test_set_lists_dir(const char *dir)
+{
+	classify_lists_dir = dir ? dir : FLYPAPER_CRS_DIR;
+}
+#endif
 
 void classify_close(struct classify *c)
 {

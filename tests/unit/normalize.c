@@ -290,7 +290,9 @@ static void test_externals(void)
 	if (fd < 0)
 		return;
 	close(fd);
+	classify_test_set_lists_dir("/nonexistent");  /* only the rules above */
 	struct classify *c = classify_open(path, NULL, err, sizeof(err));
+	classify_test_set_lists_dir(NULL);
 	unlink(path);
 	CHECK(c != NULL, "rules compile with http_* variables: %s", err);
 	if (!c)

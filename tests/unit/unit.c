@@ -42,6 +42,7 @@ static int passed, failed;
 
 void test_output(int *passed, int *failed);  /* output.c */
 void test_session(int *passed, int *failed); /* session.c */
+void test_families(int *passed, int *failed);  /* families.c */
 void test_normalize(int *passed, int *failed);  /* normalize.c */
 
 #define CHECK(cond, ...)                                                   \
@@ -2524,6 +2525,7 @@ int main(void)
 	test_sandbox_chroot();
 	test_output(&passed, &failed);
 	test_session(&passed, &failed);
+	test_families(&passed, &failed);
 	test_normalize(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
