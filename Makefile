@@ -87,9 +87,13 @@ build/asan/unit: $(call OBJ,asan-unit) $(UNIT) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -O1 $(SAN) -DFLYPAPER_TEST_HOOKS $(ALL_INC) -o $@ $(call OBJ,asan-unit) $(UNIT) $(LDFLAGS) $(LDLIBS)
 
-# No include may reach a folder by a relative path around the rule above.
+# No include may reach a folder by a relative path around the rule above,
+# and no modules may include each other in a circle (scripts/include-circles,
+# which must itself find the circle kept in tests/layers/circle).
 layers:
 	@! grep -rnE '#include "[^"]*/' src || { echo "layers: include by path (above) bypasses the folder rule" >&2; exit 2; }
+	@scripts/include-circles src || { echo "layers: modules of src/ include each other in a circle (above)" >&2; exit 2; }
+	@! scripts/include-circles tests/layers/circle 2>/dev/null || { echo "layers: include-circles missed the circle in tests/layers/circle" >&2; exit 2; }
 	@echo '#include "session.h"' | $(CC) $(CFLAGS) $(call layer_inc,output) -x c -fsyntax-only - 2>/dev/null \
 	    && { echo "layers: output/ could include a capture header: the folder rule does not bite" >&2; exit 2; } || true
 

@@ -354,10 +354,10 @@ static void nz_log4j_line(void *arg, const char *s, size_t n)
  * a cap stopped the resolver, the value's skeleton too. */
 static void nz_log4j(struct normalize *z, const char *s, size_t n)
 {
-	if (n < 3 || !memmem(s, n, "${", 2))
-		return;
 	bool cut;
 
+	if (n < 3 || !memmem(s, n, "${", 2))
+		return;
 	nz_resolve(s, n, z->scratch[1], NORMALIZE_FIELD_MAX, z->scratch[2],
 	    nz_log4j_line, z, &cut);
 	if (cut) {
