@@ -12,9 +12,13 @@ PKGS     = libuv sqlite3 nettle jansson inih yara
 GEN      = build/gen/sandbox_bpf.h
 TEMPLATES_DIR ?= $(CURDIR)/templates
 RULES_DIR ?= $(CURDIR)/rules
+# The Core Rule Set's scanner lists (Debian: modsecurity-crs), read when
+# the rules compile; missing lists are fine.
+CRS_DIR ?= /usr/share/modsecurity-crs/rules
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
            -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
+           -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
            -Ibuild/gen $(shell pkg-config --cflags $(PKGS))
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -76,9 +80,21 @@ build/asan/unit: $(call OBJ,asan-unit) $(UNIT) $(HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -O1 $(SAN) -DFLYPAPER_TEST_HOOKS $(ALL_INC) -o $@ $(call OBJ,asan-unit) $(UNIT) $(LDFLAGS) $(LDLIBS)
 
-# No include may reach a folder by a relative path around the rule above.
+# No include may reach a folder by a relative path around the rule above,
+# and no modules may include each other in a circle (scripts/include-circles,
+# which must itself find the circle kept in tests/layers/circle).
 layers:
 	@! grep -rnE '#include "[^"]*/' src || { echo "layers: include by path (above) bypasses the folder rule" >&2; exit 2; }
+	@scripts/include-circles src || { echo "layers: modules of src/ include each other in a circle (above)" >&2; exit 2; }
+	@! scripts/include-circles tests/layers/circle 2>/dev/null || { echo "layers: include-circles missed the circle in tests/layers/circle" >&2; exit 2; }
+	@echo '#include "session.h"' | $(CC) $(CFLAGS) $(call layer_inc,output) -x c -fsyntax-only - 2>/dev/null \
+	    && { echo "layers: output/ could include a capture header: the folder rule does not bite" >&2; exit 2; } || true
+
+# The cost of normalize_payload per payload (docs/DESIGN.md, "Families").
+build/bench/normalize: bench/normalize.c src/output/normalize.c src/output/normalize.h
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Isrc/output -o $@ bench/normalize.c \
+	    src/output/normalize.c $(shell pkg-config --libs nettle)
 
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
@@ -86,6 +102,7 @@ build/bench/%: bench/%.c
 
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE $(ALL_INC) -fsanitize=fuzzer,address,undefined \
               -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
+              -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
               -Ibuild/gen $(shell pkg-config --cflags $(PKGS))
 FUZZ_SECONDS ?= 15
 
@@ -93,7 +110,7 @@ build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
 
-fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_shape
+fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize build/fuzz/fuzz_shape
 
 # Runs each fuzzer for FUZZ_SECONDS on a copy of its seed corpus.
 fuzz-run: fuzz

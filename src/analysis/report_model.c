@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "report_shapes.h"
 #include "store.h"
 #include "text.h"
 
@@ -202,7 +201,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		return rc;
 	memset(ps, 0, sizeof(*ps));
 	ps->m = m;
-	struct report_shapes *shapes = report_shapes_new();  /* NULL: counts only */
+	struct report_shapes *shapes = report_shapes_new();  /* NULL: no section */
 	long source = 0;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		char ip[sizeof(ps->cur.ip)], family[sizeof(m->families[0])];
@@ -235,7 +234,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		ps->cur.by_class[c]++;
 		/* A payload no rule named: its shape is counted for the report. */
 		if (sqlite3_column_type(q, 9) == SQLITE_NULL && sqlite3_column_int(q, 10))
-			report_shapes_add(shapes, m, sqlite3_column_blob(q, 11),
+			report_shapes_add(shapes, sqlite3_column_blob(q, 11),
 			    (size_t)sqlite3_column_bytes(q, 11), ts, ts_len, sqlite3_column_blob(q, 12),
 			    (size_t)sqlite3_column_bytes(q, 12), source);
 		int f = report_family_index(m, family);
@@ -249,7 +248,8 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	}
 	report_end_source(ps);
 	sqlite3_finalize(q);
-	report_shapes_finish(shapes, m, db);
+	m->nshapes = report_shapes_finish(shapes, db, m->shapes, REPORT_TOP, &m->unknown,
+	    &m->unshaped);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 

@@ -103,7 +103,9 @@ static void rescan_usage(FILE *out)
 static void classify_usage(FILE *out)
 {
 	fprintf(out, "usage: flypaper classify [--rules PATHS] FILE...\n"
-	    "Prints the rules (and their tags) that match each file.\n");
+	    "Prints the rules (and their tags) that match each file, then the file's\n"
+	    "family and technique tags as \"FILE<tab>=family<tab>NAME\" and\n"
+	    "\"FILE<tab>=tags<tab>TAGS\" lines (none when empty).\n");
 }
 
 int rescan_main(int argc, char **argv)
@@ -264,6 +266,10 @@ int classify_main(int argc, char **argv)
 		}
 		for (int k = 0; k < res.n; k++)
 			printf("%s\t%s\t%s\n", argv[i], res.m[k].rule, res.m[k].tags);
+		if (res.family[0])
+			printf("%s\t=family\t%s\n", argv[i], res.family);
+		if (res.tags[0])
+			printf("%s\t=tags\t%s\n", argv[i], res.tags);
 		if (args.timing)
 			classify_time(cl, argv[i], (const uint8_t *)buf, n, args.timing);
 		free(buf);

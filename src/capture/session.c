@@ -13,13 +13,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "config.h"
+#include "handoff.h"
 #include "http.h"
 #include "ident.h"
 #include "log.h"
+#include "queue.h"
 #include "respond.h"
 #include "strategy.h"
 #include "units.h"
-#include "worker.h"
 
 #define SESSION_MIN_BUF 1024
 #define SESSION_READ_AHEAD 4         /* reads at accept before the loop takes over */
@@ -42,7 +44,7 @@ static size_t session_budgeted(size_t cap)
  * took them). */
 static void session_budget_give(struct session *s, size_t n)
 {
-	atomic_fetch_sub(&s->worker->shared->buffered, n);
+	atomic_fetch_sub(s->host->buffered, n);
 }
 
 /* Output queued for later is one allocation: the uv_write_t, the length
@@ -85,7 +87,7 @@ static void session_on_alloc(uv_handle_t *handle, size_t suggested,
 	struct session *s = handle->data;
 
 	(void)suggested;
-	*buf = uv_buf_init(s->worker->rbuf, sizeof(s->worker->rbuf));
+	*buf = uv_buf_init(s->host->rbuf, s->host->rbuf_len);
 }
 
 static int64_t session_ms(uint64_t from_ns, uint64_t to_ns)
@@ -101,8 +103,8 @@ static void session_deadline(struct session *s, enum timeout_kind slot,
 	int kind = slot == TIMEOUT_STRATEGY ? TIMEOUT_STRATEGY + s->strategy->index
 	                                    : (int)slot;
 
-	if (deadlines_set(&s->worker->deadlines, &s->timeouts[slot], kind, stamp_ns))
-		worker_arm_deadlines(s->worker);
+	if (deadlines_set(s->host->deadlines, &s->timeouts[slot], kind, stamp_ns))
+		s->host->arm_deadlines(s->host);
 }
 
 static void session_close_later(struct session *s, enum close_reason reason)
@@ -126,10 +128,9 @@ static enum close_reason session_flushed_reason(const struct session *s)
  * nothing, when they do not fit. */
 static bool session_budget_take(struct session *s, size_t grow)
 {
-	struct worker_shared *sh = s->worker->shared;
-	size_t held = atomic_fetch_add(&sh->buffered, grow);
+	size_t held = atomic_fetch_add(s->host->buffered, grow);
 
-	if (held + grow <= sh->cfg->max_buffered)
+	if (held + grow <= s->host->cfg->max_buffered)
 		return true;
 	session_budget_give(s, grow);
 	return false;
@@ -298,7 +299,7 @@ uint64_t *session_strategy_state(struct session *s)
 
 char *session_render_buffer(struct session *s)
 {
-	return s->worker->wbuf;
+	return s->host->wbuf;
 }
 
 /* ---- input ----------------------------------------------------------- */
@@ -320,7 +321,7 @@ static bool session_budget_grow(struct session *s, size_t cap)
  * a prefix of what came, never one with holes). */
 static void session_capture(struct session *s, const char *data, size_t n)
 {
-	size_t max = s->worker->shared->cfg->max_payload;
+	size_t max = s->host->cfg->max_payload;
 	size_t room = max > s->len ? max - s->len : 0;
 	size_t take = n < room ? n : room;
 
@@ -374,7 +375,7 @@ static void session_add_request(struct session *s, const struct http_request *re
 {
 	struct record_request *r;
 
-	if (s->nrequests >= (uint32_t)s->worker->shared->cfg->max_requests) {
+	if (s->nrequests >= (uint32_t)s->host->cfg->max_requests) {
 		s->requests_dropped++;
 		return;
 	}
@@ -475,13 +476,13 @@ static void session_on_read(uv_stream_t *stream, ssize_t nread,
  * gone. */
 static void session_read_ahead(struct session *s)
 {
-	char *rbuf = s->worker->rbuf;
+	char *rbuf = s->host->rbuf;
 
 	/* As in the loop, a Connection: close answer ends the reading here:
 	 * the session closes once that answer is written. */
 	for (int i = 0; i < SESSION_READ_AHEAD && !s->close_pending
 	    && !s->close_after_flush; i++) {
-		ssize_t n = recv(s->fd, rbuf, sizeof(s->worker->rbuf), 0);
+		ssize_t n = recv(s->fd, rbuf, s->host->rbuf_len, 0);
 		if (n > 0) {
 			session_on_data(s, rbuf, (size_t)n, uv_hrtime());
 			continue;
@@ -505,7 +506,7 @@ void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_
 {
 	int slot = kind < TIMEOUT_STRATEGY ? kind : TIMEOUT_STRATEGY;
 	struct session *s = list_entry(dl - slot, struct session, timeouts);
-	const struct config *cfg = s->worker->shared->cfg;
+	const struct config *cfg = s->host->cfg;
 
 	(void)ctx;
 	if (s->state != SESSION_OPEN)
@@ -545,7 +546,7 @@ int session_test_fail_records;
  * NULL when out of memory (s keeps what it had). */
 static struct record *session_record(struct session *s, enum close_reason reason)
 {
-	struct record *r = record_new(RECORD_CLOSED, s->worker->shared->mode, s->id);
+	struct record *r = record_new(RECORD_CLOSED, s->host->mode, s->id);
 	uint64_t now = uv_hrtime();
 
 #ifdef FLYPAPER_TEST_HOOKS
@@ -607,13 +608,15 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	return r;
 }
 
-void session_hand_off(struct worker *w, struct record *r)
+/* Hands a finished record (NULL: lost to memory, logged) to the writer's
+ * queue. */
+static void session_hand_off(struct session_host *h, struct record *r)
 {
 	if (!r) {
 		log_error("session: out of memory: a session record was lost");
 		return;
 	}
-	queue_push(w->shared->out.queue, r);
+	queue_push(h->out->queue, r);
 }
 
 /* Gives the record to the writer, or to the IDENT probe still under way.
@@ -630,7 +633,7 @@ static void session_finish_record(struct session *s, struct record *r)
 	}
 	if (p)
 		ident_cancel(p);
-	session_hand_off(s->worker, r);
+	session_hand_off(s->host, r);
 }
 
 /* The IDENT probe of an open session ended: keep its result for the
@@ -644,21 +647,20 @@ static void session_on_ident(void *session, struct record_ident *res)
 }
 
 /* The IDENT probe of a closed session ended: its record is complete. */
-static void session_on_ident_record(void *worker, struct record *r)
+static void session_on_ident_record(void *host, struct record *r)
 {
-	session_hand_off(worker, r);
+	session_hand_off(host, r);
 }
 
 /* Probes s's source over IDENT when --ident is on and shutdown has not
  * begun (a peer taken in the backlog's drain: the probe could only be cut
  * short at once); the probe checks the share and the limits. */
-static void session_probe_ident(struct worker *w, struct session *s)
+static void session_probe_ident(struct session_host *h, struct session *s)
 {
-	struct worker_shared *sh = w->shared;
-	const struct config *cfg = sh->cfg;
+	const struct config *cfg = h->cfg;
 
-	if (!sh->ident_limiter || cfg->ident_probability <= 0.0 ||
-	    atomic_load(&sh->stopping))
+	if (!h->ident_limiter || cfg->ident_probability <= 0.0 ||
+	    atomic_load(h->stopping))
 		return;
 	struct ident_probe_params pp = {
 		.peer = s->src, .local = s->dst,
@@ -666,20 +668,20 @@ static void session_probe_ident(struct worker *w, struct session *s)
 		.timeout_ms = cfg->ident_timeout_ms,
 		.probability = cfg->ident_probability,
 		.max_inflight = cfg->ident_max,
-		.inflight = &sh->ident_inflight,
+		.inflight = h->ident_inflight,
 		.start_ns = s->start_ns,
 		.now_ns = uv_hrtime(),
-		.probes = &w->probes,
+		.probes = h->probes,
 		.result = session_on_ident, .session = s,
-		.hand_off = session_on_ident_record, .owner = w,
+		.hand_off = session_on_ident_record, .owner = h,
 	};
-	if (ident_probe_start(&w->loop, sh->ident_limiter, &pp, &s->probe))
+	if (ident_probe_start(h->loop, h->ident_limiter, &pp, &s->probe))
 		s->ident_sent_ns = pp.now_ns;
 }
 
 void session_close(struct session *s, enum close_reason reason, int reset)
 {
-	struct worker *w = s->worker;
+	struct session_host *h = s->host;
 
 	if (s->state != SESSION_OPEN)
 		return;
@@ -688,21 +690,21 @@ void session_close(struct session *s, enum close_reason reason, int reset)
 		deadlines_clear(&s->timeouts[k]);
 	uv_read_stop((uv_stream_t *)&s->tcp);
 	session_finish_record(s, session_record(s, reason));
-	atomic_fetch_sub(&w->shared->active, 1);
-	worker_source_release(w->shared, &s->src);
+	atomic_fetch_sub(h->active, 1);
+	h->release_source(h, &s->src);
 	/* Either closes the socket now (the handle is freed later): its fd
-	 * can be the worker's spare again if that was lost. */
+	 * can be the loop's spare again if that was lost. */
 	if (reset && uv_tcp_close_reset(&s->tcp, session_on_closed) == 0) {
-		worker_reserve_refill(w);
+		h->refill_reserve(h);
 		return;
 	}
 	uv_close((uv_handle_t *)&s->tcp, session_on_closed);
-	worker_reserve_refill(w);
+	h->refill_reserve(h);
 }
 
-static void session_queue_connect(struct worker *w, const struct session *s)
+static void session_queue_connect(struct session_host *h, const struct session *s)
 {
-	struct record *r = record_new(RECORD_CONNECT, w->shared->mode, s->id);
+	struct record *r = record_new(RECORD_CONNECT, h->mode, s->id);
 
 	if (!r)
 		return;
@@ -710,15 +712,15 @@ static void session_queue_connect(struct worker *w, const struct session *s)
 	r->src = s->src;
 	r->dst = s->dst;
 	r->strategy = s->strategy->name;
-	queue_push(w->shared->out.queue, r);
+	queue_push(h->out->queue, r);
 }
 
-void session_record_refused(struct worker *w, int listener, const struct addr *src,
+void session_record_refused(struct session_host *h, int listener, const struct addr *src,
     const struct addr *dst, const struct timespec *wall, enum record_limit limit)
 {
-	struct record *r = record_new(RECORD_CLOSED, w->shared->mode, record_new_id());
+	struct record *r = record_new(RECORD_CLOSED, h->mode, record_new_id());
 
-	atomic_fetch_add(&w->shared->refused, 1);
+	atomic_fetch_add(h->refused, 1);
 	if (!r) {
 		log_error("session: out of memory: a refusal record was lost");
 		return;
@@ -729,8 +731,8 @@ void session_record_refused(struct worker *w, int listener, const struct addr *s
 	r->dst = *dst;
 	r->reason = CLOSE_CAPACITY;
 	r->limit = limit;
-	r->strategy = respond_pick(w->shared->respond, listener, src)->name;
-	queue_push(w->shared->out.queue, r);
+	r->strategy = respond_pick(h->respond, listener, src)->name;
+	queue_push(h->out->queue, r);
 }
 
 /* A session that ended before entering the loop: record it and let go. */
@@ -740,12 +742,12 @@ static void session_finish_early(struct session *s)
 	                                                      : CLOSE_SERVER_CLOSE);
 	session_finish_record(s, r);
 	close(s->fd);
-	worker_reserve_refill(s->worker);
-	worker_source_release(s->worker->shared, &s->src);
+	s->host->refill_reserve(s->host);
+	s->host->release_source(s->host, &s->src);
 	session_free(s);
 }
 
-int session_start(struct worker *w, int fd, int listener, const struct addr *src,
+int session_start(struct session_host *h, int fd, int listener, const struct addr *src,
     const struct addr *dst, uint64_t now_ns, const struct timespec *wall)
 {
 	struct session *s = calloc(1, sizeof(*s));
@@ -754,18 +756,18 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 	if (!s) {
 		close(fd);
 		log_error("session: out of memory: refusing a connection");
-		worker_source_release(w->shared, src);
-		session_record_refused(w, listener, src, dst ? dst : src, wall,
+		h->release_source(h, src);
+		session_record_refused(h, listener, src, dst ? dst : src, wall,
 		    LIMIT_NONE);
 		return -1;
 	}
-	s->worker = w;
+	s->host = h;
 	s->fd = fd;
 	s->id = record_new_id();
 	s->start_ns = now_ns;
 	s->start_wall = *wall;
 	s->src = *src;
-	s->strategy = respond_pick(w->shared->respond, listener, src);
+	s->strategy = respond_pick(h->respond, listener, src);
 	for (int k = 0; k < TIMEOUT_SLOTS; k++)
 		deadlines_unset(&s->timeouts[k]);
 	if (dst) {
@@ -776,12 +778,12 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 		if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 			addr_from_sockaddr(&s->dst, (struct sockaddr *)&ss, len);
 	}
-	atomic_fetch_add(&w->shared->accepted, 1);
-	if (w->shared->out.connect_events)
-		session_queue_connect(w, s);
+	atomic_fetch_add(h->accepted, 1);
+	if (h->out->connect_events)
+		session_queue_connect(h, s);
 	if (s->strategy->ops->greet)
 		s->strategy->ops->greet(s, s->strategy, now_ns);
-	session_probe_ident(w, s);
+	session_probe_ident(h, s);
 	session_read_ahead(s);
 	if (s->close_pending || (s->close_after_flush && s->out_queued == 0)) {
 		if (!s->close_pending)
@@ -790,8 +792,8 @@ int session_start(struct worker *w, int fd, int listener, const struct addr *src
 		return 0;
 	}
 
-	atomic_fetch_add(&w->shared->active, 1);
-	uv_tcp_init(&w->loop, &s->tcp);
+	atomic_fetch_add(h->active, 1);
+	uv_tcp_init(h->loop, &s->tcp);
 	s->tcp.data = s;
 	rc = uv_tcp_open(&s->tcp, fd);
 	s->has_handle = true;

@@ -2,7 +2,9 @@
 #ifndef FLYPAPER_SESSION_H
 #define FLYPAPER_SESSION_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 #include <uv.h>
@@ -13,9 +15,48 @@
 #include "record.h"
 #include "deadlines.h"
 
-struct worker;
-struct strategy;
+struct config;
+struct handoff;
+struct ident_limiter;
 struct ident_probe;
+struct respond_set;
+struct strategy;
+
+/* What a session needs of the loop that runs it, and nothing more: the
+ * worker (worker.h) embeds one, fills it in worker_init, and each of its
+ * sessions points to it. Through it a session reaches its loop without
+ * knowing the worker, so the worker can include session.h and session.c
+ * need not include worker.h. */
+struct session_host {
+	/* The loop's own. */
+	uv_loop_t *loop;
+	char *rbuf;                  /* reads land here, then copy to the session */
+	size_t rbuf_len;
+	char *wbuf;                  /* answers are rendered here (STRATEGY_RENDER_MAX) */
+	struct deadlines *deadlines; /* the sessions' timeouts, by kind and deadline */
+	struct list_link *probes;    /* IDENT probes under way */
+	/* Shared by every loop of the run. */
+	const struct config *cfg;
+	const struct handoff *out;   /* where records go */
+	enum record_mode mode;
+	const struct respond_set *respond;   /* strategies and the experiment */
+	struct ident_limiter *ident_limiter; /* NULL when --ident never */
+	atomic_int *ident_inflight;  /* probes under way, all loops */
+	atomic_bool *stopping;       /* shutdown began: probe no one new */
+	atomic_int *active;          /* open sessions, all loops */
+	atomic_size_t *buffered;     /* --max-buffered bytes held, all loops */
+	atomic_uint_fast64_t *accepted, *refused;  /* sessions started; refusals */
+	/* The loop's services. */
+	/* Re-arms the loop's timer for its earliest deadline: call it when
+	 * deadlines_set says so. */
+	void (*arm_deadlines)(struct session_host *h);
+	/* Counts a session from src less (its source was counted before the
+	 * session started). */
+	void (*release_source)(struct session_host *h, const struct addr *src);
+	/* Takes the loop's spare fd back if it is missing: call it whenever
+	 * an fd may have come free. */
+	void (*refill_reserve)(struct session_host *h);
+};
 
 /* A session's deadlines, each a kind of the loop's lists (worker.c),
  * ordered by deadline (deadlines.h). */
@@ -41,7 +82,7 @@ enum session_state {
  * request arrives. */
 struct session {
 	uv_tcp_t tcp;                /* the libuv handle; tcp.data is this */
-	struct worker *worker;       /* the loop that owns it */
+	struct session_host *host;   /* the loop that owns it */
 	const struct strategy *strategy;
 	struct deadline timeouts[TIMEOUT_SLOTS];  /* in the loop's lists */
 	uint64_t id;
@@ -78,16 +119,16 @@ struct session {
 	                              * or output could not be queued */
 };
 
-/* Starts a session on an accepted, non-blocking socket fd that came in on
- * listener number `listener`, whose source the caller counted with
- * worker_source_acquire (the session releases it when it ends). dst may be
+/* Starts a session of the loop h on an accepted, non-blocking socket fd
+ * that came in on listener number `listener`, whose source the caller
+ * counted (the session releases it through h when it ends). dst may be
  * NULL (then it is read with getsockname). The peer that has already sent
  * everything is recorded without entering the loop, unless it is still
  * owed output its socket did not take (that goes out from the loop first).
  * Returns 0, or -1 when the session could not start: out of memory (fd
  * closed, source released, recorded as capacity with no limit named) or
  * the socket could not be watched (recorded as server_close). */
-int session_start(struct worker *w, int fd, int listener, const struct addr *src,
+int session_start(struct session_host *h, int fd, int listener, const struct addr *src,
     const struct addr *dst, uint64_t now_ns, const struct timespec *wall);
 
 /* Ends s for reason: hands its record to the writer (or to its IDENT probe,
@@ -101,10 +142,10 @@ void session_close(struct session *s, enum close_reason reason, int reset);
  * loop's deadline lists call it (a deadlines_fire_fn; ctx unused). */
 void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_ns);
 
-/* Records a connection that was accepted on listener number `listener` but
- * refused (fd already closed) by limit, with the strategy it would have
- * had. */
-void session_record_refused(struct worker *w, int listener, const struct addr *src,
+/* Records a connection that the loop h accepted on listener number
+ * `listener` but refused (fd already closed) by limit, with the strategy
+ * it would have had. */
+void session_record_refused(struct session_host *h, int listener, const struct addr *src,
     const struct addr *dst, const struct timespec *wall, enum record_limit limit);
 
 #ifdef FLYPAPER_TEST_HOOKS
@@ -137,8 +178,5 @@ uint64_t *session_strategy_state(struct session *s);
 /* The loop's buffer for rendering an answer: STRATEGY_RENDER_MAX bytes,
  * s's until the event ends (session_send copies what it queues). */
 char *session_render_buffer(struct session *s);
-
-/* Hands a finished record to the writer's queue. */
-void session_hand_off(struct worker *w, struct record *r);
 
 #endif

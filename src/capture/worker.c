@@ -14,7 +14,6 @@
 #include "ident.h"
 #include "listener.h"
 #include "log.h"
-#include "session.h"
 
 #define WORKER_LOG_EVERY_NS (10ULL * 1000000000ULL)
 #define WORKER_SOURCE_SLACK 256      /* sessions between accept and the max-conns count */
@@ -288,7 +287,10 @@ void worker_shared_free(struct worker_shared *sh)
 	sh->ident_limiter = NULL;
 }
 
-void worker_reserve_refill(struct worker *w)
+/* Takes w's spare fd back if it is missing (a refusal at the fd limit gave
+ * it up and another thread took the slot first). Cheap when it is there:
+ * call it whenever an fd may have come free. Loop thread only. */
+static void worker_reserve_refill(struct worker *w)
 {
 	/* The spare is given up and taken back in two steps, and the workers
 	 * share one fd table: the slot it had may be gone when it is wanted
@@ -313,6 +315,7 @@ static bool worker_log_due(atomic_uint_fast64_t *last_ns, uint64_t now)
 }
 
 static void worker_on_resume(uv_timer_t *timer);
+static void worker_arm_deadlines(struct worker *w);
 
 _Static_assert(TIMEOUT_STRATEGY + RESPOND_MAX_STRATEGIES <= DEADLINES_MAX_KINDS,
     "a deadline list for every strategy a run can use");
@@ -326,7 +329,9 @@ static void worker_on_deadlines(uv_timer_t *timer)
 	worker_arm_deadlines(w);
 }
 
-void worker_arm_deadlines(struct worker *w)
+/* Arms w's timer for the earliest of its sessions' deadlines (or stops it
+ * when there is none). */
+static void worker_arm_deadlines(struct worker *w)
 {
 	int64_t ms = deadlines_next_ms(&w->deadlines, uv_hrtime());
 
@@ -344,6 +349,57 @@ static void worker_pause_accepting(struct worker *w, uint64_t ms)
 	for (int i = 0; i < w->nlisteners; i++)
 		uv_poll_stop(&w->listeners[i].poll);
 	uv_timer_start(&w->resume_timer, worker_on_resume, ms, 0);
+}
+
+/* ---- what the sessions see of a worker (struct session_host) ---------- */
+
+static struct worker *worker_of_host(struct session_host *h)
+{
+	return list_entry(h, struct worker, host);
+}
+
+static void worker_host_arm_deadlines(struct session_host *h)
+{
+	worker_arm_deadlines(worker_of_host(h));
+}
+
+static void worker_host_release_source(struct session_host *h,
+    const struct addr *src)
+{
+	worker_source_release(worker_of_host(h)->shared, src);
+}
+
+static void worker_host_refill_reserve(struct session_host *h)
+{
+	worker_reserve_refill(worker_of_host(h));
+}
+
+/* Fills w's session_host from w and what the workers share. */
+static void worker_host_init(struct worker *w)
+{
+	struct worker_shared *sh = w->shared;
+
+	w->host = (struct session_host){
+		.loop = &w->loop,
+		.rbuf = w->rbuf, .rbuf_len = sizeof(w->rbuf),
+		.wbuf = w->wbuf,
+		.deadlines = &w->deadlines,
+		.probes = &w->probes,
+		.cfg = sh->cfg,
+		.out = &sh->out,
+		.mode = sh->mode,
+		.respond = sh->respond,
+		.ident_limiter = sh->ident_limiter,
+		.ident_inflight = &sh->ident_inflight,
+		.stopping = &sh->stopping,
+		.active = &sh->active,
+		.buffered = &sh->buffered,
+		.accepted = &sh->accepted,
+		.refused = &sh->refused,
+		.arm_deadlines = worker_host_arm_deadlines,
+		.release_source = worker_host_release_source,
+		.refill_reserve = worker_host_refill_reserve,
+	};
 }
 
 int worker_init(struct worker *w, struct worker_shared *shared,
@@ -367,6 +423,7 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 	deadlines_init(&w->deadlines, delays, TIMEOUT_STRATEGY + set->nstrategies,
 	    session_on_deadline, NULL);
 	list_init(&w->probes);
+	worker_host_init(w);
 	rc = uv_loop_init(&w->loop);
 	if (rc != 0) {
 		snprintf(err, errlen, "event loop: %s", uv_strerror(rc));
@@ -450,7 +507,8 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 			clock_gettime(CLOCK_REALTIME, &wall);
 			addr_from_sockaddr(&src, (struct sockaddr *)&ss, len);
 			close(fd);
-			session_record_refused(w, l->index, &src, &l->addr, &wall, LIMIT_FD);
+			session_record_refused(&w->host, l->index, &src, &l->addr,
+			    &wall, LIMIT_FD);
 		}
 		w->reserve_fd = -1;
 		worker_reserve_refill(w);    /* still -1: refilled later */
@@ -553,10 +611,10 @@ static void worker_take(struct worker_listener *l, int fd,
 		limit = worker_source_acquire(sh, &src);
 	if (limit != LIMIT_NONE) {
 		close(fd);
-		session_record_refused(w, l->index, &src, &l->addr, &wall, limit);
+		session_record_refused(&w->host, l->index, &src, &l->addr, &wall, limit);
 		return;
 	}
-	session_start(w, fd, l->index, &src, l->wildcard ? NULL : &l->addr,
+	session_start(&w->host, fd, l->index, &src, l->wildcard ? NULL : &l->addr,
 	    uv_hrtime(), &wall);
 }
 

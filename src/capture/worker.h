@@ -16,6 +16,7 @@
 #include "list.h"
 #include "record.h"
 #include "respond.h"
+#include "session.h"
 
 #define WORKER_READ_BUF (64 * 1024)  /* one read buffer per loop, not per session */
 #define WORKER_ACCEPT_BATCH 64       /* accepts per wakeup, to stay fair to reads */
@@ -65,6 +66,7 @@ struct worker {
 	uv_timer_t timeout_timer;    /* fires at the earliest session deadline */
 	uv_timer_t resume_timer;     /* resumes accepting after an EMFILE or lag pause */
 	struct worker_shared *shared;
+	struct session_host host;    /* what its sessions see of it (session.h) */
 	struct worker_listener *listeners;
 	int nlisteners;
 	struct deadlines deadlines;  /* the sessions' timeouts, by kind and deadline */
@@ -105,20 +107,13 @@ void worker_source_release(struct worker_shared *sh, const struct addr *src);
  * table. */
 uint32_t worker_source_count(struct worker_shared *sh, const struct addr *src);
 
-/* Takes w's spare fd back if it is missing (a refusal at the fd limit gave
- * it up and another thread took the slot first). Cheap when it is there:
- * call it whenever an fd may have come free. Loop thread only. */
-void worker_reserve_refill(struct worker *w);
-
-/* Prepares a worker over the given listening fds (the worker owns them).
- * Returns 0 or -1 with err. */
+/* Prepares a worker over the given listening fds (the worker owns them),
+ * and w->host, what its sessions see of it and of shared (settings copied,
+ * counters pointed to: shared is set up before and outlives w). Returns 0
+ * or -1 with err. */
 int worker_init(struct worker *w, struct worker_shared *shared,
     const int *fds, const struct addr *addrs, int nfds, char *err,
     size_t errlen);
-
-/* Arms w's timer for the earliest of its sessions' deadlines (or stops it
- * when there is none). Call it when deadlines_set says so. */
-void worker_arm_deadlines(struct worker *w);
 
 /* Runs the loop in a new thread. Returns 0 or -1. */
 int worker_start(struct worker *w);

@@ -124,7 +124,7 @@ int inetd_main(int argc, char **argv)
 	 * payload needs them (writer_classify_lazily): Landlock lets it read
 	 * the rules and write the cache beside the database. */
 	sandbox_confine(&cfg, 1);
-	session_start(w, STDIN_FILENO, 0, &src, NULL, start_ns, &wall);
+	session_start(&w->host, STDIN_FILENO, 0, &src, NULL, start_ns, &wall);
 	sigprocmask(SIG_UNBLOCK, &term, NULL);
 	worker_run(w);
 	worker_destroy(w);

@@ -36,6 +36,7 @@
 
 #include "log.h"
 #include "sandbox_bpf.h"
+#include "scanner_lists.h"
 #include "state.h"
 
 /* Rights newer than Debian 12's <linux/landlock.h> (ABI 2). */
@@ -515,6 +516,8 @@ void sandbox_confine(const struct config *cfg, int read_rules)
 	spec.ro_paths[nro++] = "/dev/null";
 	spec.ro_paths[nro++] = "/usr/share/file";
 	spec.ro_paths[nro++] = "/etc/magic";
+	if (read_rules && strcmp(cfg->rules, "none") != 0)
+		spec.ro_paths[nro++] = FLYPAPER_CRS_DIR;  /* the lists rules come from */
 	nfixed = nro;
 	if (read_rules && strcmp(cfg->rules, "none") != 0) {
 		snprintf(rules, sizeof(rules), "%s", cfg->rules);

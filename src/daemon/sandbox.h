@@ -21,7 +21,7 @@
 #define SANDBOX_SANITIZERS 0
 #endif
 
-#define SANDBOX_MAX_PATHS 16        /* size of each list, its NULL included */
+#define SANDBOX_MAX_PATHS 17        /* size of each list, its NULL included */
 
 /* What a confined process may still reach on the filesystem. Paths that do
  * not exist are skipped; NULL entries end each list. */

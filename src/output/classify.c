@@ -13,6 +13,10 @@
 #include <unistd.h>
 #include <yara.h>
 
+#include "family.h"
+#include "log.h"
+#include "normalize.h"
+#include "scanner_lists.h"
 #include "state.h"
 
 #define CLASSIFY_CACHE 1024          /* digests remembered (direct-mapped) */
@@ -26,9 +30,23 @@ struct classify_entry {
 struct classify {
 	YR_RULES *rules;
 	struct classify_entry *cache;
+	YR_SCANNER *scanner;         /* reused: holds the per-scan http_* values */
+	struct normalize *norm;      /* the fields of the payload being scanned */
+};
+
+/* What the match callback fills: the result, and the technique tags
+ * seen before they are sorted into out->tags. */
+struct classify_scan_state {
+	struct classify_result *out;
+	int ntech;
+	const char *tech[CLASSIFY_TECHNIQUES_MAX];
+	struct family_pick pick;     /* the family chosen so far */
 };
 
 static int classify_users;           /* yr_initialize/yr_finalize pairs */
+/* Where the Core Rule Set's scanner lists are (scanner_lists.h); the unit
+ * tests point it elsewhere. */
+static const char *classify_lists_dir = FLYPAPER_CRS_DIR;
 
 struct classify_compile_state {
 	char *err;
@@ -109,6 +127,37 @@ static int classify_add_path(YR_COMPILER *comp, const char *path,
 	return rc;
 }
 
+/* Adds the rules generated from the scanner lists (scanner_lists.h),
+ * when the lists are there; when they are not, says so once. */
+static int classify_add_lists(YR_COMPILER *comp, struct classify_compile_state *st)
+{
+	static bool told;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	int files;
+
+	if (!f) {
+		snprintf(st->err, st->errlen, "out of memory");
+		return -1;
+	}
+	files = scanner_lists_rules(classify_lists_dir, f);
+	fclose(f);
+	if (files == 0 && !told) {
+		told = true;
+		log_info("rules: no scanner lists in %s (the modsecurity-crs package): "
+		    "only the rule files name scanners", classify_lists_dir);
+	}
+	if (files > 0 && yr_compiler_add_string(comp, text, NULL) != 0) {
+		char why[256];
+		snprintf(why, sizeof(why), "%s", st->err);
+		snprintf(st->err, st->errlen, "rules generated from %s: %s",
+		    classify_lists_dir, why);
+	}
+	free(text);
+	return st->errors ? -1 : 0;
+}
+
 /* Appends "path size mtime;" for a rule file, or for every *.yar of a
  * folder, to the cache key. */
 static void classify_key_path(FILE *key, const char *path)
@@ -139,7 +188,9 @@ static void classify_key_path(FILE *key, const char *path)
 }
 
 /* What identifies a set of rule files as they are now: the libyara
- * version, then each file's path, size and modification time. */
+ * version, the external variables (rules compiled without one cannot
+ * take it), then each file's path, size and modification time, then the
+ * scanner lists' (so a modsecurity-crs update recompiles). */
 static char *classify_key(const char *paths)
 {
 	char *text = NULL, *list = strdup(paths), *save = NULL;
@@ -153,9 +204,13 @@ static char *classify_key(const char *paths)
 		free(text);
 		return NULL;
 	}
-	fprintf(key, "yara %s\n", YR_VERSION);
+	fprintf(key, "yara %s\nexternals", YR_VERSION);
+	for (int f = 0; f < NORMALIZE_FIELDS; f++)
+		fprintf(key, " %s", normalize_names[f]);
+	fprintf(key, " http_nrequests\n");
 	for (char *p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save))
 		classify_key_path(key, p);
+	scanner_lists_key(classify_lists_dir, key);
 	fclose(key);
 	free(list);
 	return text;
@@ -242,6 +297,34 @@ static void classify_cache_save(const char *cache, const char *key, YR_RULES *ru
 	close(dirfd);
 }
 
+/* Every http_* variable normalize fills, "" (and 0) until a scan sets
+ * them: a rule naming one compiles whether or not a payload is HTTP. */
+static int classify_define_externals(YR_COMPILER *comp)
+{
+	for (int f = 0; f < NORMALIZE_FIELDS; f++) {
+		if (yr_compiler_define_string_variable(comp, normalize_names[f], "") != ERROR_SUCCESS)
+			return -1;
+	}
+	if (yr_compiler_define_integer_variable(comp, "http_nrequests", 0) != ERROR_SUCCESS)
+		return -1;
+	return 0;
+}
+
+/* What scanning needs besides the rules: the digest cache, the fields,
+ * and one scanner (a struct classify is used by one thread at a time). */
+static int classify_ready(struct classify *c, char *err, size_t errlen)
+{
+	c->cache = calloc(CLASSIFY_CACHE, sizeof(*c->cache));
+	c->norm = malloc(sizeof(*c->norm));
+	if (!c->cache || !c->norm || yr_scanner_create(c->rules, &c->scanner) != ERROR_SUCCESS) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	yr_scanner_set_flags(c->scanner, SCAN_FLAGS_FAST_MODE);
+	yr_scanner_set_timeout(c->scanner, CLASSIFY_TIMEOUT_S);
+	return 0;
+}
+
 struct classify *classify_open(const char *paths, const char *cache, char *err,
     size_t errlen)
 {
@@ -260,8 +343,7 @@ struct classify *classify_open(const char *paths, const char *cache, char *err,
 	if (c && cache && (key = classify_key(paths)) &&
 	    (c->rules = classify_cache_load(cache, key))) {
 		free(key);
-		if (!(c->cache = calloc(CLASSIFY_CACHE, sizeof(*c->cache)))) {
-			snprintf(err, errlen, "out of memory");
+		if (classify_ready(c, err, errlen) < 0) {
 			classify_close(c);
 			return NULL;
 		}
@@ -273,6 +355,10 @@ struct classify *classify_open(const char *paths, const char *cache, char *err,
 		goto fail;
 	}
 	yr_compiler_set_callback(comp, classify_on_compile_error, &st);
+	if (classify_define_externals(comp) < 0) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	for (char *p = strtok_r(list, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
 		if (classify_add_path(comp, p, &st, &files) < 0)
 			goto fail;
@@ -281,15 +367,14 @@ struct classify *classify_open(const char *paths, const char *cache, char *err,
 		snprintf(err, errlen, "%s: no .yar rule files", paths);
 		goto fail;
 	}
+	if (classify_add_lists(comp, &st) < 0)
+		goto fail;
 	if (yr_compiler_get_rules(comp, &c->rules) != ERROR_SUCCESS) {
 		snprintf(err, errlen, "cannot build the rules");
 		goto fail;
 	}
-	c->cache = calloc(CLASSIFY_CACHE, sizeof(*c->cache));
-	if (!c->cache) {
-		snprintf(err, errlen, "out of memory");
+	if (classify_ready(c, err, errlen) < 0)
 		goto fail;
-	}
 	if (cache && key)
 		classify_cache_save(cache, key, c->rules);
 	yr_compiler_destroy(comp);
@@ -307,18 +392,98 @@ fail:
 	return NULL;
 }
 
+/* What a rule says of its family: meta family and kind when it has a
+ * family meta (an empty family names none), nothing for a technique rule
+ * (meta technique), else, as older rule files do, its first tag and the
+ * kind its second tag names. */
+static void classify_rule_family(const YR_RULE *rule, struct family_pick *pick)
+{
+	const YR_META *meta;
+	const char *tag, *family = NULL, *kind = NULL, *tags[2] = {NULL, NULL};
+	bool technique = false;
+	int ntags = 0;
+
+	yr_rule_metas_foreach(rule, meta) {
+		if (meta->type != META_TYPE_STRING)
+			continue;
+		if (strcmp(meta->identifier, "family") == 0)
+			family = meta->string;
+		else if (strcmp(meta->identifier, "kind") == 0)
+			kind = meta->string;
+		else if (strcmp(meta->identifier, "technique") == 0)
+			technique = true;
+	}
+	if (!family && !technique) {
+		yr_rule_tags_foreach(rule, tag) {
+			if (ntags < 2)
+				tags[ntags++] = tag;
+		}
+		family = tags[0];
+		kind = tags[1];
+	}
+	if (family && family[0])
+		family_pick_offer(pick, family, family_kind_of(kind));
+}
+
+/* Notes a matching rule's `technique` metadata for out->tags. Returns
+ * whether the rule is a technique rule only (a technique and no family):
+ * such a rule adds a tag, not a match, so what reads matches as families
+ * never sees it. */
+static bool classify_note_technique(struct classify_scan_state *st, const YR_RULE *rule)
+{
+	const YR_META *meta;
+	bool technique = false, family = false;
+
+	yr_rule_metas_foreach(rule, meta) {
+		if (meta->type != META_TYPE_STRING)
+			continue;
+		if (strcmp(meta->identifier, "family") == 0)
+			family = true;
+		if (strcmp(meta->identifier, "technique") != 0 || !meta->string[0] ||
+		    strchr(meta->string, ','))
+			continue;
+		technique = true;
+		if (st->ntech < CLASSIFY_TECHNIQUES_MAX)
+			st->tech[st->ntech++] = meta->string;
+	}
+	return technique && !family;
+}
+
+/* Fills out->tags from the techniques noted: sorted, unique, joined by
+ * ",", cut before a tag that would not fit. */
+static void classify_join_techniques(struct classify_scan_state *st)
+{
+	char *tags = st->out->tags;
+	size_t used = 0;
+
+	qsort(st->tech, (size_t)st->ntech, sizeof(st->tech[0]), classify_name_cmp);
+	tags[0] = '\0';
+	for (int i = 0; i < st->ntech; i++) {
+		size_t len = strlen(st->tech[i]);
+		if (i && strcmp(st->tech[i], st->tech[i - 1]) == 0)
+			continue;
+		if (used + !!used + len >= CLASSIFY_TAGS_MAX)
+			break;
+		used += (size_t)sprintf(tags + used, "%s%s", used ? "," : "", st->tech[i]);
+	}
+}
+
 static int classify_on_match(YR_SCAN_CONTEXT *ctx, int message, void *data,
     void *user)
 {
-	struct classify_result *res = user;
+	struct classify_scan_state *st = user;
+	struct classify_result *res = st->out;
 	YR_RULE *rule = data;
 	const char *tag;
 
 	(void)ctx;
 	if (message != CALLBACK_MSG_RULE_MATCHING)
 		return CALLBACK_CONTINUE;
-	if (res->n >= CLASSIFY_MAX_MATCHES)
-		return CALLBACK_ABORT;
+	/* Every rule that matched has its say in the family, kept or not. */
+	classify_rule_family(rule, &st->pick);
+	/* Past the cap the scan goes on: a later rule's technique counts. */
+	if (classify_note_technique(st, rule) || res->n >= CLASSIFY_MAX_MATCHES)
+		return CALLBACK_CONTINUE;
 	struct record_match *m = &res->m[res->n++];
 	snprintf(m->rule, sizeof(m->rule), "%s", rule->identifier);
 	m->tags[0] = '\0';
@@ -329,13 +494,38 @@ static int classify_on_match(YR_SCAN_CONTEXT *ctx, int message, void *data,
 	return CALLBACK_CONTINUE;
 }
 
+/* Sets the http_* variables from data's normalised fields. libyara
+ * copies each value. */
+static int classify_set_externals(struct classify *c, const uint8_t *data, size_t len)
+{
+	const struct normalize *z = c->norm;
+
+	normalize_payload(c->norm, data, len);
+	for (int f = 0; f < NORMALIZE_FIELDS; f++) {
+		if (yr_scanner_define_string_variable(c->scanner, normalize_names[f],
+		        z->field[f]) != ERROR_SUCCESS)
+			return -1;
+	}
+	if (yr_scanner_define_integer_variable(c->scanner, "http_nrequests",
+	        z->nrequests) != ERROR_SUCCESS)
+		return -1;
+	return 0;
+}
+
 int classify_scan(struct classify *c, const uint8_t *data, size_t len,
     struct classify_result *out)
 {
+	struct classify_scan_state st = {.out = out};
+
 	memset(out, 0, sizeof(*out));
-	if (yr_rules_scan_mem(c->rules, data, len, SCAN_FLAGS_FAST_MODE,
-	        classify_on_match, out, CLASSIFY_TIMEOUT_S) != ERROR_SUCCESS)
+	if (classify_set_externals(c, data, len) < 0)
 		return -1;
+	yr_scanner_set_callback(c->scanner, classify_on_match, &st);
+	int rc = yr_scanner_scan_mem(c->scanner, data, len);
+	classify_join_techniques(&st);
+	if (rc != ERROR_SUCCESS)
+		return -1;
+	memcpy(out->family, st.pick.name, sizeof(out->family));
 	return out->n;
 }
 
@@ -355,12 +545,22 @@ const struct classify_result *classify_payload(struct classify *c,
 	return &e->result;
 }
 
+#ifdef FLYPAPER_TEST_HOOKS
+void classify_test_set_lists_dir(const char *dir)
+{
+	classify_lists_dir = dir ? dir : FLYPAPER_CRS_DIR;
+}
+#endif
+
 void classify_close(struct classify *c)
 {
 	if (!c)
 		return;
+	if (c->scanner)
+		yr_scanner_destroy(c->scanner);
 	if (c->rules)
 		yr_rules_destroy(c->rules);
+	free(c->norm);
 	free(c->cache);
 	free(c);
 	if (--classify_users == 0)

@@ -181,3 +181,33 @@ def headless(profile, *args):
 def render_dom(page, profile):
     """The DOM headless Chromium builds from the local HTML file page."""
     return headless(profile, "--dump-dom", f"file://{page}")
+
+
+def flood_past_fd_limit(d, prefix, count, per_octet, what):
+    """Connects count sockets from prefix.X.Y without waiting (per_octet
+    addresses per third octet), as a flood past the daemon's fd limit
+    would; checks that the sessions refused at the limit are recorded as
+    capacity, then closes them all and waits until every one is recorded."""
+    import socket
+    held = []
+    try:
+        for i in range(count):
+            h = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            held.append(h)
+            h.setblocking(False)
+            h.bind((f"{prefix}{i // per_octet}.{i % per_octet + 1}", 0))
+            try:
+                h.connect(("127.0.0.1", d.port))
+            except BlockingIOError:
+                pass
+        refused = wait_for(lambda: [
+            x for x in session_rows(d.db)
+            if x["src_ip"].startswith(prefix) and x["limit_hit"] == "fd_limit"],
+            timeout=20, what=f"fd-limit refusals in {what}")
+        assert all(x["close_reason"] == "capacity" for x in refused)
+    finally:
+        for h in held:
+            h.close()
+    wait_for(lambda: len([x for x in session_rows(d.db)
+                          if x["src_ip"].startswith(prefix)]) >= len(held),
+             timeout=30, what=f"{what} recorded")

@@ -10,7 +10,7 @@ import socket
 import sqlite3
 import time
 
-from conftest import connect, payload_of, query, read_until_close, session_rows, wait_for
+from conftest import connect, flood_past_fd_limit, payload_of, query, read_until_close, session_rows, wait_for
 
 
 def connect_from(port, src_ip, timeout=10):
@@ -141,28 +141,8 @@ def test_the_spare_fd_survives_repeated_floods_at_the_fd_limit(daemons):
                 args=["--ident", "always", "--ident-timeout", "2s"])
     spares = dev_null_fds(d.proc.pid)       # one per worker, open at start
     for r in range(6):
-        prefix = f"127.{30 + r}."
-        held = []
-        for i in range(400):                # connect without waiting
-            h = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            h.setblocking(False)
-            h.bind((f"{prefix}{i // 200}.{i % 200 + 1}", 0))
-            try:
-                h.connect(("127.0.0.1", d.port))
-            except BlockingIOError:
-                pass
-            held.append(h)
-        refused = wait_for(lambda: [
-            x for x in session_rows(d.db)
-            if x["src_ip"].startswith(prefix) and x["limit_hit"] == "fd_limit"],
-            timeout=20, what=f"fd-limit refusals in flood {r}")
-        assert all(x["close_reason"] == "capacity" for x in refused)
-        for h in held:
-            h.close()
         # The flood's peers have all gone (recorded) before the next one.
-        wait_for(lambda: len([x for x in session_rows(d.db)
-                              if x["src_ip"].startswith(prefix)]) >= len(held),
-                 timeout=30, what=f"flood {r} recorded")
+        flood_past_fd_limit(d, f"127.{30 + r}.", 400, 200, f"flood {r}")
     # Both spares are held again once the floods are over (and libuv's own
     # spare of each loop, open since its first connection).
     wait_for(lambda: dev_null_fds(d.proc.pid) >= spares + 2, timeout=10,

@@ -9,9 +9,8 @@ import os
 import re
 import shutil
 import signal
-import socket
 
-from conftest import payload_of, send_and_close, session_rows, wait_for
+from conftest import flood_past_fd_limit, payload_of, send_and_close, session_rows, wait_for
 from test_privileges import service_user  # noqa: F401 (the fixture)
 from test_sandbox import FORBIDDEN, SELFTEST, run_inetd
 
@@ -175,27 +174,7 @@ def test_in_the_chroot_the_fd_limit_still_refuses_and_records(service_user, daem
         assert not os.path.lexists(f"/proc/{d.proc.pid}/root/dev/null")
     spares = spare_fds(d.proc.pid)
     for r in range(2):
-        prefix = f"127.{40 + r}."
-        held = []
-        for i in range(200):                # connect without waiting
-            h = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            h.setblocking(False)
-            h.bind((f"{prefix}{i // 100}.{i % 100 + 1}", 0))
-            try:
-                h.connect(("127.0.0.1", d.port))
-            except BlockingIOError:
-                pass
-            held.append(h)
-        refused = wait_for(lambda: [
-            x for x in session_rows(d.db)
-            if x["src_ip"].startswith(prefix) and x["limit_hit"] == "fd_limit"],
-            timeout=20, what=f"fd-limit refusals in flood {r}")
-        assert all(x["close_reason"] == "capacity" for x in refused)
-        for h in held:
-            h.close()
-        wait_for(lambda: len([x for x in session_rows(d.db)
-                              if x["src_ip"].startswith(prefix)]) >= len(held),
-                 timeout=30, what=f"flood {r} recorded")
+        flood_past_fd_limit(d, f"127.{40 + r}.", 200, 100, f"flood {r}")
     wait_for(lambda: spare_fds(d.proc.pid) >= spares, timeout=10, what="the spare fds back")
     assert d.stop() == 0, d.text()
 

@@ -41,6 +41,9 @@
 static int passed, failed;
 
 void test_output(int *passed, int *failed);  /* output.c */
+void test_session(int *passed, int *failed); /* session.c */
+void test_families(int *passed, int *failed);  /* families.c */
+void test_normalize(int *passed, int *failed);  /* normalize.c */
 void test_shape(int *passed, int *failed);   /* shape.c */
 void test_report_shapes(int *passed, int *failed);  /* report_shapes.c */
 
@@ -1834,7 +1837,7 @@ static void test_ident_when_the_record_is_lost(void)
 		struct timespec wall;
 		int cfd, afd = ident_test_accept(lfd, lport, &cfd, &src, &dst, &wall);
 
-		session_start(&w, afd, 0, &src, &dst, uv_hrtime(), &wall);
+		session_start(&w.host, afd, 0, &src, &dst, uv_hrtime(), &wall);
 		CHECK(!list_empty(&w.probes), "case %d: a probe is under way", finished);
 		if (finished) {
 			run_until(&w, no_probes);
@@ -1884,7 +1887,7 @@ static void test_ident_at_the_fd_limit(void)
 	lim = old;
 	lim.rlim_cur = (rlim_t)lowest;
 	CHECK(lowest >= 0 && setrlimit(RLIMIT_NOFILE, &lim) == 0, "lower the fd limit");
-	session_start(&w, afd, 0, &src, &dst, uv_hrtime(), &wall);
+	session_start(&w.host, afd, 0, &src, &dst, uv_hrtime(), &wall);
 	setrlimit(RLIMIT_NOFILE, &old);
 	CHECK(list_empty(&w.probes), "no probe without an fd");
 	CHECK(ident_limiter_allow(sh.ident_limiter, &src, uv_hrtime()),
@@ -2523,6 +2526,9 @@ int main(void)
 	test_sandbox();
 	test_sandbox_chroot();
 	test_output(&passed, &failed);
+	test_session(&passed, &failed);
+	test_families(&passed, &failed);
+	test_normalize(&passed, &failed);
 	test_shape(&passed, &failed);
 	test_report_shapes(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);

@@ -1,0 +1,2 @@
+/* two.h - the other half: it includes one.h back. */
+#include "one.h"
