@@ -34,25 +34,28 @@ static bool report_ts_ok(const char *t)
 	return true;
 }
 
-/* Whether attached database name's sessions have a shape column (schema
- * 6; an older database is read without it). */
-static bool report_has_shape(sqlite3 *db, const char *name)
+/* Whether attached database name's sessions have column (a later schema's:
+ * an older database is read without it). */
+static bool report_has_column(sqlite3 *db, const char *name, const char *column)
 {
 	sqlite3_stmt *q;
 	bool has = false;
 
 	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM pragma_table_info('sessions', ?1) "
-	        "WHERE name = 'shape'", -1, &q, NULL) != SQLITE_OK)
+	        "WHERE name = ?2", -1, &q, NULL) != SQLITE_OK)
 		return false;
 	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, column, -1, SQLITE_STATIC);
 	has = sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) > 0;
 	sqlite3_finalize(q);
 	return has;
 }
 
 /* Attaches every database and unions their sessions (with each session's
- * family, the first tag of its first match, and its shape), requests and
- * payloads into temporary views, so one set of queries reads them all. */
+ * family: the stored one where the schema has it, else the first tag of its
+ * first match; how far its classification got, 'done' before the schema
+ * said; and its shape), requests and payloads into temporary views, so one
+ * set of queries reads them all. */
 static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
     const char *until, char *err, size_t errlen)
 {
@@ -78,13 +81,18 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 		 * carries a few dozen bytes a row, not whole rows. */
 		fprintf(s, "%sSELECT s.session, s.src_ip, s.start_ts, s.bytes_in, s.first_byte_ms, "
 		    "s.first_out_ms, s.closed_by, s.peer_close_after_out_ms, "
-		    "s.peer_close_after_ident_ms, s.close_reason, s.strategy, "
-		    "(SELECT substr(m.tags, 1, instr(m.tags || ' ', ' ') - 1) "
-		    "FROM db%d.matches m WHERE m.session = s.session ORDER BY m.rule LIMIT 1) AS family, "
-		    "s.payload_sha256, s.requests, %s AS shape "
+		    "s.peer_close_after_ident_ms, s.close_reason, s.strategy, ",
+		    i ? " UNION ALL " : "");
+		if (report_has_column(db, name, "family"))
+			fputs("s.family AS family, ", s);
+		else
+			fprintf(s, "(SELECT substr(m.tags, 1, instr(m.tags || ' ', ' ') - 1) "
+			    "FROM db%d.matches m WHERE m.session = s.session ORDER BY m.rule LIMIT 1) "
+			    "AS family, ", i);
+		fprintf(s, "%s AS class_state, s.payload_sha256, s.requests, %s AS shape "
 		    "FROM db%d.sessions s WHERE s.start_ts >= '%s' AND s.start_ts < '%s'",
-		    i ? " UNION ALL " : "", i, report_has_shape(db, name) ? "s.shape" : "NULL",
-		    i, since, until);
+		    report_has_column(db, name, "class_state") ? "s.class_state" : "'done'",
+		    report_has_column(db, name, "shape") ? "s.shape" : "NULL", i, since, until);
 		fprintf(p, "%sSELECT sha256, size, data FROM db%d.payloads", i ? " UNION ALL " : "", i);
 		if (!*since && !strcmp(until, "9999"))
 			fprintf(r, "%sSELECT target, user_agent FROM db%d.requests",

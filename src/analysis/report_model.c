@@ -194,7 +194,8 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	int rc = sqlite3_prepare_v2(db,
 	    "SELECT src_ip, start_ts, bytes_in, first_byte_ms, first_out_ms, closed_by, "
 	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
-	    "  payload_sha256 IS NOT NULL, shape, session "
+	    "  payload_sha256 IS NOT NULL, shape, session, "
+	    "  class_state IN ('pending', 'shed', 'skipped') "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 
 	if (rc != SQLITE_OK)
@@ -232,8 +233,12 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		enum report_class c = report_classify(q);
 		m->by_class[c]++;
 		ps->cur.by_class[c]++;
-		/* A payload no rule named: its shape is counted for the report. */
-		if (sqlite3_column_type(q, 9) == SQLITE_NULL && sqlite3_column_int(q, 10))
+		/* A payload no rule named: its shape is counted for the report;
+		 * one not classified yet is only counted. */
+		if (sqlite3_column_type(q, 9) == SQLITE_NULL && sqlite3_column_int(q, 10) &&
+		    sqlite3_column_int(q, 13))
+			m->unclassified++;
+		else if (sqlite3_column_type(q, 9) == SQLITE_NULL && sqlite3_column_int(q, 10))
 			report_shapes_add(shapes, sqlite3_column_blob(q, 11),
 			    (size_t)sqlite3_column_bytes(q, 11), ts, ts_len, sqlite3_column_blob(q, 12),
 			    (size_t)sqlite3_column_bytes(q, 12), source);

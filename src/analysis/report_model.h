@@ -84,6 +84,8 @@ struct report_model {
 	long unknown;                /* sessions with a payload and no family */
 	long unshaped;               /* of those, stored with no shape (before
 	                              * schema 6: rescan fills it) */
+	long unclassified;           /* payloads no rule has looked at yet
+	                              * (pending, shed, skipped): not unknown */
 	struct report_shape shapes[REPORT_TOP];  /* most sessions first */
 	int nshapes;
 };
