@@ -34,8 +34,8 @@ static bool report_ts_ok(const char *t)
 	return true;
 }
 
-/* Whether attached database name's sessions have column (shape, family:
- * schema 6; an older database is read without them). */
+/* Whether attached database name's sessions have column (a later schema's:
+ * an older database is read without it). */
 static bool report_has_column(sqlite3 *db, const char *name, const char *column)
 {
 	sqlite3_stmt *q;
@@ -52,9 +52,10 @@ static bool report_has_column(sqlite3 *db, const char *name, const char *column)
 }
 
 /* Attaches every database and unions their sessions (with each session's
- * family: the column since schema 6, the one the precedence chose; before,
- * the first tag of its first match; and its shape), requests and payloads
- * into temporary views, so one set of queries reads them all. */
+ * family: the stored one where the schema has it, else the first tag of its
+ * first match; how far its classification got, 'done' before the schema
+ * said; and its shape), requests and payloads into temporary views, so one
+ * set of queries reads them all. */
 static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
     const char *until, char *err, size_t errlen)
 {
@@ -78,21 +79,20 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 		}
 		/* Only the columns the report reads: the sort by source then
 		 * carries a few dozen bytes a row, not whole rows. */
-		char family[160];
-		if (report_has_column(db, name, "family"))
-			snprintf(family, sizeof(family), "s.family");
-		else
-			snprintf(family, sizeof(family), "(SELECT substr(m.tags, 1, "
-			    "instr(m.tags || ' ', ' ') - 1) FROM db%d.matches m "
-			    "WHERE m.session = s.session ORDER BY m.rule LIMIT 1)", i);
 		fprintf(s, "%sSELECT s.session, s.src_ip, s.start_ts, s.bytes_in, s.first_byte_ms, "
 		    "s.first_out_ms, s.closed_by, s.peer_close_after_out_ms, "
-		    "s.peer_close_after_ident_ms, s.close_reason, s.strategy, "
-		    "%s AS family, s.payload_sha256, s.requests, %s AS shape "
+		    "s.peer_close_after_ident_ms, s.close_reason, s.strategy, ",
+		    i ? " UNION ALL " : "");
+		if (report_has_column(db, name, "family"))
+			fputs("s.family AS family, ", s);
+		else
+			fprintf(s, "(SELECT substr(m.tags, 1, instr(m.tags || ' ', ' ') - 1) "
+			    "FROM db%d.matches m WHERE m.session = s.session ORDER BY m.rule LIMIT 1) "
+			    "AS family, ", i);
+		fprintf(s, "%s AS class_state, s.payload_sha256, s.requests, %s AS shape "
 		    "FROM db%d.sessions s WHERE s.start_ts >= '%s' AND s.start_ts < '%s'",
-		    i ? " UNION ALL " : "", family,
-		    report_has_column(db, name, "shape") ? "s.shape" : "NULL",
-		    i, since, until);
+		    report_has_column(db, name, "class_state") ? "s.class_state" : "'done'",
+		    report_has_column(db, name, "shape") ? "s.shape" : "NULL", i, since, until);
 		fprintf(p, "%sSELECT sha256, size, data FROM db%d.payloads", i ? " UNION ALL " : "", i);
 		if (!*since && !strcmp(until, "9999"))
 			fprintf(r, "%sSELECT target, user_agent FROM db%d.requests",

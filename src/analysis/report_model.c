@@ -12,7 +12,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "report_shapes.h"
 #include "store.h"
 #include "text.h"
 
@@ -195,14 +194,15 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	int rc = sqlite3_prepare_v2(db,
 	    "SELECT src_ip, start_ts, bytes_in, first_byte_ms, first_out_ms, closed_by, "
 	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
-	    "  payload_sha256 IS NOT NULL, shape, session "
+	    "  payload_sha256 IS NOT NULL, shape, session, "
+	    "  class_state IN ('pending', 'shed', 'skipped') "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 
 	if (rc != SQLITE_OK)
 		return rc;
 	memset(ps, 0, sizeof(*ps));
 	ps->m = m;
-	struct report_shapes *shapes = report_shapes_new();  /* NULL: counts only */
+	struct report_shapes *shapes = report_shapes_new();  /* NULL: no section */
 	long source = 0;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		char ip[sizeof(ps->cur.ip)], family[sizeof(m->families[0])];
@@ -233,9 +233,13 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		enum report_class c = report_classify(q);
 		m->by_class[c]++;
 		ps->cur.by_class[c]++;
-		/* A payload no rule named: its shape is counted for the report. */
-		if (sqlite3_column_type(q, 9) == SQLITE_NULL && sqlite3_column_int(q, 10))
-			report_shapes_add(shapes, m, sqlite3_column_blob(q, 11),
+		/* A payload no rule named: its shape is counted for the report;
+		 * one not classified yet is only counted. */
+		if (sqlite3_column_type(q, 9) == SQLITE_NULL && sqlite3_column_int(q, 10) &&
+		    sqlite3_column_int(q, 13))
+			m->unclassified++;
+		else if (sqlite3_column_type(q, 9) == SQLITE_NULL && sqlite3_column_int(q, 10))
+			report_shapes_add(shapes, sqlite3_column_blob(q, 11),
 			    (size_t)sqlite3_column_bytes(q, 11), ts, ts_len, sqlite3_column_blob(q, 12),
 			    (size_t)sqlite3_column_bytes(q, 12), source);
 		int f = report_family_index(m, family);
@@ -249,7 +253,8 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	}
 	report_end_source(ps);
 	sqlite3_finalize(q);
-	report_shapes_finish(shapes, m, db);
+	m->nshapes = report_shapes_finish(shapes, db, m->shapes, REPORT_TOP, &m->unknown,
+	    &m->unshaped);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "shape.h"
+#include "report_shapes.h"
 #include "yield.h"
 
 #define REPORT_MAX_BURST 1024        /* burst sizes above are counted together */
@@ -20,7 +20,6 @@
 #define REPORT_TOP 10                /* rows of each top list */
 #define REPORT_SOURCE_SIZES 32       /* a top source's first bursts kept */
 #define REPORT_VALUE_MAX 1024        /* a path or user agent is shown cut to this */
-#define REPORT_SHAPE_EXAMPLE 200     /* bytes of a shape's example payload shown */
 
 /* How a session behaved, from its timings and who closed it. */
 enum report_class {
@@ -59,21 +58,6 @@ struct report_value {
 	long long count;
 };
 
-/* A shape (shape.h) of sessions no rule named: how many, from where and
- * when, and the latest one's payload as the example. Grouped by the id's
- * order-free part, so a client that shuffles its headers is one row. */
-struct report_shape {
-	char group[64];              /* "s1:" + 16 hex, as stored (escaped) */
-	char text[SHAPE_TEXT_MAX];   /* the example's long form, computed now */
-	bool current;                /* text's id is in group: stored by this
-	                              * definition (else rescan would change it) */
-	long sessions, sources;
-	long orders;                 /* distinct header orders within it */
-	char first_seen[64], last_seen[64];      /* escaped */
-	char example_session[64];                /* escaped */
-	char example[REPORT_SHAPE_EXAMPLE * 4 + 1];  /* its first bytes, escaped */
-};
-
 struct report_model {
 	const char *since, *until;   /* the window asked for (checked timestamps) */
 	uint64_t gap_ms;             /* a longer silence ends a source's burst */
@@ -100,6 +84,8 @@ struct report_model {
 	long unknown;                /* sessions with a payload and no family */
 	long unshaped;               /* of those, stored with no shape (before
 	                              * schema 6: rescan fills it) */
+	long unclassified;           /* payloads no rule has looked at yet
+	                              * (pending, shed, skipped): not unknown */
 	struct report_shape shapes[REPORT_TOP];  /* most sessions first */
 	int nshapes;
 };

@@ -83,6 +83,9 @@ static void report_text_shapes(FILE *out, const struct report_model *m)
 	fprintf(out, "\ntop unknown shapes (%ld sessions with a payload and no family", m->unknown);
 	if (m->unshaped)
 		fprintf(out, "; %ld without a shape: run flypaper rescan", m->unshaped);
+	if (m->unclassified)
+		fprintf(out, "; %ld more not classified yet: flypaper rescan classifies them",
+		    m->unclassified);
 	fputs(")\n", out);
 	for (int i = 0; i < m->nshapes; i++) {
 		const struct report_shape *sh = &m->shapes[i];
@@ -217,8 +220,9 @@ static json_t *report_json_shapes(const struct report_model *m)
 		    "last_seen", sh->last_seen, "example_session", sh->example_session,
 		    "example", sh->example));
 	}
-	return json_pack("{s:I, s:I, s:o}", "sessions", (json_int_t)m->unknown,
-	    "unshaped", (json_int_t)m->unshaped, "top", top);
+	return json_pack("{s:I, s:I, s:I, s:o}", "sessions", (json_int_t)m->unknown,
+	    "unshaped", (json_int_t)m->unshaped, "unclassified", (json_int_t)m->unclassified,
+	    "top", top);
 }
 
 static json_t *report_json(const struct report_model *m)
@@ -409,6 +413,9 @@ static void report_html_shapes(FILE *out, const struct report_model *m)
 	    m->unknown);
 	if (m->unshaped)
 		fprintf(out, "; %ld without a shape (run flypaper rescan)", m->unshaped);
+	if (m->unclassified)
+		fprintf(out, "; %ld more not classified yet (flypaper rescan classifies them)",
+		    m->unclassified);
 	fputs(".</p>\n<table id=\"unknown-shapes\"><tr><th>shape</th><th>sessions</th>"
 	    "<th>sources</th><th>orders</th><th>first seen</th><th>last seen</th></tr>\n", out);
 	/* Two rows a shape: its form and counts, then its id and example. */

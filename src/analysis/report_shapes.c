@@ -36,6 +36,7 @@ struct report_shape_group {
 };
 
 struct report_shapes {
+	long unknown, unshaped;      /* sessions counted, and those without a shape */
 	struct report_shape_group *groups;
 	size_t n, room;
 	int32_t *slots;              /* index into groups + 1; 0: free */
@@ -140,17 +141,19 @@ static struct report_shape_group *report_shapes_find(struct report_shapes *t,
 	return g;
 }
 
-void report_shapes_add(struct report_shapes *t, struct report_model *m,
-    const unsigned char *shape, size_t shape_len, const unsigned char *ts, size_t ts_len,
+void report_shapes_add(struct report_shapes *t, const unsigned char *shape,
+    size_t shape_len, const unsigned char *ts, size_t ts_len,
     const unsigned char *session, size_t session_len, long source)
 {
-	m->unknown++;
+	if (!t)
+		return;
+	t->unknown++;
 	if (!shape || shape_len == 0) {
-		m->unshaped++;
+		t->unshaped++;
 		return;
 	}
-	struct report_shape_group *g = t ? report_shapes_find(t, shape,
-	    shape_len < SHAPE_GROUP_LEN ? shape_len : SHAPE_GROUP_LEN) : NULL;
+	struct report_shape_group *g = report_shapes_find(t, shape,
+	    shape_len < SHAPE_GROUP_LEN ? shape_len : SHAPE_GROUP_LEN);
 	if (!g)
 		return;
 	if (g->sessions++ == 0) {
@@ -228,15 +231,21 @@ static int report_group_cmp(const void *a, const void *b)
 	return c ? c : (int)x->key_len - (int)y->key_len;
 }
 
-void report_shapes_finish(struct report_shapes *t, struct report_model *m, sqlite3 *db)
+int report_shapes_finish(struct report_shapes *t, sqlite3 *db, struct report_shape *out,
+    int max, long *unknown, long *unshaped)
 {
+	int n = 0;
+
+	*unknown = *unshaped = 0;
 	if (!t)
-		return;
+		return 0;
+	*unknown = t->unknown;
+	*unshaped = t->unshaped;
 	if (t->n)             /* qsort(NULL, 0) is undefined */
 		qsort(t->groups, t->n, sizeof(*t->groups), report_group_cmp);
-	for (size_t i = 0; i < t->n && m->nshapes < REPORT_TOP; i++) {
+	for (size_t i = 0; i < t->n && n < max; i++) {
 		const struct report_shape_group *g = &t->groups[i];
-		struct report_shape *sh = &m->shapes[m->nshapes++];
+		struct report_shape *sh = &out[n++];
 		memset(sh, 0, sizeof(*sh));
 		text_display_into(g->key, g->key_len, sh->group, sizeof(sh->group));
 		text_display_into(g->first.b, g->first.len, sh->first_seen, sizeof(sh->first_seen));
@@ -251,4 +260,5 @@ void report_shapes_finish(struct report_shapes *t, struct report_model *m, sqlit
 	free(t->groups);
 	free(t->slots);
 	free(t);
+	return n;
 }

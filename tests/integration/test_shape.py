@@ -158,3 +158,32 @@ def test_a_version_5_database_is_upgraded_and_rescan_shapes_its_old_rows(daemons
     j = json.loads(report(d.db, "json"))["unknown_shapes"]
     assert (j["sessions"], j["unshaped"], len(j["top"])) == (2, 0, 1)
     assert j["top"][0]["sessions"] == 2 and j["top"][0]["sources"] == 2
+
+
+def test_the_report_reads_stored_families_and_leaves_unclassified_sessions_out(daemons):
+    """Where the schema stores each session's family and how far its
+    classification got, the report reads them: a stored family is not
+    unknown, and a payload no rule has looked at yet (pending, shed,
+    skipped) is counted apart, not as an unknown shape."""
+    d = daemons(workers=1, args=["--rules", "none"])
+    for i, src in enumerate(("127.0.9.1", "127.0.9.2", "127.0.9.3", "127.0.9.4")):
+        send_from(d.port, src, b"GET /n/%d HTTP/1.1\r\nHost: x\r\n\r\n" % (100 + i))
+    d.wait_sessions(4)
+    assert d.stop() == 0
+    con = sqlite3.connect(d.db)
+    columns = {r[1] for r in con.execute("PRAGMA table_info(sessions)")}
+    for column in ("family", "class_state"):
+        if column not in columns:
+            con.execute(f"ALTER TABLE sessions ADD COLUMN {column} TEXT")
+    con.execute("UPDATE sessions SET family = NULL, class_state = 'done'")
+    con.execute("UPDATE sessions SET family = 'toolx' WHERE src_ip = '127.0.9.1'")
+    con.execute("UPDATE sessions SET class_state = 'pending' WHERE src_ip = '127.0.9.2'")
+    con.execute("UPDATE sessions SET class_state = 'skipped' WHERE src_ip = '127.0.9.3'")
+    con.commit()
+    con.close()
+    r = json.loads(report(d.db, "json"))
+    assert r["families"].get("toolx") == 1
+    j = r["unknown_shapes"]
+    assert (j["sessions"], j["unclassified"], j["unshaped"]) == (1, 2, 0)
+    assert [(t["sessions"], t["sources"]) for t in j["top"]] == [(1, 1)]
+    assert "; 2 more not classified yet" in report(d.db, "text").decode()

@@ -70,10 +70,10 @@ static sqlite3 *rs_db(struct shape *shapes)
 	return db;
 }
 
-static void rs_add(struct report_shapes *t, struct report_model *m, const char *shape,
-    const char *ts, const char *session, long source)
+static void rs_add(struct report_shapes *t, const char *shape, const char *ts,
+    const char *session, long source)
 {
-	report_shapes_add(t, m, (const unsigned char *)shape, shape ? strlen(shape) : 0,
+	report_shapes_add(t, (const unsigned char *)shape, shape ? strlen(shape) : 0,
 	    (const unsigned char *)ts, strlen(ts), (const unsigned char *)session,
 	    strlen(session), source);
 }
@@ -96,13 +96,13 @@ static void test_report_shapes_groups(void)
 
 	memset(&m, 0, sizeof(m));
 	/* a pass ordered by source: 10.0.0.1 (source 1), then 2, then 3 */
-	rs_add(t, &m, sh[0].id, "2026-11-27T05:00:02Z", "01", 1);
-	rs_add(t, &m, sh[2].id, "2026-11-27T05:00:09Z", "03", 1);
-	rs_add(t, &m, sh[1].id, "2026-11-27T05:00:01Z", "02", 2);
-	rs_add(t, &m, sh[3].id, "2026-11-27T05:00:03Z", "04", 2);
-	rs_add(t, &m, sh[4].id, "2026-11-27T05:00:04Z", "05", 3);
-	rs_add(t, &m, NULL, "2026-11-27T05:00:05Z", "06", 3);
-	report_shapes_finish(t, &m, db);
+	rs_add(t, sh[0].id, "2026-11-27T05:00:02Z", "01", 1);
+	rs_add(t, sh[2].id, "2026-11-27T05:00:09Z", "03", 1);
+	rs_add(t, sh[1].id, "2026-11-27T05:00:01Z", "02", 2);
+	rs_add(t, sh[3].id, "2026-11-27T05:00:03Z", "04", 2);
+	rs_add(t, sh[4].id, "2026-11-27T05:00:04Z", "05", 3);
+	rs_add(t, NULL, "2026-11-27T05:00:05Z", "06", 3);
+	m.nshapes = report_shapes_finish(t, db, m.shapes, REPORT_TOP, &m.unknown, &m.unshaped);
 
 	CHECK(m.unknown == 6 && m.unshaped == 1, "unknown %ld, unshaped %ld", m.unknown,
 	    m.unshaped);
@@ -138,13 +138,13 @@ static void test_report_shapes_hostile_and_cap(void)
 	char id[32];
 
 	memset(&m, 0, sizeof(m));
-	report_shapes_add(t, &m, (const unsigned char *)"\x1b[2J\xff\0x", 7,
+	report_shapes_add(t, (const unsigned char *)"\x1b[2J\xff\0x", 7,
 	    (const unsigned char *)"\x07ts", 3, (const unsigned char *)"nope", 4, 1);
 	for (long i = 0; i < REPORT_SHAPES_MAX + 10; i++) {
 		snprintf(id, sizeof(id), "s1:%016lx.00000000", (unsigned long)i);
-		rs_add(t, &m, id, "2026", "nope", i + 2);
+		rs_add(t, id, "2026", "nope", i + 2);
 	}
-	report_shapes_finish(t, &m, db);
+	m.nshapes = report_shapes_finish(t, db, m.shapes, REPORT_TOP, &m.unknown, &m.unshaped);
 	CHECK(m.unknown == REPORT_SHAPES_MAX + 11, "every session counted: %ld", m.unknown);
 	CHECK(m.nshapes == REPORT_TOP, "the top ten: %d", m.nshapes);
 	long grouped = 0;

@@ -154,6 +154,24 @@ static void test_shape_caps(void)
 	    sh.text);
 	CHECK(strlen(sh.text) < SHAPE_TEXT_MAX, "bounded");
 
+	/* everything at its cap: the text is cut, and says so */
+	n = 0;
+	n += (size_t)snprintf(p + n, cap - n, "ABCDEFGHIJKLMNOPQRSTUVWXYZ ");
+	for (int i = 0; i < 20; i++)
+		n += (size_t)snprintf(p + n, cap - n, "/seg%c", 'a' + i);
+	n += (size_t)snprintf(p + n, cap - n, "?");
+	for (int i = 0; i < 8; i++)
+		n += (size_t)snprintf(p + n, cap - n, "%.23s%c=&", "abcdefghijklmnopqrstuvwx", 'a' + i);
+	n += (size_t)snprintf(p + n, cap - n, " HTTP/1.1\r\n");
+	for (int i = 0; i < 24; i++)
+		n += (size_t)snprintf(p + n, cap - n, "X-%.29s%c:  v\r\n",
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZABC", 'a' + i);
+	n += (size_t)snprintf(p + n, cap - n, "\r\n");
+	CHECK(shape_of((const uint8_t *)p, n, 1, &sh), "a shape");
+	size_t tl = strlen(sh.text);
+	CHECK(tl == SHAPE_TEXT_MAX - 1 && strcmp(sh.text + tl - 5, "{cut}") == 0,
+	    "cut at the cap, marked: %zu '%s'", tl, sh.text + (tl > 20 ? tl - 20 : 0));
+
 	/* a head longer than the scan: the shape stops there, open */
 	memcpy(p, "GET / HTTP/1.1\r\nA: ", 19);
 	memset(p + 19, 'x', cap - 19);
