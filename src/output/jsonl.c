@@ -19,6 +19,7 @@
 struct jsonl {
 	char *path;
 	char *sensor;
+	struct shape_cache *shapes;  /* the shapes of the last payloads */
 	int fd;
 	int owns_fd;                 /* 0 for standard output */
 	bool torn;                   /* a cut write left a partial line at the end:
@@ -36,7 +37,8 @@ struct jsonl *jsonl_open(const char *path, const char *sensor, char *err,
 {
 	struct jsonl *j = calloc(1, sizeof(*j));
 
-	if (!j || !(j->path = strdup(path)) || !(j->sensor = strdup(sensor))) {
+	if (!j || !(j->path = strdup(path)) || !(j->sensor = strdup(sensor)) ||
+	    !(j->shapes = calloc(1, sizeof(*j->shapes)))) {
 		snprintf(err, errlen, "out of memory");
 		jsonl_close(j);
 		return NULL;
@@ -246,14 +248,21 @@ static void jsonl_set_class(struct jsonl_event *ev, const struct record *r)
 
 /* How the client talked (shape.h): its id, and the long form a reader can
  * make sense of; null for both without a payload. */
-static void jsonl_set_shape(struct jsonl_event *ev, const struct record *r)
+static void jsonl_set_shape(struct jsonl_event *ev, const struct record *r,
+    struct shape_cache *shapes)
 {
-	struct shape shape;
+	struct shape own;
+	const struct shape *shape = NULL;
 
-	if (r->payload && shape_of(r->payload, r->payload_len,
-	        r->nrequests + r->requests_dropped, &shape)) {
-		jsonl_set_str(ev, "shape", shape.id);
-		jsonl_set_str(ev, "shape_text", shape.text);
+	if (r->payload && shapes)
+		shape = shape_of_cached(shapes, r->sha256, r->payload, r->payload_len,
+		    r->nrequests + r->requests_dropped);
+	else if (r->payload && shape_of(r->payload, r->payload_len,
+	             r->nrequests + r->requests_dropped, &own))
+		shape = &own;
+	if (shape) {
+		jsonl_set_str(ev, "shape", shape->id);
+		jsonl_set_str(ev, "shape_text", shape->text);
 	} else {
 		jsonl_set(ev, "shape", json_null());
 		jsonl_set(ev, "shape_text", json_null());
@@ -312,7 +321,7 @@ static char *jsonl_format_request_line(const struct record *r, uint32_t i,
 }
 
 static char *jsonl_format_line(const struct record *r, const char *sensor,
-    bool *escaped)
+    struct shape_cache *shapes, bool *escaped)
 {
 	char ts[RECORD_TS_LEN], start[RECORD_TS_LEN], sha[RECORD_SHA256_HEX] = "";
 	bool closed = r->kind == RECORD_CLOSED;
@@ -351,7 +360,7 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 		jsonl_set_payload_base64(&ev, r);
 		jsonl_set(&ev, "limit", record_limit_name(r->limit)
 		    ? json_string(record_limit_name(r->limit)) : json_null());
-		jsonl_set_shape(&ev, r);
+		jsonl_set_shape(&ev, r, shapes);
 		jsonl_set_reaction(&ev, r);
 	}
 	return jsonl_end(&ev, escaped);
@@ -361,7 +370,7 @@ char *jsonl_format(const struct record *r, const char *sensor)
 {
 	bool escaped;
 
-	return jsonl_format_line(r, sensor, &escaped);
+	return jsonl_format_line(r, sensor, NULL, &escaped);
 }
 
 /* Writes all of buf; returns the bytes written before an error (len on
@@ -462,7 +471,7 @@ uint64_t jsonl_write(struct jsonl *j, const struct record *list,
 		for (uint32_t i = 0; i <= nreq; i++) {
 			bool esc = false;
 			char *line = i < nreq ? jsonl_format_request_line(r, i, j->sensor, &esc)
-			                      : jsonl_format_line(r, j->sensor, &esc);
+			                      : jsonl_format_line(r, j->sensor, j->shapes, &esc);
 			if (!line) {
 				failed++;
 				continue;
@@ -520,5 +529,6 @@ void jsonl_close(struct jsonl *j)
 		close(j->fd);
 	free(j->path);
 	free(j->sensor);
+	free(j->shapes);
 	free(j);
 }

@@ -104,7 +104,8 @@ static void shape_template(struct shape_buf *b, const uint8_t *s, size_t n,
 {
 	size_t i = 0;
 
-	while (i < n) {
+	/* Once the buffer is full nothing more is written: stop reading. */
+	while (i < n && !b->full) {
 		if (shape_is_uuid(s + i, n - i)) {
 			shape_puts(b, "{uuid}");
 			i += 36;
@@ -136,7 +137,7 @@ static void shape_template(struct shape_buf *b, const uint8_t *s, size_t n,
 			i = end;
 			continue;
 		}
-		for (; i < end; i++) {
+		for (; i < end && !b->full; i++) {
 			if (!shape_is_digit(s[i]) || i + 1 == end || !shape_is_digit(s[i + 1])) {
 				shape_putc(b, (char)s[i]);
 				continue;
@@ -154,7 +155,10 @@ static void shape_token(struct shape_buf *b, const uint8_t *s, size_t n,
     const char *reject, size_t max, const char *long_mark)
 {
 	char tmp[SHAPE_TEXT_MAX];
-	struct shape_buf t = {tmp, sizeof(tmp), 0, false};
+	/* Room for max + 1 bytes is enough to tell a token too long, and
+	 * stops the templating of a long one there. */
+	size_t cap = max + 2 < sizeof(tmp) ? max + 2 : sizeof(tmp);
+	struct shape_buf t = {tmp, cap, 0, false};
 
 	tmp[0] = '\0';
 	shape_template(&t, s, n, reject);
@@ -558,4 +562,19 @@ bool shape_of(const uint8_t *p, size_t len, uint64_t nrequests, struct shape *ou
 	shape_hash(out->text, order, 8);
 	snprintf(out->id, sizeof(out->id), SHAPE_VERSION ":%s.%s", group, order);
 	return true;
+}
+
+const struct shape *shape_of_cached(struct shape_cache *c, const unsigned char sha256[32],
+    const uint8_t *p, size_t len, uint64_t nrequests)
+{
+	/* The digest is already uniform: its first byte picks the slot. */
+	struct shape_cache_slot *e = &c->slot[sha256[0] % SHAPE_CACHE_SLOTS];
+
+	if (!e->used || e->nrequests != nrequests || memcmp(e->sha256, sha256, 32) != 0) {
+		e->ok = shape_of(p, len, nrequests, &e->shape);
+		memcpy(e->sha256, sha256, 32);
+		e->nrequests = nrequests;
+		e->used = true;
+	}
+	return e->ok ? &e->shape : NULL;
 }

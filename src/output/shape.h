@@ -36,4 +36,24 @@ struct shape {
  * out emptied, when len is 0: a session with no payload has no shape. */
 bool shape_of(const uint8_t *p, size_t len, uint64_t nrequests, struct shape *out);
 
+/* The last shapes computed, by payload digest: the same bytes come again
+ * and again (a botnet sends one request everywhere), and a shape seen again
+ * then costs one compare. Direct-mapped; one cache per thread. */
+#define SHAPE_CACHE_SLOTS 64
+struct shape_cache_slot {
+	unsigned char sha256[32];
+	uint64_t nrequests;
+	bool used, ok;
+	struct shape shape;
+};
+struct shape_cache {
+	struct shape_cache_slot slot[SHAPE_CACHE_SLOTS];
+};
+
+/* shape_of through c, for a payload whose SHA-256 is sha256. Returns the
+ * shape, valid until the next call with c, or NULL when the payload has
+ * none. */
+const struct shape *shape_of_cached(struct shape_cache *c, const unsigned char sha256[32],
+    const uint8_t *p, size_t len, uint64_t nrequests);
+
 #endif

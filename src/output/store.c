@@ -13,6 +13,7 @@
 struct store {
 	sqlite3 *db;
 	char *sensor;
+	struct shape_cache *shapes;  /* the shapes of the last payloads */
 	sqlite3_stmt *insert_payload;
 	sqlite3_stmt *insert_session;
 	sqlite3_stmt *insert_run;
@@ -243,7 +244,8 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	 * never reads them. Fails harmlessly once SQLite is initialised. */
 	sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
 	st->sensor = strdup(sensor);
-	if (!st->sensor) {
+	st->shapes = calloc(1, sizeof(*st->shapes));
+	if (!st->sensor || !st->shapes) {
 		snprintf(err, errlen, "out of memory");
 		goto err;
 	}
@@ -518,10 +520,10 @@ static int store_insert(struct store *st, const struct record *r)
 	store_bind_class(s, 34, r);
 	/* Cheap (one bounded pass over the first head), so the writer does
 	 * it here rather than queueing it like classification. */
-	struct shape shape;
-	if (r->payload && shape_of(r->payload, r->payload_len,
-	        r->nrequests + r->requests_dropped, &shape))
-		sqlite3_bind_text(s, 37, shape.id, -1, SQLITE_TRANSIENT);
+	const struct shape *shape = r->payload ? shape_of_cached(st->shapes, r->sha256,
+	    r->payload, r->payload_len, r->nrequests + r->requests_dropped) : NULL;
+	if (shape)
+		sqlite3_bind_text(s, 37, shape->id, -1, SQLITE_TRANSIENT);
 	rc = store_step(s);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -632,6 +634,7 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->update_class);
 	sqlite3_close(st->db);
 	free(st->sensor);
+	free(st->shapes);
 	free(st);
 }
 

@@ -192,6 +192,32 @@ static void test_shape_caps(void)
 	free(p);
 }
 
+/* The cache gives what shape_of gives, and computes again for another
+ * payload or request count in the same slot. */
+static void test_shape_cache(void)
+{
+	static struct shape_cache cache;
+	const char *a = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n";
+	const char *b = "HEAD /b HTTP/1.0\r\n\r\n";
+	unsigned char da[32] = {7}, db[32] = {7, 1};   /* one slot, two digests */
+	struct shape want;
+	const struct shape *got;
+
+	shape_of((const uint8_t *)a, strlen(a), 1, &want);
+	got = shape_of_cached(&cache, da, (const uint8_t *)a, strlen(a), 1);
+	CHECK(got && strcmp(got->id, want.id) == 0, "first lookup computes");
+	got = shape_of_cached(&cache, da, (const uint8_t *)b, strlen(b), 1);
+	CHECK(got && strcmp(got->id, want.id) == 0, "the same digest is not computed again");
+	got = shape_of_cached(&cache, db, (const uint8_t *)b, strlen(b), 1);
+	shape_of((const uint8_t *)b, strlen(b), 1, &want);
+	CHECK(got && strcmp(got->id, want.id) == 0, "another digest in the slot: %s", got->id);
+	got = shape_of_cached(&cache, db, (const uint8_t *)b, strlen(b), 2);
+	shape_of((const uint8_t *)b, strlen(b), 2, &want);
+	CHECK(got && strcmp(got->text, want.text) == 0, "another request count: %s", got->text);
+	CHECK(shape_of_cached(&cache, da, (const uint8_t *)"", 0, 0) == NULL,
+	    "no payload, no shape");
+}
+
 void test_shape(int *passed, int *failed)
 {
 	sh_passed = passed;
@@ -199,4 +225,5 @@ void test_shape(int *passed, int *failed)
 	test_shape_text();
 	test_shape_id();
 	test_shape_caps();
+	test_shape_cache();
 }
