@@ -15,6 +15,9 @@
 #include "store.h"
 #include "text.h"
 
+_Static_assert(REPORT_TAGS_FAMILIES == REPORT_MAX_FAMILIES,
+    "a tag counts every family index of the model");
+
 #define REPORT_LATE_MS 2000          /* a first byte after this is "late" */
 #define REPORT_DROP_MS 1000          /* "closed within 1 s" */
 
@@ -195,7 +198,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    "SELECT src_ip, start_ts, bytes_in, first_byte_ms, first_out_ms, closed_by, "
 	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
 	    "  payload_sha256 IS NOT NULL, shape, session, "
-	    "  class_state IN ('pending', 'shed', 'skipped') "
+	    "  class_state IN ('pending', 'shed', 'skipped'), tags, tags_missing "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 
 	if (rc != SQLITE_OK)
@@ -203,6 +206,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	memset(ps, 0, sizeof(*ps));
 	ps->m = m;
 	struct report_shapes *shapes = report_shapes_new();  /* NULL: no section */
+	struct report_tags *tags = report_tags_new();        /* NULL: no section */
 	long source = 0;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		char ip[sizeof(ps->cur.ip)], family[sizeof(m->families[0])];
@@ -244,6 +248,10 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 			    (size_t)sqlite3_column_bytes(q, 12), source);
 		int f = report_family_index(m, family);
 		m->family_sessions[f]++;
+		report_tags_add(tags, sqlite3_column_blob(q, 14), (size_t)sqlite3_column_bytes(q, 14),
+		    ts, ts_len, f, source);
+		if (sqlite3_column_int(q, 15) && sqlite3_column_int(q, 10))
+			m->untagged++;
 		struct report_hour *h = report_hour(m, ts, ts_len);
 		if (h) {
 			h->sessions++;
@@ -255,6 +263,8 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	sqlite3_finalize(q);
 	m->nshapes = report_shapes_finish(shapes, db, m->shapes, REPORT_TOP, &m->unknown,
 	    &m->unshaped);
+	m->ntags = report_tags_finish(tags, m->tags, REPORT_TAGS_SHOWN, &m->tags_distinct,
+	    &m->tagged, &m->tags_over);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 

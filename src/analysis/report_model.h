@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "report_shapes.h"
+#include "report_tags.h"
 #include "yield.h"
 
 #define REPORT_MAX_BURST 1024        /* burst sizes above are counted together */
@@ -88,6 +89,13 @@ struct report_model {
 	                              * (pending, shed, skipped): not unknown */
 	struct report_shape shapes[REPORT_TOP];  /* most sessions first */
 	int nshapes;
+	struct report_tag tags[REPORT_TAGS_SHOWN];   /* techniques, most sessions first */
+	int ntags;
+	long tags_distinct;          /* distinct tags counted (ntags shown) */
+	long tagged;                 /* sessions with a technique tag */
+	long tags_over;              /* tags met past REPORT_TAGS_MAX, not counted */
+	long untagged;               /* sessions with a payload in databases
+	                              * older than schema 6 (no tags: rescan) */
 };
 
 /* The schema name of a class, e.g. "drop-on-ident". */

@@ -97,6 +97,44 @@ static void report_text_shapes(FILE *out, const struct report_model *m)
 	}
 }
 
+/* Why the techniques may be incomplete; "" when they are not. */
+static void report_tags_notes(char *buf, size_t len, const struct report_model *m,
+    const char *rescan)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (m->untagged)
+		n += (size_t)snprintf(buf + n, len - n, "; %ld with a payload in a database "
+		    "before schema 6, no tags: %s", m->untagged, rescan);
+	if (n < len && m->unclassified)
+		n += (size_t)snprintf(buf + n, len - n, "; %ld not classified yet: %s",
+		    m->unclassified, rescan);
+	if (n < len && m->tags_over)
+		snprintf(buf + n, len - n, "; %ld tags past the first %d distinct ones not counted",
+		    m->tags_over, REPORT_TAGS_MAX);
+}
+
+static void report_text_tags(FILE *out, const struct report_model *m)
+{
+	char notes[512];
+
+	report_tags_notes(notes, sizeof(notes), m, "run flypaper rescan");
+	fprintf(out, "\ntechniques (%ld sessions with a technique tag, %ld distinct tags%s)\n",
+	    m->tagged, m->tags_distinct, notes);
+	for (int i = 0; i < m->ntags; i++) {
+		const struct report_tag *tg = &m->tags[i];
+		fprintf(out, "  %-24s %7ld sessions  %5ld sources  %s .. %s ", tg->tag,
+		    tg->sessions, tg->sources, tg->first_seen, tg->last_seen);
+		for (int k = 0; k < tg->nfamilies; k++)
+			fprintf(out, "%s%s %ld", k ? ", " : " families: ",
+			    m->families[tg->families[k]], tg->family_sessions[k]);
+		fputc('\n', out);
+	}
+	if (m->tags_distinct > m->ntags)
+		fprintf(out, "  (%ld more tags)\n", m->tags_distinct - m->ntags);
+}
+
 void report_render_text(FILE *out, const struct report_model *m)
 {
 	size_t n;
@@ -142,6 +180,7 @@ void report_render_text(FILE *out, const struct report_model *m)
 	report_text_values(out, "top paths", m->paths, m->npaths);
 	report_text_values(out, "top user agents", m->user_agents, m->nuser_agents);
 	report_text_shapes(out, m);
+	report_text_tags(out, m);
 	fprintf(out, "\ntimeline (sessions per hour, UTC)\n");
 	for (size_t i = 0; i < m->nhours; i++)
 		fprintf(out, "  %s  %7ld\n", m->hours[i].key, m->hours[i].sessions);
@@ -225,6 +264,27 @@ static json_t *report_json_shapes(const struct report_model *m)
 	    "top", top);
 }
 
+static json_t *report_json_tags(const struct report_model *m)
+{
+	json_t *top = json_array();
+
+	for (int i = 0; i < m->ntags; i++) {
+		const struct report_tag *tg = &m->tags[i];
+		json_t *families = json_array();
+		for (int k = 0; k < tg->nfamilies; k++)
+			json_array_append_new(families, json_pack("[s, I]",
+			    m->families[tg->families[k]], (json_int_t)tg->family_sessions[k]));
+		json_array_append_new(top, json_pack("{s:s, s:I, s:I, s:s, s:s, s:o}",
+		    "tag", tg->tag, "sessions", (json_int_t)tg->sessions,
+		    "sources", (json_int_t)tg->sources, "first_seen", tg->first_seen,
+		    "last_seen", tg->last_seen, "families", families));
+	}
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "sessions", (json_int_t)m->tagged,
+	    "distinct", (json_int_t)m->tags_distinct, "over_cap", (json_int_t)m->tags_over,
+	    "untagged", (json_int_t)m->untagged, "unclassified", (json_int_t)m->unclassified,
+	    "top", top);
+}
+
 static json_t *report_json(const struct report_model *m)
 {
 	json_t *root = json_object(), *sclasses = json_object(), *top_sources = json_array();
@@ -258,6 +318,7 @@ static json_t *report_json(const struct report_model *m)
 	    "paths", report_json_values(m->paths, m->npaths),
 	    "user_agents", report_json_values(m->user_agents, m->nuser_agents)));
 	json_object_set_new(root, "unknown_shapes", report_json_shapes(m));
+	json_object_set_new(root, "techniques", report_json_tags(m));
 	return root;
 }
 
@@ -440,6 +501,37 @@ static void report_html_shapes(FILE *out, const struct report_model *m)
 	fputs("</table>\n", out);
 }
 
+static void report_html_tags(FILE *out, const struct report_model *m)
+{
+	char notes[512];
+
+	report_tags_notes(notes, sizeof(notes), m, "run flypaper rescan");
+	fprintf(out, "<h2>Techniques</h2>\n<p>%ld sessions with a technique tag, "
+	    "%ld distinct tags", m->tagged, m->tags_distinct);
+	report_html_escape(out, notes);
+	fputs(".</p>\n<table id=\"techniques\"><tr><th>tag</th><th>sessions</th>"
+	    "<th>sources</th><th>first seen</th><th>last seen</th><th>families</th></tr>\n", out);
+	for (int i = 0; i < m->ntags; i++) {
+		const struct report_tag *tg = &m->tags[i];
+		fputs("<tr><td>", out);
+		report_html_escape(out, tg->tag);
+		fprintf(out, "</td><td>%ld</td><td>%ld</td><td>", tg->sessions, tg->sources);
+		report_html_escape(out, tg->first_seen);
+		fputs("</td><td>", out);
+		report_html_escape(out, tg->last_seen);
+		fputs("</td><td style=\"text-align:left\">", out);
+		for (int k = 0; k < tg->nfamilies; k++) {
+			fputs(k ? ", " : "", out);
+			report_html_escape(out, m->families[tg->families[k]]);
+			fprintf(out, " %ld", tg->family_sessions[k]);
+		}
+		fputs("</td></tr>\n", out);
+	}
+	fputs("</table>\n", out);
+	if (m->tags_distinct > m->ntags)
+		fprintf(out, "<p>%ld more tags.</p>\n", m->tags_distinct - m->ntags);
+}
+
 void report_render_html(FILE *out, const struct report_model *m)
 {
 	size_t n;
@@ -482,5 +574,6 @@ void report_render_html(FILE *out, const struct report_model *m)
 	report_html_values(out, "Top paths", m->paths, m->npaths);
 	report_html_values(out, "Top user agents", m->user_agents, m->nuser_agents);
 	report_html_shapes(out, m);
+	report_html_tags(out, m);
 	fputs("</body></html>\n", out);
 }

@@ -17,6 +17,7 @@
 #include "family.h"
 #include "log.h"
 #include "normalize.h"
+#include "rule_lint.h"
 #include "scanner_lists.h"
 #include "state.h"
 #include "yara_api.h"                /* after yara.h: yr_* through dlopen */
@@ -71,6 +72,7 @@ static int classify_add_file(YR_COMPILER *comp, const char *path,
 	}
 	yr_compiler_add_file(comp, f, NULL, path);
 	fclose(f);
+	rule_lint_file(path);
 	return st->errors ? -1 : 0;
 }
 

@@ -245,6 +245,10 @@ def test_escape_hostile_and_merged_databases_in_every_format(daemons, tmp_path):
         assert sum(h["sessions"] for h in r["timeline"]) == r["sessions"]
         assert sum(r["classes"]["sessions"].values()) == r["sessions"]
         assert r["sessions"] > 10
+        # every hostile value was a session's tags too: counted, escaped
+        tags = {t["tag"] for t in r["techniques"]["top"]}
+        assert "<script>alert(1)</script>" in tags and "\\x1b]0;owned\\x07" in tags, tags
+        assert all(len(t) <= 256 and t.isprintable() for t in tags)
         page = tmp_path / "r.html"
         run_cli("report", *db_args, "--format", "html", "-o", str(page))
         assert_html_safe(page.read_bytes())

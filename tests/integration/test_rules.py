@@ -341,3 +341,29 @@ def test_the_core_rule_set_lists_name_more_tools(tmp_path):
     got = classify_many(tmp_path, {k: v[0] for k, v in CRS_NAMED.items()})
     assert {k: f for k, (_, f) in got.items()} == {k: v[1] for k, v in CRS_NAMED.items()}
     assert any(r.startswith("crs_ua_") for r in got["doubled-ua"][0]), got["doubled-ua"]
+
+
+def test_compiling_warns_of_unbounded_regexes_once_per_rule(daemons, tmp_path):
+    """The rule lint: serve and classify warn, naming the file and the rule,
+    of each rule whose regex repeats without bound; bounded ones and the
+    shipped rules are not named."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    mine = rules / "mine.yar"
+    mine.write_text('rule greedy_ua { strings: $a = /User-Agent: [^\\r\\n]*x/ '
+                    '$b = /a+b/ condition: any of them }\n'
+                    'rule bounded_ua { strings: $a = /User-Agent: [^\\r\\n]{0,64}x/ '
+                    'condition: $a }\n')
+    for f in glob.glob(f"{ROOT}/rules/*.yar"):
+        os.symlink(f, rules / os.path.basename(f))
+    d = daemons(args=["--rules", str(rules)])
+    assert d.stop() == 0
+    warned = [line for line in d.text().splitlines() if "repeats without bound" in line]
+    assert len(warned) == 1, warned
+    assert f"{mine}: rule greedy_ua: the regex /User-Agent: [^\\r\\n]*x/" in warned[0]
+    req = tmp_path / "req.bin"
+    req.write_bytes(b"GET / HTTP/1.1\r\nUser-Agent: x\r\n\r\n")
+    r = subprocess.run([FLYPAPER, "classify", "--rules", str(mine), str(req)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0 and "rule greedy_ua" in r.stderr, r.stderr
+    assert "bounded_ua" not in r.stderr

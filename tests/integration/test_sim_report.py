@@ -304,3 +304,11 @@ def test_report_formats_agree_on_the_numbers(daemons):
         cells = re.findall(r'<tr><td>(\d+)</td><td style="text-align:left">(.*?)</td></tr>', table)
         assert [[unescape(v), int(n)] for n, v in cells] == r["top"][key]
     assert r["top"]["paths"]
+
+    # techniques: nimda's traversals carry tags, in every format alike
+    from test_report_techniques import html_techniques, json_techniques, text_techniques
+    assert r["techniques"]["top"]
+    head, rows = text_techniques(text)
+    assert head.startswith("%d sessions with a technique tag, %d distinct tags"
+                           % (r["techniques"]["sessions"], r["techniques"]["distinct"]))
+    assert rows == json_techniques(r) == html_techniques(html)

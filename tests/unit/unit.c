@@ -47,6 +47,8 @@ void test_families(int *passed, int *failed);  /* families.c */
 void test_normalize(int *passed, int *failed);  /* normalize.c */
 void test_shape(int *passed, int *failed);   /* shape.c */
 void test_report_shapes(int *passed, int *failed);  /* report_shapes.c */
+void test_report_tags(int *passed, int *failed);    /* report_tags.c */
+void test_rule_lint(int *passed, int *failed);      /* rule_lint.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2533,6 +2535,8 @@ int main(void)
 	test_normalize(&passed, &failed);
 	test_shape(&passed, &failed);
 	test_report_shapes(&passed, &failed);
+	test_report_tags(&passed, &failed);
+	test_rule_lint(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
