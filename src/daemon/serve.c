@@ -151,19 +151,21 @@ static void serve_drop_privileges(const struct config *cfg, int until_chroot)
 /* A kernel without Landlock: chroots into the database's folder (root for
  * the moment it takes), then drops root for good. libyara's magic module
  * loads its database in the scanning thread at its first call, which
- * cannot reach it any more: a test scan says so if the rules use it. */
+ * cannot reach it any more: a test scan says so if the rules use it. The
+ * scan runs after the drop: the chroot is the service user's folder, and
+ * nothing read from it may run with root in reach. */
 static void serve_chroot(struct config *cfg, struct classify *rules)
 {
 	static struct classify_result probe;
 	uid_t user = geteuid();
+	bool chrooted = sandbox_chroot(cfg);
 
-	if (sandbox_chroot(cfg) && rules &&
-	    classify_scan(rules, (const uint8_t *)"x", 1, &probe) < 0)
-		log_warn("rules: a scan fails in the chroot: rules that need "
-		    "files outside it (libyara's magic module) will not match");
 	if (setresuid(user, user, user) < 0)
 		log_fatal("user: cannot become %s: %s", cfg->user, strerror(errno));
 	serve_check_dropped(cfg);
+	if (chrooted && rules && classify_scan(rules, (const uint8_t *)"x", 1, &probe) < 0)
+		log_warn("rules: a scan fails in the chroot: rules that need "
+		    "files outside it (libyara's magic module) will not match");
 }
 
 /* Logs the run's counters and stores them in the runs table. Returns the
