@@ -62,13 +62,20 @@ int yara_api_load(char *err, size_t errlen)
 	};
 	void *lib;
 
+	char real[PATH_MAX];
+
 	if (yara_api_ready)
 		return 0;
-	if (yara_api_trusted(FLYPAPER_LIBYARA, err, errlen) < 0)
+	/* The path checked is the path loaded: every folder of the resolved
+	 * path is root's, so nothing can change it in between. */
+	if (!realpath(FLYPAPER_LIBYARA, real))
+		return snprintf(err, errlen, "%s: %s (install libyara, or use --rules none)",
+		    FLYPAPER_LIBYARA, strerror(errno)), -1;
+	if (yara_api_trusted(real, err, errlen) < 0)
 		return -1;
 	/* RTLD_NODELETE: nothing ever unloads it, and threads may still
 	 * hold its code when a process exits. */
-	lib = dlopen(FLYPAPER_LIBYARA, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
+	lib = dlopen(real, RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE);
 	if (!lib) {
 		const char *why = dlerror();
 		snprintf(err, errlen, "cannot load libyara: %s", why ? why : FLYPAPER_LIBYARA);
