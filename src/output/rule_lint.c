@@ -49,7 +49,8 @@ static size_t rule_lint_regex(const char *text, size_t i, size_t len, bool *unbo
 				*unbounded = true;
 		}
 	}
-	return i;
+	/* A '\\' as the text's last byte stepped one past its end. */
+	return i < len ? i : len;
 }
 
 static bool rule_lint_word_char(char c)

@@ -117,6 +117,19 @@ void test_rule_lint(int *passed, int *failed)
 		CHECK(n == want && strcmp(seen.text, rl_cases[i].want) == 0,
 		    "case %zu: %d warnings \"%s\", want \"%s\"", i, n, seen.text, rl_cases[i].want);
 	}
+	/* A file that ends inside a regex on a backslash: nothing is read past
+	 * its last byte (the text is copied to a buffer of its exact size, so
+	 * ASan sees any byte beyond). */
+	static const char tail[] = "rule r15 { strings: $a = /abc*\\";
+	char *exact = malloc(sizeof(tail) - 1);
+	if (exact) {
+		struct rl_seen seen = {""};
+		memcpy(exact, tail, sizeof(tail) - 1);
+		int n = rule_lint_text(exact, sizeof(tail) - 1, rl_warn, &seen);
+		CHECK(n == 1 && strcmp(seen.text, "r15:abc*\\;") == 0,
+		    "a regex cut at the end of the file: %d \"%s\"", n, seen.text);
+		free(exact);
+	}
 	rl_shipped();
 	/* the file form: a rule file that warns, and one that is missing */
 	char path[] = "/tmp/flypaper-lint-XXXXXX";
