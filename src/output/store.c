@@ -310,7 +310,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_match, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "UPDATE sessions SET family = ?2, tags = ?3, class_state = ?4 "
-	        "WHERE session = ?1",
+	        "WHERE session = ?1 AND class_state = 'pending'",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->update_class, NULL) != SQLITE_OK) {
 		store_fail(st, err, errlen, "cannot prepare statements");
 		goto err;
@@ -431,6 +431,10 @@ static int store_apply_class(struct store *st, const struct record *r)
 	store_bind_class(st->update_class, 2, r);
 	if ((rc = store_step(st->update_class)) != SQLITE_OK)
 		return rc;
+	/* Only a session still waiting takes the verdict: a `rescan` that
+	 * classified it meanwhile keeps its own family and matches. */
+	if (sqlite3_changes(st->db) == 0)
+		return SQLITE_OK;
 	for (int i = 0; i < r->nmatches; i++) {
 		rc = store_insert_match(st, id, r->matches[i].rule, r->matches[i].tags);
 		if (rc != SQLITE_OK)

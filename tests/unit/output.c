@@ -6,11 +6,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "handoff.h"
 #include "record.h"
 #include "sink.h"
+#include "store.h"
 #include "writer.h"
 
 void test_output(int *passed, int *failed);
@@ -279,6 +282,88 @@ static void test_writer_sink_list(void)
 	CHECK(p[0].closes == 1 && o[0].closes == 1, "closed with the writer");
 }
 
+/* A verdict reaches only a session still pending: one that `rescan`
+ * classified meanwhile keeps its family and gets none of the daemon's
+ * matches; a pending one takes both. */
+static void test_store_verdict_only_for_pending(void)
+{
+	char dir[] = "/tmp/flypaper-verdict-XXXXXX", path[64], err[256];
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "a temporary folder");
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/v.db", dir);
+	struct store *st = store_open(path, "t", 1000, err, sizeof(err));
+	CHECK(st != NULL, "store_open: %s", err);
+	if (!st)
+		return;
+	sqlite3 *db = store_db(st);
+	for (uint64_t id = 1; id <= 2; id++) {
+		char hex[RECORD_ID_LEN], sql[512];
+		record_id_hex(id, hex);
+		snprintf(sql, sizeof(sql), "INSERT INTO sessions(session, sensor, start_ts, end_ts, "
+		    "src_ip, src_port, dst_ip, dst_port, bytes_in, bytes_out, duration_ms, "
+		    "close_reason, truncated, mode, class_state, family) VALUES ('%s', 't', 'a', "
+		    "'b', '192.0.2.1', 1, '192.0.2.2', 80, 1, 0, 0, 'peer_fin', 0, 'serve', '%s', %s)",
+		    hex, id == 1 ? "done" : "pending", id == 1 ? "'by-rescan'" : "NULL");
+		CHECK(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "row %llu",
+		    (unsigned long long)id);
+	}
+	struct record *list = NULL;
+	for (uint64_t id = 2; id >= 1; id--) {
+		struct record *r = record_new(RECORD_CLASSIFIED, MODE_SERVE, id);
+		struct record_class *c = calloc(1, sizeof(*c));
+		struct record_match *m = calloc(1, sizeof(*m));
+		if (!r || !c || !m) {
+			CHECK(0, "out of memory");
+			free(c);
+			free(m);
+			record_free(r);
+			break;
+		}
+		snprintf(c->family, sizeof(c->family), "by-daemon");
+		snprintf(m->rule, sizeof(m->rule), "daemon_rule");
+		r->class = c;
+		r->matches = m;
+		r->nmatches = 1;
+		r->class_state = CLASS_DONE;
+		r->next = list;
+		list = r;
+	}
+	CHECK(store_write(st, list) == SQLITE_OK, "the verdicts are written: %s", store_errmsg(st));
+	while (list) {
+		struct record *next = list->next;
+		record_free(list);
+		list = next;
+	}
+	sqlite3_stmt *q;
+	char got[2][64] = {"", ""};
+	int nmatches[2] = {-1, -1};
+	if (sqlite3_prepare_v2(db, "SELECT s.family, (SELECT count(*) FROM matches m "
+	    "WHERE m.session = s.session) FROM sessions s ORDER BY s.session", -1, &q,
+	    NULL) == SQLITE_OK) {
+		for (int i = 0; i < 2 && sqlite3_step(q) == SQLITE_ROW; i++) {
+			const unsigned char *f = sqlite3_column_text(q, 0);
+			snprintf(got[i], sizeof(got[i]), "%s", f ? (const char *)f : "");
+			nmatches[i] = sqlite3_column_int(q, 1);
+		}
+		sqlite3_finalize(q);
+	}
+	CHECK(!strcmp(got[0], "by-rescan") && nmatches[0] == 0,
+	    "the session rescan classified: family '%s', %d matches", got[0], nmatches[0]);
+	CHECK(!strcmp(got[1], "by-daemon") && nmatches[1] == 1,
+	    "the pending session: family '%s', %d matches", got[1], nmatches[1]);
+	store_close(st);
+	char side[80];
+	unlink(path);
+	snprintf(side, sizeof(side), "%s-wal", path);
+	unlink(side);
+	snprintf(side, sizeof(side), "%s-shm", path);
+	unlink(side);
+	rmdir(dir);
+}
+
 void test_output(int *passed, int *failed)
 {
 	out_passed = passed;
@@ -289,4 +374,5 @@ void test_output(int *passed, int *failed)
 	test_writer_full_primary();
 	test_writer_flush_timeout();
 	test_writer_sink_list();
+	test_store_verdict_only_for_pending();
 }
