@@ -159,6 +159,23 @@ def send_and_close(port, data, host="127.0.0.1", family=socket.AF_INET):
     return got
 
 
+def connect_from(port, src_ip, timeout=10):
+    """Connects to 127.0.0.1:port from another loopback address."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((src_ip, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def send_from(port, src_ip, data):
+    s = connect_from(port, src_ip)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    read_until_close(s)
+    s.close()
+
+
 def chromium():
     for name in ("chromium", "chromium-browser"):
         path = shutil.which(name)

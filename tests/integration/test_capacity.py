@@ -10,24 +10,8 @@ import socket
 import sqlite3
 import time
 
-from conftest import connect, flood_past_fd_limit, payload_of, query, read_until_close, session_rows, wait_for
-
-
-def connect_from(port, src_ip, timeout=10):
-    """Connects to 127.0.0.1:port from another loopback address."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    s.bind((src_ip, 0))
-    s.connect(("127.0.0.1", port))
-    return s
-
-
-def send_from(port, src_ip, data):
-    s = connect_from(port, src_ip)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    read_until_close(s)
-    s.close()
+from conftest import (connect, connect_from, flood_past_fd_limit, payload_of, query,
+                      read_until_close, send_from, session_rows, wait_for)
 
 
 def rows_with_payload(d, data):

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import (FLYPAPER, ROOT, connect, payload_of, query, read_until_close,
+from conftest import (FLYPAPER, ROOT, connect, connect_from, payload_of, query, read_until_close,
                       send_and_close, session_rows, wait_for)
 
 
@@ -24,14 +24,6 @@ def requests_of(db, session):
     keys = ["seq", "method", "target", "version", "host", "user_agent", "headers",
             "body_bytes"]
     return [dict(zip(keys, r)) for r in con_rows]
-
-
-def connect_from(src, port, timeout=10):
-    s = socket.socket()
-    s.settimeout(timeout)
-    s.bind((src, 0))
-    s.connect(("127.0.0.1", port))
-    return s
 
 
 # ---- strategies on the wire ----------------------------------------------
@@ -422,7 +414,7 @@ def test_the_seed_observations_from_one_query(daemons, tmp_path):
     sql = re.search(r"```sql\n(-- the 2001 observations.*?)```", readme, re.S).group(1)
     d = daemons(args=["--respond", "banner"])
     for i in range(3):                          # banner, then leave at once
-        s = connect_from(f"127.0.0.{10 + i}", d.port)
+        s = connect_from(d.port, f"127.0.0.{10 + i}")
         s.recv(100)
         s.close()
     d.wait_sessions(3)
@@ -431,7 +423,7 @@ def test_the_seed_observations_from_one_query(daemons, tmp_path):
     identd = Identd(host="127.0.0.20", on_probe=probed.set, answer=lambda p, l: b"")
     try:
         d2 = daemons(db=d.db, args=["--ident", "always", "--ident-port", str(identd.port)])
-        s = connect_from("127.0.0.20", d2.port)
+        s = connect_from(d2.port, "127.0.0.20")
         assert probed.wait(10), "no probe arrived"
         s.close()
         d2.wait_sessions(4, timeout=20)
@@ -449,7 +441,7 @@ def test_experiment_is_sticky_per_source_and_yield_reports_it(daemons):
                       "--experiment-salt", "test-salt", "--idle-timeout", "300ms"])
     for i in range(24):
         for _ in range(3):
-            s = connect_from(f"127.0.1.{i + 1}", d.port)
+            s = connect_from(d.port, f"127.0.1.{i + 1}")
             s.sendall(b"GET / HTTP/1.0\r\n\r\n")
             s.shutdown(socket.SHUT_WR)
             read_until_close(s)

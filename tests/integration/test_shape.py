@@ -11,18 +11,7 @@ import socket
 import sqlite3
 import subprocess
 
-from conftest import FLYPAPER, query, read_until_close, session_rows, wait_for
-
-
-def send_from(port, src_ip, data):
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.settimeout(10)
-    s.bind((src_ip, 0))
-    s.connect(("127.0.0.1", port))
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    read_until_close(s)
-    s.close()
+from conftest import FLYPAPER, query, send_from, session_rows, wait_for
 
 
 def report(db, fmt):
