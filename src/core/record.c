@@ -29,6 +29,9 @@ static const char *const record_reason_names[CLOSE_REASON_COUNT] = {
 	[CLOSE_SERVER_CLOSE] = "server_close",
 	[CLOSE_CAPACITY] = "capacity",
 	[CLOSE_SHUTDOWN] = "shutdown",
+	[CLOSE_SYN_ONLY] = "syn_only",
+	[CLOSE_RST_AFTER_SYNACK] = "rst_after_synack",
+	[CLOSE_PROXY_ERROR] = "proxy_error",
 };
 
 const char *record_reason_name(enum close_reason reason)

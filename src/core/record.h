@@ -23,6 +23,9 @@ enum close_reason {
 	CLOSE_SERVER_CLOSE,          /* flypaper chose to close (write error) */
 	CLOSE_CAPACITY,              /* refused: max-conns or fd limit reached */
 	CLOSE_SHUTDOWN,              /* the daemon was stopping */
+	CLOSE_SYN_ONLY,              /* half-open: a SYN, our SYN-ACK unanswered */
+	CLOSE_RST_AFTER_SYNACK,      /* half-open: the peer answered the SYN-ACK with RST */
+	CLOSE_PROXY_ERROR,           /* a PROXY protocol header missing, malformed or not allowed */
 	CLOSE_REASON_COUNT
 };
 

@@ -145,6 +145,73 @@ static const char store_schema_v6[] =
 	"CREATE INDEX sessions_shape ON sessions(shape) WHERE shape IS NOT NULL;"
 	"UPDATE meta SET value = '6' WHERE key = 'schema_version';";
 
+/* Version 7: what happens below the payload (issue 10). New close reasons
+ * (half-open handshakes, PROXY protocol errors) need a new CHECK, which
+ * SQLite cannot change in place: sessions is rebuilt with its rows, then
+ * each feature adds its columns. */
+static const char store_schema_v7[] =
+	"CREATE TABLE sessions_v7 ("
+	"  session TEXT PRIMARY KEY,"
+	"  sensor TEXT NOT NULL,"
+	"  start_ts TEXT NOT NULL,"
+	"  end_ts TEXT NOT NULL,"
+	"  src_ip TEXT NOT NULL,"
+	"  src_port INTEGER NOT NULL,"
+	"  dst_ip TEXT NOT NULL,"
+	"  dst_port INTEGER NOT NULL,"
+	"  bytes_in INTEGER NOT NULL,"
+	"  bytes_out INTEGER NOT NULL,"
+	"  first_byte_ms INTEGER,"
+	"  duration_ms INTEGER NOT NULL,"
+	"  close_reason TEXT NOT NULL CHECK (close_reason IN ('peer_fin','peer_rst',"
+	"    'idle_timeout','session_timeout','server_close','capacity','shutdown',"
+	"    'syn_only','rst_after_synack','proxy_error')),"
+	"  payload_sha256 TEXT,"
+	"  truncated INTEGER NOT NULL,"
+	"  payload_lost INTEGER NOT NULL DEFAULT 0,"
+	"  mode TEXT NOT NULL,"
+	"  strategy TEXT,"
+	"  first_out_ms INTEGER,"
+	"  closed_by TEXT,"
+	"  peer_close_after_out_ms INTEGER,"
+	"  peer_close_after_ident_ms INTEGER,"
+	"  ident_status TEXT NOT NULL DEFAULT 'none',"
+	"  ident_reply TEXT,"
+	"  ident_opsys TEXT,"
+	"  ident_charset TEXT,"
+	"  ident_userid TEXT,"
+	"  ident_error TEXT,"
+	"  ident_sent_ms INTEGER,"
+	"  ident_reply_ms INTEGER,"
+	"  http TEXT,"
+	"  requests INTEGER NOT NULL DEFAULT 0,"
+	"  limit_hit TEXT,"
+	"  family TEXT,"
+	"  tags TEXT,"
+	"  class_state TEXT NOT NULL DEFAULT 'none',"
+	"  shape TEXT);"
+	"INSERT INTO sessions_v7 SELECT session, sensor, start_ts, end_ts, src_ip,"
+	"  src_port, dst_ip, dst_port, bytes_in, bytes_out, first_byte_ms,"
+	"  duration_ms, close_reason, payload_sha256, truncated, payload_lost, mode,"
+	"  strategy, first_out_ms, closed_by, peer_close_after_out_ms,"
+	"  peer_close_after_ident_ms, ident_status, ident_reply, ident_opsys,"
+	"  ident_charset, ident_userid, ident_error, ident_sent_ms, ident_reply_ms,"
+	"  http, requests, limit_hit, family, tags, class_state, shape FROM sessions;"
+	"DROP TABLE sessions;"
+	"ALTER TABLE sessions_v7 RENAME TO sessions;"
+	"CREATE INDEX sessions_start ON sessions(start_ts);"
+	"CREATE INDEX sessions_shape ON sessions(shape) WHERE shape IS NOT NULL;"
+
+	/* v7 syn: the SYN fingerprint and TCP_INFO at close */
+
+	/* v7 proxy: PROXY protocol */
+
+	/* v7 halfopen: half-open handshakes */
+
+	/* v7 pcap: packet traces */
+
+	"UPDATE meta SET value = '7' WHERE key = 'schema_version';";
+
 static int store_fail(struct store *st, char *err, size_t errlen,
     const char *what)
 {
@@ -222,6 +289,9 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
 	if (version < 6 &&
 	    sqlite3_exec(st->db, store_schema_v6, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
+	if (version < 7 &&
+	    sqlite3_exec(st->db, store_schema_v7, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	return 0;
@@ -287,10 +357,28 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "peer_close_after_out_ms, peer_close_after_ident_ms, ident_status, "
 	        "ident_reply, ident_opsys, ident_charset, ident_userid, ident_error, "
 	        "ident_sent_ms, ident_reply_ms, http, requests, limit_hit, family, tags, "
-	        "class_state, shape) VALUES "
+	        "class_state, shape"
+	        /* v7 syn columns (?38-?69) */
+
+	        /* v7 proxy columns (?70-?79) */
+
+	        /* v7 halfopen columns (?80-?89) */
+
+	        /* v7 pcap columns (?90-?94) */
+
+	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
 	        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
-	        "?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37)",
+	        "?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37"
+	        /* v7 syn values */
+
+	        /* v7 proxy values */
+
+	        /* v7 halfopen values */
+
+	        /* v7 pcap values */
+
+	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_session, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT INTO runs(sensor, mode, started, ended, sessions, refused, "
@@ -528,6 +616,15 @@ static int store_insert(struct store *st, const struct record *r)
 	    r->payload, r->payload_len, r->nrequests + r->requests_dropped) : NULL;
 	if (shape)
 		sqlite3_bind_text(s, 37, shape->id, -1, SQLITE_TRANSIENT);
+
+	/* v7 syn binds */
+
+	/* v7 proxy binds */
+
+	/* v7 halfopen binds */
+
+	/* v7 pcap binds */
+
 	rc = store_step(s);
 	if (rc != SQLITE_OK)
 		return rc;

@@ -9,7 +9,7 @@
 #include "record.h"
 #include "sink.h"
 
-#define STORE_SCHEMA_VERSION 6
+#define STORE_SCHEMA_VERSION 7
 
 struct store;
 struct sqlite3;

@@ -271,6 +271,9 @@ static void test_timestamps_and_ids(void)
 		{CLOSE_SESSION_TIMEOUT, "session_timeout"},
 		{CLOSE_SERVER_CLOSE, "server_close"}, {CLOSE_CAPACITY, "capacity"},
 		{CLOSE_SHUTDOWN, "shutdown"},
+		{CLOSE_SYN_ONLY, "syn_only"},
+		{CLOSE_RST_AFTER_SYNACK, "rst_after_synack"},
+		{CLOSE_PROXY_ERROR, "proxy_error"},
 	};
 	for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
 		CHECK(strcmp(record_reason_name(reasons[i].r), reasons[i].name) == 0,
