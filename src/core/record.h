@@ -161,6 +161,14 @@ struct record {
 	int nmatches;
 	enum record_class_state class_state;
 	struct record_class *class;  /* owned; NULL until classified */
+
+	/* syn: the SYN fingerprint and TCP_INFO at close */
+
+	/* proxy: PROXY protocol */
+
+	/* halfopen: half-open handshakes */
+
+	/* pcap: packet traces */
 };
 
 /* A new record of kind for session id, recorded by mode: zeroed but for

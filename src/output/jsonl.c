@@ -362,6 +362,14 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 		    ? json_string(record_limit_name(r->limit)) : json_null());
 		jsonl_set_shape(&ev, r, shapes);
 		jsonl_set_reaction(&ev, r);
+
+		/* syn fields */
+
+		/* proxy fields */
+
+		/* halfopen fields */
+
+		/* pcap fields */
 	}
 	return jsonl_end(&ev, escaped);
 }

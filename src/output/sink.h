@@ -58,6 +58,14 @@ struct sink_run {
 	uint64_t lag_paused_ms;      /* how long, in all */
 	uint64_t unclassified;       /* payloads left 'shed' or 'pending': a full queue, exit */
 	uint64_t classify_skipped;   /* payloads whose scan ran over --classify-budget */
+
+	/* syn counters */
+
+	/* proxy counters */
+
+	/* halfopen counters */
+
+	/* pcap counters */
 };
 
 struct sink;

@@ -384,9 +384,27 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "INSERT INTO runs(sensor, mode, started, ended, sessions, refused, "
 	        "accept_errors, payloads_dropped, records_dropped, store_errors, "
 	        "records_lost, jsonl_errors, lag_pauses, lag_paused_ms, unclassified, "
-	        "evicted, jsonl_escaped, classify_skipped) VALUES "
+	        "evicted, jsonl_escaped, classify_skipped"
+	        /* v7 syn run columns (?19-?22) */
+
+	        /* v7 proxy run columns (?23-?26) */
+
+	        /* v7 halfopen run columns (?27-?30) */
+
+	        /* v7 pcap run columns (?31-?34) */
+
+	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
-	        "?17, ?18)",
+	        "?17, ?18"
+	        /* v7 syn run values */
+
+	        /* v7 proxy run values */
+
+	        /* v7 halfopen run values */
+
+	        /* v7 pcap run values */
+
+	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->db,
 	        "INSERT INTO requests(session, seq, at_ms, method, target, version, "
@@ -684,6 +702,15 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	sqlite3_bind_int64(s, 16, (sqlite3_int64)run->evicted);
 	sqlite3_bind_int64(s, 17, (sqlite3_int64)run->jsonl_escaped);
 	sqlite3_bind_int64(s, 18, (sqlite3_int64)run->classify_skipped);
+
+	/* v7 syn run binds */
+
+	/* v7 proxy run binds */
+
+	/* v7 halfopen run binds */
+
+	/* v7 pcap run binds */
+
 	return store_step(s);
 }
 
