@@ -5,6 +5,7 @@ from the same capture with -r) prints its raw_sig, OS label and distance.
 Real clients: Python sockets with a chosen TTL, MSS and receive buffer over
 IPv4 and IPv6, and curl. TCP_INFO: a client that never reads a large answer
 shows a zero window; a plain curl shows none."""
+import json
 import os
 import signal
 import socket
@@ -263,3 +264,37 @@ def test_inetd_children_have_tcp_info_but_no_saved_syn(tmp_path):
     assert row["mode"] == "inetd"
     assert row["syn_sig"] is None and row["os"] is None and row["syn_of"] is None, row
     assert row["rtt_us"] is not None and row["zero_window"] == 0, row
+
+
+def test_a_refused_connection_keeps_its_syn_and_json_lines_agree(daemons, tmp_path):
+    """A connection refused over --max-conns-per-source had its fd open at
+    accept: its SYN is read before the close (TCP_INFO is not: NULL). The
+    JSON lines carry the same fields as the row."""
+    jsonl = tmp_path / "f.jsonl"
+    d = daemons(workers=1, args=["--max-conns-per-source", "1", "--jsonl", str(jsonl)])
+    held = socket.create_connection(("127.0.0.1", d.port), timeout=10)
+    here = held.getsockname()[1]
+    wait_for(lambda: jsonl.exists() and f'"src_port":{here},' in jsonl.read_text(),
+             what="the held session to start")
+    port = python_client("127.0.0.1", d.port, socket.AF_INET, 41, 1300, 8192)
+    refused = wait_for(lambda: [r for r in d.sessions() if r["close_reason"] == "capacity"],
+                       what="the refusal")[0]
+    held.close()
+    d.wait_sessions(2)
+    assert d.stop() == 0
+    assert refused["src_port"] == port and refused["limit_hit"] == "max_conns_per_source"
+    assert refused["syn_ttl"] == 41 and refused["syn_mss"] == 1300 and refused["hops"] == 23
+    assert refused["syn_sig"].startswith("4:41+23:0:1300:") and refused["os"].startswith("Linux")
+    assert refused["rtt_us"] is None and refused["zero_window"] is None
+    events = {}
+    for line in jsonl.read_text().splitlines():
+        e = json.loads(line)
+        if e.get("eventid") == "flypaper.session.closed":
+            events[e["src_port"]] = e
+    for row in d.sessions():
+        e = events[row["src_port"]]
+        for col in ("syn_sig", "syn_ver", "syn_ttl", "syn_ittl", "hops", "syn_df", "syn_ipid",
+                    "syn_win", "syn_mss", "syn_wscale", "syn_olayout", "syn_ts", "syn_quirks",
+                    "os", "os_class", "os_match", "syn_of", "rtt_us", "rttvar_us", "retrans",
+                    "peer_mss", "peer_window", "zero_window", "rwnd_limited_ms"):
+            assert e[col] == row[col], (col, e[col], row[col])
