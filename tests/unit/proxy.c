@@ -251,6 +251,42 @@ static void test_proxy_v2_largest(void)
 	    "largest v2: status %d used %zu", st, used);
 }
 
+/* proxy_from networks (addr.c): parsing and membership. */
+static void test_proxy_cidrs(void)
+{
+	static const struct {
+		const char *cidr;
+		int ok;
+		const char *in, *out;    /* an address inside, one outside ("ip:port") */
+	} cases[] = {
+		{"127.0.0.1/32", 1, "127.0.0.1:1", "127.0.0.2:1"},
+		{"127.0.0.1", 1, "127.0.0.1:1", "127.0.0.7:1"},
+		{"10.0.0.0/8", 1, "10.255.1.2:1", "11.0.0.1:1"},
+		{"10.1.2.128/25", 1, "10.1.2.200:1", "10.1.2.127:1"},
+		{"0.0.0.0/0", 1, "192.0.2.1:1", "[::1]:1"},
+		{"::1", 1, "[::1]:1", "[::2]:1"},
+		{"2001:db8::/32", 1, "[2001:db8:ffff::1]:1", "[2001:db9::1]:1"},
+		{"::ffff:192.0.2.0/120", 1, "192.0.2.9:1", "192.0.3.9:1"},
+		{"127.0.0.1/32", 1, "[::ffff:127.0.0.1]:1", "[::1]:1"},
+		{"10.0.0.1/8", 0, NULL, NULL}, {"10.0.0.0/33", 0, NULL, NULL}, {"10.0.0.0/", 0, NULL, NULL}, {"/8", 0, NULL, NULL},
+		{"10.0.0.0/8x", 0, NULL, NULL}, {"10.0.0.0/-1", 0, NULL, NULL}, {"example.org", 0, NULL, NULL}, {"", 0, NULL, NULL},
+		{"::1/129", 0, NULL, NULL},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct addr_cidr c;
+		struct addr a;
+		int rc = addr_cidr_parse(cases[i].cidr, &c);
+		CHECK((rc == 0) == cases[i].ok, "cidr '%s': rc %d", cases[i].cidr, rc);
+		if (rc < 0 || !cases[i].ok)
+			continue;
+		CHECK(addr_parse(cases[i].in, &a) == 0 && addr_in_cidr(&a, &c),
+		    "%s not in %s", cases[i].in, cases[i].cidr);
+		CHECK(addr_parse(cases[i].out, &a) == 0 && !addr_in_cidr(&a, &c),
+		    "%s in %s", cases[i].out, cases[i].cidr);
+	}
+}
+
 void test_proxy(int *passed, int *failed)
 {
 	px_passed = passed;
@@ -258,4 +294,5 @@ void test_proxy(int *passed, int *failed)
 	test_proxy_table();
 	test_proxy_prefixes();
 	test_proxy_v2_largest();
+	test_proxy_cidrs();
 }
