@@ -312,3 +312,14 @@ enum proxy_status proxy_feed(struct proxy_parser *p, const uint8_t *data, size_t
 	*used = i;
 	return st;
 }
+
+enum record_proxy proxy_version_seen(const struct proxy_parser *p)
+{
+	if (p->len >= sizeof(proxy_v2_sig) &&
+	    memcmp(p->buf, proxy_v2_sig, sizeof(proxy_v2_sig)) == 0)
+		return p->len > 12 && (p->buf[12] & 0x0F) == 0 ? RECORD_PROXY_V2_LOCAL
+		                                                : RECORD_PROXY_V2;
+	if (p->len >= PROXY_V1_SIG_LEN && memcmp(p->buf, proxy_v1_sig, PROXY_V1_SIG_LEN) == 0)
+		return RECORD_PROXY_V1;
+	return RECORD_PROXY_NONE;
+}

@@ -49,4 +49,9 @@ void proxy_init(struct proxy_parser *p);
 enum proxy_status proxy_feed(struct proxy_parser *p, const uint8_t *data, size_t n,
     size_t *used, struct proxy_result *out);
 
+/* The version whose signature the bytes held so far carry:
+ * RECORD_PROXY_NONE before a whole signature (for a record of a header cut
+ * short by a timeout or the peer's close). */
+enum record_proxy proxy_version_seen(const struct proxy_parser *p);
+
 #endif
