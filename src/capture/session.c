@@ -469,11 +469,13 @@ static void session_on_payload(struct session *s, const char *data, size_t n,
 
 static void session_queue_connect(struct session_host *h, const struct session *s);
 
-/* The header failed (or never came): the bytes it read are kept as the
- * payload, unparsed (they are what the peer sent, not a request to
- * answer), and the session closes as proxy_error. */
+/* The header failed (or never came): the bytes read, the parser's and
+ * the rest of this read, are kept as the payload and its requests
+ * recorded (a client that spoke HTTP straight to a proxy listener shows
+ * as such), but the strategy answers none of them: the session closes as
+ * proxy_error. */
 static void session_proxy_fail(struct session *s, enum record_proxy version,
-    enum record_proxy_error error, uint64_t now_ns)
+    enum record_proxy_error error, const char *rest, size_t nrest, uint64_t now_ns)
 {
 	struct session_proxy *px = s->proxy;
 
@@ -481,14 +483,13 @@ static void session_proxy_fail(struct session *s, enum record_proxy version,
 	px->version = version;
 	px->error = error;
 	deadlines_clear(&s->timeouts[TIMEOUT_STRATEGY]);
-	if (px->parser.len) {
-		if (!s->first_byte_ns)
-			s->first_byte_ns = now_ns;
-		s->bytes_in += px->parser.len;
-		session_capture(s, (const char *)px->parser.buf, px->parser.len);
-	}
 	if (s->host->out->connect_events)
 		session_queue_connect(s->host, s);
+	s->close_after_flush = true;     /* no strategy request from here */
+	if (px->parser.len)
+		session_on_payload(s, (const char *)px->parser.buf, px->parser.len, now_ns);
+	if (nrest)
+		session_on_payload(s, rest, nrest, now_ns);
 	session_close_later(s, CLOSE_PROXY_ERROR);
 }
 
@@ -544,10 +545,8 @@ static void session_on_data(struct session *s, const char *data, size_t n,
 		if (st == PROXY_MORE)
 			return;
 		if (st == PROXY_FAIL) {
-			session_proxy_fail(s, res.version, res.error, now_ns);
-			/* what followed the bad header, as read: the payload too */
-			s->bytes_in += n - used;
-			session_capture(s, data + used, n - used);
+			session_proxy_fail(s, res.version, res.error, data + used, n - used,
+			    now_ns);
 			return;
 		}
 		session_proxy_done(s, &res, now_ns);
@@ -566,7 +565,7 @@ static void session_proxy_cut(struct session *s)
 	const struct proxy_parser *p = &s->proxy->parser;
 
 	session_proxy_fail(s, proxy_version_seen(p),
-	    p->len ? PROXY_ERR_MALFORMED : PROXY_ERR_MISSING, uv_hrtime());
+	    p->len ? PROXY_ERR_MALFORMED : PROXY_ERR_MISSING, NULL, 0, uv_hrtime());
 }
 
 /* Closes s if an event asked for it. */
@@ -659,7 +658,7 @@ void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_
 		 * the header did not come in time. Nothing is sent: the peer
 		 * is a proxy, not the one a goaway text is for. */
 		session_proxy_fail(s, proxy_version_seen(&s->proxy->parser),
-		    PROXY_ERR_TIMEOUT, now_ns);
+		    PROXY_ERR_TIMEOUT, NULL, 0, now_ns);
 		session_settle(s);
 		return;
 	}

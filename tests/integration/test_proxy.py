@@ -265,9 +265,11 @@ BAD = [
 
 @pytest.mark.parametrize("name,data,version,error", BAD, ids=[b[0] for b in BAD])
 def test_bad_headers_are_recorded_and_closed(daemons, name, data, version, error):
-    d = proxy_daemon(daemons)
-    sent_and_closed(d.port, data)          # the daemon closes: we never half-close
+    d = proxy_daemon(daemons, "--respond", "http-nginx")
+    # the daemon closes (we never half-close), and answers nothing
+    assert sent_and_closed(d.port, data) == b""
     (row,) = d.wait_sessions(1)
+    assert row["bytes_out"] == 0
     assert row["close_reason"] == "proxy_error"
     assert row["proxy_error"] == error and row["proxy"] == version
     assert row["src_ip"] == "127.0.0.1" and row["via_ip"] is None
@@ -275,6 +277,8 @@ def test_bad_headers_are_recorded_and_closed(daemons, name, data, version, error
     # what it sent is kept, for the record
     got = payload_of(d.db, row["payload_sha256"])
     assert got and data.startswith(got)
+    if error == "missing":               # plain HTTP to a proxy listener shows as such
+        assert (row["http"], row["requests"]) == ("ok", 1)
     # the daemon is fine: a good header right after is recorded as such
     good = b"PROXY TCP4 192.0.2.1 192.0.2.2 1234 80\r\nGET / HTTP/1.0\r\n\r\n"
     send_half_closed(d.port, good)
