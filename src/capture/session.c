@@ -18,6 +18,7 @@
 #include "http.h"
 #include "ident.h"
 #include "log.h"
+#include "proxy.h"
 #include "queue.h"
 #include "respond.h"
 #include "strategy.h"
@@ -34,6 +35,22 @@
  * requests. At most max-conns (plus one per worker, at accept) sessions
  * hold one: a bound apart from the budget (DESIGN.md, "Memory"). */
 #define SESSION_RESERVE (16 * 1024)
+
+/* A session on a proxy listener: the header as it arrives, then what it
+ * said. Allocated at the start of such sessions only (the others stay at
+ * the idle size), freed with the session: sizeof is the memory a proxied
+ * session holds on top of its own. */
+struct session_proxy {
+	struct proxy_parser parser;  /* until the header is complete */
+	const struct config_proxy *from;  /* the listener's proxies */
+	int listener;                /* for the strategy, picked again by the real source */
+	bool done;                   /* the header is read, or failed */
+	enum record_proxy version;
+	enum record_proxy_error error;
+	enum record_limit limit;     /* the real source was refused by this limit */
+	bool via;                    /* src/dst are the header's; via_* the transport's */
+	struct addr via_src, via_dst;
+};
 
 /* The part of a payload buffer of cap bytes that --max-buffered holds. */
 static size_t session_budgeted(size_t cap)
@@ -74,7 +91,22 @@ static void session_free(struct session *s)
 		session_budget_give(s, session_budgeted(s->cap));
 	free(s->requests);
 	free(s->buf);
+	free(s->proxy);
 	free(s);
+}
+
+/* Counts s's source less, if it was counted. */
+static void session_release_source(struct session *s)
+{
+	if (s->source_counted)
+		s->host->release_source(s->host, &s->src);
+	s->source_counted = false;
+}
+
+/* True while s waits for its PROXY header: nothing of it is payload yet. */
+static bool session_awaits_header(const struct session *s)
+{
+	return s->proxy && !s->proxy->done;
 }
 
 static void session_on_closed(uv_handle_t *handle)
@@ -429,8 +461,8 @@ static void session_parse_requests(struct session *s, uint64_t now_ns)
 	}
 }
 
-/* Counts and keeps n bytes from the peer, then parses them. */
-static void session_on_data(struct session *s, const char *data, size_t n,
+/* Counts and keeps n bytes of payload, then parses them. */
+static void session_on_payload(struct session *s, const char *data, size_t n,
     uint64_t now_ns)
 {
 	if (!s->first_byte_ns)
@@ -438,6 +470,107 @@ static void session_on_data(struct session *s, const char *data, size_t n,
 	s->bytes_in += n;
 	session_capture(s, data, n);
 	session_parse_requests(s, now_ns);
+}
+
+static void session_queue_connect(struct session_host *h, const struct session *s);
+
+/* The header failed (or never came): the bytes read, the parser's and
+ * the rest of this read, are kept as the payload and its requests
+ * recorded (a client that spoke HTTP straight to a proxy listener shows
+ * as such), but the strategy answers none of them: the session closes as
+ * proxy_error. */
+static void session_proxy_fail(struct session *s, enum record_proxy version,
+    enum record_proxy_error error, const char *rest, size_t nrest, uint64_t now_ns)
+{
+	struct session_proxy *px = s->proxy;
+
+	px->done = true;
+	px->version = version;
+	px->error = error;
+	deadlines_clear(&s->timeouts[TIMEOUT_STRATEGY]);
+	if (s->host->out->connect_events)
+		session_queue_connect(s->host, s);
+	s->close_after_flush = true;     /* no strategy request from here */
+	if (px->parser.len)
+		session_on_payload(s, (const char *)px->parser.buf, px->parser.len, now_ns);
+	if (nrest)
+		session_on_payload(s, rest, nrest, now_ns);
+	session_close_later(s, CLOSE_PROXY_ERROR);
+}
+
+/* The header is complete: the session becomes the real peer's. Its
+ * source is counted now (the proxy's was not: one haproxy would reach
+ * --max-conns-per-source at once), its strategy picked by it, and only
+ * now does the strategy greet: nothing goes to the proxy before the real
+ * source is known. */
+static void session_proxy_done(struct session *s, const struct proxy_result *res,
+    uint64_t now_ns)
+{
+	struct session_proxy *px = s->proxy;
+	struct session_host *h = s->host;
+
+	px->done = true;
+	px->version = res->version;
+	deadlines_clear(&s->timeouts[TIMEOUT_STRATEGY]);
+	if (res->addrs) {
+		px->via = true;
+		px->via_src = s->src;
+		px->via_dst = s->dst;
+		s->src = res->src;
+		s->dst = res->dst;
+	}
+	px->limit = h->acquire_source(h, &s->src);
+	if (px->limit != LIMIT_NONE) {
+		session_close_later(s, CLOSE_CAPACITY);
+		return;
+	}
+	s->source_counted = true;
+	s->strategy = respond_pick(h->respond, px->listener, &s->src);
+	if (h->out->connect_events)
+		session_queue_connect(h, s);
+	if (s->strategy->ops->greet)
+		s->strategy->ops->greet(s, s->strategy, now_ns);
+	if (s->has_handle) {
+		session_deadline(s, TIMEOUT_STRATEGY, now_ns);
+		if (s->strategy->ops->no_idle_timeout)
+			deadlines_clear(&s->timeouts[TIMEOUT_IDLE]);
+	}
+}
+
+/* Bytes from the peer: the PROXY header's first, while one is awaited,
+ * then payload. */
+static void session_on_data(struct session *s, const char *data, size_t n,
+    uint64_t now_ns)
+{
+	if (session_awaits_header(s)) {
+		struct proxy_result res;
+		size_t used = 0;
+		enum proxy_status st = proxy_feed(&s->proxy->parser, (const uint8_t *)data, n,
+		    &used, &res);
+		if (st == PROXY_MORE)
+			return;
+		if (st == PROXY_FAIL) {
+			session_proxy_fail(s, res.version, res.error, data + used, n - used,
+			    now_ns);
+			return;
+		}
+		session_proxy_done(s, &res, now_ns);
+		data += used;
+		n -= used;
+		if (n == 0 || s->close_pending)
+			return;
+	}
+	session_on_payload(s, data, n, now_ns);
+}
+
+/* The peer closed or reset before its header was complete: nothing at
+ * all is a missing header, part of one a malformed one. */
+static void session_proxy_cut(struct session *s)
+{
+	const struct proxy_parser *p = &s->proxy->parser;
+
+	session_proxy_fail(s, proxy_version_seen(p),
+	    p->len ? PROXY_ERR_MALFORMED : PROXY_ERR_MISSING, NULL, 0, uv_hrtime());
 }
 
 /* Closes s if an event asked for it. */
@@ -465,7 +598,9 @@ static void session_on_read(uv_stream_t *stream, ssize_t nread,
 		/* EOF: the peer half-closed (it may still read what it is
 		 * owed). ECONNRESET and the rarer ETIMEDOUT or EHOSTUNREACH:
 		 * the peer's side is gone without an orderly close. */
-		if (nread == UV_EOF)
+		if (session_awaits_header(s))
+			session_proxy_cut(s);
+		else if (nread == UV_EOF)
 			session_peer_fin(s);
 		else
 			session_close_later(s, CLOSE_PEER_RST);
@@ -492,6 +627,10 @@ static void session_read_ahead(struct session *s)
 			session_on_data(s, rbuf, (size_t)n, uv_hrtime());
 			continue;
 		}
+		if (n == 0 && session_awaits_header(s)) {
+			session_proxy_cut(s);
+			return;
+		}
 		if (n == 0) {
 			session_peer_fin(s);
 			return;
@@ -500,7 +639,10 @@ static void session_read_ahead(struct session *s)
 			return;
 		if (errno == EINTR)
 			continue;
-		session_close_later(s, CLOSE_PEER_RST);
+		if (session_awaits_header(s))
+			session_proxy_cut(s);
+		else
+			session_close_later(s, CLOSE_PEER_RST);
 		return;
 	}
 }
@@ -516,6 +658,15 @@ void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_
 	(void)ctx;
 	if (s->state != SESSION_OPEN)
 		return;
+	if (session_awaits_header(s)) {
+		/* --proxy-timeout, or the idle or session timeout if shorter:
+		 * the header did not come in time. Nothing is sent: the peer
+		 * is a proxy, not the one a goaway text is for. */
+		session_proxy_fail(s, proxy_version_seen(&s->proxy->parser),
+		    PROXY_ERR_TIMEOUT, NULL, 0, now_ns);
+		session_settle(s);
+		return;
+	}
 	/* output still queued at a deadline: is the peer's window shut? */
 	if (s->out_queued && !s->zero_window && !s->fd_closed && cfg->syn_fingerprint)
 		s->zero_window = tcpinfo_zero_window(s->fd);
@@ -575,8 +726,10 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	r->duration_ms = session_ms(s->start_ns, now);
 	r->reason = reason;
 	r->truncated = s->bytes_in > s->len;
-	if (reason == CLOSE_CAPACITY)
-		r->limit = LIMIT_FD;     /* an open session is only closed for an fd */
+	if (reason == CLOSE_CAPACITY && s->proxy && s->proxy->limit != LIMIT_NONE)
+		r->limit = s->proxy->limit;  /* the PROXY header's source was refused */
+	else if (reason == CLOSE_CAPACITY)
+		r->limit = LIMIT_FD;     /* else an open session is only closed for an fd */
 	else if (s->over_budget)
 		r->limit = LIMIT_MAX_BUFFERED;
 	else if (r->truncated)
@@ -599,6 +752,16 @@ static struct record *session_record(struct session *s, enum close_reason reason
 		tcpinfo_saved_syn(s->fd, &r->syn);
 		r->tcpi.zero_window = s->zero_window;
 		tcpinfo_read(s->fd, &r->tcpi);
+		/* behind a PROXY header the SYN is the proxy's, not the peer's */
+		if (s->proxy && s->proxy->via)
+			r->syn.of_proxy = 1;
+	}
+	if (s->proxy) {
+		r->proxy = s->proxy->version;
+		r->proxy_error = s->proxy->error;
+		r->via = s->proxy->via;
+		r->via_src = s->proxy->via_src;
+		r->via_dst = s->proxy->via_dst;
 	}
 	r->ident = s->ident;
 	s->ident = NULL;
@@ -708,7 +871,7 @@ void session_close(struct session *s, enum close_reason reason, int reset)
 	uv_read_stop((uv_stream_t *)&s->tcp);
 	session_finish_record(s, session_record(s, reason));
 	atomic_fetch_sub(h->active, 1);
-	h->release_source(h, &s->src);
+	session_release_source(s);
 	/* Either closes the socket now (the handle is freed later): its fd
 	 * can be the loop's spare again if that was lost. */
 	if (reset && uv_tcp_close_reset(&s->tcp, session_on_closed) == 0) {
@@ -755,6 +918,33 @@ void session_record_refused(struct session_host *h, int listener, const struct a
 	queue_push(h->out->queue, r);
 }
 
+void session_record_forbidden(struct session_host *h, int listener, const struct addr *src,
+    const struct addr *dst, const struct timespec *wall, const struct record_syn *syn)
+{
+	struct record *r = record_new(RECORD_CLOSED, h->mode, record_new_id());
+
+	if (!r) {
+		log_error("session: out of memory: a forbidden PROXY source's record was lost");
+		return;
+	}
+	r->start_wall = *wall;
+	r->end_wall = *wall;
+	r->src = *src;
+	r->dst = *dst;
+	r->reason = CLOSE_PROXY_ERROR;
+	r->proxy_error = PROXY_ERR_FORBIDDEN;
+	if (syn)
+		r->syn = *syn;       /* the stranger's own SYN: no header replaced it */
+	r->strategy = respond_pick(h->respond, listener, src)->name;
+	queue_push(h->out->queue, r);
+}
+
+const struct config_proxy *session_proxy_listener(const struct session_host *h,
+    int listener)
+{
+	return h->mode == MODE_SERVE ? config_listener_proxy(h->cfg, listener) : NULL;
+}
+
 /* A session that ended before entering the loop: record it and let go. */
 static void session_finish_early(struct session *s)
 {
@@ -763,7 +953,7 @@ static void session_finish_early(struct session *s)
 	session_finish_record(s, r);
 	close(s->fd);
 	s->host->refill_reserve(s->host);
-	s->host->release_source(s->host, &s->src);
+	session_release_source(s);
 	session_free(s);
 }
 
@@ -776,7 +966,8 @@ int session_start(struct session_host *h, int fd, int listener, const struct add
 	if (!s) {
 		close(fd);
 		log_error("session: out of memory: refusing a connection");
-		h->release_source(h, src);
+		if (!session_proxy_listener(h, listener))
+			h->release_source(h, src);
 		session_record_refused(h, listener, src, dst ? dst : src, wall,
 		    LIMIT_NONE, NULL);
 		return -1;
@@ -788,6 +979,22 @@ int session_start(struct session_host *h, int fd, int listener, const struct add
 	s->start_wall = *wall;
 	s->src = *src;
 	s->strategy = respond_pick(h->respond, listener, src);
+	if (session_proxy_listener(h, listener)) {
+		s->proxy = calloc(1, sizeof(*s->proxy));
+		if (!s->proxy) {
+			free(s);
+			close(fd);
+			log_error("session: out of memory: refusing a connection");
+			session_record_refused(h, listener, src, dst ? dst : src, wall,
+			    LIMIT_NONE, NULL);
+			return -1;
+		}
+		proxy_init(&s->proxy->parser);
+		s->proxy->from = session_proxy_listener(h, listener);
+		s->proxy->listener = listener;
+	} else {
+		s->source_counted = true;  /* by the caller */
+	}
 	for (int k = 0; k < TIMEOUT_SLOTS; k++)
 		deadlines_unset(&s->timeouts[k]);
 	if (dst) {
@@ -799,11 +1006,16 @@ int session_start(struct session_host *h, int fd, int listener, const struct add
 			addr_from_sockaddr(&s->dst, (struct sockaddr *)&ss, len);
 	}
 	atomic_fetch_add(h->accepted, 1);
-	if (h->out->connect_events)
-		session_queue_connect(h, s);
-	if (s->strategy->ops->greet)
-		s->strategy->ops->greet(s, s->strategy, now_ns);
-	session_probe_ident(h, s);
+	/* A proxied session connects, greets and starts its strategy's
+	 * deadline once its header is read (session_proxy_done); it is never
+	 * probed over IDENT: its peer never connected to us. */
+	if (!s->proxy) {
+		if (h->out->connect_events)
+			session_queue_connect(h, s);
+		if (s->strategy->ops->greet)
+			s->strategy->ops->greet(s, s->strategy, now_ns);
+		session_probe_ident(h, s);
+	}
 	session_read_ahead(s);
 	if (s->close_pending || (s->close_after_flush && s->out_queued == 0)) {
 		if (!s->close_pending)
@@ -823,10 +1035,16 @@ int session_start(struct session_host *h, int fd, int listener, const struct add
 	} else if (session_submit_held(s) && !s->fin_ns)
 		rc = uv_read_start((uv_stream_t *)&s->tcp, session_on_alloc,
 		    session_on_read);
-	if (!s->strategy->ops->no_idle_timeout)
+	if (!s->strategy->ops->no_idle_timeout || session_awaits_header(s))
 		session_deadline(s, TIMEOUT_IDLE, s->first_byte_ns ? uv_hrtime() : now_ns);
 	session_deadline(s, TIMEOUT_SESSION, now_ns);
-	session_deadline(s, TIMEOUT_STRATEGY, now_ns);  /* off when it has none */
+	if (session_awaits_header(s)) {
+		if (deadlines_set(h->deadlines, &s->timeouts[TIMEOUT_STRATEGY],
+		        SESSION_PROXY_KIND, now_ns))
+			h->arm_deadlines(h);
+	} else {
+		session_deadline(s, TIMEOUT_STRATEGY, now_ns);  /* off when it has none */
+	}
 	if (rc != 0) {
 		log_error("session: cannot watch socket: %s", uv_strerror(rc));
 		session_close(s, CLOSE_SERVER_CLOSE, 0);

@@ -20,6 +20,7 @@ struct handoff;
 struct ident_limiter;
 struct ident_probe;
 struct respond_set;
+struct session_proxy;
 struct strategy;
 
 /* What a session needs of the loop that runs it, and nothing more: the
@@ -51,8 +52,12 @@ struct session_host {
 	 * deadlines_set says so. */
 	void (*arm_deadlines)(struct session_host *h);
 	/* Counts a session from src less (its source was counted before the
-	 * session started). */
+	 * session started, or by acquire_source). */
 	void (*release_source)(struct session_host *h, const struct addr *src);
+	/* Counts one more session from src (a PROXY header's source, known
+	 * only once the header is read): LIMIT_NONE, or the limit that
+	 * refuses it (nothing counted). */
+	enum record_limit (*acquire_source)(struct session_host *h, const struct addr *src);
 	/* Takes the loop's spare fd back if it is missing: call it whenever
 	 * an fd may have come free. */
 	void (*refill_reserve)(struct session_host *h);
@@ -71,6 +76,12 @@ enum timeout_kind {
 	TIMEOUT_STRATEGY,
 	TIMEOUT_SLOTS = TIMEOUT_STRATEGY + 1   /* deadlines in a session */
 };
+
+/* While a PROXY protocol header is awaited the session has no strategy
+ * deadline yet (nothing of the strategy runs before the real source is
+ * known), so its strategy slot holds the header's: this kind, from the
+ * start, --proxy-timeout. The last kind, past every strategy's. */
+#define SESSION_PROXY_KIND (DEADLINES_MAX_KINDS - 1)
 
 enum session_state {
 	SESSION_OPEN,                /* reading; in the timeout lists */
@@ -107,6 +118,8 @@ struct session {
 	                              * once it opens, newest first, chained
 	                              * through req->data (counted in out_queued) */
 	uint64_t strategy_state;     /* the strategy's own, 0 at start */
+	struct session_proxy *proxy; /* on a proxy listener: the header and the
+	                              * transport addresses (session.c); else NULL */
 	/* Bit-fields: with the fields above, an idle session (608 bytes)
 	 * fits glibc's 624-byte chunk; the unit tests hold it to 632, the
 	 * 640-byte chunk it once had (DESIGN, "Memory"). */
@@ -119,11 +132,15 @@ struct session {
 	                              * or output could not be queued */
 	bool zero_window : 1;        /* a blocked write saw the peer's window at 0 */
 	bool fd_closed : 1;          /* fd was closed early (the handle refused it) */
+	bool source_counted : 1;     /* src is counted per source (release it at the end):
+	                              * from the start, or a PROXY header's once read */
 };
 
 /* Starts a session of the loop h on an accepted, non-blocking socket fd
  * that came in on listener number `listener`, whose source the caller
- * counted (the session releases it through h when it ends). dst may be
+ * counted (the session releases it through h when it ends), unless the
+ * listener takes a PROXY header (session_proxy_listener): then the
+ * session counts the header's source itself once the header is read. dst may be
  * NULL (then it is read with getsockname). The peer that has already sent
  * everything is recorded without entering the loop, unless it is still
  * owed output its socket did not take (that goes out from the loop first).
@@ -132,6 +149,11 @@ struct session {
  * the socket could not be watched (recorded as server_close). */
 int session_start(struct session_host *h, int fd, int listener, const struct addr *src,
     const struct addr *dst, uint64_t now_ns, const struct timespec *wall);
+
+/* The upstream proxies listener number `listener` of h takes a PROXY
+ * header from, or NULL: none (and always NULL in inetd mode). */
+const struct config_proxy *session_proxy_listener(const struct session_host *h,
+    int listener);
 
 /* Ends s for reason: hands its record to the writer (or to its IDENT probe,
  * which hands it on when it ends) and closes the socket (with RST when
@@ -149,6 +171,14 @@ void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_
  * it would have had, and its SYN (NULL: none read). */
 void session_record_refused(struct session_host *h, int listener, const struct addr *src,
     const struct addr *dst, const struct timespec *wall, enum record_limit limit,
+    const struct record_syn *syn);
+
+/* Records a connection that the loop h accepted on proxy listener number
+ * `listener` from src, which is not one of the listener's proxies (fd
+ * already closed, nothing read): close_reason proxy_error, proxy_error
+ * forbidden, with its saved SYN (syn, or NULL for none). */
+void session_record_forbidden(struct session_host *h, int listener, const struct addr *src,
+    const struct addr *dst, const struct timespec *wall,
     const struct record_syn *syn);
 
 #ifdef FLYPAPER_TEST_HOOKS

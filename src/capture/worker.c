@@ -318,8 +318,8 @@ static bool worker_log_due(atomic_uint_fast64_t *last_ns, uint64_t now)
 static void worker_on_resume(uv_timer_t *timer);
 static void worker_arm_deadlines(struct worker *w);
 
-_Static_assert(TIMEOUT_STRATEGY + RESPOND_MAX_STRATEGIES <= DEADLINES_MAX_KINDS,
-    "a deadline list for every strategy a run can use");
+_Static_assert(TIMEOUT_STRATEGY + RESPOND_MAX_STRATEGIES <= SESSION_PROXY_KIND,
+    "a deadline list for every strategy a run can use, and the PROXY header's");
 
 /* The timer for the sessions' deadlines went off: fire what is due. */
 static void worker_on_deadlines(uv_timer_t *timer)
@@ -370,6 +370,12 @@ static void worker_host_release_source(struct session_host *h,
 	worker_source_release(worker_of_host(h)->shared, src);
 }
 
+static enum record_limit worker_host_acquire_source(struct session_host *h,
+    const struct addr *src)
+{
+	return worker_source_acquire(worker_of_host(h)->shared, src);
+}
+
 static void worker_host_refill_reserve(struct session_host *h)
 {
 	worker_reserve_refill(worker_of_host(h));
@@ -399,6 +405,7 @@ static void worker_host_init(struct worker *w)
 		.refused = &sh->refused,
 		.arm_deadlines = worker_host_arm_deadlines,
 		.release_source = worker_host_release_source,
+		.acquire_source = worker_host_acquire_source,
 		.refill_reserve = worker_host_refill_reserve,
 	};
 }
@@ -414,14 +421,15 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 	w->reserve_fd = -1;
 	const struct config *cfg = shared->cfg;
 	const struct respond_set *set = shared->respond;
-	uint64_t delays[TIMEOUT_STRATEGY + RESPOND_MAX_STRATEGIES] = {
+	uint64_t delays[DEADLINES_MAX_KINDS] = {
 		[TIMEOUT_IDLE] = cfg->idle_timeout_ms,
 		[TIMEOUT_SESSION] = cfg->session_timeout_ms,
+		[SESSION_PROXY_KIND] = cfg->proxy_timeout_ms,
 	};
 	/* Each strategy's own deadline is a kind of its own: its own delay. */
 	for (int i = 0; i < set->nstrategies; i++)
 		delays[TIMEOUT_STRATEGY + i] = set->strategies[i].deadline_ms;
-	deadlines_init(&w->deadlines, delays, TIMEOUT_STRATEGY + set->nstrategies,
+	deadlines_init(&w->deadlines, delays, DEADLINES_MAX_KINDS,
 	    session_on_deadline, NULL);
 	list_init(&w->probes);
 	worker_host_init(w);
@@ -451,6 +459,7 @@ int worker_init(struct worker *w, struct worker_shared *shared,
 		l->index = i;
 		l->addr = addrs[i];
 		l->wildcard = addr_is_wildcard(&addrs[i]);
+		l->proxy = session_proxy_listener(&w->host, i);
 		rc = uv_poll_init_socket(&w->loop, &l->poll, fds[i]);
 		if (rc != 0) {
 			snprintf(err, errlen, "watching listener: %s", uv_strerror(rc));
@@ -593,8 +602,20 @@ static void worker_on_resume(uv_timer_t *timer)
 		uv_poll_start(&w->listeners[i].poll, UV_READABLE, worker_on_acceptable);
 }
 
+/* True when src may send a PROXY header to l (one of its proxy_from). */
+static bool worker_proxy_allowed(const struct worker_listener *l, const struct addr *src)
+{
+	for (int i = 0; i < l->proxy->ncidr; i++)
+		if (addr_in_cidr(src, &l->proxy->cidr[i]))
+			return true;
+	return false;
+}
+
 /* Starts a session on an accepted fd, or refuses it (recorded, payload not
- * read) over max-conns or the per-source limit. */
+ * read) over max-conns or the per-source limit, or, on a proxy listener,
+ * from an address not among its proxies. A proxy's own address is not
+ * counted per source: the session counts the real source once the header
+ * has named it (session.c). */
 static void worker_take(struct worker_listener *l, int fd,
     const struct sockaddr_storage *ss, socklen_t len)
 {
@@ -606,11 +627,13 @@ static void worker_take(struct worker_listener *l, int fd,
 
 	clock_gettime(CLOCK_REALTIME, &wall);
 	addr_from_sockaddr(&src, (const struct sockaddr *)ss, len);
-	if (atomic_load(&sh->active) >= sh->cfg->max_conns)
+	/* a stranger on a proxy listener is closed unread, like a refusal */
+	bool forbidden = l->proxy && !worker_proxy_allowed(l, &src);
+	if (!forbidden && atomic_load(&sh->active) >= sh->cfg->max_conns)
 		limit = LIMIT_MAX_CONNS;
-	else
+	else if (!forbidden && !l->proxy)
 		limit = worker_source_acquire(sh, &src);
-	if (limit != LIMIT_NONE) {
+	if (forbidden || limit != LIMIT_NONE) {
 		struct record_syn syn;
 
 		/* the SYN costs one read while the fd is open */
@@ -619,8 +642,12 @@ static void worker_take(struct worker_listener *l, int fd,
 		else
 			memset(&syn, 0, sizeof(syn));
 		close(fd);
-		session_record_refused(&w->host, l->index, &src, &l->addr, &wall, limit,
-		    &syn);
+		if (forbidden)
+			session_record_forbidden(&w->host, l->index, &src, &l->addr, &wall,
+			    &syn);
+		else
+			session_record_refused(&w->host, l->index, &src, &l->addr, &wall,
+			    limit, &syn);
 		return;
 	}
 	session_start(&w->host, fd, l->index, &src, l->wildcard ? NULL : &l->addr,

@@ -58,6 +58,7 @@ struct worker_listener {
 	int index;                   /* which --listen (or systemd socket) */
 	struct addr addr;            /* the bound address */
 	bool wildcard;               /* bound to 0.0.0.0 or ::: ask getsockname */
+	const struct config_proxy *proxy;  /* takes a PROXY header from these; NULL none */
 };
 
 struct worker {

@@ -154,3 +154,63 @@ void addr_source_key(const struct addr *a, uint8_t key[ADDR_KEY_LEN])
 	key[10] = key[11] = 0xff;
 	memcpy(key + 12, ip, 4);
 }
+
+int addr_cidr_parse(const char *text, struct addr_cidr *c)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	size_t hlen = slash ? (size_t)(slash - text) : strlen(text);
+	struct in6_addr in6;
+	unsigned long bits;
+	char *end;
+
+	memset(c, 0, sizeof(*c));
+	if (hlen == 0 || hlen >= sizeof(host))
+		return -1;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	if (inet_pton(AF_INET, host, c->ip) == 1) {
+		c->len = 4;
+	} else if (inet_pton(AF_INET6, host, &in6) == 1) {
+		c->len = 16;
+		memcpy(c->ip, &in6, 16);
+	} else {
+		return -1;
+	}
+	bits = c->len * 8;
+	if (slash) {
+		if (slash[1] < '0' || slash[1] > '9')
+			return -1;
+		errno = 0;
+		bits = strtoul(slash + 1, &end, 10);
+		if (errno || *end || bits > (unsigned long)c->len * 8)
+			return -1;
+	}
+	/* ::ffff:a.b.c.d/104 and longer is the IPv4 network a.b.c.d/(bits - 96). */
+	if (c->len == 16 && IN6_IS_ADDR_V4MAPPED(&in6) && bits >= 96) {
+		memmove(c->ip, c->ip + 12, 4);
+		memset(c->ip + 4, 0, 12);
+		c->len = 4;
+		bits -= 96;
+	}
+	c->bits = (uint8_t)bits;
+	for (unsigned i = 0; i < c->len; i++) {
+		unsigned have = c->bits > i * 8 ? c->bits - i * 8 : 0;
+		uint8_t mask = have >= 8 ? 0xff : (uint8_t)(0xff00 >> have);
+		if (c->ip[i] & ~mask)
+			return -1;   /* host bits set: a typo, not a network */
+	}
+	return 0;
+}
+
+int addr_in_cidr(const struct addr *a, const struct addr_cidr *c)
+{
+	uint8_t ip[ADDR_IP_MAX];
+	unsigned full = c->bits / 8, rest = c->bits % 8;
+
+	if (addr_ip_bytes(a, ip) != c->len)
+		return 0;
+	if (memcmp(ip, c->ip, full) != 0)
+		return 0;
+	return rest == 0 || ((ip[full] ^ c->ip[full]) & (0xff00 >> rest) & 0xff) == 0;
+}

@@ -61,4 +61,19 @@ void addr_source_key(const struct addr *a, uint8_t key[ADDR_KEY_LEN]);
 /* Nonzero when a is 0.0.0.0 or ::, the wildcard. */
 int addr_is_wildcard(const struct addr *a);
 
+/* A network: an address prefix of either family. */
+struct addr_cidr {
+	uint8_t ip[ADDR_IP_MAX];     /* the network's bytes (addr_ip_bytes form) */
+	uint8_t len;                 /* 4 or 16 */
+	uint8_t bits;                /* prefix length, 0..32 or 0..128 */
+};
+
+/* Parses "10.0.0.0/8", "::1/128" or a bare address (a host: /32, /128)
+ * into c; bits past the prefix must be zero. A v4-mapped IPv6 network is
+ * taken as the IPv4 one. Returns 0, or -1 when the text is not that. */
+int addr_cidr_parse(const char *text, struct addr_cidr *c);
+
+/* Nonzero when a's host (addr_ip_bytes: v4-mapped as IPv4) is inside c. */
+int addr_in_cidr(const struct addr *a, const struct addr_cidr *c);
+
 #endif

@@ -71,6 +71,9 @@ static const struct config config_default = {
 	.classify_budget_ms = 50,
 	.syn_fingerprint = 1,
 	.p0f_db = NULL,              /* /etc/p0f/p0f.fp, missing = a warning */
+	/* haproxy sends its header with the connection; 5 s is slack for a
+	 * loaded proxy, and short enough that a peer cannot hold a slot. */
+	.proxy_timeout_ms = 5 * MS_PER_S,
 };
 
 #define SERVE (1u << CONFIG_SERVE)
@@ -85,6 +88,7 @@ static const struct config config_default = {
 	.metavar = metavar_, .help = help_, .commands = commands_, .section = "flypaper"
 
 static int config_set_listen(void *base, const char *value, char *err, size_t errlen);
+static int config_set_proxy_from(void *base, const char *value, char *err, size_t errlen);
 
 static const char *const config_yes_no[] = {"no", "yes", NULL};
 
@@ -103,6 +107,14 @@ static const struct option_row config_options[] = {
 	{CONFIG_ROW("listen", OPTION_CUSTOM, 0, 0, 0, "ADDR:PORT",
 	    "listen here (repeatable; [::1]:8080 for IPv6); default 127.0.0.1:8080",
 	    SERVE), .set = config_set_listen},
+	{CONFIG_ROW("proxy-protocol", OPTION_FLAG, FIELD(proxy_protocol), 0, 0, NULL,
+	    "expect a PROXY protocol header (v1 or v2) on every listener", SERVE)},
+	{CONFIG_ROW("proxy-from", OPTION_CUSTOM, 0, 0, 0, "CIDR",
+	    "who may send that header (repeatable, or CIDR,CIDR); needed with it",
+	    SERVE), .set = config_set_proxy_from},
+	{CONFIG_ROW("proxy-timeout", OPTION_DURATION, FIELD(proxy_timeout_ms), IDLE_MIN_MS, MS_PER_DAY,
+	    "DUR", "the PROXY header must be complete by then, 100ms..24h; default 5s", SERVE),
+	    .under = "is outside 100ms..24h", .over = "is outside 100ms..24h"},
 	{CONFIG_ROW("workers", OPTION_INT, FIELD(workers), 1, 256, "N",
 	    "event-loop threads; default one per core", SERVE)},
 	{CONFIG_ROW("db", OPTION_STRING, FIELD(db_path), 1, 0, "FILE",
@@ -246,6 +258,64 @@ static int config_set_listen(void *base, const char *value, char *err, size_t er
 	return 0;
 }
 
+/* Adds "CIDR[,CIDR...]" to list; name is the option or key, for the
+ * message. */
+static int config_add_cidrs(struct config_proxy *list, const char *name,
+    const char *value, char *err, size_t errlen)
+{
+	const char *at = value;
+
+	for (;;) {
+		const char *end = strchr(at, ',');
+		size_t len = end ? (size_t)(end - at) : strlen(at);
+		char one[64];
+		while (len && (*at == ' ' || *at == '\t')) {
+			at++;
+			len--;
+		}
+		while (len && (at[len - 1] == ' ' || at[len - 1] == '\t'))
+			len--;
+		if (list->ncidr >= CONFIG_MAX_PROXY_FROM)
+			return options_error(err, errlen, "%s: more than %d networks", name,
+			    CONFIG_MAX_PROXY_FROM);
+		if (len == 0 || len >= sizeof(one))
+			return options_error(err, errlen,
+			    "%s: '%s' is not a list of networks (e.g. 10.0.0.0/8,::1)", name, value);
+		memcpy(one, at, len);
+		one[len] = '\0';
+		if (addr_cidr_parse(one, &list->cidr[list->ncidr]) < 0)
+			return options_error(err, errlen,
+			    "%s: '%s' is not a network (ADDR or ADDR/BITS, host bits zero, "
+			    "e.g. 127.0.0.1/32, 10.0.0.0/8, ::1)", name, one);
+		list->ncidr++;
+		if (!end)
+			return 0;
+		at = end + 1;
+	}
+}
+
+/* The proxy-from row: each value adds one or more networks. */
+static int config_set_proxy_from(void *base, const char *value, char *err, size_t errlen)
+{
+	struct config *cfg = base;
+
+	return config_add_cidrs(&cfg->proxy_from, "proxy-from", value, err, errlen);
+}
+
+const struct config_proxy *config_listener_proxy(const struct config *cfg, int listener)
+{
+	bool on = cfg->proxy_protocol;
+	bool own = listener >= 0 && listener < CONFIG_MAX_LISTEN;
+
+	if (own && cfg->listen_proxy[listener] != LISTEN_PROXY_INHERIT)
+		on = cfg->listen_proxy[listener] == LISTEN_PROXY_YES;
+	if (!on)
+		return NULL;
+	if (own && cfg->listen_proxy_from[listener])
+		return cfg->listen_proxy_from[listener];
+	return &cfg->proxy_from;
+}
+
 int config_set(struct config *cfg, const char *name, const char *value,
     char *err, size_t errlen)
 {
@@ -263,10 +333,55 @@ struct config_ini_state {
 	char listener[128];          /* the [listener NAME] being read */
 	int listener_first;          /* its first index in cfg->listen */
 	char *listener_respond;      /* its respond, once seen */
+	enum config_listen_proxy listener_proxy;     /* its proxy, once seen */
+	struct config_proxy *listener_proxy_from;    /* its proxy_from, once seen */
 };
 
+/* Gives listener i of cfg the proxy settings of the section being read. */
+static int config_listener_proxy_apply(struct config_ini_state *st, int i)
+{
+	struct config *cfg = st->cfg;
+
+	cfg->listen_proxy[i] = st->listener_proxy;
+	free(cfg->listen_proxy_from[i]);
+	cfg->listen_proxy_from[i] = NULL;
+	if (!st->listener_proxy_from)
+		return 0;
+	cfg->listen_proxy_from[i] = malloc(sizeof(struct config_proxy));
+	if (!cfg->listen_proxy_from[i])
+		return -1;
+	*cfg->listen_proxy_from[i] = *st->listener_proxy_from;
+	return 0;
+}
+
+/* A [listener]'s proxy and proxy_from lines. Returns 0, -1 with err, or
+ * -2 when memory ran out. */
+static int config_listener_proxy_option(struct config_ini_state *st,
+    const char *name, const char *value, char *err, size_t errlen)
+{
+	if (strcmp(name, "proxy") == 0) {
+		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+			st->listener_proxy = LISTEN_PROXY_YES;
+		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+			st->listener_proxy = LISTEN_PROXY_NO;
+		else
+			return options_error(err, errlen, "proxy: '%s' is not yes or no", value);
+	} else {
+		if (!st->listener_proxy_from &&
+		    !(st->listener_proxy_from = calloc(1, sizeof(*st->listener_proxy_from))))
+			return -2;
+		if (config_add_cidrs(st->listener_proxy_from, "proxy_from", value, err,
+		        errlen) < 0)
+			return -1;
+	}
+	for (int i = st->listener_first; i < st->cfg->nlisten; i++)
+		if (config_listener_proxy_apply(st, i) < 0)
+			return -2;
+	return 0;
+}
+
 /* A [listener NAME] section: its "listen" lines take the section's
- * "respond", whichever comes first in the section. */
+ * "respond", "proxy" and "proxy_from", whichever comes first in the section. */
 static int config_listener_option(struct config_ini_state *st,
     const char *section, const char *name, const char *value)
 {
@@ -278,6 +393,9 @@ static int config_listener_option(struct config_ini_state *st,
 		st->listener_first = cfg->nlisten;
 		free(st->listener_respond);
 		st->listener_respond = NULL;
+		free(st->listener_proxy_from);
+		st->listener_proxy_from = NULL;
+		st->listener_proxy = LISTEN_PROXY_INHERIT;
 	}
 	if (strcmp(name, "listen") == 0) {
 		if (config_set(cfg, name, value, err, sizeof(err)) < 0)
@@ -285,6 +403,16 @@ static int config_listener_option(struct config_ini_state *st,
 		if (st->listener_respond &&
 		    !(cfg->listen_respond[cfg->nlisten - 1] = strdup(st->listener_respond)))
 			goto oom;
+		if (config_listener_proxy_apply(st, cfg->nlisten - 1) < 0)
+			goto oom;
+		return 0;
+	}
+	if (strcmp(name, "proxy") == 0 || strcmp(name, "proxy_from") == 0) {
+		int rc = config_listener_proxy_option(st, name, value, err, sizeof(err));
+		if (rc == -2)
+			goto oom;
+		if (rc < 0)
+			goto fail;
 		return 0;
 	}
 	if (strcmp(name, "respond") == 0) {
@@ -298,7 +426,8 @@ static int config_listener_option(struct config_ini_state *st,
 		}
 		return 0;
 	}
-	snprintf(err, sizeof(err), "[%s] takes only listen and respond, not '%s'",
+	snprintf(err, sizeof(err),
+	    "[%s] takes only listen, respond, proxy and proxy_from, not '%s'",
 	    section, name);
 fail:
 	snprintf(st->err, sizeof(st->err), "%s", err);
@@ -352,6 +481,7 @@ int config_load_file(struct config *cfg, const char *path, char *err,
 	int line = ini_parse(path, config_ini_handler, &st);
 
 	free(st.listener_respond);
+	free(st.listener_proxy_from);
 	if (line == -1)
 		return options_error(err, errlen, "%s: cannot open: %s", path,
 		    strerror(errno));
@@ -373,14 +503,32 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	if (cfg->on_timeout == ON_TIMEOUT_GOAWAY && !*cfg->goaway_text)
 		return options_error(err, errlen,
 		    "on-timeout is goaway but goaway-text is empty");
+	/* A header from anyone would let anyone write the sources we record. */
+	if (cfg->proxy_protocol && cfg->proxy_from.ncidr == 0)
+		return options_error(err, errlen,
+		    "proxy-protocol without proxy-from: anyone could forge the sources "
+		    "recorded; name the upstream proxies (e.g. --proxy-from 127.0.0.1/32)");
+	for (int i = 0; i < cfg->nlisten; i++) {
+		const struct config_proxy *p = config_listener_proxy(cfg, i);
+		char text[ADDR_TEXT_LEN];
+		if (!p || p->ncidr > 0)
+			continue;
+		addr_format(&cfg->listen[i], text, sizeof(text));
+		return options_error(err, errlen,
+		    "listener %s: proxy = yes without proxy_from: anyone could forge the "
+		    "sources recorded; name the upstream proxies (e.g. proxy_from = "
+		    "127.0.0.1/32)", text);
+	}
 	return 0;
 }
 
 void config_free(struct config *cfg)
 {
 	options_free(config_options, CONFIG_NOPTIONS, cfg);
-	for (int i = 0; i < CONFIG_MAX_LISTEN; i++)
+	for (int i = 0; i < CONFIG_MAX_LISTEN; i++) {
 		free(cfg->listen_respond[i]);
+		free(cfg->listen_proxy_from[i]);
+	}
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -425,7 +573,7 @@ int config_parse_args(struct config *cfg, enum config_command cmd, int argc,
 
 	/* Second pass: the flags, which win over the file. A --listen flag
 	 * replaces the file's listen list rather than adding to it. */
-	bool listen_from_flags = false;
+	bool listen_from_flags = false, proxy_from_flags = false;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		const struct option_row *o = options_row_of(config_options, CONFIG_NOPTIONS, c);
@@ -443,9 +591,17 @@ int config_parse_args(struct config *cfg, enum config_command cmd, int argc,
 			for (int i = 0; i < cfg->nlisten; i++) {
 				free(cfg->listen_respond[i]);
 				cfg->listen_respond[i] = NULL;
+				free(cfg->listen_proxy_from[i]);
+				cfg->listen_proxy_from[i] = NULL;
+				cfg->listen_proxy[i] = LISTEN_PROXY_INHERIT;
 			}
 			cfg->nlisten = 0;
 			listen_from_flags = true;
+		}
+		/* Likewise --proxy-from replaces the file's list. */
+		if (o->set == config_set_proxy_from && !proxy_from_flags) {
+			cfg->proxy_from.ncidr = 0;
+			proxy_from_flags = true;
 		}
 		if (options_set(o, cfg, o->metavar ? optarg : "true", err, errlen) < 0)
 			return -1;

@@ -10,6 +10,7 @@
 #include "addr.h"
 
 #define CONFIG_MAX_LISTEN 64         /* --listen may repeat this many times */
+#define CONFIG_MAX_PROXY_FROM 32     /* networks in one proxy_from list */
 #define CONFIG_ERR_LEN 512           /* size of a caller's error buffer */
 /* The largest --max-payload: SQLite's default SQLITE_MAX_LENGTH, the
  * longest BLOB it stores (Debian's build keeps the default; tests/unit
@@ -23,10 +24,29 @@ enum on_timeout {
 	ON_TIMEOUT_RESET,            /* abort with RST (SO_LINGER 0) */
 };
 
+/* The upstream proxies a listener takes a PROXY protocol header from. */
+struct config_proxy {
+	int ncidr;
+	struct addr_cidr cidr[CONFIG_MAX_PROXY_FROM];
+};
+
+/* A [listener]'s own proxy = line; INHERIT: as --proxy-protocol says. */
+enum config_listen_proxy {
+	LISTEN_PROXY_INHERIT,
+	LISTEN_PROXY_NO,
+	LISTEN_PROXY_YES,
+};
+
 struct config {
 	struct addr listen[CONFIG_MAX_LISTEN]; /* addresses to listen on */
 	char *listen_respond[CONFIG_MAX_LISTEN]; /* per listener; NULL: respond */
 	int nlisten;                 /* 0: the default 127.0.0.1:8080 */
+	/* PROXY protocol (config_listener_proxy says what a listener takes). */
+	bool proxy_protocol;         /* --proxy-protocol: every listener expects a header */
+	struct config_proxy proxy_from;  /* --proxy-from: who may send one */
+	uint64_t proxy_timeout_ms;   /* the header must be complete by then */
+	enum config_listen_proxy listen_proxy[CONFIG_MAX_LISTEN];  /* [listener] proxy = */
+	struct config_proxy *listen_proxy_from[CONFIG_MAX_LISTEN]; /* [listener] proxy_from =; NULL: proxy_from */
 	char *respond;               /* default response strategy */
 	char *banner_text;           /* what the banner strategy sends */
 	uint64_t respond_delay_ms;   /* http: answer a silent peer after this; 0 never */
@@ -93,6 +113,13 @@ int config_set(struct config *cfg, const char *name, const char *value,
 
 /* Checks settings that depend on each other. Returns 0 or -1 with err. */
 int config_validate(const struct config *cfg, char *err, size_t errlen);
+
+/* The upstream proxies listener number `listener` (a --listen index or
+ * systemd socket) takes a PROXY protocol header from, or NULL when it
+ * takes none: its [listener] section's proxy and proxy_from, else
+ * --proxy-protocol and --proxy-from. config_validate makes sure a list
+ * is never empty. */
+const struct config_proxy *config_listener_proxy(const struct config *cfg, int listener);
 
 /* Releases the strings config_set allocated. */
 void config_free(struct config *cfg);

@@ -200,6 +200,34 @@ const char *record_limit_name(enum record_limit limit)
 	return record_limit_names[limit];
 }
 
+static const char *const record_proxy_names[RECORD_PROXY_COUNT] = {
+	[RECORD_PROXY_V1] = "v1",
+	[RECORD_PROXY_V2] = "v2",
+	[RECORD_PROXY_V2_LOCAL] = "v2_local",
+};
+
+const char *record_proxy_name(enum record_proxy proxy)
+{
+	if ((unsigned)proxy >= RECORD_PROXY_COUNT)
+		return NULL;
+	return record_proxy_names[proxy];
+}
+
+static const char *const record_proxy_error_names[PROXY_ERR_COUNT] = {
+	[PROXY_ERR_MISSING] = "missing",
+	[PROXY_ERR_MALFORMED] = "malformed",
+	[PROXY_ERR_TOO_LONG] = "too_long",
+	[PROXY_ERR_TIMEOUT] = "timeout",
+	[PROXY_ERR_FORBIDDEN] = "forbidden",
+};
+
+const char *record_proxy_error_name(enum record_proxy_error err)
+{
+	if ((unsigned)err >= PROXY_ERR_COUNT)
+		return NULL;
+	return record_proxy_error_names[err];
+}
+
 size_t record_size(const struct record *r)
 {
 	size_t n = sizeof(*r);

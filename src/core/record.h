@@ -253,7 +253,27 @@ struct record {
 	struct record_os os;         /* the writer's p0f match (before the sinks) */
 	struct record_tcpinfo tcpi;  /* TCP_INFO at close */
 
-	/* proxy: PROXY protocol */
+	/* proxy: PROXY protocol. The enums are declared here, in the slot,
+	 * so the four issue-10 branches merge without touching the same
+	 * lines; their names are file scope as usual in C. */
+	enum record_proxy {
+		RECORD_PROXY_NONE,       /* no header (or not a proxy listener) */
+		RECORD_PROXY_V1,         /* the text header */
+		RECORD_PROXY_V2,         /* the binary header, PROXY command */
+		RECORD_PROXY_V2_LOCAL,   /* the binary header, LOCAL (a health check) */
+		RECORD_PROXY_COUNT
+	} proxy;                     /* which header; also set on an error once its signature was seen */
+	enum record_proxy_error {
+		PROXY_ERR_NONE,
+		PROXY_ERR_MISSING,       /* the first bytes are not a PROXY header */
+		PROXY_ERR_MALFORMED,     /* a header that breaks the specification */
+		PROXY_ERR_TOO_LONG,      /* v1 without CRLF in 107 bytes; v2 over 16 + 1024 */
+		PROXY_ERR_TIMEOUT,       /* not complete within --proxy-timeout (or a timeout) */
+		PROXY_ERR_FORBIDDEN,     /* from an address outside the listener's proxy_from */
+		PROXY_ERR_COUNT
+	} proxy_error;               /* with close_reason proxy_error */
+	bool via;                    /* a header replaced src/dst: the transport's are below */
+	struct addr via_src, via_dst;  /* the transport addresses (the proxy, our side) */
 
 	/* halfopen: half-open handshakes */
 
@@ -298,6 +318,14 @@ const char *record_class_name(enum record_class_state state);
 
 /* The schema name of a limit, e.g. "max_buffered": NULL for LIMIT_NONE. */
 const char *record_limit_name(enum record_limit limit);
+
+/* The schema name of a PROXY header version, e.g. "v2_local": NULL for
+ * RECORD_PROXY_NONE. */
+const char *record_proxy_name(enum record_proxy proxy);
+
+/* The schema name of a PROXY error, e.g. "malformed": NULL for
+ * PROXY_ERR_NONE. */
+const char *record_proxy_error_name(enum record_proxy_error err);
 
 /* The bytes r holds: the struct and every allocation it owns (payload,
  * IDENT result, requests, matches, class). What --queue-bytes counts. */

@@ -420,6 +420,21 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 		jsonl_set_syn(&ev, r);
 
 		/* proxy fields */
+		{
+			const char *pv = record_proxy_name(r->proxy);
+			const char *pe = record_proxy_error_name(r->proxy_error);
+			char via[ADDR_TEXT_LEN], via_dst[ADDR_TEXT_LEN];
+			jsonl_set(&ev, "proxy", pv ? json_string(pv) : json_null());
+			jsonl_set(&ev, "proxy_error", pe ? json_string(pe) : json_null());
+			jsonl_set(&ev, "via_ip", r->via
+			    ? json_string(addr_ip(&r->via_src, via, sizeof(via))) : json_null());
+			jsonl_set(&ev, "via_port", r->via
+			    ? json_integer(addr_port(&r->via_src)) : json_null());
+			jsonl_set(&ev, "via_dst_ip", r->via
+			    ? json_string(addr_ip(&r->via_dst, via_dst, sizeof(via_dst))) : json_null());
+			jsonl_set(&ev, "via_dst_port", r->via
+			    ? json_integer(addr_port(&r->via_dst)) : json_null());
+		}
 
 		/* halfopen fields */
 

@@ -231,6 +231,12 @@ static const char store_schema_v7[] =
 	"ALTER TABLE sessions ADD COLUMN rwnd_limited_ms INTEGER;"
 
 	/* v7 proxy: PROXY protocol */
+	"ALTER TABLE sessions ADD COLUMN proxy TEXT;"
+	"ALTER TABLE sessions ADD COLUMN proxy_error TEXT;"
+	"ALTER TABLE sessions ADD COLUMN via_ip TEXT;"
+	"ALTER TABLE sessions ADD COLUMN via_port INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN via_dst_ip TEXT;"
+	"ALTER TABLE sessions ADD COLUMN via_dst_port INTEGER;"
 
 	/* v7 halfopen: half-open handshakes */
 
@@ -391,6 +397,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "zero_window, rwnd_limited_ms"
 
 	        /* v7 proxy columns (?70-?79) */
+	        ", proxy, proxy_error, via_ip, via_port, via_dst_ip, via_dst_port"
 
 	        /* v7 halfopen columns (?80-?89) */
 
@@ -405,6 +412,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "?51, ?52, ?53, ?54, ?55, ?56, ?57, ?58, ?59, ?60, ?61"
 
 	        /* v7 proxy values */
+	        ", ?70, ?71, ?72, ?73, ?74, ?75"
 
 	        /* v7 halfopen values */
 
@@ -725,6 +733,20 @@ static int store_insert(struct store *st, const struct record *r)
 	store_bind_syn(s, r);
 
 	/* v7 proxy binds */
+	char via_src[ADDR_TEXT_LEN], via_dst[ADDR_TEXT_LEN];
+	if (record_proxy_name(r->proxy))
+		sqlite3_bind_text(s, 70, record_proxy_name(r->proxy), -1, SQLITE_STATIC);
+	if (record_proxy_error_name(r->proxy_error))
+		sqlite3_bind_text(s, 71, record_proxy_error_name(r->proxy_error), -1,
+		    SQLITE_STATIC);
+	if (r->via) {
+		sqlite3_bind_text(s, 72, addr_ip(&r->via_src, via_src, sizeof(via_src)), -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int(s, 73, addr_port(&r->via_src));
+		sqlite3_bind_text(s, 74, addr_ip(&r->via_dst, via_dst, sizeof(via_dst)), -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int(s, 75, addr_port(&r->via_dst));
+	}
 
 	/* v7 halfopen binds */
 
