@@ -14,6 +14,7 @@
 #include "list.h"
 #include "log.h"
 #include "record.h"
+#include "synsig.h"
 
 #define HALFOPEN_NIL UINT32_MAX
 #define HALFOPEN_BUCKETS (2 * HALFOPEN_PENDING_MAX)  /* hash chains of the SYN table */
@@ -213,6 +214,7 @@ struct halfopen_entry {
 	uint64_t syn_ns, rst_ns;     /* CLOCK_MONOTONIC */
 	struct timespec syn_wall, rst_wall;
 	struct addr src, dst;
+	struct record_syn syn;       /* the first SYN, parsed */
 };
 
 /* What a summary row says of one source, reason and minute. */
@@ -220,6 +222,7 @@ struct halfopen_summary {
 	uint32_t n;                  /* handshakes; 0: no row */
 	struct timespec first, last; /* their SYNs */
 	struct addr src, dst;        /* the first's */
+	struct record_syn syn;       /* the first's SYN */
 };
 
 enum { SUM_SYN_ONLY, SUM_RST, SUM_KINDS };
@@ -428,7 +431,7 @@ static bool halfopen_was_accepted(struct halfopen *ho, const struct halfopen_flo
 static void halfopen_push(struct halfopen *ho, enum close_reason reason,
     const struct addr *src, const struct addr *dst, const struct timespec *start,
     const struct timespec *end, uint32_t handshakes, enum record_summary summary,
-    uint16_t retries)
+    uint16_t retries, const struct record_syn *syn)
 {
 	struct record *r = record_new(RECORD_CLOSED, MODE_SERVE, record_new_id());
 
@@ -446,6 +449,7 @@ static void halfopen_push(struct halfopen *ho, enum close_reason reason,
 	r->handshakes = handshakes;
 	r->summary = summary;
 	r->syn_retries = retries;
+	r->syn = *syn;
 	queue_push(ho->out->queue, r);
 }
 
@@ -506,7 +510,7 @@ static void halfopen_summary_rows(struct halfopen *ho, struct halfopen_source *s
 			src.u.sa.sa_family = (sa_family_t)family;
 		}
 		halfopen_push(ho, k == SUM_RST ? CLOSE_RST_AFTER_SYNACK : CLOSE_SYN_ONLY,
-		    &src, &m->dst, &m->first, &m->last, m->n, kind, 0);
+		    &src, &m->dst, &m->first, &m->last, m->n, kind, 0, &m->syn);
 	}
 }
 
@@ -533,7 +537,7 @@ static void halfopen_decide(struct halfopen *ho, const struct halfopen_entry *e,
 		s->rows++;
 		atomic_fetch_add(&ho->rows, 1);
 		halfopen_push(ho, reason, &e->src, &e->dst, &e->syn_wall, end, 0,
-		    SUMMARY_NONE, e->retries);
+		    SUMMARY_NONE, e->retries, &e->syn);
 		return;
 	}
 	struct halfopen_summary *m = &s->sum[reason == CLOSE_RST_AFTER_SYNACK ? SUM_RST : SUM_SYN_ONLY];
@@ -541,6 +545,7 @@ static void halfopen_decide(struct halfopen *ho, const struct halfopen_entry *e,
 		m->first = e->syn_wall;
 		m->src = e->src;
 		m->dst = e->dst;
+		m->syn = e->syn;
 	}
 	m->n++;
 	m->last = e->syn_wall;
@@ -647,6 +652,9 @@ static void halfopen_syn(struct halfopen *ho, const struct halfopen_pkt *pkt,
 	e->syn_wall = *wall;
 	e->src = pkt->src;
 	e->dst = pkt->dst;
+	/* The fingerprint, as for an accepted session's saved SYN: a
+	 * malformed one says so (present SYN_MALFORMED). */
+	synsig_parse(pkt->ip, pkt->iplen, &e->syn);
 	list_append(&ho->fresh, &e->link);
 }
 
