@@ -21,6 +21,7 @@
 #include "queue.h"
 #include "respond.h"
 #include "strategy.h"
+#include "tcpinfo.h"
 #include "units.h"
 
 #define SESSION_MIN_BUF 1024
@@ -227,6 +228,10 @@ size_t session_send(struct session *s, const char *data, size_t len,
 	}
 	session_count_out(s, (size_t)n);
 	size_t rest = len - (size_t)n;
+	/* A write that would block is when a peer that stopped reading shows:
+	 * rare, so one TCP_INFO read each time is cheap. */
+	if (rest && !s->zero_window && s->host->cfg->syn_fingerprint)
+		s->zero_window = tcpinfo_zero_window(s->fd);
 	if (rest == 0 || droppable)
 		return (size_t)n;
 	if (s->out_queued + rest > SESSION_OUT_MAX) {
@@ -511,6 +516,9 @@ void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_
 	(void)ctx;
 	if (s->state != SESSION_OPEN)
 		return;
+	/* output still queued at a deadline: is the peer's window shut? */
+	if (s->out_queued && !s->zero_window && cfg->syn_fingerprint)
+		s->zero_window = tcpinfo_zero_window(s->fd);
 	if (slot == TIMEOUT_STRATEGY) {
 		if (s->strategy->ops->deadline)
 			s->strategy->ops->deadline(s, s->strategy, now_ns);
@@ -583,6 +591,15 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	r->peer_close_after_ident_ms = r->closed_by_peer && s->ident_sent_ns
 	    && s->ident_sent_ns <= left ? session_ms(s->ident_sent_ns, left) : -1;
 	r->http = session_http_state(s);
+	/* The fd is still open here. The saved SYN is read now, not at
+	 * accept: the kernel keeps its copy (~96 bytes) until the first read,
+	 * and holding the parsed one in the session would cost every idle
+	 * session 64 bytes past its malloc chunk (DESIGN.md, "Memory"). */
+	if (s->host->cfg->syn_fingerprint) {
+		tcpinfo_saved_syn(s->fd, &r->syn);
+		r->tcpi.zero_window = s->zero_window;
+		tcpinfo_read(s->fd, &r->tcpi);
+	}
 	r->ident = s->ident;
 	s->ident = NULL;
 	/* The queue counts what a record holds: no spare request slots. */
@@ -716,7 +733,8 @@ static void session_queue_connect(struct session_host *h, const struct session *
 }
 
 void session_record_refused(struct session_host *h, int listener, const struct addr *src,
-    const struct addr *dst, const struct timespec *wall, enum record_limit limit)
+    const struct addr *dst, const struct timespec *wall, enum record_limit limit,
+    const struct record_syn *syn)
 {
 	struct record *r = record_new(RECORD_CLOSED, h->mode, record_new_id());
 
@@ -731,6 +749,8 @@ void session_record_refused(struct session_host *h, int listener, const struct a
 	r->dst = *dst;
 	r->reason = CLOSE_CAPACITY;
 	r->limit = limit;
+	if (syn)
+		r->syn = *syn;
 	r->strategy = respond_pick(h->respond, listener, src)->name;
 	queue_push(h->out->queue, r);
 }
@@ -758,7 +778,7 @@ int session_start(struct session_host *h, int fd, int listener, const struct add
 		log_error("session: out of memory: refusing a connection");
 		h->release_source(h, src);
 		session_record_refused(h, listener, src, dst ? dst : src, wall,
-		    LIMIT_NONE);
+		    LIMIT_NONE, NULL);
 		return -1;
 	}
 	s->host = h;
