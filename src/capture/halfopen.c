@@ -325,6 +325,15 @@ oom:
 	return NULL;
 }
 
+size_t halfopen_table_bytes(void)
+{
+	return sizeof(struct halfopen) +
+	    HALFOPEN_PENDING_MAX * sizeof(struct halfopen_entry) +
+	    HALFOPEN_BUCKETS * sizeof(uint32_t) +
+	    HALFOPEN_SOURCES * sizeof(struct halfopen_source) +
+	    HALFOPEN_ACCEPTED * sizeof(struct halfopen_accept);
+}
+
 void halfopen_free(struct halfopen *ho)
 {
 	if (!ho)

@@ -198,8 +198,12 @@ static void serve_open_capture(struct serve *sv)
 	    PACKETS_HEADER_SNAPLEN, err, sizeof(err));
 	if (!sv->packets)
 		log_fatal("%s", err);
-	if (geteuid() != 0 && packets_drop_capabilities(err, sizeof(err)) < 0)
-		log_fatal("%s", err);
+	if (geteuid() != 0) {
+		if (packets_drop_capabilities(err, sizeof(err)) < 0)
+			log_fatal("%s", err);
+		log_info("half-open: capabilities given up: a packet socket can no "
+		    "longer be opened");
+	}
 	wait_ms = sv->cfg.half_open_wait_ms ? sv->cfg.half_open_wait_ms
 	    : halfopen_kernel_wait_ms();
 	sv->halfopen = halfopen_new(sv->addrs, sv->nlisten, &sv->shared.out,
@@ -207,8 +211,9 @@ static void serve_open_capture(struct serve *sv)
 	if (!sv->halfopen)
 		log_fatal("%s", err);
 	log_info("half-open: a SYN without an answer is syn_only after %llums; "
-	    "%d row(s) per source and minute, then summaries",
-	    (unsigned long long)wait_ms, sv->cfg.half_open_per_source);
+	    "%d row(s) per source and minute, then summaries; tables %zu bytes",
+	    (unsigned long long)wait_ms, sv->cfg.half_open_per_source,
+	    halfopen_table_bytes());
 }
 
 /* Logs the run's counters and stores them in the runs table. Returns the
