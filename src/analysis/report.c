@@ -91,11 +91,13 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 			    "AS family, ", i);
 		bool tags = report_has_column(db, name, "tags");
 		fprintf(s, "%s AS class_state, s.payload_sha256, s.requests, %s AS shape, "
-		    "%s AS tags, %d AS tags_missing "
+		    "%s AS tags, %d AS tags_missing, %s AS handshakes "
 		    "FROM db%d.sessions s WHERE s.start_ts >= '%s' AND s.start_ts < '%s'",
 		    report_has_column(db, name, "class_state") ? "s.class_state" : "'done'",
 		    report_has_column(db, name, "shape") ? "s.shape" : "NULL",
-		    tags ? "s.tags" : "NULL", !tags, i, since, until);
+		    tags ? "s.tags" : "NULL", !tags,
+		    report_has_column(db, name, "handshakes") ? "s.handshakes" : "NULL",
+		    i, since, until);
 		fprintf(p, "%sSELECT sha256, size, data FROM db%d.payloads", i ? " UNION ALL " : "", i);
 		if (!*since && !strcmp(until, "9999"))
 			fprintf(r, "%sSELECT target, user_agent FROM db%d.requests",

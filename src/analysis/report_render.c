@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const report_class_colors[CLASS_COUNT] = {
-	"#2b6cb0", "#63b3ed", "#a0aec0", "#dd6b20", "#c53030", "#6b46c1",
+	"#2b6cb0", "#63b3ed", "#a0aec0", "#dd6b20", "#c53030", "#6b46c1", "#718096",
 };
 
 /* One bar of a chart, or one row of a table of counts. */
@@ -139,15 +139,17 @@ void report_render_text(FILE *out, const struct report_model *m)
 {
 	size_t n;
 
-	fprintf(out, "flypaper report: %ld sessions from %ld sources, %ld refused\n",
-	    m->sessions, m->sources, m->refused);
+	fprintf(out, "flypaper report: %ld sessions from %ld sources, %ld refused, "
+	    "%ld half-open handshakes\n", m->sessions, m->sources, m->refused, m->half_open);
 	fprintf(out, "\nbursts (gap %llds): %ld\n  size  bursts\n",
 	    (long long)m->gap_ms / 1000, m->bursts);
 	n = report_bars_bursts(m, report_bars);
 	for (size_t i = 0; i < n; i++)
 		fprintf(out, "  %4s  %6ld\n", report_bars[i].label, report_bars[i].value);
 	n = report_bars_classes(m, report_bars);
-	report_text_counts(out, "behaviour (sessions)", report_bars, n, m->sessions);
+	/* of all handshakes: the sessions and the half-open ones */
+	report_text_counts(out, "behaviour (sessions)", report_bars, n,
+	    m->sessions + m->half_open);
 	n = report_bars_families(m, report_bars);
 	report_text_counts(out, "families (sessions)", report_bars, n, m->sessions);
 	fprintf(out, "\ntop sources\n");
@@ -295,6 +297,7 @@ static json_t *report_json(const struct report_model *m)
 		    json_integer(m->sources_by_class[c]));
 	json_object_set_new(root, "sessions", json_integer(m->sessions));
 	json_object_set_new(root, "refused", json_integer(m->refused));
+	json_object_set_new(root, "half_open", json_integer(m->half_open));
 	json_object_set_new(root, "sources", json_integer(m->sources));
 	json_object_set_new(root, "since", json_string(m->since));
 	json_object_set_new(root, "until", json_string(m->until));
@@ -550,6 +553,8 @@ void report_render_html(FILE *out, const struct report_model *m)
 	    "</style></head><body>\n<h1>flypaper report</h1>\n", out);
 	fprintf(out, "<p>%ld sessions from %ld sources; %ld bursts; %ld refused.</p>\n",
 	    m->sessions, m->sources, m->bursts, m->refused);
+	fprintf(out, "<p>%ld half-open handshakes (never accepted: SYN scans).</p>\n",
+	    m->half_open);
 	report_html_timeline(out, m);
 	n = report_bars_bursts(m, report_bars);
 	report_svg_hbars(out, "chart-bursts", "Burst sizes (connections per burst)",

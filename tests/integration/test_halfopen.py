@@ -334,3 +334,49 @@ def test_non_root_start_with_cap_net_raw_gives_it_up_after_opening(tmp_path):
     assert rc == 0, log.read_text()
     for mark in SANITIZER_MARKS:
         assert mark not in log.read_text()
+
+
+def test_report_counts_half_open_handshakes_as_their_own_class_and_nowhere_else(daemons):
+    """One nmap SYN (a row), then three hping3 SYNs from the same source
+    past --half-open-per-source 1 (one summary row of 3), and two accepted
+    sessions: the report says 4 half-open handshakes in a class of their
+    own, and its sessions, sources, bursts and strategy yield hold only the
+    two accepted ones, as without --half-open."""
+    need("nmap")
+    need("hping3")
+    d = half_open_daemon(daemons, "--half-open-per-source", "1")
+    subprocess.run(["nmap", "-sS", "-Pn", "-n", "-p", str(d.port), "--max-retries", "0",
+                    "127.0.0.1"], capture_output=True, timeout=60, check=True)
+    wait_rows(d, 1, "close_reason = 'rst_after_synack'")
+    r = subprocess.run(["hping3", "-S", "-p", str(d.port), "-c", "3", "-i", "u100000",
+                        "127.0.0.1"], capture_output=True, text=True, timeout=30)
+    assert "3 packets transmitted" in r.stdout + r.stderr, r.stdout + r.stderr
+    for _ in range(2):
+        send_and_close(d.port, b"GET /r HTTP/1.0\r\n\r\n")
+    time.sleep(3.5)      # past the grace: the RSTs are settled before the stop
+    assert d.stop() == 0
+    (hs,) = query(d.db, "SELECT SUM(COALESCE(handshakes, 1)) FROM sessions "
+                  "WHERE close_reason IN ('syn_only', 'rst_after_synack')")[0]
+    summary = rows(d, "summary = 'source_minute'")
+    assert hs == 4 and len(summary) == 1 and summary[0]["handshakes"] == 3, (hs, summary)
+    out = subprocess.run([FLYPAPER, "report", "--db", d.db, "--format", "json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    rep = json.loads(out.stdout)
+    assert rep["half_open"] == 4 and rep["sessions"] == 2 and rep["sources"] == 1, rep
+    assert rep["classes"]["sessions"]["half-open"] == 4, rep["classes"]
+    assert rep["classes"]["sources"]["half-open"] == 0, rep["classes"]
+    assert sum(s["sessions"] for s in rep["strategies"]) == 2, rep["strategies"]
+    assert rep["bursts"]["count"] == 1, rep["bursts"]
+    text = subprocess.run([FLYPAPER, "report", "--db", d.db], capture_output=True, text=True,
+                          timeout=60).stdout
+    assert re.match(r"flypaper report: 2 sessions from 1 sources, 0 refused, "
+                    r"4 half-open handshakes", text), text
+    assert re.search(r"half-open\s+4\s+66\.7%", text), text
+    html = subprocess.run([FLYPAPER, "report", "--db", d.db, "--format", "html"],
+                          capture_output=True, text=True, timeout=60).stdout
+    assert "<p>4 half-open handshakes" in html
+    yld = subprocess.run([FLYPAPER, "yield", "--db", d.db, "--format", "json"],
+                         capture_output=True, text=True, timeout=60)
+    assert yld.returncode == 0, yld.stderr
+    assert sum(s["sessions"] for s in json.loads(yld.stdout)["strategies"]) == 2
