@@ -380,3 +380,28 @@ def test_report_counts_half_open_handshakes_as_their_own_class_and_nowhere_else(
                          capture_output=True, text=True, timeout=60)
     assert yld.returncode == 0, yld.stderr
     assert sum(s["sessions"] for s in json.loads(yld.stdout)["strategies"]) == 2
+
+
+def test_capture_interface_gone_is_logged_once_and_the_daemon_goes_on(daemons):
+    """The capture's interface (a veth made for the test, no address)
+    disappears under the real sandbox: no new handle can be opened, so the
+    failure is logged once, and accepted sessions are recorded as before
+    (no forbidden system call on libpcap's error path)."""
+    need("ip")
+    name = f"fpho{os.getpid() % 100000}"
+    subprocess.run(["ip", "link", "add", f"{name}a", "type", "veth", "peer", "name",
+                    f"{name}b"], check=True)
+    try:
+        subprocess.run(["ip", "link", "set", f"{name}a", "up"], check=True)
+        d = half_open_daemon(daemons, "--pcap-iface", f"{name}a")
+        assert "sandbox: seccomp allow-list" in d.text(), d.text()
+        subprocess.run(["ip", "link", "del", f"{name}a"], check=True)
+        wait_for(lambda: "the capture on" in d.text(), timeout=10, what="the failure logged")
+        assert d.proc.poll() is None, d.text()
+        assert send_and_close(d.port, b"GET /after HTTP/1.0\r\n\r\n") == b""
+        d.wait_sessions(1)
+        assert d.stop() == 0, d.text()
+        assert d.text().count("the capture on") == 1, d.text()
+        assert "forbidden system call" not in d.text()
+    finally:
+        subprocess.run(["ip", "link", "del", f"{name}a"], capture_output=True)
