@@ -208,6 +208,7 @@ struct halfopen_entry {
 	struct list_link link;       /* in the list of its state, oldest first */
 	uint32_t next;               /* hash chain; free list when free */
 	uint8_t state;
+	uint8_t late_rst;            /* a RST with ACK came: decided at the wait, not the grace */
 	uint16_t retries;            /* the same SYN again */
 	uint32_t seq;
 	struct halfopen_flow flow;
@@ -655,6 +656,7 @@ static void halfopen_syn(struct halfopen *ho, const struct halfopen_pkt *pkt,
 	e->next = ho->heads[b];
 	ho->heads[b] = idx;
 	e->state = ENTRY_NEW;
+	e->late_rst = 0;
 	e->retries = 0;
 	e->seq = pkt->seq;
 	e->syn_ns = now_ns;
@@ -685,6 +687,20 @@ void halfopen_packet(struct halfopen *ho, const struct halfopen_pkt *pkt,
 	struct halfopen_entry *e = halfopen_find(ho, &f);
 	if (!e || e->state == ENTRY_RESET)
 		return;
+	/* A stack answers a SYN-ACK it has no socket for with a bare RST
+	 * (its sequence number taken from our ACK field): such a handshake
+	 * never completed, so it cannot be waiting in the listen backlog.
+	 * A RST with ACK is what an established connection's abort sends:
+	 * its 4-tuple may yet be accepted (accepting pauses while the writer
+	 * lags), so it waits for the full --half-open-wait. */
+	if (fl & HALFOPEN_TCP_ACK) {
+		if (!e->late_rst) {
+			e->late_rst = 1;
+			e->rst_ns = now_ns;
+			e->rst_wall = *wall;
+		}
+		return;
+	}
 	e->state = ENTRY_RESET;
 	e->rst_ns = now_ns;
 	e->rst_wall = *wall;
@@ -719,12 +735,15 @@ void halfopen_tick(struct halfopen *ho, uint64_t now_ns)
 		list_remove(&e->link);
 		list_append(&ho->waiting, &e->link);
 	}
-	/* No RST and no accept within the wait: syn_only. */
+	/* No RST and no accept within the wait: syn_only (a RST with ACK
+	 * and still no accept: rst_after_synack). */
 	while (!list_empty(&ho->waiting)) {
 		struct halfopen_entry *e = list_entry(ho->waiting.next, struct halfopen_entry, link);
 		if (now_ns - e->syn_ns < ho->wait_ns)
 			break;
-		if (!halfopen_was_accepted(ho, &e->flow)) {
+		if (!halfopen_was_accepted(ho, &e->flow) && e->late_rst) {
+			halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
+		} else if (!halfopen_was_accepted(ho, &e->flow)) {
 			struct timespec end = e->syn_wall;
 			end.tv_sec += (time_t)(ho->wait_ns / 1000000000ULL);
 			end.tv_nsec += (long)(ho->wait_ns % 1000000000ULL);

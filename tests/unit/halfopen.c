@@ -261,6 +261,10 @@ static void test_verdicts(void)
 	ho_send(ho, 0x7f000002, 40004, 0x02, 400, t0);
 	addr_parse("127.0.0.2:40004", &acc);
 	halfopen_accepted(ho, &acc, 8080);
+	/* 6: a RST with ACK (an abort, maybe of a connection still in the
+	 * backlog): decided at the wait, not the grace */
+	ho_send(ho, 0x7f000002, 40008, 0x02, 800, t0);
+	ho_send(ho, 0x7f000002, 40008, 0x14, 801, t0 + NS);
 	/* 5: not ours: another port, a SYN-ACK, a plain ACK */
 	uint8_t ip[64];
 	struct halfopen_pkt p;
@@ -283,7 +287,7 @@ static void test_verdicts(void)
 	CHECK(s.syn_parsed == 1, "the SYN fingerprint was not parsed");
 	halfopen_tick(ho, t0 + 6 * NS);
 	ho_take(&q, &s);
-	CHECK(s.syn_only == 1 && s.rst == 0, "after the wait: %d syn_only, %d rst",
+	CHECK(s.syn_only == 1 && s.rst == 1, "after the wait: %d syn_only, %d rst (1, 1)",
 	    s.syn_only, s.rst);
 	halfopen_tick(ho, t0 + 20 * NS);
 	ho_take(&q, &s);
@@ -307,7 +311,7 @@ static void test_verdicts(void)
 	    s.rst, s.summaries, (unsigned long long)s.handshakes);
 	struct halfopen_counters c;
 	halfopen_get_counters(ho, &c);
-	CHECK(c.rows == 5 && c.summarised == 7 && c.untracked == 0,
+	CHECK(c.rows == 6 && c.summarised == 7 && c.untracked == 0,
 	    "counters: %llu rows, %llu summarised, %llu untracked",
 	    (unsigned long long)c.rows, (unsigned long long)c.summarised,
 	    (unsigned long long)c.untracked);
