@@ -21,6 +21,7 @@
 #define REPORT_TOP 10                /* rows of each top list */
 #define REPORT_SOURCE_SIZES 32       /* a top source's first bursts kept */
 #define REPORT_VALUE_MAX 1024        /* a path or user agent is shown cut to this */
+#define REPORT_MAX_OS 24             /* OS labels counted; the last gathers the rest */
 
 /* How a session behaved, from its timings and who closed it. */
 enum report_class {
@@ -59,6 +60,13 @@ struct report_source {
 struct report_value {
 	char value[REPORT_VALUE_MAX];    /* escaped, maybe cut */
 	long long count;
+};
+
+/* A p0f label of the peers' SYNs and its sessions by behaviour class. */
+struct report_os {
+	char label[96];              /* escaped; in the last slot, the rest */
+	long sessions;
+	long by_class[CLASS_COUNT];
 };
 
 struct report_model {
@@ -100,6 +108,14 @@ struct report_model {
 	long tags_over;              /* tags met past REPORT_TAGS_MAX, not counted */
 	long untagged;               /* sessions with a payload in databases
 	                              * older than schema 6 (no tags: rescan) */
+	/* Operating systems: the p0f labels of the peers' own SYNs. */
+	struct report_os os[REPORT_MAX_OS];      /* in order of first sight */
+	int nos;
+	bool os_rest;                /* os[REPORT_MAX_OS - 1] gathers the labels past it */
+	long os_syn_by_class[CLASS_COUNT];       /* sessions with the peer's SYN */
+	long os_unmatched_by_class[CLASS_COUNT]; /* of them, no signature matched */
+	long os_without_syn;         /* no SYN saved (cookies, inetd, before schema 7) */
+	long os_proxy;               /* the SYN was an upstream proxy's: not counted */
 };
 
 /* The schema name of a class, e.g. "drop-on-ident". */

@@ -230,7 +230,7 @@ size_t session_send(struct session *s, const char *data, size_t len,
 	size_t rest = len - (size_t)n;
 	/* A write that would block is when a peer that stopped reading shows:
 	 * rare, so one TCP_INFO read each time is cheap. */
-	if (rest && !s->zero_window && s->host->cfg->syn_fingerprint)
+	if (rest && !s->zero_window && !s->fd_closed && s->host->cfg->syn_fingerprint)
 		s->zero_window = tcpinfo_zero_window(s->fd);
 	if (rest == 0 || droppable)
 		return (size_t)n;
@@ -517,7 +517,7 @@ void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_
 	if (s->state != SESSION_OPEN)
 		return;
 	/* output still queued at a deadline: is the peer's window shut? */
-	if (s->out_queued && !s->zero_window && cfg->syn_fingerprint)
+	if (s->out_queued && !s->zero_window && !s->fd_closed && cfg->syn_fingerprint)
 		s->zero_window = tcpinfo_zero_window(s->fd);
 	if (slot == TIMEOUT_STRATEGY) {
 		if (s->strategy->ops->deadline)
@@ -595,7 +595,7 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	 * accept: the kernel keeps its copy (~96 bytes) until the first read,
 	 * and holding the parsed one in the session would cost every idle
 	 * session 64 bytes past its malloc chunk (DESIGN.md, "Memory"). */
-	if (s->host->cfg->syn_fingerprint) {
+	if (s->host->cfg->syn_fingerprint && !s->fd_closed) {
 		tcpinfo_saved_syn(s->fd, &r->syn);
 		r->tcpi.zero_window = s->zero_window;
 		tcpinfo_read(s->fd, &r->tcpi);
@@ -817,9 +817,10 @@ int session_start(struct session_host *h, int fd, int listener, const struct add
 	s->tcp.data = s;
 	rc = uv_tcp_open(&s->tcp, fd);
 	s->has_handle = true;
-	if (rc != 0)
+	if (rc != 0) {
 		close(fd);           /* the handle did not take it */
-	else if (session_submit_held(s) && !s->fin_ns)
+		s->fd_closed = true; /* its number may be another socket's now */
+	} else if (session_submit_held(s) && !s->fin_ns)
 		rc = uv_read_start((uv_stream_t *)&s->tcp, session_on_alloc,
 		    session_on_read);
 	if (!s->strategy->ops->no_idle_timeout)

@@ -118,6 +118,7 @@ struct session {
 	bool over_budget : 1;        /* --max-buffered was full: bytes went uncaptured,
 	                              * or output could not be queued */
 	bool zero_window : 1;        /* a blocked write saw the peer's window at 0 */
+	bool fd_closed : 1;          /* fd was closed early (the handle refused it) */
 };
 
 /* Starts a session of the loop h on an accepted, non-blocking socket fd

@@ -344,7 +344,6 @@ int p0fdb_load(const char *path, struct p0fdb **out, char *err, size_t errlen,
     char *warning, size_t warnlen)
 {
 	const char *p = path ? path : P0FDB_DEFAULT;
-	struct p0fdb *db;
 	FILE *f;
 
 	*out = NULL;
@@ -360,17 +359,25 @@ int p0fdb_load(const char *path, struct p0fdb **out, char *err, size_t errlen,
 		snprintf(err, errlen, "p0f-db: %s: %s", p, strerror(errno));
 		return -1;
 	}
-	if (!(db = calloc(1, sizeof(*db)))) {
-		fclose(f);
+	int rc = p0fdb_read_stream(f, p, out, err, errlen);
+	fclose(f);
+	return rc;
+}
+
+int p0fdb_read_stream(FILE *f, const char *name, struct p0fdb **out, char *err,
+    size_t errlen)
+{
+	struct p0fdb *db = calloc(1, sizeof(*db));
+
+	*out = NULL;
+	if (!db) {
 		snprintf(err, errlen, "p0f-db: out of memory");
 		return -1;
 	}
-	if (p0fdb_read(f, p, db, err, errlen) < 0) {
-		fclose(f);
+	if (p0fdb_read(f, name, db, err, errlen) < 0) {
 		p0fdb_free(db);
 		return -1;
 	}
-	fclose(f);
 	*out = db;
 	return 0;
 }

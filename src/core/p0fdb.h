@@ -6,6 +6,7 @@
 #define FLYPAPER_P0FDB_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "record.h"
 
@@ -24,6 +25,11 @@ struct p0fdb;
  * passed: -1 with the message in err. The caller frees *out. */
 int p0fdb_load(const char *path, struct p0fdb **out, char *err, size_t errlen,
     char *warning, size_t warnlen);
+
+/* p0fdb_load's reading of an open stream f, name being what messages call
+ * it: 0 with *out, or -1 with err. For the fuzzer and the tests. */
+int p0fdb_read_stream(FILE *f, const char *name, struct p0fdb **out, char *err,
+    size_t errlen);
 
 /* The signatures loaded. */
 size_t p0fdb_count(const struct p0fdb *db);

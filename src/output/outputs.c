@@ -71,7 +71,9 @@ int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mo
 			return -1;
 		}
 	}
-	if (cfg->syn_fingerprint) {
+	/* inetd children have no saved SYN to match (the listening socket is
+	 * the super-server's): they skip the 80 us of reading the database. */
+	if (cfg->syn_fingerprint && mode == MODE_SERVE) {
 		struct p0fdb *db;
 		char warning[512];
 		if (p0fdb_load(cfg->p0f_db, &db, err, errlen, warning, sizeof(warning)) < 0) {
@@ -79,7 +81,7 @@ int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mo
 			writer_destroy(w);
 			return -1;
 		}
-		if (warning[0] && mode == MODE_SERVE)
+		if (warning[0])
 			log_warn("%s", warning);
 		if (writer_p0f(w, db) < 0) {
 			snprintf(err, errlen, "cannot set up the writer: out of memory");
