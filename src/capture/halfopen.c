@@ -594,15 +594,43 @@ static void halfopen_release(struct halfopen *ho, struct halfopen_entry *e)
 	ho->free_head = idx;
 }
 
-/* Decides the oldest reset entry now, to make room. False when there is
- * none. */
-static bool halfopen_evict(struct halfopen *ho)
+/* ts + ns */
+static struct timespec halfopen_later(struct timespec ts, uint64_t ns)
 {
-	if (list_empty(&ho->reset))
+	ts.tv_sec += (time_t)(ns / 1000000000ULL);
+	ts.tv_nsec += (long)(ns % 1000000000ULL);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+/* The table is full: decides one entry early to make room, the oldest of
+ * the reset ones (their verdict is known), else the oldest of those
+ * already looked up once and not accepted, as syn_only now (so a flood
+ * from spoofed sources, which never RST, is still counted, at the cost of
+ * a shorter wait for those). Entries younger than the first look are
+ * never taken. False when there is none to take. */
+static bool halfopen_evict(struct halfopen *ho, uint64_t now_ns)
+{
+	struct halfopen_entry *e;
+
+	if (!list_empty(&ho->reset)) {
+		e = list_entry(ho->reset.next, struct halfopen_entry, link);
+		if (!halfopen_was_accepted(ho, &e->flow))
+			halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
+	} else if (!list_empty(&ho->waiting)) {
+		e = list_entry(ho->waiting.next, struct halfopen_entry, link);
+		if (!halfopen_was_accepted(ho, &e->flow)) {
+			struct timespec end = e->late_rst ? e->rst_wall
+			    : halfopen_later(e->syn_wall, now_ns - e->syn_ns);
+			halfopen_decide(ho, e, e->late_rst ? CLOSE_RST_AFTER_SYNACK
+			    : CLOSE_SYN_ONLY, &end);
+		}
+	} else {
 		return false;
-	struct halfopen_entry *e = list_entry(ho->reset.next, struct halfopen_entry, link);
-	if (!halfopen_was_accepted(ho, &e->flow))
-		halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
+	}
 	halfopen_release(ho, e);
 	return true;
 }
@@ -644,7 +672,7 @@ static void halfopen_syn(struct halfopen *ho, const struct halfopen_pkt *pkt,
 			halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
 		halfopen_release(ho, e);
 	}
-	if (ho->free_head == HALFOPEN_NIL && !halfopen_evict(ho)) {
+	if (ho->free_head == HALFOPEN_NIL && !halfopen_evict(ho, now_ns)) {
 		atomic_fetch_add(&ho->untracked, 1);
 		return;
 	}
@@ -744,13 +772,7 @@ void halfopen_tick(struct halfopen *ho, uint64_t now_ns)
 		if (!halfopen_was_accepted(ho, &e->flow) && e->late_rst) {
 			halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
 		} else if (!halfopen_was_accepted(ho, &e->flow)) {
-			struct timespec end = e->syn_wall;
-			end.tv_sec += (time_t)(ho->wait_ns / 1000000000ULL);
-			end.tv_nsec += (long)(ho->wait_ns % 1000000000ULL);
-			if (end.tv_nsec >= 1000000000L) {
-				end.tv_sec++;
-				end.tv_nsec -= 1000000000L;
-			}
+			struct timespec end = halfopen_later(e->syn_wall, ho->wait_ns);
 			halfopen_decide(ho, e, CLOSE_SYN_ONLY, &end);
 		}
 		halfopen_release(ho, e);

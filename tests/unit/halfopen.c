@@ -373,6 +373,43 @@ static void test_filter(void)
 	pcap_close(dead);
 }
 
+/* A full SYN table: a SYN younger than the first look cannot be made
+ * room for (counted untracked); once the entries have been looked up, the
+ * oldest is decided syn_only early to make room, so a spoofed flood (no
+ * RST ever) is still counted. */
+static void test_table_full(void)
+{
+	struct queue q;
+	struct handoff out = {.queue = &q};
+	struct addr listen;
+	char err[256];
+	struct halfopen_counters c;
+	struct ho_seen s;
+
+	addr_parse("127.0.0.1:8080", &listen);
+	queue_init(&q, 2 * HALFOPEN_PENDING_MAX, 256 << 20);
+	struct halfopen *ho = halfopen_new(&listen, 1, &out, 1000000, 60000, err, sizeof(err));
+	CHECK(ho != NULL, "halfopen_new: %s", err);
+	if (!ho)
+		return;
+	uint64_t t0 = ho_now();
+	for (uint32_t i = 0; i <= HALFOPEN_PENDING_MAX; i++)
+		ho_send(ho, 0x0b000000u + (i >> 14), (uint16_t)(1024 + (i & 0x3fff)), 0x02, i, t0);
+	halfopen_get_counters(ho, &c);
+	CHECK(c.untracked == 1 && c.rows == 0, "full of fresh SYNs: %llu untracked, %llu rows",
+	    (unsigned long long)c.untracked, (unsigned long long)c.rows);
+	halfopen_tick(ho, t0 + 3 * NS);      /* all looked up: waiting */
+	ho_send(ho, 0x0c000001, 2000, 0x02, 1, t0 + 3 * NS);
+	ho_send(ho, 0x0c000001, 2001, 0x02, 2, t0 + 3 * NS);
+	halfopen_get_counters(ho, &c);
+	ho_take(&q, &s);
+	CHECK(c.untracked == 1 && c.rows == 2 && s.syn_only == 2,
+	    "room made: %llu untracked, %llu rows, %d syn_only (1, 2, 2)",
+	    (unsigned long long)c.untracked, (unsigned long long)c.rows, s.syn_only);
+	halfopen_free(ho);
+	queue_destroy(&q);
+}
+
 void test_halfopen(int *passed, int *failed)
 {
 	ho_passed = passed;
@@ -380,4 +417,5 @@ void test_halfopen(int *passed, int *failed)
 	test_decode_table();
 	test_filter();
 	test_verdicts();
+	test_table_full();
 }
