@@ -410,3 +410,30 @@ def test_capture_interface_gone_is_logged_once_and_the_daemon_goes_on(daemons):
         assert "forbidden system call" not in d.text()
     finally:
         subprocess.run(["ip", "link", "del", f"{name}a"], capture_output=True)
+
+
+def test_systemd_drop_in_gives_only_what_the_capture_needs(tmp_path):
+    """etc/systemd/flypaper-pcap.conf over the shipped unit (a drop-in is
+    read as a later [Service] section of the same unit): systemd parses it,
+    the exposure stays 2.0 at most, and it adds CAP_NET_RAW (ambient and
+    bounding), AF_PACKET, capset and PrivateUsers=no, and --half-open."""
+    tool = need("systemd-analyze")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    unit = open(os.path.join(root, "etc", "systemd", "flypaper.service")).read()
+    dropin = open(os.path.join(root, "etc", "systemd", "flypaper-pcap.conf")).read()
+    combined = tmp_path / "flypaper.service"
+    combined.write_text(unit + "\n" + dropin)
+    r = subprocess.run([tool, "security", "--offline=yes", "--threshold=20", str(combined)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    m = re.search(r"Overall exposure level for \S+: (\d+\.\d)", r.stdout)
+    assert m and float(m.group(1)) <= 2.0, r.stdout
+    assert re.search(r"✗ RestrictAddressFamilies=~AF_PACKET", r.stdout), r.stdout
+    assert re.search(r"✗ CapabilityBoundingSet=~CAP_NET_\(BIND_SERVICE\|BROADCAST\|RAW\)",
+                     r.stdout), r.stdout
+    settings = dict(re.findall(r"^(\w+)=(.*)$", dropin, re.M))
+    assert settings["AmbientCapabilities"] == "CAP_NET_RAW"
+    assert settings["CapabilityBoundingSet"] == "CAP_NET_RAW"
+    assert settings["PrivateUsers"] == "no"
+    assert settings["SystemCallFilter"] == "capset"
+    assert "--half-open" in settings["ExecStart"]
