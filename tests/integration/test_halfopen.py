@@ -254,6 +254,9 @@ def test_syn_flood_is_summarised_memory_flat_and_accepted_sessions_recorded(daem
     assert 0 < len(single) <= per_source * minutes, (len(single), minutes)
     assert summaries and all(s["handshakes"] > 0 for s in summaries), summaries
     assert all(s["close_reason"] in HALF_OPEN for s in flood_rows)
+    # the curls were accepted sessions only, never also half-open rows
+    assert rows(d, "src_ip = '127.0.0.1' AND close_reason IN ('syn_only', "
+                "'rst_after_synack')") == []
     hs = sum(s["handshakes"] for s in summaries)
     run = query(d.db, "SELECT halfopen_rows, halfopen_summarised, pcap_dropped FROM runs")[0]
     assert run[0] == len(single) and run[1] == hs, (run, len(single), hs)
