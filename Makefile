@@ -5,7 +5,7 @@
 #   make bench        the benchmark against a bare epoll server (bench/run)
 
 CC      ?= cc
-PKGS     = libuv sqlite3 nettle jansson inih
+PKGS     = libuv sqlite3 nettle jansson inih libpcap
 # libyara is not linked: yara_api.c loads it with dlopen when rules are
 # asked for (linking it cost every exec, inetd children's too, ~2 ms). Its
 # headers are used as usual; the library is the soname found here, by its
@@ -117,7 +117,7 @@ build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
 
-fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize build/fuzz/fuzz_shape build/fuzz/fuzz_synsig build/fuzz/fuzz_p0fdb build/fuzz/fuzz_proxy
+fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize build/fuzz/fuzz_shape build/fuzz/fuzz_synsig build/fuzz/fuzz_p0fdb build/fuzz/fuzz_proxy build/fuzz/fuzz_halfopen
 
 # Runs each fuzzer for FUZZ_SECONDS on a copy of its seed corpus.
 fuzz-run: fuzz

@@ -23,7 +23,7 @@ _Static_assert(REPORT_TAGS_FAMILIES == REPORT_MAX_FAMILIES,
 
 static const char *const report_class_names[CLASS_COUNT] = {
 	"payload", "late-payload", "handshake-only", "drop-on-data",
-	"drop-on-ident", "waits-forever",
+	"drop-on-ident", "waits-forever", "half-open",
 };
 
 /* Where the pass over the sessions stands. */
@@ -239,7 +239,8 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    "SELECT src_ip, start_ts, bytes_in, first_byte_ms, first_out_ms, closed_by, "
 	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
 	    "  payload_sha256 IS NOT NULL, shape, session, "
-	    "  class_state IN ('pending', 'shed', 'skipped'), tags, tags_missing, os, syn_state "
+	    "  class_state IN ('pending', 'shed', 'skipped'), tags, tags_missing, os, syn_state, "
+	    "  handshakes "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 
 	if (rc != SQLITE_OK)
@@ -258,6 +259,18 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 
 		if (reason && strcmp(reason, "capacity") == 0) {
 			m->refused++;
+			continue;
+		}
+		/* Never accepted: a class of their own, counted in handshakes
+		 * (a summary row stands for many), and in nothing else, so a
+		 * SYN flood shows here and not in bursts, sources or hours. */
+		if (reason && (!strcmp(reason, "syn_only") || !strcmp(reason, "rst_after_synack"))) {
+			long long n = sqlite3_column_type(q, 18) == SQLITE_NULL ? 1
+			    : sqlite3_column_int64(q, 18);
+			m->half_open += n > 0 ? (long)n : 1;
+			m->by_class[CLASS_HALF_OPEN] += n > 0 ? (long)n : 1;
+			/* their OS by row: a summary row once, by its first SYN */
+			report_count_os(m, q, CLASS_HALF_OPEN);
 			continue;
 		}
 		if (!store_column_display(q, 0, ip, sizeof(ip)))

@@ -31,6 +31,8 @@ enum report_class {
 	CLASS_DROP_ON_DATA,          /* left within 1 s of flypaper's first byte */
 	CLASS_DROP_ON_IDENT,         /* left within 1 s of the IDENT probe */
 	CLASS_WAITS_FOREVER,         /* sent nothing, held until flypaper's timeout */
+	CLASS_HALF_OPEN,             /* never accepted (syn_only, rst_after_synack):
+	                              * counted in handshakes, in no other section */
 	CLASS_COUNT
 };
 
@@ -72,6 +74,8 @@ struct report_model {
 	uint64_t gap_ms;             /* a longer silence ends a source's burst */
 	long sessions;               /* sessions in the window, refused ones apart */
 	long refused;                /* refused at a limit (close reason capacity) */
+	long half_open;              /* half-open handshakes (their rows' handshakes,
+	                              * NULL counting 1), apart like refused */
 	long sources;
 	long by_class[CLASS_COUNT];          /* sessions */
 	long sources_by_class[CLASS_COUNT];  /* sources, by their dominant class */

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "halfopen.h"
 #include "ident.h"
 #include "listener.h"
 #include "log.h"
@@ -516,6 +517,8 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 			struct timespec wall;
 			clock_gettime(CLOCK_REALTIME, &wall);
 			addr_from_sockaddr(&src, (struct sockaddr *)&ss, len);
+			if (sh->halfopen)
+				halfopen_accepted(sh->halfopen, &src, addr_port(&l->addr));
 			close(fd);
 			session_record_refused(&w->host, l->index, &src, &l->addr,
 			    &wall, LIMIT_FD, NULL);
@@ -627,6 +630,9 @@ static void worker_take(struct worker_listener *l, int fd,
 
 	clock_gettime(CLOCK_REALTIME, &wall);
 	addr_from_sockaddr(&src, (const struct sockaddr *)ss, len);
+	/* every accepted flow, refused or not, is not half-open */
+	if (sh->halfopen)
+		halfopen_accepted(sh->halfopen, &src, addr_port(&l->addr));
 	/* a stranger on a proxy listener is closed unread, like a refusal */
 	bool forbidden = l->proxy && !worker_proxy_allowed(l, &src);
 	if (!forbidden && atomic_load(&sh->active) >= sh->cfg->max_conns)

@@ -74,6 +74,12 @@ static const struct config config_default = {
 	/* haproxy sends its header with the connection; 5 s is slack for a
 	 * loaded proxy, and short enough that a peer cannot hold a slot. */
 	.proxy_timeout_ms = 5 * MS_PER_S,
+	.half_open = false,
+	.half_open_per_source = 20,
+	.half_open_wait_ms = 0,
+	/* One link type (LINUX_SLL) whatever the listeners are bound to. */
+	.pcap_iface = "any",
+	.pcap_buffer = 4 * 1024 * 1024,
 };
 
 #define SERVE (1u << CONFIG_SERVE)
@@ -212,6 +218,22 @@ static const struct option_row config_options[] = {
 	{CONFIG_ROW("p0f-db", OPTION_STRING, FIELD(p0f_db), 1, 1024, "PATH",
 	    "the p0f v3 database SYNs are matched to, or none; default /etc/p0f/p0f.fp", BOTH),
 	    .under = "must be 1 to 1024 characters", .over = "must be 1 to 1024 characters"},
+	{CONFIG_ROW("half-open", OPTION_FLAG, FIELD(half_open), 0, 0, NULL,
+	    "record handshakes that never reach accept (needs root or CAP_NET_RAW)", SERVE)},
+	{CONFIG_ROW("half-open-per-source", OPTION_INT, FIELD(half_open_per_source), 1, 1000000, "N",
+	    "half-open rows per source and minute, then one summary row; default 20", SERVE)},
+	{CONFIG_ROW("half-open-wait", OPTION_DURATION, FIELD(half_open_wait_ms), MS_PER_S,
+	    10 * 60 * MS_PER_S, "DUR",
+	    "SYN to syn_only, 0 (from tcp_synack_retries) or 1s..10m; default 0", SERVE),
+	    .zero_ok = true,
+	    .under = "is not 0 or within 1s..10m", .over = "is not 0 or within 1s..10m"},
+	{CONFIG_ROW("pcap-iface", OPTION_NAME, FIELD(pcap_iface), 1, 63, "IFACE",
+	    "the capture's interface; default any", SERVE),
+	    .under = "must be 1 to 63 printable ASCII characters",
+	    .over = "must be 1 to 63 printable ASCII characters"},
+	{CONFIG_ROW("pcap-buffer", OPTION_SIZE, FIELD(pcap_buffer), 1024 * 1024, 256 * 1024 * 1024,
+	    "SIZE", "the capture's kernel ring, 1M..256M; default 4M", SERVE),
+	    .under = "is outside 1M..256M", .over = "is outside 1M..256M"},
 	{CONFIG_ROW("check", OPTION_FLAG, FIELD(check_only), 0, 0, NULL,
 	    "validate the configuration and exit", SERVE)},
 };

@@ -82,6 +82,12 @@ struct config {
 	int syn_fingerprint;         /* 1: TCP_SAVE_SYN on listeners, TCP_INFO at close */
 	char *p0f_db;                /* p0f.fp to match SYNs to; NULL the default; "none" */
 	bool check_only;             /* --check: validate and exit */
+	/* half-open handshakes and the libpcap capture (issue 10) */
+	bool half_open;              /* record SYN-only and RST-after-SYN-ACK handshakes */
+	int half_open_per_source;    /* their rows per source and minute, then summaries */
+	uint64_t half_open_wait_ms;  /* SYN to syn_only; 0: from tcp_synack_retries */
+	char *pcap_iface;            /* the capture's interface; "any" */
+	size_t pcap_buffer;          /* the capture's kernel ring, bytes */
 };
 
 /* Commands whose options config_parse_args knows (bits 1 << cmd in the

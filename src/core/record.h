@@ -113,6 +113,16 @@ struct record_ident {
 	char opsys[64], charset[64], userid[512], error[64];
 };
 
+/* What a half-open row stands for. The names are part of the schema. */
+enum record_summary {
+	SUMMARY_NONE,                /* one handshake */
+	SUMMARY_SOURCE_MINUTE,       /* one source's handshakes of a minute past the per-source rows */
+	SUMMARY_OVERFLOW,            /* the handshakes of a minute from sources past the table's cap */
+};
+
+/* The schema name of a summary kind: NULL for SUMMARY_NONE. */
+const char *record_summary_name(enum record_summary summary);
+
 enum record_kind {
 	RECORD_CONNECT,              /* a session began (JSON-lines only) */
 	RECORD_CLOSED,               /* a session ended: the full record */
@@ -276,6 +286,9 @@ struct record {
 	struct addr via_src, via_dst;  /* the transport addresses (the proxy, our side) */
 
 	/* halfopen: half-open handshakes */
+	uint32_t handshakes;         /* a summary row stands for this many; 0: one */
+	enum record_summary summary; /* SUMMARY_NONE but for summary rows */
+	uint16_t syn_retries;        /* half-open rows: SYNs the peer sent again */
 
 	/* pcap: packet traces */
 };

@@ -22,6 +22,7 @@
 #include "p0fdb.h"
 #include "log.h"
 #include "outputs.h"
+#include "packets.h"
 #include "sandbox.h"
 #include "state.h"
 #include "worker.h"
@@ -40,6 +41,10 @@ struct serve {
 	struct addr addrs[CONFIG_MAX_LISTEN];
 	int nlisten;
 	struct timespec started;
+	struct packets *packets;     /* the libpcap capture; NULL without --half-open */
+	struct halfopen *halfopen;   /* NULL without --half-open */
+	struct pcap_trace *trace;    /* the pcap part opens it; NULL: no traces */
+	uint64_t pcap_dropped;       /* from packets_close */
 };
 
 /* Lets the daemon hold as many sockets as max-conns asks for, up to what
@@ -177,6 +182,40 @@ static void serve_chroot(struct config *cfg, struct classify *rules)
 		    "files outside it (libyara's magic module) will not match");
 }
 
+/* --half-open, as root or with CAP_NET_RAW, after bind and before the
+ * drop: opens the capture on the bound listeners (a failure exits 2,
+ * naming the problem), gives up the capabilities of a start without root,
+ * and sets up the half-open tables. The thread starts after confinement
+ * (serve_start_capture). */
+static void serve_open_capture(struct serve *sv)
+{
+	char err[CONFIG_ERR_LEN];
+	uint64_t wait_ms;
+
+	if (!sv->cfg.half_open)
+		return;
+	sv->packets = packets_open(&sv->cfg, sv->addrs, sv->nlisten, false,
+	    PACKETS_HEADER_SNAPLEN, err, sizeof(err));
+	if (!sv->packets)
+		log_fatal("%s", err);
+	if (geteuid() != 0) {
+		if (packets_drop_capabilities(err, sizeof(err)) < 0)
+			log_fatal("%s", err);
+		log_info("half-open: capabilities given up: a packet socket can no "
+		    "longer be opened");
+	}
+	wait_ms = sv->cfg.half_open_wait_ms ? sv->cfg.half_open_wait_ms
+	    : halfopen_kernel_wait_ms();
+	sv->halfopen = halfopen_new(sv->addrs, sv->nlisten, &sv->shared.out,
+	    sv->cfg.half_open_per_source, wait_ms, err, sizeof(err));
+	if (!sv->halfopen)
+		log_fatal("%s", err);
+	log_info("half-open: a SYN without an answer is syn_only after %llums; "
+	    "%d row(s) per source and minute, then summaries; tables %zu bytes",
+	    (unsigned long long)wait_ms, sv->cfg.half_open_per_source,
+	    halfopen_table_bytes());
+}
+
 /* Logs the run's counters and stores them in the runs table. Returns the
  * number of session records lost. */
 static uint64_t serve_report(struct serve *sv)
@@ -204,6 +243,18 @@ static uint64_t serve_report(struct serve *sv)
 	uint64_t paused_ns;
 	worker_lag_stats(&sv->shared, uv_hrtime(), &run.lag_pauses, &paused_ns);
 	run.lag_paused_ms = paused_ns / 1000000;
+	if (sv->halfopen) {
+		struct halfopen_counters hc;
+		halfopen_get_counters(sv->halfopen, &hc);
+		run.halfopen_rows = hc.rows;
+		run.halfopen_summarised = hc.summarised;
+		run.halfopen_untracked = hc.untracked;
+		run.pcap_dropped = sv->pcap_dropped;
+		log_info("half-open: %llu row(s), %llu handshake(s) in summaries, "
+		    "%llu SYN(s) untracked (table full), %llu packet(s) dropped by the kernel",
+		    (unsigned long long)hc.rows, (unsigned long long)hc.summarised,
+		    (unsigned long long)hc.untracked, (unsigned long long)sv->pcap_dropped);
+	}
 	if (run.lag_pauses)
 		log_info("accepts paused %llu time(s) for the writer's lag (max-lag %llums), "
 		    "%llu ms in all", (unsigned long long)run.lag_pauses,
@@ -335,6 +386,7 @@ int serve_main(int argc, char **argv)
 	struct handoff out = {0};
 	int jail = sandbox_chroot_wanted(&sv.cfg);
 	serve_open_listeners(&sv);
+	serve_open_capture(&sv);
 	if (outputs_compile_rules(&sv.cfg, &rules, oerr, sizeof(oerr)) < 0)
 		log_fatal("%s", oerr);
 	serve_drop_privileges(&sv.cfg, jail);
@@ -348,6 +400,7 @@ int serve_main(int argc, char **argv)
 	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, oerr, sizeof(oerr)) < 0)
 		log_fatal("%s", oerr);
 	writer_handoff(&sv.writer, &sv.shared.out);
+	sv.shared.halfopen = sv.halfopen;
 	/* Confinement, after every file is open and before any thread
 	 * starts (Landlock binds only this thread and those it starts). The
 	 * rules were compiled as root: nothing needs their files now, and the
@@ -361,6 +414,10 @@ int serve_main(int argc, char **argv)
 		    worker_start(&sv.workers[w]) < 0)
 			log_fatal("worker %d: %s", w, err);
 	}
+	/* The capture thread, confined like the others: it only polls, reads
+	 * the ring and asks pcap_stats (getsockopt). */
+	if (sv.packets && packets_start(sv.packets, sv.halfopen, sv.trace) < 0)
+		log_fatal("half-open: cannot start the capture thread");
 	log_info("ready: %d worker(s), sensor %s, database %s", sv.nworkers,
 	    sv.cfg.sensor, sv.cfg.db_path);
 
@@ -370,9 +427,13 @@ int serve_main(int argc, char **argv)
 		worker_stop(&sv.workers[w]);
 	for (int w = 0; w < sv.nworkers; w++)
 		worker_join(&sv.workers[w]);
+	/* After the workers (every accept is known), before the writer (the
+	 * last verdicts and summaries are records). */
+	packets_close(sv.packets, &sv.pcap_dropped);
 	writer_stop(&sv.writer);
 	uint64_t lost = serve_report(&sv);
 	writer_destroy(&sv.writer);
+	halfopen_free(sv.halfopen);
 	worker_shared_free(&sv.shared);
 	free(sv.workers);
 	free(sv.fds);

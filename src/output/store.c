@@ -239,6 +239,13 @@ static const char store_schema_v7[] =
 	"ALTER TABLE sessions ADD COLUMN via_dst_port INTEGER;"
 
 	/* v7 halfopen: half-open handshakes */
+	"ALTER TABLE sessions ADD COLUMN handshakes INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN summary TEXT;"
+	"ALTER TABLE sessions ADD COLUMN syn_retries INTEGER;"
+	"ALTER TABLE runs ADD COLUMN halfopen_rows INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN halfopen_summarised INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN halfopen_untracked INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN pcap_dropped INTEGER NOT NULL DEFAULT 0;"
 
 	/* v7 pcap: packet traces */
 
@@ -400,6 +407,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", proxy, proxy_error, via_ip, via_port, via_dst_ip, via_dst_port"
 
 	        /* v7 halfopen columns (?80-?89) */
+	        ", handshakes, summary, syn_retries"
 
 	        /* v7 pcap columns (?90-?94) */
 
@@ -415,6 +423,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", ?70, ?71, ?72, ?73, ?74, ?75"
 
 	        /* v7 halfopen values */
+	        ", ?80, ?81, ?82"
 
 	        /* v7 pcap values */
 
@@ -430,6 +439,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v7 proxy run columns (?23-?26) */
 
 	        /* v7 halfopen run columns (?27-?30) */
+	        ", halfopen_rows, halfopen_summarised, halfopen_untracked, pcap_dropped"
 
 	        /* v7 pcap run columns (?31-?34) */
 
@@ -441,6 +451,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v7 proxy run values */
 
 	        /* v7 halfopen run values */
+	        ", ?27, ?28, ?29, ?30"
 
 	        /* v7 pcap run values */
 
@@ -749,6 +760,12 @@ static int store_insert(struct store *st, const struct record *r)
 	}
 
 	/* v7 halfopen binds */
+	if (r->handshakes)
+		sqlite3_bind_int64(s, 80, r->handshakes);
+	if (record_summary_name(r->summary))
+		sqlite3_bind_text(s, 81, record_summary_name(r->summary), -1, SQLITE_STATIC);
+	if (r->reason == CLOSE_SYN_ONLY || r->reason == CLOSE_RST_AFTER_SYNACK)
+		sqlite3_bind_int(s, 82, r->syn_retries);
 
 	/* v7 pcap binds */
 
@@ -817,6 +834,10 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	/* v7 proxy run binds */
 
 	/* v7 halfopen run binds */
+	sqlite3_bind_int64(s, 27, (sqlite3_int64)run->halfopen_rows);
+	sqlite3_bind_int64(s, 28, (sqlite3_int64)run->halfopen_summarised);
+	sqlite3_bind_int64(s, 29, (sqlite3_int64)run->halfopen_untracked);
+	sqlite3_bind_int64(s, 30, (sqlite3_int64)run->pcap_dropped);
 
 	/* v7 pcap run binds */
 
