@@ -5,7 +5,7 @@
 #   make bench        the benchmark against a bare epoll server (bench/run)
 
 CC      ?= cc
-PKGS     = libuv sqlite3 nettle jansson inih
+PKGS     = libuv sqlite3 nettle jansson inih libpcap
 # libyara is not linked: yara_api.c loads it with dlopen when rules are
 # asked for (linking it cost every exec, inetd children's too, ~2 ms). Its
 # headers are used as usual; the library is the soname found here, by its

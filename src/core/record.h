@@ -169,6 +169,8 @@ struct record {
 	/* halfopen: half-open handshakes */
 
 	/* pcap: packet traces */
+	char pcap_file[48];          /* the trace file holding its first packets
+	                              * (PCAPNAME_MAX, a bare name); "" none */
 };
 
 /* A new record of kind for session id, recorded by mode: zeroed but for

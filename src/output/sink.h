@@ -66,6 +66,8 @@ struct sink_run {
 	/* halfopen counters */
 
 	/* pcap counters */
+	uint64_t pcap_lost;          /* packets the trace could not write (full disk, errors) */
+	uint64_t pcap_files_rotated; /* trace files ended at --pcap-file-size */
 };
 
 struct sink;
