@@ -49,6 +49,7 @@ void test_shape(int *passed, int *failed);   /* shape.c */
 void test_report_shapes(int *passed, int *failed);  /* report_shapes.c */
 void test_report_tags(int *passed, int *failed);    /* report_tags.c */
 void test_rule_lint(int *passed, int *failed);      /* rule_lint.c */
+void test_pcap(int *passed, int *failed);           /* pcap.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2540,6 +2541,7 @@ int main(void)
 	test_report_shapes(&passed, &failed);
 	test_report_tags(&passed, &failed);
 	test_rule_lint(&passed, &failed);
+	test_pcap(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
