@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "halfopen.h"
 #include "ident.h"
 #include "listener.h"
 #include "log.h"
@@ -507,6 +508,8 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 			struct timespec wall;
 			clock_gettime(CLOCK_REALTIME, &wall);
 			addr_from_sockaddr(&src, (struct sockaddr *)&ss, len);
+			if (sh->halfopen)
+				halfopen_accepted(sh->halfopen, &src, addr_port(&l->addr));
 			close(fd);
 			session_record_refused(&w->host, l->index, &src, &l->addr,
 			    &wall, LIMIT_FD);
@@ -606,6 +609,8 @@ static void worker_take(struct worker_listener *l, int fd,
 
 	clock_gettime(CLOCK_REALTIME, &wall);
 	addr_from_sockaddr(&src, (const struct sockaddr *)ss, len);
+	if (sh->halfopen)
+		halfopen_accepted(sh->halfopen, &src, addr_port(&l->addr));
 	if (atomic_load(&sh->active) >= sh->cfg->max_conns)
 		limit = LIMIT_MAX_CONNS;
 	else

@@ -26,6 +26,7 @@
 #define WORKER_EVICT_SCAN 4096       /* oldest sessions searched for one to evict at EMFILE */
 
 struct worker_sources;
+struct halfopen;
 
 /* What every worker reads or counts. */
 struct worker_shared {
@@ -50,6 +51,9 @@ struct worker_shared {
 	atomic_uint_fast64_t last_lag_log_ns;
 	atomic_bool stopping;        /* a worker_stop was asked: probe no one new */
 	struct pcap_trace *pcap;     /* the packet trace, set before the workers start; NULL off */
+	/* --half-open: every accepted 4-tuple is told to it, so a handshake
+	 * is never also a half-open row. NULL (no cost) without. */
+	struct halfopen *halfopen;
 };
 
 struct worker_listener {

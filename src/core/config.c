@@ -77,6 +77,12 @@ static const struct config config_default = {
 	 * 16 KiB. 50 ms keeps a flood of those to 20 scans a second, far
 	 * above what ordinary traffic needs (DESIGN.md, Families). */
 	.classify_budget_ms = 50,
+	.half_open = false,
+	.half_open_per_source = 20,
+	.half_open_wait_ms = 0,
+	/* One link type (LINUX_SLL) whatever the listeners are bound to. */
+	.pcap_iface = "any",
+	.pcap_buffer = 4 * 1024 * 1024,
 };
 
 #define SERVE (1u << CONFIG_SERVE)
@@ -209,6 +215,22 @@ static const struct option_row config_options[] = {
 	    CLASSIFY_BUDGET_MAX_MS, "DUR",
 	    "the longest scan of one payload, 1ms..10s; default 50ms", BOTH),
 	    .under = "is outside 1ms..10s", .over = "is outside 1ms..10s"},
+	{CONFIG_ROW("half-open", OPTION_FLAG, FIELD(half_open), 0, 0, NULL,
+	    "record handshakes that never reach accept (needs root or CAP_NET_RAW)", SERVE)},
+	{CONFIG_ROW("half-open-per-source", OPTION_INT, FIELD(half_open_per_source), 1, 1000000, "N",
+	    "half-open rows per source and minute, then one summary row; default 20", SERVE)},
+	{CONFIG_ROW("half-open-wait", OPTION_DURATION, FIELD(half_open_wait_ms), MS_PER_S,
+	    10 * 60 * MS_PER_S, "DUR",
+	    "SYN to syn_only, 0 (from tcp_synack_retries) or 1s..10m; default 0", SERVE),
+	    .zero_ok = true,
+	    .under = "is not 0 or within 1s..10m", .over = "is not 0 or within 1s..10m"},
+	{CONFIG_ROW("pcap-iface", OPTION_NAME, FIELD(pcap_iface), 1, 63, "IFACE",
+	    "the capture's interface; default any", SERVE),
+	    .under = "must be 1 to 63 printable ASCII characters",
+	    .over = "must be 1 to 63 printable ASCII characters"},
+	{CONFIG_ROW("pcap-buffer", OPTION_SIZE, FIELD(pcap_buffer), 1024 * 1024, 256 * 1024 * 1024,
+	    "SIZE", "the capture's kernel ring, 1M..256M; default 4M", SERVE),
+	    .under = "is outside 1M..256M", .over = "is outside 1M..256M"},
 	{CONFIG_ROW("check", OPTION_FLAG, FIELD(check_only), 0, 0, NULL,
 	    "validate the configuration and exit", SERVE)},
 };

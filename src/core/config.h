@@ -65,6 +65,12 @@ struct config {
 	uint64_t max_lag_ms;         /* pause accepting while the writer is this far behind; 0 never */
 	uint64_t classify_budget_ms; /* the longest scan of one payload */
 	bool check_only;             /* --check: validate and exit */
+	/* half-open handshakes and the libpcap capture (issue 10) */
+	bool half_open;              /* record SYN-only and RST-after-SYN-ACK handshakes */
+	int half_open_per_source;    /* their rows per source and minute, then summaries */
+	uint64_t half_open_wait_ms;  /* SYN to syn_only; 0: from tcp_synack_retries */
+	char *pcap_iface;            /* the capture's interface; "any" */
+	size_t pcap_buffer;          /* the capture's kernel ring, bytes */
 };
 
 /* Commands whose options config_parse_args knows (bits 1 << cmd in the

@@ -228,3 +228,12 @@ void record_free(struct record *r)
 	free(r->payload);
 	free(r);
 }
+
+const char *record_summary_name(enum record_summary summary)
+{
+	switch (summary) {
+	case SUMMARY_SOURCE_MINUTE: return "source_minute";
+	case SUMMARY_OVERFLOW: return "overflow";
+	default: return NULL;
+	}
+}

@@ -113,6 +113,16 @@ struct record_ident {
 	char opsys[64], charset[64], userid[512], error[64];
 };
 
+/* What a half-open row stands for. The names are part of the schema. */
+enum record_summary {
+	SUMMARY_NONE,                /* one handshake */
+	SUMMARY_SOURCE_MINUTE,       /* one source's handshakes of a minute past the per-source rows */
+	SUMMARY_OVERFLOW,            /* the handshakes of a minute from sources past the table's cap */
+};
+
+/* The schema name of a summary kind: NULL for SUMMARY_NONE. */
+const char *record_summary_name(enum record_summary summary);
+
 enum record_kind {
 	RECORD_CONNECT,              /* a session began (JSON-lines only) */
 	RECORD_CLOSED,               /* a session ended: the full record */
@@ -125,6 +135,92 @@ enum record_kind {
 enum record_mode {
 	MODE_SERVE,
 	MODE_INETD,
+};
+
+/* syn: the peer's SYN as the kernel saved it (TCP_SAVE_SYN), parsed by
+ * synsig_parse; inline, so a record owns no more for it. */
+#define RECORD_SYN_OPTS 40           /* option kinds: 40 bytes of options at most */
+
+enum record_syn_state {
+	SYN_NONE,                    /* no SYN saved (a SYN cookie, inetd, --syn-fingerprint no) */
+	SYN_PARSED,                  /* every field below holds */
+	SYN_MALFORMED,               /* bytes that are no IPv4/IPv6 + TCP SYN */
+};
+
+/* p0f v3 quirks, one bit each, in p0f's print order. */
+enum record_syn_quirk {
+	SYNQ_DF = 1 << 0,            /* df: IPv4 don't fragment */
+	SYNQ_ID_PLUS = 1 << 1,       /* id+: DF with a non-zero IP ID */
+	SYNQ_ID_MINUS = 1 << 2,      /* id-: no DF, IP ID zero */
+	SYNQ_ECN = 1 << 3,           /* ecn: IP ECN bits, or TCP ECE/CWR */
+	SYNQ_ZERO_PLUS = 1 << 4,     /* 0+: the IPv4 reserved flag */
+	SYNQ_FLOW = 1 << 5,          /* flow: an IPv6 flow label */
+	SYNQ_SEQ_MINUS = 1 << 6,     /* seq-: sequence number zero */
+	SYNQ_ACK_PLUS = 1 << 7,      /* ack+: ack number without ACK */
+	SYNQ_ACK_MINUS = 1 << 8,     /* ack-: ACK with ack number zero */
+	SYNQ_UPTR_PLUS = 1 << 9,     /* uptr+: urgent pointer without URG */
+	SYNQ_URGF_PLUS = 1 << 10,    /* urgf+: URG */
+	SYNQ_PUSHF_PLUS = 1 << 11,   /* pushf+: PSH */
+	SYNQ_TS1_MINUS = 1 << 12,    /* ts1-: own timestamp zero */
+	SYNQ_TS2_PLUS = 1 << 13,     /* ts2+: peer timestamp non-zero in a SYN */
+	SYNQ_OPT_PLUS = 1 << 14,     /* opt+: non-zero bytes after EOL */
+	SYNQ_EXWS = 1 << 15,         /* exws: window scale over 14 */
+	SYNQ_BAD = 1 << 16,          /* bad: a malformed option */
+	SYNQ_COUNT = 17,
+};
+
+/* The SYN's fields, as p0f v3 sees them. Zeroed = SYN_NONE. */
+struct record_syn {
+	uint8_t present;             /* enum record_syn_state */
+	uint8_t ver;                 /* 4 or 6 */
+	uint8_t ttl;                 /* observed TTL / hop limit */
+	uint8_t olen;                /* IPv4 option bytes (0 for IPv6) */
+	uint8_t pclass;              /* 1: the SYN carried payload */
+	uint8_t df;                  /* IPv4 don't fragment */
+	int16_t wscale;              /* window scale shift; -1 no ws option */
+	uint8_t ts;                  /* a timestamp option */
+	uint8_t of_proxy;            /* the SYN is an upstream proxy's (syn_of) */
+	uint8_t nopts;               /* kinds in opts */
+	uint8_t eol_pad;             /* bytes after an EOL (opts ends with 0) */
+	uint8_t opts[RECORD_SYN_OPTS]; /* option kinds in order, as sent */
+	uint16_t mss;                /* 0: no MSS option */
+	uint16_t win;                /* raw window field */
+	uint16_t ip_id;              /* IPv4 ID (0 for IPv6) */
+	uint32_t quirks;             /* enum record_syn_quirk bits */
+};
+
+/* How a SYN matched the p0f database; filled by the writer (p0fdb_match). */
+enum record_os_match {
+	OS_MATCH_NONE,               /* no signature: os NULL */
+	OS_MATCH_EXACT,              /* a specific label, exact */
+	OS_MATCH_GENERIC,            /* a generic label, exact */
+	OS_MATCH_FUZZY,              /* a specific label, fuzzy */
+	OS_MATCH_FUZZY_GENERIC,      /* a generic label, fuzzy */
+};
+
+#define RECORD_OS_NAME 32            /* a p0f label's name and its NUL */
+#define RECORD_OS_FLAVOR 64          /* a p0f label's flavor and its NUL */
+
+struct record_os {
+	uint8_t match;               /* enum record_os_match */
+	uint8_t ittl;                /* the initial TTL: the signature's, else guessed */
+	int16_t hops;                /* ittl - ttl; -1 unknown (a random-TTL signature) */
+	char class_[8];              /* "win", "unix", "other", "!" ("" no match) */
+	char name[RECORD_OS_NAME];   /* e.g. "Linux" */
+	char flavor[RECORD_OS_FLAVOR]; /* e.g. "2.2.x-3.x"; may be "" */
+};
+
+/* TCP_INFO at close (and zero_window sampled on blocked writes). */
+struct record_tcpinfo {
+	uint8_t present;             /* 0: no TCP_INFO (refused, --syn-fingerprint no) */
+	uint8_t zero_window;         /* the peer's window was seen at 0 with data unsent */
+	uint8_t has_snd_wnd;         /* the kernel returned tcpi_snd_wnd (5.4+) */
+	uint8_t has_rwnd_limited;    /* the kernel returned tcpi_rwnd_limited (4.10+) */
+	uint32_t rtt_us, rttvar_us;  /* smoothed RTT and its variance */
+	uint32_t retrans;            /* segments retransmitted, the whole life */
+	uint32_t peer_mss;           /* tcpi_snd_mss */
+	uint32_t peer_window;        /* tcpi_snd_wnd, bytes, at close */
+	uint64_t rwnd_limited_us;    /* time sending was held by the peer's window */
 };
 
 struct record {
@@ -163,10 +259,16 @@ struct record {
 	struct record_class *class;  /* owned; NULL until classified */
 
 	/* syn: the SYN fingerprint and TCP_INFO at close */
+	struct record_syn syn;       /* the peer's SYN; present SYN_NONE: none */
+	struct record_os os;         /* the writer's p0f match (before the sinks) */
+	struct record_tcpinfo tcpi;  /* TCP_INFO at close */
 
 	/* proxy: PROXY protocol */
 
 	/* halfopen: half-open handshakes */
+	uint32_t handshakes;         /* a summary row stands for this many; 0: one */
+	enum record_summary summary; /* SUMMARY_NONE but for summary rows */
+	uint16_t syn_retries;        /* half-open rows: SYNs the peer sent again */
 
 	/* pcap: packet traces */
 	char pcap_file[48];          /* the trace file holding its first packets

@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "log.h"
 #include "outputs.h"
+#include "packets.h"
 #include "sandbox.h"
 #include "state.h"
 #include "worker.h"
@@ -39,6 +40,12 @@ struct serve {
 	struct addr addrs[CONFIG_MAX_LISTEN];
 	int nlisten;
 	struct timespec started;
+	struct packets *packets;     /* the libpcap capture; NULL without --half-open */
+	struct halfopen *halfopen;   /* NULL without --half-open */
+	struct pcap_trace *trace;    /* --pcap: the trace files; NULL: none */
+	uint64_t pcap_dropped;       /* from packets_close */
+	int snaplen;                 /* the capture's: headers, and --pcap-snaplen with --pcap */
+	uint64_t pcap_lost, pcap_rotated;  /* from pcap_trace_close */
 };
 
 /* Lets the daemon hold as many sockets as max-conns asks for, up to what
@@ -168,6 +175,61 @@ static void serve_chroot(struct config *cfg, struct classify *rules)
 		    "files outside it (libyara's magic module) will not match");
 }
 
+/* --half-open or --pcap, as root or with CAP_NET_RAW, after bind and
+ * before the drop: opens the capture on the bound listeners (a failure
+ * exits 2, naming the problem; with --pcap every segment of their ports,
+ * payload up to --pcap-snaplen), gives up the capabilities of a start
+ * without root, and sets up the half-open tables. The trace files are
+ * opened later, as the user (serve_open_trace); the thread starts after
+ * confinement. */
+static void serve_open_capture(struct serve *sv)
+{
+	char err[CONFIG_ERR_LEN];
+	uint64_t wait_ms;
+
+	if (!sv->cfg.half_open && !sv->cfg.pcap_dir)
+		return;
+	sv->snaplen = PACKETS_HEADER_SNAPLEN + (sv->cfg.pcap_dir ? sv->cfg.pcap_snaplen : 0);
+	sv->packets = packets_open(&sv->cfg, sv->addrs, sv->nlisten, sv->cfg.pcap_dir != NULL,
+	    sv->snaplen, err, sizeof(err));
+	if (!sv->packets)
+		log_fatal("%s", err);
+	if (geteuid() != 0 && packets_drop_capabilities(err, sizeof(err)) < 0)
+		log_fatal("%s", err);
+	if (!sv->cfg.half_open)
+		return;
+	wait_ms = sv->cfg.half_open_wait_ms ? sv->cfg.half_open_wait_ms
+	    : halfopen_kernel_wait_ms();
+	sv->halfopen = halfopen_new(sv->addrs, sv->nlisten, &sv->shared.out,
+	    sv->cfg.half_open_per_source, wait_ms, err, sizeof(err));
+	if (!sv->halfopen)
+		log_fatal("%s", err);
+	log_info("half-open: a SYN without an answer is syn_only after %llums; "
+	    "%d row(s) per source and minute, then summaries",
+	    (unsigned long long)wait_ms, sv->cfg.half_open_per_source);
+}
+
+/* --pcap, as the user that writes the files, after a chroot (whose folder
+ * then holds the trace's, or there is none: sandbox_chroot) and before
+ * confinement: the folder is checked and the first file begun (a problem
+ * exits 2). The sessions learn the trace through the workers' shared
+ * part; the capture thread writes it. */
+static void serve_open_trace(struct serve *sv)
+{
+	char err[CONFIG_ERR_LEN];
+
+	if (!sv->cfg.pcap_dir)
+		return;
+	sv->trace = pcap_trace_open(&sv->cfg, packets_linktype(sv->packets), sv->snaplen,
+	    err, sizeof(err));
+	if (!sv->trace)
+		log_fatal("%s", err);
+	sv->shared.pcap = sv->trace;
+	log_info("pcap: packet traces in %s: %d payload byte(s) a packet, files of "
+	    "%llu bytes, at most %d", sv->cfg.pcap_dir, sv->cfg.pcap_snaplen,
+	    (unsigned long long)sv->cfg.pcap_file_size, sv->cfg.pcap_files);
+}
+
 /* Logs the run's counters and stores them in the runs table. Returns the
  * number of session records lost. */
 static uint64_t serve_report(struct serve *sv)
@@ -195,6 +257,24 @@ static uint64_t serve_report(struct serve *sv)
 	uint64_t paused_ns;
 	worker_lag_stats(&sv->shared, uv_hrtime(), &run.lag_pauses, &paused_ns);
 	run.lag_paused_ms = paused_ns / 1000000;
+	if (sv->halfopen) {
+		struct halfopen_counters hc;
+		halfopen_get_counters(sv->halfopen, &hc);
+		run.halfopen_rows = hc.rows;
+		run.halfopen_summarised = hc.summarised;
+		run.halfopen_untracked = hc.untracked;
+		log_info("half-open: %llu row(s), %llu handshake(s) in summaries, "
+		    "%llu SYN(s) untracked (table full), %llu packet(s) dropped by the kernel",
+		    (unsigned long long)hc.rows, (unsigned long long)hc.summarised,
+		    (unsigned long long)hc.untracked, (unsigned long long)sv->pcap_dropped);
+	}
+	run.pcap_dropped = sv->pcap_dropped;
+	run.pcap_lost = sv->pcap_lost;
+	run.pcap_files_rotated = sv->pcap_rotated;
+	if (sv->trace)
+		log_info("pcap: %llu file(s) rotated, %llu packet(s) not written, %llu "
+		    "dropped by the kernel", (unsigned long long)sv->pcap_rotated,
+		    (unsigned long long)sv->pcap_lost, (unsigned long long)sv->pcap_dropped);
 	if (run.lag_pauses)
 		log_info("accepts paused %llu time(s) for the writer's lag (max-lag %llums), "
 		    "%llu ms in all", (unsigned long long)run.lag_pauses,
@@ -316,6 +396,7 @@ int serve_main(int argc, char **argv)
 	struct handoff out = {0};
 	int jail = sandbox_chroot_wanted(&sv.cfg);
 	serve_open_listeners(&sv);
+	serve_open_capture(&sv);
 	if (outputs_compile_rules(&sv.cfg, &rules, oerr, sizeof(oerr)) < 0)
 		log_fatal("%s", oerr);
 	serve_drop_privileges(&sv.cfg, jail);
@@ -329,6 +410,8 @@ int serve_main(int argc, char **argv)
 	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, oerr, sizeof(oerr)) < 0)
 		log_fatal("%s", oerr);
 	writer_handoff(&sv.writer, &sv.shared.out);
+	sv.shared.halfopen = sv.halfopen;
+	serve_open_trace(&sv);
 	/* Confinement, after every file is open and before any thread
 	 * starts (Landlock binds only this thread and those it starts). The
 	 * rules were compiled as root: nothing needs their files now, and the
@@ -342,6 +425,10 @@ int serve_main(int argc, char **argv)
 		    worker_start(&sv.workers[w]) < 0)
 			log_fatal("worker %d: %s", w, err);
 	}
+	/* The capture thread, confined like the others: it only polls, reads
+	 * the ring and asks pcap_stats (getsockopt). */
+	if (sv.packets && packets_start(sv.packets, sv.halfopen, sv.trace) < 0)
+		log_fatal("cannot start the capture thread");
 	log_info("ready: %d worker(s), sensor %s, database %s", sv.nworkers,
 	    sv.cfg.sensor, sv.cfg.db_path);
 
@@ -351,9 +438,14 @@ int serve_main(int argc, char **argv)
 		worker_stop(&sv.workers[w]);
 	for (int w = 0; w < sv.nworkers; w++)
 		worker_join(&sv.workers[w]);
+	/* After the workers (every accept is known), before the writer (the
+	 * last verdicts and summaries are records). */
+	packets_close(sv.packets, &sv.pcap_dropped);
+	pcap_trace_close(sv.trace, &sv.pcap_lost, &sv.pcap_rotated);
 	writer_stop(&sv.writer);
 	uint64_t lost = serve_report(&sv);
 	writer_destroy(&sv.writer);
+	halfopen_free(sv.halfopen);
 	worker_shared_free(&sv.shared);
 	free(sv.workers);
 	free(sv.fds);

@@ -368,6 +368,17 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 		/* proxy fields */
 
 		/* halfopen fields */
+		if (r->reason == CLOSE_SYN_ONLY || r->reason == CLOSE_RST_AFTER_SYNACK) {
+			jsonl_set(&ev, "handshakes", r->handshakes
+			    ? json_integer((json_int_t)r->handshakes) : json_null());
+			jsonl_set(&ev, "summary", record_summary_name(r->summary)
+			    ? json_string(record_summary_name(r->summary)) : json_null());
+			jsonl_set_int(&ev, "syn_retries", (json_int_t)r->syn_retries);
+		} else {
+			jsonl_set(&ev, "handshakes", json_null());
+			jsonl_set(&ev, "summary", json_null());
+			jsonl_set(&ev, "syn_retries", json_null());
+		}
 
 		/* pcap fields */
 		jsonl_set(&ev, "pcap_file", r->pcap_file[0]

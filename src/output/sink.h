@@ -64,6 +64,10 @@ struct sink_run {
 	/* proxy counters */
 
 	/* halfopen counters */
+	uint64_t halfopen_rows;      /* half-open rows of one handshake each */
+	uint64_t halfopen_summarised; /* handshakes counted into summary rows */
+	uint64_t halfopen_untracked; /* SYNs seen while the SYN table was full */
+	uint64_t pcap_dropped;       /* packets the kernel dropped (pcap_stats) */
 
 	/* pcap counters */
 	uint64_t pcap_lost;          /* packets the trace could not write (full disk, errors) */

@@ -207,6 +207,13 @@ static const char store_schema_v7[] =
 	/* v7 proxy: PROXY protocol */
 
 	/* v7 halfopen: half-open handshakes */
+	"ALTER TABLE sessions ADD COLUMN handshakes INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN summary TEXT;"
+	"ALTER TABLE sessions ADD COLUMN syn_retries INTEGER;"
+	"ALTER TABLE runs ADD COLUMN halfopen_rows INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN halfopen_summarised INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN halfopen_untracked INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN pcap_dropped INTEGER NOT NULL DEFAULT 0;"
 
 	/* v7 pcap: packet traces */
 	"ALTER TABLE sessions ADD COLUMN pcap_file TEXT;"
@@ -366,6 +373,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v7 proxy columns (?70-?79) */
 
 	        /* v7 halfopen columns (?80-?89) */
+	        ", handshakes, summary, syn_retries"
 
 	        /* v7 pcap columns (?90-?94) */
 	        ", pcap_file"
@@ -379,6 +387,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v7 proxy values */
 
 	        /* v7 halfopen values */
+	        ", ?80, ?81, ?82"
 
 	        /* v7 pcap values */
 	        ", ?90"
@@ -395,6 +404,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v7 proxy run columns (?23-?26) */
 
 	        /* v7 halfopen run columns (?27-?30) */
+	        ", halfopen_rows, halfopen_summarised, halfopen_untracked, pcap_dropped"
 
 	        /* v7 pcap run columns (?31-?34) */
 	        ", pcap_lost, pcap_files_rotated"
@@ -407,6 +417,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v7 proxy run values */
 
 	        /* v7 halfopen run values */
+	        ", ?27, ?28, ?29, ?30"
 
 	        /* v7 pcap run values */
 	        ", ?31, ?32"
@@ -647,6 +658,12 @@ static int store_insert(struct store *st, const struct record *r)
 	/* v7 proxy binds */
 
 	/* v7 halfopen binds */
+	if (r->handshakes)
+		sqlite3_bind_int64(s, 80, r->handshakes);
+	if (record_summary_name(r->summary))
+		sqlite3_bind_text(s, 81, record_summary_name(r->summary), -1, SQLITE_STATIC);
+	if (r->reason == CLOSE_SYN_ONLY || r->reason == CLOSE_RST_AFTER_SYNACK)
+		sqlite3_bind_int(s, 82, r->syn_retries);
 
 	/* v7 pcap binds */
 	if (r->pcap_file[0])
@@ -717,6 +734,10 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	/* v7 proxy run binds */
 
 	/* v7 halfopen run binds */
+	sqlite3_bind_int64(s, 27, (sqlite3_int64)run->halfopen_rows);
+	sqlite3_bind_int64(s, 28, (sqlite3_int64)run->halfopen_summarised);
+	sqlite3_bind_int64(s, 29, (sqlite3_int64)run->halfopen_untracked);
+	sqlite3_bind_int64(s, 30, (sqlite3_int64)run->pcap_dropped);
 
 	/* v7 pcap run binds */
 	sqlite3_bind_int64(s, 31, (sqlite3_int64)run->pcap_lost);

@@ -50,6 +50,7 @@ void test_report_shapes(int *passed, int *failed);  /* report_shapes.c */
 void test_report_tags(int *passed, int *failed);    /* report_tags.c */
 void test_rule_lint(int *passed, int *failed);      /* rule_lint.c */
 void test_pcap(int *passed, int *failed);           /* pcap.c */
+void test_synsig(int *passed, int *failed);         /* synsig.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2542,6 +2543,7 @@ int main(void)
 	test_report_tags(&passed, &failed);
 	test_rule_lint(&passed, &failed);
 	test_pcap(&passed, &failed);
+	test_synsig(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

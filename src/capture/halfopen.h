@@ -1,0 +1,101 @@
+/* halfopen.h - handshakes that never reach accept(): SYNs the peer never
+ * completed (syn_only) and SYN-ACKs it answered with a RST
+ * (rst_after_synack), seen in captured packets and told apart from
+ * accepted sessions by their 4-tuple, so nothing is counted twice. Past
+ * --half-open-per-source rows per source and minute, handshakes are
+ * counted into one summary row per source, reason and minute. Every table
+ * is allocated once, at its cap: memory stays flat under a SYN flood. */
+#ifndef FLYPAPER_HALFOPEN_H
+#define FLYPAPER_HALFOPEN_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "addr.h"
+#include "config.h"
+#include "handoff.h"
+
+#define HALFOPEN_PENDING_MAX 65536   /* SYNs waiting for a verdict */
+#define HALFOPEN_SOURCES 4096        /* slots of the per-source minute table */
+#define HALFOPEN_ACCEPTED (1u << 18) /* accepted flows remembered (16 bytes each) */
+#define HALFOPEN_ACCEPTED_PROBE 32   /* slots an accepted flow may sit from its home */
+#define HALFOPEN_ACCEPT_GRACE_MS 2000 /* SYN to the first look for its accept */
+#define HALFOPEN_RST_GRACE_MS 1000   /* a RST waits this long for an accept to show */
+#define HALFOPEN_LISTEN_MAX CONFIG_MAX_LISTEN
+
+/* What the decoder keeps of one captured TCP segment. */
+struct halfopen_pkt {
+	struct addr src, dst;        /* the sender and the receiver, with ports */
+	uint8_t flags;               /* TCP flags byte (FIN 0x01 .. CWR 0x80) */
+	uint32_t seq;
+	const uint8_t *ip;           /* the IP header, inside the captured bytes */
+	size_t iplen;                /* captured bytes from ip on (headers at least) */
+};
+
+#define HALFOPEN_TCP_FIN 0x01
+#define HALFOPEN_TCP_SYN 0x02
+#define HALFOPEN_TCP_RST 0x04
+#define HALFOPEN_TCP_ACK 0x10
+
+/* Decodes one captured frame of link type linktype (DLT_EN10MB,
+ * DLT_LINUX_SLL, DLT_LINUX_SLL2, DLT_RAW, DLT_IPV4, DLT_IPV6; bytes from
+ * the peer: nothing is trusted). Returns 0 with out filled for a TCP
+ * segment over IPv4 (not a later fragment) or IPv6 (TCP right after the
+ * fixed header), whose IP and TCP headers were captured whole; -1 for
+ * anything else. */
+int halfopen_decode(int linktype, const uint8_t *bytes, size_t caplen,
+    struct halfopen_pkt *out);
+
+/* The counters of a run (runs table). */
+struct halfopen_counters {
+	uint64_t rows;               /* half-open rows of one handshake each */
+	uint64_t summarised;         /* handshakes counted into summary rows */
+	uint64_t untracked;          /* SYNs seen while the SYN table was full */
+};
+
+struct halfopen;
+
+/* A new half-open tracker for the listeners addrs (nlisten of them): its
+ * records go to *out (read at each push, so it may be filled in later),
+ * per_source rows per source and minute, wait_ms from a SYN to its
+ * syn_only verdict. Allocates every table at its cap. Returns NULL with
+ * err on failure. */
+struct halfopen *halfopen_new(const struct addr *addrs, int nlisten,
+    const struct handoff *out, int per_source, uint64_t wait_ms, char *err,
+    size_t errlen);
+
+/* The wait for a syn_only verdict the kernel implies: its SYN-ACK retries
+ * (/proc/sys/net/ipv4/tcp_synack_retries, 5 if unreadable) at a 1 s
+ * initial timeout, doubling, plus 12 s. Read before confinement. */
+uint64_t halfopen_kernel_wait_ms(void);
+
+/* From a worker (any thread, cheap: one hash, one lock): the session from
+ * src to local port dport was accepted (or refused after accept). */
+void halfopen_accepted(struct halfopen *ho, const struct addr *src,
+    uint16_t dport);
+
+/* The capture thread: one decoded segment seen at wall (the capture's
+ * time stamp) and now_ns (CLOCK_MONOTONIC). Only SYNs and RSTs to a
+ * listener count. */
+void halfopen_packet(struct halfopen *ho, const struct halfopen_pkt *pkt,
+    const struct timespec *wall, uint64_t now_ns);
+
+/* The capture thread, about once a second: the verdicts due at now_ns,
+ * and the summary rows of the minutes past. */
+void halfopen_tick(struct halfopen *ho, uint64_t now_ns);
+
+/* The capture thread, at shutdown: the verdicts a RST already settles,
+ * and every summary. SYNs still waiting are not recorded (counted in the
+ * log). */
+void halfopen_flush(struct halfopen *ho, uint64_t now_ns);
+
+/* The counters so far (any thread). */
+void halfopen_get_counters(struct halfopen *ho, struct halfopen_counters *out);
+
+/* Frees ho. NULL is allowed. */
+void halfopen_free(struct halfopen *ho);
+
+#endif
