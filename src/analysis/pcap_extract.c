@@ -246,7 +246,8 @@ static int pcap_extract_list(const char *dir, struct pcap_extract_file **files)
 		(*files)[n++] = f;
 	}
 	closedir(d);
-	qsort(*files, (size_t)n, sizeof(**files), pcap_extract_file_cmp);
+	if (n)
+		qsort(*files, (size_t)n, sizeof(**files), pcap_extract_file_cmp);
 	return n;
 }
 
@@ -438,6 +439,43 @@ done:
 	return rc;
 }
 
+/* Moves the session ids after the flags, so that "pcap ID -o FILE" reads
+ * as the usage writes it (the shared flag loop stops at the first
+ * operand). Every flag but --help takes a value: "-o -" keeps its "-".
+ * Fills out (argc + 1 slots): the flags, pass 0, then the operands, pass
+ * 1. Returns the new argc. */
+static int pcap_extract_permute(int argc, char **argv, char **out)
+{
+	int n = 1;
+
+	out[0] = argv[0];
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = 1; i < argc; i++) {
+			const char *a = argv[i];
+			if (strcmp(a, "--") == 0) {
+				while (pass == 1 && ++i < argc)
+					out[n++] = argv[i];
+				break;
+			}
+			if (a[0] != '-' || !a[1]) {
+				if (pass == 1)
+					out[n++] = argv[i];
+				continue;
+			}
+			bool value = (a[1] != '-' && strchr("oc", a[1]) && !a[2]) ||
+			    (a[1] == '-' && !strchr(a, '=') && strcmp(a, "--help") != 0);
+			if (pass == 0)
+				out[n++] = argv[i];
+			if (value && i + 1 < argc && pass == 0)
+				out[n++] = argv[i + 1];
+			if (value)
+				i++;
+		}
+	}
+	out[n] = NULL;
+	return n;
+}
+
 int pcap_extract_main(int argc, char **argv)
 {
 	static const struct options_command cmd = {"pcap", pcap_extract_options,
@@ -450,9 +488,18 @@ int pcap_extract_main(int argc, char **argv)
 	char shown[512];
 	int first, n, rc;
 
+	char **sorted = calloc((size_t)argc + 1, sizeof(*sorted));
+	if (!sorted) {
+		fprintf(stderr, "flypaper pcap: out of memory\n");
+		return 2;
+	}
+	argc = pcap_extract_permute(argc, argv, sorted);
+	argv = sorted;
 	first = options_parse(&cmd, argc, argv, &args);
-	if (first <= 0)
+	if (first <= 0) {
+		free(sorted);
 		return first < 0 ? 2 : 0;
+	}
 	if ((rc = pcap_extract_config(&args, &cfg)) != 0)
 		goto done;
 	rc = 2;
@@ -490,6 +537,7 @@ int pcap_extract_main(int argc, char **argv)
 done:
 	sqlite3_close(db);
 	free(ss);
+	free(sorted);
 	config_free(&cfg);
 	return rc;
 }
