@@ -90,12 +90,19 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 			    "FROM db%d.matches m WHERE m.session = s.session ORDER BY m.rule LIMIT 1) "
 			    "AS family, ", i);
 		bool tags = report_has_column(db, name, "tags");
+		/* The OS of the peer's own SYN only: a proxy's SYN (syn_of
+		 * 'proxy') says nothing of the peer (schema 7). */
+		bool syn = report_has_column(db, name, "syn_of");
 		fprintf(s, "%s AS class_state, s.payload_sha256, s.requests, %s AS shape, "
-		    "%s AS tags, %d AS tags_missing "
+		    "%s AS tags, %d AS tags_missing, %s AS os, %s AS syn_state, %s AS handshakes "
 		    "FROM db%d.sessions s WHERE s.start_ts >= '%s' AND s.start_ts < '%s'",
 		    report_has_column(db, name, "class_state") ? "s.class_state" : "'done'",
 		    report_has_column(db, name, "shape") ? "s.shape" : "NULL",
-		    tags ? "s.tags" : "NULL", !tags, i, since, until);
+		    tags ? "s.tags" : "NULL", !tags,
+		    syn ? "CASE WHEN s.syn_of = 'peer' THEN s.os END" : "NULL",
+		    syn ? "CASE s.syn_of WHEN 'peer' THEN 1 WHEN 'proxy' THEN 2 ELSE 0 END" : "0",
+		    report_has_column(db, name, "handshakes") ? "s.handshakes" : "NULL",
+		    i, since, until);
 		fprintf(p, "%sSELECT sha256, size, data FROM db%d.payloads", i ? " UNION ALL " : "", i);
 		if (!*since && !strcmp(until, "9999"))
 			fprintf(r, "%sSELECT target, user_agent FROM db%d.requests",

@@ -23,7 +23,7 @@ _Static_assert(REPORT_TAGS_FAMILIES == REPORT_MAX_FAMILIES,
 
 static const char *const report_class_names[CLASS_COUNT] = {
 	"payload", "late-payload", "handshake-only", "drop-on-data",
-	"drop-on-ident", "waits-forever",
+	"drop-on-ident", "waits-forever", "half-open",
 };
 
 /* Where the pass over the sessions stands. */
@@ -189,6 +189,47 @@ static void report_end_source(struct report_pass *ps)
 	memset(&ps->cur, 0, sizeof(ps->cur));
 }
 
+/* The OS slot of an (escaped) label: the last gathers the rest. */
+static struct report_os *report_os_slot(struct report_model *m, const char *label)
+{
+	for (int i = 0; i < m->nos; i++) {
+		if (!(m->os_rest && i == REPORT_MAX_OS - 1) && strcmp(m->os[i].label, label) == 0)
+			return &m->os[i];
+	}
+	if (m->nos == REPORT_MAX_OS) {
+		m->os_rest = true;
+		return &m->os[REPORT_MAX_OS - 1];
+	}
+	snprintf(m->os[m->nos].label, sizeof(m->os[0].label), "%s", label);
+	return &m->os[m->nos++];
+}
+
+/* Counts a session's OS (columns 16 os and 17 syn_state) under class c:
+ * only the peer's own SYN, matched or not. */
+static void report_count_os(struct report_model *m, sqlite3_stmt *q, enum report_class c)
+{
+	char label[sizeof(m->os[0].label)];
+	int state = sqlite3_column_int(q, 17);
+
+	if (state == 2) {
+		m->os_proxy++;
+		return;
+	}
+	if (state != 1) {
+		m->os_without_syn++;
+		return;
+	}
+	m->os_syn_by_class[c]++;
+	/* the label came from a p0f file and a database: escaped here */
+	if (!store_column_display(q, 16, label, sizeof(label))) {
+		m->os_unmatched_by_class[c]++;
+		return;
+	}
+	struct report_os *o = report_os_slot(m, label);
+	o->sessions++;
+	o->by_class[c]++;
+}
+
 /* The pass over the sessions: counts, bursts, classes, families, hours. */
 static int report_sessions(struct report_model *m, sqlite3 *db)
 {
@@ -198,7 +239,8 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    "SELECT src_ip, start_ts, bytes_in, first_byte_ms, first_out_ms, closed_by, "
 	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
 	    "  payload_sha256 IS NOT NULL, shape, session, "
-	    "  class_state IN ('pending', 'shed', 'skipped'), tags, tags_missing "
+	    "  class_state IN ('pending', 'shed', 'skipped'), tags, tags_missing, os, syn_state, "
+	    "  handshakes "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 
 	if (rc != SQLITE_OK)
@@ -217,6 +259,18 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 
 		if (reason && strcmp(reason, "capacity") == 0) {
 			m->refused++;
+			continue;
+		}
+		/* Never accepted: a class of their own, counted in handshakes
+		 * (a summary row stands for many), and in nothing else, so a
+		 * SYN flood shows here and not in bursts, sources or hours. */
+		if (reason && (!strcmp(reason, "syn_only") || !strcmp(reason, "rst_after_synack"))) {
+			long long n = sqlite3_column_type(q, 18) == SQLITE_NULL ? 1
+			    : sqlite3_column_int64(q, 18);
+			m->half_open += n > 0 ? (long)n : 1;
+			m->by_class[CLASS_HALF_OPEN] += n > 0 ? (long)n : 1;
+			/* their OS by row: a summary row once, by its first SYN */
+			report_count_os(m, q, CLASS_HALF_OPEN);
 			continue;
 		}
 		if (!store_column_display(q, 0, ip, sizeof(ip)))
@@ -252,6 +306,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		    ts, ts_len, f, source);
 		if (sqlite3_column_int(q, 15) && sqlite3_column_int(q, 10))
 			m->untagged++;
+		report_count_os(m, q, c);
 		struct report_hour *h = report_hour(m, ts, ts_len);
 		if (h) {
 			h->sessions++;

@@ -21,6 +21,7 @@
 #define REPORT_TOP 10                /* rows of each top list */
 #define REPORT_SOURCE_SIZES 32       /* a top source's first bursts kept */
 #define REPORT_VALUE_MAX 1024        /* a path or user agent is shown cut to this */
+#define REPORT_MAX_OS 24             /* OS labels counted; the last gathers the rest */
 
 /* How a session behaved, from its timings and who closed it. */
 enum report_class {
@@ -30,6 +31,8 @@ enum report_class {
 	CLASS_DROP_ON_DATA,          /* left within 1 s of flypaper's first byte */
 	CLASS_DROP_ON_IDENT,         /* left within 1 s of the IDENT probe */
 	CLASS_WAITS_FOREVER,         /* sent nothing, held until flypaper's timeout */
+	CLASS_HALF_OPEN,             /* never accepted (syn_only, rst_after_synack):
+	                              * counted in handshakes, in no other section */
 	CLASS_COUNT
 };
 
@@ -59,11 +62,20 @@ struct report_value {
 	long long count;
 };
 
+/* A p0f label of the peers' SYNs and its sessions by behaviour class. */
+struct report_os {
+	char label[96];              /* escaped; in the last slot, the rest */
+	long sessions;
+	long by_class[CLASS_COUNT];
+};
+
 struct report_model {
 	const char *since, *until;   /* the window asked for (checked timestamps) */
 	uint64_t gap_ms;             /* a longer silence ends a source's burst */
 	long sessions;               /* sessions in the window, refused ones apart */
 	long refused;                /* refused at a limit (close reason capacity) */
+	long half_open;              /* half-open handshakes (their rows' handshakes,
+	                              * NULL counting 1), apart like refused */
 	long sources;
 	long by_class[CLASS_COUNT];          /* sessions */
 	long sources_by_class[CLASS_COUNT];  /* sources, by their dominant class */
@@ -96,6 +108,14 @@ struct report_model {
 	long tags_over;              /* tags met past REPORT_TAGS_MAX, not counted */
 	long untagged;               /* sessions with a payload in databases
 	                              * older than schema 6 (no tags: rescan) */
+	/* Operating systems: the p0f labels of the peers' own SYNs. */
+	struct report_os os[REPORT_MAX_OS];      /* in order of first sight */
+	int nos;
+	bool os_rest;                /* os[REPORT_MAX_OS - 1] gathers the labels past it */
+	long os_syn_by_class[CLASS_COUNT];       /* sessions with the peer's SYN */
+	long os_unmatched_by_class[CLASS_COUNT]; /* of them, no signature matched */
+	long os_without_syn;         /* no SYN saved (cookies, inetd, before schema 7) */
+	long os_proxy;               /* the SYN was an upstream proxy's: not counted */
 };
 
 /* The schema name of a class, e.g. "drop-on-ident". */

@@ -7,7 +7,7 @@
 #include <string.h>
 
 static const char *const report_class_colors[CLASS_COUNT] = {
-	"#2b6cb0", "#63b3ed", "#a0aec0", "#dd6b20", "#c53030", "#6b46c1",
+	"#2b6cb0", "#63b3ed", "#a0aec0", "#dd6b20", "#c53030", "#6b46c1", "#718096",
 };
 
 /* One bar of a chart, or one row of a table of counts. */
@@ -135,19 +135,91 @@ static void report_text_tags(FILE *out, const struct report_model *m)
 		fprintf(out, "  (%ld more tags)\n", m->tags_distinct - m->ntags);
 }
 
+/* ---- operating systems (shared) ---------------------------------------- */
+
+#define REPORT_OS_SHOWN 6            /* labels shown per class in text */
+
+/* A label of one class and its sessions. */
+struct report_os_row {
+	const char *label;
+	long sessions;
+};
+
+static int report_os_row_cmp(const void *a, const void *b)
+{
+	const struct report_os_row *x = a, *y = b;
+	if (x->sessions != y->sessions)
+		return x->sessions < y->sessions ? 1 : -1;
+	return strcmp(x->label, y->label);
+}
+
+/* The label shown for slot i: the last slot may gather the rest. */
+static const char *report_os_label(const struct report_model *m, int i)
+{
+	return m->os_rest && i == REPORT_MAX_OS - 1 ? "(other labels)" : m->os[i].label;
+}
+
+/* Class c's labels, most sessions first, with "(no match)" for SYNs no
+ * signature matched; returns how many (rows holds REPORT_MAX_OS + 1). */
+static int report_os_rows(const struct report_model *m, int c, struct report_os_row *rows)
+{
+	int n = 0;
+
+	for (int i = 0; i < m->nos; i++)
+		if (m->os[i].by_class[c])
+			rows[n++] = (struct report_os_row){report_os_label(m, i), m->os[i].by_class[c]};
+	if (m->os_unmatched_by_class[c])
+		rows[n++] = (struct report_os_row){"(no match)", m->os_unmatched_by_class[c]};
+	qsort(rows, (size_t)n, sizeof(rows[0]), report_os_row_cmp);
+	return n;
+}
+
+static long report_os_total(const struct report_model *m)
+{
+	long n = 0;
+
+	for (int c = 0; c < CLASS_COUNT; c++)
+		n += m->os_syn_by_class[c];
+	return n;
+}
+
+static void report_text_os(FILE *out, const struct report_model *m)
+{
+	struct report_os_row rows[REPORT_MAX_OS + 1];
+
+	fprintf(out, "\noperating systems (p0f labels of the peers' own SYNs: %ld sessions with "
+	    "one, %ld without a SYN, %ld behind a proxy not counted)\n", report_os_total(m),
+	    m->os_without_syn, m->os_proxy);
+	for (int c = 0; c < CLASS_COUNT; c++) {
+		long all = m->os_syn_by_class[c];
+		int n = report_os_rows(m, c, rows);
+		if (!all)
+			continue;
+		fprintf(out, "  %-14s %7ld:", report_class_name(c), all);
+		for (int i = 0; i < n && i < REPORT_OS_SHOWN; i++)
+			fprintf(out, "%s %s %.1f%%", i ? "," : "", rows[i].label,
+			    100.0 * rows[i].sessions / all);
+		if (n > REPORT_OS_SHOWN)
+			fprintf(out, ", (%d more)", n - REPORT_OS_SHOWN);
+		fputc('\n', out);
+	}
+}
+
 void report_render_text(FILE *out, const struct report_model *m)
 {
 	size_t n;
 
-	fprintf(out, "flypaper report: %ld sessions from %ld sources, %ld refused\n",
-	    m->sessions, m->sources, m->refused);
+	fprintf(out, "flypaper report: %ld sessions from %ld sources, %ld refused, "
+	    "%ld half-open handshakes\n", m->sessions, m->sources, m->refused, m->half_open);
 	fprintf(out, "\nbursts (gap %llds): %ld\n  size  bursts\n",
 	    (long long)m->gap_ms / 1000, m->bursts);
 	n = report_bars_bursts(m, report_bars);
 	for (size_t i = 0; i < n; i++)
 		fprintf(out, "  %4s  %6ld\n", report_bars[i].label, report_bars[i].value);
 	n = report_bars_classes(m, report_bars);
-	report_text_counts(out, "behaviour (sessions)", report_bars, n, m->sessions);
+	/* of all handshakes: the sessions and the half-open ones */
+	report_text_counts(out, "behaviour (sessions)", report_bars, n,
+	    m->sessions + m->half_open);
 	n = report_bars_families(m, report_bars);
 	report_text_counts(out, "families (sessions)", report_bars, n, m->sessions);
 	fprintf(out, "\ntop sources\n");
@@ -181,6 +253,7 @@ void report_render_text(FILE *out, const struct report_model *m)
 	report_text_values(out, "top user agents", m->user_agents, m->nuser_agents);
 	report_text_shapes(out, m);
 	report_text_tags(out, m);
+	report_text_os(out, m);
 	fprintf(out, "\ntimeline (sessions per hour, UTC)\n");
 	for (size_t i = 0; i < m->nhours; i++)
 		fprintf(out, "  %s  %7ld\n", m->hours[i].key, m->hours[i].sessions);
@@ -285,6 +358,27 @@ static json_t *report_json_tags(const struct report_model *m)
 	    "top", top);
 }
 
+/* {"sessions_with_syn", "without_syn", "proxy_syn", "by_class": {class:
+ * {"sessions", "labels": [[label, sessions]...]}}} */
+static json_t *report_json_os(const struct report_model *m)
+{
+	struct report_os_row rows[REPORT_MAX_OS + 1];
+	json_t *by_class = json_object();
+
+	for (int c = 0; c < CLASS_COUNT; c++) {
+		json_t *labels = json_array();
+		int n = report_os_rows(m, c, rows);
+		for (int i = 0; i < n; i++)
+			json_array_append_new(labels, json_pack("[s, I]", rows[i].label,
+			    (json_int_t)rows[i].sessions));
+		json_object_set_new(by_class, report_class_name(c), json_pack("{s:I, s:o}",
+		    "sessions", (json_int_t)m->os_syn_by_class[c], "labels", labels));
+	}
+	return json_pack("{s:I, s:I, s:I, s:o}", "sessions_with_syn",
+	    (json_int_t)report_os_total(m), "without_syn", (json_int_t)m->os_without_syn,
+	    "proxy_syn", (json_int_t)m->os_proxy, "by_class", by_class);
+}
+
 static json_t *report_json(const struct report_model *m)
 {
 	json_t *root = json_object(), *sclasses = json_object(), *top_sources = json_array();
@@ -295,6 +389,7 @@ static json_t *report_json(const struct report_model *m)
 		    json_integer(m->sources_by_class[c]));
 	json_object_set_new(root, "sessions", json_integer(m->sessions));
 	json_object_set_new(root, "refused", json_integer(m->refused));
+	json_object_set_new(root, "half_open", json_integer(m->half_open));
 	json_object_set_new(root, "sources", json_integer(m->sources));
 	json_object_set_new(root, "since", json_string(m->since));
 	json_object_set_new(root, "until", json_string(m->until));
@@ -319,6 +414,7 @@ static json_t *report_json(const struct report_model *m)
 	    "user_agents", report_json_values(m->user_agents, m->nuser_agents)));
 	json_object_set_new(root, "unknown_shapes", report_json_shapes(m));
 	json_object_set_new(root, "techniques", report_json_tags(m));
+	json_object_set_new(root, "operating_systems", report_json_os(m));
 	return root;
 }
 
@@ -532,6 +628,42 @@ static void report_html_tags(FILE *out, const struct report_model *m)
 		fprintf(out, "<p>%ld more tags.</p>\n", m->tags_distinct - m->ntags);
 }
 
+/* A table: a row per label (and "(no match)"), a column per behaviour
+ * class, each cell the sessions and their share of the class. */
+static void report_html_os(FILE *out, const struct report_model *m)
+{
+	fprintf(out, "<h2>Operating systems</h2>\n<p>p0f labels of the peers' own SYNs: "
+	    "%ld sessions with one, %ld without a SYN, %ld behind a proxy not counted.</p>\n"
+	    "<table id=\"os\"><tr><th>label</th>", report_os_total(m), m->os_without_syn,
+	    m->os_proxy);
+	for (int c = 0; c < CLASS_COUNT; c++) {
+		fputs("<th>", out);
+		report_html_escape(out, report_class_name(c));
+		fputs("</th>", out);
+	}
+	fputs("</tr>\n", out);
+	for (int i = 0; i <= m->nos; i++) {
+		const long *by = i < m->nos ? m->os[i].by_class : m->os_unmatched_by_class;
+		long any = 0;
+		for (int c = 0; c < CLASS_COUNT; c++)
+			any += by[c];
+		if (!any)
+			continue;
+		fputs("<tr><td>", out);
+		report_html_escape(out, i < m->nos ? report_os_label(m, i) : "(no match)");
+		fputs("</td>", out);
+		for (int c = 0; c < CLASS_COUNT; c++) {
+			if (by[c])
+				fprintf(out, "<td>%ld (%.1f%%)</td>", by[c],
+				    100.0 * by[c] / m->os_syn_by_class[c]);
+			else
+				fputs("<td></td>", out);
+		}
+		fputs("</tr>\n", out);
+	}
+	fputs("</table>\n", out);
+}
+
 void report_render_html(FILE *out, const struct report_model *m)
 {
 	size_t n;
@@ -550,6 +682,8 @@ void report_render_html(FILE *out, const struct report_model *m)
 	    "</style></head><body>\n<h1>flypaper report</h1>\n", out);
 	fprintf(out, "<p>%ld sessions from %ld sources; %ld bursts; %ld refused.</p>\n",
 	    m->sessions, m->sources, m->bursts, m->refused);
+	fprintf(out, "<p>%ld half-open handshakes (never accepted: SYN scans).</p>\n",
+	    m->half_open);
 	report_html_timeline(out, m);
 	n = report_bars_bursts(m, report_bars);
 	report_svg_hbars(out, "chart-bursts", "Burst sizes (connections per burst)",
@@ -575,5 +709,6 @@ void report_render_html(FILE *out, const struct report_model *m)
 	report_html_values(out, "Top user agents", m->user_agents, m->nuser_agents);
 	report_html_shapes(out, m);
 	report_html_tags(out, m);
+	report_html_os(out, m);
 	fputs("</body></html>\n", out);
 }

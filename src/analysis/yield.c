@@ -73,7 +73,8 @@ int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows,
 	    "SELECT coalesce(strategy, '-'), count(*), count(DISTINCT src_ip), "
 	    "  sum(bytes_in > 0), sum(first_out_ms IS NOT NULL), "
 	    "  sum(closed_by = 'peer' AND peer_close_after_out_ms <= ?2) "
-	    "FROM sessions WHERE close_reason IS NOT 'capacity' AND start_ts >= ?1 "
+	    "FROM sessions WHERE close_reason NOT IN ('capacity', 'syn_only', "
+	    "  'rst_after_synack') AND start_ts >= ?1 "
 	    "GROUP BY 1 ORDER BY 1", -1, &q, NULL);
 	if (rc != SQLITE_OK)
 		return rc;

@@ -14,6 +14,7 @@
 #include "list.h"
 #include "log.h"
 #include "record.h"
+#include "synsig.h"
 
 #define HALFOPEN_NIL UINT32_MAX
 #define HALFOPEN_BUCKETS (2 * HALFOPEN_PENDING_MAX)  /* hash chains of the SYN table */
@@ -207,12 +208,14 @@ struct halfopen_entry {
 	struct list_link link;       /* in the list of its state, oldest first */
 	uint32_t next;               /* hash chain; free list when free */
 	uint8_t state;
+	uint8_t late_rst;            /* a RST with ACK came: decided at the wait, not the grace */
 	uint16_t retries;            /* the same SYN again */
 	uint32_t seq;
 	struct halfopen_flow flow;
 	uint64_t syn_ns, rst_ns;     /* CLOCK_MONOTONIC */
 	struct timespec syn_wall, rst_wall;
 	struct addr src, dst;
+	struct record_syn syn;       /* the first SYN, parsed */
 };
 
 /* What a summary row says of one source, reason and minute. */
@@ -220,6 +223,7 @@ struct halfopen_summary {
 	uint32_t n;                  /* handshakes; 0: no row */
 	struct timespec first, last; /* their SYNs */
 	struct addr src, dst;        /* the first's */
+	struct record_syn syn;       /* the first's SYN */
 };
 
 enum { SUM_SYN_ONLY, SUM_RST, SUM_KINDS };
@@ -320,6 +324,15 @@ oom:
 	}
 	snprintf(err, errlen, "half-open: out of memory for its tables");
 	return NULL;
+}
+
+size_t halfopen_table_bytes(void)
+{
+	return sizeof(struct halfopen) +
+	    HALFOPEN_PENDING_MAX * sizeof(struct halfopen_entry) +
+	    HALFOPEN_BUCKETS * sizeof(uint32_t) +
+	    HALFOPEN_SOURCES * sizeof(struct halfopen_source) +
+	    HALFOPEN_ACCEPTED * sizeof(struct halfopen_accept);
 }
 
 void halfopen_free(struct halfopen *ho)
@@ -428,7 +441,7 @@ static bool halfopen_was_accepted(struct halfopen *ho, const struct halfopen_flo
 static void halfopen_push(struct halfopen *ho, enum close_reason reason,
     const struct addr *src, const struct addr *dst, const struct timespec *start,
     const struct timespec *end, uint32_t handshakes, enum record_summary summary,
-    uint16_t retries)
+    uint16_t retries, const struct record_syn *syn)
 {
 	struct record *r = record_new(RECORD_CLOSED, MODE_SERVE, record_new_id());
 
@@ -446,6 +459,7 @@ static void halfopen_push(struct halfopen *ho, enum close_reason reason,
 	r->handshakes = handshakes;
 	r->summary = summary;
 	r->syn_retries = retries;
+	r->syn = *syn;
 	queue_push(ho->out->queue, r);
 }
 
@@ -506,7 +520,7 @@ static void halfopen_summary_rows(struct halfopen *ho, struct halfopen_source *s
 			src.u.sa.sa_family = (sa_family_t)family;
 		}
 		halfopen_push(ho, k == SUM_RST ? CLOSE_RST_AFTER_SYNACK : CLOSE_SYN_ONLY,
-		    &src, &m->dst, &m->first, &m->last, m->n, kind, 0);
+		    &src, &m->dst, &m->first, &m->last, m->n, kind, 0, &m->syn);
 	}
 }
 
@@ -533,7 +547,7 @@ static void halfopen_decide(struct halfopen *ho, const struct halfopen_entry *e,
 		s->rows++;
 		atomic_fetch_add(&ho->rows, 1);
 		halfopen_push(ho, reason, &e->src, &e->dst, &e->syn_wall, end, 0,
-		    SUMMARY_NONE, e->retries);
+		    SUMMARY_NONE, e->retries, &e->syn);
 		return;
 	}
 	struct halfopen_summary *m = &s->sum[reason == CLOSE_RST_AFTER_SYNACK ? SUM_RST : SUM_SYN_ONLY];
@@ -541,6 +555,7 @@ static void halfopen_decide(struct halfopen *ho, const struct halfopen_entry *e,
 		m->first = e->syn_wall;
 		m->src = e->src;
 		m->dst = e->dst;
+		m->syn = e->syn;
 	}
 	m->n++;
 	m->last = e->syn_wall;
@@ -641,12 +656,16 @@ static void halfopen_syn(struct halfopen *ho, const struct halfopen_pkt *pkt,
 	e->next = ho->heads[b];
 	ho->heads[b] = idx;
 	e->state = ENTRY_NEW;
+	e->late_rst = 0;
 	e->retries = 0;
 	e->seq = pkt->seq;
 	e->syn_ns = now_ns;
 	e->syn_wall = *wall;
 	e->src = pkt->src;
 	e->dst = pkt->dst;
+	/* The fingerprint, as for an accepted session's saved SYN: a
+	 * malformed one says so (present SYN_MALFORMED). */
+	synsig_parse(pkt->ip, pkt->iplen, &e->syn);
 	list_append(&ho->fresh, &e->link);
 }
 
@@ -668,6 +687,20 @@ void halfopen_packet(struct halfopen *ho, const struct halfopen_pkt *pkt,
 	struct halfopen_entry *e = halfopen_find(ho, &f);
 	if (!e || e->state == ENTRY_RESET)
 		return;
+	/* A stack answers a SYN-ACK it has no socket for with a bare RST
+	 * (its sequence number taken from our ACK field): such a handshake
+	 * never completed, so it cannot be waiting in the listen backlog.
+	 * A RST with ACK is what an established connection's abort sends:
+	 * its 4-tuple may yet be accepted (accepting pauses while the writer
+	 * lags), so it waits for the full --half-open-wait. */
+	if (fl & HALFOPEN_TCP_ACK) {
+		if (!e->late_rst) {
+			e->late_rst = 1;
+			e->rst_ns = now_ns;
+			e->rst_wall = *wall;
+		}
+		return;
+	}
 	e->state = ENTRY_RESET;
 	e->rst_ns = now_ns;
 	e->rst_wall = *wall;
@@ -702,12 +735,15 @@ void halfopen_tick(struct halfopen *ho, uint64_t now_ns)
 		list_remove(&e->link);
 		list_append(&ho->waiting, &e->link);
 	}
-	/* No RST and no accept within the wait: syn_only. */
+	/* No RST and no accept within the wait: syn_only (a RST with ACK
+	 * and still no accept: rst_after_synack). */
 	while (!list_empty(&ho->waiting)) {
 		struct halfopen_entry *e = list_entry(ho->waiting.next, struct halfopen_entry, link);
 		if (now_ns - e->syn_ns < ho->wait_ns)
 			break;
-		if (!halfopen_was_accepted(ho, &e->flow)) {
+		if (!halfopen_was_accepted(ho, &e->flow) && e->late_rst) {
+			halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
+		} else if (!halfopen_was_accepted(ho, &e->flow)) {
 			struct timespec end = e->syn_wall;
 			end.tv_sec += (time_t)(ho->wait_ns / 1000000000ULL);
 			end.tv_nsec += (long)(ho->wait_ns % 1000000000ULL);

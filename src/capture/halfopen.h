@@ -67,6 +67,10 @@ struct halfopen *halfopen_new(const struct addr *addrs, int nlisten,
     const struct handoff *out, int per_source, uint64_t wait_ms, char *err,
     size_t errlen);
 
+/* The bytes of every table halfopen_new allocates (all of them, at their
+ * caps, whatever the traffic). */
+size_t halfopen_table_bytes(void);
+
 /* The wait for a syn_only verdict the kernel implies: its SYN-ACK retries
  * (/proc/sys/net/ipv4/tcp_synack_retries, 5 if unreadable) at a 1 s
  * initial timeout, doubling, plus 12 s. Read before confinement. */

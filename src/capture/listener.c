@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,6 +77,13 @@ int listener_open(const struct addr *a, bool first, struct addr *bound,
 err:
 	close(fd);
 	return -1;
+}
+
+int listener_save_syn(int fd)
+{
+	int one = 1;
+
+	return setsockopt(fd, IPPROTO_TCP, TCP_SAVE_SYN, &one, sizeof(one));
 }
 
 int listener_from_systemd(int *first)

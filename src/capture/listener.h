@@ -19,6 +19,11 @@
 int listener_open(const struct addr *a, bool first, struct addr *bound,
     char *err, size_t errlen);
 
+/* Asks the kernel to keep each SYN that reaches the listening socket fd
+ * (TCP_SAVE_SYN), for tcpinfo_saved_syn after accept. Per socket: each
+ * SO_REUSEPORT socket needs it; dup()s share it. Returns 0 or -1 (errno). */
+int listener_save_syn(int fd);
+
 /* The sockets systemd passed (LISTEN_PID, LISTEN_FDS): returns their count
  * (0 when not socket-activated), with the first fd in *first (always 3).
  * The variables are removed from the environment. */

@@ -22,6 +22,7 @@
 #include "queue.h"
 #include "respond.h"
 #include "strategy.h"
+#include "tcpinfo.h"
 #include "units.h"
 
 #define SESSION_MIN_BUF 1024
@@ -228,6 +229,10 @@ size_t session_send(struct session *s, const char *data, size_t len,
 	}
 	session_count_out(s, (size_t)n);
 	size_t rest = len - (size_t)n;
+	/* A write that would block is when a peer that stopped reading shows:
+	 * rare, so one TCP_INFO read each time is cheap. */
+	if (rest && !s->zero_window && !s->fd_closed && s->host->cfg->syn_fingerprint)
+		s->zero_window = tcpinfo_zero_window(s->fd);
 	if (rest == 0 || droppable)
 		return (size_t)n;
 	if (s->out_queued + rest > SESSION_OUT_MAX) {
@@ -512,6 +517,9 @@ void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_
 	(void)ctx;
 	if (s->state != SESSION_OPEN)
 		return;
+	/* output still queued at a deadline: is the peer's window shut? */
+	if (s->out_queued && !s->zero_window && !s->fd_closed && cfg->syn_fingerprint)
+		s->zero_window = tcpinfo_zero_window(s->fd);
 	if (slot == TIMEOUT_STRATEGY) {
 		if (s->strategy->ops->deadline)
 			s->strategy->ops->deadline(s, s->strategy, now_ns);
@@ -585,6 +593,15 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	r->peer_close_after_ident_ms = r->closed_by_peer && s->ident_sent_ns
 	    && s->ident_sent_ns <= left ? session_ms(s->ident_sent_ns, left) : -1;
 	r->http = session_http_state(s);
+	/* The fd is still open here. The saved SYN is read now, not at
+	 * accept: the kernel keeps its copy (~96 bytes) until the first read,
+	 * and holding the parsed one in the session would cost every idle
+	 * session 64 bytes past its malloc chunk (DESIGN.md, "Memory"). */
+	if (s->host->cfg->syn_fingerprint && !s->fd_closed) {
+		tcpinfo_saved_syn(s->fd, &r->syn);
+		r->tcpi.zero_window = s->zero_window;
+		tcpinfo_read(s->fd, &r->tcpi);
+	}
 	r->ident = s->ident;
 	s->ident = NULL;
 	/* The queue counts what a record holds: no spare request slots. */
@@ -718,7 +735,8 @@ static void session_queue_connect(struct session_host *h, const struct session *
 }
 
 void session_record_refused(struct session_host *h, int listener, const struct addr *src,
-    const struct addr *dst, const struct timespec *wall, enum record_limit limit)
+    const struct addr *dst, const struct timespec *wall, enum record_limit limit,
+    const struct record_syn *syn)
 {
 	struct record *r = record_new(RECORD_CLOSED, h->mode, record_new_id());
 
@@ -734,6 +752,8 @@ void session_record_refused(struct session_host *h, int listener, const struct a
 	r->dst = *dst;
 	r->reason = CLOSE_CAPACITY;
 	r->limit = limit;
+	if (syn)
+		r->syn = *syn;
 	r->strategy = respond_pick(h->respond, listener, src)->name;
 	queue_push(h->out->queue, r);
 }
@@ -761,7 +781,7 @@ int session_start(struct session_host *h, int fd, int listener, const struct add
 		log_error("session: out of memory: refusing a connection");
 		h->release_source(h, src);
 		session_record_refused(h, listener, src, dst ? dst : src, wall,
-		    LIMIT_NONE);
+		    LIMIT_NONE, NULL);
 		return -1;
 	}
 	s->host = h;
@@ -800,9 +820,10 @@ int session_start(struct session_host *h, int fd, int listener, const struct add
 	s->tcp.data = s;
 	rc = uv_tcp_open(&s->tcp, fd);
 	s->has_handle = true;
-	if (rc != 0)
+	if (rc != 0) {
 		close(fd);           /* the handle did not take it */
-	else if (session_submit_held(s) && !s->fin_ns)
+		s->fd_closed = true; /* its number may be another socket's now */
+	} else if (session_submit_held(s) && !s->fin_ns)
 		rc = uv_read_start((uv_stream_t *)&s->tcp, session_on_alloc,
 		    session_on_read);
 	if (!s->strategy->ops->no_idle_timeout)

@@ -120,6 +120,8 @@ struct session {
 	bool has_handle : 1;         /* tcp is open on fd (else read-ahead only) */
 	bool over_budget : 1;        /* --max-buffered was full: bytes went uncaptured,
 	                              * or output could not be queued */
+	bool zero_window : 1;        /* a blocked write saw the peer's window at 0 */
+	bool fd_closed : 1;          /* fd was closed early (the handle refused it) */
 };
 
 /* Starts a session of the loop h on an accepted, non-blocking socket fd
@@ -147,9 +149,10 @@ void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_
 
 /* Records a connection that the loop h accepted on listener number
  * `listener` but refused (fd already closed) by limit, with the strategy
- * it would have had. */
+ * it would have had, and its SYN (NULL: none read). */
 void session_record_refused(struct session_host *h, int listener, const struct addr *src,
-    const struct addr *dst, const struct timespec *wall, enum record_limit limit);
+    const struct addr *dst, const struct timespec *wall, enum record_limit limit,
+    const struct record_syn *syn);
 
 #ifdef FLYPAPER_TEST_HOOKS
 /* Tests only (the unit builds): while nonzero, building a session's record

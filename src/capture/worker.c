@@ -15,6 +15,7 @@
 #include "ident.h"
 #include "listener.h"
 #include "log.h"
+#include "tcpinfo.h"
 
 #define WORKER_LOG_EVERY_NS (10ULL * 1000000000ULL)
 #define WORKER_SOURCE_SLACK 256      /* sessions between accept and the max-conns count */
@@ -512,7 +513,7 @@ static void worker_refuse_at_fd_limit(struct worker_listener *l, int err)
 				halfopen_accepted(sh->halfopen, &src, addr_port(&l->addr));
 			close(fd);
 			session_record_refused(&w->host, l->index, &src, &l->addr,
-			    &wall, LIMIT_FD);
+			    &wall, LIMIT_FD, NULL);
 		}
 		w->reserve_fd = -1;
 		worker_reserve_refill(w);    /* still -1: refilled later */
@@ -616,8 +617,16 @@ static void worker_take(struct worker_listener *l, int fd,
 	else
 		limit = worker_source_acquire(sh, &src);
 	if (limit != LIMIT_NONE) {
+		struct record_syn syn;
+
+		/* the SYN costs one read while the fd is open */
+		if (sh->cfg->syn_fingerprint)
+			tcpinfo_saved_syn(fd, &syn);
+		else
+			memset(&syn, 0, sizeof(syn));
 		close(fd);
-		session_record_refused(&w->host, l->index, &src, &l->addr, &wall, limit);
+		session_record_refused(&w->host, l->index, &src, &l->addr, &wall, limit,
+		    &syn);
 		return;
 	}
 	session_start(&w->host, fd, l->index, &src, l->wildcard ? NULL : &l->addr,

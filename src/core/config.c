@@ -77,6 +77,8 @@ static const struct config config_default = {
 	 * 16 KiB. 50 ms keeps a flood of those to 20 scans a second, far
 	 * above what ordinary traffic needs (DESIGN.md, Families). */
 	.classify_budget_ms = 50,
+	.syn_fingerprint = 1,
+	.p0f_db = NULL,              /* /etc/p0f/p0f.fp, missing = a warning */
 	.half_open = false,
 	.half_open_per_source = 20,
 	.half_open_wait_ms = 0,
@@ -97,6 +99,8 @@ static const struct config config_default = {
 	.metavar = metavar_, .help = help_, .commands = commands_, .section = "flypaper"
 
 static int config_set_listen(void *base, const char *value, char *err, size_t errlen);
+
+static const char *const config_yes_no[] = {"no", "yes", NULL};
 
 static const char *const config_on_timeout_names[] = {
 	[ON_TIMEOUT_DROP] = "drop",
@@ -215,6 +219,12 @@ static const struct option_row config_options[] = {
 	    CLASSIFY_BUDGET_MAX_MS, "DUR",
 	    "the longest scan of one payload, 1ms..10s; default 50ms", BOTH),
 	    .under = "is outside 1ms..10s", .over = "is outside 1ms..10s"},
+	{CONFIG_ROW("syn-fingerprint", OPTION_CHOICE, FIELD(syn_fingerprint), 0, 0, "yes|no",
+	    "record each peer's SYN (TCP_SAVED_SYN) and TCP_INFO at close; default yes", BOTH),
+	    .choices = config_yes_no},
+	{CONFIG_ROW("p0f-db", OPTION_STRING, FIELD(p0f_db), 1, 1024, "PATH",
+	    "the p0f v3 database SYNs are matched to, or none; default /etc/p0f/p0f.fp", BOTH),
+	    .under = "must be 1 to 1024 characters", .over = "must be 1 to 1024 characters"},
 	{CONFIG_ROW("half-open", OPTION_FLAG, FIELD(half_open), 0, 0, NULL,
 	    "record handshakes that never reach accept (needs root or CAP_NET_RAW)", SERVE)},
 	{CONFIG_ROW("half-open-per-source", OPTION_INT, FIELD(half_open_per_source), 1, 1000000, "N",

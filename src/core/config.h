@@ -64,6 +64,8 @@ struct config {
 	uint64_t flush_timeout_ms;   /* how long exit waits for a failing store */
 	uint64_t max_lag_ms;         /* pause accepting while the writer is this far behind; 0 never */
 	uint64_t classify_budget_ms; /* the longest scan of one payload */
+	int syn_fingerprint;         /* 1: TCP_SAVE_SYN on listeners, TCP_INFO at close */
+	char *p0f_db;                /* p0f.fp to match SYNs to; NULL the default; "none" */
 	bool check_only;             /* --check: validate and exit */
 	/* half-open handshakes and the libpcap capture (issue 10) */
 	bool half_open;              /* record SYN-only and RST-after-SYN-ACK handshakes */

@@ -297,31 +297,46 @@ static int synsig_div(unsigned win, unsigned div, unsigned *mul)
 	return 1;
 }
 
+int synsig_window(const struct record_syn *s, unsigned *mul)
+{
+	unsigned win = s->win, mss = s->mss;
+
+	/* As p0f classes an observed window: a multiple of the MSS (or of the
+	 * MSS less a timestamp option, or of a 1500-byte link's), else of the
+	 * MTU (the MSS and the headers, or 1500), else the number. */
+	if (!win || mss < 100)
+		return SYNSIG_WIN_NUMBER;
+	if (synsig_div(win, mss, mul) ||
+	    (s->ts && synsig_div(win, mss - 12, mul)) ||
+	    synsig_div(win, 1500 - 40, mul) ||
+	    (s->ts && synsig_div(win, 1500 - 40 - 12, mul)) ||
+	    (s->ver == 6 && synsig_div(win, 1500 - 60, mul)) ||
+	    (s->ver == 6 && s->ts && synsig_div(win, 1500 - 60 - 12, mul)))
+		return SYNSIG_WIN_MSS;
+	if (synsig_div(win, mss + 40, mul) ||
+	    (s->ver == 6 && synsig_div(win, mss + 60, mul)) ||
+	    synsig_div(win, 1500, mul))
+		return SYNSIG_WIN_MTU;
+	return SYNSIG_WIN_NUMBER;
+}
+
 void synsig_wsize(const struct record_syn *s, char *buf, size_t len)
 {
-	unsigned win = s->win, mss = s->mss, mul;
+	unsigned mul = 0;
 
-	/* As p0f names an observed window: a multiple of the MSS (or of the
-	 * MSS less a timestamp option, or of a 1500-byte link's), else of
-	 * the MTU (the MSS and the headers, or 1500), else the number. */
-	if (win && mss >= 100) {
-		if (synsig_div(win, mss, &mul) ||
-		    (s->ts && synsig_div(win, mss - 12, &mul)) ||
-		    synsig_div(win, 1500 - 40, &mul) ||
-		    (s->ts && synsig_div(win, 1500 - 40 - 12, &mul)) ||
-		    (s->ver == 6 && synsig_div(win, 1500 - 60, &mul)) ||
-		    (s->ver == 6 && s->ts && synsig_div(win, 1500 - 60 - 12, &mul))) {
-			snprintf(buf, len, "mss*%u", mul);
-			return;
-		}
-		if (synsig_div(win, mss + 40, &mul) ||
-		    (s->ver == 6 && synsig_div(win, mss + 60, &mul)) ||
-		    synsig_div(win, 1500, &mul)) {
-			snprintf(buf, len, "mtu*%u", mul);
-			return;
-		}
+	switch (synsig_window(s, &mul)) {
+	case SYNSIG_WIN_MSS: snprintf(buf, len, "mss*%u", mul); break;
+	case SYNSIG_WIN_MTU: snprintf(buf, len, "mtu*%u", mul); break;
+	default: snprintf(buf, len, "%u", s->win); break;
 	}
-	snprintf(buf, len, "%u", win);
+}
+
+int synsig_has_option(const struct record_syn *s, uint8_t kind)
+{
+	for (unsigned i = 0; i < s->nopts && i < RECORD_SYN_OPTS; i++)
+		if (s->opts[i] == kind)
+			return 1;
+	return 0;
 }
 
 void synsig_format(const struct record_syn *s, char *buf)

@@ -34,9 +34,22 @@ void synsig_olayout(const struct record_syn *s, char *buf);
  * into buf (SYNSIG_QUIRKS_MAX). */
 void synsig_quirks(uint32_t quirks, char *buf);
 
+enum synsig_win {
+	SYNSIG_WIN_NUMBER,           /* the window as it is */
+	SYNSIG_WIN_MSS,              /* a multiple of the MSS */
+	SYNSIG_WIN_MTU,              /* a multiple of the MTU */
+};
+
+/* How p0f classes an observed window (enum synsig_win), with the
+ * multiplier in *mul for MSS and MTU; what "mss*N" signatures match. */
+int synsig_window(const struct record_syn *s, unsigned *mul);
+
 /* Writes the window as p0f prints an observed one: "mss*N", "mtu*N" or
  * the number, into buf (at least 16 bytes). */
 void synsig_wsize(const struct record_syn *s, char *buf, size_t len);
+
+/* Whether the SYN carried an option of kind (2: MSS, 3: window scale). */
+int synsig_has_option(const struct record_syn *s, uint8_t kind);
 
 /* Writes the p0f v3 signature of the SYN as p0f prints raw_sig, e.g.
  * "4:64+0:0:65495:mss*1,10:mss,sok,ts,nop,ws:df,id+:0", into buf

@@ -19,6 +19,7 @@
 #include "classify.h"
 #include "config.h"
 #include "listener.h"
+#include "p0fdb.h"
 #include "log.h"
 #include "outputs.h"
 #include "packets.h"
@@ -86,6 +87,10 @@ static void serve_open_listeners(struct serve *sv)
 			if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0 ||
 			    addr_from_sockaddr(&sv->addrs[i], (struct sockaddr *)&ss, len) < 0)
 				log_fatal("systemd socket %d is not a TCP socket", fd);
+			/* one setsockopt covers the dups: they share the socket */
+			if (sv->cfg.syn_fingerprint && listener_save_syn(fd) < 0)
+				log_warn("systemd socket %d: TCP_SAVE_SYN: %s: no SYN "
+				    "fingerprints from it", fd, strerror(errno));
 			for (int w = 0; w < sv->nworkers; w++) {
 				sv->fds[w][i] = w == 0 ? fd : dup(fd);
 				if (sv->fds[w][i] < 0)
@@ -108,6 +113,10 @@ static void serve_open_listeners(struct serve *sv)
 			int fd = listener_open(&want, w == 0, &bound, err, sizeof(err));
 			if (fd < 0)
 				log_fatal("%s", err);
+			if (sv->cfg.syn_fingerprint && listener_save_syn(fd) < 0)
+				log_fatal("%s: TCP_SAVE_SYN: %s (--syn-fingerprint no "
+				    "goes without)", addr_format(&want, text, sizeof(text)),
+				    strerror(errno));
 			/* Port 0: the first socket picks the port, the other
 			 * workers' sockets join it. */
 			if (w == 0) {
@@ -194,8 +203,12 @@ static void serve_open_capture(struct serve *sv)
 	    sv->snaplen, err, sizeof(err));
 	if (!sv->packets)
 		log_fatal("%s", err);
-	if (geteuid() != 0 && packets_drop_capabilities(err, sizeof(err)) < 0)
-		log_fatal("%s", err);
+	if (geteuid() != 0) {
+		if (packets_drop_capabilities(err, sizeof(err)) < 0)
+			log_fatal("%s", err);
+		log_info("half-open: capabilities given up: a packet socket can no "
+		    "longer be opened");
+	}
 	if (!sv->cfg.half_open)
 		return;
 	wait_ms = sv->cfg.half_open_wait_ms ? sv->cfg.half_open_wait_ms
@@ -205,8 +218,9 @@ static void serve_open_capture(struct serve *sv)
 	if (!sv->halfopen)
 		log_fatal("%s", err);
 	log_info("half-open: a SYN without an answer is syn_only after %llums; "
-	    "%d row(s) per source and minute, then summaries",
-	    (unsigned long long)wait_ms, sv->cfg.half_open_per_source);
+	    "%d row(s) per source and minute, then summaries; tables %zu bytes",
+	    (unsigned long long)wait_ms, sv->cfg.half_open_per_source,
+	    halfopen_table_bytes());
 }
 
 /* --pcap, as the user that writes the files, after a chroot (whose folder
@@ -355,6 +369,16 @@ int serve_main(int argc, char **argv)
 			if (!rules)
 				log_fatal("rules: %s", err);
 			classify_close(rules);
+		}
+		if (sv.cfg.syn_fingerprint) {
+			struct p0fdb *db;
+			char warning[512];
+			if (p0fdb_load(sv.cfg.p0f_db, &db, err, sizeof(err), warning,
+			        sizeof(warning)) < 0)
+				log_fatal("%s", err);
+			if (warning[0])
+				log_warn("%s", warning);
+			p0fdb_free(db);
 		}
 		printf("flypaper: configuration OK\n");
 		config_free(&sv.cfg);

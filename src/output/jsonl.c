@@ -12,8 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "p0fdb.h"
 #include "shape.h"
 #include "state.h"
+#include "synsig.h"
 #include "text.h"
 
 struct jsonl {
@@ -248,6 +250,57 @@ static void jsonl_set_class(struct jsonl_event *ev, const struct record *r)
 
 /* How the client talked (shape.h): its id, and the long form a reader can
  * make sense of; null for both without a payload. */
+/* An int, or null when not known. */
+static void jsonl_set_opt(struct jsonl_event *ev, const char *field, bool known, json_int_t n)
+{
+	jsonl_set(ev, field, known ? json_integer(n) : json_null());
+}
+
+/* The SYN fingerprint and TCP_INFO, flat, as the sessions columns. */
+static void jsonl_set_syn(struct jsonl_event *ev, const struct record *r)
+{
+	const struct record_syn *syn = &r->syn;
+	const struct record_tcpinfo *ti = &r->tcpi;
+	bool have = syn->present == SYN_PARSED, v4 = have && syn->ver == 4;
+	bool os = have && r->os.match != OS_MATCH_NONE;
+	char sig[SYNSIG_SIG_MAX] = "", olayout[SYNSIG_OLAYOUT_MAX] = "";
+	char quirks[SYNSIG_QUIRKS_MAX] = "", label[P0FDB_OS_TEXT_MAX] = "";
+
+	if (have) {
+		synsig_format(syn, sig);
+		synsig_olayout(syn, olayout);
+		synsig_quirks(syn->quirks, quirks);
+	}
+	if (os)
+		p0fdb_os_text(&r->os, label);
+	jsonl_set(ev, "syn_sig", have ? json_string(sig) : json_null());
+	jsonl_set_opt(ev, "syn_ver", have, syn->ver);
+	jsonl_set_opt(ev, "syn_ttl", have, syn->ttl);
+	jsonl_set_opt(ev, "syn_ittl", have, r->os.ittl);
+	jsonl_set_opt(ev, "hops", have && r->os.hops >= 0, r->os.hops);
+	jsonl_set_opt(ev, "syn_df", v4, syn->df);
+	jsonl_set_opt(ev, "syn_ipid", v4, syn->ip_id);
+	jsonl_set_opt(ev, "syn_win", have, syn->win);
+	jsonl_set_opt(ev, "syn_mss", have && synsig_has_option(syn, 2), syn->mss);
+	jsonl_set_opt(ev, "syn_wscale", have && syn->wscale >= 0, syn->wscale);
+	jsonl_set(ev, "syn_olayout", have ? json_string(olayout) : json_null());
+	jsonl_set_opt(ev, "syn_ts", have, syn->ts);
+	jsonl_set(ev, "syn_quirks", have ? json_string(quirks) : json_null());
+	/* the label comes from a file: it may not be UTF-8 */
+	jsonl_set(ev, "os", os ? jsonl_str(ev, "os", label) : json_null());
+	jsonl_set(ev, "os_class", os ? jsonl_str(ev, "os_class", r->os.class_) : json_null());
+	jsonl_set(ev, "os_match", os ? json_string(p0fdb_match_name(r->os.match)) : json_null());
+	jsonl_set(ev, "syn_of", have ? json_string(syn->of_proxy ? "proxy" : "peer") : json_null());
+	jsonl_set_opt(ev, "rtt_us", ti->present, ti->rtt_us);
+	jsonl_set_opt(ev, "rttvar_us", ti->present, ti->rttvar_us);
+	jsonl_set_opt(ev, "retrans", ti->present, ti->retrans);
+	jsonl_set_opt(ev, "peer_mss", ti->present, ti->peer_mss);
+	jsonl_set_opt(ev, "peer_window", ti->present && ti->has_snd_wnd, ti->peer_window);
+	jsonl_set_opt(ev, "zero_window", ti->present, ti->zero_window);
+	jsonl_set_opt(ev, "rwnd_limited_ms", ti->present && ti->has_rwnd_limited,
+	    (json_int_t)(ti->rwnd_limited_us / 1000));
+}
+
 static void jsonl_set_shape(struct jsonl_event *ev, const struct record *r,
     struct shape_cache *shapes)
 {
@@ -364,6 +417,7 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 		jsonl_set_reaction(&ev, r);
 
 		/* syn fields */
+		jsonl_set_syn(&ev, r);
 
 		/* proxy fields */
 

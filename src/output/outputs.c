@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
+#include "p0fdb.h"
 #include "sink.h"
 #include "yara_api.h"
 
@@ -64,6 +66,25 @@ int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mo
 			if (s)
 				snprintf(err, errlen, "%s: one sink too many",
 				    outputs_sinks[i]->name);
+			classify_close(rules);
+			writer_destroy(w);
+			return -1;
+		}
+	}
+	/* inetd children have no saved SYN to match (the listening socket is
+	 * the super-server's): they skip the 80 us of reading the database. */
+	if (cfg->syn_fingerprint && mode == MODE_SERVE) {
+		struct p0fdb *db;
+		char warning[512];
+		if (p0fdb_load(cfg->p0f_db, &db, err, errlen, warning, sizeof(warning)) < 0) {
+			classify_close(rules);
+			writer_destroy(w);
+			return -1;
+		}
+		if (warning[0])
+			log_warn("%s", warning);
+		if (writer_p0f(w, db) < 0) {
+			snprintf(err, errlen, "cannot set up the writer: out of memory");
 			classify_close(rules);
 			writer_destroy(w);
 			return -1;

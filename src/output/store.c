@@ -1,7 +1,9 @@
 /* store.c - flypaper's SQLite schema and the writer's transactions. */
 #include "store.h"
 
+#include "p0fdb.h"
 #include "shape.h"
+#include "synsig.h"
 #include "state.h"
 #include "text.h"
 
@@ -203,6 +205,30 @@ static const char store_schema_v7[] =
 	"CREATE INDEX sessions_shape ON sessions(shape) WHERE shape IS NOT NULL;"
 
 	/* v7 syn: the SYN fingerprint and TCP_INFO at close */
+	"ALTER TABLE sessions ADD COLUMN syn_sig TEXT;"
+	"ALTER TABLE sessions ADD COLUMN syn_ver INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN syn_ttl INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN syn_ittl INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN hops INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN syn_df INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN syn_ipid INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN syn_win INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN syn_mss INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN syn_wscale INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN syn_olayout TEXT;"
+	"ALTER TABLE sessions ADD COLUMN syn_ts INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN syn_quirks TEXT;"
+	"ALTER TABLE sessions ADD COLUMN os TEXT;"
+	"ALTER TABLE sessions ADD COLUMN os_class TEXT;"
+	"ALTER TABLE sessions ADD COLUMN os_match TEXT;"
+	"ALTER TABLE sessions ADD COLUMN syn_of TEXT;"
+	"ALTER TABLE sessions ADD COLUMN rtt_us INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN rttvar_us INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN retrans INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN peer_mss INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN peer_window INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN zero_window INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN rwnd_limited_ms INTEGER;"
 
 	/* v7 proxy: PROXY protocol */
 
@@ -369,6 +395,10 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "ident_sent_ms, ident_reply_ms, http, requests, limit_hit, family, tags, "
 	        "class_state, shape"
 	        /* v7 syn columns (?38-?69) */
+	        ", syn_sig, syn_ver, syn_ttl, syn_ittl, hops, syn_df, syn_ipid, syn_win, "
+	        "syn_mss, syn_wscale, syn_olayout, syn_ts, syn_quirks, os, os_class, "
+	        "os_match, syn_of, rtt_us, rttvar_us, retrans, peer_mss, peer_window, "
+	        "zero_window, rwnd_limited_ms"
 
 	        /* v7 proxy columns (?70-?79) */
 
@@ -383,6 +413,8 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
 	        "?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37"
 	        /* v7 syn values */
+	        ", ?38, ?39, ?40, ?41, ?42, ?43, ?44, ?45, ?46, ?47, ?48, ?49, ?50, "
+	        "?51, ?52, ?53, ?54, ?55, ?56, ?57, ?58, ?59, ?60, ?61"
 
 	        /* v7 proxy values */
 
@@ -535,6 +567,60 @@ int store_insert_match(struct store *st, const char *session, const char *rule,
 /* Binds family, tags (NULL when none) and class_state at col, col + 1
  * and col + 2. Rules name families and tags: they are escaped like peer
  * bytes, since a rule file may say anything. */
+/* The SYN fingerprint (?38-?54) and TCP_INFO (?55-?61) of r: NULL
+ * where unknown. The os label comes from the p0f database (a file): text,
+ * escaped by whoever displays it. */
+static void store_bind_syn(sqlite3_stmt *s, const struct record *r)
+{
+	const struct record_syn *syn = &r->syn;
+	const struct record_tcpinfo *ti = &r->tcpi;
+
+	if (syn->present == SYN_PARSED) {
+		char sig[SYNSIG_SIG_MAX], olayout[SYNSIG_OLAYOUT_MAX];
+		char quirks[SYNSIG_QUIRKS_MAX], os[P0FDB_OS_TEXT_MAX];
+
+		synsig_format(syn, sig);
+		synsig_olayout(syn, olayout);
+		synsig_quirks(syn->quirks, quirks);
+		sqlite3_bind_text(s, 38, sig, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(s, 39, syn->ver);
+		sqlite3_bind_int(s, 40, syn->ttl);
+		sqlite3_bind_int(s, 41, r->os.ittl);
+		if (r->os.hops >= 0)
+			sqlite3_bind_int(s, 42, r->os.hops);
+		if (syn->ver == 4) {
+			sqlite3_bind_int(s, 43, syn->df);
+			sqlite3_bind_int(s, 44, syn->ip_id);
+		}
+		sqlite3_bind_int(s, 45, syn->win);
+		if (synsig_has_option(syn, 2))
+			sqlite3_bind_int(s, 46, syn->mss);
+		if (syn->wscale >= 0)
+			sqlite3_bind_int(s, 47, syn->wscale);
+		sqlite3_bind_text(s, 48, olayout, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(s, 49, syn->ts);
+		sqlite3_bind_text(s, 50, quirks, -1, SQLITE_TRANSIENT);
+		if (r->os.match != OS_MATCH_NONE) {
+			p0fdb_os_text(&r->os, os);
+			sqlite3_bind_text(s, 51, os, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(s, 52, r->os.class_, -1, SQLITE_TRANSIENT);
+			sqlite3_bind_text(s, 53, p0fdb_match_name(r->os.match), -1, SQLITE_STATIC);
+		}
+		sqlite3_bind_text(s, 54, syn->of_proxy ? "proxy" : "peer", -1, SQLITE_STATIC);
+	}
+	if (ti->present) {
+		sqlite3_bind_int64(s, 55, ti->rtt_us);
+		sqlite3_bind_int64(s, 56, ti->rttvar_us);
+		sqlite3_bind_int64(s, 57, ti->retrans);
+		sqlite3_bind_int64(s, 58, ti->peer_mss);
+		if (ti->has_snd_wnd)
+			sqlite3_bind_int64(s, 59, ti->peer_window);
+		sqlite3_bind_int(s, 60, ti->zero_window);
+		if (ti->has_rwnd_limited)
+			sqlite3_bind_int64(s, 61, (sqlite3_int64)(ti->rwnd_limited_us / 1000));
+	}
+}
+
 static void store_bind_class(sqlite3_stmt *s, int col, const struct record *r)
 {
 	if (r->class && r->class->family[0])
@@ -654,6 +740,7 @@ static int store_insert(struct store *st, const struct record *r)
 		sqlite3_bind_text(s, 37, shape->id, -1, SQLITE_TRANSIENT);
 
 	/* v7 syn binds */
+	store_bind_syn(s, r);
 
 	/* v7 proxy binds */
 

@@ -104,6 +104,30 @@ int writer_add_sink(struct writer *w, struct sink *s)
 	return 0;
 }
 
+int writer_p0f(struct writer *w, struct p0fdb *db)
+{
+	w->p0f = db;
+	w->p0f_cache = p0fdb_cache_new(db);
+	if (!w->p0f_cache) {
+		p0fdb_free(db);
+		w->p0f = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Matches r's SYN to the p0f database: once, so every sink writes the
+ * same os and hops, and off the loops. */
+static void writer_match_syn(struct writer *w, struct record *r)
+{
+	if (r->syn.present != SYN_PARSED)
+		return;
+	if (w->p0f_cache)
+		p0fdb_cache_match(w->p0f_cache, &r->syn, &r->os);
+	else
+		p0fdb_match(NULL, &r->syn, &r->os);
+}
+
 struct sink_counters writer_sink_counters(const struct writer *w, const char *name)
 {
 	for (int i = 0; i < w->nsinks; i++) {
@@ -315,8 +339,10 @@ static void writer_take(struct writer *w, struct record *list)
 	if (!list)
 		return;
 	for (struct record *r = list; r; r = r->next) {
-		if (r->kind == RECORD_CLOSED)
+		if (r->kind == RECORD_CLOSED) {
+			writer_match_syn(w, r);
 			writer_class_begin(w, r);
+		}
 	}
 	for (int i = 0; i < w->nsinks; i++) {
 		if (w->sinks[i] != w->primary)
@@ -501,4 +527,8 @@ void writer_destroy(struct writer *w)
 		w->sinks[i]->ops->close(w->sinks[i]);
 	w->primary = NULL;
 	w->nsinks = 0;
+	p0fdb_cache_free(w->p0f_cache);
+	w->p0f_cache = NULL;
+	p0fdb_free(w->p0f);
+	w->p0f = NULL;
 }

@@ -10,6 +10,7 @@
 
 #include "classifier.h"
 #include "handoff.h"
+#include "p0fdb.h"
 #include "queue.h"
 #include "sink.h"
 
@@ -30,6 +31,8 @@ struct writer {
 	atomic_bool reopen;          /* SIGHUP asked the sinks to reopen their files */
 	atomic_bool failing;         /* the last transaction failed and is retried */
 	struct record *pending;      /* taken from the queue, not yet committed */
+	struct p0fdb *p0f;           /* owned; NULL: SYNs get no os */
+	struct p0fdb_cache *p0f_cache; /* owned; the writer thread's matches */
 	uint64_t next_log_ns;        /* rate limit for repeated store errors */
 	/* Counters of the primary; read them after writer_stop. Each other
 	 * sink counts its own losses (writer_sink_counters). */
@@ -49,6 +52,11 @@ int writer_init(struct writer *w, size_t max_records, size_t max_bytes,
  * to WRITER_MAX_SINKS in all. w owns s from here on, even when it refuses
  * it (then it is closed). Returns 0 or -1. */
 int writer_add_sink(struct writer *w, struct sink *s);
+
+/* Gives w the p0f database (owned from here; NULL allowed) it matches
+ * each record's SYN to, once, before any sink sees the record. Returns 0,
+ * or -1 when out of memory (db freed). */
+int writer_p0f(struct writer *w, struct p0fdb *db);
 
 /* The counters of w's sink called name (sink_ops.name); zeros when there
  * is none. Read them after writer_stop. */

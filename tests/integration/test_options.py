@@ -35,7 +35,7 @@ def options_section_items(text):
     items = []
     for i, line in enumerate(lines[:-1]):
         if line == ".TP":
-            m = re.search(r"\\-\\-((?:[a-z]|\\-)+)", lines[i + 1])
+            m = re.search(r"\\-\\-((?:[a-z0-9]|\\-)+)", lines[i + 1])
             assert m, lines[i + 1]
             items.append(m.group(1).replace("\\-", "-"))
     return items
@@ -62,7 +62,7 @@ def test_help_lists_each_command_its_own_rows():
         r = subprocess.run([FLYPAPER, command, "--help"], capture_output=True,
                            text=True, timeout=20)
         assert r.returncode == 0
-        shown = set(re.findall(r"^      --([a-z-]+)", r.stdout, re.M))
+        shown = set(re.findall(r"^      --([a-z0-9-]+)", r.stdout, re.M))
         assert shown == {n for n, row in rows.items() if command in row["commands"]}, command
         for name in shown:
             meta = rows[name]["metavar"]

@@ -311,7 +311,7 @@ static void test_session_refused(void)
 	addr_parse("192.0.2.7:4321", &src);
 	addr_parse("198.51.100.1:80", &dst);
 	clock_gettime(CLOCK_REALTIME, &wall);
-	session_record_refused(&t.host, 0, &src, &dst, &wall, LIMIT_PER_SOURCE);
+	session_record_refused(&t.host, 0, &src, &dst, &wall, LIMIT_PER_SOURCE, NULL);
 	CHECK(atomic_load(&t.refused) == 1 && atomic_load(&t.accepted) == 0,
 	    "refused %d", (int)atomic_load(&t.refused));
 	CHECK(t.releases == 0, "a refused source was released");

@@ -51,6 +51,8 @@ void test_report_tags(int *passed, int *failed);    /* report_tags.c */
 void test_rule_lint(int *passed, int *failed);      /* rule_lint.c */
 void test_pcap(int *passed, int *failed);           /* pcap.c */
 void test_synsig(int *passed, int *failed);         /* synsig.c */
+void test_p0fdb(int *passed, int *failed);          /* p0fdb.c */
+void test_halfopen(int *passed, int *failed);       /* halfopen.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2544,6 +2546,8 @@ int main(void)
 	test_rule_lint(&passed, &failed);
 	test_pcap(&passed, &failed);
 	test_synsig(&passed, &failed);
+	test_p0fdb(&passed, &failed);
+	test_halfopen(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
