@@ -14,6 +14,8 @@ import time
 import pytest
 
 from conftest import FLYPAPER, connect, query, wait_for
+from test_chroot import SANITIZER_NOTE, chrooted, env_without_landlock
+from test_privileges import service_user  # noqa: F401 (the fixture)
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="the capture needs root"),
@@ -266,3 +268,36 @@ def test_ipv6_session_is_found(daemons, tmp_path):
     assert len(conversations(out)) == 1
     assert wait_for(lambda: tshark(out, "-Y", "ipv6 && tcp.len==2").strip(),
                     timeout=1, what="the v6 data segment")
+
+
+def test_chroot_fallback_traces_beneath_the_database_folder(service_user, daemons):  # noqa: F811
+    """Without Landlock (pretended), serve as root with --user chroots into
+    the database's folder: a trace folder beneath it is rebased inside and
+    written by the user; one outside keeps the chroot out, and says why."""
+    pw, state = service_user
+    db = state / "fp.db"
+    d = daemons(db=str(db), args=["--user", pw.pw_name, "--pcap", str(state / "tr")],
+                env=env_without_landlock())
+    if chrooted(d, state):
+        assert "pcap: packet traces in /tr" in d.text(), d.text()
+    s = connect(d.port)
+    s.close()
+    (row,) = d.wait_sessions(1)
+    stop(d)
+    files = os.listdir(state / "tr")
+    assert row["pcap_file"] in files
+    assert all(os.stat(state / "tr" / f).st_uid == pw.pw_uid for f in files)
+    r = pcap_cmd(db, state / "tr", row["session"], "-o", str(state.parent / "c.pcap"))
+    assert r.returncode == 0, r.stderr
+    assert len(conversations(state.parent / "c.pcap")) == 1
+
+    outside = state.parent / "tr-outside"
+    outside.mkdir(mode=0o750)
+    os.chown(outside, pw.pw_uid, pw.pw_gid)
+    d = daemons(db=str(db), args=["--user", pw.pw_name, "--pcap", str(outside)],
+                env=env_without_landlock())
+    text = d.text()
+    assert "chroot into" not in text
+    assert SANITIZER_NOTE in text or "not beneath the database's folder" in text, text
+    stop(d)
+    assert os.listdir(outside)
