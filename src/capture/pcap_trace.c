@@ -58,6 +58,7 @@ struct pcap_trace {
 	uint64_t retry_ns;           /* CLOCK_MONOTONIC: try a new file then */
 	uint32_t next_seq;
 	uint64_t lost, rotated;      /* runs.pcap_lost, runs.pcap_files_rotated */
+	bool failing;                /* since an error, until packets reach the disk again */
 	/* Read by any thread (pcap_trace_current, pcap_trace_file_at). */
 	pthread_mutex_t lock;
 	struct pcap_trace_file *files;   /* on disk, oldest first */
@@ -227,10 +228,20 @@ static void pcap_trace_fail(struct pcap_trace *t, int error)
 	if (ftruncate(fileno(t->fp), (off_t)t->flushed) < 0) {
 		/* The file keeps a partial last packet; readers say so. */
 	}
-	log_warn("pcap: writing in %s failed: %s: the trace stops, a new file is "
-	    "tried every %ds, packets not written are counted (runs.pcap_lost)",
-	    t->dir, strerror(error), PCAP_TRACE_RETRY_S);
+	if (!t->failing)
+		log_warn("pcap: writing in %s failed: %s: the trace stops, a new file "
+		    "is tried every %ds, packets not written are counted (runs.pcap_lost)",
+		    t->dir, strerror(error), PCAP_TRACE_RETRY_S);
+	t->failing = true;
 	pcap_trace_end(t);
+	/* A file with no packet on disk goes: retries on a full disk must
+	 * not leave empty files that push real ones past --pcap-files. */
+	if (t->flushed <= PCAP_TRACE_FILE_HEADER) {
+		pthread_mutex_lock(&t->lock);
+		unlinkat(t->dirfd, t->files[t->nfiles - 1].name, 0);
+		t->nfiles--;
+		pthread_mutex_unlock(&t->lock);
+	}
 	t->retry_ns = pcap_trace_now_ns() + PCAP_TRACE_RETRY_S * (MS_PER_S * NS_PER_MS);
 }
 
@@ -240,6 +251,10 @@ static int pcap_trace_flush(struct pcap_trace *t)
 	if (pcap_dump_flush(t->dumper) < 0 || ferror(t->fp)) {
 		pcap_trace_fail(t, errno ? errno : EIO);
 		return -1;
+	}
+	if (t->failing && t->pending) {
+		t->failing = false;
+		log_info("pcap: writing again, in %s/%s", t->dir, t->files[t->nfiles - 1].name);
 	}
 	t->flushed = t->bytes;
 	t->pending = 0;
@@ -258,23 +273,31 @@ static void pcap_trace_rotate(struct pcap_trace *t)
 	if (pcap_trace_begin(t, err, sizeof(err)) < 0) {
 		log_warn("pcap: %s: the trace stops, a new file is tried every %ds",
 		    err, PCAP_TRACE_RETRY_S);
+		t->failing = true;
 		t->retry_ns = pcap_trace_now_ns() + PCAP_TRACE_RETRY_S * (MS_PER_S * NS_PER_MS);
 	}
 }
 
 /* No file open: begins one if the retry time has come. Returns whether
  * one is open. */
+#ifdef FLYPAPER_TEST_HOOKS
+int pcap_trace_test_retry_now;       /* unit tests: no 10 s wait before a retry */
+#endif
+
 static bool pcap_trace_retry(struct pcap_trace *t)
 {
 	char err[CONFIG_ERR_LEN];
 
+#ifdef FLYPAPER_TEST_HOOKS
+	if (pcap_trace_test_retry_now)
+		t->retry_ns = 0;
+#endif
 	if (pcap_trace_now_ns() < t->retry_ns)
 		return false;
 	if (pcap_trace_begin(t, err, sizeof(err)) < 0) {
 		t->retry_ns = pcap_trace_now_ns() + PCAP_TRACE_RETRY_S * (MS_PER_S * NS_PER_MS);
 		return false;
 	}
-	log_info("pcap: writing again, in %s/%s", t->dir, t->files[t->nfiles - 1].name);
 	return true;
 }
 
