@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import time
 
@@ -301,3 +302,32 @@ def test_chroot_fallback_traces_beneath_the_database_folder(service_user, daemon
     assert SANITIZER_NOTE in text or "not beneath the database's folder" in text, text
     stop(d)
     assert os.listdir(outside)
+
+
+def test_proxy_session_is_found_by_its_transport_addresses(daemons, tmp_path):
+    """A PROXY session's src/dst are the header's; the wire carried the
+    transport addresses (via_*), which `flypaper pcap` matches."""
+    d, tr = traced_daemon(daemons, tmp_path)
+    s = connect(d.port)
+    s.sendall(b"behind a proxy")
+    time.sleep(0.2)
+    s.close()
+    (row,) = d.wait_sessions(1)
+    stop(d)
+    con = sqlite3.connect(d.db)
+    have = {r[1] for r in con.execute("PRAGMA table_info(sessions)")}
+    for col, kind in (("via_ip", "TEXT"), ("via_port", "INTEGER"),
+                      ("via_dst_ip", "TEXT"), ("via_dst_port", "INTEGER")):
+        if col not in have:
+            con.execute(f"ALTER TABLE sessions ADD COLUMN {col} {kind}")
+    # What the header said; the real peer becomes the transport address.
+    con.execute("UPDATE sessions SET via_ip = src_ip, via_port = src_port, "
+                "via_dst_ip = dst_ip, via_dst_port = dst_port, src_ip = '203.0.113.9', "
+                "src_port = 4444, dst_ip = '198.51.100.1', dst_port = 80")
+    con.commit()
+    con.close()
+    out = tmp_path / "proxy.pcap"
+    r = pcap_cmd(d.db, tr, row["session"], "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert len(conversations(out)) == 1
+    assert tshark(out, "-Y", "tcp.len==14").strip()
