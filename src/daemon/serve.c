@@ -239,6 +239,8 @@ static void serve_open_trace(struct serve *sv)
 	if (!sv->trace)
 		log_fatal("%s", err);
 	sv->shared.pcap = sv->trace;
+	if (sv->halfopen)
+		halfopen_set_trace(sv->halfopen, sv->trace);
 	log_info("pcap: packet traces in %s: %d payload byte(s) a packet, files of "
 	    "%llu bytes, at most %d", sv->cfg.pcap_dir, sv->cfg.pcap_snaplen,
 	    (unsigned long long)sv->cfg.pcap_file_size, sv->cfg.pcap_files);

@@ -331,3 +331,20 @@ def test_proxy_session_is_found_by_its_transport_addresses(daemons, tmp_path):
     assert r.returncode == 0, r.stderr
     assert len(conversations(out)) == 1
     assert tshark(out, "-Y", "tcp.len==14").strip()
+
+
+@pytest.mark.skipif(not shutil.which("hping3"), reason="hping3 (scripts/deps)")
+def test_half_open_row_names_its_file_and_its_trace_shows_the_reset(daemons, tmp_path):
+    d, tr = traced_daemon(daemons, tmp_path, "--half-open", "--half-open-wait", "3s")
+    r = subprocess.run(["hping3", "-S", "-p", str(d.port), "-c", "1", "127.0.0.1"],
+                       capture_output=True, timeout=30)
+    assert r.returncode in (0, 1), r.stderr
+    (row,) = d.wait_sessions(1, timeout=20)
+    assert row["close_reason"] == "rst_after_synack", row
+    assert row["pcap_file"] in os.listdir(tr)
+    stop(d)
+    out = tmp_path / "h.pcap"
+    r = pcap_cmd(d.db, tr, row["session"], "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    flags = [f for _, f, _ in flags_of(out, d.port)]
+    assert flags[:2] == [0x002, 0x012] and flags[2] & 0x004, flags   # SYN, SYN-ACK, RST
