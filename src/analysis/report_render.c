@@ -32,13 +32,17 @@ static size_t report_bars_bursts(const struct report_model *m, struct report_bar
 	return n;
 }
 
+/* The classes of sessions: half-open handshakes, the last class, are
+ * shown apart (report_*_half_open) so that a SYN flood's count does not
+ * flatten the others' shares and bars. */
 static size_t report_bars_classes(const struct report_model *m, struct report_bar *bars)
 {
-	for (int c = 0; c < CLASS_COUNT; c++) {
+	_Static_assert(CLASS_HALF_OPEN == CLASS_COUNT - 1, "half-open is the last class");
+	for (int c = 0; c < CLASS_HALF_OPEN; c++) {
 		snprintf(bars[c].label, sizeof(bars[c].label), "%s", report_class_name(c));
 		bars[c].value = m->by_class[c];
 	}
-	return CLASS_COUNT;
+	return CLASS_HALF_OPEN;
 }
 
 static size_t report_bars_families(const struct report_model *m, struct report_bar *bars)
@@ -217,9 +221,9 @@ void report_render_text(FILE *out, const struct report_model *m)
 	for (size_t i = 0; i < n; i++)
 		fprintf(out, "  %4s  %6ld\n", report_bars[i].label, report_bars[i].value);
 	n = report_bars_classes(m, report_bars);
-	/* of all handshakes: the sessions and the half-open ones */
-	report_text_counts(out, "behaviour (sessions)", report_bars, n,
-	    m->sessions + m->half_open);
+	report_text_counts(out, "behaviour (sessions)", report_bars, n, m->sessions);
+	fprintf(out, "\nbehaviour (handshakes never accepted, --half-open)\n  %-22s %9ld\n",
+	    report_class_name(CLASS_HALF_OPEN), m->half_open);
 	n = report_bars_families(m, report_bars);
 	report_text_counts(out, "families (sessions)", report_bars, n, m->sessions);
 	fprintf(out, "\ntop sources\n");
@@ -384,7 +388,7 @@ static json_t *report_json(const struct report_model *m)
 	json_t *root = json_object(), *sclasses = json_object(), *top_sources = json_array();
 	size_t n;
 
-	for (int c = 0; c < CLASS_COUNT; c++)
+	for (int c = 0; c < CLASS_HALF_OPEN; c++)     /* a source is never half-open */
 		json_object_set_new(sclasses, report_class_name(c),
 		    json_integer(m->sources_by_class[c]));
 	json_object_set_new(root, "sessions", json_integer(m->sessions));
@@ -399,6 +403,7 @@ static json_t *report_json(const struct report_model *m)
 	    "size_histogram", report_json_bars(report_bars, n),
 	    "top_sources", report_json_top_sources(m)));
 	n = report_bars_classes(m, report_bars);
+	/* half-open handshakes are "half_open" above, not sessions */
 	json_object_set_new(root, "classes", json_pack("{s:o, s:o}",
 	    "sessions", report_json_bars(report_bars, n), "sources", sclasses));
 	n = report_bars_families(m, report_bars);
@@ -487,7 +492,7 @@ static void report_html_timeline(FILE *out, const struct report_model *m)
 	}
 	double bw = nh ? 720.0 / (double)nh : 720.0;
 	fputs("<h2>Timeline: sessions per hour by behaviour</h2>\n<p class=\"legend\">", out);
-	for (int c = 0; c < CLASS_COUNT; c++)
+	for (int c = 0; c < CLASS_HALF_OPEN; c++)    /* half-open rows have no hours */
 		fprintf(out, "<span><i style=\"background:%s\"></i>%s</span>", report_class_colors[c],
 		    report_class_name(c));
 	fprintf(out, "</p>\n<svg id=\"chart-timeline\" role=\"img\" xmlns=\"http://www.w3.org/2000/svg\" "
