@@ -13,6 +13,7 @@
 
 #include "list.h"
 #include "log.h"
+#include "pcap_trace.h"
 #include "record.h"
 #include "synsig.h"
 
@@ -271,6 +272,7 @@ struct halfopen {
 
 	atomic_uint_fast64_t rows, summarised, untracked;
 	uint64_t unsettled_logged;
+	struct pcap_trace *trace;    /* --pcap: rows name their file; NULL none */
 };
 
 struct halfopen *halfopen_new(const struct addr *addrs, int nlisten,
@@ -460,7 +462,13 @@ static void halfopen_push(struct halfopen *ho, enum close_reason reason,
 	r->summary = summary;
 	r->syn_retries = retries;
 	r->syn = *syn;
+	pcap_trace_file_at(ho->trace, start, r->pcap_file);
 	queue_push(ho->out->queue, r);
+}
+
+void halfopen_set_trace(struct halfopen *ho, struct pcap_trace *trace)
+{
+	ho->trace = trace;
 }
 
 static void halfopen_source_key(const struct addr *a, uint64_t *key, uint32_t *family)

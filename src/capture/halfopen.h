@@ -99,6 +99,11 @@ void halfopen_flush(struct halfopen *ho, uint64_t now_ns);
 /* The counters so far (any thread). */
 void halfopen_get_counters(struct halfopen *ho, struct halfopen_counters *out);
 
+/* With --pcap: each row names the trace file holding its first SYN
+ * (record.pcap_file, pcap_trace_file_at). Call before the capture starts. */
+struct pcap_trace;
+void halfopen_set_trace(struct halfopen *ho, struct pcap_trace *trace);
+
 /* Frees ho. NULL is allowed. */
 void halfopen_free(struct halfopen *ho);
 

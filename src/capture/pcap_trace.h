@@ -1,14 +1,19 @@
-/* pcap_trace.h - the packet traces (--pcap DIR): the hook the capture
- * thread calls. Declared here as the issue-10 contract says; the pcap
- * part implements it (and its version of this header wins at merge). */
+/* pcap_trace.h - the packet trace (--pcap DIR): every packet the capture
+ * thread sees, headers whole and payload cut to --pcap-snaplen, in pcap
+ * files that rotate past --pcap-file-size, at most --pcap-files of them. */
 #ifndef FLYPAPER_PCAP_TRACE_H
 #define FLYPAPER_PCAP_TRACE_H
 
 #include <pcap/pcap.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "config.h"
+#include "pcapname.h"
+
+#define PCAP_TRACE_NAME_MAX PCAPNAME_MAX  /* a trace file's bare name and its NUL */
+#define PCAP_TRACE_RETRY_S 10        /* after a write error, try a new file this often */
 
 struct pcap_trace;
 
@@ -21,5 +26,11 @@ void pcap_trace_tick(struct pcap_trace *t);
 /* The current file's bare name, for any thread (session_record fills record.pcap_file); "" when none. Copies into buf (PCAP_TRACE_NAME_MAX). */
 void pcap_trace_current(struct pcap_trace *t, char *buf);
 void pcap_trace_close(struct pcap_trace *t, uint64_t *lost, uint64_t *rotated);
+
+/* For any thread: the bare name of the file that was being written at
+ * when (CLOCK_REALTIME), i.e. the one holding a session's first packets,
+ * into buf (PCAP_TRACE_NAME_MAX); "" when t is NULL, no file covered that
+ * time or it was rotated away. */
+void pcap_trace_file_at(struct pcap_trace *t, const struct timespec *when, char *buf);
 
 #endif

@@ -18,6 +18,7 @@
 #include "http.h"
 #include "ident.h"
 #include "log.h"
+#include "pcap_trace.h"
 #include "proxy.h"
 #include "queue.h"
 #include "respond.h"
@@ -718,6 +719,7 @@ static struct record *session_record(struct session *s, enum close_reason reason
 		return NULL;
 	r->start_wall = s->start_wall;
 	clock_gettime(CLOCK_REALTIME, &r->end_wall);
+	pcap_trace_file_at(s->host->pcap, &s->start_wall, r->pcap_file);
 	r->src = s->src;
 	r->dst = s->dst;
 	r->bytes_in = s->bytes_in;
@@ -908,6 +910,7 @@ void session_record_refused(struct session_host *h, int listener, const struct a
 	}
 	r->start_wall = *wall;
 	r->end_wall = *wall;
+	pcap_trace_file_at(h->pcap, wall, r->pcap_file);
 	r->src = *src;
 	r->dst = *dst;
 	r->reason = CLOSE_CAPACITY;

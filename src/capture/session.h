@@ -15,6 +15,8 @@
 #include "record.h"
 #include "deadlines.h"
 
+struct pcap_trace;
+
 struct config;
 struct handoff;
 struct ident_limiter;
@@ -47,6 +49,7 @@ struct session_host {
 	atomic_int *active;          /* open sessions, all loops */
 	atomic_size_t *buffered;     /* --max-buffered bytes held, all loops */
 	atomic_uint_fast64_t *accepted, *refused;  /* sessions started; refusals */
+	struct pcap_trace *pcap;     /* the packet trace (--pcap); NULL off */
 	/* The loop's services. */
 	/* Re-arms the loop's timer for its earliest deadline: call it when
 	 * deadlines_set says so. */

@@ -398,6 +398,7 @@ static void worker_host_init(struct worker *w)
 		.mode = sh->mode,
 		.respond = sh->respond,
 		.ident_limiter = sh->ident_limiter,
+		.pcap = sh->pcap,
 		.ident_inflight = &sh->ident_inflight,
 		.stopping = &sh->stopping,
 		.active = &sh->active,

@@ -50,6 +50,7 @@ struct worker_shared {
 	atomic_uint_fast64_t lag_paused_ns;  /* time paused, pauses that ended */
 	atomic_uint_fast64_t last_lag_log_ns;
 	atomic_bool stopping;        /* a worker_stop was asked: probe no one new */
+	struct pcap_trace *pcap;     /* the packet trace, set before the workers start; NULL off */
 	/* --half-open: every accepted 4-tuple is told to it, so a handshake
 	 * is never also a half-open row. NULL (no cost) without. */
 	struct halfopen *halfopen;

@@ -26,12 +26,20 @@
 #define MAX_LAG_MIN_MS 100ULL        /* the writer's 50 ms gather and a commit fit under it */
 #define MAX_LAG_MAX_MS (60ULL * MS_PER_S)
 #define CLASSIFY_BUDGET_MAX_MS (10ULL * MS_PER_S)
+#define PCAP_FILE_SIZE_MIN (16 * 1024)     /* a few full-size packets */
+#define PCAP_FILE_SIZE_MAX (64ULL << 30)
 
 static const struct config config_default = {
 	.nlisten = 0,
 	.workers = 0,
 	.db_path = "flypaper.db",
 	.jsonl_path = NULL,
+	.pcap_dir = NULL,
+	/* Enough for a request line: the headers are always kept whole, so
+	 * the wire length still shows what was cut (DESIGN.md, Packet traces). */
+	.pcap_snaplen = 64,
+	.pcap_file_size = 64 * 1024 * 1024,
+	.pcap_files = 16,
 	.sensor = NULL,
 	.user = NULL,
 	.goaway_text = "403 Forbidden: no service here. Go away.\r\n",
@@ -129,6 +137,17 @@ static const struct option_row config_options[] = {
 	{CONFIG_ROW("jsonl", OPTION_STRING, FIELD(jsonl_path), 1, 0, "FILE",
 	    "also write JSON lines here ('-' is stdout)", BOTH),
 	    .under = "empty file name"},
+	{CONFIG_ROW("pcap", OPTION_STRING, FIELD(pcap_dir), 1, 0, "DIR",
+	    "keep the packets of the listened ports in rotating pcap files here", SERVE),
+	    .under = "empty folder name"},
+	{CONFIG_ROW("pcap-snaplen", OPTION_INT, FIELD(pcap_snaplen), 0, 65535, "N",
+	    "TCP payload bytes kept per packet (headers always), 0..65535; default 64",
+	    SERVE)},
+	{CONFIG_ROW("pcap-file-size", OPTION_SIZE, FIELD(pcap_file_size), PCAP_FILE_SIZE_MIN,
+	    PCAP_FILE_SIZE_MAX, "SIZE", "rotate a pcap file past SIZE, 16k..64G; default 64M",
+	    SERVE), .under = "is outside 16k..64G", .over = "is outside 16k..64G"},
+	{CONFIG_ROW("pcap-files", OPTION_INT, FIELD(pcap_files), 1, PCAP_FILES_MAX, "N",
+	    "pcap files kept, the oldest removed, 1..10000; default 16", SERVE)},
 	/* It goes into every record, every JSON line and every report:
 	 * printable ASCII keeps it the same in all of them. */
 	{CONFIG_ROW("sensor", OPTION_NAME, FIELD(sensor), 1, 64, "NAME",

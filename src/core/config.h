@@ -12,6 +12,7 @@
 #define CONFIG_MAX_LISTEN 64         /* --listen may repeat this many times */
 #define CONFIG_MAX_PROXY_FROM 32     /* networks in one proxy_from list */
 #define CONFIG_ERR_LEN 512           /* size of a caller's error buffer */
+#define PCAP_FILES_MAX 10000         /* --pcap-files at most */
 /* The largest --max-payload: SQLite's default SQLITE_MAX_LENGTH, the
  * longest BLOB it stores (Debian's build keeps the default; tests/unit
  * checks the linked library). A longer payload's row would not exist. */
@@ -64,6 +65,10 @@ struct config {
 	int workers;                 /* event-loop threads; 0: one per core */
 	char *db_path;               /* SQLite database file */
 	char *jsonl_path;            /* JSON-lines sink; "-" is stdout; NULL off */
+	char *pcap_dir;              /* packet traces' folder (--pcap); NULL off */
+	int pcap_snaplen;            /* TCP payload bytes a trace keeps per packet */
+	size_t pcap_file_size;       /* a trace file rotates past this many bytes */
+	int pcap_files;              /* trace files kept, the oldest unlinked */
 	char *sensor;                /* sensor name; NULL: the host name */
 	char *user;                  /* drop root to this user after binding */
 	char *goaway_text;           /* bytes written by ON_TIMEOUT_GOAWAY */

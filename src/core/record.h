@@ -291,6 +291,8 @@ struct record {
 	uint16_t syn_retries;        /* half-open rows: SYNs the peer sent again */
 
 	/* pcap: packet traces */
+	char pcap_file[48];          /* the trace file holding its first packets
+	                              * (PCAPNAME_MAX, a bare name); "" none */
 };
 
 /* A new record of kind for session id, recorded by mode: zeroed but for

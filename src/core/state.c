@@ -242,6 +242,55 @@ fail:
 	return -1;
 }
 
+int state_open_folder(const char *path, char *real, size_t realcap, char *err,
+    size_t errlen)
+{
+	char copy[STATE_PATH_MAX];
+	const char *name;
+	struct stat st;
+	size_t n;
+	int parent, fd = -1;
+
+	n = (size_t)snprintf(copy, sizeof(copy), "%s", path);
+	if (n >= sizeof(copy)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	parent = state_open_dir(copy, 0, real, realcap, err, errlen);
+	if (parent < 0)
+		return -1;
+	name = strrchr(real, '/') + 1;
+	if (mkdirat(parent, name, 0750) < 0 && errno != EEXIST) {
+		snprintf(err, errlen, "%s: cannot create the folder: %s", path,
+		    strerror(errno));
+		goto done;
+	}
+	/* The last name too is never followed: a link here would be the
+	 * one place the walk's checks did not reach. */
+	if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+		snprintf(err, errlen, "%s is a symbolic link: refusing it (give the "
+		    "folder's real path)", path);
+		goto done;
+	}
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (state_check_folder(real, &st, STATE_NO_STICKY, err, errlen) < 0)
+		goto fail;
+	goto done;
+fail:
+	if (fd >= 0)
+		close(fd);
+	fd = -1;
+done:
+	close(parent);
+	return fd;
+}
+
 int state_openat(int dirfd, const char *name, const char *shown, int flags,
     int how, char *err, size_t errlen)
 {

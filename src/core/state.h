@@ -26,6 +26,15 @@
 int state_open_dir(const char *path, int flags, char *real, size_t realcap,
     char *err, size_t errlen);
 
+/* Opens the folder at path itself, creating it (0750) if missing, after
+ * the walk of state_open_dir to the folder that holds it: it must not be a
+ * symbolic link, and no one but the effective user and root may change it
+ * (STATE_NO_STICKY: files are created and removed there by name). Fills
+ * real with its symlink-free path. Returns an O_DIRECTORY fd the caller
+ * closes, or -1 with a message naming the folder and the fix in err. */
+int state_open_folder(const char *path, char *real, size_t realcap, char *err,
+    size_t errlen);
+
 /* Opens name in dirfd with open flags (O_CREAT creates it STATE_MODE),
  * never following a symlink, and checks the open fd: a regular file with
  * one link, owned by the effective user. A file readable or writable by

@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "inetd.h"
+#include "pcap_extract.h"
 #include "report.h"
 #include "rescan.h"
 #include "serve.h"
@@ -33,6 +34,7 @@ static const struct main_command {
 	{"report", report_main, "bursts, behaviour classes, families, strategy yield, timeline"},
 	{"rescan", rescan_main, "apply the current YARA rules to every stored payload"},
 	{"classify", classify_main, "print the YARA rules that match files"},
+	{"pcap", pcap_extract_main, "write sessions' packets from the --pcap trace to a pcap file"},
 	{"version", main_version, "print the version"},
 	{"--version", main_version, NULL},
 	{"help", main_help, NULL},

@@ -383,6 +383,18 @@ static void sandbox_state_dir(const char *path, char *dir, size_t len)
 	sandbox_dir_of(real, dir, len);
 }
 
+/* The trace folder (--pcap) as state_open_folder reached and checked it,
+ * into dir. Exits 2 if refused. */
+static void sandbox_trace_dir(const char *path, char *dir, size_t len)
+{
+	char err[512];
+	int fd = state_open_folder(path, dir, len, err, sizeof(err));
+
+	if (fd < 0)
+		log_fatal("sandbox: %s", err);
+	close(fd);
+}
+
 int sandbox_chroot_wanted(const struct config *cfg)
 {
 	if (sandbox_landlock_abi() > 0)
@@ -414,6 +426,20 @@ static int sandbox_check_jsonl(const char *path, char *real, size_t len)
 	return 0;
 }
 
+/* Checks (and makes) the trace folder as the effective user, as
+ * pcap_trace_open will, and fills real with its symlink-free path.
+ * Returns 0, or -1 (the open after the chroot would fail the same way). */
+static int sandbox_check_trace(const char *path, char *real, size_t len)
+{
+	char err[512];
+	int fd = state_open_folder(path, real, len, err, sizeof(err));
+
+	if (fd < 0)
+		return -1;
+	close(fd);
+	return 0;
+}
+
 /* Replaces *field with a copy of value. Exits 2 out of memory. */
 static void sandbox_rebase(char **field, const char *value)
 {
@@ -427,7 +453,7 @@ static void sandbox_rebase(char **field, const char *value)
 
 int sandbox_chroot(struct config *cfg)
 {
-	char db[STATE_PATH_MAX], jl[STATE_PATH_MAX], err[512];
+	char db[STATE_PATH_MAX], jl[STATE_PATH_MAX], tr[STATE_PATH_MAX], err[512];
 	int jsonl = cfg->jsonl_path && strcmp(cfg->jsonl_path, "-") != 0;
 	uid_t user = geteuid();
 	unsigned char seed;
@@ -438,7 +464,8 @@ int sandbox_chroot(struct config *cfg)
 	 * that a problem is reported by them as without a chroot, naming the
 	 * path the operator gave. */
 	if (state_prepare_db(cfg->db_path, db, sizeof(db), err, sizeof(err)) < 0 ||
-	    (jsonl && sandbox_check_jsonl(cfg->jsonl_path, jl, sizeof(jl)) < 0)) {
+	    (jsonl && sandbox_check_jsonl(cfg->jsonl_path, jl, sizeof(jl)) < 0) ||
+	    (cfg->pcap_dir && sandbox_check_trace(cfg->pcap_dir, tr, sizeof(tr)) < 0)) {
 		sandbox_no_chroot = "a state file was refused";
 		return 0;
 	}
@@ -455,6 +482,14 @@ int sandbox_chroot(struct config *cfg)
 		close(dirfd);
 		sandbox_no_chroot = "the JSON-lines file is outside the database's "
 		    "folder (keep both in one folder to have it)";
+		return 0;
+	}
+	/* The trace's folder fd stays open while the daemon runs: only one
+	 * inside the chroot may (it is no way out). */
+	if (cfg->pcap_dir && (strncmp(tr, db, dirlen) != 0 || tr[dirlen] != '/')) {
+		close(dirfd);
+		sandbox_no_chroot = "the --pcap folder is not beneath the database's "
+		    "folder (make it a subfolder there to have it)";
 		return 0;
 	}
 	/* Out of reach once inside: SQLite seeds its generator from
@@ -491,6 +526,8 @@ int sandbox_chroot(struct config *cfg)
 	sandbox_rebase(&cfg->db_path, db + dirlen);
 	if (jsonl)
 		sandbox_rebase(&cfg->jsonl_path, jl + dirlen);
+	if (cfg->pcap_dir)
+		sandbox_rebase(&cfg->pcap_dir, tr + dirlen);
 	log_info("sandbox: chroot into %s: the database is %s inside", sandbox_root,
 	    cfg->db_path);
 	return 1;
@@ -498,7 +535,7 @@ int sandbox_chroot(struct config *cfg)
 
 void sandbox_confine(const struct config *cfg, int read_rules)
 {
-	static char dirs[4][SANDBOX_PATH_LEN], rules[SANDBOX_PATH_LEN];
+	static char dirs[5][SANDBOX_PATH_LEN], rules[SANDBOX_PATH_LEN];
 	struct sandbox_spec spec = {.syslog = log_is_syslog()};
 	struct sandbox_state st;
 	char err[512], *save = NULL;
@@ -509,6 +546,11 @@ void sandbox_confine(const struct config *cfg, int read_rules)
 	if (cfg->jsonl_path && strcmp(cfg->jsonl_path, "-") != 0) {
 		sandbox_state_dir(cfg->jsonl_path, dirs[1], sizeof(dirs[1]));
 		spec.rw_dirs[nrw++] = dirs[1];
+	}
+	if (cfg->pcap_dir) {
+		/* The trace files: begun, written and the oldest unlinked. */
+		sandbox_trace_dir(cfg->pcap_dir, dirs[4], sizeof(dirs[4]));
+		spec.rw_dirs[nrw++] = dirs[4];
 	}
 	/* SQLite seeds its generator from /dev/urandom; workers hold a
 	 * spare /dev/null for the fd limit; libyara's magic module. */

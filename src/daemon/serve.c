@@ -43,8 +43,10 @@ struct serve {
 	struct timespec started;
 	struct packets *packets;     /* the libpcap capture; NULL without --half-open */
 	struct halfopen *halfopen;   /* NULL without --half-open */
-	struct pcap_trace *trace;    /* the pcap part opens it; NULL: no traces */
+	struct pcap_trace *trace;    /* --pcap: the trace files; NULL: none */
 	uint64_t pcap_dropped;       /* from packets_close */
+	int snaplen;                 /* the capture's: headers, and --pcap-snaplen with --pcap */
+	uint64_t pcap_lost, pcap_rotated;  /* from pcap_trace_close */
 };
 
 /* Lets the daemon hold as many sockets as max-conns asks for, up to what
@@ -182,20 +184,23 @@ static void serve_chroot(struct config *cfg, struct classify *rules)
 		    "files outside it (libyara's magic module) will not match");
 }
 
-/* --half-open, as root or with CAP_NET_RAW, after bind and before the
- * drop: opens the capture on the bound listeners (a failure exits 2,
- * naming the problem), gives up the capabilities of a start without root,
- * and sets up the half-open tables. The thread starts after confinement
- * (serve_start_capture). */
+/* --half-open or --pcap, as root or with CAP_NET_RAW, after bind and
+ * before the drop: opens the capture on the bound listeners (a failure
+ * exits 2, naming the problem; with --pcap every segment of their ports,
+ * payload up to --pcap-snaplen), gives up the capabilities of a start
+ * without root, and sets up the half-open tables. The trace files are
+ * opened later, as the user (serve_open_trace); the thread starts after
+ * confinement. */
 static void serve_open_capture(struct serve *sv)
 {
 	char err[CONFIG_ERR_LEN];
 	uint64_t wait_ms;
 
-	if (!sv->cfg.half_open)
+	if (!sv->cfg.half_open && !sv->cfg.pcap_dir)
 		return;
-	sv->packets = packets_open(&sv->cfg, sv->addrs, sv->nlisten, false,
-	    PACKETS_HEADER_SNAPLEN, err, sizeof(err));
+	sv->snaplen = PACKETS_HEADER_SNAPLEN + (sv->cfg.pcap_dir ? sv->cfg.pcap_snaplen : 0);
+	sv->packets = packets_open(&sv->cfg, sv->addrs, sv->nlisten, sv->cfg.pcap_dir != NULL,
+	    sv->snaplen, err, sizeof(err));
 	if (!sv->packets)
 		log_fatal("%s", err);
 	if (geteuid() != 0) {
@@ -204,6 +209,8 @@ static void serve_open_capture(struct serve *sv)
 		log_info("half-open: capabilities given up: a packet socket can no "
 		    "longer be opened");
 	}
+	if (!sv->cfg.half_open)
+		return;
 	wait_ms = sv->cfg.half_open_wait_ms ? sv->cfg.half_open_wait_ms
 	    : halfopen_kernel_wait_ms();
 	sv->halfopen = halfopen_new(sv->addrs, sv->nlisten, &sv->shared.out,
@@ -214,6 +221,29 @@ static void serve_open_capture(struct serve *sv)
 	    "%d row(s) per source and minute, then summaries; tables %zu bytes",
 	    (unsigned long long)wait_ms, sv->cfg.half_open_per_source,
 	    halfopen_table_bytes());
+}
+
+/* --pcap, as the user that writes the files, after a chroot (whose folder
+ * then holds the trace's, or there is none: sandbox_chroot) and before
+ * confinement: the folder is checked and the first file begun (a problem
+ * exits 2). The sessions learn the trace through the workers' shared
+ * part; the capture thread writes it. */
+static void serve_open_trace(struct serve *sv)
+{
+	char err[CONFIG_ERR_LEN];
+
+	if (!sv->cfg.pcap_dir)
+		return;
+	sv->trace = pcap_trace_open(&sv->cfg, packets_linktype(sv->packets), sv->snaplen,
+	    err, sizeof(err));
+	if (!sv->trace)
+		log_fatal("%s", err);
+	sv->shared.pcap = sv->trace;
+	if (sv->halfopen)
+		halfopen_set_trace(sv->halfopen, sv->trace);
+	log_info("pcap: packet traces in %s: %d payload byte(s) a packet, files of "
+	    "%llu bytes, at most %d", sv->cfg.pcap_dir, sv->cfg.pcap_snaplen,
+	    (unsigned long long)sv->cfg.pcap_file_size, sv->cfg.pcap_files);
 }
 
 /* Logs the run's counters and stores them in the runs table. Returns the
@@ -249,12 +279,18 @@ static uint64_t serve_report(struct serve *sv)
 		run.halfopen_rows = hc.rows;
 		run.halfopen_summarised = hc.summarised;
 		run.halfopen_untracked = hc.untracked;
-		run.pcap_dropped = sv->pcap_dropped;
 		log_info("half-open: %llu row(s), %llu handshake(s) in summaries, "
 		    "%llu SYN(s) untracked (table full), %llu packet(s) dropped by the kernel",
 		    (unsigned long long)hc.rows, (unsigned long long)hc.summarised,
 		    (unsigned long long)hc.untracked, (unsigned long long)sv->pcap_dropped);
 	}
+	run.pcap_dropped = sv->pcap_dropped;
+	run.pcap_lost = sv->pcap_lost;
+	run.pcap_files_rotated = sv->pcap_rotated;
+	if (sv->trace)
+		log_info("pcap: %llu file(s) rotated, %llu packet(s) not written, %llu "
+		    "dropped by the kernel", (unsigned long long)sv->pcap_rotated,
+		    (unsigned long long)sv->pcap_lost, (unsigned long long)sv->pcap_dropped);
 	if (run.lag_pauses)
 		log_info("accepts paused %llu time(s) for the writer's lag (max-lag %llums), "
 		    "%llu ms in all", (unsigned long long)run.lag_pauses,
@@ -401,6 +437,7 @@ int serve_main(int argc, char **argv)
 		log_fatal("%s", oerr);
 	writer_handoff(&sv.writer, &sv.shared.out);
 	sv.shared.halfopen = sv.halfopen;
+	serve_open_trace(&sv);
 	/* Confinement, after every file is open and before any thread
 	 * starts (Landlock binds only this thread and those it starts). The
 	 * rules were compiled as root: nothing needs their files now, and the
@@ -417,7 +454,7 @@ int serve_main(int argc, char **argv)
 	/* The capture thread, confined like the others: it only polls, reads
 	 * the ring and asks pcap_stats (getsockopt). */
 	if (sv.packets && packets_start(sv.packets, sv.halfopen, sv.trace) < 0)
-		log_fatal("half-open: cannot start the capture thread");
+		log_fatal("cannot start the capture thread");
 	log_info("ready: %d worker(s), sensor %s, database %s", sv.nworkers,
 	    sv.cfg.sensor, sv.cfg.db_path);
 
@@ -430,6 +467,7 @@ int serve_main(int argc, char **argv)
 	/* After the workers (every accept is known), before the writer (the
 	 * last verdicts and summaries are records). */
 	packets_close(sv.packets, &sv.pcap_dropped);
+	pcap_trace_close(sv.trace, &sv.pcap_lost, &sv.pcap_rotated);
 	writer_stop(&sv.writer);
 	uint64_t lost = serve_report(&sv);
 	writer_destroy(&sv.writer);

@@ -450,6 +450,8 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 		}
 
 		/* pcap fields */
+		jsonl_set(&ev, "pcap_file", r->pcap_file[0]
+		    ? json_string(r->pcap_file) : json_null());
 	}
 	return jsonl_end(&ev, escaped);
 }

@@ -70,6 +70,8 @@ struct sink_run {
 	uint64_t pcap_dropped;       /* packets the kernel dropped (pcap_stats) */
 
 	/* pcap counters */
+	uint64_t pcap_lost;          /* packets the trace could not write (full disk, errors) */
+	uint64_t pcap_files_rotated; /* trace files ended at --pcap-file-size */
 };
 
 struct sink;

@@ -248,6 +248,9 @@ static const char store_schema_v7[] =
 	"ALTER TABLE runs ADD COLUMN pcap_dropped INTEGER NOT NULL DEFAULT 0;"
 
 	/* v7 pcap: packet traces */
+	"ALTER TABLE sessions ADD COLUMN pcap_file TEXT;"
+	"ALTER TABLE runs ADD COLUMN pcap_lost INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN pcap_files_rotated INTEGER NOT NULL DEFAULT 0;"
 
 	"UPDATE meta SET value = '7' WHERE key = 'schema_version';";
 
@@ -410,6 +413,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", handshakes, summary, syn_retries"
 
 	        /* v7 pcap columns (?90-?94) */
+	        ", pcap_file"
 
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
@@ -426,6 +430,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", ?80, ?81, ?82"
 
 	        /* v7 pcap values */
+	        ", ?90"
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_session, NULL) != SQLITE_OK ||
@@ -442,6 +447,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", halfopen_rows, halfopen_summarised, halfopen_untracked, pcap_dropped"
 
 	        /* v7 pcap run columns (?31-?34) */
+	        ", pcap_lost, pcap_files_rotated"
 
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
@@ -454,6 +460,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", ?27, ?28, ?29, ?30"
 
 	        /* v7 pcap run values */
+	        ", ?31, ?32"
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
@@ -768,6 +775,8 @@ static int store_insert(struct store *st, const struct record *r)
 		sqlite3_bind_int(s, 82, r->syn_retries);
 
 	/* v7 pcap binds */
+	if (r->pcap_file[0])
+		sqlite3_bind_text(s, 90, r->pcap_file, -1, SQLITE_STATIC);
 
 	rc = store_step(s);
 	if (rc != SQLITE_OK)
@@ -840,6 +849,8 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	sqlite3_bind_int64(s, 30, (sqlite3_int64)run->pcap_dropped);
 
 	/* v7 pcap run binds */
+	sqlite3_bind_int64(s, 31, (sqlite3_int64)run->pcap_lost);
+	sqlite3_bind_int64(s, 32, (sqlite3_int64)run->pcap_files_rotated);
 
 	return store_step(s);
 }

@@ -94,7 +94,7 @@ def test_usage_lists_every_command_and_dispatches_each():
     assert r.returncode == 0
     commands = re.findall(r"^  ([a-z]+) +\S", r.stdout, re.M)
     assert commands == ["serve", "inetd", "yield", "sim", "report", "rescan",
-                        "classify", "version"], commands
+                        "classify", "pcap", "version"], commands
     for command in commands:
         r = subprocess.run([FLYPAPER, command, "--help"], capture_output=True,
                            text=True, timeout=20)

@@ -49,6 +49,7 @@ void test_shape(int *passed, int *failed);   /* shape.c */
 void test_report_shapes(int *passed, int *failed);  /* report_shapes.c */
 void test_report_tags(int *passed, int *failed);    /* report_tags.c */
 void test_rule_lint(int *passed, int *failed);      /* rule_lint.c */
+void test_pcap(int *passed, int *failed);           /* pcap.c */
 void test_synsig(int *passed, int *failed);         /* synsig.c */
 void test_p0fdb(int *passed, int *failed);          /* p0fdb.c */
 void test_proxy(int *passed, int *failed);   /* proxy.c */
@@ -2544,6 +2545,7 @@ int main(void)
 	test_report_shapes(&passed, &failed);
 	test_report_tags(&passed, &failed);
 	test_rule_lint(&passed, &failed);
+	test_pcap(&passed, &failed);
 	test_synsig(&passed, &failed);
 	test_p0fdb(&passed, &failed);
 	test_proxy(&passed, &failed);
