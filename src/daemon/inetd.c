@@ -105,7 +105,7 @@ int inetd_main(int argc, char **argv)
 	 * user's own, in a folder no one else can write (classify_open): a
 	 * root child never loads rules the service user could have
 	 * compiled. */
-	if (outputs_open(&writer, &cfg, MODE_INETD, NULL, err, sizeof(err)) < 0)
+	if (outputs_open(&writer, &cfg, MODE_INETD, NULL, NULL, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	struct handoff out;
 	writer_handoff(&writer, &out);

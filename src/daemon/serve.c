@@ -372,16 +372,10 @@ int serve_main(int argc, char **argv)
 				log_fatal("rules: %s", err);
 			classify_close(rules);
 		}
-		if (sv.cfg.syn_fingerprint) {
-			struct p0fdb *db;
-			char warning[512];
-			if (p0fdb_load(sv.cfg.p0f_db, &db, err, sizeof(err), warning,
-			        sizeof(warning)) < 0)
-				log_fatal("%s", err);
-			if (warning[0])
-				log_warn("%s", warning);
-			p0fdb_free(db);
-		}
+		struct p0fdb *db;
+		if (outputs_load_p0f(&sv.cfg, MODE_SERVE, &db, err, sizeof(err)) < 0)
+			log_fatal("%s", err);
+		p0fdb_free(db);
 		printf("flypaper: configuration OK\n");
 		config_free(&sv.cfg);
 		return 0;
@@ -431,9 +425,13 @@ int serve_main(int argc, char **argv)
 	if (worker_shared_init(&sv.shared, &sv.cfg, &out, MODE_SERVE, err,
 	        sizeof(err)) < 0)
 		log_fatal("%s", err);
+	/* as the user, and before a chroot hides /etc/p0f */
+	struct p0fdb *p0f;
+	if (outputs_load_p0f(&sv.cfg, MODE_SERVE, &p0f, oerr, sizeof(oerr)) < 0)
+		log_fatal("%s", oerr);
 	if (jail)
 		serve_chroot(&sv.cfg, rules);
-	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, oerr, sizeof(oerr)) < 0)
+	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, p0f, oerr, sizeof(oerr)) < 0)
 		log_fatal("%s", oerr);
 	writer_handoff(&sv.writer, &sv.shared.out);
 	sv.shared.halfopen = sv.halfopen;

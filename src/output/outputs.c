@@ -46,8 +46,25 @@ int outputs_compile_rules(const struct config *cfg, struct classify **rules,
 	return 0;
 }
 
+int outputs_load_p0f(const struct config *cfg, enum record_mode mode,
+    struct p0fdb **db, char *err, size_t errlen)
+{
+	char warning[512];
+
+	*db = NULL;
+	/* inetd children have no saved SYN to match (the listening socket is
+	 * the super-server's): they skip the 80 us of reading the database. */
+	if (!cfg->syn_fingerprint || mode != MODE_SERVE)
+		return 0;
+	if (p0fdb_load(cfg->p0f_db, db, err, errlen, warning, sizeof(warning)) < 0)
+		return -1;
+	if (warning[0])
+		log_warn("%s", warning);
+	return 0;
+}
+
 int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mode,
-    struct classify *rules, char *err, size_t errlen)
+    struct classify *rules, struct p0fdb *p0f, char *err, size_t errlen)
 {
 	char cache[4096], why[512];
 	uint64_t budget_ns = cfg->classify_budget_ms * 1000000ULL;
@@ -55,6 +72,7 @@ int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mo
 	if (writer_init(w, cfg->queue_records, cfg->queue_bytes,
 	        cfg->flush_timeout_ms) < 0) {
 		classify_close(rules);
+		p0fdb_free(p0f);
 		snprintf(err, errlen, "cannot set up the writer");
 		return -1;
 	}
@@ -67,28 +85,16 @@ int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mo
 				snprintf(err, errlen, "%s: one sink too many",
 				    outputs_sinks[i]->name);
 			classify_close(rules);
+			p0fdb_free(p0f);
 			writer_destroy(w);
 			return -1;
 		}
 	}
-	/* inetd children have no saved SYN to match (the listening socket is
-	 * the super-server's): they skip the 80 us of reading the database. */
-	if (cfg->syn_fingerprint && mode == MODE_SERVE) {
-		struct p0fdb *db;
-		char warning[512];
-		if (p0fdb_load(cfg->p0f_db, &db, err, errlen, warning, sizeof(warning)) < 0) {
-			classify_close(rules);
-			writer_destroy(w);
-			return -1;
-		}
-		if (warning[0])
-			log_warn("%s", warning);
-		if (writer_p0f(w, db) < 0) {
-			snprintf(err, errlen, "cannot set up the writer: out of memory");
-			classify_close(rules);
-			writer_destroy(w);
-			return -1;
-		}
+	if (p0f && writer_p0f(w, p0f) < 0) {
+		snprintf(err, errlen, "cannot set up the writer: out of memory");
+		classify_close(rules);
+		writer_destroy(w);
+		return -1;
 	}
 	outputs_rules_cache(cfg, cache, sizeof(cache));
 	if (!cfg->rules) {

@@ -10,6 +10,8 @@
 #include "record.h"
 #include "writer.h"
 
+struct p0fdb;
+
 #define OUTPUTS_ERR_LEN (4096 + CONFIG_ERR_LEN) /* a path and a message */
 
 /* Compiles cfg's rules, with the compiled cache next to the database when
@@ -27,9 +29,18 @@ int outputs_compile_rules(const struct config *cfg, struct classify **rules,
  * --rules) nothing is classified and payloads are stored 'pending' for
  * `rescan`; otherwise libyara is loaded now and cfg's rules compiled at
  * the first payload (an inetd child that records a silent peer never
- * compiles them). Returns 0, or -1 with a message naming the problem in
+ * compiles them). p0f: from outputs_load_p0f, or NULL (w owns it from
+ * here on, even on failure). Returns 0, or -1 with a message naming the problem in
  * err (the caller exits 2; what was opened is closed). */
 int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mode,
-    struct classify *rules, char *err, size_t errlen);
+    struct classify *rules, struct p0fdb *p0f, char *err, size_t errlen);
+
+/* Reads cfg's p0f database for a daemon of mode (serve only, and only
+ * with SYN fingerprints on; else *db = NULL), as the effective user and
+ * before a chroot can hide /etc/p0f: outputs_open takes it (p0f). A
+ * missing default file is a warning and *db NULL. Returns 0, or -1 with a
+ * message naming the problem (the caller exits 2). */
+int outputs_load_p0f(const struct config *cfg, enum record_mode mode,
+    struct p0fdb **db, char *err, size_t errlen);
 
 #endif

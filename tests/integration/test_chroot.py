@@ -62,6 +62,8 @@ def test_serve_chroots_records_and_reopens_its_jsonl(service_user, daemons):  # 
     send_and_close(d.port, b"first, in the chroot")
     rows = d.wait_sessions(1)
     assert payload_of(str(db), rows[0]["payload_sha256"]) == b"first, in the chroot"
+    # /etc/p0f was read before the chroot hid it: Linux's SYN has its label
+    assert (rows[0]["os"] or "").startswith("Linux"), (rows[0]["os"], d.text())
     first = rows[0]["session"]
     wait_for(lambda: closed_sessions(jsonl) == [first], what="the first session.closed event")
     # rotation: the old file moved aside, SIGHUP makes a new one inside
