@@ -39,7 +39,10 @@ int queue_push(struct queue *q, struct record *r)
 		return -1;
 	}
 	size_t size = record_size(r);
-	if (r->payload && q->bytes + size > q->max_bytes) {
+	/* Payloads may fill only part of the cap: the rest is kept for the
+	 * sessions themselves, so a burst of big payloads costs payloads,
+	 * not the records of the sessions after them. */
+	if (r->payload && q->bytes + size > q->max_bytes - q->max_bytes / QUEUE_RESERVE_DIV) {
 		q->stats.payloads_dropped++;
 		q->stats.payload_bytes_dropped += r->payload_len;
 		free(r->payload);

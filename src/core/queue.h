@@ -42,11 +42,16 @@ struct queue {
 /* Initialises q with its caps. Returns 0 or -1. */
 int queue_init(struct queue *q, size_t max_records, size_t max_bytes);
 
+/* The share of max_bytes (1/QUEUE_RESERVE_DIV) that only records
+ * without their payload may use. */
+#define QUEUE_RESERVE_DIV 4
+
 /* Gives r to the queue; never blocks on the consumer. max_bytes caps
- * record_size, everything the queued records hold. When r would pass it
- * the payload is freed first and r->payload_lost set (the metadata is
- * kept); when even the rest does not fit, or max_records is reached, r is
- * freed and counted. Returns 0 when r was queued, -1 when it was dropped.
+ * record_size, everything the queued records hold. When r would pass
+ * max_bytes less the reserve (QUEUE_RESERVE_DIV) the payload is freed
+ * first and r->payload_lost set (the metadata is kept); when even the
+ * rest does not fit in max_bytes, or max_records is reached, r is freed
+ * and counted. Returns 0 when r was queued, -1 when it was dropped.
  * Either way the caller no longer owns r. */
 int queue_push(struct queue *q, struct record *r);
 

@@ -346,6 +346,19 @@ static void test_queue_caps(void)
 	CHECK(queue_pop_all(&q, 10) == NULL, "empty pop times out");
 	queue_destroy(&q);
 
+	/* Payloads stop at three quarters of the cap: the last quarter holds
+	 * the records whose payload was dropped. */
+	queue_init(&q, 100, 8 * R);
+	for (int i = 0; i < 5; i++)
+		CHECK(queue_push(&q, make_record(R)) == 0, "reserve: push %d", i);
+	queue_get_stats(&q, &st);
+	CHECK(st.payloads_dropped == 2 && st.records_dropped == 0,
+	    "reserve: %llu payloads, %llu records dropped",
+	    (unsigned long long)st.payloads_dropped, (unsigned long long)st.records_dropped);
+	CHECK(q.bytes == 8 * R, "reserve: the queue is full with %zu", q.bytes);
+	record_free_list(queue_pop_all(&q, 0));
+	queue_destroy(&q);
+
 	queue_init(&q, 2, 100 * R);
 	CHECK(queue_push(&q, make_record(10)) == 0, "record cap: first");
 	CHECK(queue_push(&q, make_record(10)) == 0, "record cap: second");
