@@ -10,7 +10,7 @@ import socket
 import sqlite3
 import time
 
-from conftest import (connect, connect_from, flood_past_fd_limit, payload_of, query,
+from conftest import (connect, connect_from, flood_past_fd_limit, make_schema_6, payload_of, query,
                       read_until_close, send_from, session_rows, wait_for)
 
 
@@ -303,6 +303,7 @@ def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_p
     assert d.stop() == 0
     # Make it a version 3 database: no limit_hit column (nor schema 5's
     # lag counters in runs, nor schema 6's classification and shape).
+    make_schema_6(d.db)
     con = sqlite3.connect(d.db)
     con.execute("DROP INDEX sessions_shape")
     for column in ("shape", "limit_hit", "family", "tags", "class_state"):

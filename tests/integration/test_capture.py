@@ -10,8 +10,7 @@ import subprocess
 import threading
 import time
 
-from conftest import (connect, payload_of, query, read_until_close, send_and_close,
-                      wait_for)
+from conftest import connect, payload_of, query, read_until_close, send_and_close
 
 # Code Red II's request as the field notes describe it: 224 x 'X', the
 # 138-byte %u tail, its headers, then a binary body to 3,818 bytes in all.

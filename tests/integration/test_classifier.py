@@ -12,7 +12,7 @@ import subprocess
 import threading
 import time
 
-from conftest import FLYPAPER, ROOT, query, send_and_close, session_rows, wait_for
+from conftest import FLYPAPER, ROOT, make_schema_6, query, send_and_close, session_rows, wait_for
 from test_inetd import inetd  # noqa: F401 (the fixture)
 
 # A rule that is slow on purpose: each hit of its atom starts a regex run
@@ -242,6 +242,7 @@ def test_a_version_5_database_is_upgraded_to_6(daemons):
     send_and_close(d.port, b"")
     d.wait_sessions(2)
     assert d.stop() == 0
+    make_schema_6(d.db)
     con = sqlite3.connect(d.db)
     con.execute("DROP INDEX sessions_shape")
     for column in ("family", "tags", "class_state", "shape"):     # schema 6's
@@ -313,6 +314,7 @@ def test_the_report_counts_the_sessions_family_column(daemons, tmp_path):
     con = sqlite3.connect(d.db)
     con.execute("VACUUM INTO ?", (str(old),))
     con.close()
+    make_schema_6(old)
     con = sqlite3.connect(old)
     con.execute("DROP INDEX sessions_shape")
     for column in ("family", "tags", "class_state", "shape"):

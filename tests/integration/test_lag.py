@@ -10,7 +10,7 @@ import socket
 import subprocess
 import time
 
-from conftest import FLYPAPER, connect, query, session_rows, wait_for
+from conftest import FLYPAPER, connect, make_schema_6, query, session_rows, wait_for
 
 # A rule whose scan is quadratic in the payload: a 20 KB payload runs into
 # the scan budget (--classify-budget, 50 ms by default) every time.
@@ -223,6 +223,7 @@ def test_a_version_4_database_is_upgraded_with_its_runs(daemons):
     assert d.stop() == 0
     # Make it a version 4 database: runs without the lag counters, sessions
     # without their shape (nor schema 6's classification).
+    make_schema_6(d.db)
     con = sqlite3.connect(d.db)
     con.execute("DROP INDEX sessions_shape")
     con.execute("ALTER TABLE sessions DROP COLUMN shape")

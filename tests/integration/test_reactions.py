@@ -1,6 +1,5 @@
 """How peers react: response strategies on the wire, HTTP request records,
 IDENT probes against real responders, experiments and the yield table."""
-import base64
 import json
 import os
 import re

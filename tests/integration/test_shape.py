@@ -11,7 +11,7 @@ import socket
 import sqlite3
 import subprocess
 
-from conftest import FLYPAPER, query, send_from, session_rows, wait_for
+from conftest import FLYPAPER, make_schema_6, query, send_from, session_rows, wait_for
 
 
 def report(db, fmt):
@@ -117,6 +117,7 @@ def test_a_version_5_database_is_upgraded_and_rescan_shapes_its_old_rows(daemons
     writer_shape = session_rows(d.db)[0]["shape"]
     assert writer_shape
     # Make it a version 5 database: no shape column, no index.
+    make_schema_6(d.db)
     con = sqlite3.connect(d.db)
     con.execute("DROP INDEX sessions_shape")
     for column in ("shape", "family", "tags", "class_state"):     # schema 6's

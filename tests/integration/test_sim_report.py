@@ -3,14 +3,11 @@ what report finds (bursts, classes, families) against what was sent; the
 YARA rules each match their own scenario and no other; rescan and classify;
 the HTML report rendered in headless Chromium."""
 import json
-import os
 import re
 import subprocess
 from html import unescape
 
-import pytest
-
-from conftest import FLYPAPER, ROOT, headless, query, render_dom, wait_for
+from conftest import FLYPAPER, ROOT, headless, query, render_dom
 
 
 def sim(scenario, port, *args, timeout=120):
