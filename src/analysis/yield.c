@@ -62,7 +62,8 @@ void yield_free_rows(struct yield_row *rows, int n)
 }
 
 /* Every string a database holds is hostile: strategies are kept as stored
- * for the queries and escaped for display. */
+ * for the queries and escaped for display. A forged row's NULL reason
+ * counts as accepted, as in the report (NULL NOT IN (...) is NULL). */
 int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows,
     int *nrows)
 {
@@ -73,8 +74,8 @@ int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows,
 	    "SELECT coalesce(strategy, '-'), count(*), count(DISTINCT src_ip), "
 	    "  sum(bytes_in > 0), sum(first_out_ms IS NOT NULL), "
 	    "  sum(closed_by = 'peer' AND peer_close_after_out_ms <= ?2) "
-	    "FROM sessions WHERE close_reason NOT IN ('capacity', 'syn_only', "
-	    "  'rst_after_synack') AND start_ts >= ?1 "
+	    "FROM sessions WHERE coalesce(close_reason, '') NOT IN ('capacity', "
+	    "  'syn_only', 'rst_after_synack') AND start_ts >= ?1 "
 	    "GROUP BY 1 ORDER BY 1", -1, &q, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
