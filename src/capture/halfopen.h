@@ -2,8 +2,9 @@
  * completed (syn_only) and SYN-ACKs it answered with a RST
  * (rst_after_synack), seen in captured packets and told apart from
  * accepted sessions by their 4-tuple, so nothing is counted twice. Past
- * --half-open-per-source rows per source and minute, handshakes are
- * counted into one summary row per source, reason and minute. Every table
+ * --half-open-per-source rows per source and minute, or --half-open-rows
+ * rows a minute in all, handshakes are counted into one summary row per
+ * source, reason and minute. Every table
  * is allocated once, at its cap: memory stays flat under a SYN flood. */
 #ifndef FLYPAPER_HALFOPEN_H
 #define FLYPAPER_HALFOPEN_H
@@ -24,6 +25,8 @@
 #define HALFOPEN_ACCEPTED_PROBE 32   /* slots an accepted flow may sit from its home */
 #define HALFOPEN_ACCEPT_GRACE_MS 2000 /* SYN to the first look for its accept */
 #define HALFOPEN_RST_GRACE_MS 1000   /* a RST waits this long for an accept to show */
+#define HALFOPEN_ACCEPT_SLACK_MS 10000 /* an accept may be stamped this long before
+                                        * its SYN is read (the capture's lag) */
 #define HALFOPEN_LISTEN_MAX CONFIG_MAX_LISTEN
 
 /* What the decoder keeps of one captured TCP segment. */
@@ -60,12 +63,13 @@ struct halfopen;
 
 /* A new half-open tracker for the listeners addrs (nlisten of them): its
  * records go to *out (read at each push, so it may be filled in later),
- * per_source rows per source and minute, wait_ms from a SYN to its
- * syn_only verdict. Allocates every table at its cap. Returns NULL with
- * err on failure. */
+ * per_source single rows per source and minute and rows_cap a minute in
+ * all (the rest go into summary rows), wait_ms from a SYN to its syn_only
+ * verdict. Allocates every table at its cap. Returns NULL with err on
+ * failure. */
 struct halfopen *halfopen_new(const struct addr *addrs, int nlisten,
-    const struct handoff *out, int per_source, uint64_t wait_ms, char *err,
-    size_t errlen);
+    const struct handoff *out, int per_source, int rows_cap, uint64_t wait_ms,
+    char *err, size_t errlen);
 
 /* The bytes of every table halfopen_new allocates (all of them, at their
  * caps, whatever the traffic). */

@@ -280,6 +280,8 @@ def start_fails(args, prefix=()):
 
 @pytest.mark.parametrize("args,message", [
     (("--half-open-per-source", "0"), "half-open-per-source"),
+    (("--half-open-rows", "0"), "half-open-rows: '0' is not a number from 1 to 1000000"),
+    (("--half-open-rows", "1000001"), "half-open-rows: '1000001' is not a number from 1 to 1000000"),
     (("--half-open-wait", "500ms"), "half-open-wait: '500ms' is not 0 or within 1s..10m"),
     (("--half-open-wait", "11m"), "half-open-wait: '11m' is not 0 or within 1s..10m"),
     (("--pcap-buffer", "100k"), "pcap-buffer: '100k' is outside 1M..256M"),
