@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -392,6 +393,30 @@ def test_report_counts_half_open_handshakes_as_their_own_class_and_nowhere_else(
                          capture_output=True, text=True, timeout=60)
     assert yld.returncode == 0, yld.stderr
     assert sum(s["sessions"] for s in json.loads(yld.stdout)["strategies"]) == 2
+
+
+def test_report_saturates_a_doctored_databases_handshakes(daemons):
+    """Summary rows whose handshakes add past 2^63 (a doctored database):
+    the report's half-open count stops at the largest it can hold instead
+    of wrapping negative."""
+    d = daemons(args=("--rules", "none"))
+    for _ in range(3):
+        send_and_close(d.port, b"GET / HTTP/1.0\r\n\r\n")
+    wait_for(lambda: len(query(d.db, "SELECT session FROM sessions")) >= 3, timeout=20,
+             what="3 sessions")
+    assert d.stop() == 0
+    con = sqlite3.connect(d.db)
+    con.execute("UPDATE sessions SET close_reason = 'syn_only', summary = 'source_minute', "
+                "handshakes = 9223372036854775807, bytes_in = 0")
+    con.commit()
+    con.close()
+    out = subprocess.run([FLYPAPER, "report", "--db", d.db, "--format", "json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    for mark in SANITIZER_MARKS:
+        assert mark not in out.stderr, out.stderr
+    rep = json.loads(out.stdout)
+    assert rep["half_open"] == 9223372036854775807 and rep["sessions"] == 0, rep
 
 
 def test_capture_interface_gone_is_logged_once_and_the_daemon_goes_on(daemons):
