@@ -225,6 +225,45 @@ static void packets_tick(struct packets *p, uint64_t now)
 		pcap_trace_tick(p->trace);
 }
 
+/* At the stop: the kernel hands a partly filled TPACKET_V3 block over
+ * only when its timer (pcap_set_timeout, 100 ms) retires it, so the last
+ * packets (a peer's FIN just before SIGTERM, our own at shutdown) are
+ * still in the kernel's block. Poll and dispatch until
+ * PACKETS_DRAIN_QUIET_MS pass with nothing, PACKETS_DRAIN_MAX_MS in all
+ * (a flood never goes quiet). */
+static void packets_drain(struct packets *p)
+{
+	uint64_t start = packets_now_ns(), quiet_since = start;
+	uint64_t quiet = PACKETS_DRAIN_QUIET_MS * 1000000ULL;
+	uint64_t max = PACKETS_DRAIN_MAX_MS * 1000000ULL;
+
+	while (!p->dead) {
+		uint64_t now = packets_now_ns();
+		if (now - start >= max || now - quiet_since >= quiet)
+			break;
+		uint64_t left = max - (now - start);
+		if (quiet - (now - quiet_since) < left)
+			left = quiet - (now - quiet_since);
+		struct pollfd fd = {.fd = p->fd, .events = POLLIN};
+		int rc = poll(&fd, 1, (int)(left / 1000000ULL) + 1);
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (rc <= 0)
+			continue;
+		if (fd.revents & (POLLERR | POLLNVAL)) {
+			packets_die(p, "poll");
+			break;
+		}
+		int n = pcap_dispatch(p->pcap, -1, packets_on_packet, (u_char *)p);
+		if (n == PCAP_ERROR) {
+			packets_die(p, pcap_geterr(p->pcap));
+			break;
+		}
+		if (n > 0)
+			quiet_since = packets_now_ns();
+	}
+}
+
 static void *packets_main(void *arg)
 {
 	struct packets *p = arg;
@@ -255,8 +294,7 @@ static void *packets_main(void *arg)
 		}
 	}
 	/* What is still in the ring, then the last verdicts. */
-	if (!p->dead)
-		pcap_dispatch(p->pcap, -1, packets_on_packet, (u_char *)p);
+	packets_drain(p);
 	packets_tick(p, packets_now_ns());
 	if (p->ho)
 		halfopen_flush(p->ho, packets_now_ns());

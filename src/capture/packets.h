@@ -15,6 +15,9 @@
 
 #define PACKETS_HEADER_SNAPLEN 256   /* link + IP + TCP headers, options included */
 #define PACKETS_TICK_MS 1000         /* verdicts, stats and trace rotation */
+#define PACKETS_DRAIN_QUIET_MS 150   /* at the stop: read until this long without a
+                                      * packet (past the ring's 100 ms block timer) */
+#define PACKETS_DRAIN_MAX_MS 500     /* ... or this long in all */
 #define PACKETS_FILTER_MAX 8192      /* bytes of the BPF filter's text */
 
 struct packets;

@@ -370,3 +370,21 @@ def test_a_forbidden_proxy_stranger_names_its_file(daemons, tmp_path):
     r = pcap_cmd(d.db, tr, row["session"], "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert flags_of(out, d.port)[0] == (True, 0x002, 0), "the stranger's SYN first"
+
+
+def test_packets_right_before_the_stop_are_in_the_trace(daemons, tmp_path):
+    """The peer's FIN sent right before SIGTERM, with no pause: the kernel
+    holds it in a partly filled block until its 100 ms timer, and the
+    capture thread drains the ring at the stop, so the trace has it."""
+    d, tr = traced_daemon(daemons, tmp_path)
+    s = connect(d.port)
+    s.sendall(b"last words")
+    port = s.getsockname()[1]
+    s.close()                            # our FIN, then at once:
+    assert d.stop() == 0
+    fins = []
+    for name in sorted(os.listdir(tr)):
+        out = tshark(tr / name, "-Y", f"tcp.srcport=={port} && tcp.flags.fin==1",
+                     "-T", "fields", "-e", "tcp.srcport")
+        fins += out.split()
+    assert fins, f"the peer's FIN (port {port}) is not in {os.listdir(tr)}"
