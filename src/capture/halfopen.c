@@ -31,6 +31,16 @@
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_IPV6 0x86dd
 #define ETHERTYPE_VLAN 0x8100
+#define SLL_PACKET_OUTGOING 4        /* linux/if_packet.h PACKET_OUTGOING */
+#define SLL_ARPHRD_LOOPBACK 772      /* linux/if_arp.h ARPHRD_LOOPBACK */
+
+/* The way of a cooked frame, from its packet type and device type. */
+static uint8_t halfopen_way_of(unsigned pkttype, unsigned hatype)
+{
+	if (hatype == SLL_ARPHRD_LOOPBACK)
+		return HALFOPEN_WAY_LOOP;
+	return pkttype == SLL_PACKET_OUTGOING ? HALFOPEN_WAY_OUT : HALFOPEN_WAY_IN;
+}
 
 static uint16_t halfopen_be16(const uint8_t *p)
 {
@@ -46,9 +56,10 @@ static uint32_t halfopen_be32(const uint8_t *p)
  * (0: say it by the IP version nibble). -1: not a link type or frame we
  * read. */
 static long halfopen_link(int linktype, const uint8_t *b, size_t len,
-    uint16_t *ethertype)
+    uint16_t *ethertype, uint8_t *way)
 {
 	*ethertype = 0;
+	*way = HALFOPEN_WAY_UNKNOWN;
 	switch (linktype) {
 	case DLT_EN10MB:
 		if (len < ETH_HLEN_)
@@ -65,11 +76,13 @@ static long halfopen_link(int linktype, const uint8_t *b, size_t len,
 		if (len < SLL_HLEN)
 			return -1;
 		*ethertype = halfopen_be16(b + 14);
+		*way = halfopen_way_of(halfopen_be16(b), halfopen_be16(b + 2));
 		return SLL_HLEN;
 	case DLT_LINUX_SLL2:
 		if (len < SLL2_HLEN)
 			return -1;
 		*ethertype = halfopen_be16(b);
+		*way = halfopen_way_of(b[10], halfopen_be16(b + 8));
 		return SLL2_HLEN;
 	case DLT_RAW:
 	case DLT_IPV4:
@@ -99,7 +112,8 @@ int halfopen_decode(int linktype, const uint8_t *bytes, size_t caplen,
     struct halfopen_pkt *out)
 {
 	uint16_t ethertype;
-	long off = halfopen_link(linktype, bytes, caplen, &ethertype);
+	uint8_t way;
+	long off = halfopen_link(linktype, bytes, caplen, &ethertype, &way);
 	const uint8_t *ip, *tcp;
 	size_t len, iphl;
 	int family;
@@ -137,11 +151,43 @@ int halfopen_decode(int linktype, const uint8_t *bytes, size_t caplen,
 	    halfopen_be16(tcp));
 	halfopen_set_addr(&out->dst, family, family == AF_INET ? ip + 16 : ip + 24,
 	    halfopen_be16(tcp + 2));
+	out->way = way;
 	out->flags = tcp[13];
 	out->seq = halfopen_be32(tcp + 4);
 	out->ip = ip;
 	out->iplen = len;
 	return 0;
+}
+
+bool halfopen_is_listener(const struct addr *addrs, int n, const struct addr *a)
+{
+	uint8_t want[ADDR_IP_MAX], got[ADDR_IP_MAX];
+	size_t len = addr_ip_bytes(a, got);
+
+	for (int i = 0; i < n; i++) {
+		/* [::] is bound IPV6_V6ONLY: each listener takes its own family */
+		if (addr_port(&addrs[i]) != addr_port(a) ||
+		    addrs[i].u.sa.sa_family != a->u.sa.sa_family)
+			continue;
+		if (addr_is_wildcard(&addrs[i]))
+			return true;
+		if (addr_ip_bytes(&addrs[i], want) == len && memcmp(want, got, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool halfopen_is_ours(const struct addr *addrs, int n, const struct halfopen_pkt *pkt)
+{
+	switch (pkt->way) {
+	case HALFOPEN_WAY_IN:
+		return halfopen_is_listener(addrs, n, &pkt->dst);
+	case HALFOPEN_WAY_OUT:
+		return halfopen_is_listener(addrs, n, &pkt->src);
+	default:
+		return halfopen_is_listener(addrs, n, &pkt->dst) ||
+		    halfopen_is_listener(addrs, n, &pkt->src);
+	}
 }
 
 /* ---- flows and hashing ------------------------------------------------- */
@@ -746,6 +792,10 @@ void halfopen_packet(struct halfopen *ho, const struct halfopen_pkt *pkt,
 	struct halfopen_flow f;
 	uint8_t fl = pkt->flags;
 
+	/* The host's own SYNs and RSTs (its connections out to a listened
+	 * port elsewhere) are not handshakes made to us. */
+	if (pkt->way == HALFOPEN_WAY_OUT)
+		return;
 	if (!(fl & (HALFOPEN_TCP_SYN | HALFOPEN_TCP_RST)) || halfopen_listener(ho, pkt) < 0)
 		return;
 	halfopen_flow_of(pkt, &f);

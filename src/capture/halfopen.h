@@ -29,9 +29,19 @@
                                         * its SYN is read (the capture's lag) */
 #define HALFOPEN_LISTEN_MAX CONFIG_MAX_LISTEN
 
+/* Which way a captured segment went, from the Linux cooked header
+ * (LINUX_SLL, LINUX_SLL2: what --pcap-iface any gives). */
+enum halfopen_way {
+	HALFOPEN_WAY_UNKNOWN,        /* no cooked header: any way */
+	HALFOPEN_WAY_IN,             /* to this host */
+	HALFOPEN_WAY_OUT,            /* sent by this host (PACKET_OUTGOING) */
+	HALFOPEN_WAY_LOOP,           /* on a loopback device: the host is both ends */
+};
+
 /* What the decoder keeps of one captured TCP segment. */
 struct halfopen_pkt {
 	struct addr src, dst;        /* the sender and the receiver, with ports */
+	uint8_t way;                 /* enum halfopen_way */
 	uint8_t flags;               /* TCP flags byte (FIN 0x01 .. CWR 0x80) */
 	uint32_t seq;
 	const uint8_t *ip;           /* the IP header, inside the captured bytes */
@@ -51,6 +61,18 @@ struct halfopen_pkt {
  * anything else. */
 int halfopen_decode(int linktype, const uint8_t *bytes, size_t caplen,
     struct halfopen_pkt *out);
+
+/* Whether a (address and port) is one of the n listeners addrs: the same
+ * port and family, and the same address unless the listener's is the
+ * wildcard. */
+bool halfopen_is_listener(const struct addr *addrs, int n, const struct addr *a);
+
+/* Whether a decoded segment belongs in the packet traces: one end is a
+ * listener the way it went, so the host's own connections to a listened
+ * port elsewhere (a wildcard listener on 80, the host fetching a web page)
+ * stay out. Sent by the host: its source is a listener; received: its
+ * destination is; on loopback or with no cooked header: either. */
+bool halfopen_is_ours(const struct addr *addrs, int n, const struct halfopen_pkt *pkt);
 
 /* The counters of a run (runs table). */
 struct halfopen_counters {
@@ -87,7 +109,8 @@ void halfopen_accepted(struct halfopen *ho, const struct addr *src,
 
 /* The capture thread: one decoded segment seen at wall (the capture's
  * time stamp) and now_ns (CLOCK_MONOTONIC). Only SYNs and RSTs to a
- * listener count. */
+ * listener count, and none the host sent (HALFOPEN_WAY_OUT: its own
+ * connections to a listened port elsewhere). */
 void halfopen_packet(struct halfopen *ho, const struct halfopen_pkt *pkt,
     const struct timespec *wall, uint64_t now_ns);
 

@@ -32,6 +32,8 @@ struct packets {
 	bool dead;                   /* the handle failed: no more capture (thread only) */
 	struct halfopen *ho;         /* NULL: no half-open tracking */
 	struct pcap_trace *trace;    /* NULL: no traces */
+	struct addr listen[CONFIG_MAX_LISTEN]; /* the bound listeners, for the traces */
+	int nlisten;
 	atomic_uint_fast64_t dropped; /* pcap_stats' ps_drop, at the last tick */
 	char iface[64];
 };
@@ -99,6 +101,8 @@ struct packets *packets_open(const struct config *cfg, const struct addr *addrs,
 		return NULL;
 	}
 	p->stop_fd = -1;
+	p->nlisten = nlisten < CONFIG_MAX_LISTEN ? nlisten : CONFIG_MAX_LISTEN;
+	memcpy(p->listen, addrs, (size_t)p->nlisten * sizeof(*addrs));
 	snprintf(p->iface, sizeof(p->iface), "%s", cfg->pcap_iface);
 	if (packets_filter_text(addrs, nlisten, all_segments, filter, sizeof(filter)) < 0) {
 		snprintf(err, errlen, "pcap-iface: the capture filter for %d listener(s) "
@@ -194,10 +198,14 @@ static void packets_on_packet(u_char *user, const struct pcap_pkthdr *h,
 {
 	struct packets *p = (struct packets *)user;
 	struct halfopen_pkt pkt;
+	bool decoded = halfopen_decode(p->linktype, bytes, h->caplen, &pkt) == 0;
 
-	if (p->trace)
+	/* The filter has no direction: the host's own connections to a
+	 * listened port elsewhere are left out of the traces here (a segment
+	 * not decoded, a fragment say, is kept as the filter passed it). */
+	if (p->trace && (!decoded || halfopen_is_ours(p->listen, p->nlisten, &pkt)))
 		pcap_trace_packet(p->trace, h, bytes);
-	if (p->ho && halfopen_decode(p->linktype, bytes, h->caplen, &pkt) == 0) {
+	if (p->ho && decoded) {
 		struct timespec wall = {.tv_sec = h->ts.tv_sec, .tv_nsec = h->ts.tv_usec * 1000L};
 		halfopen_packet(p->ho, &pkt, &wall, packets_now_ns());
 	}

@@ -45,7 +45,8 @@ int packets_filter_text(const struct addr *addrs, int nlisten,
 int packets_drop_capabilities(char *err, size_t errlen);
 
 /* Starts the capture thread: each packet goes to ho (when not NULL) and
- * to trace (when not NULL); once a second the verdicts, the kernel's drop
+ * to trace (when not NULL, and a listener is one end of it the way it
+ * went: halfopen_is_ours); once a second the verdicts, the kernel's drop
  * count and the trace's rotation. Call after confinement. Returns 0 or
  * -1. */
 int packets_start(struct packets *p, struct halfopen *ho, struct pcap_trace *trace);

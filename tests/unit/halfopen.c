@@ -514,6 +514,100 @@ static void test_stale_accept_and_new_isn(void)
 	queue_destroy(&q);
 }
 
+/* The way a cooked frame went: PACKET_OUTGOING (4) is the host's own,
+ * ARPHRD_LOOPBACK (772) is loopback, else received. The host's own SYN to
+ * a listened port elsewhere (a wildcard listener) makes no row, and the
+ * traces keep a segment only when a listener is its end the way it went. */
+static void test_direction(void)
+{
+	static const struct {
+		int link;
+		uint16_t pkttype, hatype;
+		uint8_t way;
+	} ways[] = {
+		{DLT_LINUX_SLL, 0, 1, HALFOPEN_WAY_IN},
+		{DLT_LINUX_SLL, 4, 1, HALFOPEN_WAY_OUT},
+		{DLT_LINUX_SLL, 0, 772, HALFOPEN_WAY_LOOP},
+		{DLT_LINUX_SLL2, 0, 1, HALFOPEN_WAY_IN},
+		{DLT_LINUX_SLL2, 4, 1, HALFOPEN_WAY_OUT},
+		{DLT_LINUX_SLL2, 0, 772, HALFOPEN_WAY_LOOP},
+		{DLT_EN10MB, 4, 1, HALFOPEN_WAY_UNKNOWN},
+	};
+	uint8_t ip[64], f[128];
+	struct halfopen_pkt p;
+	size_t n = ho_ipv4(ip, 0x0a000001, 40000, 0x0a000002, 80, 0x02, 1, 1460);
+
+	for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++) {
+		size_t fl = ho_frame(ways[i].link, ip, n, f, 0);
+		if (ways[i].link == DLT_LINUX_SLL) {
+			f[0] = (uint8_t)(ways[i].pkttype >> 8), f[1] = (uint8_t)ways[i].pkttype;
+			f[2] = (uint8_t)(ways[i].hatype >> 8), f[3] = (uint8_t)ways[i].hatype;
+		} else if (ways[i].link == DLT_LINUX_SLL2) {
+			f[10] = (uint8_t)ways[i].pkttype;
+			f[8] = (uint8_t)(ways[i].hatype >> 8), f[9] = (uint8_t)ways[i].hatype;
+		}
+		CHECK(halfopen_decode(ways[i].link, f, fl, &p) == 0 && p.way == ways[i].way,
+		    "way %zu: %d, not %d", i, p.way, ways[i].way);
+	}
+
+	/* a wildcard listener on 80: the host (10.0.0.1) connects out to
+	 * 10.0.0.2:80; a peer (10.0.0.3) connects in */
+	struct addr l[2];
+	addr_parse("0.0.0.0:80", &l[0]);
+	addr_parse("[::1]:8080", &l[1]);
+	struct {
+		uint32_t src, dst;
+		uint16_t sport, dport;
+		uint8_t way;
+		bool ours;
+	} segs[] = {
+		{0x0a000001, 0x0a000002, 40000, 80, HALFOPEN_WAY_OUT, false},  /* the host's SYN */
+		{0x0a000002, 0x0a000001, 80, 40000, HALFOPEN_WAY_IN, false},   /* its answer */
+		{0x0a000003, 0x0a000001, 50000, 80, HALFOPEN_WAY_IN, true},    /* a peer's SYN */
+		{0x0a000001, 0x0a000003, 80, 50000, HALFOPEN_WAY_OUT, true},   /* our SYN-ACK */
+		{0x7f000001, 0x7f000001, 80, 50000, HALFOPEN_WAY_LOOP, true},  /* loopback, ours */
+		{0x7f000001, 0x7f000001, 50000, 80, HALFOPEN_WAY_LOOP, true},
+		{0x7f000001, 0x7f000001, 50000, 81, HALFOPEN_WAY_LOOP, false},
+		{0x0a000003, 0x0a000001, 50000, 81, HALFOPEN_WAY_IN, false},   /* another port */
+	};
+	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		n = ho_ipv4(ip, segs[i].src, segs[i].sport, segs[i].dst, segs[i].dport, 0x02, 1, 0);
+		if (halfopen_decode(DLT_RAW, ip, n, &p) != 0)
+			continue;
+		p.way = segs[i].way;
+		CHECK(halfopen_is_ours(l, 2, &p) == segs[i].ours, "segment %zu: ours %d", i,
+		    !segs[i].ours);
+	}
+
+	/* the verdicts: the host's outgoing SYN to port 80 makes no row, an
+	 * incoming one does */
+	struct queue q;
+	struct handoff out = {.queue = &q};
+	char err[256];
+	struct ho_seen s;
+	queue_init(&q, 1000, 1 << 20);
+	struct halfopen *ho = halfopen_new(l, 2, &out, 20, 600, 5000, err, sizeof(err));
+	CHECK(ho != NULL, "halfopen_new: %s", err);
+	if (!ho)
+		return;
+	uint64_t t0 = ho_now();
+	struct timespec wall = {.tv_sec = 1800000000};
+	for (int way = HALFOPEN_WAY_IN; way <= HALFOPEN_WAY_OUT; way++) {
+		n = ho_ipv4(ip, way == HALFOPEN_WAY_OUT ? 0x0a000001 : 0x0a000003, 40000,
+		    way == HALFOPEN_WAY_OUT ? 0x0a000002 : 0x0a000001, 80, 0x02, 1, 1460);
+		size_t fl = ho_frame(DLT_LINUX_SLL, ip, n, f, 0);
+		f[1] = way == HALFOPEN_WAY_OUT ? 4 : 0;
+		if (halfopen_decode(DLT_LINUX_SLL, f, fl, &p) == 0)
+			halfopen_packet(ho, &p, &wall, t0);
+	}
+	halfopen_tick(ho, t0 + 3 * NS);
+	halfopen_tick(ho, t0 + 6 * NS);
+	ho_take(&q, &s);
+	CHECK(s.syn_only == 1 && s.rst + s.other == 0, "in and out: %d syn_only (1)", s.syn_only);
+	halfopen_free(ho);
+	queue_destroy(&q);
+}
+
 void test_halfopen(int *passed, int *failed)
 {
 	ho_passed = passed;
@@ -524,4 +618,5 @@ void test_halfopen(int *passed, int *failed)
 	test_table_full();
 	test_global_cap();
 	test_stale_accept_and_new_isn();
+	test_direction();
 }
