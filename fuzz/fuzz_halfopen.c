@@ -2,7 +2,8 @@
  * what the capture thread does with a decoded segment: the first byte
  * picks the link type, the rest is the frame; a decoded frame's IP span
  * must lie inside it, and goes through the SYN parser as the half-open
- * table does. */
+ * table does, and the trace's direction check. */
+#include <arpa/inet.h>
 #include <pcap/dlt.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -28,6 +29,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (p.ip < buf || p.ip + p.iplen != buf + n || p.iplen < 40)
 			__builtin_trap();
 		synsig_parse(p.ip, p.iplen, &syn);
+		if (p.way > HALFOPEN_WAY_LOOP)
+			__builtin_trap();
+		/* which way it went decides whether the traces keep it */
+		struct addr l;
+		memset(&l, 0, sizeof(l));
+		l.u.v4.sin_family = AF_INET;
+		l.u.v4.sin_port = htons(80);
+		(void)halfopen_is_ours(&l, 1, &p);
 	}
 	free(buf);
 	return 0;

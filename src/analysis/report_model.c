@@ -6,6 +6,7 @@
 #include "report_model.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -206,6 +207,16 @@ static struct report_os *report_os_slot(struct report_model *m, const char *labe
 
 /* Counts a session's OS (columns 16 os and 17 syn_state) under class c:
  * only the peer's own SYN, matched or not. */
+/* *sum += n (n > 0), stopping at LONG_MAX: counts read from a database
+ * (a summary row's handshakes) are hostile and may be near any limit. */
+static void report_add_sat(long *sum, long long n)
+{
+	if (n > (long long)(LONG_MAX - *sum))
+		*sum = LONG_MAX;
+	else
+		*sum += (long)n;
+}
+
 static void report_count_os(struct report_model *m, sqlite3_stmt *q, enum report_class c)
 {
 	char label[sizeof(m->os[0].label)];
@@ -267,8 +278,9 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		if (reason && (!strcmp(reason, "syn_only") || !strcmp(reason, "rst_after_synack"))) {
 			long long n = sqlite3_column_type(q, 18) == SQLITE_NULL ? 1
 			    : sqlite3_column_int64(q, 18);
-			m->half_open += n > 0 ? (long)n : 1;
-			m->by_class[CLASS_HALF_OPEN] += n > 0 ? (long)n : 1;
+			/* a doctored database may say anything: the sums saturate */
+			report_add_sat(&m->half_open, n > 0 ? n : 1);
+			report_add_sat(&m->by_class[CLASS_HALF_OPEN], n > 0 ? n : 1);
 			/* their OS by row: a summary row once, by its first SYN */
 			report_count_os(m, q, CLASS_HALF_OPEN);
 			continue;

@@ -31,6 +31,16 @@
 #define ETHERTYPE_IPV4 0x0800
 #define ETHERTYPE_IPV6 0x86dd
 #define ETHERTYPE_VLAN 0x8100
+#define SLL_PACKET_OUTGOING 4        /* linux/if_packet.h PACKET_OUTGOING */
+#define SLL_ARPHRD_LOOPBACK 772      /* linux/if_arp.h ARPHRD_LOOPBACK */
+
+/* The way of a cooked frame, from its packet type and device type. */
+static uint8_t halfopen_way_of(unsigned pkttype, unsigned hatype)
+{
+	if (hatype == SLL_ARPHRD_LOOPBACK)
+		return HALFOPEN_WAY_LOOP;
+	return pkttype == SLL_PACKET_OUTGOING ? HALFOPEN_WAY_OUT : HALFOPEN_WAY_IN;
+}
 
 static uint16_t halfopen_be16(const uint8_t *p)
 {
@@ -46,9 +56,10 @@ static uint32_t halfopen_be32(const uint8_t *p)
  * (0: say it by the IP version nibble). -1: not a link type or frame we
  * read. */
 static long halfopen_link(int linktype, const uint8_t *b, size_t len,
-    uint16_t *ethertype)
+    uint16_t *ethertype, uint8_t *way)
 {
 	*ethertype = 0;
+	*way = HALFOPEN_WAY_UNKNOWN;
 	switch (linktype) {
 	case DLT_EN10MB:
 		if (len < ETH_HLEN_)
@@ -65,11 +76,13 @@ static long halfopen_link(int linktype, const uint8_t *b, size_t len,
 		if (len < SLL_HLEN)
 			return -1;
 		*ethertype = halfopen_be16(b + 14);
+		*way = halfopen_way_of(halfopen_be16(b), halfopen_be16(b + 2));
 		return SLL_HLEN;
 	case DLT_LINUX_SLL2:
 		if (len < SLL2_HLEN)
 			return -1;
 		*ethertype = halfopen_be16(b);
+		*way = halfopen_way_of(b[10], halfopen_be16(b + 8));
 		return SLL2_HLEN;
 	case DLT_RAW:
 	case DLT_IPV4:
@@ -99,7 +112,8 @@ int halfopen_decode(int linktype, const uint8_t *bytes, size_t caplen,
     struct halfopen_pkt *out)
 {
 	uint16_t ethertype;
-	long off = halfopen_link(linktype, bytes, caplen, &ethertype);
+	uint8_t way;
+	long off = halfopen_link(linktype, bytes, caplen, &ethertype, &way);
 	const uint8_t *ip, *tcp;
 	size_t len, iphl;
 	int family;
@@ -137,11 +151,43 @@ int halfopen_decode(int linktype, const uint8_t *bytes, size_t caplen,
 	    halfopen_be16(tcp));
 	halfopen_set_addr(&out->dst, family, family == AF_INET ? ip + 16 : ip + 24,
 	    halfopen_be16(tcp + 2));
+	out->way = way;
 	out->flags = tcp[13];
 	out->seq = halfopen_be32(tcp + 4);
 	out->ip = ip;
 	out->iplen = len;
 	return 0;
+}
+
+bool halfopen_is_listener(const struct addr *addrs, int n, const struct addr *a)
+{
+	uint8_t want[ADDR_IP_MAX], got[ADDR_IP_MAX];
+	size_t len = addr_ip_bytes(a, got);
+
+	for (int i = 0; i < n; i++) {
+		/* [::] is bound IPV6_V6ONLY: each listener takes its own family */
+		if (addr_port(&addrs[i]) != addr_port(a) ||
+		    addrs[i].u.sa.sa_family != a->u.sa.sa_family)
+			continue;
+		if (addr_is_wildcard(&addrs[i]))
+			return true;
+		if (addr_ip_bytes(&addrs[i], want) == len && memcmp(want, got, len) == 0)
+			return true;
+	}
+	return false;
+}
+
+bool halfopen_is_ours(const struct addr *addrs, int n, const struct halfopen_pkt *pkt)
+{
+	switch (pkt->way) {
+	case HALFOPEN_WAY_IN:
+		return halfopen_is_listener(addrs, n, &pkt->dst);
+	case HALFOPEN_WAY_OUT:
+		return halfopen_is_listener(addrs, n, &pkt->src);
+	default:
+		return halfopen_is_listener(addrs, n, &pkt->dst) ||
+		    halfopen_is_listener(addrs, n, &pkt->src);
+	}
 }
 
 /* ---- flows and hashing ------------------------------------------------- */
@@ -248,6 +294,7 @@ struct halfopen {
 	uint64_t seed;
 	uint64_t wait_ns;            /* SYN to syn_only */
 	uint32_t per_source;
+	uint32_t rows_cap;           /* single rows a minute, all sources together */
 	uint16_t ports[HALFOPEN_LISTEN_MAX];
 	struct addr listen[HALFOPEN_LISTEN_MAX];
 	bool wildcard[HALFOPEN_LISTEN_MAX];
@@ -262,6 +309,7 @@ struct halfopen {
 	/* per-source minutes */
 	uint64_t start_ns, minute;
 	uint32_t sources_used;
+	uint32_t minute_rows;        /* single rows this minute, all sources */
 	struct halfopen_source *sources;
 	struct halfopen_source overflow;
 
@@ -276,8 +324,8 @@ struct halfopen {
 };
 
 struct halfopen *halfopen_new(const struct addr *addrs, int nlisten,
-    const struct handoff *out, int per_source, uint64_t wait_ms, char *err,
-    size_t errlen)
+    const struct handoff *out, int per_source, int rows_cap, uint64_t wait_ms,
+    char *err, size_t errlen)
 {
 	struct halfopen *ho = calloc(1, sizeof(*ho));
 
@@ -285,6 +333,7 @@ struct halfopen *halfopen_new(const struct addr *addrs, int nlisten,
 		goto oom;
 	ho->out = out;
 	ho->per_source = (uint32_t)per_source;
+	ho->rows_cap = (uint32_t)rows_cap;
 	ho->wait_ns = wait_ms * HALFOPEN_MS;
 	ho->keep_ns = ho->wait_ns + 60ULL * 1000 * HALFOPEN_MS;
 	ho->nlisten = nlisten < HALFOPEN_LISTEN_MAX ? nlisten : HALFOPEN_LISTEN_MAX;
@@ -425,17 +474,34 @@ void halfopen_accepted(struct halfopen *ho, const struct addr *src,
 	pthread_mutex_unlock(&ho->lock);
 }
 
-static bool halfopen_was_accepted(struct halfopen *ho, const struct halfopen_flow *f)
+/* Whether the handshake whose SYN was read at syn_ns was accepted, asked
+ * at now_ns. The set is keyed by the 4-tuple only, so an accept counts
+ * only when it is not older than that SYN (less the capture's lag,
+ * HALFOPEN_ACCEPT_SLACK_MS) and still within keep_ns: one full connect
+ * from a port must not hide every later scan from that port for days. */
+static bool halfopen_was_accepted(struct halfopen *ho, const struct halfopen_flow *f,
+    uint64_t syn_ns, uint64_t now_ns)
 {
 	uint64_t h = halfopen_accept_key(ho, f->src, f->len, f->sport, f->dport);
+	uint64_t slack = HALFOPEN_ACCEPT_SLACK_MS * HALFOPEN_MS;
 	size_t mask = HALFOPEN_ACCEPTED - 1, home = (size_t)h & mask;
 	bool found = false;
 
 	pthread_mutex_lock(&ho->lock);
-	for (size_t i = 0; i < HALFOPEN_ACCEPTED_PROBE && !found; i++)
-		found = ho->accepted[(home + i) & mask].hash == h;
+	for (size_t i = 0; i < HALFOPEN_ACCEPTED_PROBE && !found; i++) {
+		const struct halfopen_accept *a = &ho->accepted[(home + i) & mask];
+		found = a->hash == h && a->at_ns + slack >= syn_ns &&
+		    (now_ns <= a->at_ns || now_ns - a->at_ns <= ho->keep_ns);
+	}
 	pthread_mutex_unlock(&ho->lock);
 	return found;
+}
+
+/* The same, for a tracked SYN. */
+static bool halfopen_entry_accepted(struct halfopen *ho, const struct halfopen_entry *e,
+    uint64_t now_ns)
+{
+	return halfopen_was_accepted(ho, &e->flow, e->syn_ns, now_ns);
 }
 
 /* ---- rows and summaries -------------------------------------------------- */
@@ -542,17 +608,23 @@ static void halfopen_end_minute(struct halfopen *ho)
 	memset(ho->sources, 0, HALFOPEN_SOURCES * sizeof(*ho->sources));
 	memset(&ho->overflow, 0, sizeof(ho->overflow));
 	ho->sources_used = 0;
+	ho->minute_rows = 0;
 }
 
 /* A half-open handshake decided: its own row while its source is under
- * the per-source rows of this minute, else counted into a summary. */
+ * the per-source rows of this minute and all sources under --half-open-rows
+ * this minute, else counted into its source's summary (so thousands of
+ * spoofed sources make at most rows_cap single rows a minute, and the
+ * summary rows, one per source slot and reason, are bounded by the table). */
 static void halfopen_decide(struct halfopen *ho, const struct halfopen_entry *e,
     enum close_reason reason, const struct timespec *end)
 {
 	struct halfopen_source *s = halfopen_source_of(ho, &e->src);
 
-	if (s != &ho->overflow && s->rows < ho->per_source) {
+	if (s != &ho->overflow && s->rows < ho->per_source &&
+	    ho->minute_rows < ho->rows_cap) {
 		s->rows++;
+		ho->minute_rows++;
 		atomic_fetch_add(&ho->rows, 1);
 		halfopen_push(ho, reason, &e->src, &e->dst, &e->syn_wall, end, 0,
 		    SUMMARY_NONE, e->retries, &e->syn);
@@ -614,6 +686,22 @@ static struct timespec halfopen_later(struct timespec ts, uint64_t ns)
 	return ts;
 }
 
+/* Decides e as it stands at now_ns, unless it was accepted: a RST
+ * (bare, or with ACK) makes it rst_after_synack, else syn_only ending now. */
+static void halfopen_settle(struct halfopen *ho, struct halfopen_entry *e,
+    uint64_t now_ns)
+{
+	if (halfopen_entry_accepted(ho, e, now_ns))
+		return;
+	if (e->state == ENTRY_RESET || e->late_rst) {
+		halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
+	} else {
+		struct timespec end = halfopen_later(e->syn_wall,
+		    now_ns > e->syn_ns ? now_ns - e->syn_ns : 0);
+		halfopen_decide(ho, e, CLOSE_SYN_ONLY, &end);
+	}
+}
+
 /* The table is full: decides one entry early to make room, the oldest of
  * the reset ones (their verdict is known), else the oldest of those
  * already looked up once and not accepted, as syn_only now (so a flood
@@ -624,21 +712,13 @@ static bool halfopen_evict(struct halfopen *ho, uint64_t now_ns)
 {
 	struct halfopen_entry *e;
 
-	if (!list_empty(&ho->reset)) {
+	if (!list_empty(&ho->reset))
 		e = list_entry(ho->reset.next, struct halfopen_entry, link);
-		if (!halfopen_was_accepted(ho, &e->flow))
-			halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
-	} else if (!list_empty(&ho->waiting)) {
+	else if (!list_empty(&ho->waiting))
 		e = list_entry(ho->waiting.next, struct halfopen_entry, link);
-		if (!halfopen_was_accepted(ho, &e->flow)) {
-			struct timespec end = e->late_rst ? e->rst_wall
-			    : halfopen_later(e->syn_wall, now_ns - e->syn_ns);
-			halfopen_decide(ho, e, e->late_rst ? CLOSE_RST_AFTER_SYNACK
-			    : CLOSE_SYN_ONLY, &end);
-		}
-	} else {
+	else
 		return false;
-	}
+	halfopen_settle(ho, e, now_ns);
 	halfopen_release(ho, e);
 	return true;
 }
@@ -674,10 +754,11 @@ static void halfopen_syn(struct halfopen *ho, const struct halfopen_pkt *pkt,
 				e->retries++;
 			return;
 		}
-		/* A new handshake on the same 4-tuple: the old one is settled
-		 * as it stands. */
-		if (e->state == ENTRY_RESET && !halfopen_was_accepted(ho, &e->flow))
-			halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
+		/* A new handshake on the same 4-tuple (a new sequence number,
+		 * or a SYN after a RST): the old one is settled as it stands,
+		 * whatever its state, so a scanner that reuses one source port
+		 * is counted once a handshake, not once in all. */
+		halfopen_settle(ho, e, now_ns);
 		halfopen_release(ho, e);
 	}
 	if (ho->free_head == HALFOPEN_NIL && !halfopen_evict(ho, now_ns)) {
@@ -711,6 +792,10 @@ void halfopen_packet(struct halfopen *ho, const struct halfopen_pkt *pkt,
 	struct halfopen_flow f;
 	uint8_t fl = pkt->flags;
 
+	/* The host's own SYNs and RSTs (its connections out to a listened
+	 * port elsewhere) are not handshakes made to us. */
+	if (pkt->way == HALFOPEN_WAY_OUT)
+		return;
 	if (!(fl & (HALFOPEN_TCP_SYN | HALFOPEN_TCP_RST)) || halfopen_listener(ho, pkt) < 0)
 		return;
 	halfopen_flow_of(pkt, &f);
@@ -754,7 +839,7 @@ void halfopen_tick(struct halfopen *ho, uint64_t now_ns)
 		struct halfopen_entry *e = list_entry(ho->reset.next, struct halfopen_entry, link);
 		if (now_ns - e->rst_ns < rst_grace || now_ns - e->syn_ns < grace)
 			break;
-		if (!halfopen_was_accepted(ho, &e->flow))
+		if (!halfopen_entry_accepted(ho, e, now_ns))
 			halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
 		halfopen_release(ho, e);
 	}
@@ -763,7 +848,7 @@ void halfopen_tick(struct halfopen *ho, uint64_t now_ns)
 		struct halfopen_entry *e = list_entry(ho->fresh.next, struct halfopen_entry, link);
 		if (now_ns - e->syn_ns < grace)
 			break;
-		if (halfopen_was_accepted(ho, &e->flow)) {
+		if (halfopen_entry_accepted(ho, e, now_ns)) {
 			halfopen_release(ho, e);
 			continue;
 		}
@@ -777,9 +862,11 @@ void halfopen_tick(struct halfopen *ho, uint64_t now_ns)
 		struct halfopen_entry *e = list_entry(ho->waiting.next, struct halfopen_entry, link);
 		if (now_ns - e->syn_ns < ho->wait_ns)
 			break;
-		if (!halfopen_was_accepted(ho, &e->flow) && e->late_rst) {
+		if (halfopen_entry_accepted(ho, e, now_ns)) {
+			/* accepted: no row */
+		} else if (e->late_rst) {
 			halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
-		} else if (!halfopen_was_accepted(ho, &e->flow)) {
+		} else {
 			struct timespec end = halfopen_later(e->syn_wall, ho->wait_ns);
 			halfopen_decide(ho, e, CLOSE_SYN_ONLY, &end);
 		}
@@ -796,10 +883,9 @@ void halfopen_flush(struct halfopen *ho, uint64_t now_ns)
 {
 	size_t unsettled = 0;
 
-	(void)now_ns;
 	while (!list_empty(&ho->reset)) {
 		struct halfopen_entry *e = list_entry(ho->reset.next, struct halfopen_entry, link);
-		if (!halfopen_was_accepted(ho, &e->flow))
+		if (!halfopen_entry_accepted(ho, e, now_ns))
 			halfopen_decide(ho, e, CLOSE_RST_AFTER_SYNACK, &e->rst_wall);
 		halfopen_release(ho, e);
 	}

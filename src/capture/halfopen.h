@@ -2,8 +2,9 @@
  * completed (syn_only) and SYN-ACKs it answered with a RST
  * (rst_after_synack), seen in captured packets and told apart from
  * accepted sessions by their 4-tuple, so nothing is counted twice. Past
- * --half-open-per-source rows per source and minute, handshakes are
- * counted into one summary row per source, reason and minute. Every table
+ * --half-open-per-source rows per source and minute, or --half-open-rows
+ * rows a minute in all, handshakes are counted into one summary row per
+ * source, reason and minute. Every table
  * is allocated once, at its cap: memory stays flat under a SYN flood. */
 #ifndef FLYPAPER_HALFOPEN_H
 #define FLYPAPER_HALFOPEN_H
@@ -24,11 +25,23 @@
 #define HALFOPEN_ACCEPTED_PROBE 32   /* slots an accepted flow may sit from its home */
 #define HALFOPEN_ACCEPT_GRACE_MS 2000 /* SYN to the first look for its accept */
 #define HALFOPEN_RST_GRACE_MS 1000   /* a RST waits this long for an accept to show */
+#define HALFOPEN_ACCEPT_SLACK_MS 10000 /* an accept may be stamped this long before
+                                        * its SYN is read (the capture's lag) */
 #define HALFOPEN_LISTEN_MAX CONFIG_MAX_LISTEN
+
+/* Which way a captured segment went, from the Linux cooked header
+ * (LINUX_SLL, LINUX_SLL2: what --pcap-iface any gives). */
+enum halfopen_way {
+	HALFOPEN_WAY_UNKNOWN,        /* no cooked header: any way */
+	HALFOPEN_WAY_IN,             /* to this host */
+	HALFOPEN_WAY_OUT,            /* sent by this host (PACKET_OUTGOING) */
+	HALFOPEN_WAY_LOOP,           /* on a loopback device: the host is both ends */
+};
 
 /* What the decoder keeps of one captured TCP segment. */
 struct halfopen_pkt {
 	struct addr src, dst;        /* the sender and the receiver, with ports */
+	uint8_t way;                 /* enum halfopen_way */
 	uint8_t flags;               /* TCP flags byte (FIN 0x01 .. CWR 0x80) */
 	uint32_t seq;
 	const uint8_t *ip;           /* the IP header, inside the captured bytes */
@@ -49,6 +62,18 @@ struct halfopen_pkt {
 int halfopen_decode(int linktype, const uint8_t *bytes, size_t caplen,
     struct halfopen_pkt *out);
 
+/* Whether a (address and port) is one of the n listeners addrs: the same
+ * port and family, and the same address unless the listener's is the
+ * wildcard. */
+bool halfopen_is_listener(const struct addr *addrs, int n, const struct addr *a);
+
+/* Whether a decoded segment belongs in the packet traces: one end is a
+ * listener the way it went, so the host's own connections to a listened
+ * port elsewhere (a wildcard listener on 80, the host fetching a web page)
+ * stay out. Sent by the host: its source is a listener; received: its
+ * destination is; on loopback or with no cooked header: either. */
+bool halfopen_is_ours(const struct addr *addrs, int n, const struct halfopen_pkt *pkt);
+
 /* The counters of a run (runs table). */
 struct halfopen_counters {
 	uint64_t rows;               /* half-open rows of one handshake each */
@@ -60,12 +85,13 @@ struct halfopen;
 
 /* A new half-open tracker for the listeners addrs (nlisten of them): its
  * records go to *out (read at each push, so it may be filled in later),
- * per_source rows per source and minute, wait_ms from a SYN to its
- * syn_only verdict. Allocates every table at its cap. Returns NULL with
- * err on failure. */
+ * per_source single rows per source and minute and rows_cap a minute in
+ * all (the rest go into summary rows), wait_ms from a SYN to its syn_only
+ * verdict. Allocates every table at its cap. Returns NULL with err on
+ * failure. */
 struct halfopen *halfopen_new(const struct addr *addrs, int nlisten,
-    const struct handoff *out, int per_source, uint64_t wait_ms, char *err,
-    size_t errlen);
+    const struct handoff *out, int per_source, int rows_cap, uint64_t wait_ms,
+    char *err, size_t errlen);
 
 /* The bytes of every table halfopen_new allocates (all of them, at their
  * caps, whatever the traffic). */
@@ -83,7 +109,8 @@ void halfopen_accepted(struct halfopen *ho, const struct addr *src,
 
 /* The capture thread: one decoded segment seen at wall (the capture's
  * time stamp) and now_ns (CLOCK_MONOTONIC). Only SYNs and RSTs to a
- * listener count. */
+ * listener count, and none the host sent (HALFOPEN_WAY_OUT: its own
+ * connections to a listened port elsewhere). */
 void halfopen_packet(struct halfopen *ho, const struct halfopen_pkt *pkt,
     const struct timespec *wall, uint64_t now_ns);
 

@@ -32,6 +32,8 @@ struct packets {
 	bool dead;                   /* the handle failed: no more capture (thread only) */
 	struct halfopen *ho;         /* NULL: no half-open tracking */
 	struct pcap_trace *trace;    /* NULL: no traces */
+	struct addr listen[CONFIG_MAX_LISTEN]; /* the bound listeners, for the traces */
+	int nlisten;
 	atomic_uint_fast64_t dropped; /* pcap_stats' ps_drop, at the last tick */
 	char iface[64];
 };
@@ -99,6 +101,8 @@ struct packets *packets_open(const struct config *cfg, const struct addr *addrs,
 		return NULL;
 	}
 	p->stop_fd = -1;
+	p->nlisten = nlisten < CONFIG_MAX_LISTEN ? nlisten : CONFIG_MAX_LISTEN;
+	memcpy(p->listen, addrs, (size_t)p->nlisten * sizeof(*addrs));
 	snprintf(p->iface, sizeof(p->iface), "%s", cfg->pcap_iface);
 	if (packets_filter_text(addrs, nlisten, all_segments, filter, sizeof(filter)) < 0) {
 		snprintf(err, errlen, "pcap-iface: the capture filter for %d listener(s) "
@@ -194,10 +198,14 @@ static void packets_on_packet(u_char *user, const struct pcap_pkthdr *h,
 {
 	struct packets *p = (struct packets *)user;
 	struct halfopen_pkt pkt;
+	bool decoded = halfopen_decode(p->linktype, bytes, h->caplen, &pkt) == 0;
 
-	if (p->trace)
+	/* The filter has no direction: the host's own connections to a
+	 * listened port elsewhere are left out of the traces here (a segment
+	 * not decoded, a fragment say, is kept as the filter passed it). */
+	if (p->trace && (!decoded || halfopen_is_ours(p->listen, p->nlisten, &pkt)))
 		pcap_trace_packet(p->trace, h, bytes);
-	if (p->ho && halfopen_decode(p->linktype, bytes, h->caplen, &pkt) == 0) {
+	if (p->ho && decoded) {
 		struct timespec wall = {.tv_sec = h->ts.tv_sec, .tv_nsec = h->ts.tv_usec * 1000L};
 		halfopen_packet(p->ho, &pkt, &wall, packets_now_ns());
 	}
@@ -223,6 +231,45 @@ static void packets_tick(struct packets *p, uint64_t now)
 		atomic_store(&p->dropped, st.ps_drop);
 	if (p->trace)
 		pcap_trace_tick(p->trace);
+}
+
+/* At the stop: the kernel hands a partly filled TPACKET_V3 block over
+ * only when its timer (pcap_set_timeout, 100 ms) retires it, so the last
+ * packets (a peer's FIN just before SIGTERM, our own at shutdown) are
+ * still in the kernel's block. Poll and dispatch until
+ * PACKETS_DRAIN_QUIET_MS pass with nothing, PACKETS_DRAIN_MAX_MS in all
+ * (a flood never goes quiet). */
+static void packets_drain(struct packets *p)
+{
+	uint64_t start = packets_now_ns(), quiet_since = start;
+	uint64_t quiet = PACKETS_DRAIN_QUIET_MS * 1000000ULL;
+	uint64_t max = PACKETS_DRAIN_MAX_MS * 1000000ULL;
+
+	while (!p->dead) {
+		uint64_t now = packets_now_ns();
+		if (now - start >= max || now - quiet_since >= quiet)
+			break;
+		uint64_t left = max - (now - start);
+		if (quiet - (now - quiet_since) < left)
+			left = quiet - (now - quiet_since);
+		struct pollfd fd = {.fd = p->fd, .events = POLLIN};
+		int rc = poll(&fd, 1, (int)(left / 1000000ULL) + 1);
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (rc <= 0)
+			continue;
+		if (fd.revents & (POLLERR | POLLNVAL)) {
+			packets_die(p, "poll");
+			break;
+		}
+		int n = pcap_dispatch(p->pcap, -1, packets_on_packet, (u_char *)p);
+		if (n == PCAP_ERROR) {
+			packets_die(p, pcap_geterr(p->pcap));
+			break;
+		}
+		if (n > 0)
+			quiet_since = packets_now_ns();
+	}
 }
 
 static void *packets_main(void *arg)
@@ -255,8 +302,7 @@ static void *packets_main(void *arg)
 		}
 	}
 	/* What is still in the ring, then the last verdicts. */
-	if (!p->dead)
-		pcap_dispatch(p->pcap, -1, packets_on_packet, (u_char *)p);
+	packets_drain(p);
 	packets_tick(p, packets_now_ns());
 	if (p->ho)
 		halfopen_flush(p->ho, packets_now_ns());

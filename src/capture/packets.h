@@ -15,6 +15,9 @@
 
 #define PACKETS_HEADER_SNAPLEN 256   /* link + IP + TCP headers, options included */
 #define PACKETS_TICK_MS 1000         /* verdicts, stats and trace rotation */
+#define PACKETS_DRAIN_QUIET_MS 150   /* at the stop: read until this long without a
+                                      * packet (past the ring's 100 ms block timer) */
+#define PACKETS_DRAIN_MAX_MS 500     /* ... or this long in all */
 #define PACKETS_FILTER_MAX 8192      /* bytes of the BPF filter's text */
 
 struct packets;
@@ -42,7 +45,8 @@ int packets_filter_text(const struct addr *addrs, int nlisten,
 int packets_drop_capabilities(char *err, size_t errlen);
 
 /* Starts the capture thread: each packet goes to ho (when not NULL) and
- * to trace (when not NULL); once a second the verdicts, the kernel's drop
+ * to trace (when not NULL, and a listener is one end of it the way it
+ * went: halfopen_is_ours); once a second the verdicts, the kernel's drop
  * count and the trace's rotation. Call after confinement. Returns 0 or
  * -1. */
 int packets_start(struct packets *p, struct halfopen *ho, struct pcap_trace *trace);

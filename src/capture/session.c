@@ -932,6 +932,7 @@ void session_record_forbidden(struct session_host *h, int listener, const struct
 	}
 	r->start_wall = *wall;
 	r->end_wall = *wall;
+	pcap_trace_file_at(h->pcap, wall, r->pcap_file);
 	r->src = *src;
 	r->dst = *dst;
 	r->reason = CLOSE_PROXY_ERROR;

@@ -84,6 +84,7 @@ static const struct config config_default = {
 	.proxy_timeout_ms = 5 * MS_PER_S,
 	.half_open = false,
 	.half_open_per_source = 20,
+	.half_open_rows = 600,
 	.half_open_wait_ms = 0,
 	/* One link type (LINUX_SLL) whatever the listeners are bound to. */
 	.pcap_iface = "any",
@@ -241,6 +242,8 @@ static const struct option_row config_options[] = {
 	    "record handshakes that never reach accept (needs root or CAP_NET_RAW)", SERVE)},
 	{CONFIG_ROW("half-open-per-source", OPTION_INT, FIELD(half_open_per_source), 1, 1000000, "N",
 	    "half-open rows per source and minute, then one summary row; default 20", SERVE)},
+	{CONFIG_ROW("half-open-rows", OPTION_INT, FIELD(half_open_rows), 1, 1000000, "N",
+	    "half-open rows a minute from all sources, then summary rows; default 600", SERVE)},
 	{CONFIG_ROW("half-open-wait", OPTION_DURATION, FIELD(half_open_wait_ms), MS_PER_S,
 	    10 * 60 * MS_PER_S, "DUR",
 	    "SYN to syn_only, 0 (from tcp_synack_retries) or 1s..10m; default 0", SERVE),

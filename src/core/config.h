@@ -90,6 +90,7 @@ struct config {
 	/* half-open handshakes and the libpcap capture (issue 10) */
 	bool half_open;              /* record SYN-only and RST-after-SYN-ACK handshakes */
 	int half_open_per_source;    /* their rows per source and minute, then summaries */
+	int half_open_rows;          /* their rows a minute from all sources, then summaries */
 	uint64_t half_open_wait_ms;  /* SYN to syn_only; 0: from tcp_synack_retries */
 	char *pcap_iface;            /* the capture's interface; "any" */
 	size_t pcap_buffer;          /* the capture's kernel ring, bytes */

@@ -214,12 +214,12 @@ static void serve_open_capture(struct serve *sv)
 	wait_ms = sv->cfg.half_open_wait_ms ? sv->cfg.half_open_wait_ms
 	    : halfopen_kernel_wait_ms();
 	sv->halfopen = halfopen_new(sv->addrs, sv->nlisten, &sv->shared.out,
-	    sv->cfg.half_open_per_source, wait_ms, err, sizeof(err));
+	    sv->cfg.half_open_per_source, sv->cfg.half_open_rows, wait_ms, err, sizeof(err));
 	if (!sv->halfopen)
 		log_fatal("%s", err);
 	log_info("half-open: a SYN without an answer is syn_only after %llums; "
-	    "%d row(s) per source and minute, then summaries; tables %zu bytes",
-	    (unsigned long long)wait_ms, sv->cfg.half_open_per_source,
+	    "%d row(s) per source and %d in all a minute, then summaries; tables %zu bytes",
+	    (unsigned long long)wait_ms, sv->cfg.half_open_per_source, sv->cfg.half_open_rows,
 	    halfopen_table_bytes());
 }
 

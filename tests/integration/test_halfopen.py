@@ -8,6 +8,8 @@ import os
 import re
 import shutil
 import signal
+import socket
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -280,6 +282,8 @@ def start_fails(args, prefix=()):
 
 @pytest.mark.parametrize("args,message", [
     (("--half-open-per-source", "0"), "half-open-per-source"),
+    (("--half-open-rows", "0"), "half-open-rows: '0' is not a number from 1 to 1000000"),
+    (("--half-open-rows", "1000001"), "half-open-rows: '1000001' is not a number from 1 to 1000000"),
     (("--half-open-wait", "500ms"), "half-open-wait: '500ms' is not 0 or within 1s..10m"),
     (("--half-open-wait", "11m"), "half-open-wait: '11m' is not 0 or within 1s..10m"),
     (("--pcap-buffer", "100k"), "pcap-buffer: '100k' is outside 1M..256M"),
@@ -392,6 +396,30 @@ def test_report_counts_half_open_handshakes_as_their_own_class_and_nowhere_else(
     assert sum(s["sessions"] for s in json.loads(yld.stdout)["strategies"]) == 2
 
 
+def test_report_saturates_a_doctored_databases_handshakes(daemons):
+    """Summary rows whose handshakes add past 2^63 (a doctored database):
+    the report's half-open count stops at the largest it can hold instead
+    of wrapping negative."""
+    d = daemons(args=("--rules", "none"))
+    for _ in range(3):
+        send_and_close(d.port, b"GET / HTTP/1.0\r\n\r\n")
+    wait_for(lambda: len(query(d.db, "SELECT session FROM sessions")) >= 3, timeout=20,
+             what="3 sessions")
+    assert d.stop() == 0
+    con = sqlite3.connect(d.db)
+    con.execute("UPDATE sessions SET close_reason = 'syn_only', summary = 'source_minute', "
+                "handshakes = 9223372036854775807, bytes_in = 0")
+    con.commit()
+    con.close()
+    out = subprocess.run([FLYPAPER, "report", "--db", d.db, "--format", "json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    for mark in SANITIZER_MARKS:
+        assert mark not in out.stderr, out.stderr
+    rep = json.loads(out.stdout)
+    assert rep["half_open"] == 9223372036854775807 and rep["sessions"] == 0, rep
+
+
 def test_capture_interface_gone_is_logged_once_and_the_daemon_goes_on(daemons):
     """The capture's interface (a veth made for the test, no address)
     disappears under the real sandbox: no new handle can be opened, so the
@@ -442,3 +470,86 @@ def test_systemd_drop_in_gives_only_what_the_capture_needs(tmp_path):
     assert settings["PrivateUsers"] == "no"
     assert settings["SystemCallFilter"] == "capset"
     assert "--half-open" in settings["ExecStart"]
+
+
+@pytest.fixture
+def veth_peer():
+    """A network namespace joined to this one by a veth pair: this side
+    10.213.N.1, the peer 10.213.N.2. On loopback every segment is seen as
+    received (libpcap drops lo's outgoing copy), so telling the host's own
+    SYNs apart needs a real link. Deleted afterwards, even on failure."""
+    need("ip")
+    n = os.getpid() % 200 + 20
+    ns, here, there = f"fpfix{os.getpid()}", f"vfx{os.getpid()}a", f"vfx{os.getpid()}b"
+
+    def ip(*args, netns=None):
+        cmd = ["ip", *(("-n", netns) if netns else ()), *args]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=10)
+
+    try:
+        ip("netns", "add", ns)
+        ip("link", "add", here, "type", "veth", "peer", "name", there)
+        ip("link", "set", there, "netns", ns)
+        ip("addr", "add", f"10.213.{n}.1/24", "dev", here)
+        ip("link", "set", here, "up")
+        ip("addr", "add", f"10.213.{n}.2/24", "dev", there, netns=ns)
+        ip("link", "set", there, "up", netns=ns)
+        ip("link", "set", "lo", "up", netns=ns)
+        yield ns, f"10.213.{n}.1", f"10.213.{n}.2"
+    finally:
+        subprocess.run(["ip", "link", "del", here], capture_output=True, timeout=10)
+        subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=10)
+
+
+def test_the_hosts_own_connection_to_a_listened_port_is_no_row_and_not_traced(
+        daemons, tmp_path, veth_peer):
+    """A wildcard listener on port P, and the host connecting out to a
+    server on port P elsewhere (in the namespace): its SYN is outgoing
+    (PACKET_OUTGOING in the cooked header), so it is no half-open row and
+    its segments are not in the trace; a raw SYN from the namespace to us
+    is a row and is traced."""
+    need("hping3")
+    need("tshark")
+    ns, here, there = veth_peer
+    tr = tmp_path / "tr"
+    tr.mkdir(mode=0o750)
+    os.chmod(tr, 0o750)
+    d = half_open_daemon(daemons, "--pcap", str(tr), listen=("0.0.0.0:0",))
+    port = d.port
+    server = subprocess.Popen(
+        ["ip", "netns", "exec", ns, "/usr/bin/python3", "-c",
+         "import socket, sys\n"
+         "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+         f"s.bind(('{there}', {port})); s.listen(); print('up', flush=True)\n"
+         "c, _ = s.accept(); c.recv(100); c.sendall(b'hello'); c.close()\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "up"
+        out = socket.create_connection((there, port), timeout=10)
+        mine = out.getsockname()[1]
+        out.sendall(b"from the host")
+        assert out.recv(100) == b"hello"
+        out.close()
+        server.wait(timeout=10)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    r = subprocess.run(["ip", "netns", "exec", ns, "hping3", "-S", "-c", "1", "-s", "33333",
+                        "-p", str(port), here], capture_output=True, text=True, timeout=30)
+    assert "1 packets transmitted" in r.stdout + r.stderr, r.stdout + r.stderr
+    wait_rows(d, 1, "close_reason = 'rst_after_synack'")
+    time.sleep(float(WAIT[:-1]) + 3)     # past the grace and the wait
+    assert d.stop() == 0
+    ho = rows(d, "close_reason IN ('syn_only', 'rst_after_synack')")
+    assert [(h["src_ip"], h["close_reason"]) for h in ho] == [(there, "rst_after_synack")], ho
+    # The trace: the peer's SYN to us, none of the host's own connection.
+    got = []
+    for name in sorted(os.listdir(tr)):
+        out = subprocess.run(["tshark", "-r", str(tr / name), "-T", "fields",
+                              "-e", "tcp.srcport", "-e", "tcp.dstport"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        got += [tuple(map(int, line.split("\t"))) for line in out.stdout.split("\n") if line]
+    assert (33333, port) in got, got
+    assert not [g for g in got if mine in g], (mine, got)

@@ -348,3 +348,43 @@ def test_half_open_row_names_its_file_and_its_trace_shows_the_reset(daemons, tmp
     assert r.returncode == 0, r.stderr
     flags = [f for _, f, _ in flags_of(out, d.port)]
     assert flags[:2] == [0x002, 0x012] and flags[2] & 0x004, flags   # SYN, SYN-ACK, RST
+
+
+def test_a_forbidden_proxy_stranger_names_its_file(daemons, tmp_path):
+    """A source not in --proxy-from is refused before reading (close reason
+    proxy_error, forbidden): its row names the trace file as any other's,
+    and `flypaper pcap` finds its packets."""
+    d, tr = traced_daemon(daemons, tmp_path, "--proxy-protocol",
+                          "--proxy-from", "127.0.0.1/32")
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(10)
+    s.bind(("127.0.0.9", 0))
+    s.connect(("127.0.0.1", d.port))
+    assert s.recv(100) == b""            # closed by the daemon, unread
+    s.close()
+    (row,) = d.wait_sessions(1)
+    stop(d)
+    assert (row["close_reason"], row["proxy_error"]) == ("proxy_error", "forbidden"), row
+    assert row["pcap_file"] in os.listdir(tr), (row["pcap_file"], os.listdir(tr))
+    out = tmp_path / "f.pcap"
+    r = pcap_cmd(d.db, tr, row["session"], "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    assert flags_of(out, d.port)[0] == (True, 0x002, 0), "the stranger's SYN first"
+
+
+def test_packets_right_before_the_stop_are_in_the_trace(daemons, tmp_path):
+    """The peer's FIN sent right before SIGTERM, with no pause: the kernel
+    holds it in a partly filled block until its 100 ms timer, and the
+    capture thread drains the ring at the stop, so the trace has it."""
+    d, tr = traced_daemon(daemons, tmp_path)
+    s = connect(d.port)
+    s.sendall(b"last words")
+    port = s.getsockname()[1]
+    s.close()                            # our FIN, then at once:
+    assert d.stop() == 0
+    fins = []
+    for name in sorted(os.listdir(tr)):
+        out = tshark(tr / name, "-Y", f"tcp.srcport=={port} && tcp.flags.fin==1",
+                     "-T", "fields", "-e", "tcp.srcport")
+        fins += out.split()
+    assert fins, f"the peer's FIN (port {port}) is not in {os.listdir(tr)}"

@@ -238,7 +238,7 @@ static void test_verdicts(void)
 
 	addr_parse("127.0.0.1:8080", &listen);
 	queue_init(&q, 100000, 64 << 20);
-	struct halfopen *ho = halfopen_new(&listen, 1, &out, 3, 5000, err, sizeof(err));
+	struct halfopen *ho = halfopen_new(&listen, 1, &out, 3, 1000000, 5000, err, sizeof(err));
 	CHECK(ho != NULL, "halfopen_new: %s", err);
 	if (!ho)
 		return;
@@ -388,7 +388,8 @@ static void test_table_full(void)
 
 	addr_parse("127.0.0.1:8080", &listen);
 	queue_init(&q, 2 * HALFOPEN_PENDING_MAX, 256 << 20);
-	struct halfopen *ho = halfopen_new(&listen, 1, &out, 1000000, 60000, err, sizeof(err));
+	struct halfopen *ho = halfopen_new(&listen, 1, &out, 1000000, 1000000, 60000, err,
+	    sizeof(err));
 	CHECK(ho != NULL, "halfopen_new: %s", err);
 	if (!ho)
 		return;
@@ -410,6 +411,203 @@ static void test_table_full(void)
 	queue_destroy(&q);
 }
 
+/* --half-open-rows: 1,000 sources (spoofed, say) of 3 handshakes each,
+ * under a per-source cap of 20 but a global cap of 50 single rows a
+ * minute: 50 single rows, every other handshake in a summary row, none
+ * lost; the next minute has its 50 again. */
+static void test_global_cap(void)
+{
+	struct queue q;
+	struct handoff out = {.queue = &q};
+	struct addr listen;
+	char err[256];
+	struct ho_seen s;
+
+	addr_parse("127.0.0.1:8080", &listen);
+	queue_init(&q, 100000, 64 << 20);
+	struct halfopen *ho = halfopen_new(&listen, 1, &out, 20, 50, 5000, err, sizeof(err));
+	CHECK(ho != NULL, "halfopen_new: %s", err);
+	if (!ho)
+		return;
+	uint64_t t0 = ho_now();
+	for (int round = 0; round < 3; round++)
+		for (uint32_t i = 0; i < 1000; i++) {
+			uint16_t port = (uint16_t)(30000 + round);
+			ho_send(ho, 0x0d000000u + i, port, 0x02, 7, t0);
+			ho_send(ho, 0x0d000000u + i, port, 0x04, 8, t0);
+		}
+	halfopen_tick(ho, t0 + 3 * NS);
+	ho_take(&q, &s);
+	CHECK(s.rst == 50 && s.summaries == 0, "before the minute's end: %d rows, "
+	    "%d summaries (50, 0)", s.rst, s.summaries);
+	halfopen_tick(ho, t0 + 61 * NS);     /* the minute ends */
+	ho_take(&q, &s);
+	CHECK(s.summaries == s.rst && s.summaries <= 1000 &&
+	    s.handshakes == 3000 - 50, "the minute's summaries: %d rows, %d summaries, "
+	    "%llu handshakes (2950 in summaries)", s.rst, s.summaries,
+	    (unsigned long long)s.handshakes);
+	/* a new minute: single rows again, up to the cap */
+	uint64_t t1 = t0 + 62 * NS;
+	for (uint32_t i = 0; i < 100; i++) {
+		ho_send(ho, 0x0e000000u + i, 31000, 0x02, 9, t1);
+		ho_send(ho, 0x0e000000u + i, 31000, 0x04, 10, t1);
+	}
+	halfopen_tick(ho, t1 + 3 * NS);
+	ho_take(&q, &s);
+	CHECK(s.rst == 50 && s.summaries == 0, "the next minute: %d rows (50)", s.rst);
+	struct halfopen_counters c;
+	halfopen_get_counters(ho, &c);
+	CHECK(c.rows == 100 && c.summarised == 3100 - 100, "counters: %llu rows, "
+	    "%llu summarised (100, 3000)", (unsigned long long)c.rows,
+	    (unsigned long long)c.summarised);
+	halfopen_free(ho);
+	queue_destroy(&q);
+}
+
+/* An accept is the 4-tuple's for a time only: a connect from port X at t
+ * does not hide a half-open SYN from port X an hour later; an accept
+ * after the SYN still hides it (test_verdicts). And a new sequence number on a pending
+ * 4-tuple settles the old handshake: 10 unanswered SYNs with 10 ISNs on
+ * one 4-tuple are 10 handshakes, plus one settled by a RST. */
+static void test_stale_accept_and_new_isn(void)
+{
+	struct queue q;
+	struct handoff out = {.queue = &q};
+	struct addr listen, acc;
+	char err[256];
+	struct ho_seen s;
+
+	addr_parse("127.0.0.1:8080", &listen);
+	queue_init(&q, 100000, 64 << 20);
+	struct halfopen *ho = halfopen_new(&listen, 1, &out, 1000, 1000000, 5000, err,
+	    sizeof(err));
+	CHECK(ho != NULL, "halfopen_new: %s", err);
+	if (!ho)
+		return;
+	addr_parse("127.0.0.2:40100", &acc);
+	halfopen_accepted(ho, &acc, 8080);   /* stamped now */
+	uint64_t t0 = ho_now() + 3600 * NS;  /* an hour later */
+	ho_send(ho, 0x7f000002, 40100, 0x02, 1, t0);
+	/* the same, reset */
+	addr_parse("127.0.0.2:40101", &acc);
+	halfopen_accepted(ho, &acc, 8080);
+	ho_send(ho, 0x7f000002, 40101, 0x02, 1, t0);
+	ho_send(ho, 0x7f000002, 40101, 0x04, 2, t0);
+	halfopen_tick(ho, t0 + 3 * NS);
+	halfopen_tick(ho, t0 + 6 * NS);
+	ho_take(&q, &s);
+	CHECK(s.syn_only == 1 && s.rst == 1 && s.other == 0,
+	    "an hour after an accept: %d syn_only, %d rst (1, 1)", s.syn_only, s.rst);
+
+	/* 10 ISNs, no answer, on one 4-tuple; then an 11th reset */
+	uint64_t t1 = ho_now();
+	for (uint32_t i = 0; i < 10; i++)
+		ho_send(ho, 0x7f000003, 40200, 0x02, 1000 * (i + 1), t1 + i * NS / 10);
+	ho_send(ho, 0x7f000003, 40200, 0x02, 99999, t1 + NS);
+	ho_send(ho, 0x7f000003, 40200, 0x04, 100000, t1 + NS);
+	halfopen_tick(ho, t1 + 20 * NS);
+	ho_take(&q, &s);
+	CHECK(s.syn_only == 10 && s.rst == 1 && s.handshakes == 11,
+	    "one 4-tuple, 11 ISNs: %d syn_only, %d rst, %llu handshakes (10, 1, 11)",
+	    s.syn_only, s.rst, (unsigned long long)s.handshakes);
+	halfopen_free(ho);
+	queue_destroy(&q);
+}
+
+/* The way a cooked frame went: PACKET_OUTGOING (4) is the host's own,
+ * ARPHRD_LOOPBACK (772) is loopback, else received. The host's own SYN to
+ * a listened port elsewhere (a wildcard listener) makes no row, and the
+ * traces keep a segment only when a listener is its end the way it went. */
+static void test_direction(void)
+{
+	static const struct {
+		int link;
+		uint16_t pkttype, hatype;
+		uint8_t way;
+	} ways[] = {
+		{DLT_LINUX_SLL, 0, 1, HALFOPEN_WAY_IN},
+		{DLT_LINUX_SLL, 4, 1, HALFOPEN_WAY_OUT},
+		{DLT_LINUX_SLL, 0, 772, HALFOPEN_WAY_LOOP},
+		{DLT_LINUX_SLL2, 0, 1, HALFOPEN_WAY_IN},
+		{DLT_LINUX_SLL2, 4, 1, HALFOPEN_WAY_OUT},
+		{DLT_LINUX_SLL2, 0, 772, HALFOPEN_WAY_LOOP},
+		{DLT_EN10MB, 4, 1, HALFOPEN_WAY_UNKNOWN},
+	};
+	uint8_t ip[64], f[128];
+	struct halfopen_pkt p;
+	size_t n = ho_ipv4(ip, 0x0a000001, 40000, 0x0a000002, 80, 0x02, 1, 1460);
+
+	for (size_t i = 0; i < sizeof(ways) / sizeof(ways[0]); i++) {
+		size_t fl = ho_frame(ways[i].link, ip, n, f, 0);
+		if (ways[i].link == DLT_LINUX_SLL) {
+			f[0] = (uint8_t)(ways[i].pkttype >> 8), f[1] = (uint8_t)ways[i].pkttype;
+			f[2] = (uint8_t)(ways[i].hatype >> 8), f[3] = (uint8_t)ways[i].hatype;
+		} else if (ways[i].link == DLT_LINUX_SLL2) {
+			f[10] = (uint8_t)ways[i].pkttype;
+			f[8] = (uint8_t)(ways[i].hatype >> 8), f[9] = (uint8_t)ways[i].hatype;
+		}
+		CHECK(halfopen_decode(ways[i].link, f, fl, &p) == 0 && p.way == ways[i].way,
+		    "way %zu: %d, not %d", i, p.way, ways[i].way);
+	}
+
+	/* a wildcard listener on 80: the host (10.0.0.1) connects out to
+	 * 10.0.0.2:80; a peer (10.0.0.3) connects in */
+	struct addr l[2];
+	addr_parse("0.0.0.0:80", &l[0]);
+	addr_parse("[::1]:8080", &l[1]);
+	struct {
+		uint32_t src, dst;
+		uint16_t sport, dport;
+		uint8_t way;
+		bool ours;
+	} segs[] = {
+		{0x0a000001, 0x0a000002, 40000, 80, HALFOPEN_WAY_OUT, false},  /* the host's SYN */
+		{0x0a000002, 0x0a000001, 80, 40000, HALFOPEN_WAY_IN, false},   /* its answer */
+		{0x0a000003, 0x0a000001, 50000, 80, HALFOPEN_WAY_IN, true},    /* a peer's SYN */
+		{0x0a000001, 0x0a000003, 80, 50000, HALFOPEN_WAY_OUT, true},   /* our SYN-ACK */
+		{0x7f000001, 0x7f000001, 80, 50000, HALFOPEN_WAY_LOOP, true},  /* loopback, ours */
+		{0x7f000001, 0x7f000001, 50000, 80, HALFOPEN_WAY_LOOP, true},
+		{0x7f000001, 0x7f000001, 50000, 81, HALFOPEN_WAY_LOOP, false},
+		{0x0a000003, 0x0a000001, 50000, 81, HALFOPEN_WAY_IN, false},   /* another port */
+	};
+	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		n = ho_ipv4(ip, segs[i].src, segs[i].sport, segs[i].dst, segs[i].dport, 0x02, 1, 0);
+		if (halfopen_decode(DLT_RAW, ip, n, &p) != 0)
+			continue;
+		p.way = segs[i].way;
+		CHECK(halfopen_is_ours(l, 2, &p) == segs[i].ours, "segment %zu: ours %d", i,
+		    !segs[i].ours);
+	}
+
+	/* the verdicts: the host's outgoing SYN to port 80 makes no row, an
+	 * incoming one does */
+	struct queue q;
+	struct handoff out = {.queue = &q};
+	char err[256];
+	struct ho_seen s;
+	queue_init(&q, 1000, 1 << 20);
+	struct halfopen *ho = halfopen_new(l, 2, &out, 20, 600, 5000, err, sizeof(err));
+	CHECK(ho != NULL, "halfopen_new: %s", err);
+	if (!ho)
+		return;
+	uint64_t t0 = ho_now();
+	struct timespec wall = {.tv_sec = 1800000000};
+	for (int way = HALFOPEN_WAY_IN; way <= HALFOPEN_WAY_OUT; way++) {
+		n = ho_ipv4(ip, way == HALFOPEN_WAY_OUT ? 0x0a000001 : 0x0a000003, 40000,
+		    way == HALFOPEN_WAY_OUT ? 0x0a000002 : 0x0a000001, 80, 0x02, 1, 1460);
+		size_t fl = ho_frame(DLT_LINUX_SLL, ip, n, f, 0);
+		f[1] = way == HALFOPEN_WAY_OUT ? 4 : 0;
+		if (halfopen_decode(DLT_LINUX_SLL, f, fl, &p) == 0)
+			halfopen_packet(ho, &p, &wall, t0);
+	}
+	halfopen_tick(ho, t0 + 3 * NS);
+	halfopen_tick(ho, t0 + 6 * NS);
+	ho_take(&q, &s);
+	CHECK(s.syn_only == 1 && s.rst + s.other == 0, "in and out: %d syn_only (1)", s.syn_only);
+	halfopen_free(ho);
+	queue_destroy(&q);
+}
+
 void test_halfopen(int *passed, int *failed)
 {
 	ho_passed = passed;
@@ -418,4 +616,7 @@ void test_halfopen(int *passed, int *failed)
 	test_filter();
 	test_verdicts();
 	test_table_full();
+	test_global_cap();
+	test_stale_accept_and_new_isn();
+	test_direction();
 }
