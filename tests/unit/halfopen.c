@@ -8,7 +8,7 @@
  * through test_halfopen. */
 #include <arpa/inet.h>
 #include <pcap/dlt.h>
-#include <pcap/pcap.h>
+#include "pcap_api.h"            /* libpcap through dlopen */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -412,8 +412,11 @@ static void test_table_full(void)
 
 void test_halfopen(int *passed, int *failed)
 {
+	char err[512];
+
 	ho_passed = passed;
 	ho_failed = failed;
+	CHECK(pcap_api_load(err, sizeof(err)) == 0, "libpcap: %s", err);
 	test_decode_table();
 	test_filter();
 	test_verdicts();
