@@ -417,6 +417,8 @@ void test_halfopen(int *passed, int *failed)
 	ho_passed = passed;
 	ho_failed = failed;
 	CHECK(pcap_api_load(err, sizeof(err)) == 0, "libpcap: %s", err);
+	if (!pcap_api_loaded())
+		return;              /* the filter's tests would call NULL */
 	test_decode_table();
 	test_filter();
 	test_verdicts();

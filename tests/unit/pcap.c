@@ -491,6 +491,8 @@ void test_pcap(int *passed, int *failed)
 	pc_passed = passed;
 	pc_failed = failed;
 	test_pcap_api();
+	if (!pcap_api_loaded())
+		return;              /* failed above; the rest would call NULL */
 	test_frame_prefixes();
 	test_pcapname();
 	test_trace_files();
