@@ -199,7 +199,7 @@ static void serve_open_capture(struct serve *sv)
 
 	if (!sv->cfg.half_open && !sv->cfg.pcap_dir)
 		return;
-	/* libpcap is mapped now, as root: confinement forbids it later. */
+	/* libpcap is mapped now, before the drop: confinement forbids it later. */
 	if (pcap_api_load(err, sizeof(err)) < 0)
 		log_fatal("%s", err);
 	sv->snaplen = PACKETS_HEADER_SNAPLEN + (sv->cfg.pcap_dir ? sv->cfg.pcap_snaplen : 0);
