@@ -5,7 +5,7 @@
 #   make bench        the benchmark against a bare epoll server (bench/run)
 
 CC      ?= cc
-PKGS     = libuv sqlite3 nettle jansson inih libpcap
+PKGS     = libuv sqlite3 nettle jansson inih
 # libyara is not linked: yara_api.c loads it with dlopen when rules are
 # asked for (linking it cost every exec, inetd children's too, ~2 ms). Its
 # headers are used as usual; the library is the soname found here, by its
@@ -13,6 +13,13 @@ PKGS     = libuv sqlite3 nettle jansson inih libpcap
 YARA_LIBDIR := $(shell pkg-config --variable=libdir yara)
 YARA_SONAME := $(shell objdump -p $(YARA_LIBDIR)/libyara.so 2>/dev/null | awk '/SONAME/{print $$2}')
 YARA_CFLAGS := $(shell pkg-config --cflags yara) -DFLYPAPER_LIBYARA=\"$(YARA_LIBDIR)/$(YARA_SONAME)\"
+# libpcap likewise (pcap_api.c): linked, it pulled libdbus, libsystemd,
+# libgcrypt, liblzma... into every exec; only serve --half-open/--pcap and
+# the pcap command load it. Headers from libpcap-dev; Debian's soname is
+# libpcap.so.0.8 (package libpcap0.8).
+PCAP_LIBDIR := $(shell pkg-config --variable=libdir libpcap)
+PCAP_SONAME := $(shell objdump -p $(PCAP_LIBDIR)/libpcap.so 2>/dev/null | awk '/SONAME/{print $$2}')
+PCAP_CFLAGS := $(shell pkg-config --cflags libpcap) -DFLYPAPER_LIBPCAP=\"$(PCAP_LIBDIR)/$(PCAP_SONAME)\"
 # The seccomp allow-list is built at build time by tools/sandbox_gen.c
 # (libseccomp) into raw BPF, a header every build variant includes: the
 # daemon itself does not link libseccomp.
@@ -26,7 +33,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
            -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
            -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
-           -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS)
+           -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -110,7 +117,7 @@ build/bench/%: bench/%.c
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE $(ALL_INC) -fsanitize=fuzzer,address,undefined \
               -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
               -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
-              -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS)
+              -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS)
 FUZZ_SECONDS ?= 15
 
 build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)

@@ -11,7 +11,6 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
-#include <pcap/pcap.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "frame.h"
 #include "options.h"
 #include "pcapname.h"
+#include "pcap_api.h"            /* libpcap through dlopen */
 #include "record.h"
 #include "store.h"
 #include "text.h"
@@ -510,6 +510,10 @@ int pcap_extract_main(int argc, char **argv)
 		fprintf(stderr, "flypaper pcap: %s\n", !args.output ? "-o FILE is needed"
 		    : !args.dir ? "--pcap DIR is needed (or pcap in the -c file)"
 		    : n < 1 ? "no session given" : "more than 1024 sessions");
+		goto done;
+	}
+	if (pcap_api_load(shown, sizeof(shown)) < 0) {
+		fprintf(stderr, "flypaper pcap: %s\n", shown);
 		goto done;
 	}
 	ss = calloc((size_t)n, sizeof(*ss));

@@ -7,7 +7,7 @@
 
 #include <errno.h>
 #include <linux/capability.h>
-#include <pcap/pcap.h>
+#include "pcap_api.h"            /* libpcap through dlopen */
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>

@@ -4,7 +4,7 @@
 #ifndef FLYPAPER_PCAP_TRACE_H
 #define FLYPAPER_PCAP_TRACE_H
 
-#include <pcap/pcap.h>
+#include "pcap_api.h"            /* libpcap through dlopen */
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "outputs.h"
 #include "packets.h"
+#include "pcap_api.h"
 #include "sandbox.h"
 #include "state.h"
 #include "worker.h"
@@ -198,6 +199,9 @@ static void serve_open_capture(struct serve *sv)
 
 	if (!sv->cfg.half_open && !sv->cfg.pcap_dir)
 		return;
+	/* libpcap is mapped now, before the drop: confinement forbids it later. */
+	if (pcap_api_load(err, sizeof(err)) < 0)
+		log_fatal("%s", err);
 	sv->snaplen = PACKETS_HEADER_SNAPLEN + (sv->cfg.pcap_dir ? sv->cfg.pcap_snaplen : 0);
 	sv->packets = packets_open(&sv->cfg, sv->addrs, sv->nlisten, sv->cfg.pcap_dir != NULL,
 	    sv->snaplen, err, sizeof(err));

@@ -182,12 +182,15 @@ def test_the_classify_budget_is_checked():
     assert r.returncode == 0, r.stderr
 
 
-def test_the_daemon_does_not_link_libyara():
-    # libyara and what it pulls in (libcrypto, libmagic) cost every exec:
-    # it is loaded with dlopen, and only when rules are asked for.
+def test_the_daemon_does_not_link_libraries_loaded_on_demand():
+    # libyara and what it pulls in (libcrypto, libmagic) and libpcap and
+    # what it pulls in (libdbus, libsystemd, liblzma) cost every exec,
+    # inetd children's too: they are loaded with dlopen, and only when rules
+    # or a capture are asked for (test_libraries.py).
     r = subprocess.run(["ldd", FLYPAPER], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0
-    for lib in ("libyara", "libcrypto", "libmagic", "liblzma"):
+    for lib in ("libyara", "libcrypto", "libmagic", "liblzma",
+                "libpcap", "libdbus", "libsystemd"):
         assert lib not in r.stdout, r.stdout
 
 

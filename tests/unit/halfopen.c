@@ -8,7 +8,7 @@
  * through test_halfopen. */
 #include <arpa/inet.h>
 #include <pcap/dlt.h>
-#include <pcap/pcap.h>
+#include "pcap_api.h"            /* libpcap through dlopen */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -610,8 +610,13 @@ static void test_direction(void)
 
 void test_halfopen(int *passed, int *failed)
 {
+	char err[512];
+
 	ho_passed = passed;
 	ho_failed = failed;
+	CHECK(pcap_api_load(err, sizeof(err)) == 0, "libpcap: %s", err);
+	if (!pcap_api_loaded())
+		return;              /* the filter's tests would call NULL */
 	test_decode_table();
 	test_filter();
 	test_verdicts();

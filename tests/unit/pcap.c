@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pcap/pcap.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include "config.h"
 #include "frame.h"
 #include "pcap_trace.h"
+#include "pcap_api.h"            /* libpcap through dlopen */
 #include "pcapname.h"
 #include "state.h"
 
@@ -437,10 +437,62 @@ static void test_trace_folder(void)
 	config_free(&cfg);
 }
 
+/* libpcap is loaded with dlopen (pcap_api.c) from root's own folders:
+ * a missing file, a file under /tmp, a file that is no library and a
+ * library without pcap_* functions are refused with a message naming the
+ * package or the problem; the build's soname loads, and its functions
+ * work. */
+static void test_pcap_api(void)
+{
+	char err[512], dir[] = "/tmp/flypaper-unit-pcap-XXXXXX";
+	char rootdir[] = "/run/flypaper-unit-pcap-XXXXXX", lib[64];
+	int fd;
+
+	CHECK(pcap_api_load_from("/nonexistent/libpcap.so.0.8", err, sizeof(err)) < 0 &&
+	    strstr(err, "/nonexistent/libpcap.so.0.8") && strstr(err, "install libpcap0.8"),
+	    "a missing file: %s", err);
+	CHECK(pcap_api_load_from("/lib/x86_64-linux-gnu/libz.so.1", err, sizeof(err)) < 0 &&
+	    strstr(err, "no pcap_activate"), "not libpcap: %s", err);
+	if (mkdtemp(dir)) {
+		snprintf(lib, sizeof(lib), "%s/libpcap.so.0.8", dir);
+		if ((fd = open(lib, O_WRONLY | O_CREAT, 0644)) >= 0)
+			close(fd);
+		CHECK(pcap_api_load_from(lib, err, sizeof(err)) < 0 && strstr(err, "/tmp") &&
+		    strstr(err, "libpcap is loaded only from root's own folders"),
+		    "beneath /tmp: %s", err);
+		unlink(lib);
+		rmdir(dir);
+	}
+	/* Root's own folder, an empty file: dlopen itself refuses it. */
+	if (geteuid() == 0 && mkdtemp(rootdir)) {
+		snprintf(lib, sizeof(lib), "%s/libpcap.so.0.8", rootdir);
+		if ((fd = open(lib, O_WRONLY | O_CREAT, 0644)) >= 0)
+			close(fd);
+		CHECK(pcap_api_load_from(lib, err, sizeof(err)) < 0 &&
+		    strstr(err, "cannot load libpcap") && strstr(err, "install libpcap0.8"),
+		    "not a library: %s", err);
+		unlink(lib);
+		rmdir(rootdir);
+	}
+	CHECK(pcap_api_load(err, sizeof(err)) == 0 && pcap_api_loaded(), "loaded %s: %s",
+	    pcap_api_path(), err);
+	CHECK(strstr(pcap_api_path(), "libpcap.so.0.8") != NULL, "soname: %s", pcap_api_path());
+	if (pcap_api_loaded()) {
+		pcap_t *p = pcap_open_dead(DLT_EN10MB, 96);
+		CHECK(p && pcap_datalink(p) == DLT_EN10MB && pcap_snapshot(p) == 96,
+		    "a call through the table");
+		if (p)
+			pcap_close(p);
+	}
+}
+
 void test_pcap(int *passed, int *failed)
 {
 	pc_passed = passed;
 	pc_failed = failed;
+	test_pcap_api();
+	if (!pcap_api_loaded())
+		return;              /* failed above; the rest would call NULL */
 	test_frame_prefixes();
 	test_pcapname();
 	test_trace_files();
