@@ -37,11 +37,11 @@ def half_open_daemon(daemons, *extra, listen=("127.0.0.1:0",)):
 def rows(d, where="1", args=()):
     con_rows = query(d.db, "SELECT session, src_ip, src_port, dst_port, close_reason, "
                      "syn_ttl, syn_win, syn_mss, syn_olayout, syn_ts, syn_ipid, syn_df, os, "
-                     "hops, syn_sig, syn_retries, handshakes, summary, bytes_in "
+                     "hops, syn_sig, syn_retries, handshakes, summary, bytes_in, start_ts "
                      f"FROM sessions WHERE {where}", args)
     keys = ("session", "src_ip", "src_port", "dst_port", "close_reason", "syn_ttl",
             "syn_win", "syn_mss", "syn_olayout", "syn_ts", "syn_ipid", "syn_df", "os",
-            "hops", "syn_sig", "syn_retries", "handshakes", "summary", "bytes_in")
+            "hops", "syn_sig", "syn_retries", "handshakes", "summary", "bytes_in", "start_ts")
     return [dict(zip(keys, r)) for r in con_rows]
 
 
