@@ -897,49 +897,53 @@ static void session_queue_connect(struct session_host *h, const struct session *
 	queue_push(h->out->queue, r);
 }
 
-void session_record_refused(struct session_host *h, int listener, const struct addr *src,
-    const struct addr *dst, const struct timespec *wall, enum record_limit limit,
-    const struct record_syn *syn)
+/* A record of a connection closed at accept, unread: its times, trace
+ * file, addresses, saved SYN (or NULL) and strategy. NULL when memory ran
+ * out (logged, naming what). */
+static struct record *session_record_unread(struct session_host *h, int listener,
+    const struct addr *src, const struct addr *dst, const struct timespec *wall,
+    enum close_reason reason, const struct record_syn *syn, const char *what)
 {
 	struct record *r = record_new(RECORD_CLOSED, h->mode, record_new_id());
 
-	atomic_fetch_add(h->refused, 1);
 	if (!r) {
-		log_error("session: out of memory: a refusal record was lost");
-		return;
+		log_error("session: out of memory: %s record was lost", what);
+		return NULL;
 	}
 	r->start_wall = *wall;
 	r->end_wall = *wall;
 	pcap_trace_file_at(h->pcap, wall, r->pcap_file);
 	r->src = *src;
 	r->dst = *dst;
-	r->reason = CLOSE_CAPACITY;
-	r->limit = limit;
+	r->reason = reason;
 	if (syn)
 		r->syn = *syn;
 	r->strategy = respond_pick(h->respond, listener, src)->name;
+	return r;
+}
+
+void session_record_refused(struct session_host *h, int listener, const struct addr *src,
+    const struct addr *dst, const struct timespec *wall, enum record_limit limit,
+    const struct record_syn *syn)
+{
+	atomic_fetch_add(h->refused, 1);
+	struct record *r = session_record_unread(h, listener, src, dst, wall, CLOSE_CAPACITY,
+	    syn, "a refusal");
+	if (!r)
+		return;
+	r->limit = limit;
 	queue_push(h->out->queue, r);
 }
 
 void session_record_forbidden(struct session_host *h, int listener, const struct addr *src,
     const struct addr *dst, const struct timespec *wall, const struct record_syn *syn)
 {
-	struct record *r = record_new(RECORD_CLOSED, h->mode, record_new_id());
-
-	if (!r) {
-		log_error("session: out of memory: a forbidden PROXY source's record was lost");
+	/* the stranger's own SYN: no header replaced it */
+	struct record *r = session_record_unread(h, listener, src, dst, wall,
+	    CLOSE_PROXY_ERROR, syn, "a forbidden PROXY source's");
+	if (!r)
 		return;
-	}
-	r->start_wall = *wall;
-	r->end_wall = *wall;
-	pcap_trace_file_at(h->pcap, wall, r->pcap_file);
-	r->src = *src;
-	r->dst = *dst;
-	r->reason = CLOSE_PROXY_ERROR;
 	r->proxy_error = PROXY_ERR_FORBIDDEN;
-	if (syn)
-		r->syn = *syn;       /* the stranger's own SYN: no header replaced it */
-	r->strategy = respond_pick(h->respond, listener, src)->name;
 	queue_push(h->out->queue, r);
 }
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import FLYPAPER, payload_of, wait_for
+from conftest import FLYPAPER, payload_of, read_until_close, wait_for
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 CLIENT = "127.0.0.7"             # the client behind haproxy (curl --interface)
@@ -125,12 +125,7 @@ def client_send(host, port, data, src=None, family=socket.AF_INET):
     s.connect((host, port))
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        got += chunk
+    got = read_until_close(s)
     s.close()
     return got
 
@@ -167,12 +162,7 @@ def send_half_closed(port, data):
     s = socket.create_connection(("127.0.0.1", port), timeout=10)
     s.sendall(data)
     s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        got += chunk
+    got = read_until_close(s)
     s.close()
     return got
 
