@@ -319,11 +319,12 @@ int packets_start(struct packets *p, struct halfopen *ho, struct pcap_trace *tra
 	return 0;
 }
 
-void packets_close(struct packets *p, uint64_t *dropped)
+void packets_close(struct packets *p, uint64_t *dropped, bool *failed)
 {
 	uint64_t one = 1;
 
 	*dropped = 0;
+	*failed = false;
 	if (!p)
 		return;
 	if (p->started) {
@@ -332,6 +333,7 @@ void packets_close(struct packets *p, uint64_t *dropped)
 		pthread_join(p->thread, NULL);
 	}
 	*dropped = atomic_load(&p->dropped);
+	*failed = p->dead;           /* the thread has ended: no race */
 	pcap_close(p->pcap);
 	close(p->stop_fd);
 	free(p);

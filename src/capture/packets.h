@@ -53,8 +53,9 @@ int packets_start(struct packets *p, struct halfopen *ho, struct pcap_trace *tra
 
 /* Stops the thread (the half-open verdicts a RST settles and every
  * summary are recorded first), closes the capture and frees p. Sets
- * *dropped to the packets the kernel dropped (pcap_stats). NULL is
- * allowed. */
-void packets_close(struct packets *p, uint64_t *dropped);
+ * *dropped to the packets the kernel dropped (pcap_stats) and *failed to
+ * whether the handle failed during the run (the capture then stopped).
+ * NULL is allowed. */
+void packets_close(struct packets *p, uint64_t *dropped, bool *failed);
 
 #endif

@@ -46,6 +46,7 @@ struct serve {
 	struct halfopen *halfopen;   /* NULL without --half-open */
 	struct pcap_trace *trace;    /* --pcap: the trace files; NULL: none */
 	uint64_t pcap_dropped;       /* from packets_close */
+	bool capture_failed;         /* from packets_close */
 	int snaplen;                 /* the capture's: headers, and --pcap-snaplen with --pcap */
 	uint64_t pcap_lost, pcap_rotated;  /* from pcap_trace_close */
 };
@@ -291,6 +292,7 @@ static uint64_t serve_report(struct serve *sv)
 	run.pcap_dropped = sv->pcap_dropped;
 	run.pcap_lost = sv->pcap_lost;
 	run.pcap_files_rotated = sv->pcap_rotated;
+	run.capture_failed = sv->capture_failed;
 	if (sv->trace)
 		log_info("pcap: %llu file(s) rotated, %llu packet(s) not written, %llu "
 		    "dropped by the kernel", (unsigned long long)sv->pcap_rotated,
@@ -468,7 +470,7 @@ int serve_main(int argc, char **argv)
 		worker_join(&sv.workers[w]);
 	/* After the workers (every accept is known), before the writer (the
 	 * last verdicts and summaries are records). */
-	packets_close(sv.packets, &sv.pcap_dropped);
+	packets_close(sv.packets, &sv.pcap_dropped, &sv.capture_failed);
 	pcap_trace_close(sv.trace, &sv.pcap_lost, &sv.pcap_rotated);
 	writer_stop(&sv.writer);
 	uint64_t lost = serve_report(&sv);

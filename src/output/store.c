@@ -251,6 +251,7 @@ static const char store_schema_v7[] =
 	"ALTER TABLE sessions ADD COLUMN pcap_file TEXT;"
 	"ALTER TABLE runs ADD COLUMN pcap_lost INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN pcap_files_rotated INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN capture_failed INTEGER NOT NULL DEFAULT 0;"
 
 	"UPDATE meta SET value = '7' WHERE key = 'schema_version';";
 
@@ -447,7 +448,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", halfopen_rows, halfopen_summarised, halfopen_untracked, pcap_dropped"
 
 	        /* v7 pcap run columns (?31-?34) */
-	        ", pcap_lost, pcap_files_rotated"
+	        ", pcap_lost, pcap_files_rotated, capture_failed"
 
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
@@ -460,7 +461,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", ?27, ?28, ?29, ?30"
 
 	        /* v7 pcap run values */
-	        ", ?31, ?32"
+	        ", ?31, ?32, ?33"
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
@@ -851,6 +852,7 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	/* v7 pcap run binds */
 	sqlite3_bind_int64(s, 31, (sqlite3_int64)run->pcap_lost);
 	sqlite3_bind_int64(s, 32, (sqlite3_int64)run->pcap_files_rotated);
+	sqlite3_bind_int64(s, 33, (sqlite3_int64)run->capture_failed);
 
 	return store_step(s);
 }

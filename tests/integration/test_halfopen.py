@@ -94,8 +94,9 @@ def test_nmap_syn_scan_is_one_rst_after_synack_with_nmaps_label_and_curl_is_acce
     assert len(accepted) == 1 and accepted[0]["syn_retries"] is None
     assert (accepted[0]["src_port"]) != s["src_port"]
     assert_no_double_count(d)
-    runs = query(d.db, "SELECT halfopen_rows, halfopen_summarised, pcap_dropped FROM runs")
-    assert runs == [(1, 0, 0)], runs
+    runs = query(d.db, "SELECT halfopen_rows, halfopen_summarised, pcap_dropped, "
+                       "capture_failed FROM runs")
+    assert runs == [(1, 0, 0, 0)], runs
     # JSON lines: the same fields, in the closed event
     closed = [json.loads(line) for line in jsonl.read_text().splitlines()]
     closed = [e for e in closed if e.get("eventid") == "flypaper.session.closed"]
@@ -451,6 +452,8 @@ def test_capture_interface_gone_is_logged_once_and_the_daemon_goes_on(daemons):
         assert d.stop() == 0, d.text()
         assert d.text().count("the capture on") == 1, d.text()
         assert "forbidden system call" not in d.text()
+        # counted in the run, not only logged
+        assert query(d.db, "SELECT capture_failed FROM runs") == [(1,)]
     finally:
         subprocess.run(["ip", "link", "del", f"{name}a"], capture_output=True)
 
