@@ -4,13 +4,13 @@
 #include "halfopen.h"
 
 #include <arpa/inet.h>
-#include <pcap/dlt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
+#include "frame.h"
 #include "list.h"
 #include "log.h"
 #include "pcap_trace.h"
@@ -25,79 +25,16 @@
 
 /* ---- decoding ---------------------------------------------------------- */
 
-#define ETH_HLEN_ 14
-#define SLL_HLEN 16
-#define SLL2_HLEN 20
-#define ETHERTYPE_IPV4 0x0800
-#define ETHERTYPE_IPV6 0x86dd
-#define ETHERTYPE_VLAN 0x8100
-#define SLL_PACKET_OUTGOING 4        /* linux/if_packet.h PACKET_OUTGOING */
-#define SLL_ARPHRD_LOOPBACK 772      /* linux/if_arp.h ARPHRD_LOOPBACK */
-
-/* The way of a cooked frame, from its packet type and device type. */
-static uint8_t halfopen_way_of(unsigned pkttype, unsigned hatype)
-{
-	if (hatype == SLL_ARPHRD_LOOPBACK)
-		return HALFOPEN_WAY_LOOP;
-	return pkttype == SLL_PACKET_OUTGOING ? HALFOPEN_WAY_OUT : HALFOPEN_WAY_IN;
-}
-
-static uint16_t halfopen_be16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
 static uint32_t halfopen_be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* The offset of the IP header in a frame of linktype, and its ethertype
- * (0: say it by the IP version nibble). -1: not a link type or frame we
- * read. */
-static long halfopen_link(int linktype, const uint8_t *b, size_t len,
-    uint16_t *ethertype, uint8_t *way)
-{
-	*ethertype = 0;
-	*way = HALFOPEN_WAY_UNKNOWN;
-	switch (linktype) {
-	case DLT_EN10MB:
-		if (len < ETH_HLEN_)
-			return -1;
-		*ethertype = halfopen_be16(b + 12);
-		if (*ethertype == ETHERTYPE_VLAN) {
-			if (len < ETH_HLEN_ + 4)
-				return -1;
-			*ethertype = halfopen_be16(b + 16);
-			return ETH_HLEN_ + 4;
-		}
-		return ETH_HLEN_;
-	case DLT_LINUX_SLL:
-		if (len < SLL_HLEN)
-			return -1;
-		*ethertype = halfopen_be16(b + 14);
-		*way = halfopen_way_of(halfopen_be16(b), halfopen_be16(b + 2));
-		return SLL_HLEN;
-	case DLT_LINUX_SLL2:
-		if (len < SLL2_HLEN)
-			return -1;
-		*ethertype = halfopen_be16(b);
-		*way = halfopen_way_of(b[10], halfopen_be16(b + 8));
-		return SLL2_HLEN;
-	case DLT_RAW:
-	case DLT_IPV4:
-	case DLT_IPV6:
-		return 0;
-	default:
-		return -1;
-	}
 }
 
 static void halfopen_set_addr(struct addr *a, int family, const uint8_t *ip,
     uint16_t port)
 {
 	memset(a, 0, sizeof(*a));
-	if (family == AF_INET) {
+	if (family == 4) {
 		a->u.v4.sin_family = AF_INET;
 		memcpy(&a->u.v4.sin_addr, ip, 4);
 		a->u.v4.sin_port = htons(port);
@@ -111,51 +48,21 @@ static void halfopen_set_addr(struct addr *a, int family, const uint8_t *ip,
 int halfopen_decode(int linktype, const uint8_t *bytes, size_t caplen,
     struct halfopen_pkt *out)
 {
-	uint16_t ethertype;
-	uint8_t way;
-	long off = halfopen_link(linktype, bytes, caplen, &ethertype, &way);
-	const uint8_t *ip, *tcp;
-	size_t len, iphl;
-	int family;
+	struct frame f;
 
-	if (off < 0)
+	if (frame_parse(linktype, bytes, caplen, &f) < 0)
 		return -1;
-	ip = bytes + off;
-	len = caplen - (size_t)off;
-	if (len < 20)
+	/* IPv6: TCP right after the fixed header, as the capture filter
+	 * passes (it reads the flags at a fixed offset) */
+	if (f.family == 6 && bytes[f.ip + 6] != 6)
 		return -1;
-	if (ethertype == 0)
-		ethertype = (ip[0] >> 4) == 4 ? ETHERTYPE_IPV4 :
-		    (ip[0] >> 4) == 6 ? ETHERTYPE_IPV6 : 0;
-	if (ethertype == ETHERTYPE_IPV4 && (ip[0] >> 4) == 4) {
-		iphl = (size_t)(ip[0] & 0x0f) * 4;
-		/* TCP, a whole header, and the first fragment (offset 0) */
-		if (iphl < 20 || ip[9] != 6 || (halfopen_be16(ip + 6) & 0x1fff))
-			return -1;
-		family = AF_INET;
-	} else if (ethertype == ETHERTYPE_IPV6 && (ip[0] >> 4) == 6) {
-		iphl = 40;
-		if (len < iphl || ip[6] != 6)  /* extension headers: not read */
-			return -1;
-		family = AF_INET6;
-	} else {
-		return -1;
-	}
-	if (len < iphl + 20)
-		return -1;
-	tcp = ip + iphl;
-	size_t thl = (size_t)(tcp[12] >> 4) * 4;
-	if (thl < 20 || len < iphl + thl)
-		return -1;
-	halfopen_set_addr(&out->src, family, family == AF_INET ? ip + 12 : ip + 8,
-	    halfopen_be16(tcp));
-	halfopen_set_addr(&out->dst, family, family == AF_INET ? ip + 16 : ip + 24,
-	    halfopen_be16(tcp + 2));
-	out->way = way;
-	out->flags = tcp[13];
-	out->seq = halfopen_be32(tcp + 4);
-	out->ip = ip;
-	out->iplen = len;
+	halfopen_set_addr(&out->src, f.family, f.src, f.sport);
+	halfopen_set_addr(&out->dst, f.family, f.dst, f.dport);
+	out->way = f.way;
+	out->flags = f.flags;
+	out->seq = f.seq;
+	out->ip = bytes + f.ip;
+	out->iplen = caplen - f.ip;
 	return 0;
 }
 

@@ -17,6 +17,7 @@
 
 #include "addr.h"
 #include "config.h"
+#include "frame.h"
 #include "handoff.h"
 
 #define HALFOPEN_PENDING_MAX 65536   /* SYNs waiting for a verdict */
@@ -32,10 +33,10 @@
 /* Which way a captured segment went, from the Linux cooked header
  * (LINUX_SLL, LINUX_SLL2: what --pcap-iface any gives). */
 enum halfopen_way {
-	HALFOPEN_WAY_UNKNOWN,        /* no cooked header: any way */
-	HALFOPEN_WAY_IN,             /* to this host */
-	HALFOPEN_WAY_OUT,            /* sent by this host (PACKET_OUTGOING) */
-	HALFOPEN_WAY_LOOP,           /* on a loopback device: the host is both ends */
+	HALFOPEN_WAY_UNKNOWN = FRAME_WAY_UNKNOWN,  /* no cooked header: any way */
+	HALFOPEN_WAY_IN = FRAME_WAY_IN,            /* to this host */
+	HALFOPEN_WAY_OUT = FRAME_WAY_OUT,          /* sent by this host (PACKET_OUTGOING) */
+	HALFOPEN_WAY_LOOP = FRAME_WAY_LOOP,        /* on a loopback device: both ends */
 };
 
 /* What the decoder keeps of one captured TCP segment. */
@@ -58,7 +59,8 @@ struct halfopen_pkt {
  * the peer: nothing is trusted). Returns 0 with out filled for a TCP
  * segment over IPv4 (not a later fragment) or IPv6 (TCP right after the
  * fixed header), whose IP and TCP headers were captured whole; -1 for
- * anything else. */
+ * anything else. The headers are found by frame_parse (frame.h), the one
+ * decoder the packet trace and `flypaper pcap` use too. */
 int halfopen_decode(int linktype, const uint8_t *bytes, size_t caplen,
     struct halfopen_pkt *out);
 

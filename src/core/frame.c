@@ -8,15 +8,32 @@
 #define FRAME_ETHERTYPE_IPV6 0x86dd
 #define FRAME_ETHERTYPE_VLAN 0x8100
 #define FRAME_PROTO_TCP 6
+#define FRAME_PACKET_OUTGOING 4      /* linux/if_packet.h PACKET_OUTGOING */
+#define FRAME_ARPHRD_LOOPBACK 772    /* linux/if_arp.h ARPHRD_LOOPBACK */
 
 static uint16_t frame_be16(const uint8_t *p)
 {
 	return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* The IP header's offset in bytes and its version (4, 6; 0: unknown) for
- * the link type, or -1 when the link header is cut short or not IP. */
-static long frame_link(int linktype, const uint8_t *b, size_t caplen, int *version)
+static uint32_t frame_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* The way of a cooked frame, from its packet type and device type. */
+static uint8_t frame_way_of(unsigned pkttype, unsigned hatype)
+{
+	if (hatype == FRAME_ARPHRD_LOOPBACK)
+		return FRAME_WAY_LOOP;
+	return pkttype == FRAME_PACKET_OUTGOING ? FRAME_WAY_OUT : FRAME_WAY_IN;
+}
+
+/* The IP header's offset in bytes, its version (4, 6; 0: unknown) and
+ * the way (a cooked header's) for the link type, or -1 when the link
+ * header is cut short or not IP. */
+static long frame_link(int linktype, const uint8_t *b, size_t caplen, int *version,
+    uint8_t *way)
 {
 	uint16_t type;
 	long off;
@@ -38,12 +55,14 @@ static long frame_link(int linktype, const uint8_t *b, size_t caplen, int *versi
 		if (caplen < 16)
 			return -1;
 		type = frame_be16(b + 14);
+		*way = frame_way_of(frame_be16(b), frame_be16(b + 2));
 		off = 16;
 		break;
 	case FRAME_DLT_LINUX_SLL2:
 		if (caplen < 20)
 			return -1;
 		type = frame_be16(b);
+		*way = frame_way_of(b[10], frame_be16(b + 8));
 		off = 20;
 		break;
 	case FRAME_DLT_RAW:
@@ -141,7 +160,7 @@ int frame_parse(int linktype, const uint8_t *bytes, size_t caplen, struct frame 
 	long link, ip;
 
 	memset(out, 0, sizeof(*out));
-	link = frame_link(linktype, bytes, caplen, &version);
+	link = frame_link(linktype, bytes, caplen, &version, &out->way);
 	if (link < 0 || (size_t)link >= caplen)
 		return -1;
 	if (!version)
@@ -163,6 +182,8 @@ int frame_parse(int linktype, const uint8_t *bytes, size_t caplen, struct frame 
 	out->sport = frame_be16(bytes + tcp);
 	out->dport = frame_be16(bytes + tcp + 2);
 	out->flags = bytes[tcp + 13];
+	out->seq = frame_be32(bytes + tcp + 4);
+	out->ip = (size_t)link;
 	out->headers = tcp + doff;
 	out->payload = tcp_len > doff ? tcp_len - doff : 0;
 	return 0;

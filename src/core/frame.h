@@ -22,9 +22,21 @@
  * TCP, cut short): the longest link + IPv4 + TCP headers fit (14 + 60 + 60). */
 #define FRAME_HEADERS_GUESS 256
 
+/* Which way a segment went, from the Linux cooked header (LINUX_SLL,
+ * LINUX_SLL2: what a capture on `any` gives). */
+enum frame_way {
+	FRAME_WAY_UNKNOWN,           /* no cooked header: any way */
+	FRAME_WAY_IN,                /* to this host */
+	FRAME_WAY_OUT,               /* sent by this host (PACKET_OUTGOING) */
+	FRAME_WAY_LOOP,              /* on a loopback device: the host is both ends */
+};
+
 /* What frame_parse found. */
 struct frame {
 	int family;                  /* 4 or 6; 0: not IP */
+	uint8_t way;                 /* enum frame_way */
+	size_t ip;                   /* the IP header's offset in the frame */
+	uint32_t seq;                /* the TCP sequence number */
 	uint8_t src[16], dst[16];    /* addresses, network order (4 or 16 bytes used) */
 	uint16_t sport, dport;       /* host order */
 	uint8_t flags;               /* the TCP flags byte */
