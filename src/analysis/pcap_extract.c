@@ -11,6 +11,8 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "frame.h"
@@ -288,6 +291,37 @@ static struct pcap_extract_session *pcap_extract_match(struct pcap_extract_sessi
 	return NULL;
 }
 
+/* Opens a trace file of dir for reading without following a link: the
+ * folder is the service user's, and this command may run as root. NULL
+ * with errbuf filled when it cannot (a link, not a regular file, not a
+ * pcap file). */
+static pcap_t *pcap_extract_open(const char *dir, const char *name, char *path,
+    size_t pathlen, char *errbuf)
+{
+	struct stat st;
+	FILE *f;
+	pcap_t *p;
+	int fd;
+
+	snprintf(path, pathlen, "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s", fd < 0 ? strerror(errno)
+		    : "not a regular file");
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (!(f = fdopen(fd, "rb"))) {
+		snprintf(errbuf, PCAP_ERRBUF_SIZE, "%s", strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	if (!(p = pcap_fopen_offline(f, errbuf)))
+		fclose(f);       /* pcap_close closes it otherwise */
+	return p;
+}
+
 /* Opens the wanted files once to learn their link type (one for all) and
  * largest snaplen. Returns 0, or 2 after a message. */
 static int pcap_extract_check(const char *dir, const struct pcap_extract_file *files,
@@ -302,8 +336,7 @@ static int pcap_extract_check(const char *dir, const struct pcap_extract_file *f
 		pcap_t *p;
 		if (!wanted[i])
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
-		p = pcap_open_offline(path, errbuf);
+		p = pcap_extract_open(dir, files[i].name, path, sizeof(path), errbuf);
 		if (!p) {
 			fprintf(stderr, "flypaper pcap: %s: skipped: %s\n", path, errbuf);
 			continue;
@@ -341,8 +374,7 @@ static int pcap_extract_copy(const char *dir, const struct pcap_extract_file *fi
 		int rc;
 		if (!wanted[i])
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, files[i].name);
-		if (!(p = pcap_open_offline(path, errbuf)))
+		if (!(p = pcap_extract_open(dir, files[i].name, path, sizeof(path), errbuf)))
 			continue;    /* said in pcap_extract_check */
 		while ((rc = pcap_next_ex(p, &h, &bytes)) == 1) {
 			struct pcap_extract_session *s = pcap_extract_match(ss, n,

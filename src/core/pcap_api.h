@@ -28,6 +28,7 @@
 	X(pcap_dump_flush) \
 	X(pcap_dump_fopen) \
 	X(pcap_dump_open) \
+	X(pcap_fopen_offline) \
 	X(pcap_freecode) \
 	X(pcap_get_selectable_fd) \
 	X(pcap_geterr) \
@@ -86,6 +87,7 @@ const char *pcap_api_path(void);
 #define pcap_dump_flush (pcap_api.pcap_dump_flush)
 #define pcap_dump_fopen (pcap_api.pcap_dump_fopen)
 #define pcap_dump_open (pcap_api.pcap_dump_open)
+#define pcap_fopen_offline (pcap_api.pcap_fopen_offline)
 #define pcap_freecode (pcap_api.pcap_freecode)
 #define pcap_get_selectable_fd (pcap_api.pcap_get_selectable_fd)
 #define pcap_geterr (pcap_api.pcap_geterr)

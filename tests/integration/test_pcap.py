@@ -189,6 +189,29 @@ def test_rotation_keeps_at_most_pcap_files(daemons, tmp_path):
     assert b"rotated away" in r.stderr
 
 
+def test_a_linked_trace_file_is_not_followed(daemons, tmp_path):
+    """The trace folder is the service user's, and `flypaper pcap` may run
+    as root: a trace file replaced by a link (here to its own packets,
+    moved elsewhere) is skipped, not read."""
+    d, tr = traced_daemon(daemons, tmp_path)
+    s = connect(d.port)
+    s.sendall(b"linked")
+    s.close()
+    (row,) = d.wait_sessions(1)
+    stop(d)
+    moved = tmp_path / "elsewhere.pcap"
+    os.rename(tr / row["pcap_file"], moved)
+    os.symlink(moved, tr / row["pcap_file"])
+    r = pcap_cmd(d.db, tr, row["session"], "-o", str(tmp_path / "out.pcap"))
+    assert r.returncode == 1, r.stderr
+    assert b"skipped" in r.stderr and row["session"].encode() in r.stderr, r.stderr
+    # the same file, not a link, is read
+    os.unlink(tr / row["pcap_file"])
+    os.rename(moved, tr / row["pcap_file"])
+    r = pcap_cmd(d.db, tr, row["session"], "-o", str(tmp_path / "out.pcap"))
+    assert r.returncode == 0, r.stderr
+
+
 def test_unknown_session_and_bad_arguments_exit_2(daemons, tmp_path):
     d, tr = traced_daemon(daemons, tmp_path)
     send = connect(d.port)
