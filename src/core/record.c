@@ -1,5 +1,6 @@
 /* record.c - session records: ids, timestamps, digests. */
 #include "record.h"
+#include "tlshello.h"
 
 #include <nettle/sha2.h>
 #include <stdlib.h>
@@ -242,6 +243,10 @@ size_t record_size(const struct record *r)
 		n += (size_t)r->nmatches * sizeof(*r->matches);
 	if (r->class)
 		n += sizeof(*r->class);
+	if (r->tls_front)
+		n += sizeof(*r->tls_front) + r->tls_front->hello_len;
+	if (r->tls)
+		n += tlshello_size(r->tls);
 	return n;
 }
 
@@ -253,6 +258,8 @@ void record_free(struct record *r)
 	free(r->requests);
 	free(r->matches);
 	free(r->class);
+	free(r->tls_front);
+	tlshello_free(r->tls);
 	free(r->payload);
 	free(r);
 }

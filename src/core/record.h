@@ -223,6 +223,41 @@ struct record_tcpinfo {
 	uint64_t rwnd_limited_us;    /* time sending was held by the peer's window */
 };
 
+/* tls front: how the TLS front's handshake went. The names are part of
+ * the schema (sessions.tls_error). */
+enum record_tls_error {
+	TLS_ERR_NONE,                /* completed (or no front) */
+	TLS_ERR_NOT_TLS,             /* the first bytes are no TLS handshake (plain HTTP) */
+	TLS_ERR_PEER_CLOSED,         /* the peer closed (FIN) during the handshake */
+	TLS_ERR_PEER_RESET,          /* the peer reset during the handshake */
+	TLS_ERR_PEER_ALERT,          /* the peer sent a fatal alert (tls_alert names it) */
+	TLS_ERR_TIMEOUT,             /* not done within the idle/session timeout */
+	TLS_ERR_PROTOCOL,            /* the library refused it (no shared cipher or
+	                              * version, malformed; tls_alert is ours) */
+	TLS_ERR_COUNT
+};
+
+#define RECORD_TLS_VERSION 16        /* "TLSv1.3" and a NUL */
+#define RECORD_TLS_CIPHER 64         /* an OpenSSL cipher name and its NUL */
+#define RECORD_TLS_ALERT 32          /* an alert description and its NUL */
+
+/* What the TLS front saw of one session. The raw bytes of the records
+ * that carried the ClientHello (as the peer sent them, up to the end of
+ * the hello, at most TLSHELLO_MAX) follow the struct. */
+struct record_tls_front {
+	enum record_tls_error error;
+	char version[RECORD_TLS_VERSION];  /* negotiated; "" not completed */
+	char cipher[RECORD_TLS_CIPHER];    /* negotiated; "" not completed */
+	char alert[RECORD_TLS_ALERT];      /* the fatal alert sent or received; "" none */
+	int64_t hello_ms;            /* accept to the hello's last byte; -1 none */
+	int64_t done_ms;             /* accept to the completed handshake; -1 none */
+	uint64_t raw_in, raw_out;    /* TLS bytes on the wire (bytes_in/out are plaintext) */
+	uint32_t hello_len;          /* bytes in hello[] */
+	unsigned char hello[];
+};
+
+struct tlshello;                     /* tlshello.h: the parsed ClientHello */
+
 struct record {
 	struct record *next;         /* queue link, owned by the queue */
 	enum record_kind kind;
@@ -293,6 +328,15 @@ struct record {
 	/* pcap: packet traces */
 	char pcap_file[48];          /* the trace file holding its first packets
 	                              * (PCAPNAME_MAX, a bare name); "" none */
+
+	/* tls front: what the capture's TLS front saw (NULL on a plain
+	 * listener); owned, one allocation with the raw hello at its end */
+	struct record_tls_front *tls_front;
+
+	/* tls hello: the ClientHello's facts, parsed by the writer (before
+	 * the sinks) from tls_front->hello, else from the payload when it
+	 * starts with a TLS handshake; owned; NULL when no TLS was seen */
+	struct tlshello *tls;
 };
 
 /* A new record of kind for session id, recorded by mode: zeroed but for

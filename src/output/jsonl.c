@@ -452,6 +452,10 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 		/* pcap fields */
 		jsonl_set(&ev, "pcap_file", r->pcap_file[0]
 		    ? json_string(r->pcap_file) : json_null());
+
+		/* tls hello fields */
+
+		/* tls front fields */
 	}
 	return jsonl_end(&ev, escaped);
 }

@@ -73,6 +73,8 @@ struct sink_run {
 	uint64_t pcap_lost;          /* packets the trace could not write (full disk, errors) */
 	uint64_t pcap_files_rotated; /* trace files ended at --pcap-file-size */
 	uint64_t capture_failed;     /* 1: the libpcap handle failed and the capture stopped */
+
+	/* tls front counters */
 };
 
 struct sink;

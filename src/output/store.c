@@ -255,6 +255,43 @@ static const char store_schema_v7[] =
 
 	"UPDATE meta SET value = '7' WHERE key = 'schema_version';";
 
+/* Version 8: TLS (issue 11). The ClientHello's facts for any session
+ * that began with a TLS handshake, and what the TLS front negotiated. */
+static const char store_schema_v8[] =
+	/* v8 tls hello: the ClientHello's facts (tlshello.c) */
+	"ALTER TABLE sessions ADD COLUMN tls TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_record_ver INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN tls_hello_ver INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN tls_versions TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_ciphers TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_extensions TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_groups TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_point_formats TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_sig_algs TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_alpn TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_sni TEXT;"
+	"ALTER TABLE sessions ADD COLUMN ja3 TEXT;"
+	"ALTER TABLE sessions ADD COLUMN ja3_md5 TEXT;"
+	"ALTER TABLE sessions ADD COLUMN ja4 TEXT;"
+	"ALTER TABLE sessions ADD COLUMN ja4_r TEXT;"
+	"CREATE INDEX sessions_ja3 ON sessions(ja3_md5) WHERE ja3_md5 IS NOT NULL;"
+
+	/* v8 tls front: what the TLS front negotiated (tls_front.c) */
+	"ALTER TABLE sessions ADD COLUMN tls_front INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN tls_version TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_cipher TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_error TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_alert TEXT;"
+	"ALTER TABLE sessions ADD COLUMN tls_hello_ms INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN tls_done_ms INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN tls_raw_in INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN tls_raw_out INTEGER;"
+	"ALTER TABLE sessions ADD COLUMN tls_hello BLOB;"
+	"ALTER TABLE runs ADD COLUMN tls_handshakes INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN tls_failed INTEGER NOT NULL DEFAULT 0;"
+
+	"UPDATE meta SET value = '8' WHERE key = 'schema_version';";
+
 static int store_fail(struct store *st, char *err, size_t errlen,
     const char *what)
 {
@@ -334,6 +371,9 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
 		goto fail;
 	if (version < 7 &&
 	    sqlite3_exec(st->db, store_schema_v7, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	if (version < 8 &&
+	    sqlite3_exec(st->db, store_schema_v8, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
@@ -416,6 +456,10 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v7 pcap columns (?90-?94) */
 	        ", pcap_file"
 
+	        /* v8 tls hello columns (?95-?114) */
+
+	        /* v8 tls front columns (?115-?124) */
+
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
 	        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
@@ -432,6 +476,10 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 
 	        /* v7 pcap values */
 	        ", ?90"
+
+	        /* v8 tls hello values */
+
+	        /* v8 tls front values */
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_session, NULL) != SQLITE_OK ||
@@ -450,6 +498,8 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v7 pcap run columns (?31-?34) */
 	        ", pcap_lost, pcap_files_rotated, capture_failed"
 
+	        /* v8 tls front run columns (?35-?40) */
+
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
 	        "?17, ?18"
@@ -462,6 +512,8 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 
 	        /* v7 pcap run values */
 	        ", ?31, ?32, ?33"
+
+	        /* v8 tls front run values */
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
@@ -779,6 +831,10 @@ static int store_insert(struct store *st, const struct record *r)
 	if (r->pcap_file[0])
 		sqlite3_bind_text(s, 90, r->pcap_file, -1, SQLITE_STATIC);
 
+	/* v8 tls hello binds */
+
+	/* v8 tls front binds */
+
 	rc = store_step(s);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -853,6 +909,8 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	sqlite3_bind_int64(s, 31, (sqlite3_int64)run->pcap_lost);
 	sqlite3_bind_int64(s, 32, (sqlite3_int64)run->pcap_files_rotated);
 	sqlite3_bind_int64(s, 33, (sqlite3_int64)run->capture_failed);
+
+	/* v8 tls front run binds */
 
 	return store_step(s);
 }

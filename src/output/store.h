@@ -9,7 +9,7 @@
 #include "record.h"
 #include "sink.h"
 
-#define STORE_SCHEMA_VERSION 7
+#define STORE_SCHEMA_VERSION 8
 
 struct store;
 struct sqlite3;

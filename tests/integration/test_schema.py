@@ -24,7 +24,7 @@ def test_a_version_6_database_is_rebuilt_with_its_rows(daemons):
     send_and_close(d.port, b"GET /new HTTP/1.0\r\n\r\n")
     d.wait_sessions(2)
     assert d.stop() == 0
-    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("7",)]
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
     after = session_rows(d.db)
     assert len(after) == 2
     old = next(r for r in after if r["session"] == before[0]["session"])

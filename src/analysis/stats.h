@@ -1,0 +1,67 @@
+/* stats.h - the statistics of an experiment, counted by source: an
+ * interval for a delivery rate, a test that the rate differs across arms,
+ * Holm's correction over the cohorts tested, the minimum-evidence rule,
+ * and the sources a 10-point difference would need. The distributions
+ * are GSL's (libgsl), never hand-written. CONTRACT: the stats branch
+ * implements it (stats.c); yield, report and bench/stats use only this. */
+#ifndef FLYPAPER_STATS_H
+#define FLYPAPER_STATS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define STATS_ALPHA 0.05             /* the significance level of every verdict */
+
+/* Which test gave a p-value. The names are part of the JSON shape. */
+enum stats_method {
+	STATS_UNTESTED,              /* fewer than two arms, or too few sources */
+	STATS_FISHER,                /* Fisher's exact (Freeman-Halton past two arms) */
+	STATS_CHISQ,                 /* Pearson's chi-square, where counts are large */
+};
+
+/* One arm of a cohort: its sources and how many delivered any payload. */
+struct stats_arm {
+	uint32_t sources;
+	uint32_t delivered;
+};
+
+/* What the numbers say of one cohort. */
+struct stats_verdict {
+	enum stats_method method;
+	double p;                    /* NaN when untested */
+	double p_adjusted;           /* Holm, over the cohorts tested; NaN untested */
+	bool enough;                 /* the minimum-evidence rule held */
+	bool significant;            /* enough and p_adjusted < STATS_ALPHA */
+	uint32_t more_sources;       /* per arm, more sources to detect a 10-point
+	                              * difference at 80% power; 0 none needed */
+};
+
+/* Makes the library ready (GSL is loaded on demand). 0, or -1 with a
+ * message naming the problem in err. */
+int stats_load(char *err, size_t errlen);
+
+/* The 95% Wilson score interval of k successes in n; [0, 1] when n is 0. */
+void stats_wilson(uint32_t k, uint32_t n, double *low, double *high);
+
+/* The p-value of the test that every arm delivers at the same rate. */
+double stats_rate_test(const struct stats_arm *arms, int narms,
+    enum stats_method *method);
+
+/* Holm's step-down adjustment of m p-values (NaN entries are skipped and
+ * stay NaN, and do not count in m). */
+void stats_holm(const double *p, double *adjusted, int m);
+
+/* The minimum-evidence rule: are there sources enough to tell? */
+bool stats_enough(const struct stats_arm *arms, int narms);
+
+/* Sources per arm to detect rates p1 vs p2 at alpha, with power. */
+uint32_t stats_sources_needed(double p1, double p2, double alpha, double power);
+
+/* The whole decision for ncohorts cohorts (cohort i has narms[i] arms at
+ * arms[i]): each is tested, Holm corrects over those tested, verdicts go
+ * to out[i]. What yield and report print, and what bench/stats checks. */
+void stats_decide(const struct stats_arm *const *arms, const int *narms,
+    int ncohorts, struct stats_verdict *out);
+
+#endif
