@@ -217,6 +217,7 @@ def make_db(tmp_path, rows):
                   "dst_ip": "127.0.0.1", "dst_port": 80, "start_ts": ts, "end_ts": ts,
                   "duration_ms": 1, "bytes_in": bytes_in, "bytes_out": 0,
                   "strategy": strategy, "family": family, "os": os_,
+                  "syn_of": "peer" if os_ else None,
                   "close_reason": reason or "peer_fin", "closed_by": "peer",
                   "first_byte_ms": 5 if bytes_in else None}
         values = {**required, **{k: v for k, v in values.items() if k in cols}}
