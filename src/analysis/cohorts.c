@@ -6,6 +6,7 @@
 #include "cohorts.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,6 @@ struct cohorts_src {
 	char os[96], os_class[64];   /* its first SYN label seen, escaped */
 	bool has_os, has_class;
 	long long port;
-	int sizes[COHORTS_MAX_BURSTS];
 	int nsizes;
 	long cur_burst;
 	long long last_ms;
@@ -30,6 +30,8 @@ struct cohorts_src {
 	double first_ms;
 	char fam[COHORTS_SOURCE_FAMILIES][64];
 	int nfam;
+	int sizes[COHORTS_MAX_BURSTS];   /* last: a new source clears only what is
+	                                  * above (nsizes says how many hold) */
 };
 
 enum {
@@ -491,7 +493,7 @@ int cohorts_collect(sqlite3 *db, const char *since, unsigned keys, uint64_t gap_
 			snprintf(ip, sizeof(ip), "?");
 		if (s->rows && strcmp(ip, s->ip) != 0) {
 			cohorts_end_source(out, s, keys);
-			memset(s, 0, sizeof(*s));
+			memset(s, 0, offsetof(struct cohorts_src, sizes));
 		}
 		snprintf(s->ip, sizeof(s->ip), "%s", ip);
 		cohorts_row(s, q, gap_ms);
