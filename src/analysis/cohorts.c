@@ -34,9 +34,20 @@ struct cohorts_src {
 	                                  * above (nsizes says how many hold) */
 };
 
-enum {
-	Q_IP, Q_TS, Q_STRATEGY, Q_BYTES_IN, Q_FIRST_BYTE, Q_FIRST_OUT, Q_CLOSED_BY,
-	Q_CLOSE_AFTER_OUT, Q_CLOSE_AFTER_IDENT, Q_OS, Q_OS_CLASS, Q_PORT, Q_FAMILY,
+/* A pass over sessions ordered by source and time (cohorts_begin). */
+struct cohorts_pass {
+	struct cohorts *out;
+	struct cohorts_src *src;
+	unsigned keys;
+	uint64_t gap_ms;
+	struct cohorts_cols cols;
+};
+
+/* cohorts_collect's own query's columns, in the order of cohorts_sql. */
+static const struct cohorts_cols cohorts_own_cols = {
+	.ip = 0, .ts = 1, .strategy = 2, .bytes_in = 3, .first_byte = 4, .first_out = 5,
+	.closed_by = 6, .close_after_out = 7, .close_after_ident = 8, .os = 9,
+	.os_class = 10, .port = 11, .family = 12, .reason = -1,
 };
 
 /* The OS of the peer's own SYN only: a proxy's SYN says nothing of the
@@ -266,26 +277,27 @@ static void cohorts_end_source(struct cohorts *co, struct cohorts_src *s, unsign
 }
 
 /* One session row of the source being read. */
-static void cohorts_row(struct cohorts_src *s, sqlite3_stmt *q, uint64_t gap_ms)
+static void cohorts_row(struct cohorts_src *s, sqlite3_stmt *q, const struct cohorts_cols *c,
+    uint64_t gap_ms)
 {
-	const unsigned char *ts = sqlite3_column_text(q, Q_TS);
-	long long t = bursts_ts_ms(ts, ts ? (size_t)sqlite3_column_bytes(q, Q_TS) : 0);
+	const unsigned char *ts = sqlite3_column_text(q, c->ts);
+	long long t = bursts_ts_ms(ts, ts ? (size_t)sqlite3_column_bytes(q, c->ts) : 0);
 	char strategy[sizeof(s->strategy)], family[64];
-	const char *closed_by = (const char *)sqlite3_column_text(q, Q_CLOSED_BY);
+	const char *closed_by = (const char *)sqlite3_column_text(q, c->closed_by);
 	bool by_peer = closed_by && !strcmp(closed_by, "peer");
 
 	if (s->rows && !bursts_same(s->last_ms, t, gap_ms))
 		cohorts_end_burst(s);
 	s->last_ms = t;
 	s->cur_burst++;
-	store_column_display(q, Q_STRATEGY, strategy, sizeof(strategy));
+	store_column_display(q, c->strategy, strategy, sizeof(strategy));
 	if (s->rows++ == 0) {
 		snprintf(s->strategy, sizeof(s->strategy), "%s", strategy);
-		s->port = sqlite3_column_int64(q, Q_PORT);
+		s->port = sqlite3_column_int64(q, c->port);
 	}
-	if (!s->has_os && store_column_display(q, Q_OS, s->os, sizeof(s->os)))
+	if (!s->has_os && store_column_display(q, c->os, s->os, sizeof(s->os)))
 		s->has_os = true;
-	if (!s->has_class && store_column_display(q, Q_OS_CLASS, s->os_class,
+	if (!s->has_class && store_column_display(q, c->os_class, s->os_class,
 	    sizeof(s->os_class)))
 		s->has_class = true;
 	if (strcmp(strategy, s->strategy) != 0) {
@@ -293,13 +305,13 @@ static void cohorts_row(struct cohorts_src *s, sqlite3_stmt *q, uint64_t gap_ms)
 		return;
 	}
 	s->sessions++;
-	if (sqlite3_column_int64(q, Q_BYTES_IN) > 0) {
-		if (!s->delivered && sqlite3_column_type(q, Q_FIRST_BYTE) != SQLITE_NULL) {
-			s->first_ms = sqlite3_column_double(q, Q_FIRST_BYTE);
+	if (sqlite3_column_int64(q, c->bytes_in) > 0) {
+		if (!s->delivered && sqlite3_column_type(q, c->first_byte) != SQLITE_NULL) {
+			s->first_ms = sqlite3_column_double(q, c->first_byte);
 			s->has_first = true;
 		}
 		s->delivered = true;
-		if (store_column_display(q, Q_FAMILY, family, sizeof(family))) {
+		if (store_column_display(q, c->family, family, sizeof(family))) {
 			int i;
 			for (i = 0; i < s->nfam && strcmp(s->fam[i], family); i++)
 				;
@@ -308,12 +320,12 @@ static void cohorts_row(struct cohorts_src *s, sqlite3_stmt *q, uint64_t gap_ms)
 		}
 		return;
 	}
-	if (by_peer && sqlite3_column_type(q, Q_CLOSE_AFTER_IDENT) != SQLITE_NULL &&
-	    sqlite3_column_int64(q, Q_CLOSE_AFTER_IDENT) <= COHORTS_DROP_MS)
+	if (by_peer && sqlite3_column_type(q, c->close_after_ident) != SQLITE_NULL &&
+	    sqlite3_column_int64(q, c->close_after_ident) <= COHORTS_DROP_MS)
 		s->left_ident = true;
-	else if (by_peer && sqlite3_column_type(q, Q_FIRST_OUT) != SQLITE_NULL &&
-	    sqlite3_column_type(q, Q_CLOSE_AFTER_OUT) != SQLITE_NULL &&
-	    sqlite3_column_int64(q, Q_CLOSE_AFTER_OUT) <= COHORTS_DROP_MS)
+	else if (by_peer && sqlite3_column_type(q, c->first_out) != SQLITE_NULL &&
+	    sqlite3_column_type(q, c->close_after_out) != SQLITE_NULL &&
+	    sqlite3_column_int64(q, c->close_after_out) <= COHORTS_DROP_MS)
 		s->left_data = true;
 }
 
@@ -348,11 +360,15 @@ static int cohorts_cohort_cmp(const void *a, const void *b)
 	return strcmp(x->label, y->label);
 }
 
-/* Rates, intervals and medians of an arm; its times are released. */
-static void cohorts_finish_arm(struct cohorts_arm *a)
+/* Rates, intervals (with GSL: decide) and medians of an arm; its times
+ * are released. */
+static void cohorts_finish_arm(struct cohorts_arm *a, bool decide)
 {
 	a->rate = a->sources ? (double)a->delivered / a->sources : 0;
-	stats_wilson(a->delivered, a->sources, &a->ci_low, &a->ci_high);
+	a->ci_low = 0;
+	a->ci_high = 1;
+	if (decide)
+		stats_wilson(a->delivered, a->sources, &a->ci_low, &a->ci_high);
 	a->median_ms = -1;
 	if (a->ntimes) {
 		qsort(a->times, a->ntimes, sizeof(double), cohorts_double_cmp);
@@ -466,10 +482,75 @@ static void cohorts_decide(struct cohorts *co)
 	free(v);
 }
 
+struct cohorts_pass *cohorts_begin(unsigned keys, uint64_t gap_ms,
+    const struct cohorts_cols *cols, struct cohorts *out)
+{
+	struct cohorts_pass *p = calloc(1, sizeof(*p));
+
+	memset(out, 0, sizeof(*out));
+	if (!p)
+		return NULL;
+	p->out = out;
+	p->keys = keys;
+	p->gap_ms = gap_ms;
+	p->cols = *cols;
+	p->src = calloc(1, sizeof(*p->src));
+	out->c = calloc(COHORTS_MAX, sizeof(*out->c));
+	if (!p->src || !out->c) {
+		free(p->src);
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void cohorts_feed(struct cohorts_pass *p, sqlite3_stmt *q)
+{
+	struct cohorts_src *s = p->src;
+	char ip[sizeof(s->ip)];
+
+	if (p->cols.reason >= 0) {
+		const char *r = (const char *)sqlite3_column_text(q, p->cols.reason);
+		if (r && (!strcmp(r, "capacity") || !strcmp(r, "syn_only") ||
+		    !strcmp(r, "rst_after_synack") || !strcmp(r, "proxy_error")))
+			return;
+	}
+	if (!store_column_display(q, p->cols.ip, ip, sizeof(ip)))
+		snprintf(ip, sizeof(ip), "?");
+	if (s->rows && strcmp(ip, s->ip) != 0) {
+		cohorts_end_source(p->out, s, p->keys);
+		memset(s, 0, offsetof(struct cohorts_src, sizes));
+	}
+	snprintf(s->ip, sizeof(s->ip), "%s", ip);
+	cohorts_row(s, q, &p->cols, p->gap_ms);
+}
+
+void cohorts_finish(struct cohorts_pass *p, bool decide)
+{
+	struct cohorts *out;
+
+	if (!p)
+		return;
+	out = p->out;
+	cohorts_end_source(out, p->src, p->keys);
+	free(p->src);
+	free(p);
+	for (int i = 0; i < out->n; i++) {
+		struct cohorts_cohort *c = &out->c[i];
+		for (int j = 0; j < c->narms; j++)
+			cohorts_finish_arm(&c->arms[j], decide);
+		qsort(c->arms, (size_t)c->narms, sizeof(c->arms[0]), cohorts_arm_cmp);
+		qsort(c->families, (size_t)c->nfamilies, sizeof(c->families[0]), cohorts_family_cmp);
+	}
+	qsort(out->c, (size_t)out->n, sizeof(out->c[0]), cohorts_cohort_cmp);
+	if (decide)
+		cohorts_decide(out);
+}
+
 int cohorts_collect(sqlite3 *db, const char *since, unsigned keys, uint64_t gap_ms,
     struct cohorts *out)
 {
-	struct cohorts_src *s = NULL;
+	struct cohorts_pass *p;
 	sqlite3_stmt *q = NULL;
 	int rc;
 
@@ -479,40 +560,16 @@ int cohorts_collect(sqlite3 *db, const char *since, unsigned keys, uint64_t gap_
 			break;
 	if (rc != SQLITE_OK)
 		return rc;
-	out->c = calloc(COHORTS_MAX, sizeof(*out->c));
-	s = calloc(1, sizeof(*s));
-	if (!out->c || !s) {
+	if (!(p = cohorts_begin(keys, gap_ms, &cohorts_own_cols, out))) {
 		sqlite3_finalize(q);
-		free(s);
 		return SQLITE_NOMEM;
 	}
 	sqlite3_bind_text(q, 1, since, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		char ip[sizeof(s->ip)];
-		if (!store_column_display(q, Q_IP, ip, sizeof(ip)))
-			snprintf(ip, sizeof(ip), "?");
-		if (s->rows && strcmp(ip, s->ip) != 0) {
-			cohorts_end_source(out, s, keys);
-			memset(s, 0, offsetof(struct cohorts_src, sizes));
-		}
-		snprintf(s->ip, sizeof(s->ip), "%s", ip);
-		cohorts_row(s, q, gap_ms);
-	}
-	cohorts_end_source(out, s, keys);
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		cohorts_feed(p, q);
 	sqlite3_finalize(q);
-	free(s);
-	for (int i = 0; i < out->n; i++) {
-		struct cohorts_cohort *c = &out->c[i];
-		for (int j = 0; j < c->narms; j++)
-			cohorts_finish_arm(&c->arms[j]);
-		qsort(c->arms, (size_t)c->narms, sizeof(c->arms[0]), cohorts_arm_cmp);
-		qsort(c->families, (size_t)c->nfamilies, sizeof(c->families[0]), cohorts_family_cmp);
-	}
-	qsort(out->c, (size_t)out->n, sizeof(out->c[0]), cohorts_cohort_cmp);
-	if (rc != SQLITE_DONE)
-		return rc;
-	cohorts_decide(out);
-	return SQLITE_OK;
+	cohorts_finish(p, rc == SQLITE_DONE);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
 void cohorts_free(struct cohorts *co)

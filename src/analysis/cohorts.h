@@ -83,6 +83,34 @@ int cohorts_parse_keys(const char *spec, unsigned *keys, char *err, size_t errle
 /* The keys as text, e.g. "burst,os" ("none" for 0), into out. */
 const char *cohorts_keys_name(unsigned keys, char *out, size_t outlen);
 
+/* Where each column a pass reads is in the caller's query: the session's
+ * src_ip, start_ts, strategy (NULL read as "-" by the caller: coalesce),
+ * bytes_in, first_byte_ms, first_out_ms, closed_by,
+ * peer_close_after_out_ms, peer_close_after_ident_ms, the peer's SYN os
+ * and os_class, dst_port, family, and close_reason (-1: the query left out
+ * the rows cohorts leave out already). */
+struct cohorts_cols {
+	int ip, ts, strategy, bytes_in, first_byte, first_out, closed_by,
+	    close_after_out, close_after_ident, os, os_class, port, family, reason;
+};
+
+struct cohorts_pass;
+
+/* A pass fed by the caller's own query, ordered by src_ip then start_ts
+ * (the report's one pass over the sessions): *out is zeroed and filled.
+ * NULL without memory (then *out holds nothing to free but is zeroed). */
+struct cohorts_pass *cohorts_begin(unsigned keys, uint64_t gap_ms,
+    const struct cohorts_cols *cols, struct cohorts *out);
+
+/* One row of the query; capacity, half-open and proxy_error rows are left
+ * out here when cols->reason says where close_reason is. */
+void cohorts_feed(struct cohorts_pass *p, sqlite3_stmt *q);
+
+/* Ends the pass (NULL: nothing) and releases it; with decide, computes the
+ * rates, intervals and verdicts (stats_decide: stats_load first) and the
+ * conclusions. Release *out with cohorts_free. */
+void cohorts_finish(struct cohorts_pass *p, bool decide);
+
 /* Reads the sessions (table or view) of db since a UTC timestamp prefix
  * into *out (zeroed here), groups sources into cohorts by keys (bursts
  * split at gap_ms of silence, bursts.h) and decides each (stats_decide,

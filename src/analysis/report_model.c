@@ -210,7 +210,20 @@ static void report_count_os(struct report_model *m, sqlite3_stmt *q, enum report
 	o->by_class[c]++;
 }
 
-/* The pass over the sessions: counts, bursts, classes, families, hours. */
+/* Whether the experiment by cohort can be computed: GSL loads. Without
+ * it, the report goes on and its experiment section says why. */
+static bool report_model_stats(struct report_model *m)
+{
+	char err[sizeof(m->experiment_error)];
+
+	if (stats_load(err, sizeof(err)) == 0)
+		return true;
+	snprintf(m->experiment_error, sizeof(m->experiment_error), "%s", err);
+	return false;
+}
+
+/* The pass over the sessions: counts, bursts, classes, families, hours,
+ * and the experiment's cohorts. */
 static int report_sessions(struct report_model *m, sqlite3 *db)
 {
 	struct report_pass pass, *ps = &pass;
@@ -220,8 +233,15 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
 	    "  payload_sha256 IS NOT NULL, shape, session, "
 	    "  class_state IN ('pending', 'shed', 'skipped'), tags, tags_missing, os, syn_state, "
-	    "  handshakes "
+	    "  handshakes, coalesce(strategy, '-'), os_class, dst_port "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
+	/* the experiment's cohorts read the same rows (cohorts.h) */
+	static const struct cohorts_cols cols = {
+		.ip = 0, .ts = 1, .strategy = 19, .bytes_in = 2, .first_byte = 3, .first_out = 4,
+		.closed_by = 5, .close_after_out = 6, .close_after_ident = 7, .os = 16,
+		.os_class = 20, .port = 21, .family = 9, .reason = 8,
+	};
+	struct cohorts_pass *cohorts = NULL;
 
 	if (rc != SQLITE_OK)
 		return rc;
@@ -230,7 +250,12 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	struct report_shapes *shapes = report_shapes_new();  /* NULL: no section */
 	struct report_tags *tags = report_tags_new();        /* NULL: no section */
 	long source = 0;
+	if (report_model_stats(m) && !(cohorts = cohorts_begin(m->cohort_by, m->gap_ms, &cols,
+	    &m->experiment)))
+		snprintf(m->experiment_error, sizeof(m->experiment_error), "out of memory");
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if (cohorts)
+			cohorts_feed(cohorts, q);
 		char ip[sizeof(ps->cur.ip)], family[sizeof(m->families[0])];
 		const unsigned char *ts = sqlite3_column_text(q, 1);
 		size_t ts_len = ts ? (size_t)sqlite3_column_bytes(q, 1) : 0;
@@ -297,6 +322,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	}
 	report_end_source(ps);
 	sqlite3_finalize(q);
+	cohorts_finish(cohorts, rc == SQLITE_DONE);
 	m->nshapes = report_shapes_finish(shapes, db, m->shapes, REPORT_TOP, &m->unknown,
 	    &m->unshaped);
 	m->ntags = report_tags_finish(tags, m->tags, REPORT_TAGS_SHOWN, &m->tags_distinct,
@@ -339,23 +365,6 @@ static int report_source_cmp(const void *a, const void *b)
 	return strcmp(x->ip, y->ip);
 }
 
-/* The experiment by cohort. Without GSL, or when the query fails, the
- * report goes on and says why there is no such section. */
-static void report_model_experiment(struct report_model *m, sqlite3 *db)
-{
-	char err[sizeof(m->experiment_error) - 32], shown[sizeof(err)];
-
-	if (stats_load(err, sizeof(err)) < 0) {
-		snprintf(m->experiment_error, sizeof(m->experiment_error), "%s", err);
-		return;
-	}
-	if (cohorts_collect(db, "", m->cohort_by, m->gap_ms, &m->experiment) != SQLITE_OK) {
-		snprintf(m->experiment_error, sizeof(m->experiment_error), "cohorts: %s",
-		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
-		cohorts_free(&m->experiment);
-	}
-}
-
 int report_model_build(struct report_model *m, sqlite3 *db)
 {
 	const char *since = m->since, *until = m->until;
@@ -379,7 +388,6 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 		m->strategies = NULL;
 		m->nstrategies = 0;  /* the report goes on without the table */
 	}
-	report_model_experiment(m, db);
 	/* The hours in use to the front, in order; the top by sessions. */
 	for (size_t i = 0; i < REPORT_HOURS; i++) {
 		if (m->hours[i].key[0])
