@@ -320,3 +320,12 @@ def test_yield_without_gsl_is_a_clear_error(tmp_path):
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2, r.stderr
     assert "cannot load libgsl" in r.stderr and "install libgsl27" in r.stderr, r.stderr
+
+
+def test_the_daemon_does_not_link_gsl():
+    """GSL is loaded with dlopen by yield and report only: linked, libgsl
+    and libgslcblas would be mapped by every exec, inetd children's too."""
+    r = subprocess.run(["readelf", "-d", FLYPAPER], capture_output=True, text=True, timeout=20)
+    assert r.returncode == 0, r.stderr
+    needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
+    assert needed and not [n for n in needed if "gsl" in n], needed
