@@ -22,6 +22,12 @@ YARA_CFLAGS := $(shell pkg-config --cflags yara) -DFLYPAPER_LIBYARA=\"$(YARA_LIB
 PCAP_LIBDIR := $(shell pkg-config --variable=libdir libpcap)
 PCAP_SONAME := $(shell objdump -p $(PCAP_LIBDIR)/libpcap.so 2>/dev/null | awk '/SONAME/{print $$2}')
 PCAP_CFLAGS := $(shell pkg-config --cflags libpcap) -DFLYPAPER_LIBPCAP=\"$(PCAP_LIBDIR)/$(PCAP_SONAME)\"
+# libgsl likewise (gsl_api.c): only yield and report (the statistics of
+# an experiment, stats.c) load it. Headers from libgsl-dev; Debian's
+# soname is libgsl.so.27 (package libgsl27).
+GSL_LIBDIR := $(shell pkg-config --variable=libdir gsl)
+GSL_SONAME := $(shell objdump -p $(GSL_LIBDIR)/libgsl.so 2>/dev/null | awk '/SONAME/{print $$2}')
+GSL_CFLAGS := -DFLYPAPER_LIBGSL=\"$(GSL_LIBDIR)/$(GSL_SONAME)\"
 # The seccomp allow-list is built at build time by tools/sandbox_gen.c
 # (libseccomp) into raw BPF, a header every build variant includes: the
 # daemon itself does not link libseccomp.
@@ -35,8 +41,8 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
            -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
            -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
-           -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS)
-LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
+           -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS) $(GSL_CFLAGS)
+LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 # The source folders are layers (docs/DESIGN.md, "Layers"). Each folder is
@@ -131,7 +137,7 @@ build/bench/%: bench/%.c
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE $(ALL_INC) -fsanitize=fuzzer,address,undefined \
               -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
               -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
-              -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS)
+              -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS) $(GSL_CFLAGS)
 FUZZ_SECONDS ?= 15
 
 build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)

@@ -12,13 +12,25 @@
 #include <stdint.h>
 
 #define STATS_ALPHA 0.05             /* the significance level of every verdict */
+#define STATS_POWER 0.8              /* the power more_sources is reckoned for */
+#define STATS_EFFECT 0.10            /* the difference more_sources is reckoned for */
+#define STATS_MIN_SOURCES 10         /* the minimum-evidence rule: every arm has
+                                      * at least this many sources */
+#define STATS_EXACT_TABLES 1000000   /* the exact test enumerates at most this many
+                                      * tables; past it, counts are large and
+                                      * Pearson's chi-square is used */
+#define STATS_MAX_ARMS 64            /* arms one cohort may have in a test */
 
-/* Which test gave a p-value. The names are part of the JSON shape. */
+/* Which test gave a p-value. The names (stats_method_name) are part of
+ * the JSON shape. */
 enum stats_method {
 	STATS_UNTESTED,              /* fewer than two arms, or too few sources */
 	STATS_FISHER,                /* Fisher's exact (Freeman-Halton past two arms) */
 	STATS_CHISQ,                 /* Pearson's chi-square, where counts are large */
 };
+
+/* "untested", "fisher" or "chisq". */
+const char *stats_method_name(enum stats_method m);
 
 /* One arm of a cohort: its sources and how many delivered any payload. */
 struct stats_arm {
@@ -41,10 +53,16 @@ struct stats_verdict {
  * message naming the problem in err. */
 int stats_load(char *err, size_t errlen);
 
-/* The 95% Wilson score interval of k successes in n; [0, 1] when n is 0. */
+/* The 95% Wilson score interval of k successes in n; [0, 1] when n is 0.
+ * Needs stats_load, like every function below. */
 void stats_wilson(uint32_t k, uint32_t n, double *low, double *high);
 
-/* The p-value of the test that every arm delivers at the same rate. */
+/* The p-value (two-sided) of the test that every arm delivers at the same
+ * rate: Fisher's exact test for two arms, Freeman-Halton's extension for
+ * more, while the tables to enumerate are at most STATS_EXACT_TABLES;
+ * Pearson's chi-square (k-1 degrees of freedom) past that. Arms without
+ * sources are left out. NaN and STATS_UNTESTED with fewer than two arms
+ * (or more than STATS_MAX_ARMS); 1 when every source, or none, delivered. */
 double stats_rate_test(const struct stats_arm *arms, int narms,
     enum stats_method *method);
 
@@ -52,15 +70,23 @@ double stats_rate_test(const struct stats_arm *arms, int narms,
  * stay NaN, and do not count in m). */
 void stats_holm(const double *p, double *adjusted, int m);
 
-/* The minimum-evidence rule: are there sources enough to tell? */
+/* The minimum-evidence rule: are there sources enough to tell? At least
+ * two arms, and every arm has STATS_MIN_SOURCES sources or more. */
 bool stats_enough(const struct stats_arm *arms, int narms);
 
-/* Sources per arm to detect rates p1 vs p2 at alpha, with power. */
+/* Sources per arm to detect rates p1 vs p2 with a two-sided test at
+ * alpha, with power: the normal approximation for two proportions
+ * (Fleiss, without continuity correction; R's power.prop.test), rounded
+ * up. 0 when p1 == p2 or an argument is out of its range. */
 uint32_t stats_sources_needed(double p1, double p2, double alpha, double power);
 
 /* The whole decision for ncohorts cohorts (cohort i has narms[i] arms at
- * arms[i]): each is tested, Holm corrects over those tested, verdicts go
- * to out[i]. What yield and report print, and what bench/stats checks. */
+ * arms[i]): each cohort that passes the minimum-evidence rule is tested,
+ * Holm corrects over those tested, verdicts go to out[i]. more_sources:
+ * from the cohort's pooled rate p, the sources per arm a difference of
+ * STATS_EFFECT (p to p+0.1, or p-0.1 above 0.5) needs, less its smallest
+ * arm; 0 when significant or with fewer than two arms. What yield and
+ * report print, and what bench/stats checks. */
 void stats_decide(const struct stats_arm *const *arms, const int *narms,
     int ncohorts, struct stats_verdict *out);
 
