@@ -98,7 +98,7 @@ static const char *bench_share(long k, long n)
 static void bench_null(long runs)
 {
 	static const double base[] = {0.02, 0.1, 0.3, 0.5, 0.7, 0.9, 0.98};
-	static const uint32_t sizes[][2] = {{50, 50}, {20, 20}, {20, 80}, {200, 200}};
+	static const uint32_t sizes[][2] = {{50, 50}, {20, 20}, {20, 80}, {200, 200}, {8, 8}};
 	long sig_all = 0, runs_all = 0;
 
 	printf("1. no effect (both arms deliver at the same rate): the false-positive rate\n"
@@ -113,9 +113,11 @@ static void bench_null(long runs)
 			    base[b], bench_share(t.significant[0], runs),
 			    100.0 * (double)t.untested[0] / (double)runs);
 			sig_all += t.significant[0];
-			runs_all += runs;
+			runs_all += runs - t.untested[0];
 		}
-	printf("   all %ld experiments: false-positive rate %s\n\n", runs_all,
+	/* Untested experiments (too few sources) cannot be false positives:
+	 * counting them would flatter the rate. */
+	printf("   all %ld tested experiments: false-positive rate %s\n\n", runs_all,
 	    bench_share(sig_all, runs_all));
 }
 
@@ -172,7 +174,7 @@ static void bench_family(long runs)
 
 int main(int argc, char **argv)
 {
-	long runs = 2000;
+	long runs = 5000;
 	unsigned long seed = 13;
 	char err[256];
 

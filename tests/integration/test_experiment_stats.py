@@ -6,11 +6,12 @@ must find the effects the scenarios have and no effect where they have
 none. First the scenarios themselves are checked against the database:
 the truth the verdicts are compared with."""
 import json
+import os
 import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import FLYPAPER, query
+from conftest import FLYPAPER, ROOT, query
 
 # scenario, connections per source (its burst: the cohort), its range
 # (127.0.B.x), and whether a source delivers under each strategy: True,
@@ -99,6 +100,24 @@ def test_coin_is_reproducible_and_set_by_the_seed(daemons, tmp_path):
         picked.append({r[0] for r in rows})
     assert picked[0] == picked[1] and 0 < len(picked[0]) < 24
     assert picked[2] != picked[0]
+
+
+def test_the_statistics_benchmark_builds_and_prints_its_figures():
+    """Run tiny: the figures mean nothing at 50 experiments; the lines must
+    be there, and a bad argument must be refused with status 2."""
+    r = subprocess.run(["make", "-s", "build/bench/stats"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    bench = os.path.join(ROOT, "build", "bench", "stats")
+    r = subprocess.run([bench, "--experiments", "50"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    rates = re.findall(r"tested experiments: false-positive rate +([0-9.]+)%", r.stdout)
+    assert len(rates) == 1 and 0 <= float(rates[0]) <= 100, r.stdout
+    assert re.search(r"0\.30 vs 0\.50 +[0-9.]+%", r.stdout), r.stdout
+    assert re.search(r"5 null cohorts +with Holm +[0-9.]+% .* raw +[0-9.]+%", r.stdout), r.stdout
+    r = subprocess.run([bench, "--experiments", "0"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--experiments" in r.stderr, (r.returncode, r.stderr)
 
 
 def yield_json(db):
