@@ -8,7 +8,9 @@ the truth the verdicts are compared with."""
 import json
 import os
 import re
+import socket
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import FLYPAPER, ROOT, query
@@ -100,6 +102,26 @@ def test_coin_is_reproducible_and_set_by_the_seed(daemons, tmp_path):
         picked.append({r[0] for r in rows})
     assert picked[0] == picked[1] and 0 < len(picked[0]) < 24
     assert picked[2] != picked[0]
+
+
+def test_gated_scenarios_stop_at_duration_against_a_server_that_never_speaks():
+    """A listener that accepts and never sends nor closes: --hold 10m must
+    not outlive --duration 2s (each wait is bounded by the run's time)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+    try:
+        for scenario in ("waits-for-server", "leaves-on-byte"):
+            t0 = time.monotonic()
+            r = subprocess.run([FLYPAPER, "sim", scenario, "--target",
+                                f"127.0.0.1:{srv.getsockname()[1]}", "--hold", "10m",
+                                "--duration", "2s", "--bind-range", "127.0.84.1-127.0.84.2",
+                                "--sources", "2"], capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            assert time.monotonic() - t0 < 30, scenario
+            assert "payloads=0 " in r.stdout and "(stopped at --duration)" in r.stdout, r.stdout
+    finally:
+        srv.close()
 
 
 def test_the_statistics_benchmark_builds_and_prints_its_figures():
