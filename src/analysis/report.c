@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bursts.h"
 #include "options.h"
 #include "report_model.h"
 #include "report_render.h"
@@ -179,7 +180,7 @@ int report_main(int argc, char **argv)
 {
 	static const struct options_command cmd = {"report", report_options,
 	    sizeof(report_options) / sizeof(report_options[0]), report_usage, false};
-	struct report_args args = {.since = "", .until = "9999", .gap_ms = 60000};
+	struct report_args args = {.since = "", .until = "9999", .gap_ms = BURSTS_GAP_MS};
 	char **dbs = args.dbs;
 	int ndb, rc;
 	const char *format, *output;

@@ -5,14 +5,13 @@
  * strategy yield. */
 #include "report_model.h"
 
-#include <ctype.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bursts.h"
 #include "store.h"
 #include "text.h"
 
@@ -38,36 +37,6 @@ struct report_pass {
 const char *report_class_name(enum report_class c)
 {
 	return (unsigned)c < CLASS_COUNT ? report_class_names[c] : "?";
-}
-
-/* Milliseconds since the epoch of a stored timestamp such as
- * "2026-11-27T05:00:00.123456Z", read only as far as it is long: 0 when it
- * does not start like one (a merged database may hold anything). */
-static long long report_ts_ms(const unsigned char *ts, size_t len)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-	int f[6] = {0}, ms = 0;
-
-	if (!ts || len < sizeof(shape) - 1)
-		return 0;
-	for (size_t i = 0, k = 0; i < sizeof(shape) - 1; i++) {
-		if (shape[i] != 'd') {
-			if (ts[i] != shape[i])
-				return 0;
-			k++;
-			continue;
-		}
-		if (!isdigit(ts[i]))
-			return 0;
-		f[k] = f[k] * 10 + (ts[i] - '0');
-	}
-	if (len > 20 && ts[19] == '.') {
-		for (size_t i = 20; i < 23; i++)
-			ms = ms * 10 + (i < len && isdigit(ts[i]) ? ts[i] - '0' : 0);
-	}
-	struct tm tm = {.tm_year = f[0] - 1900, .tm_mon = f[1] - 1, .tm_mday = f[2],
-	    .tm_hour = f[3], .tm_min = f[4], .tm_sec = f[5]};
-	return (long long)timegm(&tm) * 1000 + ms;
 }
 
 static int report_family_index(struct report_model *m, const char *name)
@@ -266,7 +235,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		const unsigned char *ts = sqlite3_column_text(q, 1);
 		size_t ts_len = ts ? (size_t)sqlite3_column_bytes(q, 1) : 0;
 		const char *reason = (const char *)sqlite3_column_text(q, 8);
-		long long t = report_ts_ms(ts, ts_len);
+		long long t = bursts_ts_ms(ts, ts_len);
 
 		if (reason && strcmp(reason, "capacity") == 0) {
 			m->refused++;
@@ -293,7 +262,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 			report_end_source(ps);
 			snprintf(ps->cur.ip, sizeof(ps->cur.ip), "%s", ip);
 			source++;
-		} else if (t - ps->last_ms > (long long)m->gap_ms) {
+		} else if (!bursts_same(ps->last_ms, t, m->gap_ms)) {
 			report_end_burst(ps);
 		}
 		ps->last_ms = t;

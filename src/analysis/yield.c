@@ -1,16 +1,20 @@
 /* yield.c - "flypaper yield": per response strategy, how many peers
  * delivered a payload, how fast, and how many left at flypaper's first
- * byte. The table that answers "do these worms expect the server to speak
- * first?". */
+ * byte; then, per cohort of sources and strategy arm, counted by source,
+ * the same with intervals, a test and a conclusion (cohorts.h). The table
+ * that answers "do these worms expect the server to speak first?". */
 #include "yield.h"
 
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "bursts.h"
+#include "cohorts.h"
 #include "options.h"
 #include "store.h"
 #include "text.h"
@@ -20,11 +24,16 @@
 static void yield_usage(FILE *out)
 {
 	fprintf(out,
-	    "usage: flypaper yield [--db FILE] [--since TIME] [--format text|json]\n\n"
+	    "usage: flypaper yield [--db FILE] [--since TIME] [--format text|json]\n"
+	    "                      [--cohort-by KEY[,KEY]] [--gap DUR]\n\n"
 	    "Per response strategy: sessions, distinct sources, share of sessions\n"
 	    "that sent any payload, median time to the first payload byte, and the\n"
 	    "share of answered sessions the peer closed within 1 s of flypaper's\n"
-	    "first byte. TIME is an ISO 8601 UTC prefix, e.g. 2026-11-27T05.\n");
+	    "first byte without having sent anything. Then per cohort of sources\n"
+	    "(KEY: burst, os, os_class, port or none; default burst,os) and\n"
+	    "strategy arm, counted by source: delivered, rate with a 95%% Wilson\n"
+	    "interval, Fisher's exact test corrected by Holm over the cohorts, and\n"
+	    "a conclusion. TIME is an ISO 8601 UTC prefix, e.g. 2026-11-27T05.\n");
 }
 
 /* The median of first_byte_ms for one strategy (its stored value), or -1. */
@@ -63,7 +72,9 @@ void yield_free_rows(struct yield_row *rows, int n)
 
 /* Every string a database holds is hostile: strategies are kept as stored
  * for the queries and escaped for display. A forged row's NULL reason
- * counts as accepted, as in the report (NULL NOT IN (...) is NULL). */
+ * counts as accepted, as in the report (NULL NOT IN (...) is NULL). A
+ * session counts as dropped at the first byte only if the peer had sent
+ * nothing: one that delivered and then closed is a payload (issue 13). */
 int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows,
     int *nrows)
 {
@@ -73,7 +84,8 @@ int yield_collect(sqlite3 *db, const char *since, struct yield_row **rows,
 	rc = sqlite3_prepare_v2(db,
 	    "SELECT coalesce(strategy, '-'), count(*), count(DISTINCT src_ip), "
 	    "  sum(bytes_in > 0), sum(first_out_ms IS NOT NULL), "
-	    "  sum(closed_by = 'peer' AND peer_close_after_out_ms <= ?2) "
+	    "  sum(closed_by = 'peer' AND peer_close_after_out_ms <= ?2 "
+	    "      AND coalesce(bytes_in, 0) <= 0) "
 	    "FROM sessions WHERE coalesce(close_reason, '') NOT IN ('capacity', "
 	    "  'syn_only', 'rst_after_synack') AND start_ts >= ?1 "
 	    "GROUP BY 1 ORDER BY 1", -1, &q, NULL);
@@ -170,9 +182,15 @@ json_t *yield_rows_json(const struct yield_row *rows, int n)
 	return arr;
 }
 
-static int yield_print_json(const struct yield_row *rows, int n)
+static int yield_print_json(const struct yield_row *rows, int n, const struct cohorts *co,
+    unsigned keys)
 {
-	json_t *root = json_pack("{s:o}", "strategies", yield_rows_json(rows, n));
+	char by[64];
+	json_t *root = json_pack("{s:o, s:s, s:o, s:I, s:I, s:I}",
+	    "strategies", yield_rows_json(rows, n),
+	    "cohort_by", cohorts_keys_name(keys, by, sizeof(by)),
+	    "cohorts", cohorts_json(co), "sources", (json_int_t)co->sources,
+	    "mixed_sources", (json_int_t)co->mixed, "skipped_sources", (json_int_t)co->skipped);
 	char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
 
 	json_decref(root);
@@ -183,12 +201,62 @@ static int yield_print_json(const struct yield_row *rows, int n)
 	return 0;
 }
 
+/* The cohort table: per cohort, its arms counted by source, then its
+ * conclusion line. */
+static void yield_print_cohorts(const struct cohorts *co, unsigned keys)
+{
+	char by[64], p[32];
+
+	printf("\nBy cohort (%s), counted by source: %u sources", cohorts_keys_name(keys, by,
+	    sizeof(by)), co->sources);
+	if (co->mixed)
+		printf(", %u seen under several strategies (counted in the arm of their "
+		    "first session)", co->mixed);
+	if (co->skipped)
+		printf(", %u past the table's caps (not counted)", co->skipped);
+	printf("\n");
+	for (int i = 0; i < co->n; i++) {
+		const struct cohorts_cohort *c = &co->c[i];
+		printf("\n%s (%s, %s)\n", c->label, stats_method_name(c->verdict.method),
+		    cohorts_p_text(c->verdict.p_adjusted, p, sizeof(p)));
+		printf("  %-14s %8s %10s %7s %12s %9s %16s %16s\n", "strategy", "sources",
+		    "delivered", "rate", "95% interval", "sessions", "median 1st byte",
+		    "left undelivered");
+		for (int j = 0; j < c->narms; j++) {
+			const struct cohorts_arm *a = &c->arms[j];
+			char ci[32], median[32], left[48];
+			snprintf(ci, sizeof(ci), "%.0f-%.0f%%", 100 * a->ci_low, 100 * a->ci_high);
+			if (a->median_ms >= 0)
+				snprintf(median, sizeof(median), "%.0f ms", a->median_ms);
+			else
+				snprintf(median, sizeof(median), "-");
+			snprintf(left, sizeof(left), "%.0f%% (%u+%u)", a->sources ? 100.0 *
+			    (a->left_at_data + a->left_at_ident) / a->sources : 0.0,
+			    a->left_at_data, a->left_at_ident);
+			printf("  %-14s %8u %10u %6.0f%% %12s %9lld %16s %16s\n", a->strategy,
+			    a->sources, a->delivered, 100 * a->rate, ci, a->sessions, median, left);
+		}
+		printf("  %s\n", c->conclusion);
+	}
+	if (co->n)
+		printf("\nleft undelivered: sources that never delivered and left within 1 s of "
+		    "flypaper's first byte + of the IDENT probe. p: Holm-adjusted over the %s "
+		    "tested.\n", "cohorts");
+}
+
 /* yield's flags, filled by its option rows. */
 struct yield_args {
 	const char *db;
 	const char *since;
 	int format;                  /* index in yield_formats */
+	unsigned cohort_by;          /* cohorts.h keys */
+	uint64_t gap_ms;
 };
+
+static int yield_set_cohort_by(void *base, const char *value, char *err, size_t errlen)
+{
+	return cohorts_parse_keys(value, &((struct yield_args *)base)->cohort_by, err, errlen);
+}
 
 enum { YIELD_TEXT, YIELD_JSON };
 static const char *const yield_formats[] = {[YIELD_TEXT] = "text", [YIELD_JSON] = "json", NULL};
@@ -200,15 +268,23 @@ static const struct option_row yield_options[] = {
 	    .metavar = "TIME", .help = "sessions from TIME on (ISO 8601 UTC prefix)"},
 	{.name = "format", .type = OPTION_CHOICE, .field = offsetof(struct yield_args, format),
 	    .metavar = "FORMAT", .help = "text or json", .choices = yield_formats},
+	{.name = "cohort-by", .type = OPTION_CUSTOM, .set = yield_set_cohort_by,
+	    .metavar = "KEY[,KEY]", .help = "group sources by burst, os, os_class, port or "
+	    "none; default burst,os"},
+	{.name = "gap", .type = OPTION_DURATION, .field = offsetof(struct yield_args, gap_ms),
+	    .min = 1, .max = 86400000, .metavar = "DUR",
+	    .help = "a longer silence ends a source's burst; default 60s"},
 };
 
 int yield_main(int argc, char **argv)
 {
 	static const struct options_command cmd = {"yield", yield_options,
 	    sizeof(yield_options) / sizeof(yield_options[0]), yield_usage, false};
-	struct yield_args args = {.db = "flypaper.db", .since = "", .format = YIELD_TEXT};
+	struct yield_args args = {.db = "flypaper.db", .since = "", .format = YIELD_TEXT,
+	    .cohort_by = COHORTS_DEFAULT, .gap_ms = BURSTS_GAP_MS};
 	const char *db_path, *since;
 	struct yield_row *rows = NULL;
+	struct cohorts co = {0};
 	sqlite3 *db = NULL;
 	int nrows = 0, rc;
 	char shown[512];             /* an SQLite message quoting the database, escaped */
@@ -218,6 +294,11 @@ int yield_main(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	db_path = args.db;
 	since = args.since;
+	/* The tests need GSL: without it there is no table to print. */
+	if (stats_load(shown, sizeof(shown)) < 0) {
+		fprintf(stderr, "flypaper yield: %s\n", shown);
+		return 2;
+	}
 	if (store_open_untrusted(db_path, &db) != SQLITE_OK) {
 		fprintf(stderr, "flypaper yield: %s: %s\n", db_path,
 		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
@@ -226,19 +307,25 @@ int yield_main(int argc, char **argv)
 	}
 	sqlite3_busy_timeout(db, 5000);
 	rc = yield_collect(db, since, &rows, &nrows);
+	if (rc == SQLITE_OK)
+		rc = cohorts_collect(db, since, args.cohort_by, args.gap_ms, &co);
 	if (rc != SQLITE_OK) {
 		fprintf(stderr, "flypaper yield: %s: %s (is it a flypaper database, "
 		    "schema 2 or later?)\n", db_path,
 		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
 		sqlite3_close(db);
 		yield_free_rows(rows, nrows);
+		cohorts_free(&co);
 		return 2;
 	}
 	sqlite3_close(db);
-	if (args.format == YIELD_JSON)
-		rc = yield_print_json(rows, nrows);
-	else
+	if (args.format == YIELD_JSON) {
+		rc = yield_print_json(rows, nrows, &co, args.cohort_by);
+	} else {
 		yield_print_text(rows, nrows);
+		yield_print_cohorts(&co, args.cohort_by);
+	}
 	yield_free_rows(rows, nrows);
+	cohorts_free(&co);
 	return rc ? 1 : 0;
 }
