@@ -6,6 +6,7 @@
 #include "cohorts.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,7 +22,6 @@ struct cohorts_src {
 	char os[96], os_class[64];   /* its first SYN label seen, escaped */
 	bool has_os, has_class;
 	long long port;
-	int sizes[COHORTS_MAX_BURSTS];
 	int nsizes;
 	long cur_burst;
 	long long last_ms;
@@ -30,6 +30,8 @@ struct cohorts_src {
 	double first_ms;
 	char fam[COHORTS_SOURCE_FAMILIES][64];
 	int nfam;
+	int sizes[COHORTS_MAX_BURSTS];   /* last: a new source clears only what is
+	                                  * above (nsizes says how many hold) */
 };
 
 enum {
@@ -37,9 +39,18 @@ enum {
 	Q_CLOSE_AFTER_OUT, Q_CLOSE_AFTER_IDENT, Q_OS, Q_OS_CLASS, Q_PORT, Q_FAMILY,
 };
 
-/* os and os_class came with schema 7: an older database reads as
- * "unknown" rather than failing. */
-static const char *const cohorts_sql[2] = {
+/* The OS of the peer's own SYN only: a proxy's SYN says nothing of the
+ * peer. os, os_class and syn_of came with schema 7: an older database, or
+ * the report's view (which has already kept the peer's), is read with the
+ * second or third form. */
+static const char *const cohorts_sql[3] = {
+	"SELECT src_ip, start_ts, coalesce(strategy, '-'), bytes_in, first_byte_ms, "
+	"  first_out_ms, closed_by, peer_close_after_out_ms, peer_close_after_ident_ms, "
+	"  CASE WHEN syn_of = 'peer' THEN os END, "
+	"  CASE WHEN syn_of = 'peer' THEN os_class END, dst_port, family FROM sessions "
+	"WHERE coalesce(close_reason, '') NOT IN ('capacity', 'syn_only', "
+	"  'rst_after_synack', 'proxy_error') AND start_ts >= ?1 "
+	"ORDER BY src_ip, start_ts",
 	"SELECT src_ip, start_ts, coalesce(strategy, '-'), bytes_in, first_byte_ms, "
 	"  first_out_ms, closed_by, peer_close_after_out_ms, peer_close_after_ident_ms, "
 	"  os, os_class, dst_port, family FROM sessions "
@@ -463,8 +474,10 @@ int cohorts_collect(sqlite3 *db, const char *since, unsigned keys, uint64_t gap_
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = sqlite3_prepare_v2(db, cohorts_sql[0], -1, &q, NULL)) != SQLITE_OK &&
-	    (rc = sqlite3_prepare_v2(db, cohorts_sql[1], -1, &q, NULL)) != SQLITE_OK)
+	for (size_t i = 0; i < sizeof(cohorts_sql) / sizeof(cohorts_sql[0]); i++)
+		if ((rc = sqlite3_prepare_v2(db, cohorts_sql[i], -1, &q, NULL)) == SQLITE_OK)
+			break;
+	if (rc != SQLITE_OK)
 		return rc;
 	out->c = calloc(COHORTS_MAX, sizeof(*out->c));
 	s = calloc(1, sizeof(*s));
@@ -480,7 +493,7 @@ int cohorts_collect(sqlite3 *db, const char *since, unsigned keys, uint64_t gap_
 			snprintf(ip, sizeof(ip), "?");
 		if (s->rows && strcmp(ip, s->ip) != 0) {
 			cohorts_end_source(out, s, keys);
-			memset(s, 0, sizeof(*s));
+			memset(s, 0, offsetof(struct cohorts_src, sizes));
 		}
 		snprintf(s->ip, sizeof(s->ip), "%s", ip);
 		cohorts_row(s, q, gap_ms);

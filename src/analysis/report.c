@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "bursts.h"
+#include "cohorts.h"
 #include "options.h"
 #include "report_model.h"
 #include "report_render.h"
@@ -95,12 +96,14 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 		 * 'proxy') says nothing of the peer (schema 7). */
 		bool syn = report_has_column(db, name, "syn_of");
 		fprintf(s, "%s AS class_state, s.payload_sha256, s.requests, %s AS shape, "
-		    "%s AS tags, %d AS tags_missing, %s AS os, %s AS syn_state, %s AS handshakes "
+		    "%s AS tags, %d AS tags_missing, %s AS os, %s AS os_class, s.dst_port, "
+		    "%s AS syn_state, %s AS handshakes "
 		    "FROM db%d.sessions s WHERE s.start_ts >= '%s' AND s.start_ts < '%s'",
 		    report_has_column(db, name, "class_state") ? "s.class_state" : "'done'",
 		    report_has_column(db, name, "shape") ? "s.shape" : "NULL",
 		    tags ? "s.tags" : "NULL", !tags,
 		    syn ? "CASE WHEN s.syn_of = 'peer' THEN s.os END" : "NULL",
+		    syn ? "CASE WHEN s.syn_of = 'peer' THEN s.os_class END" : "NULL",
 		    syn ? "CASE s.syn_of WHEN 'peer' THEN 1 WHEN 'proxy' THEN 2 ELSE 0 END" : "0",
 		    report_has_column(db, name, "handshakes") ? "s.handshakes" : "NULL",
 		    i, since, until);
@@ -135,6 +138,7 @@ static void report_usage(FILE *out)
 {
 	fprintf(out, "usage: flypaper report [--db FILE]... [--since TIME] [--until TIME]\n"
 	    "                       [--format text|json|html] [-o FILE] [--gap DUR]\n"
+	    "                       [--cohort-by KEY[,KEY]]\n"
 	    "TIME is an ISO 8601 UTC prefix such as 2026-11-27 or 2026-11-27T05:00.\n");
 }
 
@@ -145,7 +149,13 @@ struct report_args {
 	const char *since, *until, *output;
 	int format;                  /* index in report_formats */
 	uint64_t gap_ms;
+	unsigned cohort_by;          /* the experiment's cohorts (cohorts.h) */
 };
+
+static int report_set_cohort_by(void *base, const char *value, char *err, size_t errlen)
+{
+	return cohorts_parse_keys(value, &((struct report_args *)base)->cohort_by, err, errlen);
+}
 
 static const char *const report_formats[] = {"text", "json", "html", NULL};
 
@@ -174,13 +184,17 @@ static const struct option_row report_options[] = {
 	{.name = "gap", .type = OPTION_DURATION, .field = offsetof(struct report_args, gap_ms),
 	    .max = UINT64_MAX, .metavar = "DUR", .help = "a longer pause ends a burst",
 	    .syntax = "is not a duration"},
+	{.name = "cohort-by", .type = OPTION_CUSTOM, .set = report_set_cohort_by,
+	    .metavar = "KEY[,KEY]", .help = "the experiment's cohorts: burst, os, os_class, "
+	    "port or none; default burst,os"},
 };
 
 int report_main(int argc, char **argv)
 {
 	static const struct options_command cmd = {"report", report_options,
 	    sizeof(report_options) / sizeof(report_options[0]), report_usage, false};
-	struct report_args args = {.since = "", .until = "9999", .gap_ms = BURSTS_GAP_MS};
+	struct report_args args = {.since = "", .until = "9999", .gap_ms = BURSTS_GAP_MS,
+	    .cohort_by = COHORTS_DEFAULT};
 	char **dbs = args.dbs;
 	int ndb, rc;
 	const char *format, *output;
@@ -197,6 +211,7 @@ int report_main(int argc, char **argv)
 	rp.since = args.since;
 	rp.until = args.until;
 	rp.gap_ms = args.gap_ms;
+	rp.cohort_by = args.cohort_by;
 	ndb = args.ndb;
 	format = report_formats[args.format];
 	output = args.output;

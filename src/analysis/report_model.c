@@ -339,16 +339,35 @@ static int report_source_cmp(const void *a, const void *b)
 	return strcmp(x->ip, y->ip);
 }
 
+/* The experiment by cohort. Without GSL, or when the query fails, the
+ * report goes on and says why there is no such section. */
+static void report_model_experiment(struct report_model *m, sqlite3 *db)
+{
+	char err[sizeof(m->experiment_error) - 32], shown[sizeof(err)];
+
+	if (stats_load(err, sizeof(err)) < 0) {
+		snprintf(m->experiment_error, sizeof(m->experiment_error), "%s", err);
+		return;
+	}
+	if (cohorts_collect(db, "", m->cohort_by, m->gap_ms, &m->experiment) != SQLITE_OK) {
+		snprintf(m->experiment_error, sizeof(m->experiment_error), "cohorts: %s",
+		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
+		cohorts_free(&m->experiment);
+	}
+}
+
 int report_model_build(struct report_model *m, sqlite3 *db)
 {
 	const char *since = m->since, *until = m->until;
 	uint64_t gap_ms = m->gap_ms;
+	unsigned cohort_by = m->cohort_by;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
 	m->since = since;
 	m->until = until;
 	m->gap_ms = gap_ms;
+	m->cohort_by = cohort_by;
 	m->hours = calloc(REPORT_HOURS, sizeof(*m->hours));
 	if (!m->hours)
 		return SQLITE_NOMEM;
@@ -360,6 +379,7 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 		m->strategies = NULL;
 		m->nstrategies = 0;  /* the report goes on without the table */
 	}
+	report_model_experiment(m, db);
 	/* The hours in use to the front, in order; the top by sessions. */
 	for (size_t i = 0; i < REPORT_HOURS; i++) {
 		if (m->hours[i].key[0])
@@ -377,6 +397,7 @@ void report_model_free(struct report_model *m)
 	yield_free_rows(m->strategies, m->nstrategies);
 	m->strategies = NULL;
 	m->nstrategies = 0;
+	cohorts_free(&m->experiment);
 	free(m->hours);
 	m->hours = NULL;
 }

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cohorts.h"
 #include "report_shapes.h"
 #include "report_tags.h"
 #include "yield.h"
@@ -94,6 +95,10 @@ struct report_model {
 	int npaths, nuser_agents;
 	struct yield_row *strategies;    /* the strategy yield table */
 	int nstrategies;
+	/* The experiment by cohort (report_experiment.c renders it). */
+	unsigned cohort_by;          /* cohorts.h keys, set by the caller */
+	struct cohorts experiment;
+	char experiment_error[256];  /* why there is none (no GSL...); "" */
 	long unknown;                /* sessions with a payload and no family */
 	long unshaped;               /* of those, stored with no shape (before
 	                              * schema 6: rescan fills it) */
@@ -121,8 +126,8 @@ struct report_model {
 /* The schema name of a class, e.g. "drop-on-ident". */
 const char *report_class_name(enum report_class c);
 
-/* Fills m (zeroed here, but for since, until and gap_ms, which the caller
- * sets first) from the temporary views "sessions" and "requests" of db
+/* Fills m (zeroed here, but for since, until, gap_ms and cohort_by, which
+ * the caller sets first) from the temporary views "sessions" and "requests" of db
  * (report.c's report_attach). Returns SQLITE_OK, or SQLite's error of the
  * sessions' query (its message in db); SQLITE_NOMEM without memory for
  * the timeline. Release m with report_model_free either way. */

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report_experiment.h"
+#include "report_html.h"
+
 static const char *const report_class_colors[CLASS_COUNT] = {
 	"#2b6cb0", "#63b3ed", "#a0aec0", "#dd6b20", "#c53030", "#6b46c1", "#718096",
 };
@@ -253,6 +256,7 @@ void report_render_text(FILE *out, const struct report_model *m)
 		    "left at first byte %s\n", r->strategy, r->sessions,
 		    100.0 * yield_payload_share(r), med, d);
 	}
+	report_experiment_text(out, m);
 	report_text_values(out, "top paths", m->paths, m->npaths);
 	report_text_values(out, "top user agents", m->user_agents, m->nuser_agents);
 	report_text_shapes(out, m);
@@ -409,6 +413,7 @@ static json_t *report_json(const struct report_model *m)
 	n = report_bars_families(m, report_bars);
 	json_object_set_new(root, "families", report_json_bars(report_bars, n));
 	json_object_set_new(root, "strategies", yield_rows_json(m->strategies, m->nstrategies));
+	json_object_set_new(root, "experiment", report_experiment_json(m));
 	json_object_set_new(root, "timeline", report_json_timeline(m));
 	for (int i = 0; i < m->ntop; i++)
 		json_array_append_new(top_sources, json_pack("[s, I]", m->top[i].ip,
@@ -435,22 +440,6 @@ int report_render_json(FILE *out, const struct report_model *m)
 }
 
 /* ---- html ------------------------------------------------------------ */
-
-/* Writes s as HTML text or attribute value. The model's strings are
- * printable ASCII already (store_column_display), so these five are all. */
-static void report_html_escape(FILE *out, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '&': fputs("&amp;", out); break;
-		case '"': fputs("&quot;", out); break;
-		case '\'': fputs("&#39;", out); break;
-		default: fputc(*s, out);
-		}
-	}
-}
 
 /* A horizontal bar chart of counts. */
 static void report_svg_hbars(FILE *out, const char *id, const char *title,
@@ -699,6 +688,7 @@ void report_render_html(FILE *out, const struct report_model *m)
 	n = report_bars_families(m, report_bars);
 	report_svg_hbars(out, "chart-families", "Families (sessions)", report_bars, n, "#2b6cb0");
 	report_html_strategies(out, m);
+	report_experiment_html(out, m);
 	fputs("<h2>Top sources</h2>\n<table><tr><th>source</th><th>sessions</th><th>bursts</th>"
 	    "<th>class</th></tr>\n", out);
 	for (int i = 0; i < m->ntop; i++) {

@@ -272,8 +272,8 @@ static const struct option_row yield_options[] = {
 	    .metavar = "KEY[,KEY]", .help = "group sources by burst, os, os_class, port or "
 	    "none; default burst,os"},
 	{.name = "gap", .type = OPTION_DURATION, .field = offsetof(struct yield_args, gap_ms),
-	    .min = 1, .max = 86400000, .metavar = "DUR",
-	    .help = "a longer silence ends a source's burst; default 60s"},
+	    .max = UINT64_MAX, .metavar = "DUR", .syntax = "is not a duration",
+	    .help = "a longer pause ends a source's burst (cohort burst); default 60s"},
 };
 
 int yield_main(int argc, char **argv)

@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from conftest import FLYPAPER, connect_from
+from conftest import FLYPAPER, connect_from, render_dom
 
 NIMDA = b"GET /scripts/root.exe?/c+dir HTTP/1.0\r\nHost: x\r\n\r\n"
 PLAIN = b"GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n"
@@ -217,6 +217,7 @@ def make_db(tmp_path, rows):
                   "dst_ip": "127.0.0.1", "dst_port": 80, "start_ts": ts, "end_ts": ts,
                   "duration_ms": 1, "bytes_in": bytes_in, "bytes_out": 0,
                   "strategy": strategy, "family": family, "os": os_,
+                  "syn_of": "peer" if os_ else None,
                   "close_reason": reason or "peer_fin", "closed_by": "peer",
                   "first_byte_ms": 5 if bytes_in else None}
         values = {**required, **{k: v for k, v in values.items() if k in cols}}
@@ -271,7 +272,7 @@ def test_too_few_sources_hostile_strings_and_mixed_sources(tmp_path):
             assert "<script>alert" not in rep.stdout
 
 
-def test_report_has_the_experiment_in_every_format(experiment):
+def test_report_has_the_experiment_in_every_format(experiment, tmp_path):
     text = subprocess.run([FLYPAPER, "report", "--db", experiment], capture_output=True,
                           text=True, timeout=60)
     assert text.returncode == 0, text.stderr
@@ -283,11 +284,22 @@ def test_report_has_the_experiment_in_every_format(experiment):
     assert exp["cohort_by"] == "burst,os"
     assert {c["cohort"] for c in exp["cohorts"]} == {c["cohort"] for c in
                                                      yield_json(experiment)["cohorts"]}
-    html = subprocess.run([FLYPAPER, "report", "--db", experiment, "--format", "html"],
-                          capture_output=True, text=True, timeout=60).stdout
-    chart = html[html.index('id="experiment"'):]
-    # one bar with an interval line per cohort and arm: 3 cohorts x 2 arms
-    assert chart.count('class="arm-rate"') == 6 and chart.count('class="arm-ci"') == 6
+    page = tmp_path / "report.html"
+    r = subprocess.run([FLYPAPER, "report", "--db", experiment, "--format", "html", "-o",
+                        str(page)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    # the chart as Chromium builds it: one bar with an interval line per
+    # cohort and arm (3 cohorts x 2 arms), the interval around the bar's end
+    dom = render_dom(page, tmp_path / "profile")
+    m = re.search(r'<section id="experiment">.*?</section>', dom, re.S)
+    assert m, "the experiment section is missing from the rendered page"
+    chart = m.group(0)
+    bars = re.findall(r'class="arm-rate" x="([\d.]+)" y="\d+" width="([\d.]+)"', chart)
+    cis = re.findall(r'class="arm-ci" x1="([\d.]+)" y1="\d+" x2="([\d.]+)"', chart)
+    assert len(bars) == 6 and len(cis) == 6, (bars, cis)
+    for (x, w), (lo, hi) in zip(bars, cis):
+        end = float(x) + float(w)
+        assert float(lo) - 1 <= end <= float(hi) + 1, (x, w, lo, hi)
     assert "these peers wait for the server to speak" in chart
 
 
