@@ -185,3 +185,10 @@ def test_the_experiment_finds_the_real_effects_and_not_the_null_one(daemons):
     # What the sources that delivered turned out to be: the outcome.
     assert "nimda" in json.dumps(cohorts[16]["families"]), cohorts[16]
     assert "log4shell" in json.dumps(cohorts[8]["families"]), cohorts[8]
+    # The report's experiment section reaches the same verdicts, in the same words.
+    r = subprocess.run([FLYPAPER, "report", "--db", d.db, "--format", "json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    reported = {burst_of(c["cohort"]): c for c in json.loads(r.stdout)["experiment"]["cohorts"]}
+    assert {b: (c["significant"], c["conclusion"]) for b, c in reported.items()} == \
+        {b: (c["significant"], c["conclusion"]) for b, c in cohorts.items()}
