@@ -2,7 +2,9 @@
 #   make              build build/flypaper
 #   make asan         build build/asan/flypaper with ASan+UBSan
 #   make check        unit and integration tests, then the same under ASan+UBSan
-#   make bench        the benchmark against a bare epoll server (bench/run)
+#   make bench        the statistics benchmark (bench/stats.c), then the one
+#                     against a bare epoll server (bench/run)
+#   make bench-stats  the statistics benchmark alone
 
 CC      ?= cc
 PKGS     = libuv sqlite3 nettle jansson inih
@@ -116,6 +118,18 @@ build/bench/normalize: bench/normalize.c src/output/normalize.c src/output/norma
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Isrc/output -o $@ bench/normalize.c \
 	    src/output/normalize.c $(shell pkg-config --libs nettle)
 
+# The statistics of issue 13 validated in-process (bench/stats.c): it links
+# the analysis code, stats_decide as yield uses it, and GSL itself for the
+# binomial draws of its simulated experiments (a benchmark, not the daemon).
+STATS_BENCH_EXPERIMENTS ?= 5000
+build/bench/stats: bench/stats.c $(call OBJ,plain) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -Isrc/analysis -o $@ bench/stats.c $(call OBJ,plain) $(LDFLAGS) $(LDLIBS) \
+	    $(shell pkg-config --libs gsl)
+
+bench-stats: build/bench/stats
+	build/bench/stats --experiments $(STATS_BENCH_EXPERIMENTS)
+
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $<
@@ -144,10 +158,11 @@ unit: build/unit
 check: all build/unit asan
 	tests/run
 
-bench: all build/bench/refserver build/bench/refinetd build/bench/loadgen
+bench: all build/bench/refserver build/bench/refinetd build/bench/loadgen build/bench/stats
+	build/bench/stats --experiments $(STATS_BENCH_EXPERIMENTS)
 	bench/run
 
 clean:
 	rm -rf build
 
-.PHONY: all asan unit check bench clean fuzz fuzz-run layers
+.PHONY: all asan unit check bench bench-stats clean fuzz fuzz-run layers

