@@ -243,7 +243,8 @@ static int tls_front_use(BIO *cb, BIO *kb, const char *cname, const char *kname,
 		    "one is refused)", kname);
 	if (!SSL_CTX_use_PrivateKey(tls_front_ctx, key)) {
 		EVP_PKEY_free(key);
-		return tls_front_fail(err, errlen, "key refused", kname);
+		return tls_front_fail(err, errlen, "is not the key of the certificate, "
+		    "or not a usable key", kname);
 	}
 	EVP_PKEY_free(key);
 	if (!SSL_CTX_check_private_key(tls_front_ctx))
