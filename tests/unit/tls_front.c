@@ -168,8 +168,10 @@ void test_tls_front(int *passed, int *failed)
 	snprintf(pem, sizeof(pem), "%s/%s", dir, TLS_FRONT_SELF_SIGNED);
 	config_defaults(&cfg);
 	cfg.tls = true;
-	cfg.db_path = db;
-	int rc = tls_front_setup(&cfg, err, sizeof(err));
+	int rc = config_set(&cfg, "db", db, err, sizeof(err));
+	CHECK(rc == 0, "db: %s", err);
+	if (rc == 0)
+		rc = tls_front_setup(&cfg, err, sizeof(err));
 	CHECK(rc == 0, "setup: %s", err);
 	if (rc == 0) {
 		rc = tls_front_self_signed(&cfg, err, sizeof(err));
@@ -180,6 +182,7 @@ void test_tls_front(int *passed, int *failed)
 		tf_handshake(true);
 		tf_first_bytes();
 	}
+	config_free(&cfg);
 	unlink(pem);
 	rmdir(dir);
 }
