@@ -79,6 +79,8 @@ def test_curl_gets_the_personality_over_each_version(daemons, tls_max, want):
     assert 0 < row["bytes_out"] < row["tls_raw_out"], row
     assert 0 <= row["tls_hello_ms"] <= row["tls_done_ms"], row
     assert row["tls_hello"] and row["tls_hello"][0] == 0x16, row
+    # the writer parsed the kept hello (tlshello.c): JA3/JA4 of a TLS front session
+    assert row["tls"] == "hello" and row["ja3_md5"] and row["ja4"], row
     assert d.stop() == 0
     assert query(d.db, "SELECT tls_handshakes, tls_failed FROM runs") == [(1, 0)]
 
@@ -100,6 +102,7 @@ def test_openssl_s_client_with_and_without_sni_and_alpn(daemons, sni, alpn):
     else:
         assert "No ALPN negotiated" in out, out
     row = one_session(d)
+    assert row["tls_sni"] == sni and row["tls_alpn"] == alpn, row
     assert row["tls_version"] and row["tls_error"] is None, row
     assert requests_of(d, row["session"]) == [("GET", "/s_client")]
 
