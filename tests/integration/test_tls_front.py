@@ -312,3 +312,35 @@ def test_libssl_mapped_only_with_a_tls_listener(daemons, tmp_path):
     tls = daemons(args=("--rules", "none", "--tls"), db=str(tmp_path / "t.db"))
     maps = mapped(tls.proc.pid)
     assert "libssl" in maps and "libcrypto" in maps, maps
+
+
+def test_proxy_header_then_tls(daemons):
+    d = daemons(args=("--tls", "--proxy-protocol", "--proxy-from", "127.0.0.1/32", *IIS))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = connect(d.port)
+    raw.sendall(b"PROXY TCP4 198.51.100.7 127.0.0.1 4242 443\r\n")
+    with ctx.wrap_socket(raw, server_hostname="h") as s:
+        s.sendall(b"GET /behind HTTP/1.0\r\n\r\n")
+        got = read_until_close(s)
+    assert b"Microsoft-IIS/5.0" in got
+    row = one_session(d)
+    assert row["src_ip"] == "198.51.100.7" and row["proxy"] == "v1", row
+    assert row["tls_version"] and row["tls_error"] is None, row
+    assert requests_of(d, row["session"]) == [("GET", "/behind")]
+
+
+def test_a_tls_session_over_the_memory_budget_is_refused(daemons):
+    # 16 KiB of the budget per TLS session: 20k holds one, not two
+    d = tls_daemon(daemons, "--max-buffered", "20k", "--idle-timeout", "5s")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    first = ctx.wrap_socket(connect(d.port), server_hostname="h")
+    second = connect(d.port)
+    assert read_until_close(second) == b""
+    second.close()
+    row = one_session(d)
+    assert row["close_reason"] == "capacity" and row["limit_hit"] == "max_buffered", row
+    first.close()
