@@ -344,3 +344,18 @@ def test_a_tls_session_over_the_memory_budget_is_refused(daemons):
     row = one_session(d)
     assert row["close_reason"] == "capacity" and row["limit_hit"] == "max_buffered", row
     first.close()
+
+
+def test_tls_in_the_chroot_fallback(daemons, service_user):
+    # a kernel without Landlock: chroot into the database's folder, where
+    # the self-signed certificate was made just before
+    from test_chroot import chrooted, env_without_landlock
+    pw, state = service_user
+    env = env_without_landlock()
+    d = daemons(db=str(state / "fp.db"), args=("--tls", "--user", pw.pw_name, *IIS), env=env)
+    was_chrooted = chrooted(d, state)
+    r = curl(d.port, "-k", path="/jail")
+    assert r.returncode == 0 and "Microsoft-IIS/5.0" in r.stdout, r.stderr
+    row = one_session(d)
+    assert row["tls_version"] and requests_of(d, row["session"]) == [("GET", "/jail")]
+    assert was_chrooted or "sanitizer build" in d.text()
