@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,12 +198,48 @@ static BIO *tls_front_read_fd(int fd, const char *name, char *err, size_t errlen
 	return b;
 }
 
-/* Reads PEM at path (root's read: the admin named it) into a BIO. */
+/* Whether only root can have put the file at path (links resolved, as
+ * /etc/letsencrypt's are) there: root's file, not writable by group or
+ * others, in root's folders, each writable by no one else unless sticky
+ * (/tmp: no one else can rename root's entries). Returns 0, or -1 with the
+ * file or folder named in err. */
+static int tls_front_roots(const char *path, char *err, size_t errlen)
+{
+	char real[PATH_MAX], *slash;
+	struct stat st;
+	bool file = true;
+
+	if (!realpath(path, real))
+		return snprintf(err, errlen, "tls: %s: cannot read: %s", path,
+		    strerror(errno)), -1;
+	for (;;) {
+		const char *at = real[0] ? real : "/";
+		if (stat(at, &st) < 0)
+			return snprintf(err, errlen, "tls: %s: %s", at, strerror(errno)), -1;
+		if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    (file || !(st.st_mode & S_ISVTX))))
+			return snprintf(err, errlen, "tls: %s: not root's, or writable by "
+			    "others: as root, certificates and keys are read only from "
+			    "root's own files and folders (%s)", at, path), -1;
+		if (!(slash = strrchr(real, '/')) || real[0] == '\0')
+			return 0;
+		*slash = '\0';
+		file = false;
+	}
+}
+
+/* Reads PEM at path into a BIO. As root, only from what only root can
+ * have put there (tls_front_roots): the service user must not be able to
+ * swap in another file for root to read and serve, another site's key. */
 static BIO *tls_front_read_file(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 	BIO *b;
+	int fd;
+
+	if (geteuid() == 0 && tls_front_roots(path, err, errlen) < 0)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0)
 		return snprintf(err, errlen, "tls: %s: cannot read: %s", path,

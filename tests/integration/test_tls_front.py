@@ -359,3 +359,14 @@ def test_tls_in_the_chroot_fallback(daemons, service_user):
     row = one_session(d)
     assert row["tls_version"] and requests_of(d, row["session"]) == [("GET", "/jail")]
     assert was_chrooted or "sanitizer build" in d.text()
+
+
+def test_a_key_the_service_user_could_swap_is_refused(service_user, tmp_path):
+    pw, state = service_user
+    crt, key = make_cert(tmp_path, "swap")
+    mine = state / "k.pem"                       # root's file, the user's folder
+    mine.write_bytes(key.read_bytes())
+    r = serve(["--db", str(tmp_path / "f.db"), "--rules", "none", "--tls",
+               "--tls-cert", str(crt), "--tls-key", str(mine)])
+    assert r.returncode == 2, r.stderr
+    assert "not root's, or writable by others" in r.stderr and str(state) in r.stderr, r.stderr
