@@ -23,7 +23,7 @@
 #define TLS_FRONT_HELLO_MIN 512      /* the kept hello's first allocation */
 #define TLS_FRONT_DAYS 3650          /* the self-signed certificate's life, like Debian's snakeoil */
 /* What one idle session's front holds, measured as the RSS delta of 400
- * idle TLS 1.3 sessions (16.8 KB each, DESIGN.md "TLS front"): the SSL
+ * idle TLS 1.3 sessions (16.9 KB each, bench/tls-idle-memory): the SSL
  * object, its key schedule and ciphers, its empty BIOs; charged to the
  * --max-buffered budget while the session lives. */
 #define TLS_FRONT_COST (16 * 1024)
