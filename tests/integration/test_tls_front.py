@@ -370,3 +370,24 @@ def test_a_key_the_service_user_could_swap_is_refused(service_user, tmp_path):
                "--tls-cert", str(crt), "--tls-key", str(mine)])
     assert r.returncode == 2, r.stderr
     assert "not root's, or writable by others" in r.stderr and str(state) in r.stderr, r.stderr
+
+
+def test_a_failed_proxy_header_on_a_tls_listener_records_no_tls(daemons):
+    d = daemons(args=("--tls", "--proxy-protocol", "--proxy-from", "127.0.0.1/32", *IIS))
+    s = connect(d.port)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")          # no header at all
+    read_until_close(s)
+    s.close()
+    row = one_session(d)
+    assert row["proxy_error"] == "missing" and row["tls_front"] is None, row
+
+
+def test_stopping_mid_handshake_is_a_timeout(daemons):
+    d = tls_daemon(daemons)
+    s = connect(d.port)
+    s.sendall(client_hello()[:20])               # part of a hello
+    d.stop()
+    s.close()
+    rows = d.sessions()
+    assert len(rows) == 1 and rows[0]["tls_error"] == "timeout", rows
+    assert rows[0]["close_reason"] == "shutdown", rows
