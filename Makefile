@@ -28,6 +28,11 @@ PCAP_CFLAGS := $(shell pkg-config --cflags libpcap) -DFLYPAPER_LIBPCAP=\"$(PCAP_
 GSL_LIBDIR := $(shell pkg-config --variable=libdir gsl)
 GSL_SONAME := $(shell objdump -p $(GSL_LIBDIR)/libgsl.so 2>/dev/null | awk '/SONAME/{print $$2}')
 GSL_CFLAGS := -DFLYPAPER_LIBGSL=\"$(GSL_LIBDIR)/$(GSL_SONAME)\"
+# OpenSSL likewise (ssl_api.c): only a run with a TLS listener loads it.
+# dlopen of libssl's soname brings libcrypto with it.
+SSL_LIBDIR := $(shell pkg-config --variable=libdir libssl)
+SSL_SONAME := $(shell objdump -p $(SSL_LIBDIR)/libssl.so 2>/dev/null | awk '/SONAME/{print $$2}')
+SSL_CFLAGS := $(shell pkg-config --cflags libssl) -DFLYPAPER_LIBSSL=\"$(SSL_LIBDIR)/$(SSL_SONAME)\"
 # The seccomp allow-list is built at build time by tools/sandbox_gen.c
 # (libseccomp) into raw BPF, a header every build variant includes: the
 # daemon itself does not link libseccomp.
@@ -41,7 +46,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
            -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
            -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
-           -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS) $(GSL_CFLAGS)
+           -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS) $(GSL_CFLAGS) $(SSL_CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -137,14 +142,14 @@ build/bench/%: bench/%.c
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE $(ALL_INC) -fsanitize=fuzzer,address,undefined \
               -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
               -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
-              -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS) $(GSL_CFLAGS)
+              -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS) $(GSL_CFLAGS) $(SSL_CFLAGS)
 FUZZ_SECONDS ?= 15
 
 build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
 
-fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize build/fuzz/fuzz_shape build/fuzz/fuzz_synsig build/fuzz/fuzz_p0fdb build/fuzz/fuzz_proxy build/fuzz/fuzz_halfopen build/fuzz/fuzz_frame
+fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize build/fuzz/fuzz_shape build/fuzz/fuzz_synsig build/fuzz/fuzz_p0fdb build/fuzz/fuzz_proxy build/fuzz/fuzz_halfopen build/fuzz/fuzz_frame build/fuzz/fuzz_tls_front
 
 # Runs each fuzzer for FUZZ_SECONDS on a copy of its seed corpus.
 fuzz-run: fuzz

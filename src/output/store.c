@@ -6,6 +6,7 @@
 #include "synsig.h"
 #include "state.h"
 #include "text.h"
+#include "tlshello.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -457,8 +458,13 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", pcap_file"
 
 	        /* v8 tls hello columns (?95-?114) */
+	        ", tls, tls_record_ver, tls_hello_ver, tls_versions, tls_ciphers, "
+	        "tls_extensions, tls_groups, tls_point_formats, tls_sig_algs, tls_alpn, "
+	        "tls_sni, ja3, ja3_md5, ja4, ja4_r"
 
 	        /* v8 tls front columns (?115-?124) */
+	        ", tls_front, tls_version, tls_cipher, tls_error, tls_alert, "
+	        "tls_hello_ms, tls_done_ms, tls_raw_in, tls_raw_out, tls_hello"
 
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
@@ -478,8 +484,11 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", ?90"
 
 	        /* v8 tls hello values */
+	        ", ?95, ?96, ?97, ?98, ?99, ?100, ?101, ?102, ?103, ?104, ?105, ?106, "
+	        "?107, ?108, ?109"
 
 	        /* v8 tls front values */
+	        ", ?115, ?116, ?117, ?118, ?119, ?120, ?121, ?122, ?123, ?124"
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_session, NULL) != SQLITE_OK ||
@@ -499,6 +508,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", pcap_lost, pcap_files_rotated, capture_failed"
 
 	        /* v8 tls front run columns (?35-?40) */
+	        ", tls_handshakes, tls_failed"
 
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
@@ -514,6 +524,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", ?31, ?32, ?33"
 
 	        /* v8 tls front run values */
+	        ", ?35, ?36"
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
@@ -580,6 +591,32 @@ static void store_bind_peer(sqlite3_stmt *s, int col, const char *raw)
 
 	if (text)
 		sqlite3_bind_text(s, col, text, -1, free);
+}
+
+/* Binds the TLS front's columns (?115-?124); all NULL off a TLS listener.
+ * Version, cipher and alert are names from OpenSSL or the front's table,
+ * no peer bytes; the hello is the peer's raw bytes, as a BLOB. */
+static void store_bind_tls_front(sqlite3_stmt *s, const struct record_tls_front *t)
+{
+	const char *err;
+
+	if (!t)
+		return;
+	sqlite3_bind_int(s, 115, 1);
+	if (t->version[0])
+		sqlite3_bind_text(s, 116, t->version, -1, SQLITE_STATIC);
+	if (t->cipher[0])
+		sqlite3_bind_text(s, 117, t->cipher, -1, SQLITE_STATIC);
+	if ((err = record_tls_error_name(t->error)))
+		sqlite3_bind_text(s, 118, err, -1, SQLITE_STATIC);
+	if (t->alert[0])
+		sqlite3_bind_text(s, 119, t->alert, -1, SQLITE_STATIC);
+	store_bind_ms(s, 120, t->hello_ms);
+	store_bind_ms(s, 121, t->done_ms);
+	sqlite3_bind_int64(s, 122, (sqlite3_int64)t->raw_in);
+	sqlite3_bind_int64(s, 123, (sqlite3_int64)t->raw_out);
+	if (t->hello_len)
+		sqlite3_bind_blob(s, 124, t->hello, (int)t->hello_len, SQLITE_STATIC);
 }
 
 static int store_insert_requests(struct store *st, const struct record *r,
@@ -679,6 +716,24 @@ static void store_bind_syn(sqlite3_stmt *s, const struct record *r)
 		sqlite3_bind_int(s, 60, ti->zero_window);
 		if (ti->has_rwnd_limited)
 			sqlite3_bind_int64(s, 61, (sqlite3_int64)(ti->rwnd_limited_us / 1000));
+	}
+}
+
+/* The ClientHello's facts (?95-?109): all NULL when no TLS was seen.
+ * tlshello_text escapes the peer's strings (SNI, ALPN) as text.h does. */
+static void store_bind_tls_hello(sqlite3_stmt *s, const struct tlshello *h)
+{
+	if (!h)
+		return;
+	sqlite3_bind_text(s, 95, tlshello_state_name(tlshello_state(h)), -1, SQLITE_STATIC);
+	if (tlshello_record_version(h) >= 0)
+		sqlite3_bind_int(s, 96, tlshello_record_version(h));
+	if (tlshello_hello_version(h) >= 0)
+		sqlite3_bind_int(s, 97, tlshello_hello_version(h));
+	for (int f = 0; f < TLSHELLO_F_COUNT; f++) {
+		char *text = tlshello_text(h, (enum tlshello_field)f);
+		if (text)
+			sqlite3_bind_text(s, 98 + f, text, -1, free);
 	}
 }
 
@@ -832,8 +887,10 @@ static int store_insert(struct store *st, const struct record *r)
 		sqlite3_bind_text(s, 90, r->pcap_file, -1, SQLITE_STATIC);
 
 	/* v8 tls hello binds */
+	store_bind_tls_hello(s, r->tls);
 
 	/* v8 tls front binds */
+	store_bind_tls_front(s, r->tls_front);
 
 	rc = store_step(s);
 	if (rc != SQLITE_OK)
@@ -911,6 +968,8 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	sqlite3_bind_int64(s, 33, (sqlite3_int64)run->capture_failed);
 
 	/* v8 tls front run binds */
+	sqlite3_bind_int64(s, 35, (sqlite3_int64)run->tls_handshakes);
+	sqlite3_bind_int64(s, 36, (sqlite3_int64)run->tls_failed);
 
 	return store_step(s);
 }

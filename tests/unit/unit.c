@@ -55,6 +55,8 @@ void test_p0fdb(int *passed, int *failed);          /* p0fdb.c */
 void test_proxy(int *passed, int *failed);   /* proxy.c */
 void test_halfopen(int *passed, int *failed);       /* halfopen.c */
 void test_stats(int *passed, int *failed);          /* stats.c */
+void test_tls_front(int *passed, int *failed);      /* tls_front.c */
+void test_tlshello(int *passed, int *failed);       /* tlshello.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2563,6 +2565,8 @@ int main(void)
 	test_synsig(&passed, &failed);
 	test_p0fdb(&passed, &failed);
 	test_proxy(&passed, &failed);
+	test_tls_front(&passed, &failed);
+	test_tlshello(&passed, &failed);
 	test_halfopen(&passed, &failed);
 	test_stats(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
