@@ -336,3 +336,20 @@ def test_broken_hellos_recorded_as_such(daemons, tmp_path):
     for k in ("partial", "sslv2", "oversized"):
         assert events[ports[k]]["tls"] == got[k]["tls"]
     assert events[ports["http"]]["tls"] is None
+
+
+def test_nmap_sslv2_hello(daemons):
+    """nmap's sslv2 script sends a real SSLv2 CLIENT-HELLO (it runs only
+    on a port nmap takes for TLS, hence 443, on an address of our own)."""
+    d = daemons(IDLE, listen=("127.11.0.43:443",))
+    run([tool("nmap"), "-Pn", "-n", "--script", "sslv2", "-p", "443", "127.11.0.43"], timeout=120)
+    d.wait_sessions(1)
+    assert d.stop() == 0
+    rows = hello_rows(d)
+    assert rows and all(r["tls"] == "sslv2" for r in rows), rows
+    r = rows[0]
+    assert r["tls_hello_ver"] == 2 and r["tls_record_ver"] is None
+    specs = r["tls_ciphers"].split(",")
+    assert len(specs) >= 5 and all(len(s) == 6 for s in specs), specs
+    assert "010080" in specs          # SSL_CK_RC4_128_WITH_MD5
+    assert r["ja3"] is None and r["ja4"] is None
