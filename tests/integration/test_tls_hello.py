@@ -222,6 +222,9 @@ def test_real_clients_ja3_equals_tshark(daemons, tmp_path):
         client_hello([0x002f], []),
         client_hello([0x002f], [ext(21, b"")]),
         client_hello([0x002f], [ext(10, vec16(b"")), ext(11, b"\x00")]))}
+    # the same hello in records of 1 to 50 bytes, and a byte per segment
+    crafted.add(local_port_of(records(GREASE_HELLO, sizes=[1, 1, 1, 1, 3, 50, 1]), d.port))
+    crafted.add(local_port_of(records(GREASE_HELLO), d.port, per_byte=True))
     v2 = {local_port_of(h, d.port) for h in (sslv2_hello(), sslv2_hello(0x0301))}
     pcap = cap.stop()
     time.sleep(1.5)
