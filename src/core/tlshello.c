@@ -815,7 +815,11 @@ struct tlshello *tlshello_parse(const uint8_t *b, size_t n)
 	if (!h)
 		return NULL;
 	enum tlshello_state st = tlshello_walk(b, n, h->data, cap, &w);
-	if (st == TLSHELLO_NONE) {
+	/* A prefix too short to say it is a handshake (a record's type and
+	 * version, an SSLv2 header's type and version) is no TLS seen: a
+	 * payload of one byte 0x16, or of two random bytes, is not a hello. */
+	if (st == TLSHELLO_NONE ||
+	    (st == TLSHELLO_PARTIAL && n < (b[0] == TLS_HANDSHAKE ? 3u : 5u))) {
 		free(h);
 		return NULL;
 	}
