@@ -51,6 +51,17 @@ static bool report_has_column(sqlite3 *db, const char *name, const char *column)
 	return has;
 }
 
+/* The TLS columns the report reads (schema 8), and NULLs in their place
+ * for an older database. */
+static const char report_tls_hello_columns[] = "s.tls, s.tls_hello_ver, s.tls_versions, "
+    "s.tls_sni, s.ja3, s.ja3_md5, s.ja4";
+static const char report_tls_hello_none[] = "NULL AS tls, NULL AS tls_hello_ver, "
+    "NULL AS tls_versions, NULL AS tls_sni, NULL AS ja3, NULL AS ja3_md5, NULL AS ja4";
+static const char report_tls_front_columns[] = "s.tls_front, s.tls_version, s.tls_error, "
+    "s.tls_alert";
+static const char report_tls_front_none[] = "NULL AS tls_front, NULL AS tls_version, "
+    "NULL AS tls_error, NULL AS tls_alert";
+
 /* Attaches every database and unions their sessions (with each session's
  * family: the stored one where the schema has it, else the first tag of its
  * first match; how far its classification got, 'done' before the schema
@@ -94,7 +105,7 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 		 * 'proxy') says nothing of the peer (schema 7). */
 		bool syn = report_has_column(db, name, "syn_of");
 		fprintf(s, "%s AS class_state, s.payload_sha256, s.requests, %s AS shape, "
-		    "%s AS tags, %d AS tags_missing, %s AS os, %s AS syn_state, %s AS handshakes "
+		    "%s AS tags, %d AS tags_missing, %s AS os, %s AS syn_state, %s AS handshakes, %s, %s "
 		    "FROM db%d.sessions s WHERE s.start_ts >= '%s' AND s.start_ts < '%s'",
 		    report_has_column(db, name, "class_state") ? "s.class_state" : "'done'",
 		    report_has_column(db, name, "shape") ? "s.shape" : "NULL",
@@ -102,6 +113,10 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 		    syn ? "CASE WHEN s.syn_of = 'peer' THEN s.os END" : "NULL",
 		    syn ? "CASE s.syn_of WHEN 'peer' THEN 1 WHEN 'proxy' THEN 2 ELSE 0 END" : "0",
 		    report_has_column(db, name, "handshakes") ? "s.handshakes" : "NULL",
+		    report_has_column(db, name, "tls") ? report_tls_hello_columns
+		    : report_tls_hello_none,
+		    report_has_column(db, name, "tls_front") ? report_tls_front_columns
+		    : report_tls_front_none,
 		    i, since, until);
 		fprintf(p, "%sSELECT sha256, size, data FROM db%d.payloads", i ? " UNION ALL " : "", i);
 		if (!*since && !strcmp(until, "9999"))

@@ -18,6 +18,8 @@
 
 _Static_assert(REPORT_TAGS_FAMILIES == REPORT_MAX_FAMILIES,
     "a tag counts every family index of the model");
+_Static_assert(REPORT_TLS_FAMILIES == REPORT_MAX_FAMILIES && REPORT_TLS_CLASSES == CLASS_COUNT,
+    "a TLS row counts every family and class index of the model");
 
 #define REPORT_LATE_MS 2000          /* a first byte after this is "late" */
 #define REPORT_DROP_MS 1000          /* "closed within 1 s" */
@@ -241,6 +243,38 @@ static void report_count_os(struct report_model *m, sqlite3_stmt *q, enum report
 	o->by_class[c]++;
 }
 
+/* A column as stored bytes (NULL: none). */
+static struct report_tls_bytes report_bytes(sqlite3_stmt *q, int i)
+{
+	if (sqlite3_column_type(q, i) == SQLITE_NULL)
+		return (struct report_tls_bytes){NULL, 0};
+	const void *p = sqlite3_column_blob(q, i);
+	size_t len = (size_t)sqlite3_column_bytes(q, i);
+	return (struct report_tls_bytes){p ? p : "", len};
+}
+
+/* Counts a session's TLS columns (19 tls .. 29 tls_alert) under class c
+ * and family f. */
+static void report_count_tls(struct report_tls_acc *tls, sqlite3_stmt *q, enum report_class c,
+    int f, long source, const unsigned char *ts, size_t ts_len)
+{
+	struct report_tls_in in = {
+		.state = report_bytes(q, 19), .versions = report_bytes(q, 21),
+		.sni = report_bytes(q, 22), .ja3 = report_bytes(q, 23),
+		.ja3_md5 = report_bytes(q, 24), .ja4 = report_bytes(q, 25),
+		.version = report_bytes(q, 27), .error = report_bytes(q, 28),
+		.alert = report_bytes(q, 29),
+		.hello_ver = sqlite3_column_type(q, 20) == SQLITE_INTEGER
+		    ? sqlite3_column_int64(q, 20) : -1,
+		.front = sqlite3_column_type(q, 26) == SQLITE_INTEGER &&
+		    sqlite3_column_int64(q, 26) == 1,
+		.ts = {ts, ts ? ts_len : 0}, .cls = c, .family = f, .source = source,
+	};
+
+	if (in.state.p || in.front)
+		report_tls_add(tls, &in);
+}
+
 /* The pass over the sessions: counts, bursts, classes, families, hours. */
 static int report_sessions(struct report_model *m, sqlite3 *db)
 {
@@ -251,7 +285,8 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
 	    "  payload_sha256 IS NOT NULL, shape, session, "
 	    "  class_state IN ('pending', 'shed', 'skipped'), tags, tags_missing, os, syn_state, "
-	    "  handshakes "
+	    "  handshakes, tls, tls_hello_ver, tls_versions, tls_sni, ja3, ja3_md5, ja4, "
+	    "  tls_front, tls_version, tls_error, tls_alert "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 
 	if (rc != SQLITE_OK)
@@ -260,6 +295,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	ps->m = m;
 	struct report_shapes *shapes = report_shapes_new();  /* NULL: no section */
 	struct report_tags *tags = report_tags_new();        /* NULL: no section */
+	struct report_tls_acc *tls = report_tls_new();       /* NULL: no section */
 	long source = 0;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		char ip[sizeof(ps->cur.ip)], family[sizeof(m->families[0])];
@@ -319,6 +355,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		if (sqlite3_column_int(q, 15) && sqlite3_column_int(q, 10))
 			m->untagged++;
 		report_count_os(m, q, c);
+		report_count_tls(tls, q, c, f, source, ts, ts_len);
 		struct report_hour *h = report_hour(m, ts, ts_len);
 		if (h) {
 			h->sessions++;
@@ -332,6 +369,8 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    &m->unshaped);
 	m->ntags = report_tags_finish(tags, m->tags, REPORT_TAGS_SHOWN, &m->tags_distinct,
 	    &m->tagged, &m->tags_over);
+	if (report_tls_finish(tls, &m->tls) < 0 && rc == SQLITE_DONE)
+		rc = SQLITE_NOMEM;
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -410,4 +449,5 @@ void report_model_free(struct report_model *m)
 	m->nstrategies = 0;
 	free(m->hours);
 	m->hours = NULL;
+	report_tls_free(&m->tls);
 }
