@@ -2,7 +2,8 @@
 #   make              build build/flypaper
 #   make asan         build build/asan/flypaper with ASan+UBSan
 #   make check        unit and integration tests, then the same under ASan+UBSan
-#   make bench        the benchmark against a bare epoll server (bench/run)
+#   make bench        the benchmark against a bare epoll server (bench/run) and a
+#                     bare OpenSSL server (bench/tls)
 
 CC      ?= cc
 PKGS     = libuv sqlite3 nettle jansson inih
@@ -110,6 +111,12 @@ build/bench/normalize: bench/normalize.c src/output/normalize.c src/output/norma
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Isrc/output -o $@ bench/normalize.c \
 	    src/output/normalize.c $(shell pkg-config --libs nettle)
 
+# The TLS benchmark's bare server and client (bench/tls): OpenSSL.
+build/bench/reftls build/bench/tlsload: build/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $< \
+	    $(shell pkg-config --cflags --libs libssl libcrypto) -lpthread
+
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $<
@@ -138,8 +145,10 @@ unit: build/unit
 check: all build/unit asan
 	tests/run
 
-bench: all build/bench/refserver build/bench/refinetd build/bench/loadgen
+bench: all build/bench/refserver build/bench/refinetd build/bench/loadgen build/bench/reftls \
+       build/bench/tlsload
 	bench/run
+	bench/tls
 
 clean:
 	rm -rf build
