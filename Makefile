@@ -21,6 +21,11 @@ YARA_CFLAGS := $(shell pkg-config --cflags yara) -DFLYPAPER_LIBYARA=\"$(YARA_LIB
 PCAP_LIBDIR := $(shell pkg-config --variable=libdir libpcap)
 PCAP_SONAME := $(shell objdump -p $(PCAP_LIBDIR)/libpcap.so 2>/dev/null | awk '/SONAME/{print $$2}')
 PCAP_CFLAGS := $(shell pkg-config --cflags libpcap) -DFLYPAPER_LIBPCAP=\"$(PCAP_LIBDIR)/$(PCAP_SONAME)\"
+# OpenSSL likewise (ssl_api.c): only a run with a TLS listener loads it.
+# dlopen of libssl's soname brings libcrypto with it.
+SSL_LIBDIR := $(shell pkg-config --variable=libdir libssl)
+SSL_SONAME := $(shell objdump -p $(SSL_LIBDIR)/libssl.so 2>/dev/null | awk '/SONAME/{print $$2}')
+SSL_CFLAGS := $(shell pkg-config --cflags libssl) -DFLYPAPER_LIBSSL=\"$(SSL_LIBDIR)/$(SSL_SONAME)\"
 # The seccomp allow-list is built at build time by tools/sandbox_gen.c
 # (libseccomp) into raw BPF, a header every build variant includes: the
 # daemon itself does not link libseccomp.
@@ -34,7 +39,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
            -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
            -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
-           -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS)
+           -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS) $(SSL_CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 

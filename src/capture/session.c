@@ -24,6 +24,7 @@
 #include "respond.h"
 #include "strategy.h"
 #include "tcpinfo.h"
+#include "tls_front.h"
 #include "units.h"
 
 #define SESSION_MIN_BUF 1024
@@ -36,6 +37,7 @@
  * requests. At most max-conns (plus one per worker, at accept) sessions
  * hold one: a bound apart from the budget (DESIGN.md, "Memory"). */
 #define SESSION_RESERVE (16 * 1024)
+#define SESSION_TLS_CHUNK (16 * 1024) /* TLS output moved to the socket at a time */
 
 /* A session on a proxy listener: the header as it arrives, then what it
  * said. Allocated at the start of such sessions only (the others stay at
@@ -93,6 +95,10 @@ static void session_free(struct session *s)
 	free(s->requests);
 	free(s->buf);
 	free(s->proxy);
+	if (s->tls) {
+		tls_front_free(s->tls);
+		session_budget_give(s, tls_front_size());
+	}
 	free(s);
 }
 
@@ -102,6 +108,12 @@ static void session_release_source(struct session *s)
 	if (s->source_counted)
 		s->host->release_source(s->host, &s->src);
 	s->source_counted = false;
+}
+
+/* True while s waits for its TLS handshake: the strategy has not begun. */
+static bool session_awaits_tls(const struct session *s)
+{
+	return s->tls && !s->tls_begun;
 }
 
 /* True while s waits for its PROXY header: nothing of it is payload yet. */
@@ -170,10 +182,16 @@ static bool session_budget_take(struct session *s, size_t grow)
 	return false;
 }
 
+/* Counts n bytes the socket took: TLS bytes on a TLS session (its
+ * plaintext is counted as it is encrypted), else output. */
 static void session_count_out(struct session *s, size_t n)
 {
 	if (n == 0)
 		return;
+	if (s->tls && !s->tls_plain) {
+		tls_front_count_out(s->tls, n);
+		return;
+	}
 	s->bytes_out += n;
 	if (!s->first_out_ns)
 		s->first_out_ns = uv_hrtime();
@@ -236,7 +254,7 @@ static bool session_submit_held(struct session *s)
  * bytes, however it split or timed its own. What is droppable (a tarpit
  * drip, the go-away text) is cut short instead when the socket is full.
  * Returns the bytes the socket took at once. */
-size_t session_send(struct session *s, const char *data, size_t len,
+static size_t session_send_raw(struct session *s, const char *data, size_t len,
     bool droppable)
 {
 	ssize_t n;
@@ -301,6 +319,47 @@ size_t session_send(struct session *s, const char *data, size_t len,
 	}
 	s->out_queued += rest;
 	return (size_t)n;
+}
+
+/* Moves the TLS front's output (handshake records, alerts, encrypted
+ * answers) to the socket, queued under the same caps as any output. */
+static void session_flush_tls(struct session *s)
+{
+	char buf[SESSION_TLS_CHUNK];
+	size_t n;
+
+	while ((n = tls_front_output(s->tls, buf, sizeof(buf))) > 0)
+		session_send_raw(s, buf, n, false);
+}
+
+/* session_send on a TLS session: encrypted whole, then sent or queued
+ * (a record cut short would break the stream, so a droppable drip is
+ * dropped whole while output is queued). Returns len, or 0 dropped. */
+static size_t session_send_tls(struct session *s, const char *data, size_t len,
+    bool droppable)
+{
+	if (s->state != SESSION_OPEN || s->close_pending || len == 0 ||
+	    !tls_front_established(s->tls))
+		return 0;
+	if (droppable && s->out_queued)
+		return 0;
+	if (tls_front_write(s->tls, data, len) < 0) {
+		session_close_later(s, CLOSE_SERVER_CLOSE);
+		return 0;
+	}
+	s->bytes_out += len;
+	if (!s->first_out_ns)
+		s->first_out_ns = uv_hrtime();
+	session_flush_tls(s);
+	return len;
+}
+
+size_t session_send(struct session *s, const char *data, size_t len,
+    bool droppable)
+{
+	if (s->tls && !s->tls_plain)
+		return session_send_tls(s, data, len, droppable);
+	return session_send_raw(s, data, len, droppable);
 }
 
 /* The peer half-closed (FIN). It may still read: output it is owed is
@@ -475,6 +534,26 @@ static void session_on_payload(struct session *s, const char *data, size_t n,
 
 static void session_queue_connect(struct session_host *h, const struct session *s);
 
+/* The strategy's part begins (at accept, or once a PROXY header and a TLS
+ * handshake are through): the connect event, the greeting and the
+ * strategy's deadline (set when the handle opens if it is not open yet). */
+static void session_begin(struct session *s, uint64_t now_ns)
+{
+	struct session_host *h = s->host;
+
+	if (s->tls)
+		s->tls_begun = true;
+	if (h->out->connect_events)
+		session_queue_connect(h, s);
+	if (s->strategy->ops->greet)
+		s->strategy->ops->greet(s, s->strategy, now_ns);
+	if (s->has_handle) {
+		session_deadline(s, TIMEOUT_STRATEGY, now_ns);
+		if (s->strategy->ops->no_idle_timeout)
+			deadlines_clear(&s->timeouts[TIMEOUT_IDLE]);
+	}
+}
+
 /* The header failed (or never came): the bytes read, the parser's and
  * the rest of this read, are kept as the payload and its requests
  * recorded (a client that spoke HTTP straight to a proxy listener shows
@@ -527,15 +606,45 @@ static void session_proxy_done(struct session *s, const struct proxy_result *res
 	}
 	s->source_counted = true;
 	s->strategy = respond_pick(h->respond, px->listener, &s->src);
-	if (h->out->connect_events)
-		session_queue_connect(h, s);
-	if (s->strategy->ops->greet)
-		s->strategy->ops->greet(s, s->strategy, now_ns);
-	if (s->has_handle) {
-		session_deadline(s, TIMEOUT_STRATEGY, now_ns);
-		if (s->strategy->ops->no_idle_timeout)
-			deadlines_clear(&s->timeouts[TIMEOUT_IDLE]);
+	if (!s->tls)                 /* else once the handshake is done */
+		session_begin(s, now_ns);
+}
+
+/* Wire bytes on a TLS listener: the handshake's, then records whose
+ * plaintext is the payload. A first byte that starts no handshake makes
+ * the session a plaintext one (not_tls): the strategy answers it as on
+ * any listener. A failed handshake sends its alert and closes. */
+static void session_on_tls(struct session *s, const char *data, size_t n,
+    uint64_t now_ns)
+{
+	char *plain = s->host->rbuf;  /* data is in the front now: reuse the buffer */
+	enum tls_front_status st = tls_front_feed(s->tls, data, n, now_ns);
+	long got = 0;
+
+	if (st == TLS_FRONT_PLAIN) {
+		s->tls_plain = true;
+		session_begin(s, now_ns);
+		session_on_payload(s, data, n, now_ns);
+		return;
 	}
+	session_flush_tls(s);
+	if (st == TLS_FRONT_FAILED) {
+		s->close_after_flush = true;
+		return;
+	}
+	if (st == TLS_FRONT_MORE)
+		return;
+	if (!s->tls_begun)
+		session_begin(s, now_ns);
+	/* At most what this read brought, decrypted: bounded work per read. */
+	while (!s->close_pending &&
+	    (got = tls_front_read(s->tls, plain, s->host->rbuf_len)) > 0)
+		session_on_payload(s, plain, (size_t)got, now_ns);
+	if (got == -1)               /* close_notify: as a FIN */
+		session_peer_fin(s);
+	else if (got < -1)
+		session_close_later(s, CLOSE_SERVER_CLOSE);
+	session_flush_tls(s);        /* a key update's answer */
 }
 
 /* Bytes from the peer: the PROXY header's first, while one is awaited,
@@ -561,7 +670,17 @@ static void session_on_data(struct session *s, const char *data, size_t n,
 		if (n == 0 || s->close_pending)
 			return;
 	}
-	session_on_payload(s, data, n, now_ns);
+	if (s->tls && !s->tls_plain)
+		session_on_tls(s, data, n, now_ns);
+	else
+		session_on_payload(s, data, n, now_ns);
+}
+
+/* The peer closed (reset: RST) during a TLS handshake. */
+static void session_tls_cut(struct session *s, bool reset)
+{
+	if (s->tls && !s->tls_plain && tls_front_handshaking(s->tls))
+		tls_front_abort(s->tls, reset ? TLS_ERR_PEER_RESET : TLS_ERR_PEER_CLOSED);
 }
 
 /* The peer closed or reset before its header was complete: nothing at
@@ -599,12 +718,15 @@ static void session_on_read(uv_stream_t *stream, ssize_t nread,
 		/* EOF: the peer half-closed (it may still read what it is
 		 * owed). ECONNRESET and the rarer ETIMEDOUT or EHOSTUNREACH:
 		 * the peer's side is gone without an orderly close. */
-		if (session_awaits_header(s))
+		if (session_awaits_header(s)) {
 			session_proxy_cut(s);
-		else if (nread == UV_EOF)
+		} else if (nread == UV_EOF) {
+			session_tls_cut(s, false);
 			session_peer_fin(s);
-		else
+		} else {
+			session_tls_cut(s, true);
 			session_close_later(s, CLOSE_PEER_RST);
+		}
 	}
 	session_settle(s);
 }
@@ -633,6 +755,7 @@ static void session_read_ahead(struct session *s)
 			return;
 		}
 		if (n == 0) {
+			session_tls_cut(s, false);
 			session_peer_fin(s);
 			return;
 		}
@@ -640,10 +763,12 @@ static void session_read_ahead(struct session *s)
 			return;
 		if (errno == EINTR)
 			continue;
-		if (session_awaits_header(s))
+		if (session_awaits_header(s)) {
 			session_proxy_cut(s);
-		else
+		} else {
+			session_tls_cut(s, true);
 			session_close_later(s, CLOSE_PEER_RST);
+		}
 		return;
 	}
 }
@@ -675,6 +800,10 @@ void session_on_deadline(void *ctx, struct deadline *dl, int kind, uint64_t now_
 		if (s->strategy->ops->deadline)
 			s->strategy->ops->deadline(s, s->strategy, now_ns);
 	} else {
+		/* A handshake not done in time: no go-away text, which only an
+		 * established front could encrypt. */
+		if (s->tls && !s->tls_plain && tls_front_handshaking(s->tls))
+			tls_front_abort(s->tls, TLS_ERR_TIMEOUT);
 		if (cfg->on_timeout == ON_TIMEOUT_GOAWAY)
 			session_send(s, cfg->goaway_text, strlen(cfg->goaway_text), true);
 		if (!s->close_pending)
@@ -767,6 +896,11 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	}
 	r->ident = s->ident;
 	s->ident = NULL;
+	if (s->tls) {
+		bool done = tls_front_established(s->tls);
+		r->tls_front = tls_front_record(s->tls, s->start_ns);
+		atomic_fetch_add(done ? s->host->tls_handshakes : s->host->tls_failed, 1);
+	}
 	/* The queue counts what a record holds: no spare request slots. */
 	if (s->nrequests && s->nrequests < s->reqcap) {
 		struct record_request *fit = realloc(s->requests,
@@ -1003,6 +1137,25 @@ int session_start(struct session_host *h, int fd, int listener, const struct add
 	} else {
 		s->source_counted = true;  /* by the caller */
 	}
+	if (h->mode == MODE_SERVE && config_listener_tls(h->cfg, listener) &&
+	    tls_front_ready()) {
+		/* What OpenSSL holds for the session is held memory too. */
+		bool room = session_budget_take(s, tls_front_size());
+		if (!room || !(s->tls = tls_front_new())) {
+			if (room)
+				session_budget_give(s, tls_front_size());
+			free(s->proxy);
+			free(s);
+			close(fd);
+			if (!session_proxy_listener(h, listener))
+				h->release_source(h, src);
+			if (room)
+				log_error("session: out of memory: refusing a connection");
+			session_record_refused(h, listener, src, dst ? dst : src, wall,
+			    room ? LIMIT_NONE : LIMIT_MAX_BUFFERED, NULL);
+			return -1;
+		}
+	}
 	for (int k = 0; k < TIMEOUT_SLOTS; k++)
 		deadlines_unset(&s->timeouts[k]);
 	if (dst) {
@@ -1018,10 +1171,8 @@ int session_start(struct session_host *h, int fd, int listener, const struct add
 	 * deadline once its header is read (session_proxy_done); it is never
 	 * probed over IDENT: its peer never connected to us. */
 	if (!s->proxy) {
-		if (h->out->connect_events)
-			session_queue_connect(h, s);
-		if (s->strategy->ops->greet)
-			s->strategy->ops->greet(s, s->strategy, now_ns);
+		if (!s->tls)         /* else once the handshake is done */
+			session_begin(s, now_ns);
 		session_probe_ident(h, s);
 	}
 	session_read_ahead(s);
@@ -1043,14 +1194,15 @@ int session_start(struct session_host *h, int fd, int listener, const struct add
 	} else if (session_submit_held(s) && !s->fin_ns)
 		rc = uv_read_start((uv_stream_t *)&s->tcp, session_on_alloc,
 		    session_on_read);
-	if (!s->strategy->ops->no_idle_timeout || session_awaits_header(s))
+	if (!s->strategy->ops->no_idle_timeout || session_awaits_header(s) ||
+	    session_awaits_tls(s))
 		session_deadline(s, TIMEOUT_IDLE, s->first_byte_ns ? uv_hrtime() : now_ns);
 	session_deadline(s, TIMEOUT_SESSION, now_ns);
 	if (session_awaits_header(s)) {
 		if (deadlines_set(h->deadlines, &s->timeouts[TIMEOUT_STRATEGY],
 		        SESSION_PROXY_KIND, now_ns))
 			h->arm_deadlines(h);
-	} else {
+	} else if (!session_awaits_tls(s)) {
 		session_deadline(s, TIMEOUT_STRATEGY, now_ns);  /* off when it has none */
 	}
 	if (rc != 0) {

@@ -24,6 +24,7 @@ struct ident_probe;
 struct respond_set;
 struct session_proxy;
 struct strategy;
+struct tls_front;
 
 /* What a session needs of the loop that runs it, and nothing more: the
  * worker (worker.h) embeds one, fills it in worker_init, and each of its
@@ -49,6 +50,7 @@ struct session_host {
 	atomic_int *active;          /* open sessions, all loops */
 	atomic_size_t *buffered;     /* --max-buffered bytes held, all loops */
 	atomic_uint_fast64_t *accepted, *refused;  /* sessions started; refusals */
+	atomic_uint_fast64_t *tls_handshakes, *tls_failed;  /* TLS front sessions, by outcome */
 	struct pcap_trace *pcap;     /* the packet trace (--pcap); NULL off */
 	/* The loop's services. */
 	/* Re-arms the loop's timer for its earliest deadline: call it when
@@ -123,7 +125,8 @@ struct session {
 	uint64_t strategy_state;     /* the strategy's own, 0 at start */
 	struct session_proxy *proxy; /* on a proxy listener: the header and the
 	                              * transport addresses (session.c); else NULL */
-	/* Bit-fields: with the fields above, an idle session (608 bytes)
+	struct tls_front *tls;       /* on a TLS listener: its front (tls_front.h); else NULL */
+	/* Bit-fields: with the fields above, an idle session (616 bytes)
 	 * fits glibc's 624-byte chunk; the unit tests hold it to 632, the
 	 * 640-byte chunk it once had (DESIGN, "Memory"). */
 	enum session_state state : 8;
@@ -137,6 +140,8 @@ struct session {
 	bool fd_closed : 1;          /* fd was closed early (the handle refused it) */
 	bool source_counted : 1;     /* src is counted per source (release it at the end):
 	                              * from the start, or a PROXY header's once read */
+	bool tls_plain : 1;          /* on a TLS listener, the peer spoke plaintext (not_tls) */
+	bool tls_begun : 1;          /* the handshake is done (or tls_plain): the strategy runs */
 };
 
 /* Starts a session of the loop h on an accepted, non-blocking socket fd

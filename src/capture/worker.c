@@ -405,6 +405,8 @@ static void worker_host_init(struct worker *w)
 		.buffered = &sh->buffered,
 		.accepted = &sh->accepted,
 		.refused = &sh->refused,
+		.tls_handshakes = &sh->tls_handshakes,
+		.tls_failed = &sh->tls_failed,
 		.arm_deadlines = worker_host_arm_deadlines,
 		.release_source = worker_host_release_source,
 		.acquire_source = worker_host_acquire_source,

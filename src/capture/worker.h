@@ -42,6 +42,8 @@ struct worker_shared {
 	atomic_uint_fast64_t accepted;
 	atomic_uint_fast64_t refused;        /* over a connection limit or the fd limit */
 	atomic_uint_fast64_t evicted;        /* closed at the fd limit to make room */
+	atomic_uint_fast64_t tls_handshakes; /* TLS front: handshakes completed */
+	atomic_uint_fast64_t tls_failed;     /* TLS front: sessions whose handshake did not */
 	atomic_uint_fast64_t accept_errors;  /* accept(2) failures */
 	atomic_uint_fast64_t last_emfile_log_ns;
 	/* Accepting paused because the writer is over --max-lag behind: */

@@ -130,6 +130,13 @@ static const struct option_row config_options[] = {
 	{CONFIG_ROW("proxy-timeout", OPTION_DURATION, FIELD(proxy_timeout_ms), IDLE_MIN_MS, MS_PER_DAY,
 	    "DUR", "the PROXY header must be complete by then, 100ms..24h; default 5s", SERVE),
 	    .under = "is outside 100ms..24h", .over = "is outside 100ms..24h"},
+	{CONFIG_ROW("tls", OPTION_FLAG, FIELD(tls), 0, 0, NULL,
+	    "a TLS front on every listener without its own tls = line", SERVE)},
+	{CONFIG_ROW("tls-cert", OPTION_STRING, FIELD(tls_cert), 1, 1024, "FILE",
+	    "the TLS front's certificate (PEM; with --tls-key); default self-signed",
+	    SERVE)},
+	{CONFIG_ROW("tls-key", OPTION_STRING, FIELD(tls_key), 1, 1024, "FILE",
+	    "the private key of --tls-cert (PEM)", SERVE)},
 	{CONFIG_ROW("workers", OPTION_INT, FIELD(workers), 1, 256, "N",
 	    "event-loop threads; default one per core", SERVE)},
 	{CONFIG_ROW("db", OPTION_STRING, FIELD(db_path), 1, 0, "FILE",
@@ -370,6 +377,24 @@ int config_set(struct config *cfg, const char *name, const char *value,
 	return options_set(o, cfg, value, err, errlen);
 }
 
+bool config_listener_tls(const struct config *cfg, int listener)
+{
+	if (listener >= 0 && listener < CONFIG_MAX_LISTEN &&
+	    cfg->listen_tls[listener] != LISTEN_PROXY_INHERIT)
+		return cfg->listen_tls[listener] == LISTEN_PROXY_YES;
+	return cfg->tls;
+}
+
+bool config_any_tls(const struct config *cfg)
+{
+	if (cfg->nlisten == 0)
+		return cfg->tls;
+	for (int i = 0; i < cfg->nlisten; i++)
+		if (config_listener_tls(cfg, i))
+			return true;
+	return false;
+}
+
 struct config_ini_state {
 	struct config *cfg;
 	char err[CONFIG_ERR_LEN];    /* the first handler error */
@@ -379,6 +404,7 @@ struct config_ini_state {
 	char *listener_respond;      /* its respond, once seen */
 	enum config_listen_proxy listener_proxy;     /* its proxy, once seen */
 	struct config_proxy *listener_proxy_from;    /* its proxy_from, once seen */
+	enum config_listen_proxy listener_tls;       /* its tls, once seen */
 };
 
 /* Gives listener i of cfg the proxy settings of the section being read. */
@@ -440,10 +466,12 @@ static int config_listener_option(struct config_ini_state *st,
 		free(st->listener_proxy_from);
 		st->listener_proxy_from = NULL;
 		st->listener_proxy = LISTEN_PROXY_INHERIT;
+		st->listener_tls = LISTEN_PROXY_INHERIT;
 	}
 	if (strcmp(name, "listen") == 0) {
 		if (config_set(cfg, name, value, err, sizeof(err)) < 0)
 			goto fail;
+		cfg->listen_tls[cfg->nlisten - 1] = st->listener_tls;
 		if (st->listener_respond &&
 		    !(cfg->listen_respond[cfg->nlisten - 1] = strdup(st->listener_respond)))
 			goto oom;
@@ -459,6 +487,19 @@ static int config_listener_option(struct config_ini_state *st,
 			goto fail;
 		return 0;
 	}
+	if (strcmp(name, "tls") == 0) {
+		if (!strcmp(value, "yes") || !strcmp(value, "true") || !strcmp(value, "1"))
+			st->listener_tls = LISTEN_PROXY_YES;
+		else if (!strcmp(value, "no") || !strcmp(value, "false") || !strcmp(value, "0"))
+			st->listener_tls = LISTEN_PROXY_NO;
+		else {
+			snprintf(err, sizeof(err), "tls: '%s' is not yes or no", value);
+			goto fail;
+		}
+		for (int i = st->listener_first; i < cfg->nlisten; i++)
+			cfg->listen_tls[i] = st->listener_tls;
+		return 0;
+	}
 	if (strcmp(name, "respond") == 0) {
 		free(st->listener_respond);
 		if (!(st->listener_respond = strdup(value)))
@@ -471,7 +512,7 @@ static int config_listener_option(struct config_ini_state *st,
 		return 0;
 	}
 	snprintf(err, sizeof(err),
-	    "[%s] takes only listen, respond, proxy and proxy_from, not '%s'",
+	    "[%s] takes only listen, respond, proxy, proxy_from and tls, not '%s'",
 	    section, name);
 fail:
 	snprintf(st->err, sizeof(st->err), "%s", err);
@@ -552,6 +593,14 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 		return options_error(err, errlen,
 		    "proxy-protocol without proxy-from: anyone could forge the sources "
 		    "recorded; name the upstream proxies (e.g. --proxy-from 127.0.0.1/32)");
+	if (!cfg->tls_cert != !cfg->tls_key)
+		return options_error(err, errlen, "%s without %s: give the certificate "
+		    "and its key, or neither (a self-signed one is made)",
+		    cfg->tls_cert ? "tls-cert" : "tls-key",
+		    cfg->tls_cert ? "tls-key" : "tls-cert");
+	if (cfg->tls_cert && !config_any_tls(cfg))
+		return options_error(err, errlen, "tls-cert and tls-key without a TLS "
+		    "listener: add --tls, or tls = yes in a [listener] section");
 	for (int i = 0; i < cfg->nlisten; i++) {
 		const struct config_proxy *p = config_listener_proxy(cfg, i);
 		char text[ADDR_TEXT_LEN];

@@ -48,6 +48,10 @@ struct config {
 	uint64_t proxy_timeout_ms;   /* the header must be complete by then */
 	enum config_listen_proxy listen_proxy[CONFIG_MAX_LISTEN];  /* [listener] proxy = */
 	struct config_proxy *listen_proxy_from[CONFIG_MAX_LISTEN]; /* [listener] proxy_from =; NULL: proxy_from */
+	/* TLS front (config_listener_tls says which listeners have one). */
+	bool tls;                    /* --tls: every listener without its own tls = */
+	char *tls_cert, *tls_key;    /* --tls-cert, --tls-key (PEM); NULL: self-signed */
+	enum config_listen_proxy listen_tls[CONFIG_MAX_LISTEN];  /* [listener] tls = */
 	char *respond;               /* default response strategy */
 	char *banner_text;           /* what the banner strategy sends */
 	uint64_t respond_delay_ms;   /* http: answer a silent peer after this; 0 never */
@@ -132,6 +136,13 @@ int config_validate(const struct config *cfg, char *err, size_t errlen);
  * --proxy-protocol and --proxy-from. config_validate makes sure a list
  * is never empty. */
 const struct config_proxy *config_listener_proxy(const struct config *cfg, int listener);
+
+/* Whether listener number `listener` runs the TLS front: its [listener]
+ * section's tls = line, else --tls. */
+bool config_listener_tls(const struct config *cfg, int listener);
+
+/* Whether any listener of cfg runs the TLS front. */
+bool config_any_tls(const struct config *cfg);
 
 /* Releases the strings config_set allocated. */
 void config_free(struct config *cfg);

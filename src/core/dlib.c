@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define DLIB_MAX_SYMBOLS 64          /* functions in one table */
+#define DLIB_MAX_SYMBOLS 96          /* functions in one table */
 
 int dlib_trusted(const char *path, const char *lib, const char *fix, char *err,
     size_t errlen)

@@ -229,6 +229,23 @@ const char *record_proxy_error_name(enum record_proxy_error err)
 	return record_proxy_error_names[err];
 }
 
+/* tls front names */
+static const char *const record_tls_error_names[TLS_ERR_COUNT] = {
+	[TLS_ERR_NOT_TLS] = "not_tls",
+	[TLS_ERR_PEER_CLOSED] = "peer_closed",
+	[TLS_ERR_PEER_RESET] = "peer_reset",
+	[TLS_ERR_PEER_ALERT] = "peer_alert",
+	[TLS_ERR_TIMEOUT] = "timeout",
+	[TLS_ERR_PROTOCOL] = "protocol",
+};
+
+const char *record_tls_error_name(enum record_tls_error err)
+{
+	if ((unsigned)err >= TLS_ERR_COUNT)
+		return NULL;
+	return record_tls_error_names[err];
+}
+
 size_t record_size(const struct record *r)
 {
 	size_t n = sizeof(*r);

@@ -386,6 +386,10 @@ const char *record_proxy_name(enum record_proxy proxy);
  * PROXY_ERR_NONE. */
 const char *record_proxy_error_name(enum record_proxy_error err);
 
+/* The schema name of a TLS front error, e.g. "peer_alert": NULL for
+ * TLS_ERR_NONE (a completed handshake). */
+const char *record_tls_error_name(enum record_tls_error err);
+
 /* The bytes r holds: the struct and every allocation it owns (payload,
  * IDENT result, requests, matches, class). What --queue-bytes counts. */
 size_t record_size(const struct record *r);

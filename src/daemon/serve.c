@@ -26,6 +26,7 @@
 #include "pcap_api.h"
 #include "sandbox.h"
 #include "state.h"
+#include "tls_front.h"
 #include "worker.h"
 #include "writer.h"
 
@@ -293,6 +294,8 @@ static uint64_t serve_report(struct serve *sv)
 	run.pcap_lost = sv->pcap_lost;
 	run.pcap_files_rotated = sv->pcap_rotated;
 	run.capture_failed = sv->capture_failed;
+	run.tls_handshakes = atomic_load(&sv->shared.tls_handshakes);
+	run.tls_failed = atomic_load(&sv->shared.tls_failed);
 	if (sv->trace)
 		log_info("pcap: %llu file(s) rotated, %llu packet(s) not written, %llu "
 		    "dropped by the kernel", (unsigned long long)sv->pcap_rotated,
@@ -423,6 +426,9 @@ int serve_main(int argc, char **argv)
 	int jail = sandbox_chroot_wanted(&sv.cfg);
 	serve_open_listeners(&sv);
 	serve_open_capture(&sv);
+	/* OpenSSL is mapped and its files read as root, before the drop. */
+	if (tls_front_setup(&sv.cfg, err, sizeof(err)) < 0)
+		log_fatal("%s", err);
 	if (outputs_compile_rules(&sv.cfg, &rules, oerr, sizeof(oerr)) < 0)
 		log_fatal("%s", oerr);
 	serve_drop_privileges(&sv.cfg, jail);
@@ -435,6 +441,10 @@ int serve_main(int argc, char **argv)
 	struct p0fdb *p0f;
 	if (outputs_load_p0f(&sv.cfg, MODE_SERVE, &p0f, oerr, sizeof(oerr)) < 0)
 		log_fatal("%s", oerr);
+	/* The self-signed certificate, as the user who owns the database's
+	 * folder, before a chroot or Landlock close it. */
+	if (tls_front_self_signed(&sv.cfg, err, sizeof(err)) < 0)
+		log_fatal("%s", err);
 	if (jail)
 		serve_chroot(&sv.cfg, rules);
 	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, p0f, oerr, sizeof(oerr)) < 0)

@@ -217,6 +217,54 @@ static void jsonl_set_payload_base64(struct jsonl_event *ev, const struct record
 	free(b64);
 }
 
+/* A string field, or null when empty. */
+static void jsonl_set_name(struct jsonl_event *ev, const char *field, const char *v)
+{
+	if (v && v[0])
+		jsonl_set_str(ev, field, v);
+	else
+		jsonl_set(ev, field, json_null());
+}
+
+/* The TLS front's fields: null off a TLS listener; tls_hello is base64,
+ * like the payload. */
+static void jsonl_set_tls_front(struct jsonl_event *ev, const struct record_tls_front *t)
+{
+	static const char *const fields[] = {"tls_version", "tls_cipher", "tls_error",
+	    "tls_alert", "tls_hello_ms", "tls_done_ms", "tls_raw_in", "tls_raw_out",
+	    "tls_hello"};
+
+	if (!t) {
+		jsonl_set(ev, "tls_front", json_null());
+		for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+			jsonl_set(ev, fields[i], json_null());
+		return;
+	}
+	jsonl_set_int(ev, "tls_front", 1);
+	jsonl_set_name(ev, "tls_version", t->version);
+	jsonl_set_name(ev, "tls_cipher", t->cipher);
+	jsonl_set_name(ev, "tls_error", record_tls_error_name(t->error));
+	jsonl_set_name(ev, "tls_alert", t->alert);
+	jsonl_set_ms(ev, "tls_hello_ms", t->hello_ms);
+	jsonl_set_ms(ev, "tls_done_ms", t->done_ms);
+	jsonl_set_int(ev, "tls_raw_in", (json_int_t)t->raw_in);
+	jsonl_set_int(ev, "tls_raw_out", (json_int_t)t->raw_out);
+	if (!t->hello_len) {
+		jsonl_set(ev, "tls_hello", json_null());
+		return;
+	}
+	size_t cap = BASE64_ENCODE_RAW_LENGTH(t->hello_len) + 1;
+	char *b64 = malloc(cap);
+	if (!b64) {
+		ev->failed = true;
+		return;
+	}
+	base64_encode_raw(b64, t->hello_len, t->hello);
+	b64[cap - 1] = '\0';
+	jsonl_set_str(ev, "tls_hello", b64);
+	free(b64);
+}
+
 /* What classification said, when it is known: class_state, family
  * (string or null), tags (array), rules and their families (arrays). */
 static void jsonl_set_class(struct jsonl_event *ev, const struct record *r)
@@ -456,6 +504,7 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 		/* tls hello fields */
 
 		/* tls front fields */
+		jsonl_set_tls_front(&ev, r->tls_front);
 	}
 	return jsonl_end(&ev, escaped);
 }

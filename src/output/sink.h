@@ -75,6 +75,8 @@ struct sink_run {
 	uint64_t capture_failed;     /* 1: the libpcap handle failed and the capture stopped */
 
 	/* tls front counters */
+	uint64_t tls_handshakes;     /* TLS front handshakes completed */
+	uint64_t tls_failed;         /* TLS front sessions whose handshake did not */
 };
 
 struct sink;

@@ -459,6 +459,8 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v8 tls hello columns (?95-?114) */
 
 	        /* v8 tls front columns (?115-?124) */
+	        ", tls_front, tls_version, tls_cipher, tls_error, tls_alert, "
+	        "tls_hello_ms, tls_done_ms, tls_raw_in, tls_raw_out, tls_hello"
 
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
@@ -480,6 +482,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v8 tls hello values */
 
 	        /* v8 tls front values */
+	        ", ?115, ?116, ?117, ?118, ?119, ?120, ?121, ?122, ?123, ?124"
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_session, NULL) != SQLITE_OK ||
@@ -499,6 +502,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", pcap_lost, pcap_files_rotated, capture_failed"
 
 	        /* v8 tls front run columns (?35-?40) */
+	        ", tls_handshakes, tls_failed"
 
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
@@ -514,6 +518,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", ?31, ?32, ?33"
 
 	        /* v8 tls front run values */
+	        ", ?35, ?36"
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
@@ -580,6 +585,32 @@ static void store_bind_peer(sqlite3_stmt *s, int col, const char *raw)
 
 	if (text)
 		sqlite3_bind_text(s, col, text, -1, free);
+}
+
+/* Binds the TLS front's columns (?115-?124); all NULL off a TLS listener.
+ * Version, cipher and alert are names from OpenSSL or the front's table,
+ * no peer bytes; the hello is the peer's raw bytes, as a BLOB. */
+static void store_bind_tls_front(sqlite3_stmt *s, const struct record_tls_front *t)
+{
+	const char *err;
+
+	if (!t)
+		return;
+	sqlite3_bind_int(s, 115, 1);
+	if (t->version[0])
+		sqlite3_bind_text(s, 116, t->version, -1, SQLITE_STATIC);
+	if (t->cipher[0])
+		sqlite3_bind_text(s, 117, t->cipher, -1, SQLITE_STATIC);
+	if ((err = record_tls_error_name(t->error)))
+		sqlite3_bind_text(s, 118, err, -1, SQLITE_STATIC);
+	if (t->alert[0])
+		sqlite3_bind_text(s, 119, t->alert, -1, SQLITE_STATIC);
+	store_bind_ms(s, 120, t->hello_ms);
+	store_bind_ms(s, 121, t->done_ms);
+	sqlite3_bind_int64(s, 122, (sqlite3_int64)t->raw_in);
+	sqlite3_bind_int64(s, 123, (sqlite3_int64)t->raw_out);
+	if (t->hello_len)
+		sqlite3_bind_blob(s, 124, t->hello, (int)t->hello_len, SQLITE_STATIC);
 }
 
 static int store_insert_requests(struct store *st, const struct record *r,
@@ -834,6 +865,7 @@ static int store_insert(struct store *st, const struct record *r)
 	/* v8 tls hello binds */
 
 	/* v8 tls front binds */
+	store_bind_tls_front(s, r->tls_front);
 
 	rc = store_step(s);
 	if (rc != SQLITE_OK)
@@ -911,6 +943,8 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	sqlite3_bind_int64(s, 33, (sqlite3_int64)run->capture_failed);
 
 	/* v8 tls front run binds */
+	sqlite3_bind_int64(s, 35, (sqlite3_int64)run->tls_handshakes);
+	sqlite3_bind_int64(s, 36, (sqlite3_int64)run->tls_failed);
 
 	return store_step(s);
 }

@@ -1,0 +1,701 @@
+/* tls_front.c - the TLS front (tls_front.h): one OpenSSL context for the
+ * run, one SSL object over two memory BIOs per session. The session owns
+ * the socket; this file only turns wire bytes into plaintext and back. */
+#include "tls_front.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ssl_api.h"
+#include "state.h"
+#include "tlshello.h"
+#include "units.h"
+
+#define TLS_FRONT_FILE_MAX (1024 * 1024)  /* a PEM file read: certificate, chain, key */
+#define TLS_FRONT_HELLO_MIN 512      /* the kept hello's first allocation */
+#define TLS_FRONT_DAYS 3650          /* the self-signed certificate's life, like Debian's snakeoil */
+/* What one session's front holds, struct included, measured (README,
+ * DESIGN "TLS front"): an SSL object and its BIOs between reads (buffers
+ * released), so the --max-buffered budget can count it. */
+#define TLS_FRONT_COST (8 * 1024)
+
+/* TLS 1.3's suites, CCM ones too: whatever a scanner offers. */
+#define TLS_FRONT_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
+	"TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_CCM_SHA256:TLS_AES_128_CCM_8_SHA256"
+
+struct tls_front {
+	SSL *ssl;                    /* owns both BIOs */
+	BIO *rbio, *wbio;            /* wire bytes in; wire bytes out */
+	uint64_t now_ns;             /* the current feed's time, for the callbacks */
+	uint64_t hello_ns, done_ns;  /* 0: not yet */
+	uint64_t raw_in, raw_out;
+	const char *version, *cipher;  /* OpenSSL's static names, once established */
+	uint8_t *hello;              /* the raw records up to the hello's end */
+	uint32_t hello_len, hello_cap;
+	enum record_tls_error error;
+	char alert[RECORD_TLS_ALERT];
+	bool started;                /* the first byte was looked at */
+	bool hello_kept;             /* the hello is whole (or over its cap): keep no more */
+	bool alert_in;               /* alert[] is the peer's */
+	bool established, plain, failed;
+};
+
+static SSL_CTX *tls_front_ctx;
+static bool tls_front_has_cert;
+
+/* ---- set-up ---------------------------------------------------------- */
+
+/* Appends OpenSSL's first queued error to err (after what it holds). */
+static int tls_front_fail(char *err, size_t errlen, const char *what, const char *name)
+{
+	char why[256] = "";
+	unsigned long e = ERR_get_error();
+
+	if (e)
+		ERR_error_string_n(e, why, sizeof(why));
+	snprintf(err, errlen, "tls: %s%s%s%s%s", name ? name : "", name ? ": " : "",
+	    what, e ? ": " : "", why);
+	ERR_clear_error();
+	return -1;
+}
+
+/* Never asks for a passphrase (no terminal): an encrypted key is refused. */
+static int tls_front_no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf; (void)size; (void)rwflag; (void)u;
+	return -1;
+}
+
+static void tls_front_on_info(const SSL *ssl, int where, int ret)
+{
+	struct tls_front *t = SSL_get_ex_data(ssl, 0);
+	unsigned desc = (unsigned)ret & 0xff;
+
+	if (!t || !(where & SSL_CB_ALERT) || t->established || t->alert[0] || desc == 0)
+		return;
+	/* The first alert of the handshake, ours or the peer's: close_notify
+	 * (0) is no failure. */
+	t->alert_in = (where & SSL_CB_READ) != 0;
+	tls_front_alert_name(desc, t->alert, sizeof(t->alert));
+}
+
+static int tls_front_on_hello(SSL *ssl, int *al, void *arg)
+{
+	struct tls_front *t = SSL_get_ex_data(ssl, 0);
+
+	(void)al; (void)arg;
+	if (t && !t->hello_ns)
+		t->hello_ns = t->now_ns;
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+/* ALPN: http/1.1 or http/1.0 when offered, else no ALPN at all (a client
+ * that offers only h2 still gets its handshake). */
+static int tls_front_on_alpn(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+    const unsigned char *in, unsigned int inlen, void *arg)
+{
+	static const unsigned char ours[] = "\x08http/1.1\x08http/1.0";
+	unsigned char *pick = NULL;
+
+	(void)ssl; (void)arg;
+	if (inlen == 0)
+		return SSL_TLSEXT_ERR_NOACK;
+	if (SSL_select_next_proto(&pick, outlen, ours, sizeof(ours) - 1, in, inlen)
+	    != OPENSSL_NPN_NEGOTIATED)
+		return SSL_TLSEXT_ERR_NOACK;
+	*out = pick;
+	return SSL_TLSEXT_ERR_OK;
+}
+
+static SSL_CTX *tls_front_new_ctx(char *err, size_t errlen)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+
+	if (!ctx)
+		return tls_front_fail(err, errlen, "cannot make a context", NULL), NULL;
+	/* A honeypot takes what scanners offer: every version from TLS 1.0,
+	 * every cipher, no key size floor. */
+	SSL_CTX_set_security_level(ctx, 0);
+	if (!SSL_CTX_set_min_proto_version(ctx, TLS1_VERSION) ||
+	    !SSL_CTX_set_max_proto_version(ctx, 0) ||
+	    !SSL_CTX_set_cipher_list(ctx, "ALL:@SECLEVEL=0") ||
+	    !SSL_CTX_set_ciphersuites(ctx, TLS_FRONT_SUITES)) {
+		SSL_CTX_free(ctx);
+		return tls_front_fail(err, errlen, "cannot set versions and ciphers", NULL), NULL;
+	}
+	/* No renegotiation, tickets or cache: a peer gets one handshake's
+	 * work and leaves nothing behind. */
+	SSL_CTX_set_options(ctx, SSL_OP_ALL | SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_TICKET |
+	    SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_num_tickets(ctx, 0);
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/* Idle sessions give their read and write buffers back. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	SSL_CTX_set_dh_auto(ctx, 1);
+	SSL_CTX_set_alpn_select_cb(ctx, tls_front_on_alpn, NULL);
+	SSL_CTX_set_info_callback(ctx, tls_front_on_info);
+	SSL_CTX_set_client_hello_cb(ctx, tls_front_on_hello, NULL);
+	return ctx;
+}
+
+/* A memory BIO that BIO_reset rewinds (rather than empties), to read a
+ * file's certificate and key in turn. */
+static BIO *tls_front_mem_bio(void)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+
+	if (b)
+		BIO_set_flags(b, BIO_FLAGS_NONCLEAR_RST);
+	return b;
+}
+
+/* Reads all of fd (up to TLS_FRONT_FILE_MAX) into a new BIO. */
+static BIO *tls_front_read_fd(int fd, const char *name, char *err, size_t errlen)
+{
+	char *buf = malloc(TLS_FRONT_FILE_MAX);
+	size_t len = 0;
+	BIO *b;
+
+	if (!buf)
+		return snprintf(err, errlen, "tls: %s: out of memory", name), NULL;
+	for (;;) {
+		ssize_t n = read(fd, buf + len, TLS_FRONT_FILE_MAX - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "tls: %s: %s", name, strerror(errno));
+			free(buf);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == TLS_FRONT_FILE_MAX) {
+			snprintf(err, errlen, "tls: %s: larger than %d bytes: not a "
+			    "certificate or key", name, TLS_FRONT_FILE_MAX);
+			free(buf);
+			return NULL;
+		}
+	}
+	/* BIO_new_mem_buf does not copy: a BIO of its own keeps the bytes. */
+	b = tls_front_mem_bio();
+	if (!b || BIO_write(b, buf, (int)len) != (int)len) {
+		BIO_free(b);
+		free(buf);
+		return tls_front_fail(err, errlen, "out of memory", name), NULL;
+	}
+	memset(buf, 0, len);         /* a key was there */
+	free(buf);
+	return b;
+}
+
+/* Reads PEM at path (root's read: the admin named it) into a BIO. */
+static BIO *tls_front_read_file(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	struct stat st;
+	BIO *b;
+
+	if (fd < 0)
+		return snprintf(err, errlen, "tls: %s: cannot read: %s", path,
+		    strerror(errno)), NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return snprintf(err, errlen, "tls: %s: not a regular file", path), NULL;
+	}
+	b = tls_front_read_fd(fd, path, err, errlen);
+	close(fd);
+	return b;
+}
+
+/* Gives the context the certificate (then any chain) of cb and the key of
+ * kb, checking they match. */
+static int tls_front_use(BIO *cb, BIO *kb, const char *cname, const char *kname,
+    char *err, size_t errlen)
+{
+	X509 *cert = PEM_read_bio_X509(cb, NULL, tls_front_no_passphrase, NULL);
+	EVP_PKEY *key;
+	X509 *extra;
+
+	if (!cert)
+		return tls_front_fail(err, errlen, "no PEM certificate", cname);
+	if (!SSL_CTX_use_certificate(tls_front_ctx, cert)) {
+		X509_free(cert);
+		return tls_front_fail(err, errlen, "certificate refused", cname);
+	}
+	X509_free(cert);
+	while ((extra = PEM_read_bio_X509(cb, NULL, tls_front_no_passphrase, NULL)))
+		if (!SSL_CTX_add0_chain_cert(tls_front_ctx, extra))
+			X509_free(extra);
+	ERR_clear_error();           /* the end of the chain */
+	if (kb == cb)                /* one file: the key is before the certificate */
+		(void)BIO_reset(kb);
+	key = PEM_read_bio_PrivateKey(kb, NULL, tls_front_no_passphrase, NULL);
+	if (!key)
+		return tls_front_fail(err, errlen, "no PEM private key (an encrypted "
+		    "one is refused)", kname);
+	if (!SSL_CTX_use_PrivateKey(tls_front_ctx, key)) {
+		EVP_PKEY_free(key);
+		return tls_front_fail(err, errlen, "is not the key of the certificate, "
+		    "or not a usable key", kname);
+	}
+	EVP_PKEY_free(key);
+	if (!SSL_CTX_check_private_key(tls_front_ctx))
+		return tls_front_fail(err, errlen, "is not the key of the certificate",
+		    kname);
+	tls_front_has_cert = true;
+	return 0;
+}
+
+int tls_front_setup(const struct config *cfg, char *err, size_t errlen)
+{
+	BIO *cb, *kb;
+	int rc;
+
+	if (!config_any_tls(cfg) || tls_front_ctx)
+		return 0;
+	if (ssl_api_load(err, errlen) < 0)
+		return -1;
+	/* openssl.cnf is not read: its MinProtocol and CipherString would
+	 * refuse the scanners we want to see. */
+	if (!OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_LOAD_SSL_STRINGS |
+	        OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL))
+		return tls_front_fail(err, errlen, "cannot initialise OpenSSL", NULL);
+	if (!(tls_front_ctx = tls_front_new_ctx(err, errlen)))
+		return -1;
+	if (!cfg->tls_cert)
+		return 0;
+	if (!(cb = tls_front_read_file(cfg->tls_cert, err, errlen)))
+		return -1;
+	if (!(kb = tls_front_read_file(cfg->tls_key, err, errlen))) {
+		BIO_free(cb);
+		return -1;
+	}
+	rc = tls_front_use(cb, kb, cfg->tls_cert, cfg->tls_key, err, errlen);
+	BIO_free(cb);
+	BIO_free(kb);
+	return rc;
+}
+
+bool tls_front_ready(void)
+{
+	return tls_front_ctx && tls_front_has_cert;
+}
+
+/* ---- the self-signed certificate ------------------------------------- */
+
+/* This host's name, as Debian's snakeoil certificate has it: what an
+ * ordinary server a scanner meets shows. Only [A-Za-z0-9.-]. */
+static void tls_front_host_name(char *buf, size_t len)
+{
+	size_t j = 0;
+
+	if (gethostname(buf, len) < 0)
+		buf[0] = '\0';
+	buf[len - 1] = '\0';
+	for (size_t i = 0; buf[i]; i++)
+		if ((buf[i] >= 'a' && buf[i] <= 'z') || (buf[i] >= 'A' && buf[i] <= 'Z') ||
+		    (buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.' || buf[i] == '-')
+			buf[j++] = buf[i];
+	buf[j] = '\0';
+	if (j == 0)
+		snprintf(buf, len, "localhost");
+}
+
+/* A new RSA-2048 key and a certificate for it, PEM (key, then
+ * certificate) in a new memory BIO. */
+static BIO *tls_front_make(char *err, size_t errlen)
+{
+	char host[256], san[300];
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	X509 *x = X509_new();
+	X509_EXTENSION *ext = NULL;
+	X509V3_CTX v3;
+	uint64_t serial = 0;
+	BIO *out = NULL;
+
+	if (!key || !x)
+		goto fail;
+	tls_front_host_name(host, sizeof(host));
+	snprintf(san, sizeof(san), "DNS:%s", host);
+	if (RAND_bytes((unsigned char *)&serial, sizeof(serial)) != 1)
+		goto fail;
+	serial &= INT64_MAX;         /* positive */
+	X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+	if (!X509_set_version(x, 2) ||
+	    !ASN1_INTEGER_set_uint64(X509_get_serialNumber(x), serial) ||
+	    !X509_gmtime_adj(X509_getm_notBefore(x), 0) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(x), (long)TLS_FRONT_DAYS * 86400) ||
+	    !X509_set_pubkey(x, key) ||
+	    !X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+	        (const unsigned char *)host, -1, -1, 0) ||
+	    !X509_set_issuer_name(x, X509_get_subject_name(x)) ||
+	    !(ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, san)) ||
+	    !X509_add_ext(x, ext, -1) ||
+	    !X509_sign(x, key, EVP_sha256()))
+		goto fail;
+	if (!(out = tls_front_mem_bio()) ||
+	    !PEM_write_bio_PrivateKey(out, key, NULL, NULL, 0, NULL, NULL) ||
+	    !PEM_write_bio_X509(out, x)) {
+		BIO_free(out);
+		out = NULL;
+		goto fail;
+	}
+	X509_EXTENSION_free(ext);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return out;
+fail:
+	X509_EXTENSION_free(ext);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return tls_front_fail(err, errlen, "cannot make a self-signed certificate",
+	    NULL), NULL;
+}
+
+/* Whether the PEM in b (key and certificate) is usable: parses, matches,
+ * not expired. Leaves b's read position at its start. */
+static bool tls_front_usable(BIO *b)
+{
+	EVP_PKEY *key = PEM_read_bio_PrivateKey(b, NULL, tls_front_no_passphrase, NULL);
+	X509 *x;
+	bool ok;
+
+	(void)BIO_reset(b);
+	x = PEM_read_bio_X509(b, NULL, tls_front_no_passphrase, NULL);
+	(void)BIO_reset(b);
+	ok = key && x && X509_check_private_key(x, key) &&
+	    X509_cmp_current_time(X509_getm_notAfter(x)) > 0;
+	X509_free(x);
+	EVP_PKEY_free(key);
+	ERR_clear_error();
+	return ok;
+}
+
+/* Writes b's bytes to name in dirfd through a new file renamed over it
+ * (whatever was there, a link included, is replaced, not followed). */
+static int tls_front_store(int dirfd, const char *name, const char *shown, BIO *b,
+    char *err, size_t errlen)
+{
+	char tmp[64], *data;
+	long len = BIO_get_mem_data(b, &data);
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", name);
+	if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT)
+		return snprintf(err, errlen, "tls: %s.new: %s", shown, strerror(errno)), -1;
+	fd = state_openat(dirfd, tmp, shown, O_WRONLY | O_CREAT | O_EXCL, 0, err, errlen);
+	if (fd < 0)
+		return -1;
+	if (fchmod(fd, 0600) < 0 || write(fd, data, (size_t)len) != (ssize_t)len ||
+	    fsync(fd) < 0) {
+		snprintf(err, errlen, "tls: %s: %s", shown, strerror(errno));
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	close(fd);
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		snprintf(err, errlen, "tls: %s: %s", shown, strerror(errno));
+		unlinkat(dirfd, tmp, 0);
+		return -1;
+	}
+	return 0;
+}
+
+int tls_front_self_signed(const struct config *cfg, char *err, size_t errlen)
+{
+	char real[STATE_PATH_MAX], shown[STATE_PATH_MAX + 32];
+	BIO *b = NULL;
+	int dirfd, fd, rc = -1;
+
+	if (!tls_front_ctx || tls_front_has_cert)
+		return 0;
+	dirfd = state_open_dir(cfg->db_path, STATE_NO_STICKY, real, sizeof(real), err,
+	    errlen);
+	if (dirfd < 0)
+		return -1;
+	*strrchr(real, '/') = '\0';
+	snprintf(shown, sizeof(shown), "%s/%s", real, TLS_FRONT_SELF_SIGNED);
+	fd = state_openat(dirfd, TLS_FRONT_SELF_SIGNED, shown, O_RDONLY,
+	    STATE_REFUSE_WRITABLE, err, errlen);
+	if (fd >= 0) {
+		struct stat st;
+		/* the key is in it: the user's alone */
+		if (fstat(fd, &st) == 0 && (st.st_mode & 077))
+			(void)fchmod(fd, 0600);
+		b = tls_front_read_fd(fd, shown, err, errlen);
+		close(fd);
+		if (b && !tls_front_usable(b)) {
+			BIO_free(b);
+			b = NULL;
+		}
+	}
+	if (!b) {
+		if (!(b = tls_front_make(err, errlen)))
+			goto out;
+		if (tls_front_store(dirfd, TLS_FRONT_SELF_SIGNED, shown, b, err, errlen) < 0)
+			goto out;
+	}
+	rc = tls_front_use(b, b, shown, shown, err, errlen);
+out:
+	BIO_free(b);
+	close(dirfd);
+	return rc;
+}
+
+/* ---- a session's front ----------------------------------------------- */
+
+size_t tls_front_size(void)
+{
+	return TLS_FRONT_COST;
+}
+
+struct tls_front *tls_front_new(void)
+{
+	struct tls_front *t = calloc(1, sizeof(*t));
+
+	if (!t || !tls_front_ctx)
+		goto fail;
+	if (!(t->ssl = SSL_new(tls_front_ctx)))
+		goto fail;
+	t->rbio = BIO_new(BIO_s_mem());
+	t->wbio = BIO_new(BIO_s_mem());
+	if (!t->rbio || !t->wbio) {
+		BIO_free(t->rbio);
+		BIO_free(t->wbio);
+		goto fail;
+	}
+	/* An empty read BIO means "wait for bytes", not the end. */
+	BIO_set_mem_eof_return(t->rbio, -1);
+	SSL_set_bio(t->ssl, t->rbio, t->wbio);
+	SSL_set_ex_data(t->ssl, 0, t);
+	SSL_set_accept_state(t->ssl);
+	return t;
+fail:
+	if (t)
+		SSL_free(t->ssl);
+	free(t);
+	ERR_clear_error();
+	return NULL;
+}
+
+void tls_front_free(struct tls_front *t)
+{
+	if (!t)
+		return;
+	SSL_free(t->ssl);
+	free(t->hello);
+	free(t);
+}
+
+/* Keeps the raw bytes of the hello's records until the hello ends (by
+ * tlshello_extent, or once OpenSSL has read it: a client sends nothing
+ * after its hello before our answer), at most TLSHELLO_MAX. */
+static void tls_front_keep(struct tls_front *t, const char *data, size_t n)
+{
+	size_t room = TLSHELLO_MAX - t->hello_len, take = n < room ? n : room, end = 0;
+
+	if (t->hello_kept || take == 0)
+		return;
+	if (t->hello_len + take > t->hello_cap) {
+		size_t cap = t->hello_cap ? t->hello_cap * 2 : TLS_FRONT_HELLO_MIN;
+		while (cap < t->hello_len + take)
+			cap *= 2;
+		if (cap > TLSHELLO_MAX)
+			cap = TLSHELLO_MAX;
+		uint8_t *p = realloc(t->hello, cap);
+		if (!p) {
+			t->hello_kept = true;  /* what we have */
+			return;
+		}
+		t->hello = p;
+		t->hello_cap = (uint32_t)cap;
+	}
+	memcpy(t->hello + t->hello_len, data, take);
+	t->hello_len += (uint32_t)take;
+	enum tlshello_state st = tlshello_extent(t->hello, t->hello_len, &end);
+	if (st != TLSHELLO_NONE && st != TLSHELLO_PARTIAL) {
+		if (end && end < t->hello_len)
+			t->hello_len = (uint32_t)end;
+		t->hello_kept = true;
+		if (!t->hello_ns)
+			t->hello_ns = t->now_ns;
+	}
+	if (t->hello_len == TLSHELLO_MAX)
+		t->hello_kept = true;
+}
+
+/* The handshake failed: the peer's alert, or ours. */
+static enum tls_front_status tls_front_failed(struct tls_front *t)
+{
+	t->failed = true;
+	if (t->error == TLS_ERR_NONE)
+		t->error = t->alert[0] && t->alert_in ? TLS_ERR_PEER_ALERT : TLS_ERR_PROTOCOL;
+	ERR_clear_error();
+	return TLS_FRONT_FAILED;
+}
+
+enum tls_front_status tls_front_feed(struct tls_front *t, const char *data, size_t n,
+    uint64_t now_ns)
+{
+	int rc;
+
+	if (t->plain)
+		return TLS_FRONT_PLAIN;
+	if (t->failed)
+		return TLS_FRONT_FAILED;
+	t->now_ns = now_ns;
+	if (!t->started) {
+		unsigned char b0 = (unsigned char)data[0];
+		t->started = true;
+		/* A handshake record (22), or an SSLv2-style hello (high bit):
+		 * anything else is a plaintext client, kept as such. */
+		if (b0 != 0x16 && !(b0 & 0x80)) {
+			t->plain = true;
+			t->error = TLS_ERR_NOT_TLS;
+			return TLS_FRONT_PLAIN;
+		}
+	}
+	t->raw_in += n;
+	tls_front_keep(t, data, n);
+	if (BIO_write(t->rbio, data, (int)n) != (int)n)
+		return tls_front_failed(t);
+	if (t->established)
+		return TLS_FRONT_READY;
+	ERR_clear_error();
+	rc = SSL_do_handshake(t->ssl);
+	if (t->hello_ns && !t->hello_kept)
+		t->hello_kept = true;
+	if (rc == 1) {
+		t->established = true;
+		t->done_ns = now_ns;
+		t->version = SSL_get_version(t->ssl);
+		t->cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl));
+		return TLS_FRONT_READY;
+	}
+	if (SSL_get_error(t->ssl, rc) == SSL_ERROR_WANT_READ)
+		return TLS_FRONT_MORE;
+	return tls_front_failed(t);
+}
+
+long tls_front_read(struct tls_front *t, char *buf, size_t cap)
+{
+	int n, e;
+
+	if (!t->established || t->failed)
+		return -1;
+	ERR_clear_error();
+	n = SSL_read(t->ssl, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+	if (n > 0)
+		return n;
+	e = SSL_get_error(t->ssl, n);
+	ERR_clear_error();
+	if (e == SSL_ERROR_WANT_READ)
+		return 0;
+	return e == SSL_ERROR_ZERO_RETURN ? -1 : -2;
+}
+
+int tls_front_write(struct tls_front *t, const char *data, size_t len)
+{
+	if (!t->established || t->failed || len > INT32_MAX)
+		return -1;
+	ERR_clear_error();
+	/* A memory BIO takes it all: the session sends or queues it at once,
+	 * under its own caps. */
+	if (SSL_write(t->ssl, data, (int)len) != (int)len) {
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
+size_t tls_front_output(struct tls_front *t, char *buf, size_t cap)
+{
+	int n = BIO_read(t->wbio, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+bool tls_front_established(const struct tls_front *t)
+{
+	return t->established;
+}
+
+bool tls_front_handshaking(const struct tls_front *t)
+{
+	return !t->established && !t->plain && !t->failed;
+}
+
+void tls_front_abort(struct tls_front *t, enum record_tls_error error)
+{
+	if (!tls_front_handshaking(t))
+		return;
+	t->failed = true;
+	t->error = error;
+}
+
+void tls_front_count_out(struct tls_front *t, size_t n)
+{
+	t->raw_out += n;
+}
+
+struct record_tls_front *tls_front_record(const struct tls_front *t, uint64_t start_ns)
+{
+	uint32_t keep = t->hello_len;
+	struct record_tls_front *r = calloc(1, sizeof(*r) + keep);
+
+	if (!r)
+		return NULL;
+	r->error = t->error;
+	if (t->version)
+		snprintf(r->version, sizeof(r->version), "%s", t->version);
+	if (t->cipher)
+		snprintf(r->cipher, sizeof(r->cipher), "%s", t->cipher);
+	memcpy(r->alert, t->alert, sizeof(r->alert));
+	r->hello_ms = t->hello_ns ? (int64_t)((t->hello_ns - start_ns) / NS_PER_MS) : -1;
+	r->done_ms = t->done_ns ? (int64_t)((t->done_ns - start_ns) / NS_PER_MS) : -1;
+	r->raw_in = t->raw_in;
+	r->raw_out = t->raw_out;
+	r->hello_len = keep;
+	if (keep)
+		memcpy(r->hello, t->hello, keep);
+	return r;
+}
+
+const char *tls_front_alert_name(unsigned code, char *buf, size_t len)
+{
+	static const struct { unsigned code; const char *name; } names[] = {
+		{0, "close_notify"}, {10, "unexpected_message"}, {20, "bad_record_mac"},
+		{21, "decryption_failed"}, {22, "record_overflow"},
+		{30, "decompression_failure"}, {40, "handshake_failure"},
+		{41, "no_certificate"}, {42, "bad_certificate"},
+		{43, "unsupported_certificate"}, {44, "certificate_revoked"},
+		{45, "certificate_expired"}, {46, "certificate_unknown"},
+		{47, "illegal_parameter"}, {48, "unknown_ca"}, {49, "access_denied"},
+		{50, "decode_error"}, {51, "decrypt_error"}, {60, "export_restriction"},
+		{70, "protocol_version"}, {71, "insufficient_security"},
+		{80, "internal_error"}, {86, "inappropriate_fallback"},
+		{90, "user_canceled"}, {100, "no_renegotiation"},
+		{109, "missing_extension"}, {110, "unsupported_extension"},
+		{111, "certificate_unobtainable"}, {112, "unrecognized_name"},
+		{113, "bad_certificate_status_response"},
+		{114, "bad_certificate_hash_value"}, {115, "unknown_psk_identity"},
+		{116, "certificate_required"}, {120, "no_application_protocol"},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].code == code) {
+			snprintf(buf, len, "%s", names[i].name);
+			return buf;
+		}
+	snprintf(buf, len, "alert_%u", code);
+	return buf;
+}

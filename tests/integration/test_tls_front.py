@@ -1,0 +1,311 @@
+"""The TLS front (tls = yes, --tls): real clients (curl, openssl s_client,
+Python's ssl) on loopback to a TLS listener; what the sessions table and
+the runs row say; the self-signed certificate kept in the database's
+folder; bad certificate options; a confined run as a service user; libssl
+mapped only when a listener has TLS. A TLS peer on a plain listener is the
+ClientHello parser's test (test_tlshello)."""
+import hashlib
+import os
+import socket
+import ssl
+import stat
+import struct
+import subprocess
+
+import pytest
+
+from conftest import FLYPAPER, connect, query, read_until_close, wait_for
+from test_libraries import mapped
+import test_privileges
+from test_privileges import serve
+
+service_user = test_privileges.service_user   # the fixture
+
+IIS = ("--respond", "http-iis5", "--rules", "none")
+
+
+def tls_daemon(daemons, *extra, **kwargs):
+    return daemons(args=("--tls", *IIS, *extra), **kwargs)
+
+
+def curl(port, *args, path="/x"):
+    r = subprocess.run(["curl", "-sS", "-i", "--max-time", "10", *args,
+                        f"https://127.0.0.1:{port}{path}"],
+                       capture_output=True, text=True, timeout=30)
+    return r
+
+
+def client_hello(server_hostname="www.example.com", alpn=None):
+    """The bytes of a ClientHello Python's ssl would send."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname=server_hostname)
+    with pytest.raises(ssl.SSLWantReadError):
+        obj.do_handshake()
+    return out.read()
+
+
+def one_session(d, n=1):
+    rows = d.wait_sessions(n)
+    return rows[-1]
+
+
+def requests_of(d, session):
+    return query(d.db, "SELECT method, target FROM requests WHERE session = ? ORDER BY seq",
+                 (session,))
+
+
+@pytest.mark.parametrize("tls_max,want", [
+    ("1.0", "TLSv1"), ("1.1", "TLSv1.1"), ("1.2", "TLSv1.2"), ("1.3", "TLSv1.3")])
+def test_curl_gets_the_personality_over_each_version(daemons, tls_max, want):
+    d = tls_daemon(daemons)
+    r = curl(d.port, "-k", "--http1.1", "--tls-max", tls_max, "--tlsv1.0",
+             "--ciphers", "DEFAULT@SECLEVEL=0", path="/iis-" + tls_max)
+    assert r.returncode == 0, r.stderr
+    assert "Server: Microsoft-IIS/5.0" in r.stdout, r.stdout
+    row = one_session(d)
+    assert row["tls_front"] == 1
+    assert row["tls_version"] == want, row
+    assert row["tls_cipher"], row
+    assert row["tls_error"] is None and row["tls_alert"] is None, row
+    assert requests_of(d, row["session"]) == [("GET", "/iis-" + tls_max)]
+    assert row["http"] == "ok"
+    # bytes_in is the plaintext request; the wire carried more
+    assert 0 < row["bytes_in"] < row["tls_raw_in"], row
+    assert 0 < row["bytes_out"] < row["tls_raw_out"], row
+    assert 0 <= row["tls_hello_ms"] <= row["tls_done_ms"], row
+    assert row["tls_hello"] and row["tls_hello"][0] == 0x16, row
+    assert d.stop() == 0
+    assert query(d.db, "SELECT tls_handshakes, tls_failed FROM runs") == [(1, 0)]
+
+
+@pytest.mark.parametrize("sni,alpn", [(None, None), ("www.example.org", "http/1.1"),
+                                      ("x.test", "h2,http/1.1")])
+def test_openssl_s_client_with_and_without_sni_and_alpn(daemons, sni, alpn):
+    d = tls_daemon(daemons)
+    cmd = ["openssl", "s_client", "-connect", f"127.0.0.1:{d.port}", "-ign_eof"]
+    cmd += ["-servername", sni] if sni else ["-noservername"]
+    if alpn:
+        cmd += ["-alpn", alpn]
+    r = subprocess.run(cmd, input=b"GET /s_client HTTP/1.0\r\n\r\n",
+                       capture_output=True, timeout=30)
+    out = r.stdout.decode("utf-8", "replace")
+    assert "Microsoft-IIS/5.0" in out, out
+    if alpn:
+        assert "ALPN protocol: http/1.1" in out, out
+    else:
+        assert "No ALPN negotiated" in out, out
+    row = one_session(d)
+    assert row["tls_version"] and row["tls_error"] is None, row
+    assert requests_of(d, row["session"]) == [("GET", "/s_client")]
+
+
+def test_python_ssl_client_and_its_plaintext_payload(daemons):
+    d = tls_daemon(daemons)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    req = b"GET /python HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"
+    with ctx.wrap_socket(connect(d.port), server_hostname="h") as s:
+        s.sendall(req)
+        got = read_until_close(s)
+    assert b"Microsoft-IIS/5.0" in got
+    row = one_session(d)
+    assert row["bytes_in"] == len(req), row
+    assert row["bytes_out"] == len(got), row
+    sha = row["payload_sha256"]
+    assert query(d.db, "SELECT data FROM payloads WHERE sha256 = ?", (sha,))[0][0] == req
+
+
+def test_plain_http_on_a_tls_listener_is_not_tls_and_answered(daemons):
+    d = tls_daemon(daemons)
+    s = connect(d.port)
+    s.sendall(b"GET /plain HTTP/1.0\r\n\r\n")
+    got = read_until_close(s)
+    s.close()
+    assert b"Microsoft-IIS/5.0" in got
+    row = one_session(d)
+    assert row["tls_front"] == 1 and row["tls_error"] == "not_tls", row
+    assert row["tls_version"] is None and row["tls_hello"] is None, row
+    assert requests_of(d, row["session"]) == [("GET", "/plain")]
+    assert d.stop() == 0
+    assert query(d.db, "SELECT tls_handshakes, tls_failed FROM runs") == [(0, 1)]
+
+
+@pytest.mark.parametrize("reset", [False, True])
+def test_a_client_gone_after_its_hello(daemons, reset):
+    d = tls_daemon(daemons)
+    hello = client_hello()
+    s = connect(d.port)
+    s.sendall(hello)
+    # wait for our ServerHello and certificate, then leave
+    wait_for(lambda: s.recv(65536), what="the server's handshake")
+    if reset:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()
+    row = one_session(d)
+    assert row["tls_error"] == ("peer_reset" if reset else "peer_closed"), row
+    assert row["tls_version"] is None, row
+    assert bytes(row["tls_hello"]) == hello, row
+    assert row["tls_raw_in"] == len(hello) and row["tls_raw_out"] > 0, row
+    assert row["bytes_in"] == 0 and row["payload_sha256"] is None, row
+
+
+def test_a_client_that_rejects_the_certificate_is_a_peer_alert(daemons):
+    d = tls_daemon(daemons)
+    r = curl(d.port)                          # no -k: our certificate is unknown
+    assert r.returncode != 0
+    row = one_session(d)
+    assert row["tls_error"] == "peer_alert", row
+    assert row["tls_alert"] in ("unknown_ca", "bad_certificate"), row
+    assert row["tls_hello"], row
+    assert d.stop() == 0
+    assert query(d.db, "SELECT tls_handshakes, tls_failed FROM runs") == [(0, 1)]
+
+
+def test_no_shared_version_is_a_protocol_error_with_our_alert(daemons):
+    d = tls_daemon(daemons)
+    hello = bytearray(client_hello())
+    hello[9:11] = b"\x02\x00"                 # legacy_version SSL 2.0, nothing else offered
+    s = connect(d.port)
+    s.sendall(bytes(hello))
+    read_until_close(s)
+    s.close()
+    row = one_session(d)
+    assert row["tls_error"] in ("protocol", "peer_closed"), row
+    if row["tls_error"] == "protocol":
+        assert row["tls_alert"], row
+
+
+def test_a_silent_client_times_out(daemons):
+    d = tls_daemon(daemons, "--idle-timeout", "300ms")
+    s = connect(d.port)
+    read_until_close(s)
+    s.close()
+    row = one_session(d)
+    assert row["tls_error"] == "timeout" and row["close_reason"] == "idle_timeout", row
+
+
+def test_banner_greets_only_after_the_handshake(daemons):
+    d = daemons(args=("--tls", "--respond", "banner", "--banner-text", "HELLO-TLS\r\n",
+                      "--rules", "none"))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with ctx.wrap_socket(connect(d.port), server_hostname="h") as s:
+        assert s.recv(100) == b"HELLO-TLS\r\n"
+
+
+def test_a_listener_section_turns_tls_on_for_its_listener_only(daemons, tmp_path):
+    conf = tmp_path / "f.conf"
+    conf.write_text("[listener secure]\nlisten = 127.0.0.1:0\ntls = yes\n"
+                    "[listener plain]\nlisten = 127.0.0.1:0\n")
+    d = daemons(args=("-c", str(conf), *IIS), listen=())
+    assert len(d.ports) == 2, d.text()
+    assert curl(d.ports[0], "-k").returncode == 0
+    s = connect(d.ports[1])
+    s.sendall(b"GET /p HTTP/1.0\r\n\r\n")
+    read_until_close(s)
+    s.close()
+    rows = d.wait_sessions(2)
+    fronts = sorted((r["tls_front"] or 0, r["tls_error"] or "") for r in rows)
+    assert fronts == [(0, ""), (1, "")], rows
+
+
+def fingerprint(port):
+    pem = ssl.get_server_certificate(("127.0.0.1", port))
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+
+
+def test_self_signed_made_once_kept_0600_by_the_user_and_reused(daemons, service_user):
+    pw, state = service_user
+    db = str(state / "fp.db")
+    args = ("--tls", "--user", pw.pw_name, *IIS)
+    d = daemons(args=args, db=db)
+    first = fingerprint(d.port)
+    # confined (seccomp, Landlock), as the user: a whole handshake
+    assert curl(d.port, "-k").returncode == 0
+    assert "sandbox" in d.text(), d.text()
+    assert d.stop() == 0
+    pem = state / "flypaper-tls.pem"
+    st = os.stat(pem)
+    assert stat.S_IMODE(st.st_mode) == 0o600 and st.st_uid == pw.pw_uid, st
+    d = daemons(args=args, db=db)
+    assert fingerprint(d.port) == first
+    d.stop()
+    pem.write_text("garbage\n")               # unreadable: made again
+    d = daemons(args=args, db=db)
+    assert fingerprint(d.port) != first
+    d.stop()
+    assert b"BEGIN CERTIFICATE" in pem.read_bytes()
+
+
+def test_a_planted_link_is_replaced_not_followed(daemons, service_user, tmp_path):
+    pw, state = service_user
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"root's\n")
+    os.symlink(victim, state / "flypaper-tls.pem")
+    d = daemons(args=("--tls", "--user", pw.pw_name, *IIS), db=str(state / "fp.db"))
+    d.stop()
+    assert victim.read_bytes() == b"root's\n"
+    assert not os.path.islink(state / "flypaper-tls.pem")
+
+
+def make_cert(tmp_path, name, key_type="rsa:2048"):
+    key, crt = tmp_path / f"{name}.key", tmp_path / f"{name}.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", key_type, "-nodes", "-days", "2",
+                    "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(crt)],
+                   check=True, capture_output=True)
+    return crt, key
+
+
+def test_given_certificate_is_served(daemons, tmp_path):
+    crt, key = make_cert(tmp_path, "given.example")
+    d = daemons(args=("--tls", "--tls-cert", str(crt), "--tls-key", str(key), *IIS))
+    pem = ssl.get_server_certificate(("127.0.0.1", d.port))
+    assert ssl.PEM_cert_to_DER_cert(pem) == ssl.PEM_cert_to_DER_cert(crt.read_text())
+    assert not os.path.exists(os.path.join(os.path.dirname(d.db), "flypaper-tls.pem"))
+
+
+@pytest.mark.parametrize("case,needle", [
+    ("missing", "cannot read"),
+    ("mismatched", "is not the key of the certificate"),
+    ("not_pem", "no PEM certificate"),
+    ("cert_only", "tls-cert without tls-key"),
+    ("without_tls", "without a TLS listener"),
+])
+def test_bad_certificate_options_exit_2_naming_the_problem(tmp_path, case, needle):
+    crt, key = make_cert(tmp_path, "a")
+    crt2, key2 = make_cert(tmp_path, "b")
+    junk = tmp_path / "junk.pem"
+    junk.write_text("not a certificate\n")
+    args = {
+        "missing": ["--tls", "--tls-cert", str(tmp_path / "nope.crt"), "--tls-key", str(key)],
+        "mismatched": ["--tls", "--tls-cert", str(crt), "--tls-key", str(key2)],
+        "not_pem": ["--tls", "--tls-cert", str(junk), "--tls-key", str(key)],
+        "cert_only": ["--tls", "--tls-cert", str(crt)],
+        "without_tls": ["--tls-cert", str(crt), "--tls-key", str(key)],
+    }[case]
+    r = serve(["--db", str(tmp_path / "f.db"), "--rules", "none", *args])
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr, r.stderr
+
+
+def test_bad_listener_tls_value_exits_2(tmp_path):
+    conf = tmp_path / "f.conf"
+    conf.write_text("[listener x]\nlisten = 127.0.0.1:0\ntls = maybe\n")
+    r = subprocess.run([FLYPAPER, "serve", "-c", str(conf), "--db", str(tmp_path / "f.db")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and "tls: 'maybe' is not yes or no" in r.stderr, r.stderr
+
+
+def test_libssl_mapped_only_with_a_tls_listener(daemons, tmp_path):
+    plain = daemons(args=("--rules", "none"))
+    assert not any(m.startswith(("libssl", "libcrypto")) for m in mapped(plain.proc.pid))
+    tls = daemons(args=("--rules", "none", "--tls"), db=str(tmp_path / "t.db"))
+    maps = mapped(tls.proc.pid)
+    assert "libssl" in maps and "libcrypto" in maps, maps
