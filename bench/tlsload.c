@@ -10,8 +10,9 @@
  *       (the last handshake's protocol and cipher).
  *   tlsload hold HOST PORT COUNT SECONDS [OPTIONS]
  *       opens COUNT connections, completes every handshake, prints
- *       "open=N" (handshakes done) and holds them, idle, for SECONDS or
- *       until SIGTERM; then "held=N": how many the server still held.
+ *       "open=N" (handshakes done) and holds them, idle, for SECONDS, until
+ *       SIGTERM or until the server has closed them all; then "held=N":
+ *       how many the server still held.
  *   OPTIONS: --max 1.2|1.3 (highest version offered), --ciphers LIST (TLS
  *       1.2 and lower), --suites LIST (TLS 1.3), --sni NAME.
  *
@@ -255,7 +256,8 @@ int main(int argc, char **argv)
 		else
 			fail++;
 	}
-	while (!stop && now_s() < deadline && (hold || active > 0)) {
+	/* hold ends early when the server has closed every connection */
+	while (!stop && now_s() < deadline && active > 0) {
 		if (hold && !announced && handshaken + fail >= count) {
 			printf("open=%ld\n", handshaken);
 			fflush(stdout);
