@@ -17,6 +17,7 @@
 #include "state.h"
 #include "synsig.h"
 #include "text.h"
+#include "tlshello.h"
 
 struct jsonl {
 	char *path;
@@ -349,6 +350,27 @@ static void jsonl_set_syn(struct jsonl_event *ev, const struct record *r)
 	    (json_int_t)(ti->rwnd_limited_us / 1000));
 }
 
+/* The ClientHello's facts, null when no TLS was seen; tlshello_text
+ * escapes the peer's strings (SNI, ALPN) as text.h does. */
+static void jsonl_set_tls_hello(struct jsonl_event *ev, const struct tlshello *h)
+{
+	int rec = tlshello_record_version(h), hello = tlshello_hello_version(h);
+	const char *state = tlshello_state_name(tlshello_state(h));
+
+	jsonl_set(ev, "tls", state ? json_string(state) : json_null());
+	jsonl_set(ev, "tls_record_ver", rec >= 0 ? json_integer(rec) : json_null());
+	jsonl_set(ev, "tls_hello_ver", hello >= 0 ? json_integer(hello) : json_null());
+	for (int f = 0; f < TLSHELLO_F_COUNT; f++) {
+		const char *name = tlshello_field_name((enum tlshello_field)f);
+		char *text = tlshello_text(h, (enum tlshello_field)f);
+		if (text)
+			jsonl_set_str(ev, name, text);
+		else
+			jsonl_set(ev, name, json_null());
+		free(text);
+	}
+}
+
 static void jsonl_set_shape(struct jsonl_event *ev, const struct record *r,
     struct shape_cache *shapes)
 {
@@ -502,6 +524,7 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 		    ? json_string(r->pcap_file) : json_null());
 
 		/* tls hello fields */
+		jsonl_set_tls_hello(&ev, r->tls);
 
 		/* tls front fields */
 		jsonl_set_tls_front(&ev, r->tls_front);

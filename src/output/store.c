@@ -6,6 +6,7 @@
 #include "synsig.h"
 #include "state.h"
 #include "text.h"
+#include "tlshello.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -457,6 +458,9 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", pcap_file"
 
 	        /* v8 tls hello columns (?95-?114) */
+	        ", tls, tls_record_ver, tls_hello_ver, tls_versions, tls_ciphers, "
+	        "tls_extensions, tls_groups, tls_point_formats, tls_sig_algs, tls_alpn, "
+	        "tls_sni, ja3, ja3_md5, ja4, ja4_r"
 
 	        /* v8 tls front columns (?115-?124) */
 	        ", tls_front, tls_version, tls_cipher, tls_error, tls_alert, "
@@ -480,6 +484,8 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", ?90"
 
 	        /* v8 tls hello values */
+	        ", ?95, ?96, ?97, ?98, ?99, ?100, ?101, ?102, ?103, ?104, ?105, ?106, "
+	        "?107, ?108, ?109"
 
 	        /* v8 tls front values */
 	        ", ?115, ?116, ?117, ?118, ?119, ?120, ?121, ?122, ?123, ?124"
@@ -713,6 +719,24 @@ static void store_bind_syn(sqlite3_stmt *s, const struct record *r)
 	}
 }
 
+/* The ClientHello's facts (?95-?109): all NULL when no TLS was seen.
+ * tlshello_text escapes the peer's strings (SNI, ALPN) as text.h does. */
+static void store_bind_tls_hello(sqlite3_stmt *s, const struct tlshello *h)
+{
+	if (!h)
+		return;
+	sqlite3_bind_text(s, 95, tlshello_state_name(tlshello_state(h)), -1, SQLITE_STATIC);
+	if (tlshello_record_version(h) >= 0)
+		sqlite3_bind_int(s, 96, tlshello_record_version(h));
+	if (tlshello_hello_version(h) >= 0)
+		sqlite3_bind_int(s, 97, tlshello_hello_version(h));
+	for (int f = 0; f < TLSHELLO_F_COUNT; f++) {
+		char *text = tlshello_text(h, (enum tlshello_field)f);
+		if (text)
+			sqlite3_bind_text(s, 98 + f, text, -1, free);
+	}
+}
+
 static void store_bind_class(sqlite3_stmt *s, int col, const struct record *r)
 {
 	if (r->class && r->class->family[0])
@@ -863,6 +887,7 @@ static int store_insert(struct store *st, const struct record *r)
 		sqlite3_bind_text(s, 90, r->pcap_file, -1, SQLITE_STATIC);
 
 	/* v8 tls hello binds */
+	store_bind_tls_hello(s, r->tls);
 
 	/* v8 tls front binds */
 	store_bind_tls_front(s, r->tls_front);

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "log.h"
+#include "tlshello.h"
 
 #define WRITER_WAIT_MS 1000          /* longest sleep: the "one second behind" bound */
 #define WRITER_RETRY_MS 250          /* pause after a failed transaction */
@@ -126,6 +127,21 @@ static void writer_match_syn(struct writer *w, struct record *r)
 		p0fdb_cache_match(w->p0f_cache, &r->syn, &r->os);
 	else
 		p0fdb_match(NULL, &r->syn, &r->os);
+}
+
+/* Reads r's ClientHello: once, so every sink writes the same facts, and
+ * off the loops. From the raw bytes the TLS front kept, else from the
+ * payload when its first byte may start a handshake (a TLS record, or an
+ * SSLv2 header's high bit); tlshello_parse reads at most TLSHELLO_MAX
+ * bytes. */
+static void writer_read_hello(struct record *r)
+{
+	if (r->tls)
+		return;
+	if (r->tls_front && r->tls_front->hello_len)
+		r->tls = tlshello_parse(r->tls_front->hello, r->tls_front->hello_len);
+	else if (r->payload_len && r->payload && (r->payload[0] == 0x16 || r->payload[0] & 0x80))
+		r->tls = tlshello_parse(r->payload, r->payload_len);
 }
 
 struct sink_counters writer_sink_counters(const struct writer *w, const char *name)
@@ -341,6 +357,7 @@ static void writer_take(struct writer *w, struct record *list)
 	for (struct record *r = list; r; r = r->next) {
 		if (r->kind == RECORD_CLOSED) {
 			writer_match_syn(w, r);
+			writer_read_hello(r);
 			writer_class_begin(w, r);
 		}
 	}

@@ -55,6 +55,7 @@ void test_synsig(int *passed, int *failed);         /* synsig.c */
 void test_p0fdb(int *passed, int *failed);          /* p0fdb.c */
 void test_proxy(int *passed, int *failed);   /* proxy.c */
 void test_halfopen(int *passed, int *failed);       /* halfopen.c */
+void test_tlshello(int *passed, int *failed);       /* tlshello.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2564,6 +2565,7 @@ int main(void)
 	test_synsig(&passed, &failed);
 	test_p0fdb(&passed, &failed);
 	test_proxy(&passed, &failed);
+	test_tlshello(&passed, &failed);
 	test_halfopen(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
