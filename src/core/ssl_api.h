@@ -39,6 +39,8 @@
 	X(SSL_CTX_set_alpn_select_cb) \
 	X(SSL_CTX_set_info_callback) \
 	X(SSL_CTX_set_client_hello_cb) \
+	X(TLS_method) \
+	X(SSL_set_connect_state) \
 	X(SSL_new) \
 	X(SSL_free) \
 	X(SSL_set_bio) \
@@ -131,6 +133,8 @@ bool ssl_api_loaded(void);
 #define SSL_CTX_set_alpn_select_cb (ssl_api.SSL_CTX_set_alpn_select_cb)
 #define SSL_CTX_set_info_callback (ssl_api.SSL_CTX_set_info_callback)
 #define SSL_CTX_set_client_hello_cb (ssl_api.SSL_CTX_set_client_hello_cb)
+#define TLS_method (ssl_api.TLS_method)
+#define SSL_set_connect_state (ssl_api.SSL_set_connect_state)
 #define SSL_new (ssl_api.SSL_new)
 #define SSL_free (ssl_api.SSL_free)
 #define SSL_set_bio (ssl_api.SSL_set_bio)

@@ -56,6 +56,7 @@ void test_p0fdb(int *passed, int *failed);          /* p0fdb.c */
 void test_proxy(int *passed, int *failed);   /* proxy.c */
 void test_halfopen(int *passed, int *failed);       /* halfopen.c */
 void test_tlshello(int *passed, int *failed);       /* tlshello.c */
+void test_tls_front(int *passed, int *failed);      /* tls_front.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2566,6 +2567,7 @@ int main(void)
 	test_p0fdb(&passed, &failed);
 	test_proxy(&passed, &failed);
 	test_tlshello(&passed, &failed);
+	test_tls_front(&passed, &failed);
 	test_halfopen(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
