@@ -4,13 +4,15 @@ front's outcomes; the TLS versions per day. Rows planted in a real flypaper
 database (created by a serve run): the same counts in text, JSON and HTML;
 hostile SNI and JA3 strings (markup, NULs, control bytes, terminal escapes,
 bytes that are not UTF-8) escaped in every format; the cap on distinct
-values; merged databases, one from before schema 8."""
+values; merged databases, one from before schema 8. Then real handshakes
+(curl, openssl s_client) to a TLS front and a plain listener, two sensors
+merged, and the JSON lines carrying the same facts."""
 import json
 import re
 import sqlite3
 import subprocess
 
-from conftest import FLYPAPER, make_schema_6
+from conftest import FLYPAPER, connect as socket_to, make_schema_6
 from test_escape import assert_html_safe, assert_terminal_safe
 
 JA3_A = "771,4865-4866-4867-49195-49199,0-23-65281-10-11-35-16-5-13-18-51-45-43,29-23-24,0"
@@ -242,3 +244,75 @@ def test_tls_merged_databases_one_before_schema_8(daemons, tmp_path):
     assert t["versions"] == {k: 2 * v for k, v in one["versions"].items()}
     assert [(r["ja3_md5"], r["sessions"], r["sources"]) for r in t["ja3"]["top"]] == \
         [(MD5_A, 8, 2), (MD5_B, 4, 1)]
+
+
+def curl(port, *args, host="bench.example", path="/"):
+    return subprocess.run(["curl", "-sS", "-o", "/dev/null", "--max-time", "10", "--http1.1",
+                           "--resolve", f"{host}:{port}:127.0.0.1", *args,
+                           f"https://{host}:{port}{path}"], capture_output=True, timeout=30)
+
+
+def s_client(port, sni, *args):
+    return subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+                           "-servername", sni, "-ign_eof", *args],
+                          input=b"GET /s HTTP/1.0\r\n\r\n", capture_output=True, timeout=30)
+
+
+def test_tls_report_from_real_handshakes(daemons, tmp_path):
+    """curl and openssl s_client to a TLS front and to a plain listener,
+    two sensors merged: the report's counts are what the databases hold
+    and what was sent; the JSON lines carry the same facts."""
+    jsonl = tmp_path / "front.jsonl"
+    front = daemons(db=str(tmp_path / "front.db"),
+                    args=["--tls", "--respond", "http-iis5", "--rules", "none",
+                          "--jsonl", str(jsonl)])
+    plain = daemons(db=str(tmp_path / "plain.db"), args=["--rules", "none", "--idle-timeout", "2s"])
+    p = front.port
+    for _ in range(2):
+        assert curl(p, "-k").returncode == 0
+    assert curl(p, "-k", "--tls-max", "1.2").returncode == 0
+    assert curl(p).returncode != 0                 # our certificate refused: an alert
+    s_client(p, "other.example", "-alpn", "h2,http/1.1")   # exits 1: no close_notify
+    with socket_to(p) as s:                        # plain HTTP on the TLS listener
+        s.sendall(b"GET /plain HTTP/1.0\r\n\r\n")
+        s.recv(4096)
+    s_client(plain.port, "plain.example")          # a TLS peer on a plain listener
+    front.wait_sessions(6)
+    plain.wait_sessions(1)
+    assert front.stop() == 0 and plain.stop() == 0
+
+    t = json.loads(report([front.db, plain.db], "json"))["tls"]
+    assert (t["sessions"], t["hellos"], t["front"]["sessions"]) == (7, 6, 6), t
+    out = t["front"]["outcomes"]
+    assert (out["completed"], out["peer_alert"], out["not_tls"]) == (4, 1, 1), out
+    assert t["versions"]["TLSv1.2"] == 1 and t["versions"]["TLSv1.3"] == 5, t["versions"]
+    assert [(r["sni"], r["sessions"]) for r in t["sni"]["top"]] == \
+        [("bench.example", 4), ("other.example", 1), ("plain.example", 1)], t["sni"]
+    (alert,) = t["alerts"]["top"]
+    assert alert["alert"] in ("unknown_ca", "bad_certificate"), alert
+    # JA3 and JA4 rows: what the two databases hold, grouped
+    want = {}
+    for db in (front.db, plain.db):
+        for md5, n in sqlite3.connect(db).execute(
+                "SELECT ja3_md5, count(*) FROM sessions WHERE ja3_md5 IS NOT NULL GROUP BY 1"):
+            want[md5] = want.get(md5, 0) + n
+    assert sum(want.values()) == 6 and len(want) >= 2, want   # curl's 1.2-only hello differs
+    assert {r["ja3_md5"]: r["sessions"] for r in t["ja3"]["top"]} == want, t["ja3"]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", m) for m in want)
+    assert sum(r["sessions"] for r in t["ja4"]["top"]) == 6, t["ja4"]
+    assert all(r["ja4"].startswith(("t13", "t12")) for r in t["ja4"]["top"]), t["ja4"]
+
+    text = report([front.db, plain.db], "text").decode()
+    assert "  TLS front: 6 sessions: completed 4, not_tls 1, peer_alert 1\n" in text, text
+    html = report([front.db, plain.db], "html").decode()
+    assert ("bench.example", "4") in html_table(html, "tls-sni")
+
+    # the JSON lines of the front's sensor carry the facts the report read
+    events = [e for e in map(json.loads, open(jsonl))
+              if e["eventid"] == "flypaper.session.closed"]
+    assert len(events) == 6
+    rows = {r[0]: r[1:] for r in sqlite3.connect(front.db).execute(
+        "SELECT src_port, ja3_md5, ja4, tls_sni, tls_version, tls_error FROM sessions")}
+    for e in events:
+        assert (e["ja3_md5"], e["ja4"], e["tls_sni"], e["tls_version"], e["tls_error"]) == \
+            rows[e["src_port"]], e
