@@ -4,12 +4,15 @@
  * reads after the handshake, no records, no database: what a handshake
  * costs in the library and the kernel alone.
  *
- *   reftls PORT CERT KEY [THREADS] [NUM_TICKETS]
+ *   reftls PORT CERT KEY [THREADS] [NUM_TICKETS] [hold]
  *       listens on 127.0.0.1:PORT (0 picks one and prints "port=N"); on
  *       SIGTERM prints "handshakes=N failed=N" and exits. NUM_TICKETS
  *       sets how many TLS 1.3 session tickets follow a handshake
  *       (OpenSSL's default, 2, when not given), to match the server
- *       measured against it.
+ *       measured against it. With "hold", a handshaken connection is
+ *       kept open and idle (its SSL object with it, at most
+ *       REFTLS_MAX_HELD) instead of closed: what an idle TLS session
+ *       costs in the library alone.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +25,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -29,10 +33,14 @@
 
 #define REFTLS_MAX_THREADS 64
 #define REFTLS_TIMEOUT_S 5           /* a stuck peer holds a thread this long at most */
+#define REFTLS_MAX_HELD 65536        /* idle sessions kept in hold mode */
 
 static SSL_CTX *ctx;
 static int lfd;
 static atomic_long handshakes, failed;
+static int hold;
+static SSL *held[REFTLS_MAX_HELD];
+static atomic_long nheld;
 
 static void *reftls_loop(void *arg)
 {
@@ -51,6 +59,11 @@ static void *reftls_loop(void *arg)
 		SSL *ssl = SSL_new(ctx);
 		if (ssl && SSL_set_fd(ssl, fd) == 1 && SSL_accept(ssl) == 1) {
 			atomic_fetch_add(&handshakes, 1);
+			long slot = hold ? atomic_fetch_add(&nheld, 1) : REFTLS_MAX_HELD;
+			if (slot < REFTLS_MAX_HELD) {
+				held[slot] = ssl;    /* kept, with its fd, until exit */
+				continue;
+			}
 			SSL_shutdown(ssl);           /* close_notify, not waiting for the peer's */
 		} else {
 			atomic_fetch_add(&failed, 1);
@@ -70,8 +83,10 @@ int main(int argc, char **argv)
 	sigset_t set;
 	int one = 1, sig, nthreads = argc > 4 ? atoi(argv[4]) : 1;
 
-	if (argc < 4 || argc > 6 || nthreads < 1 || nthreads > REFTLS_MAX_THREADS) {
-		fprintf(stderr, "usage: reftls PORT CERT KEY [THREADS] [NUM_TICKETS]\n");
+	hold = argc > 6 && strcmp(argv[6], "hold") == 0;
+	if (argc < 4 || argc > 7 || (argc > 6 && !hold) || nthreads < 1 ||
+	    nthreads > REFTLS_MAX_THREADS) {
+		fprintf(stderr, "usage: reftls PORT CERT KEY [THREADS] [NUM_TICKETS] [hold]\n");
 		return 2;
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -92,6 +107,9 @@ int main(int argc, char **argv)
 	}
 	if (argc > 5)
 		SSL_CTX_set_num_tickets(ctx, (size_t)atoi(argv[5]));
+	/* as flypaper's front: no session cache, idle buffers given back */
+	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	lfd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	sa.sin_port = htons((uint16_t)atoi(argv[1]));

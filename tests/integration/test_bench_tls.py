@@ -2,12 +2,13 @@
 bench/tlsload.c, bench/tls): the load generator completes its handshakes
 against the bare OpenSSL server and against flypaper's TLS front (whose
 database then holds every session with its tls_version), fails them
-against a plain listener, holds handshaken sessions idle, and bench/tls
---quick prints its figures. Nothing about speed is asserted."""
+against a plain listener, holds handshaken sessions idle (the bare server
+too, in its hold mode), and bench/tls --quick prints its figures. Nothing about speed is asserted."""
 import os
 import re
 import signal
 import subprocess
+import time
 
 from conftest import ROOT, query
 
@@ -53,6 +54,20 @@ def test_tlsload_against_the_bare_server(tmp_path):
         ref.send_signal(signal.SIGTERM)
         out = ref.communicate(timeout=30)[0]
     assert "handshakes=60 failed=0" in out, out
+    # hold mode keeps the handshaken sessions open until the server exits
+    ref = subprocess.Popen([os.path.join(BENCH, "reftls"), "0", cert, key, "2", "0", "hold"],
+                           stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(ref.stdout.readline().split("=")[1])
+        hold = subprocess.Popen([os.path.join(BENCH, "tlsload"), "hold", "127.0.0.1",
+                                 str(port), "5", "60"], stdout=subprocess.PIPE, text=True)
+        assert hold.stdout.readline() == "open=5\n"
+        time.sleep(1)                 # the server's side of the last handshake
+    finally:
+        ref.send_signal(signal.SIGTERM)
+        out = ref.communicate(timeout=30)[0]
+    assert hold.wait(30) == 0 and hold.stdout.read() == "held=0\n"
+    assert "handshakes=5 failed=0" in out, out
     # a bad argument is refused, and a host off loopback too
     r = subprocess.run([os.path.join(BENCH, "tlsload"), "run", "192.0.2.1", "1", "1", "1", "1"],
                        capture_output=True, text=True, timeout=30)
@@ -97,3 +112,4 @@ def test_bench_tls_quick_prints_its_figures():
     assert re.search(r"flypaper --tls, handshaken +200 open \(\d+ established\)  RSS \d+ -> \d+ KiB +-?\d+ bytes "
                      r"per session", out), out
     assert "200 held sessions recorded as 'shutdown' with their tls_version" in out, out
+    assert re.search(r"bare OpenSSL, handshaken +200 open \(\d+ established\)  RSS", out), out
