@@ -106,7 +106,7 @@ def test_bench_tls_quick_prints_its_figures():
     out = r.stdout
     for version in ("TLS 1.3", "TLS 1.2"):
         block = out.split(f"   {version}:\n", 1)[1]
-        assert re.match(r"     bare OpenSSL \(32 threads\) +\d+ hps  ratio  1.00", block), out
+        assert re.match(r"     bare OpenSSL \(\d+ threads\) +\d+ hps  ratio  1.00", block), out
         assert re.search(r"\n     flypaper --tls \(\d+ workers\) +\d+ hps  ratio +\d+\.\d\d", block)
     assert "verified: 1000 flypaper sessions, each with its tls_version" in out, out
     assert re.search(r"flypaper --tls, handshaken +200 open \(\d+ established\)  RSS \d+ -> \d+ KiB +-?\d+ bytes "
