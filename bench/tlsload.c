@@ -9,7 +9,8 @@
  *       closes. Prints "ok=N failed=N seconds=S hps=R version=V cipher=C"
  *       (the last handshake's protocol and cipher).
  *   tlsload hold HOST PORT COUNT SECONDS [OPTIONS]
- *       opens COUNT connections, completes every handshake, prints
+ *       opens COUNT connections (32 handshakes at a time), completes every
+ *       handshake, prints
  *       "open=N" (handshakes done) and holds them, idle, for SECONDS, until
  *       SIGTERM or until the server has closed them all; then "held=N":
  *       how many the server still held.
@@ -38,6 +39,7 @@
 
 #define SOURCES 250
 #define MAX_CONC 65536
+#define HOLD_INFLIGHT 32             /* handshakes at once while hold opens */
 
 enum conn_state { C_FREE, C_CONNECTING, C_HANDSHAKE, C_DRAIN, C_HELD };
 
@@ -249,7 +251,11 @@ int main(int argc, char **argv)
 	long started = 0, ok = 0, fail = 0, active = 0, handshaken = 0;
 	double t0 = now_s(), deadline = t0 + limit;
 	bool announced = false;
-	for (long i = 0; i < conc && started < count; i++) {
+	/* run: conc at a time, each slot taking the next when it ends; hold:
+	 * every slot kept, HOLD_INFLIGHT handshakes at a time, so that the
+	 * server's memory is its idle sessions', not a burst of handshakes' */
+	long first = hold ? HOLD_INFLIGHT : conc;
+	for (long i = 0; i < first && started < count; i++) {
 		started++;
 		if (conn_open(&conns[i], i))
 			active++;
@@ -258,6 +264,13 @@ int main(int argc, char **argv)
 	}
 	/* hold ends early when the server has closed every connection */
 	while (!stop && now_s() < deadline && active > 0) {
+		while (hold && started < count && started - handshaken - fail < HOLD_INFLIGHT) {
+			if (conn_open(&conns[started], started))
+				active++;
+			else
+				fail++;
+			started++;
+		}
 		if (hold && !announced && handshaken + fail >= count) {
 			printf("open=%ld\n", handshaken);
 			fflush(stdout);

@@ -149,7 +149,10 @@ def test_tls_counts_agree_in_every_format(daemons, tmp_path):
     rows = html_table(html, "tls-ja3")
     assert [(r[0].split(" ")[0], r[1]) for r in rows] == [(MD5_A, "4"), (MD5_B, "2")], rows
     assert html_table(html, "tls-sni") == [("example.com", "3"), ("www.example.org", "2")]
-    assert html.count('<rect') >= 5 and 'id="chart-tls-versions"' in html
+    svg = re.search(r'<svg id="chart-tls-versions".*?</svg>', html, re.S).group(0)
+    assert sorted(re.findall(r"<title>([^<]*)</title>", svg)) == [
+        "2026-11-27 SSLv2: 1", "2026-11-27 TLSv1.2: 1", "2026-11-27 TLSv1.3: 4",
+        "2026-11-27 unknown: 1", "2026-11-28 TLSv1.2: 1"], svg
 
 
 def test_tls_hostile_strings_escaped_in_every_format(daemons, tmp_path):
