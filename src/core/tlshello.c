@@ -141,25 +141,9 @@ static enum tlshello_state tlshello_walk_tls(const uint8_t *b, size_t n,
 
 /* An SSLv2-compatible CLIENT-HELLO (2-byte header with the high bit):
  * recognised by its type and version, judged by its three lengths. */
-static enum tlshello_state tlshello_walk_sslv2(const uint8_t *b, size_t n,
-    uint8_t *out, size_t outcap, struct tlshello_walk *w)
+static enum tlshello_state tlshello_judge_sslv2(const uint8_t *b, size_t n,
+    size_t len, struct tlshello_walk *w)
 {
-	size_t len = (size_t)(b[0] & 0x7f) << 8 | (n > 1 ? b[1] : 0);
-
-	if (n < 3)
-		return TLSHELLO_PARTIAL;
-	if (b[2] != TLS_CLIENT_HELLO || (n > 3 && b[3] != 0 && b[3] != 3))
-		return TLSHELLO_NONE;
-	if (n < 5)
-		return TLSHELLO_PARTIAL;
-	unsigned ver = b[3] << 8 | b[4];
-	if (ver != 2 && (ver < 0x0300 || ver > 0x0304))
-		return TLSHELLO_NONE;
-	size_t got = (n < 2 + len ? n : 2 + len) - 2;
-	if (out) {
-		memcpy(out, b + 2, got < outcap ? got : outcap);
-		w->got = got < outcap ? got : outcap;
-	}
 	if (2 + len > TLSHELLO_MAX)
 		return tlshello_decide(w, TLSHELLO_OVERSIZED, 5);
 	if (len < SSLV2_HEAD - 2)
@@ -174,6 +158,34 @@ static enum tlshello_state tlshello_walk_sslv2(const uint8_t *b, size_t n,
 	if (n < 2 + len)
 		return TLSHELLO_PARTIAL;
 	return tlshello_decide(w, TLSHELLO_SSLV2, 2 + len);
+}
+
+/* An SSLv2-compatible CLIENT-HELLO (2-byte header with the high bit):
+ * recognised by its type and version, judged by its three lengths. The
+ * message is copied up to the deciding byte, as the TLS walk does. */
+static enum tlshello_state tlshello_walk_sslv2(const uint8_t *b, size_t n,
+    uint8_t *out, size_t outcap, struct tlshello_walk *w)
+{
+	size_t len = (size_t)(b[0] & 0x7f) << 8 | (n > 1 ? b[1] : 0);
+
+	if (n < 3)
+		return TLSHELLO_PARTIAL;
+	if (b[2] != TLS_CLIENT_HELLO || (n > 3 && b[3] != 0 && b[3] != 3))
+		return TLSHELLO_NONE;
+	if (n < 5)
+		return TLSHELLO_PARTIAL;
+	unsigned ver = b[3] << 8 | b[4];
+	if (ver != 2 && (ver < 0x0300 || ver > 0x0304))
+		return TLSHELLO_NONE;
+	enum tlshello_state st = tlshello_judge_sslv2(b, n, len, w);
+	size_t upto = st == TLSHELLO_PARTIAL ? n : w->end;
+	if (upto > 2 + len)
+		upto = 2 + len;
+	if (out) {
+		w->got = upto - 2 < outcap ? upto - 2 : outcap;
+		memcpy(out, b + 2, w->got);
+	}
+	return st;
 }
 
 static enum tlshello_state tlshello_walk(const uint8_t *b, size_t n,

@@ -273,3 +273,25 @@ def make_schema_6(db):
     con.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
     con.commit()
     con.close()
+
+
+V8_SESSION_COLUMNS = (
+    "tls", "tls_record_ver", "tls_hello_ver", "tls_versions", "tls_ciphers", "tls_extensions",
+    "tls_groups", "tls_point_formats", "tls_sig_algs", "tls_alpn", "tls_sni", "ja3", "ja3_md5",
+    "ja4", "ja4_r", "tls_front", "tls_version", "tls_cipher", "tls_error", "tls_alert",
+    "tls_hello_ms", "tls_done_ms", "tls_raw_in", "tls_raw_out", "tls_hello")
+V8_RUN_COLUMNS = ("tls_handshakes", "tls_failed")
+
+
+def make_schema_7(db):
+    """Turns a current database into a version 7 one with the same rows:
+    schema 8 only added columns (and one index), so dropping them undoes it."""
+    con = sqlite3.connect(db)
+    con.execute("DROP INDEX IF EXISTS sessions_ja3")
+    for column in V8_SESSION_COLUMNS:
+        con.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
+    for column in V8_RUN_COLUMNS:
+        con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
