@@ -896,7 +896,13 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	}
 	r->ident = s->ident;
 	s->ident = NULL;
-	if (s->tls) {
+	if (s->tls && reason != CLOSE_PROXY_ERROR) {
+		/* Still in the handshake at the end: the peer left (FIN, RST),
+		 * or it ran out of time (a timeout, or the daemon stopping). A
+		 * PROXY header that failed leaves no TLS to record. */
+		if (!s->tls_plain && tls_front_handshaking(s->tls))
+			tls_front_abort(s->tls, reason == CLOSE_PEER_FIN ? TLS_ERR_PEER_CLOSED
+			    : reason == CLOSE_PEER_RST ? TLS_ERR_PEER_RESET : TLS_ERR_TIMEOUT);
 		bool done = tls_front_established(s->tls);
 		r->tls_front = tls_front_record(s->tls, s->start_ns);
 		atomic_fetch_add(done ? s->host->tls_handshakes : s->host->tls_failed, 1);

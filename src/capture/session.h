@@ -115,10 +115,11 @@ struct session {
 	struct http_stream http;     /* where the request tracking stands */
 	struct record_request *requests;   /* grown on demand, up to --max-requests */
 	uint32_t nrequests, reqcap, requests_dropped;
-	int fd;                      /* the socket */
+	uint32_t out_queued;         /* bytes waiting in uv_write requests (at most
+	                              * SESSION_OUT_MAX: 32 bits leave room for the
+	                              * TLS front's pointer in the 624-byte chunk) */
 	struct ident_probe *probe;   /* the probe in flight, or NULL */
 	struct record_ident *ident;  /* the probe's result, once it ended */
-	size_t out_queued;           /* bytes waiting in uv_write requests */
 	uv_write_t *held;            /* before the handle: requests to submit
 	                              * once it opens, newest first, chained
 	                              * through req->data (counted in out_queued) */
@@ -126,9 +127,11 @@ struct session {
 	struct session_proxy *proxy; /* on a proxy listener: the header and the
 	                              * transport addresses (session.c); else NULL */
 	struct tls_front *tls;       /* on a TLS listener: its front (tls_front.h); else NULL */
-	/* Bit-fields: with the fields above, an idle session (616 bytes)
+	/* Bit-fields: with the fields above, an idle session (616 bytes, the TLS
+	 * front's pointer included)
 	 * fits glibc's 624-byte chunk; the unit tests hold it to 632, the
 	 * 640-byte chunk it once had (DESIGN, "Memory"). */
+	int fd;                      /* the socket */
 	enum session_state state : 8;
 	enum close_reason pending_reason : 8;  /* valid when close_pending */
 	bool close_pending : 1;      /* close at the end of this event */

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +22,11 @@
 #define TLS_FRONT_FILE_MAX (1024 * 1024)  /* a PEM file read: certificate, chain, key */
 #define TLS_FRONT_HELLO_MIN 512      /* the kept hello's first allocation */
 #define TLS_FRONT_DAYS 3650          /* the self-signed certificate's life, like Debian's snakeoil */
-/* What one session's front holds, struct included, measured (README,
- * DESIGN "TLS front"): an SSL object and its BIOs between reads (buffers
- * released), so the --max-buffered budget can count it. */
-#define TLS_FRONT_COST (8 * 1024)
+/* What one idle session's front holds, measured as the RSS delta of 400
+ * idle TLS 1.3 sessions (16.9 KB each, bench/tls-idle-memory): the SSL
+ * object, its key schedule and ciphers, its empty BIOs; charged to the
+ * --max-buffered budget while the session lives. */
+#define TLS_FRONT_COST (16 * 1024)
 
 /* TLS 1.3's suites, CCM ones too: whatever a scanner offers. */
 #define TLS_FRONT_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
@@ -196,12 +198,48 @@ static BIO *tls_front_read_fd(int fd, const char *name, char *err, size_t errlen
 	return b;
 }
 
-/* Reads PEM at path (root's read: the admin named it) into a BIO. */
+/* Whether only root can have put the file at path (links resolved, as
+ * /etc/letsencrypt's are) there: root's file, not writable by group or
+ * others, in root's folders, each writable by no one else unless sticky
+ * (/tmp: no one else can rename root's entries). Returns 0, or -1 with the
+ * file or folder named in err. */
+static int tls_front_roots(const char *path, char *err, size_t errlen)
+{
+	char real[PATH_MAX], *slash;
+	struct stat st;
+	bool file = true;
+
+	if (!realpath(path, real))
+		return snprintf(err, errlen, "tls: %s: cannot read: %s", path,
+		    strerror(errno)), -1;
+	for (;;) {
+		const char *at = real[0] ? real : "/";
+		if (stat(at, &st) < 0)
+			return snprintf(err, errlen, "tls: %s: %s", at, strerror(errno)), -1;
+		if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    (file || !(st.st_mode & S_ISVTX))))
+			return snprintf(err, errlen, "tls: %s: not root's, or writable by "
+			    "others: as root, certificates and keys are read only from "
+			    "root's own files and folders (%s)", at, path), -1;
+		if (!(slash = strrchr(real, '/')) || real[0] == '\0')
+			return 0;
+		*slash = '\0';
+		file = false;
+	}
+}
+
+/* Reads PEM at path into a BIO. As root, only from what only root can
+ * have put there (tls_front_roots): the service user must not be able to
+ * swap in another file for root to read and serve, another site's key. */
 static BIO *tls_front_read_file(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	struct stat st;
 	BIO *b;
+	int fd;
+
+	if (geteuid() == 0 && tls_front_roots(path, err, errlen) < 0)
+		return NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0)
 		return snprintf(err, errlen, "tls: %s: cannot read: %s", path,
@@ -533,6 +571,28 @@ static void tls_front_keep(struct tls_front *t, const char *data, size_t n)
 		t->hello_kept = true;
 }
 
+/* A memory BIO keeps the buffer it grew to, empty or not: one drained
+ * is swapped for a new one, which holds nothing until written (an idle
+ * session keeps no handshake-sized buffers: DESIGN.md, "TLS front"). */
+static void tls_front_shrink(struct tls_front *t, bool wbio)
+{
+	BIO *old = wbio ? t->wbio : t->rbio, *fresh;
+	BUF_MEM *bm = NULL;
+
+	if (BIO_get_mem_ptr(old, &bm) <= 0 || !bm || bm->max == 0 || bm->length)
+		return;
+	if (!(fresh = BIO_new(BIO_s_mem())))
+		return;              /* keep the old one: it works */
+	if (wbio) {
+		SSL_set0_wbio(t->ssl, fresh);
+		t->wbio = fresh;
+	} else {
+		BIO_set_mem_eof_return(fresh, -1);
+		SSL_set0_rbio(t->ssl, fresh);
+		t->rbio = fresh;
+	}
+}
+
 /* The handshake failed: the peer's alert, or ours. */
 static enum tls_front_status tls_front_failed(struct tls_front *t)
 {
@@ -581,8 +641,10 @@ enum tls_front_status tls_front_feed(struct tls_front *t, const char *data, size
 		t->cipher = SSL_CIPHER_get_name(SSL_get_current_cipher(t->ssl));
 		return TLS_FRONT_READY;
 	}
-	if (SSL_get_error(t->ssl, rc) == SSL_ERROR_WANT_READ)
+	if (SSL_get_error(t->ssl, rc) == SSL_ERROR_WANT_READ) {
+		tls_front_shrink(t, false);
 		return TLS_FRONT_MORE;
+	}
 	return tls_front_failed(t);
 }
 
@@ -598,8 +660,10 @@ long tls_front_read(struct tls_front *t, char *buf, size_t cap)
 		return n;
 	e = SSL_get_error(t->ssl, n);
 	ERR_clear_error();
-	if (e == SSL_ERROR_WANT_READ)
+	if (e == SSL_ERROR_WANT_READ) {
+		tls_front_shrink(t, false);
 		return 0;
+	}
 	return e == SSL_ERROR_ZERO_RETURN ? -1 : -2;
 }
 
@@ -621,7 +685,10 @@ size_t tls_front_output(struct tls_front *t, char *buf, size_t cap)
 {
 	int n = BIO_read(t->wbio, buf, cap > INT32_MAX ? INT32_MAX : (int)cap);
 
-	return n > 0 ? (size_t)n : 0;
+	if (n > 0)
+		return (size_t)n;
+	tls_front_shrink(t, true);
+	return 0;
 }
 
 bool tls_front_established(const struct tls_front *t)

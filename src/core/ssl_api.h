@@ -11,6 +11,7 @@
 #define FLYPAPER_SSL_API_H
 
 #include <openssl/bio.h>
+#include <openssl/buffer.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -41,6 +42,8 @@
 	X(SSL_CTX_set_client_hello_cb) \
 	X(TLS_method) \
 	X(SSL_set_connect_state) \
+	X(SSL_set0_rbio) \
+	X(SSL_set0_wbio) \
 	X(SSL_new) \
 	X(SSL_free) \
 	X(SSL_set_bio) \
@@ -135,6 +138,8 @@ bool ssl_api_loaded(void);
 #define SSL_CTX_set_client_hello_cb (ssl_api.SSL_CTX_set_client_hello_cb)
 #define TLS_method (ssl_api.TLS_method)
 #define SSL_set_connect_state (ssl_api.SSL_set_connect_state)
+#define SSL_set0_rbio (ssl_api.SSL_set0_rbio)
+#define SSL_set0_wbio (ssl_api.SSL_set0_wbio)
 #define SSL_new (ssl_api.SSL_new)
 #define SSL_free (ssl_api.SSL_free)
 #define SSL_set_bio (ssl_api.SSL_set_bio)

@@ -79,6 +79,8 @@ def test_curl_gets_the_personality_over_each_version(daemons, tls_max, want):
     assert 0 < row["bytes_out"] < row["tls_raw_out"], row
     assert 0 <= row["tls_hello_ms"] <= row["tls_done_ms"], row
     assert row["tls_hello"] and row["tls_hello"][0] == 0x16, row
+    # the writer parsed the kept hello (tlshello.c): JA3/JA4 of a TLS front session
+    assert row["tls"] == "hello" and row["ja3_md5"] and row["ja4"], row
     assert d.stop() == 0
     assert query(d.db, "SELECT tls_handshakes, tls_failed FROM runs") == [(1, 0)]
 
@@ -100,6 +102,7 @@ def test_openssl_s_client_with_and_without_sni_and_alpn(daemons, sni, alpn):
     else:
         assert "No ALPN negotiated" in out, out
     row = one_session(d)
+    assert row["tls_sni"] == sni and row["tls_alpn"] == alpn, row
     assert row["tls_version"] and row["tls_error"] is None, row
     assert requests_of(d, row["session"]) == [("GET", "/s_client")]
 
@@ -309,3 +312,82 @@ def test_libssl_mapped_only_with_a_tls_listener(daemons, tmp_path):
     tls = daemons(args=("--rules", "none", "--tls"), db=str(tmp_path / "t.db"))
     maps = mapped(tls.proc.pid)
     assert "libssl" in maps and "libcrypto" in maps, maps
+
+
+def test_proxy_header_then_tls(daemons):
+    d = daemons(args=("--tls", "--proxy-protocol", "--proxy-from", "127.0.0.1/32", *IIS))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = connect(d.port)
+    raw.sendall(b"PROXY TCP4 198.51.100.7 127.0.0.1 4242 443\r\n")
+    with ctx.wrap_socket(raw, server_hostname="h") as s:
+        s.sendall(b"GET /behind HTTP/1.0\r\n\r\n")
+        got = read_until_close(s)
+    assert b"Microsoft-IIS/5.0" in got
+    row = one_session(d)
+    assert row["src_ip"] == "198.51.100.7" and row["proxy"] == "v1", row
+    assert row["tls_version"] and row["tls_error"] is None, row
+    assert requests_of(d, row["session"]) == [("GET", "/behind")]
+
+
+def test_a_tls_session_over_the_memory_budget_is_refused(daemons):
+    # 16 KiB of the budget per TLS session: 20k holds one, not two
+    d = tls_daemon(daemons, "--max-buffered", "20k", "--idle-timeout", "5s")
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    first = ctx.wrap_socket(connect(d.port), server_hostname="h")
+    second = connect(d.port)
+    assert read_until_close(second) == b""
+    second.close()
+    row = one_session(d)
+    assert row["close_reason"] == "capacity" and row["limit_hit"] == "max_buffered", row
+    first.close()
+
+
+def test_tls_in_the_chroot_fallback(daemons, service_user):
+    # a kernel without Landlock: chroot into the database's folder, where
+    # the self-signed certificate was made just before
+    from test_chroot import chrooted, env_without_landlock
+    pw, state = service_user
+    env = env_without_landlock()
+    d = daemons(db=str(state / "fp.db"), args=("--tls", "--user", pw.pw_name, *IIS), env=env)
+    was_chrooted = chrooted(d, state)
+    r = curl(d.port, "-k", path="/jail")
+    assert r.returncode == 0 and "Microsoft-IIS/5.0" in r.stdout, r.stderr
+    row = one_session(d)
+    assert row["tls_version"] and requests_of(d, row["session"]) == [("GET", "/jail")]
+    assert was_chrooted or "sanitizer build" in d.text()
+
+
+def test_a_key_the_service_user_could_swap_is_refused(service_user, tmp_path):
+    pw, state = service_user
+    crt, key = make_cert(tmp_path, "swap")
+    mine = state / "k.pem"                       # root's file, the user's folder
+    mine.write_bytes(key.read_bytes())
+    r = serve(["--db", str(tmp_path / "f.db"), "--rules", "none", "--tls",
+               "--tls-cert", str(crt), "--tls-key", str(mine)])
+    assert r.returncode == 2, r.stderr
+    assert "not root's, or writable by others" in r.stderr and str(state) in r.stderr, r.stderr
+
+
+def test_a_failed_proxy_header_on_a_tls_listener_records_no_tls(daemons):
+    d = daemons(args=("--tls", "--proxy-protocol", "--proxy-from", "127.0.0.1/32", *IIS))
+    s = connect(d.port)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")          # no header at all
+    read_until_close(s)
+    s.close()
+    row = one_session(d)
+    assert row["proxy_error"] == "missing" and row["tls_front"] is None, row
+
+
+def test_stopping_mid_handshake_is_a_timeout(daemons):
+    d = tls_daemon(daemons)
+    s = connect(d.port)
+    s.sendall(client_hello()[:20])               # part of a hello
+    d.stop()
+    s.close()
+    rows = d.sessions()
+    assert len(rows) == 1 and rows[0]["tls_error"] == "timeout", rows
+    assert rows[0]["close_reason"] == "shutdown", rows
