@@ -1,7 +1,7 @@
 /* fuzz_report_tls.c - libFuzzer target for the report's TLS section
  * (report_tls.c), which reads stored strings a hostile database chose: each
  * input line is one session, its fields split on '|' (state, versions, SNI,
- * JA3, JA3 md5, JA4, the front's version, error and alert, start), its
+ * JA3 (unused: a JA3 row's note is set apart), JA3 md5, JA4, the front's version, error and alert, start), its
  * first byte the front flag, class, family and legacy version. Every shown
  * string must come out printable ASCII within its field, and the counts
  * must add up. */
@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 		}
 		struct report_tls_in in = {.state = f[0], .versions = f[1], .sni = f[2],
-		    .ja3 = f[3], .ja3_md5 = f[4], .ja4 = f[5], .version = f[6], .error = f[7],
+		    .ja3_md5 = f[4], .ja4 = f[5], .version = f[6], .error = f[7],
 		    .alert = f[8], .ts = f[9], .front = flags & 1, .cls = (flags >> 1) % 8,
 		    .family = (flags >> 4) * 4, .hello_ver = (flags & 0x80) ? -1 : flags * 257,
 		    .source = (flags & 0x40) ? source++ : source};
@@ -73,6 +73,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    (i && r->sessions > top->rows[i - 1].sessions))
 				__builtin_trap();
 			shown += r->sessions;
+			struct report_tls_row copy = *r;
+			report_tls_set_note(&copy, r->raw, r->raw_len);   /* hostile bytes as a note */
+			if (!printable(copy.note, sizeof(copy.note)))
+				__builtin_trap();
 		}
 		if (shown > t.sessions || top->n > REPORT_TLS_SHOWN)
 			__builtin_trap();

@@ -253,26 +253,48 @@ static struct report_tls_bytes report_bytes(sqlite3_stmt *q, int i)
 	return (struct report_tls_bytes){p ? p : "", len};
 }
 
-/* Counts a session's TLS columns (19 tls .. 29 tls_alert) under class c
+/* Counts a session's TLS columns (19 tls .. 28 tls_alert) under class c
  * and family f. */
 static void report_count_tls(struct report_tls_acc *tls, sqlite3_stmt *q, enum report_class c,
     int f, long source, const unsigned char *ts, size_t ts_len)
 {
 	struct report_tls_in in = {
 		.state = report_bytes(q, 19), .versions = report_bytes(q, 21),
-		.sni = report_bytes(q, 22), .ja3 = report_bytes(q, 23),
-		.ja3_md5 = report_bytes(q, 24), .ja4 = report_bytes(q, 25),
-		.version = report_bytes(q, 27), .error = report_bytes(q, 28),
-		.alert = report_bytes(q, 29),
+		.sni = report_bytes(q, 22), .ja3_md5 = report_bytes(q, 23),
+		.ja4 = report_bytes(q, 24), .version = report_bytes(q, 26),
+		.error = report_bytes(q, 27), .alert = report_bytes(q, 28),
 		.hello_ver = sqlite3_column_type(q, 20) == SQLITE_INTEGER
 		    ? sqlite3_column_int64(q, 20) : -1,
-		.front = sqlite3_column_type(q, 26) == SQLITE_INTEGER &&
-		    sqlite3_column_int64(q, 26) == 1,
+		.front = sqlite3_column_type(q, 25) == SQLITE_INTEGER &&
+		    sqlite3_column_int64(q, 25) == 1,
 		.ts = {ts, ts ? ts_len : 0}, .cls = c, .family = f, .source = source,
 	};
 
 	if (in.state.p || in.front)
 		report_tls_add(tls, &in);
+}
+
+/* The JA3 string of each top JA3 row, by its md5 from the view "tls_ja3"
+ * (report.c), read after the pass: carried through the pass's sort, every
+ * session's JA3 string (hundreds of bytes) would cost more than the rest
+ * of its row. Without the view or a match the row has no note. */
+static void report_tls_notes(struct report_model *m, sqlite3 *db)
+{
+	struct report_tls_top *top = &m->tls.top[RTLS_T_JA3];
+	sqlite3_stmt *q;
+
+	if (!top->n || sqlite3_prepare_v2(db, "SELECT ja3 FROM tls_ja3 WHERE ja3_md5 = ?1 "
+	        "AND ja3 IS NOT NULL LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+		return;
+	for (int i = 0; i < top->n; i++) {
+		struct report_tls_row *r = &top->rows[i];
+		sqlite3_bind_text(q, 1, (const char *)r->raw, (int)r->raw_len, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			report_tls_set_note(r, sqlite3_column_blob(q, 0),
+			    (size_t)sqlite3_column_bytes(q, 0));
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
 }
 
 /* The pass over the sessions: counts, bursts, classes, families, hours. */
@@ -285,7 +307,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
 	    "  payload_sha256 IS NOT NULL, shape, session, "
 	    "  class_state IN ('pending', 'shed', 'skipped'), tags, tags_missing, os, syn_state, "
-	    "  handshakes, tls, tls_hello_ver, tls_versions, tls_sni, ja3, ja3_md5, ja4, "
+	    "  handshakes, tls, tls_hello_ver, tls_versions, tls_sni, ja3_md5, ja4, "
 	    "  tls_front, tls_version, tls_error, tls_alert "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 
@@ -437,6 +459,7 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 	}
 	qsort(m->hours, m->nhours, sizeof(m->hours[0]), report_hour_cmp);
 	qsort(m->top, (size_t)m->ntop, sizeof(m->top[0]), report_source_cmp);
+	report_tls_notes(m, db);
 	m->npaths = report_top_requests(db, "target", m->paths);
 	m->nuser_agents = report_top_requests(db, "user_agent", m->user_agents);
 	return SQLITE_OK;

@@ -21,9 +21,6 @@
 struct report_tls_group {
 	unsigned char key[REPORT_TLS_KEY_LEN];   /* the value as stored, maybe cut */
 	uint8_t key_len;
-	unsigned char note[REPORT_TLS_NOTE_LEN]; /* the first JA3 string met */
-	uint8_t note_len;
-	bool note_cut;
 	long sessions, sources;
 	long last_source;            /* the pass's source that last counted here */
 	long by_class[REPORT_TLS_CLASSES];
@@ -228,7 +225,7 @@ static struct report_tls_group *report_tls_find(struct report_tls_values *t,
 
 /* Counts one session's value in table t (none: counted as without). */
 static void report_tls_count(struct report_tls_values *t, struct report_tls_bytes v,
-    struct report_tls_bytes note, const struct report_tls_in *in)
+    const struct report_tls_in *in)
 {
 	if (!v.p || v.len == 0) {
 		t->without++;
@@ -240,12 +237,7 @@ static void report_tls_count(struct report_tls_values *t, struct report_tls_byte
 		t->over++;
 		return;
 	}
-	if (g->sessions++ == 0 && note.p) {
-		g->note_len = (uint8_t)(note.len < REPORT_TLS_NOTE_LEN ? note.len
-		    : REPORT_TLS_NOTE_LEN);
-		g->note_cut = note.len > REPORT_TLS_NOTE_LEN;
-		memcpy(g->note, note.p, g->note_len);
-	}
+	g->sessions++;
 	if (g->last_source != in->source) {
 		g->last_source = in->source;
 		g->sources++;
@@ -304,14 +296,13 @@ void report_tls_add(struct report_tls_acc *a, const struct report_tls_in *in)
 		else
 			a->days_over++;
 	}
-	static const struct report_tls_bytes none;
 	if (in->state.p) {           /* fingerprints and SNI where a hello was read */
-		report_tls_count(&a->t[RTLS_T_JA3], in->ja3_md5, in->ja3, in);
-		report_tls_count(&a->t[RTLS_T_JA4], in->ja4, none, in);
-		report_tls_count(&a->t[RTLS_T_SNI], in->sni, none, in);
+		report_tls_count(&a->t[RTLS_T_JA3], in->ja3_md5, in);
+		report_tls_count(&a->t[RTLS_T_JA4], in->ja4, in);
+		report_tls_count(&a->t[RTLS_T_SNI], in->sni, in);
 	}
 	if (in->alert.p)
-		report_tls_count(&a->t[RTLS_T_ALERT], in->alert, none, in);
+		report_tls_count(&a->t[RTLS_T_ALERT], in->alert, in);
 }
 
 /* Most sessions first; then by the stored value. */
@@ -364,8 +355,8 @@ static void report_tls_top(struct report_tls_values *t, struct report_tls_top *t
 		const struct report_tls_group *g = &t->groups[i];
 		struct report_tls_row *r = &top->rows[top->n++];
 		text_display_into(g->key, g->key_len, r->key, sizeof(r->key));
-		text_display_into(g->note, g->note_len, r->note, sizeof(r->note));
-		r->note_cut = g->note_cut;
+		memcpy(r->raw, g->key, g->key_len);
+		r->raw_len = g->key_len;
 		r->sessions = g->sessions;
 		r->sources = g->sources;
 		memcpy(r->by_class, g->by_class, sizeof(r->by_class));
@@ -401,6 +392,14 @@ int report_tls_finish(struct report_tls_acc *a, struct report_tls *out)
 		qsort(out->days, out->ndays, sizeof(*out->days), report_tls_day_cmp);
 	free(a);
 	return rc;
+}
+
+void report_tls_set_note(struct report_tls_row *r, const void *note, size_t len)
+{
+	size_t n = len < REPORT_TLS_NOTE_LEN ? len : REPORT_TLS_NOTE_LEN;
+
+	text_display_into(note ? note : "", note ? n : 0, r->note, sizeof(r->note));
+	r->note_cut = note && len > REPORT_TLS_NOTE_LEN;
 }
 
 void report_tls_free(struct report_tls *t)

@@ -53,7 +53,7 @@ struct report_tls_bytes {
 
 /* One session's stored TLS columns, as the pass reads them. */
 struct report_tls_in {
-	struct report_tls_bytes state, versions, sni, ja3, ja3_md5, ja4;
+	struct report_tls_bytes state, versions, sni, ja3_md5, ja4;
 	struct report_tls_bytes version, error, alert;   /* the front's */
 	long long hello_ver;         /* legacy_version; < 0: NULL */
 	int front;                   /* tls_front: 1 on a TLS listener */
@@ -67,7 +67,10 @@ struct report_tls_in {
 /* One value of a top table. */
 struct report_tls_row {
 	char key[REPORT_TLS_KEY_LEN * 4 + 1];    /* as stored, escaped */
-	char note[REPORT_TLS_NOTE_LEN * 4 + 1];  /* JA3: its string, cut, escaped */
+	unsigned char raw[REPORT_TLS_KEY_LEN];   /* the value as stored, maybe cut */
+	size_t raw_len;
+	char note[REPORT_TLS_NOTE_LEN * 4 + 1];  /* JA3: its string, cut, escaped
+	                                          * (report_tls_set_note; "" none) */
 	int note_cut;                /* the note is longer than shown */
 	long sessions, sources;
 	long by_class[REPORT_TLS_CLASSES];
@@ -119,6 +122,11 @@ void report_tls_add(struct report_tls_acc *a, const struct report_tls_in *in);
  * or -1 when the days could not be allocated (out->days NULL, the rest
  * filled). Release out with report_tls_free. */
 int report_tls_finish(struct report_tls_acc *a, struct report_tls *out);
+
+/* Sets a row's note from stored bytes (NULL: none): the JA3 string of a
+ * JA3 row, looked up by its md5 after the pass, so that the pass's sort
+ * does not carry every session's JA3 string. Cut and escaped. */
+void report_tls_set_note(struct report_tls_row *r, const void *note, size_t len);
 
 /* Releases what report_tls_finish allocated. */
 void report_tls_free(struct report_tls *t);

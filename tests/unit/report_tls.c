@@ -73,7 +73,7 @@ static void rl_add(struct report_tls_acc *a, const char *state, const char *ja3_
     const char *sni, const char *error, int front, const char *ts, long source)
 {
 	struct report_tls_in in = {.state = rl_s(state), .ja3_md5 = rl_s(ja3_md5),
-	    .ja3 = rl_s("771,1-2-3"), .sni = rl_s(sni), .error = rl_s(error), .front = front,
+	    .sni = rl_s(sni), .error = rl_s(error), .front = front,
 	    .ts = rl_s(ts), .cls = 1, .family = 2, .source = source};
 	report_tls_add(a, &in);
 }
@@ -105,8 +105,21 @@ static void rl_counts(void)
 	    ja3->distinct, ja3->without);
 	CHECK(ja3->rows[0].sessions == 3 && ja3->rows[0].sources == 2 &&
 	    ja3->rows[0].by_class[1] == 3 && ja3->rows[0].nfamilies == 1 &&
-	    ja3->rows[0].families[0] == 2 && !strcmp(ja3->rows[0].note, "771,1-2-3"),
+	    ja3->rows[0].families[0] == 2 && ja3->rows[0].raw_len == 2 &&
+	    !memcmp(ja3->rows[0].raw, "m1", 2) && !ja3->rows[0].note[0],
 	    "%ld %ld %s", ja3->rows[0].sessions, ja3->rows[0].sources, ja3->rows[0].note);
+	/* the note: a JA3 string cut to REPORT_TLS_NOTE_LEN bytes and escaped */
+	struct report_tls_row row;
+
+	memset(&row, 0, sizeof(row));
+	char longer[REPORT_TLS_NOTE_LEN + 10];
+	memset(longer, '7', sizeof(longer));
+	report_tls_set_note(&row, "771,\x1b[2J", 8);
+	CHECK(!strcmp(row.note, "771,\\x1b[2J") && !row.note_cut, "%s", row.note);
+	report_tls_set_note(&row, longer, sizeof(longer));
+	CHECK(strlen(row.note) == REPORT_TLS_NOTE_LEN && row.note_cut, "%zu", strlen(row.note));
+	report_tls_set_note(&row, NULL, 0);
+	CHECK(!row.note[0] && !row.note_cut, "%s", row.note);
 	const struct report_tls_top *sni = &t.top[RTLS_T_SNI];
 	CHECK(sni->n == 2 && !strcmp(sni->rows[0].key, "a.example") &&
 	    !strcmp(sni->rows[1].key, "\\x1b[2J<b>"), "%s", sni->rows[1].key);
