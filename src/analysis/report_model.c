@@ -253,20 +253,25 @@ static struct report_tls_bytes report_bytes(sqlite3_stmt *q, int i)
 	return (struct report_tls_bytes){p ? p : "", len};
 }
 
-/* Counts a session's TLS columns (19 tls .. 28 tls_alert) under class c
- * and family f. */
+/* Where the pass's TLS columns start (tls, then tls_hello_ver,
+ * tls_versions, tls_sni, ja3_md5, ja4, tls_front, tls_version, tls_error,
+ * tls_alert): the last ten of report_sessions' query. */
+#define REPORT_COL_TLS 19
+
+/* Counts a session's TLS columns under class c and family f. */
 static void report_count_tls(struct report_tls_acc *tls, sqlite3_stmt *q, enum report_class c,
     int f, long source, const unsigned char *ts, size_t ts_len)
 {
+	const int b = REPORT_COL_TLS;
 	struct report_tls_in in = {
-		.state = report_bytes(q, 19), .versions = report_bytes(q, 21),
-		.sni = report_bytes(q, 22), .ja3_md5 = report_bytes(q, 23),
-		.ja4 = report_bytes(q, 24), .version = report_bytes(q, 26),
-		.error = report_bytes(q, 27), .alert = report_bytes(q, 28),
-		.hello_ver = sqlite3_column_type(q, 20) == SQLITE_INTEGER
-		    ? sqlite3_column_int64(q, 20) : -1,
-		.front = sqlite3_column_type(q, 25) == SQLITE_INTEGER &&
-		    sqlite3_column_int64(q, 25) == 1,
+		.state = report_bytes(q, b), .versions = report_bytes(q, b + 2),
+		.sni = report_bytes(q, b + 3), .ja3_md5 = report_bytes(q, b + 4),
+		.ja4 = report_bytes(q, b + 5), .version = report_bytes(q, b + 7),
+		.error = report_bytes(q, b + 8), .alert = report_bytes(q, b + 9),
+		.hello_ver = sqlite3_column_type(q, b + 1) == SQLITE_INTEGER
+		    ? sqlite3_column_int64(q, b + 1) : -1,
+		.front = sqlite3_column_type(q, b + 6) == SQLITE_INTEGER &&
+		    sqlite3_column_int64(q, b + 6) == 1,
 		.ts = {ts, ts ? ts_len : 0}, .cls = c, .family = f, .source = source,
 	};
 
@@ -307,7 +312,9 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
 	    "  payload_sha256 IS NOT NULL, shape, session, "
 	    "  class_state IN ('pending', 'shed', 'skipped'), tags, tags_missing, os, syn_state, "
-	    "  handshakes, tls, tls_hello_ver, tls_versions, tls_sni, ja3_md5, ja4, "
+	    "  handshakes, "
+	    /* REPORT_COL_TLS */
+	    "  tls, tls_hello_ver, tls_versions, tls_sni, ja3_md5, ja4, "
 	    "  tls_front, tls_version, tls_error, tls_alert "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 
