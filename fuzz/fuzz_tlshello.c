@@ -4,7 +4,8 @@
  * message framed in whole records and in records of 1 + data[0] % 64
  * bytes, which must give the same facts. On every stream, extent and
  * parse agree: the same state (parse may find an OK hello malformed
- * inside), an end that is final (the stream cut there gives the same
+ * inside; it gives no hello for a prefix too short to be sure of), an
+ * end that is final (the stream cut there gives the same
  * answer, one byte shorter is partial), the same facts from the stream
  * cut at the end, and only printable ASCII in every text. */
 #include <stdbool.h>
@@ -54,8 +55,10 @@ static void check_stream(const uint8_t *b, size_t n)
 
 	if ((h == NULL) != (ps == TLSHELLO_NONE))
 		__builtin_trap();
+	/* a prefix too short to say is partial to the extent, no TLS to parse */
+	bool unsure = st == TLSHELLO_PARTIAL && n < (n && b[0] == 0x16 ? 3u : 5u);
 	if (st == TLSHELLO_OK ? ps != TLSHELLO_OK && ps != TLSHELLO_MALFORMED
-	    : st != ps && !(n == 0 && st == TLSHELLO_PARTIAL && !h))
+	    : st != ps && !(unsure && !h))
 		__builtin_trap();
 	if (st != TLSHELLO_NONE && st != TLSHELLO_PARTIAL) {
 		if (end == 0 || end > n || end > TLSHELLO_MAX)

@@ -480,13 +480,28 @@ static void tlshello_put(struct tlshello_buf *b, const char *s, size_t n)
 	b->s[b->len] = '\0';
 }
 
-static void tlshello_putf(struct tlshello_buf *b, const char *fmt, unsigned v,
-    unsigned width)
+/* v in hex with width digits (hex) or in decimal (width 0): by hand,
+ * since snprintf per value made the lists cost several times the parse. */
+static void tlshello_putv(struct tlshello_buf *b, unsigned v, unsigned width)
 {
-	char tmp[16];
-	int n = snprintf(tmp, sizeof(tmp), fmt, (int)width, v);
+	static const char hex[] = "0123456789abcdef";
+	char tmp[12];
+	size_t n = 0;
 
-	tlshello_put(b, tmp, (size_t)n);
+	if (width) {
+		for (unsigned i = width; i-- > 0; )
+			tmp[n++] = hex[(v >> (4 * i)) & 15];
+	} else {
+		char rev[12];
+		size_t k = 0;
+		do {
+			rev[k++] = (char)('0' + v % 10);
+			v /= 10;
+		} while (v);
+		while (k)
+			tmp[n++] = rev[--k];
+	}
+	tlshello_put(b, tmp, n);
 }
 
 /* The string built, or NULL (freed) when memory ran out. */
@@ -525,7 +540,7 @@ static char *tlshello_hex_list(const struct tlshello *h, enum tlshello_list l)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			tlshello_put(&b, ",", 1);
-		tlshello_putf(&b, "%0*x", tlshello_item(h, l, i), 2u * h->list[l].width);
+		tlshello_putv(&b, tlshello_item(h, l, i), 2u * h->list[l].width);
 	}
 	return tlshello_done(&b);
 }
@@ -570,7 +585,7 @@ static char *tlshello_ja3(const struct tlshello *h)
 	    L_POINT_FORMATS};
 	struct tlshello_buf b = {0};
 
-	tlshello_putf(&b, "%*u", (unsigned)h->hello_ver, 0);
+	tlshello_putv(&b, (unsigned)h->hello_ver, 0);
 	for (size_t p = 0; p < sizeof(parts) / sizeof(parts[0]); p++) {
 		const char *sep = "";
 		tlshello_put(&b, ",", 1);
@@ -579,7 +594,7 @@ static char *tlshello_ja3(const struct tlshello *h)
 			if (h->list[parts[p]].width == 2 && tlshello_grease(v))
 				continue;
 			tlshello_put(&b, sep, strlen(sep));
-			tlshello_putf(&b, "%*u", v, 0);
+			tlshello_putv(&b, v, 0);
 			sep = "-";
 		}
 	}
@@ -616,7 +631,7 @@ static void tlshello_put_hex16(struct tlshello_buf *b, const uint16_t *v, size_t
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			tlshello_put(b, ",", 1);
-		tlshello_putf(b, "%0*x", v[i], 4);
+		tlshello_putv(b, v[i], 4);
 	}
 }
 
@@ -800,7 +815,11 @@ struct tlshello *tlshello_parse(const uint8_t *b, size_t n)
 	if (!h)
 		return NULL;
 	enum tlshello_state st = tlshello_walk(b, n, h->data, cap, &w);
-	if (st == TLSHELLO_NONE) {
+	/* A prefix too short to say it is a handshake (a record's type and
+	 * version, an SSLv2 header's type and version) is no TLS seen: a
+	 * payload of one byte 0x16, or of two random bytes, is not a hello. */
+	if (st == TLSHELLO_NONE ||
+	    (st == TLSHELLO_PARTIAL && n < (b[0] == TLS_HANDSHAKE ? 3u : 5u))) {
 		free(h);
 		return NULL;
 	}

@@ -57,7 +57,9 @@ struct tlshello;
 enum tlshello_state tlshello_extent(const uint8_t *b, size_t n, size_t *end);
 
 /* Parses the ClientHello at the start of b (n bytes of stream); NULL when
- * the bytes are no TLS handshake at all, or out of memory. One
+ * the bytes are no TLS handshake at all, too few to say (under 3 bytes
+ * of a record, 5 of an SSLv2 header: where tlshello_extent says PARTIAL),
+ * or out of memory. One
  * allocation; tlshello_size counts it. Looks at most at TLSHELLO_MAX
  * bytes. Facts read before a hello broke off (partial, malformed,
  * oversized) are kept; JA3 and JA4 need the whole hello with its lists

@@ -130,15 +130,16 @@ static void writer_match_syn(struct writer *w, struct record *r)
 }
 
 /* Reads r's ClientHello: once, so every sink writes the same facts, and
- * off the loops. From the raw bytes the TLS front kept, else from the
- * payload when its first byte may start a handshake (a TLS record, or an
+ * off the loops. From the raw bytes the TLS front kept, else (no front)
+ * from the payload when its first byte may start a handshake (a TLS record, or an
  * SSLv2 header's high bit); tlshello_parse reads at most TLSHELLO_MAX
  * bytes. */
 static void writer_read_hello(struct record *r)
 {
 	if (r->tls)
 		return;
-	if (r->tls_front && r->tls_front->hello_len)
+	/* behind the front the payload is plaintext: only its raw bytes count */
+	if (r->tls_front)
 		r->tls = tlshello_parse(r->tls_front->hello, r->tls_front->hello_len);
 	else if (r->payload_len && r->payload && (r->payload[0] == 0x16 || r->payload[0] & 0x80))
 		r->tls = tlshello_parse(r->payload, r->payload_len);

@@ -222,6 +222,9 @@ def test_real_clients_ja3_equals_tshark(daemons, tmp_path):
         client_hello([0x002f], []),
         client_hello([0x002f], [ext(21, b"")]),
         client_hello([0x002f], [ext(10, vec16(b"")), ext(11, b"\x00")]))}
+    # the same hello in records of 1 to 50 bytes, and a byte per segment
+    crafted.add(local_port_of(records(GREASE_HELLO, sizes=[1, 1, 1, 1, 3, 50, 1]), d.port))
+    crafted.add(local_port_of(records(GREASE_HELLO), d.port, per_byte=True))
     v2 = {local_port_of(h, d.port) for h in (sslv2_hello(), sslv2_hello(0x0301))}
     pcap = cap.stop()
     time.sleep(1.5)
@@ -336,3 +339,20 @@ def test_broken_hellos_recorded_as_such(daemons, tmp_path):
     for k in ("partial", "sslv2", "oversized"):
         assert events[ports[k]]["tls"] == got[k]["tls"]
     assert events[ports["http"]]["tls"] is None
+
+
+def test_nmap_sslv2_hello(daemons):
+    """nmap's sslv2 script sends a real SSLv2 CLIENT-HELLO (it runs only
+    on a port nmap takes for TLS, hence 443, on an address of our own)."""
+    d = daemons(IDLE, listen=("127.11.0.43:443",))
+    run([tool("nmap"), "-Pn", "-n", "--script", "sslv2", "-p", "443", "127.11.0.43"], timeout=120)
+    d.wait_sessions(1)
+    assert d.stop() == 0
+    rows = hello_rows(d)
+    assert rows and all(r["tls"] == "sslv2" for r in rows), rows
+    r = rows[0]
+    assert r["tls_hello_ver"] == 2 and r["tls_record_ver"] is None
+    specs = r["tls_ciphers"].split(",")
+    assert len(specs) >= 5 and all(len(s) == 6 for s in specs), specs
+    assert "010080" in specs          # SSL_CK_RC4_128_WITH_MD5
+    assert r["ja3"] is None and r["ja4"] is None
