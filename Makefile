@@ -3,7 +3,8 @@
 #   make asan         build build/asan/flypaper with ASan+UBSan
 #   make check        unit and integration tests, then the same under ASan+UBSan
 #   make bench        the statistics benchmark (bench/stats.c), then the one
-#                     against a bare epoll server (bench/run)
+#                     against a bare epoll server (bench/run) and a bare
+#                     OpenSSL server (bench/tls)
 #   make bench-stats  the statistics benchmark alone
 
 CC      ?= cc
@@ -135,6 +136,12 @@ build/bench/stats: bench/stats.c $(call OBJ,plain) $(HDRS)
 bench-stats: build/bench/stats
 	build/bench/stats --experiments $(STATS_BENCH_EXPERIMENTS)
 
+# The TLS benchmark's bare server and client (bench/tls): OpenSSL.
+build/bench/reftls build/bench/tlsload: build/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $< \
+	    $(shell pkg-config --cflags --libs libssl libcrypto) -lpthread
+
 build/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $<
@@ -149,7 +156,7 @@ build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
 
-fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize build/fuzz/fuzz_shape build/fuzz/fuzz_synsig build/fuzz/fuzz_p0fdb build/fuzz/fuzz_proxy build/fuzz/fuzz_halfopen build/fuzz/fuzz_frame build/fuzz/fuzz_tls_front build/fuzz/fuzz_tlshello
+fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize build/fuzz/fuzz_shape build/fuzz/fuzz_synsig build/fuzz/fuzz_p0fdb build/fuzz/fuzz_proxy build/fuzz/fuzz_halfopen build/fuzz/fuzz_frame build/fuzz/fuzz_tlshello build/fuzz/fuzz_report_tls build/fuzz/fuzz_tls_front
 
 # Runs each fuzzer for FUZZ_SECONDS on a copy of its seed corpus.
 fuzz-run: fuzz
@@ -163,9 +170,11 @@ unit: build/unit
 check: all build/unit asan
 	tests/run
 
-bench: all build/bench/refserver build/bench/refinetd build/bench/loadgen build/bench/stats
+bench: all build/bench/refserver build/bench/refinetd build/bench/loadgen build/bench/stats \
+       build/bench/reftls build/bench/tlsload
 	build/bench/stats --experiments $(STATS_BENCH_EXPERIMENTS)
 	bench/run
+	bench/tls
 
 clean:
 	rm -rf build

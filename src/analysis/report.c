@@ -53,6 +53,17 @@ static bool report_has_column(sqlite3 *db, const char *name, const char *column)
 	return has;
 }
 
+/* The TLS columns the report reads (schema 8), and NULLs in their place
+ * for an older database. */
+static const char report_tls_hello_columns[] = "s.tls, s.tls_hello_ver, s.tls_versions, "
+    "s.tls_sni, s.ja3_md5, s.ja4";
+static const char report_tls_hello_none[] = "NULL AS tls, NULL AS tls_hello_ver, "
+    "NULL AS tls_versions, NULL AS tls_sni, NULL AS ja3_md5, NULL AS ja4";
+static const char report_tls_front_columns[] = "s.tls_front, s.tls_version, s.tls_error, "
+    "s.tls_alert";
+static const char report_tls_front_none[] = "NULL AS tls_front, NULL AS tls_version, "
+    "NULL AS tls_error, NULL AS tls_alert";
+
 /* Attaches every database and unions their sessions (with each session's
  * family: the stored one where the schema has it, else the first tag of its
  * first match; how far its classification got, 'done' before the schema
@@ -61,15 +72,20 @@ static bool report_has_column(sqlite3 *db, const char *name, const char *column)
 static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
     const char *until, char *err, size_t errlen)
 {
-	char *sessions = NULL, *requests = NULL, *payloads = NULL;
+	char *sessions = NULL, *requests = NULL, *payloads = NULL, *ja3 = NULL;
 	size_t slen = 0, rlen = 0, plen = 0;
 	FILE *s = open_memstream(&sessions, &slen), *r = open_memstream(&requests, &rlen);
 	FILE *p = open_memstream(&payloads, &plen);
+	size_t jlen = 0;
+	FILE *j = open_memstream(&ja3, &jlen);
+	bool any_tls = false;
 	int rc = 0;
 
 	fputs("CREATE TEMP VIEW sessions AS ", s);
 	fputs("CREATE TEMP VIEW requests AS ", r);
 	fputs("CREATE TEMP VIEW payloads AS ", p);
+	/* the JA3 strings by md5, read for the top rows only (report_model.c) */
+	fputs("CREATE TEMP VIEW tls_ja3 AS ", j);
 	for (int i = 0; i < n; i++) {
 		char name[16], shown[REPORT_ERR_SHOWN];
 		snprintf(name, sizeof(name), "db%d", i);
@@ -97,7 +113,7 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 		bool syn = report_has_column(db, name, "syn_of");
 		fprintf(s, "%s AS class_state, s.payload_sha256, s.requests, %s AS shape, "
 		    "%s AS tags, %d AS tags_missing, %s AS os, %s AS os_class, s.dst_port, "
-		    "%s AS syn_state, %s AS handshakes "
+		    "%s AS syn_state, %s AS handshakes, %s, %s "
 		    "FROM db%d.sessions s WHERE s.start_ts >= '%s' AND s.start_ts < '%s'",
 		    report_has_column(db, name, "class_state") ? "s.class_state" : "'done'",
 		    report_has_column(db, name, "shape") ? "s.shape" : "NULL",
@@ -106,8 +122,17 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 		    syn ? "CASE WHEN s.syn_of = 'peer' THEN s.os_class END" : "NULL",
 		    syn ? "CASE s.syn_of WHEN 'peer' THEN 1 WHEN 'proxy' THEN 2 ELSE 0 END" : "0",
 		    report_has_column(db, name, "handshakes") ? "s.handshakes" : "NULL",
+		    report_has_column(db, name, "tls") ? report_tls_hello_columns
+		    : report_tls_hello_none,
+		    report_has_column(db, name, "tls_front") ? report_tls_front_columns
+		    : report_tls_front_none,
 		    i, since, until);
 		fprintf(p, "%sSELECT sha256, size, data FROM db%d.payloads", i ? " UNION ALL " : "", i);
+		if (report_has_column(db, name, "ja3")) {
+			fprintf(j, "%sSELECT ja3_md5, ja3 FROM db%d.sessions", any_tls ? " UNION ALL " : "",
+			    i);
+			any_tls = true;
+		}
 		if (!*since && !strcmp(until, "9999"))
 			fprintf(r, "%sSELECT target, user_agent FROM db%d.requests",
 			    i ? " UNION ALL " : "", i);
@@ -119,10 +144,14 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 	}
 	fclose(s);
 	fclose(r);
+	if (!any_tls)
+		fputs("SELECT NULL AS ja3_md5, NULL AS ja3 WHERE 0", j);
 	fclose(p);
+	fclose(j);
 	if (rc == 0 && (sqlite3_exec(db, sessions, NULL, NULL, NULL) != SQLITE_OK ||
 	        sqlite3_exec(db, requests, NULL, NULL, NULL) != SQLITE_OK ||
-	        sqlite3_exec(db, payloads, NULL, NULL, NULL) != SQLITE_OK)) {
+	        sqlite3_exec(db, payloads, NULL, NULL, NULL) != SQLITE_OK ||
+	        sqlite3_exec(db, ja3, NULL, NULL, NULL) != SQLITE_OK)) {
 		char shown[REPORT_ERR_SHOWN];
 		snprintf(err, errlen, "%s (a flypaper database of schema 3 or later?)",
 		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
@@ -131,6 +160,7 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 	free(sessions);
 	free(requests);
 	free(payloads);
+	free(ja3);
 	return rc;
 }
 

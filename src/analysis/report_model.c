@@ -17,6 +17,8 @@
 
 _Static_assert(REPORT_TAGS_FAMILIES == REPORT_MAX_FAMILIES,
     "a tag counts every family index of the model");
+_Static_assert(REPORT_TLS_FAMILIES == REPORT_MAX_FAMILIES && REPORT_TLS_CLASSES == CLASS_COUNT,
+    "a TLS row counts every family and class index of the model");
 
 #define REPORT_LATE_MS 2000          /* a first byte after this is "late" */
 #define REPORT_DROP_MS 1000          /* "closed within 1 s" */
@@ -222,8 +224,67 @@ static bool report_model_stats(struct report_model *m)
 	return false;
 }
 
+/* A column as stored bytes (NULL: none). */
+static struct report_tls_bytes report_bytes(sqlite3_stmt *q, int i)
+{
+	if (sqlite3_column_type(q, i) == SQLITE_NULL)
+		return (struct report_tls_bytes){NULL, 0};
+	const void *p = sqlite3_column_blob(q, i);
+	size_t len = (size_t)sqlite3_column_bytes(q, i);
+	return (struct report_tls_bytes){p ? p : "", len};
+}
+
+/* Where the pass's TLS columns start (tls, then tls_hello_ver,
+ * tls_versions, tls_sni, ja3_md5, ja4, tls_front, tls_version, tls_error,
+ * tls_alert): the last ten of report_sessions' query. */
+#define REPORT_COL_TLS 22
+
+/* Counts a session's TLS columns under class c and family f. */
+static void report_count_tls(struct report_tls_acc *tls, sqlite3_stmt *q, enum report_class c,
+    int f, long source, const unsigned char *ts, size_t ts_len)
+{
+	const int b = REPORT_COL_TLS;
+	struct report_tls_in in = {
+		.state = report_bytes(q, b), .versions = report_bytes(q, b + 2),
+		.sni = report_bytes(q, b + 3), .ja3_md5 = report_bytes(q, b + 4),
+		.ja4 = report_bytes(q, b + 5), .version = report_bytes(q, b + 7),
+		.error = report_bytes(q, b + 8), .alert = report_bytes(q, b + 9),
+		.hello_ver = sqlite3_column_type(q, b + 1) == SQLITE_INTEGER
+		    ? sqlite3_column_int64(q, b + 1) : -1,
+		.front = sqlite3_column_type(q, b + 6) == SQLITE_INTEGER &&
+		    sqlite3_column_int64(q, b + 6) == 1,
+		.ts = {ts, ts ? ts_len : 0}, .cls = c, .family = f, .source = source,
+	};
+
+	if (in.state.p || in.front)
+		report_tls_add(tls, &in);
+}
+
+/* The JA3 string of each top JA3 row, by its md5 from the view "tls_ja3"
+ * (report.c), read after the pass: carried through the pass's sort, every
+ * session's JA3 string (hundreds of bytes) would cost more than the rest
+ * of its row. Without the view or a match the row has no note. */
+static void report_tls_notes(struct report_model *m, sqlite3 *db)
+{
+	struct report_tls_top *top = &m->tls.top[RTLS_T_JA3];
+	sqlite3_stmt *q;
+
+	if (!top->n || sqlite3_prepare_v2(db, "SELECT ja3 FROM tls_ja3 WHERE ja3_md5 = ?1 "
+	        "AND ja3 IS NOT NULL LIMIT 1", -1, &q, NULL) != SQLITE_OK)
+		return;
+	for (int i = 0; i < top->n; i++) {
+		struct report_tls_row *r = &top->rows[i];
+		sqlite3_bind_text(q, 1, (const char *)r->raw, (int)r->raw_len, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			report_tls_set_note(r, sqlite3_column_blob(q, 0),
+			    (size_t)sqlite3_column_bytes(q, 0));
+		sqlite3_reset(q);
+	}
+	sqlite3_finalize(q);
+}
+
 /* The pass over the sessions: counts, bursts, classes, families, hours,
- * and the experiment's cohorts. */
+ * TLS, and the experiment's cohorts. */
 static int report_sessions(struct report_model *m, sqlite3 *db)
 {
 	struct report_pass pass, *ps = &pass;
@@ -233,7 +294,10 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
 	    "  payload_sha256 IS NOT NULL, shape, session, "
 	    "  class_state IN ('pending', 'shed', 'skipped'), tags, tags_missing, os, syn_state, "
-	    "  handshakes, coalesce(strategy, '-'), os_class, dst_port "
+	    "  handshakes, coalesce(strategy, '-'), os_class, dst_port, "
+	    /* REPORT_COL_TLS */
+	    "  tls, tls_hello_ver, tls_versions, tls_sni, ja3_md5, ja4, "
+	    "  tls_front, tls_version, tls_error, tls_alert "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 	/* the experiment's cohorts read the same rows (cohorts.h) */
 	static const struct cohorts_cols cols = {
@@ -249,6 +313,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	ps->m = m;
 	struct report_shapes *shapes = report_shapes_new();  /* NULL: no section */
 	struct report_tags *tags = report_tags_new();        /* NULL: no section */
+	struct report_tls_acc *tls = report_tls_new();       /* NULL: no section */
 	long source = 0;
 	if (report_model_stats(m) && !(cohorts = cohorts_begin(m->cohort_by, m->gap_ms, &cols,
 	    &m->experiment)))
@@ -313,6 +378,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		if (sqlite3_column_int(q, 15) && sqlite3_column_int(q, 10))
 			m->untagged++;
 		report_count_os(m, q, c);
+		report_count_tls(tls, q, c, f, source, ts, ts_len);
 		struct report_hour *h = report_hour(m, ts, ts_len);
 		if (h) {
 			h->sessions++;
@@ -327,6 +393,8 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    &m->unshaped);
 	m->ntags = report_tags_finish(tags, m->tags, REPORT_TAGS_SHOWN, &m->tags_distinct,
 	    &m->tagged, &m->tags_over);
+	if (report_tls_finish(tls, &m->tls) < 0 && rc == SQLITE_DONE)
+		rc = SQLITE_NOMEM;
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
@@ -395,6 +463,7 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 	}
 	qsort(m->hours, m->nhours, sizeof(m->hours[0]), report_hour_cmp);
 	qsort(m->top, (size_t)m->ntop, sizeof(m->top[0]), report_source_cmp);
+	report_tls_notes(m, db);
 	m->npaths = report_top_requests(db, "target", m->paths);
 	m->nuser_agents = report_top_requests(db, "user_agent", m->user_agents);
 	return SQLITE_OK;
@@ -408,4 +477,5 @@ void report_model_free(struct report_model *m)
 	cohorts_free(&m->experiment);
 	free(m->hours);
 	m->hours = NULL;
+	report_tls_free(&m->tls);
 }

@@ -14,6 +14,7 @@
 #include "cohorts.h"
 #include "report_shapes.h"
 #include "report_tags.h"
+#include "report_tls.h"
 #include "yield.h"
 
 #define REPORT_MAX_BURST 1024        /* burst sizes above are counted together */
@@ -121,6 +122,8 @@ struct report_model {
 	long os_unmatched_by_class[CLASS_COUNT]; /* of them, no signature matched */
 	long os_without_syn;         /* no SYN saved (cookies, inetd, before schema 7) */
 	long os_proxy;               /* the SYN was an upstream proxy's: not counted */
+	/* TLS: ClientHello facts and the TLS front's outcome (schema 8). */
+	struct report_tls tls;
 };
 
 /* The schema name of a class, e.g. "drop-on-ident". */

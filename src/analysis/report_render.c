@@ -3,6 +3,7 @@
 #include "report_render.h"
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -212,6 +213,102 @@ static void report_text_os(FILE *out, const struct report_model *m)
 	}
 }
 
+/* ---- tls (shared) ------------------------------------------------------ */
+
+static const char *const report_tls_version_colors[RTLS_V_COUNT] = {
+	"#9b2c2c", "#c05621", "#d69e2e", "#b7791f", "#2b6cb0", "#2f855a", "#a0aec0",
+};
+
+/* The key of a top table's rows in JSON ("ja3_md5" for JA3). */
+static const char *report_tls_key_name(enum report_tls_table t)
+{
+	return t == RTLS_T_JA3 ? "ja3_md5" : report_tls_table_name(t);
+}
+
+static const char *const report_tls_titles[RTLS_T_COUNT] = {
+	"JA3 (md5, string cut)", "JA4", "SNI", "alerts (fatal, either way)",
+};
+
+/* What a table leaves out, as "; ..." phrases ("" when nothing). */
+static void report_tls_top_notes(char *buf, size_t len, const struct report_tls_top *top,
+    enum report_tls_table t)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (top->without && t != RTLS_T_ALERT)
+		n += (size_t)snprintf(buf, len, "; %ld hellos without one", top->without);
+	if (n < len && top->over)
+		snprintf(buf + n, len - n, "; %ld sessions past the first %d values not counted",
+		    top->over, REPORT_TLS_KEYS);
+}
+
+/* ---- tls: text --------------------------------------------------------- */
+
+/* "name n, name n" of the nonzero counts, or "none". */
+static void report_text_named(FILE *out, const long *counts, int n,
+    const char *(*name)(int))
+{
+	int shown = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (counts[i])
+			fprintf(out, "%s%s %ld", shown++ ? ", " : "", name(i), counts[i]);
+	}
+	if (!shown)
+		fputs("none", out);
+}
+
+static const char *report_tls_state_i(int i) { return report_tls_state_name(i); }
+static const char *report_tls_outcome_i(int i) { return report_tls_outcome_name(i); }
+static const char *report_tls_version_i(int i) { return report_tls_version_name(i); }
+static const char *report_class_i(int i) { return report_class_name(i); }
+
+static void report_text_tls_top(FILE *out, const struct report_model *m,
+    enum report_tls_table t)
+{
+	const struct report_tls_top *top = &m->tls.top[t];
+	char notes[256];
+
+	report_tls_top_notes(notes, sizeof(notes), top, t);
+	fprintf(out, "  top %s: %ld distinct%s\n", report_tls_titles[t], top->distinct, notes);
+	for (int i = 0; i < top->n; i++) {
+		const struct report_tls_row *r = &top->rows[i];
+		fprintf(out, "    %7ld sessions %5ld sources  %.200s", r->sessions, r->sources, r->key);
+		if (t == RTLS_T_JA3)
+			fprintf(out, "  %s%s", r->note, r->note_cut ? "..." : "");
+		fputs("\n      families: ", out);
+		for (int k = 0; k < r->nfamilies; k++)
+			fprintf(out, "%s%s %ld", k ? ", " : "", m->families[r->families[k]],
+			    r->family_sessions[k]);
+		fputs("; classes: ", out);
+		report_text_named(out, r->by_class, CLASS_COUNT, report_class_i);
+		fputc('\n', out);
+	}
+}
+
+static void report_text_tls(FILE *out, const struct report_model *m)
+{
+	const struct report_tls *t = &m->tls;
+
+	fprintf(out, "\ntls (%ld sessions began with a TLS handshake or came to a TLS listener; "
+	    "%ld ClientHellos read)\n  hello states: ", t->sessions, t->hellos);
+	report_text_named(out, t->states, RTLS_STATE_COUNT, report_tls_state_i);
+	fprintf(out, "\n  TLS front: %ld sessions: ", t->front);
+	report_text_named(out, t->outcomes, RTLS_OUTCOME_COUNT, report_tls_outcome_i);
+	fputs("\n  versions: ", out);
+	report_text_named(out, t->by_version, RTLS_V_COUNT, report_tls_version_i);
+	fputc('\n', out);
+	for (int i = 0; i < RTLS_T_COUNT; i++)
+		report_text_tls_top(out, m, i);
+	fprintf(out, "  versions per day (UTC)%s\n", t->days_over ? "; more days not counted" : "");
+	for (size_t i = 0; i < t->ndays; i++) {
+		fprintf(out, "    %s  ", t->days[i].day);
+		report_text_named(out, t->days[i].by_version, RTLS_V_COUNT, report_tls_version_i);
+		fputc('\n', out);
+	}
+}
+
 void report_render_text(FILE *out, const struct report_model *m)
 {
 	size_t n;
@@ -262,6 +359,7 @@ void report_render_text(FILE *out, const struct report_model *m)
 	report_text_shapes(out, m);
 	report_text_tags(out, m);
 	report_text_os(out, m);
+	report_text_tls(out, m);
 	fprintf(out, "\ntimeline (sessions per hour, UTC)\n");
 	for (size_t i = 0; i < m->nhours; i++)
 		fprintf(out, "  %s  %7ld\n", m->hours[i].key, m->hours[i].sessions);
@@ -387,6 +485,70 @@ static json_t *report_json_os(const struct report_model *m)
 	    "proxy_syn", (json_int_t)m->os_proxy, "by_class", by_class);
 }
 
+/* {name: count} of every name (nonzero only when sparse). */
+static json_t *report_json_named(const long *counts, int n, const char *(*name)(int),
+    bool sparse)
+{
+	json_t *obj = json_object();
+
+	for (int i = 0; i < n; i++) {
+		if (counts[i] || !sparse)
+			json_object_set_new(obj, name(i), json_integer(counts[i]));
+	}
+	return obj;
+}
+
+static json_t *report_json_tls_top(const struct report_model *m, enum report_tls_table t)
+{
+	const struct report_tls_top *top = &m->tls.top[t];
+	json_t *rows = json_array();
+
+	for (int i = 0; i < top->n; i++) {
+		const struct report_tls_row *r = &top->rows[i];
+		json_t *families = json_array();
+		for (int k = 0; k < r->nfamilies; k++)
+			json_array_append_new(families, json_pack("[s, I]",
+			    m->families[r->families[k]], (json_int_t)r->family_sessions[k]));
+		json_t *row = json_pack("{s:s, s:I, s:I, s:o, s:o}", report_tls_key_name(t), r->key,
+		    "sessions", (json_int_t)r->sessions, "sources", (json_int_t)r->sources,
+		    "families", families,
+		    "classes", report_json_named(r->by_class, CLASS_COUNT, report_class_i, true));
+		if (t == RTLS_T_JA3) {
+			json_object_set_new(row, "ja3", json_string(r->note));
+			json_object_set_new(row, "ja3_cut", json_boolean(r->note_cut));
+		}
+		json_array_append_new(rows, row);
+	}
+	return json_pack("{s:I, s:I, s:I, s:o}", "distinct", (json_int_t)top->distinct,
+	    "without", (json_int_t)top->without, "over_cap", (json_int_t)top->over, "top", rows);
+}
+
+/* {"sessions", "hellos", "states", "front": {"sessions", "outcomes"},
+ * "versions", "versions_by_day": [{"day", "versions"}], "days_over",
+ * "ja3", "ja4", "sni", "alerts": {"distinct", "without", "over_cap",
+ * "top": [...]}} */
+static json_t *report_json_tls(const struct report_model *m)
+{
+	const struct report_tls *t = &m->tls;
+	json_t *days = json_array();
+
+	for (size_t i = 0; i < t->ndays; i++)
+		json_array_append_new(days, json_pack("{s:s, s:o}", "day", t->days[i].day,
+		    "versions", report_json_named(t->days[i].by_version, RTLS_V_COUNT,
+		    report_tls_version_i, true)));
+	return json_pack("{s:I, s:I, s:o, s:{s:I, s:o}, s:o, s:o, s:I, s:o, s:o, s:o, s:o}",
+	    "sessions", (json_int_t)t->sessions, "hellos", (json_int_t)t->hellos,
+	    "states", report_json_named(t->states, RTLS_STATE_COUNT, report_tls_state_i, false),
+	    "front", "sessions", (json_int_t)t->front,
+	    "outcomes", report_json_named(t->outcomes, RTLS_OUTCOME_COUNT, report_tls_outcome_i,
+	    false),
+	    "versions", report_json_named(t->by_version, RTLS_V_COUNT, report_tls_version_i, false),
+	    "versions_by_day", days, "days_over", (json_int_t)t->days_over,
+	    "ja3", report_json_tls_top(m, RTLS_T_JA3), "ja4", report_json_tls_top(m, RTLS_T_JA4),
+	    "sni", report_json_tls_top(m, RTLS_T_SNI),
+	    "alerts", report_json_tls_top(m, RTLS_T_ALERT));
+}
+
 static json_t *report_json(const struct report_model *m)
 {
 	json_t *root = json_object(), *sclasses = json_object(), *top_sources = json_array();
@@ -425,6 +587,7 @@ static json_t *report_json(const struct report_model *m)
 	json_object_set_new(root, "unknown_shapes", report_json_shapes(m));
 	json_object_set_new(root, "techniques", report_json_tags(m));
 	json_object_set_new(root, "operating_systems", report_json_os(m));
+	json_object_set_new(root, "tls", report_json_tls(m));
 	return root;
 }
 
@@ -658,6 +821,119 @@ static void report_html_os(FILE *out, const struct report_model *m)
 	fputs("</table>\n", out);
 }
 
+/* A table of named counts (nonzero ones). */
+static void report_html_named(FILE *out, const char *id, const char *head, const long *counts,
+    int n, const char *(*name)(int))
+{
+	fprintf(out, "<table id=\"%s\"><tr><th>%s</th><th>sessions</th></tr>\n", id, head);
+	for (int i = 0; i < n; i++) {
+		if (counts[i])
+			fprintf(out, "<tr><td>%s</td><td>%ld</td></tr>\n", name(i), counts[i]);
+	}
+	fputs("</table>\n", out);
+}
+
+static void report_html_tls_top(FILE *out, const struct report_model *m,
+    enum report_tls_table t)
+{
+	const struct report_tls_top *top = &m->tls.top[t];
+	char notes[256];
+
+	report_tls_top_notes(notes, sizeof(notes), top, t);
+	fprintf(out, "<h2>TLS: top %s</h2>\n<p>%ld distinct", report_tls_titles[t], top->distinct);
+	report_html_escape(out, notes);
+	fprintf(out, ".</p>\n<table id=\"tls-%s\"><tr><th>%s</th><th>sessions</th><th>sources</th>"
+	    "<th>families</th><th>classes</th></tr>\n", report_tls_table_name(t),
+	    report_tls_key_name(t));
+	for (int i = 0; i < top->n; i++) {
+		const struct report_tls_row *r = &top->rows[i];
+		fputs("<tr><td class=\"shape\">", out);
+		report_html_escape(out, r->key);
+		if (t == RTLS_T_JA3) {
+			fputs(" <span class=\"ja3\">", out);
+			report_html_escape(out, r->note);
+			fputs(r->note_cut ? "...</span>" : "</span>", out);
+		}
+		fprintf(out, "</td><td>%ld</td><td>%ld</td><td style=\"text-align:left\">",
+		    r->sessions, r->sources);
+		for (int k = 0; k < r->nfamilies; k++) {
+			fputs(k ? ", " : "", out);
+			report_html_escape(out, m->families[r->families[k]]);
+			fprintf(out, " %ld", r->family_sessions[k]);
+		}
+		fputs("</td><td style=\"text-align:left\">", out);
+		for (int c = 0, k = 0; c < CLASS_COUNT; c++) {
+			if (r->by_class[c])
+				fprintf(out, "%s%s %ld", k++ ? ", " : "", report_class_name(c),
+				    r->by_class[c]);
+		}
+		fputs("</td></tr>\n", out);
+	}
+	fputs("</table>\n", out);
+}
+
+/* Versions per day: stacked bars. */
+static void report_html_tls_days(FILE *out, const struct report_tls *t)
+{
+	size_t nd = t->ndays;
+	double max = 1, bw = nd ? 720.0 / (double)nd : 720.0;
+
+	for (size_t i = 0; i < nd; i++) {
+		double sum = 0;
+		for (int v = 0; v < RTLS_V_COUNT; v++)
+			sum += (double)t->days[i].by_version[v];
+		if (sum > max)
+			max = sum;
+	}
+	fputs("<h2>TLS versions per day (negotiated by the front, else the highest offered)"
+	    "</h2>\n<p class=\"legend\">", out);
+	for (int v = 0; v < RTLS_V_COUNT; v++)
+		fprintf(out, "<span><i style=\"background:%s\"></i>%s</span>",
+		    report_tls_version_colors[v], report_tls_version_name(v));
+	fprintf(out, "</p>\n<svg id=\"chart-tls-versions\" role=\"img\" "
+	    "xmlns=\"http://www.w3.org/2000/svg\" width=\"760\" height=\"240\" "
+	    "viewBox=\"0 0 760 240\">\n<line x1=\"30\" y1=\"210\" x2=\"750\" y2=\"210\" "
+	    "stroke=\"#a0aec0\"/>\n<text x=\"0\" y=\"20\">%g</text>\n", max);
+	for (size_t i = 0; i < nd; i++) {
+		double y = 210;
+		for (int v = 0; v < RTLS_V_COUNT; v++) {
+			double n = (double)t->days[i].by_version[v], hgt = 190.0 * n / max;
+			if (n <= 0)
+				continue;
+			y -= hgt;
+			fprintf(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+			    "fill=\"%s\"><title>", 30 + bw * (double)i + 1, y, bw > 3 ? bw - 2 : bw,
+			    hgt, report_tls_version_colors[v]);
+			report_html_escape(out, t->days[i].day);
+			fprintf(out, " %s: %g</title></rect>\n", report_tls_version_name(v), n);
+		}
+		if (nd <= 16 || i % (nd / 8 + 1) == 0) {
+			fprintf(out, "<text x=\"%.1f\" y=\"228\">", 30 + bw * (double)i);
+			report_html_escape(out, t->days[i].day);
+			fputs("</text>\n", out);
+		}
+	}
+	fputs("</svg>\n", out);
+}
+
+static void report_html_tls(FILE *out, const struct report_model *m)
+{
+	const struct report_tls *t = &m->tls;
+
+	fprintf(out, "<h2>TLS</h2>\n<p>%ld sessions began with a TLS handshake or came to a TLS "
+	    "listener; %ld ClientHellos read; %ld sessions on a TLS front.</p>\n", t->sessions,
+	    t->hellos, t->front);
+	report_html_named(out, "tls-states", "hello state", t->states, RTLS_STATE_COUNT,
+	    report_tls_state_i);
+	report_html_named(out, "tls-outcomes", "front handshake", t->outcomes,
+	    RTLS_OUTCOME_COUNT, report_tls_outcome_i);
+	report_html_named(out, "tls-versions", "version", t->by_version, RTLS_V_COUNT,
+	    report_tls_version_i);
+	for (int i = 0; i < RTLS_T_COUNT; i++)
+		report_html_tls_top(out, m, i);
+	report_html_tls_days(out, t);
+}
+
 void report_render_html(FILE *out, const struct report_model *m)
 {
 	size_t n;
@@ -672,7 +948,7 @@ void report_render_html(FILE *out, const struct report_model *m)
 	    ".legend span{display:inline-block;margin-right:1em}"
 	    ".legend i{display:inline-block;width:10px;height:10px;margin-right:4px}\n"
 	    "td.shape,td.example{text-align:left;font-family:monospace;word-break:break-all}"
-	    "td.example{color:#4a5568;padding-bottom:8px}\n"
+	    "td.example{color:#4a5568;padding-bottom:8px}span.ja3{color:#4a5568}\n"
 	    "</style></head><body>\n<h1>flypaper report</h1>\n", out);
 	fprintf(out, "<p>%ld sessions from %ld sources; %ld bursts; %ld refused.</p>\n",
 	    m->sessions, m->sources, m->bursts, m->refused);
@@ -705,5 +981,6 @@ void report_render_html(FILE *out, const struct report_model *m)
 	report_html_shapes(out, m);
 	report_html_tags(out, m);
 	report_html_os(out, m);
+	report_html_tls(out, m);
 	fputs("</body></html>\n", out);
 }

@@ -48,6 +48,7 @@ void test_normalize(int *passed, int *failed);  /* normalize.c */
 void test_shape(int *passed, int *failed);   /* shape.c */
 void test_report_shapes(int *passed, int *failed);  /* report_shapes.c */
 void test_report_tags(int *passed, int *failed);    /* report_tags.c */
+void test_report_tls(int *passed, int *failed);     /* report_tls.c */
 void test_rule_lint(int *passed, int *failed);      /* rule_lint.c */
 void test_pcap(int *passed, int *failed);           /* pcap.c */
 void test_synsig(int *passed, int *failed);         /* synsig.c */
@@ -55,8 +56,8 @@ void test_p0fdb(int *passed, int *failed);          /* p0fdb.c */
 void test_proxy(int *passed, int *failed);   /* proxy.c */
 void test_halfopen(int *passed, int *failed);       /* halfopen.c */
 void test_stats(int *passed, int *failed);          /* stats.c */
-void test_tls_front(int *passed, int *failed);      /* tls_front.c */
 void test_tlshello(int *passed, int *failed);       /* tlshello.c */
+void test_tls_front(int *passed, int *failed);      /* tls_front.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2560,13 +2561,14 @@ int main(void)
 	test_shape(&passed, &failed);
 	test_report_shapes(&passed, &failed);
 	test_report_tags(&passed, &failed);
+	test_report_tls(&passed, &failed);
 	test_rule_lint(&passed, &failed);
 	test_pcap(&passed, &failed);
 	test_synsig(&passed, &failed);
 	test_p0fdb(&passed, &failed);
 	test_proxy(&passed, &failed);
-	test_tls_front(&passed, &failed);
 	test_tlshello(&passed, &failed);
+	test_tls_front(&passed, &failed);
 	test_halfopen(&passed, &failed);
 	test_stats(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
