@@ -211,9 +211,10 @@ class TagCollector(html.parser.HTMLParser):
 
 
 PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "span", "i",
-             "svg", "line", "text", "rect", "table", "tr", "th", "td"}
+             "svg", "line", "text", "rect", "table", "tr", "th", "td", "section", "ul", "li"}
 PAGE_ATTRS = {"lang", "charset", "id", "role", "xmlns", "width", "height", "viewbox", "x", "y",
-              "x1", "y1", "x2", "y2", "stroke", "fill", "class", "style", "colspan"}
+              "x1", "y1", "x2", "y2", "stroke", "fill", "class", "style", "colspan",
+              "stroke-width", "font-weight"}
 
 
 def assert_html_safe(out):
