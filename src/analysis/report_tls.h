@@ -10,6 +10,9 @@
 
 #define REPORT_TLS_KEYS 4096         /* distinct values counted per table; a
                                       * value first met past it is "over" */
+#define REPORT_TLS_PROBES 32         /* slots a value's search looks at; a
+                                      * value that finds neither itself nor a
+                                      * free slot in them is "over" */
 #define REPORT_TLS_KEY_LEN 128       /* stored bytes of a value kept (SNI: 255
                                       * at most on the wire; longer: cut) */
 #define REPORT_TLS_NOTE_LEN 64       /* stored bytes of a JA3 string kept */
@@ -139,5 +142,13 @@ const char *report_tls_table_name(enum report_tls_table t);
 
 /* The version a session counts under (see enum report_tls_version). */
 enum report_tls_version report_tls_version_of(const struct report_tls_in *in);
+
+#ifdef FLYPAPER_TEST_HOOKS
+/* Tests only (the unit builds): the most slots one search has looked at
+ * (the tests zero it), and, while nonzero, every value hashed to one
+ * slot, as if a peer had found values colliding under the run's key. */
+extern long report_tls_test_probes_max;
+extern int report_tls_test_one_slot;
+#endif
 
 #endif

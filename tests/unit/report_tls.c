@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "keyhash.h"
 #include "report_tls.h"
 
 void test_report_tls(int *passed, int *failed);
@@ -156,6 +157,63 @@ static void rl_caps(void)
 	report_tls_free(&t);
 }
 
+/* SipHash-2-4 against the paper's vectors (key 00..0f; messages 00..0e
+ * and empty), and two random keys differ. */
+static void rl_keyhash(void)
+{
+	const struct keyhash_key k = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+	unsigned char m[15];
+	struct keyhash_key r1, r2;
+
+	for (int i = 0; i < 15; i++)
+		m[i] = (unsigned char)i;
+	CHECK(keyhash(&k, m, 15) == 0xa129ca6149be45e5ULL, "%016llx",
+	    (unsigned long long)keyhash(&k, m, 15));
+	CHECK(keyhash(&k, NULL, 0) == 0x726fdb47dd0e0e31ULL, "%016llx",
+	    (unsigned long long)keyhash(&k, NULL, 0));
+	CHECK(keyhash_key_random(&r1) == 0 && keyhash_key_random(&r2) == 0 &&
+	    (r1.k0 != r2.k0 || r1.k1 != r2.k1), "random keys");
+}
+
+/* The fill of a colliding value's search: a peer's 4096 SNIs that share
+ * one slot (here forced by the hook; unkeyed, FNV-1a made them cheap to
+ * find) must not cost each session a compare with every one of them. */
+static void rl_collide(void)
+{
+	struct report_tls_acc *a = report_tls_new();
+	struct report_tls t;
+	char sni[64];
+
+	report_tls_test_one_slot = 1;
+	report_tls_test_probes_max = 0;
+	for (int i = 0; i < REPORT_TLS_KEYS; i++) {
+		snprintf(sni, sizeof(sni), "c%05d.example", i);
+		rl_add(a, "hello", NULL, sni, NULL, 0, "2026-11-27", i);
+	}
+	report_tls_test_one_slot = 0;
+	CHECK(report_tls_test_probes_max <= REPORT_TLS_PROBES, "a search looked at %ld slots",
+	    report_tls_test_probes_max);
+	CHECK(report_tls_finish(a, &t) == 0, "finish");
+	/* those past the bound are counted, as over */
+	CHECK(t.top[RTLS_T_SNI].distinct + t.top[RTLS_T_SNI].over == REPORT_TLS_KEYS &&
+	    t.top[RTLS_T_SNI].distinct == REPORT_TLS_PROBES + 1, "%ld %ld",
+	    t.top[RTLS_T_SNI].distinct, t.top[RTLS_T_SNI].over);
+	report_tls_free(&t);
+
+	/* with the run's key, the same values spread: no value is over */
+	a = report_tls_new();
+	report_tls_test_probes_max = 0;
+	for (int i = 0; i < REPORT_TLS_KEYS; i++) {
+		snprintf(sni, sizeof(sni), "c%05d.example", i);
+		rl_add(a, "hello", NULL, sni, NULL, 0, "2026-11-27", i);
+	}
+	CHECK(report_tls_finish(a, &t) == 0, "finish");
+	CHECK(t.top[RTLS_T_SNI].distinct == REPORT_TLS_KEYS && t.top[RTLS_T_SNI].over == 0 &&
+	    report_tls_test_probes_max < REPORT_TLS_PROBES, "%ld %ld %ld",
+	    t.top[RTLS_T_SNI].distinct, t.top[RTLS_T_SNI].over, report_tls_test_probes_max);
+	report_tls_free(&t);
+}
+
 void test_report_tls(int *passed, int *failed)
 {
 	rl_passed = passed;
@@ -163,4 +221,6 @@ void test_report_tls(int *passed, int *failed)
 	rl_versions();
 	rl_counts();
 	rl_caps();
+	rl_keyhash();
+	rl_collide();
 }
