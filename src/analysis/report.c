@@ -276,8 +276,9 @@ int report_main(int argc, char **argv)
 	}
 	if (built != SQLITE_OK) {
 		char shown[REPORT_ERR_SHOWN];
-		fprintf(stderr, "flypaper report: %s\n",
-		    text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
+		/* the model's own reason first (a bug: its columns), else SQLite's */
+		fprintf(stderr, "flypaper report: %s\n", rp.error[0] ? rp.error
+		    : text_display(sqlite3_errmsg(db), shown, sizeof(shown)));
 		goto out;
 	}
 	if (output && !(out = fopen(output, "w"))) {

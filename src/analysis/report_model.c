@@ -87,18 +87,18 @@ static struct report_hour *report_hour(struct report_model *m, const unsigned ch
 /* The behaviour class of one session (the columns of report_sessions). */
 static enum report_class report_classify(sqlite3_stmt *q)
 {
-	long long bytes_in = sqlite3_column_int64(q, 2);
-	bool has_first = sqlite3_column_type(q, 3) != SQLITE_NULL;
-	long long first = sqlite3_column_int64(q, 3);
-	bool has_out = sqlite3_column_type(q, 4) != SQLITE_NULL;
-	long long out = sqlite3_column_int64(q, 4);
-	const char *closed_by = (const char *)sqlite3_column_text(q, 5);
+	long long bytes_in = sqlite3_column_int64(q, RCOL_BYTES_IN);
+	bool has_first = sqlite3_column_type(q, RCOL_FIRST_BYTE_MS) != SQLITE_NULL;
+	long long first = sqlite3_column_int64(q, RCOL_FIRST_BYTE_MS);
+	bool has_out = sqlite3_column_type(q, RCOL_FIRST_OUT_MS) != SQLITE_NULL;
+	long long out = sqlite3_column_int64(q, RCOL_FIRST_OUT_MS);
+	const char *closed_by = (const char *)sqlite3_column_text(q, RCOL_CLOSED_BY);
 	bool by_peer = closed_by && strcmp(closed_by, "peer") == 0;
-	bool after_out = sqlite3_column_type(q, 6) != SQLITE_NULL &&
-	    sqlite3_column_int64(q, 6) <= REPORT_DROP_MS;
-	bool after_ident = sqlite3_column_type(q, 7) != SQLITE_NULL &&
-	    sqlite3_column_int64(q, 7) <= REPORT_DROP_MS;
-	const char *reason = (const char *)sqlite3_column_text(q, 8);
+	bool after_out = sqlite3_column_type(q, RCOL_CLOSE_AFTER_OUT) != SQLITE_NULL &&
+	    sqlite3_column_int64(q, RCOL_CLOSE_AFTER_OUT) <= REPORT_DROP_MS;
+	bool after_ident = sqlite3_column_type(q, RCOL_CLOSE_AFTER_IDENT) != SQLITE_NULL &&
+	    sqlite3_column_int64(q, RCOL_CLOSE_AFTER_IDENT) <= REPORT_DROP_MS;
+	const char *reason = (const char *)sqlite3_column_text(q, RCOL_CLOSE_REASON);
 
 	if (by_peer && after_ident)
 		return CLASS_DROP_ON_IDENT;
@@ -176,7 +176,7 @@ static struct report_os *report_os_slot(struct report_model *m, const char *labe
 	return &m->os[m->nos++];
 }
 
-/* Counts a session's OS (columns 16 os and 17 syn_state) under class c:
+/* Counts a session's OS (columns os and syn_state) under class c:
  * only the peer's own SYN, matched or not. */
 /* *sum += n (n > 0), stopping at LONG_MAX: counts read from a database
  * (a summary row's handshakes) are hostile and may be near any limit. */
@@ -191,7 +191,7 @@ static void report_add_sat(long *sum, long long n)
 static void report_count_os(struct report_model *m, sqlite3_stmt *q, enum report_class c)
 {
 	char label[sizeof(m->os[0].label)];
-	int state = sqlite3_column_int(q, 17);
+	int state = sqlite3_column_int(q, RCOL_SYN_STATE);
 
 	if (state == 2) {
 		m->os_proxy++;
@@ -203,7 +203,7 @@ static void report_count_os(struct report_model *m, sqlite3_stmt *q, enum report
 	}
 	m->os_syn_by_class[c]++;
 	/* the label came from a p0f file and a database: escaped here */
-	if (!store_column_display(q, 16, label, sizeof(label))) {
+	if (!store_column_display(q, RCOL_OS, label, sizeof(label))) {
 		m->os_unmatched_by_class[c]++;
 		return;
 	}
@@ -234,25 +234,19 @@ static struct report_tls_bytes report_bytes(sqlite3_stmt *q, int i)
 	return (struct report_tls_bytes){p ? p : "", len};
 }
 
-/* Where the pass's TLS columns start (tls, then tls_hello_ver,
- * tls_versions, tls_sni, ja3_md5, ja4, tls_front, tls_version, tls_error,
- * tls_alert): the last ten of report_sessions' query. */
-#define REPORT_COL_TLS 22
-
 /* Counts a session's TLS columns under class c and family f. */
 static void report_count_tls(struct report_tls_acc *tls, sqlite3_stmt *q, enum report_class c,
     int f, long source, const unsigned char *ts, size_t ts_len)
 {
-	const int b = REPORT_COL_TLS;
 	struct report_tls_in in = {
-		.state = report_bytes(q, b), .versions = report_bytes(q, b + 2),
-		.sni = report_bytes(q, b + 3), .ja3_md5 = report_bytes(q, b + 4),
-		.ja4 = report_bytes(q, b + 5), .version = report_bytes(q, b + 7),
-		.error = report_bytes(q, b + 8), .alert = report_bytes(q, b + 9),
-		.hello_ver = sqlite3_column_type(q, b + 1) == SQLITE_INTEGER
-		    ? sqlite3_column_int64(q, b + 1) : -1,
-		.front = sqlite3_column_type(q, b + 6) == SQLITE_INTEGER &&
-		    sqlite3_column_int64(q, b + 6) == 1,
+		.state = report_bytes(q, RCOL_TLS), .versions = report_bytes(q, RCOL_TLS_VERSIONS),
+		.sni = report_bytes(q, RCOL_TLS_SNI), .ja3_md5 = report_bytes(q, RCOL_JA3_MD5),
+		.ja4 = report_bytes(q, RCOL_JA4), .version = report_bytes(q, RCOL_TLS_VERSION),
+		.error = report_bytes(q, RCOL_TLS_ERROR), .alert = report_bytes(q, RCOL_TLS_ALERT),
+		.hello_ver = sqlite3_column_type(q, RCOL_TLS_HELLO_VER) == SQLITE_INTEGER
+		    ? sqlite3_column_int64(q, RCOL_TLS_HELLO_VER) : -1,
+		.front = sqlite3_column_type(q, RCOL_TLS_FRONT) == SQLITE_INTEGER &&
+		    sqlite3_column_int64(q, RCOL_TLS_FRONT) == 1,
 		.ts = {ts, ts ? ts_len : 0}, .cls = c, .family = f, .source = source,
 	};
 
@@ -283,6 +277,33 @@ static void report_tls_notes(struct report_model *m, sqlite3 *db)
 	sqlite3_finalize(q);
 }
 
+#define REPORT_COL_NAME(id, name) [id] = name,
+static const char *const report_col_names[RCOL_COUNT] = {REPORT_COLUMNS(REPORT_COL_NAME)};
+#undef REPORT_COL_NAME
+
+const char *report_model_column_name(enum report_col c)
+{
+	return (unsigned)c < RCOL_COUNT ? report_col_names[c] : "?";
+}
+
+int report_model_check_columns(sqlite3_stmt *q, char *err, size_t errlen)
+{
+	int n = sqlite3_column_count(q);
+
+	for (int i = 0; i < RCOL_COUNT || i < n; i++) {
+		const char *got = i < n ? sqlite3_column_name(q, i) : NULL;
+		const char *want = i < RCOL_COUNT ? report_col_names[i] : NULL;
+		if (!got || !want || strcmp(got, want) != 0) {
+			snprintf(err, errlen, "the report's query has column %d %s%s%s where "
+			    "enum report_col has %s%s%s (report_model.c and report_model.h "
+			    "disagree)", i, got ? "'" : "", got ? got : "none", got ? "'" : "",
+			    want ? "'" : "", want ? want : "none", want ? "'" : "");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 /* The pass over the sessions: counts, bursts, classes, families, hours,
  * TLS, and the experiment's cohorts. */
 static int report_sessions(struct report_model *m, sqlite3 *db)
@@ -290,25 +311,34 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	struct report_pass pass, *ps = &pass;
 	sqlite3_stmt *q;
 	int rc = sqlite3_prepare_v2(db,
+	    /* in the order of enum report_col (report_model.h), which
+	     * report_model_check_columns holds it to */
 	    "SELECT src_ip, start_ts, bytes_in, first_byte_ms, first_out_ms, closed_by, "
 	    "  peer_close_after_out_ms, peer_close_after_ident_ms, close_reason, family, "
-	    "  payload_sha256 IS NOT NULL, shape, session, "
-	    "  class_state IN ('pending', 'shed', 'skipped'), tags, tags_missing, os, syn_state, "
-	    "  handshakes, coalesce(strategy, '-'), os_class, dst_port, "
-	    /* REPORT_COL_TLS */
+	    "  payload_sha256 IS NOT NULL AS has_payload, shape, session, "
+	    "  class_state IN ('pending', 'shed', 'skipped') AS unclassified, tags, "
+	    "  tags_missing, os, syn_state, handshakes, coalesce(strategy, '-') AS strategy, "
+	    "  os_class, dst_port, "
 	    "  tls, tls_hello_ver, tls_versions, tls_sni, ja3_md5, ja4, "
 	    "  tls_front, tls_version, tls_error, tls_alert "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 	/* the experiment's cohorts read the same rows (cohorts.h) */
 	static const struct cohorts_cols cols = {
-		.ip = 0, .ts = 1, .strategy = 19, .bytes_in = 2, .first_byte = 3, .first_out = 4,
-		.closed_by = 5, .close_after_out = 6, .close_after_ident = 7, .os = 16,
-		.os_class = 20, .port = 21, .family = 9, .reason = 8,
+		.ip = RCOL_SRC_IP, .ts = RCOL_START_TS, .strategy = RCOL_STRATEGY,
+		.bytes_in = RCOL_BYTES_IN, .first_byte = RCOL_FIRST_BYTE_MS,
+		.first_out = RCOL_FIRST_OUT_MS, .closed_by = RCOL_CLOSED_BY,
+		.close_after_out = RCOL_CLOSE_AFTER_OUT, .close_after_ident = RCOL_CLOSE_AFTER_IDENT,
+		.os = RCOL_OS, .os_class = RCOL_OS_CLASS, .port = RCOL_DST_PORT,
+		.family = RCOL_FAMILY, .reason = RCOL_CLOSE_REASON,
 	};
 	struct cohorts_pass *cohorts = NULL;
 
 	if (rc != SQLITE_OK)
 		return rc;
+	if (report_model_check_columns(q, m->error, sizeof(m->error)) < 0) {
+		sqlite3_finalize(q);
+		return SQLITE_INTERNAL;
+	}
 	memset(ps, 0, sizeof(*ps));
 	ps->m = m;
 	struct report_shapes *shapes = report_shapes_new();  /* NULL: no section */
@@ -322,9 +352,9 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		if (cohorts)
 			cohorts_feed(cohorts, q);
 		char ip[sizeof(ps->cur.ip)], family[sizeof(m->families[0])];
-		const unsigned char *ts = sqlite3_column_text(q, 1);
-		size_t ts_len = ts ? (size_t)sqlite3_column_bytes(q, 1) : 0;
-		const char *reason = (const char *)sqlite3_column_text(q, 8);
+		const unsigned char *ts = sqlite3_column_text(q, RCOL_START_TS);
+		size_t ts_len = ts ? (size_t)sqlite3_column_bytes(q, RCOL_START_TS) : 0;
+		const char *reason = (const char *)sqlite3_column_text(q, RCOL_CLOSE_REASON);
 		long long t = bursts_ts_ms(ts, ts_len);
 
 		if (reason && strcmp(reason, "capacity") == 0) {
@@ -335,8 +365,8 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		 * (a summary row stands for many), and in nothing else, so a
 		 * SYN flood shows here and not in bursts, sources or hours. */
 		if (reason && (!strcmp(reason, "syn_only") || !strcmp(reason, "rst_after_synack"))) {
-			long long n = sqlite3_column_type(q, 18) == SQLITE_NULL ? 1
-			    : sqlite3_column_int64(q, 18);
+			long long n = sqlite3_column_type(q, RCOL_HANDSHAKES) == SQLITE_NULL ? 1
+			    : sqlite3_column_int64(q, RCOL_HANDSHAKES);
 			/* a doctored database may say anything: the sums saturate */
 			report_add_sat(&m->half_open, n > 0 ? n : 1);
 			report_add_sat(&m->by_class[CLASS_HALF_OPEN], n > 0 ? n : 1);
@@ -344,9 +374,9 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 			report_count_os(m, q, CLASS_HALF_OPEN);
 			continue;
 		}
-		if (!store_column_display(q, 0, ip, sizeof(ip)))
+		if (!store_column_display(q, RCOL_SRC_IP, ip, sizeof(ip)))
 			snprintf(ip, sizeof(ip), "?");
-		if (!store_column_display(q, 9, family, sizeof(family)))
+		if (!store_column_display(q, RCOL_FAMILY, family, sizeof(family)))
 			snprintf(family, sizeof(family), "none");
 		if (strcmp(ip, ps->cur.ip) != 0 || ps->cur.sessions == 0) {
 			report_end_source(ps);
@@ -364,18 +394,20 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		ps->cur.by_class[c]++;
 		/* A payload no rule named: its shape is counted for the report;
 		 * one not classified yet is only counted. */
-		if (sqlite3_column_type(q, 9) == SQLITE_NULL && sqlite3_column_int(q, 10) &&
-		    sqlite3_column_int(q, 13))
+		bool unnamed = sqlite3_column_type(q, RCOL_FAMILY) == SQLITE_NULL &&
+		    sqlite3_column_int(q, RCOL_HAS_PAYLOAD);
+		if (unnamed && sqlite3_column_int(q, RCOL_UNCLASSIFIED))
 			m->unclassified++;
-		else if (sqlite3_column_type(q, 9) == SQLITE_NULL && sqlite3_column_int(q, 10))
-			report_shapes_add(shapes, sqlite3_column_blob(q, 11),
-			    (size_t)sqlite3_column_bytes(q, 11), ts, ts_len, sqlite3_column_blob(q, 12),
-			    (size_t)sqlite3_column_bytes(q, 12), source);
+		else if (unnamed)
+			report_shapes_add(shapes, sqlite3_column_blob(q, RCOL_SHAPE),
+			    (size_t)sqlite3_column_bytes(q, RCOL_SHAPE), ts, ts_len,
+			    sqlite3_column_blob(q, RCOL_SESSION),
+			    (size_t)sqlite3_column_bytes(q, RCOL_SESSION), source);
 		int f = report_family_index(m, family);
 		m->family_sessions[f]++;
-		report_tags_add(tags, sqlite3_column_blob(q, 14), (size_t)sqlite3_column_bytes(q, 14),
-		    ts, ts_len, f, source);
-		if (sqlite3_column_int(q, 15) && sqlite3_column_int(q, 10))
+		report_tags_add(tags, sqlite3_column_blob(q, RCOL_TAGS),
+		    (size_t)sqlite3_column_bytes(q, RCOL_TAGS), ts, ts_len, f, source);
+		if (sqlite3_column_int(q, RCOL_TAGS_MISSING) && sqlite3_column_int(q, RCOL_HAS_PAYLOAD))
 			m->untagged++;
 		report_count_os(m, q, c);
 		report_count_tls(tls, q, c, f, source, ts, ts_len);
@@ -440,7 +472,7 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 	unsigned cohort_by = m->cohort_by;
 	int rc;
 
-	memset(m, 0, sizeof(*m));
+	memset(m, 0, sizeof(*m));   /* m->error "" */
 	m->since = since;
 	m->until = until;
 	m->gap_ms = gap_ms;

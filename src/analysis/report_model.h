@@ -25,6 +25,50 @@
 #define REPORT_VALUE_MAX 1024        /* a path or user agent is shown cut to this */
 #define REPORT_MAX_OS 24             /* OS labels counted; the last gathers the rest */
 
+/* The columns of the report's one pass over the sessions, in the order
+ * of its SELECT (report_model.c), each with the name SQLite gives it (the
+ * view's column, or the AS of an expression). Every reader of the pass's
+ * rows (the classes, the OS, the TLS section, the cohorts' column table)
+ * reads by these names; report_model_check_columns compares them with the
+ * prepared statement's names before the pass starts. */
+#define REPORT_COLUMNS(X) \
+	X(RCOL_SRC_IP, "src_ip") \
+	X(RCOL_START_TS, "start_ts") \
+	X(RCOL_BYTES_IN, "bytes_in") \
+	X(RCOL_FIRST_BYTE_MS, "first_byte_ms") \
+	X(RCOL_FIRST_OUT_MS, "first_out_ms") \
+	X(RCOL_CLOSED_BY, "closed_by") \
+	X(RCOL_CLOSE_AFTER_OUT, "peer_close_after_out_ms") \
+	X(RCOL_CLOSE_AFTER_IDENT, "peer_close_after_ident_ms") \
+	X(RCOL_CLOSE_REASON, "close_reason") \
+	X(RCOL_FAMILY, "family") \
+	X(RCOL_HAS_PAYLOAD, "has_payload") \
+	X(RCOL_SHAPE, "shape") \
+	X(RCOL_SESSION, "session") \
+	X(RCOL_UNCLASSIFIED, "unclassified") \
+	X(RCOL_TAGS, "tags") \
+	X(RCOL_TAGS_MISSING, "tags_missing") \
+	X(RCOL_OS, "os") \
+	X(RCOL_SYN_STATE, "syn_state") \
+	X(RCOL_HANDSHAKES, "handshakes") \
+	X(RCOL_STRATEGY, "strategy") \
+	X(RCOL_OS_CLASS, "os_class") \
+	X(RCOL_DST_PORT, "dst_port") \
+	X(RCOL_TLS, "tls") \
+	X(RCOL_TLS_HELLO_VER, "tls_hello_ver") \
+	X(RCOL_TLS_VERSIONS, "tls_versions") \
+	X(RCOL_TLS_SNI, "tls_sni") \
+	X(RCOL_JA3_MD5, "ja3_md5") \
+	X(RCOL_JA4, "ja4") \
+	X(RCOL_TLS_FRONT, "tls_front") \
+	X(RCOL_TLS_VERSION, "tls_version") \
+	X(RCOL_TLS_ERROR, "tls_error") \
+	X(RCOL_TLS_ALERT, "tls_alert")
+
+#define REPORT_COL_ENUM(id, name) id,
+enum report_col { REPORT_COLUMNS(REPORT_COL_ENUM) RCOL_COUNT };
+#undef REPORT_COL_ENUM
+
 /* How a session behaved, from its timings and who closed it. */
 enum report_class {
 	CLASS_PAYLOAD,               /* sent data at once */
@@ -100,6 +144,8 @@ struct report_model {
 	unsigned cohort_by;          /* cohorts.h keys, set by the caller */
 	struct cohorts experiment;
 	char experiment_error[256];  /* why there is none (no GSL...); "" */
+	char error[256];             /* why the build failed when SQLite did not
+	                              * say (the pass's columns); "" */
 	long unknown;                /* sessions with a payload and no family */
 	long unshaped;               /* of those, stored with no shape (before
 	                              * schema 6: rescan fills it) */
@@ -133,8 +179,17 @@ const char *report_class_name(enum report_class c);
  * the caller sets first) from the temporary views "sessions" and "requests" of db
  * (report.c's report_attach). Returns SQLITE_OK, or SQLite's error of the
  * sessions' query (its message in db); SQLITE_NOMEM without memory for
- * the timeline. Release m with report_model_free either way. */
+ * the timeline; SQLITE_INTERNAL when the query's columns are not those of
+ * enum report_col (m->error says which). Release m with report_model_free either way. */
 int report_model_build(struct report_model *m, sqlite3 *db);
+
+/* The name the pass's SELECT gives column c ("?" out of range). */
+const char *report_model_column_name(enum report_col c);
+
+/* Whether statement q has exactly the pass's columns, each at its enum
+ * position under its name. Returns 0, or -1 with the first difference
+ * (the position, the name found and the one expected) in err. */
+int report_model_check_columns(sqlite3_stmt *q, char *err, size_t errlen);
 
 /* Releases what report_model_build allocated. */
 void report_model_free(struct report_model *m);
