@@ -27,6 +27,21 @@
  * object, its key schedule and ciphers, its empty BIOs; charged to the
  * --max-buffered budget while the session lives. */
 #define TLS_FRONT_COST (16 * 1024)
+/* What OpenSSL holds on top of that while a handshake is under way (its
+ * message buffer, sized to the hello, the key exchange, the transcript),
+ * with the kept hello's TLSHELLO_MAX charged apart. Measured by
+ * bench/tls-handshake-memory as the heap per session of 300 sessions
+ * waiting for the client's Finished after our flight, the SSL object and
+ * the kept hello included: 44.2 KiB with curl's 517-byte hello, 63.7 KiB
+ * with a 31.5 KB one; the call that reads a hello holds it twice more
+ * for a moment (the read BIO, the message buffer). 16 + 64 + 32 KiB
+ * covers both. */
+#define TLS_FRONT_HANDSHAKE (64 * 1024)
+/* A record's header, and the first bytes of an SSLv2-compatible hello,
+ * that decide whether a stream is TLS at all. */
+#define TLS_FRONT_HEAD 5
+#define TLS_FRONT_SSLV2_HEAD 11
+#define TLS_FRONT_RECORD_MAX 16384   /* a plaintext record (RFC 8446 5.1) */
 
 /* TLS 1.3's suites, CCM ones too: whatever a scanner offers. */
 #define TLS_FRONT_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
@@ -41,10 +56,21 @@ struct tls_front {
 	const char *version, *cipher;  /* OpenSSL's static names, once established */
 	uint8_t *hello;              /* the raw records up to the hello's end */
 	uint32_t hello_len, hello_cap;
+	/* Until tlshello_extent decides, every byte is held here and none is
+	 * OpenSSL's: a hello announced past TLSHELLO_MAX, a malformed one, a
+	 * binary client's high-bit first byte never reach it. */
+	uint32_t held;               /* not TLS after all: the bytes to replay */
+	uint32_t rec_at, due;        /* the record being held; the held length
+	                              * at which to look again (tls_front_due) */
+	uint32_t hs_got, hs_need;    /* the handshake's bytes in whole records;
+	                              * its announced size with its header */
+	uint8_t hs[4];               /* the handshake header */
+	size_t charged;              /* what the budget holds for the front */
 	enum record_tls_error error;
 	char alert[RECORD_TLS_ALERT];
 	bool started;                /* the first byte was looked at */
-	bool hello_kept;             /* the hello is whole (or over its cap): keep no more */
+	bool decided;                /* the hello is TLS: OpenSSL has the bytes */
+	bool hs_peeked;              /* extent saw the handshake header mid-record */
 	bool alert_in;               /* alert[] is the peer's */
 	bool established, plain, failed;
 };
@@ -493,7 +519,32 @@ out:
 
 size_t tls_front_size(void)
 {
-	return TLS_FRONT_COST;
+	return TLS_FRONT_COST + TLS_FRONT_HANDSHAKE + TLSHELLO_MAX;
+}
+
+/* What the front holds now: a handshake's worth until it ends, then the
+ * idle cost and the kept hello. */
+static size_t tls_front_holds(const struct tls_front *t)
+{
+	if (tls_front_handshaking(t))
+		return tls_front_size();
+	return TLS_FRONT_COST + t->hello_cap;
+}
+
+size_t tls_front_settle(struct tls_front *t)
+{
+	size_t now = tls_front_holds(t), back = 0;
+
+	if (now < t->charged) {
+		back = t->charged - now;
+		t->charged = now;
+	}
+	return back;
+}
+
+size_t tls_front_charged(const struct tls_front *t)
+{
+	return t->charged;
 }
 
 struct tls_front *tls_front_new(void)
@@ -502,6 +553,8 @@ struct tls_front *tls_front_new(void)
 
 	if (!t || !tls_front_ctx)
 		goto fail;
+	t->charged = tls_front_size();
+	t->due = TLS_FRONT_HEAD;
 	if (!(t->ssl = SSL_new(tls_front_ctx)))
 		goto fail;
 	t->rbio = BIO_new(BIO_s_mem());
@@ -534,15 +587,74 @@ void tls_front_free(struct tls_front *t)
 	free(t);
 }
 
-/* Keeps the raw bytes of the hello's records until the hello ends (by
- * tlshello_extent, or once OpenSSL has read it: a client sends nothing
- * after its hello before our answer), at most TLSHELLO_MAX. */
-static void tls_front_keep(struct tls_front *t, const char *data, size_t n)
+/* Whether tlshello_extent can answer anew at the held length. While the
+ * first bytes decide (TLS or not), always; then a record header that
+ * breaks the rules, the handshake header once whole (the announced size),
+ * the handshake once all its bytes are in, or the cap. Records are
+ * followed here as they complete, so a hello sent as one-byte records, a
+ * byte a segment, costs a few walks, not one per byte or per record. An
+ * SSLv2 hello is decided by its header and then its end. */
+static bool tls_front_due(struct tls_front *t)
+{
+	const uint8_t *b = t->hello;
+	size_t n = t->hello_len;
+	bool due = false;
+
+	if (n < TLS_FRONT_HEAD || n == TLSHELLO_MAX)
+		return true;
+	if (b[0] & 0x80) {
+		if (n < t->due)
+			return false;
+		t->due = n < TLS_FRONT_SSLV2_HEAD ? (uint32_t)n + 1 :
+		    2 + ((uint32_t)(b[0] & 0x7f) << 8 | b[1]);
+		return true;
+	}
+	while (n >= t->due) {
+		const uint8_t *h = b + t->rec_at;
+		uint32_t start = t->rec_at + TLS_FRONT_HEAD;
+		if (t->due == start) {   /* a record's header is whole */
+			uint32_t len = (uint32_t)h[3] << 8 | h[4];
+			if (h[0] != 0x16 || h[1] != 3 || h[2] > 4 || len == 0 ||
+			    len > TLS_FRONT_RECORD_MAX)
+				return true;     /* extent says malformed */
+			t->due = start + len;
+			continue;
+		}
+		/* the record is whole: its bytes count towards the handshake */
+		for (uint32_t i = start; i < t->due; i++) {
+			if (t->hs_got < 4)
+				t->hs[t->hs_got] = b[i];
+			t->hs_got++;
+		}
+		if (!t->hs_need && t->hs_got >= 4) {
+			t->hs_need = 4 + ((uint32_t)t->hs[1] << 16 | (uint32_t)t->hs[2] << 8 |
+			    t->hs[3]);
+			due = true;          /* the announced size, or not a hello */
+		}
+		if (t->hs_need && t->hs_got >= t->hs_need)
+			due = true;          /* the hello is in */
+		t->rec_at = t->due;
+		t->due = t->rec_at + TLS_FRONT_HEAD;
+	}
+	/* the handshake header whole inside a record still coming: the
+	 * announced size may decide now, not 16 KB later (once) */
+	if (!t->hs_need && !t->hs_peeked && t->due > t->rec_at + TLS_FRONT_HEAD &&
+	    t->hs_got + (n - t->rec_at - TLS_FRONT_HEAD) >= 4) {
+		t->hs_peeked = true;
+		due = true;
+	}
+	return due;
+}
+
+/* Holds the stream's first bytes (at most TLSHELLO_MAX) until
+ * tlshello_extent decides what they are; once it says a hello is whole,
+ * they are the kept hello, cut at its end. Returns its answer (PARTIAL
+ * while it has none), or -1 when out of memory. */
+static int tls_front_hold(struct tls_front *t, const char *data, size_t n)
 {
 	size_t room = TLSHELLO_MAX - t->hello_len, take = n < room ? n : room, end = 0;
+	enum tlshello_state st;
 
-	if (t->hello_kept || take == 0)
-		return;
 	if (t->hello_len + take > t->hello_cap) {
 		size_t cap = t->hello_cap ? t->hello_cap * 2 : TLS_FRONT_HELLO_MIN;
 		while (cap < t->hello_len + take)
@@ -550,25 +662,24 @@ static void tls_front_keep(struct tls_front *t, const char *data, size_t n)
 		if (cap > TLSHELLO_MAX)
 			cap = TLSHELLO_MAX;
 		uint8_t *p = realloc(t->hello, cap);
-		if (!p) {
-			t->hello_kept = true;  /* what we have */
-			return;
-		}
+		if (!p)
+			return -1;
 		t->hello = p;
 		t->hello_cap = (uint32_t)cap;
 	}
 	memcpy(t->hello + t->hello_len, data, take);
 	t->hello_len += (uint32_t)take;
-	enum tlshello_state st = tlshello_extent(t->hello, t->hello_len, &end);
+	if (!tls_front_due(t))
+		return TLSHELLO_PARTIAL;
+	st = tlshello_extent(t->hello, t->hello_len, &end);
+	if (st == TLSHELLO_PARTIAL && t->hello_len == TLSHELLO_MAX)
+		st = TLSHELLO_OVERSIZED;     /* cannot happen: extent decides by then */
 	if (st != TLSHELLO_NONE && st != TLSHELLO_PARTIAL) {
 		if (end && end < t->hello_len)
 			t->hello_len = (uint32_t)end;
-		t->hello_kept = true;
-		if (!t->hello_ns)
-			t->hello_ns = t->now_ns;
+		t->hello_ns = t->now_ns;
 	}
-	if (t->hello_len == TLSHELLO_MAX)
-		t->hello_kept = true;
+	return (int)st;
 }
 
 /* A memory BIO keeps the buffer it grew to, empty or not: one drained
@@ -603,9 +714,66 @@ static enum tls_front_status tls_front_failed(struct tls_front *t)
 	return TLS_FRONT_FAILED;
 }
 
+/* A hello that OpenSSL must not see (announced past TLSHELLO_MAX, or
+ * breaking the records' rules): our own fatal alert, as OpenSSL would
+ * have sent it, and the handshake fails as protocol. */
+static enum tls_front_status tls_front_refuse(struct tls_front *t, enum tlshello_state st)
+{
+	unsigned char desc = st == TLSHELLO_OVERSIZED ? 47 : 50;  /* illegal_parameter,
+	                                                            * decode_error */
+	const unsigned char alert[7] = {21, 3, 1, 0, 2, 2, desc};
+
+	(void)BIO_write(t->wbio, alert, sizeof(alert));
+	t->alert_in = false;
+	tls_front_alert_name(desc, t->alert, sizeof(t->alert));
+	t->error = TLS_ERR_PROTOCOL;
+	return tls_front_failed(t);
+}
+
+/* The held bytes were no TLS after all (a binary client's high-bit first
+ * byte): the session takes them, and what came with them, as plaintext. */
+static enum tls_front_status tls_front_plain(struct tls_front *t, size_t held)
+{
+	t->plain = true;
+	t->error = TLS_ERR_NOT_TLS;
+	t->held = (uint32_t)held;
+	t->hello_len = 0;
+	t->raw_in = 0;
+	return TLS_FRONT_PLAIN;
+}
+
+const char *tls_front_held(const struct tls_front *t, size_t *len)
+{
+	*len = t->plain ? t->held : 0;
+	return (const char *)t->hello;
+}
+
+/* Until the hello is decided, bytes are only held; then OpenSSL is given
+ * all of them at once. */
+static enum tls_front_status tls_front_decide(struct tls_front *t, const char *data,
+    size_t n)
+{
+	size_t held = t->hello_len;
+	int st = tls_front_hold(t, data, n);
+
+	if (st < 0)
+		return tls_front_failed(t);
+	if (st == TLSHELLO_PARTIAL)
+		return TLS_FRONT_MORE;
+	if (st == TLSHELLO_NONE)
+		return tls_front_plain(t, held);
+	if (st == TLSHELLO_MALFORMED || st == TLSHELLO_OVERSIZED)
+		return tls_front_refuse(t, (enum tlshello_state)st);
+	t->decided = true;
+	if (held && BIO_write(t->rbio, t->hello, (int)held) != (int)held)
+		return tls_front_failed(t);
+	return TLS_FRONT_READY;
+}
+
 enum tls_front_status tls_front_feed(struct tls_front *t, const char *data, size_t n,
     uint64_t now_ns)
 {
+	enum tls_front_status st;
 	int rc;
 
 	if (t->plain)
@@ -616,24 +784,20 @@ enum tls_front_status tls_front_feed(struct tls_front *t, const char *data, size
 	if (!t->started) {
 		unsigned char b0 = (unsigned char)data[0];
 		t->started = true;
-		/* A handshake record (22), or an SSLv2-style hello (high bit):
-		 * anything else is a plaintext client, kept as such. */
-		if (b0 != 0x16 && !(b0 & 0x80)) {
-			t->plain = true;
-			t->error = TLS_ERR_NOT_TLS;
-			return TLS_FRONT_PLAIN;
-		}
+		/* A handshake record (22), or maybe an SSLv2-style hello (high
+		 * bit): anything else is a plaintext client, kept as such. */
+		if (b0 != 0x16 && !(b0 & 0x80))
+			return tls_front_plain(t, 0);
 	}
 	t->raw_in += n;
-	tls_front_keep(t, data, n);
+	if (!t->decided && (st = tls_front_decide(t, data, n)) != TLS_FRONT_READY)
+		return st;
 	if (BIO_write(t->rbio, data, (int)n) != (int)n)
 		return tls_front_failed(t);
 	if (t->established)
 		return TLS_FRONT_READY;
 	ERR_clear_error();
 	rc = SSL_do_handshake(t->ssl);
-	if (t->hello_ns && !t->hello_kept)
-		t->hello_kept = true;
 	if (rc == 1) {
 		t->established = true;
 		t->done_ns = now_ns;

@@ -14,7 +14,9 @@ import subprocess
 
 import pytest
 
-from conftest import FLYPAPER, connect, query, read_until_close, wait_for
+import time
+
+from conftest import FLYPAPER, connect, payload_of, query, read_until_close, wait_for
 from test_libraries import mapped
 import test_privileges
 from test_privileges import serve
@@ -331,19 +333,77 @@ def test_proxy_header_then_tls(daemons):
     assert requests_of(d, row["session"]) == [("GET", "/behind")]
 
 
-def test_a_tls_session_over_the_memory_budget_is_refused(daemons):
-    # 16 KiB of the budget per TLS session: 20k holds one, not two
-    d = tls_daemon(daemons, "--max-buffered", "20k", "--idle-timeout", "5s")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    first = ctx.wrap_socket(connect(d.port), server_hostname="h")
+def test_a_handshake_is_charged_its_size_and_gives_it_back(daemons):
+    # a handshake under way holds 16 + 64 + 32 KiB of the budget (an idle
+    # front, OpenSSL's buffers, the hello at its cap): 200k holds one, not
+    # two; once done, only the idle front and the kept hello stay held
+    d = tls_daemon(daemons, "--max-buffered", "200k", "--idle-timeout", "5s")
+    first = connect(d.port)
+    first.sendall(client_hello()[:20])              # a hello still coming
+    time.sleep(0.3)
     second = connect(d.port)
     assert read_until_close(second) == b""
     second.close()
     row = one_session(d)
     assert row["close_reason"] == "capacity" and row["limit_hit"] == "max_buffered", row
     first.close()
+    d.wait_sessions(2)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    # one at a time each handshake fits, and its charge goes back: four
+    # idle TLS sessions then fit where two handshakes did not
+    held = []
+    for _ in range(4):
+        held.append(ctx.wrap_socket(connect(d.port), server_hostname="h"))
+        time.sleep(0.3)                             # the server reads our Finished
+    for s in held:
+        s.close()
+    rows = d.wait_sessions(6)
+    assert [r["close_reason"] for r in rows].count("capacity") == 1, rows
+    assert sum(1 for r in rows if r["tls_version"]) == 4, rows
+
+
+@pytest.mark.parametrize("announced", [0x0004, 0x4000])
+def test_a_hello_announced_past_the_cap_is_refused_unread(daemons, announced):
+    # 9 bytes announcing a 131000-byte hello: refused at once with our
+    # alert (illegal_parameter), never handed to OpenSSL (which would
+    # allocate the announced size and wait for it)
+    d = tls_daemon(daemons, "--idle-timeout", "20s")
+    peer = b"\x16\x03\x01" + struct.pack(">H", announced) + b"\x01\x01\xff\xb8"
+    s = connect(d.port)
+    s.sendall(peer)
+    got = read_until_close(s)
+    s.close()
+    assert got == b"\x15\x03\x01\x00\x02\x02\x2f", got
+    row = one_session(d)
+    assert row["tls_error"] == "protocol" and row["tls_alert"] == "illegal_parameter", row
+    assert row["tls"] == "oversized" and bytes(row["tls_hello"]) == peer, row
+    assert row["close_reason"] != "idle_timeout", row
+    assert d.stop() == 0
+    assert query(d.db, "SELECT tls_handshakes, tls_failed FROM runs") == [(0, 1)]
+
+
+@pytest.mark.parametrize("name,first,rest", [
+    ("memcached", b"\x80", b"\x01\x00\x03\x00\x00\x00\x00\x00\x00\x00\x03"
+     b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00keyGET / HTTP/1.0\r\n\r\n"),
+    ("bitcoin", b"\xf9\xbe", b"\xb4\xd9version\x00\x00\x00\x00\x00"),
+])
+def test_a_binary_client_with_a_high_first_byte_is_plaintext(daemons, name, first, rest):
+    # a high-bit first byte may begin an SSLv2 hello: held until it is
+    # clear it does not, then all of it is the payload, not a TLS failure
+    d = tls_daemon(daemons, "--idle-timeout", "1s")
+    s = connect(d.port)
+    s.sendall(first)
+    time.sleep(0.2)                               # its own segment
+    s.sendall(rest)
+    read_until_close(s)
+    s.close()
+    row = one_session(d)
+    assert row["tls_error"] == "not_tls" and row["tls_raw_in"] == 0, row
+    assert row["bytes_in"] == len(first + rest), row
+    assert payload_of(d.db, row["payload_sha256"]) == first + rest
+    assert row["tls_hello"] is None, row
 
 
 def test_tls_in_the_chroot_fallback(daemons, service_user):
