@@ -224,38 +224,147 @@ static BIO *tls_front_read_fd(int fd, const char *name, char *err, size_t errlen
 	return b;
 }
 
-/* Whether only root can have put the file at path (links resolved, as
- * /etc/letsencrypt's are) there: root's file, not writable by group or
- * others, in root's folders, each writable by no one else unless sticky
- * (/tmp: no one else can rename root's entries). Returns 0, or -1 with the
- * file or folder named in err. */
-static int tls_front_roots(const char *path, char *err, size_t errlen)
-{
-	char real[PATH_MAX], *slash;
-	struct stat st;
-	bool file = true;
+#define TLS_FRONT_LINKS 40           /* links followed in one path, as the kernel's ELOOP */
 
-	if (!realpath(path, real))
-		return snprintf(err, errlen, "tls: %s: cannot read: %s", path,
-		    strerror(errno)), -1;
-	for (;;) {
-		const char *at = real[0] ? real : "/";
-		if (stat(at, &st) < 0)
-			return snprintf(err, errlen, "tls: %s: %s", at, strerror(errno)), -1;
-		if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
-		    (file || !(st.st_mode & S_ISVTX))))
-			return snprintf(err, errlen, "tls: %s: not root's, or writable by "
-			    "others: as root, certificates and keys are read only from "
-			    "root's own files and folders (%s)", at, path), -1;
-		if (!(slash = strrchr(real, '/')) || real[0] == '\0')
-			return 0;
-		*slash = '\0';
-		file = false;
-	}
+/* Whether what fd is (a folder, a link, the file) only root can have put
+ * there: root's, and not writable by group or others (a folder may be if
+ * sticky, like /tmp: no one else can rename root's entries there; a
+ * link's own mode means nothing). Returns 0, or -1 naming shown in err. */
+static int tls_front_root_owned(int fd, const char *shown, const char *path, char *err,
+    size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return snprintf(err, errlen, "tls: %s: %s", shown, strerror(errno)), -1;
+	if (st.st_uid != 0 || (!S_ISLNK(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX))))
+		return snprintf(err, errlen, "tls: %s: not root's, or writable by "
+		    "others: as root, certificates and keys are read only from "
+		    "root's own files, links and folders (%s)", shown, path), -1;
+	return 0;
 }
 
-/* Reads PEM at path into a BIO. As root, only from what only root can
- * have put there (tls_front_roots): the service user must not be able to
+/* Opens path for reading as root, walking it as given, a component at a
+ * time from / (or the working folder's real path), each opened without
+ * following a link (O_PATH | O_NOFOLLOW) and checked where it is: every
+ * folder, every link and the folders its target is walked through, and
+ * the file, root's (tls_front_root_owned). The file is read from the fd
+ * that was checked: nothing is looked up twice, so the service user can
+ * neither point a link of its own at a root-only key nor swap a checked
+ * name for another. Returns the fd, or -1 with err. */
+static int tls_front_open_root(const char *path, char *err, size_t errlen)
+{
+	char todo[2 * PATH_MAX], shown[2 * PATH_MAX], target[PATH_MAX];
+	int dir = -1, links = 0;
+	char *rest = todo;
+
+	if (strlen(path) >= PATH_MAX)
+		return snprintf(err, errlen, "tls: %s: path too long", path), -1;
+	if (path[0] == '/') {
+		snprintf(todo, sizeof(todo), "%s", path);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return snprintf(err, errlen, "tls: %s: %s", path, strerror(errno)), -1;
+		snprintf(todo, sizeof(todo), "%s/%s", cwd, path);
+	}
+	for (;;) {
+		/* at / (again, after an absolute link's target) */
+		if (*rest == '/') {
+			if (dir >= 0)
+				close(dir);
+			snprintf(shown, sizeof(shown), "/");
+			if ((dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+			    tls_front_root_owned(dir, shown, path, err, errlen) < 0)
+				goto fail;
+			while (*rest == '/')
+				rest++;
+		}
+		char *name = rest, *slash = strchr(rest, '/');
+		if (slash) {
+			*slash = '\0';
+			rest = slash + 1;
+			while (*rest == '/')
+				rest++;
+		} else {
+			rest += strlen(rest);
+		}
+		bool last = *rest == '\0';
+		if (name[0] == '\0' || strcmp(name, ".") == 0) {
+			if (last)
+				break;       /* "dir/": not a file */
+			continue;
+		}
+		size_t sl = strlen(shown), nl = strlen(name);
+		if (sl + nl + 2 < sizeof(shown)) {   /* else shown stops (messages only) */
+			if (sl > 1)
+				shown[sl++] = '/';
+			memcpy(shown + sl, name, nl + 1);
+		}
+		int fd = last ? openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+		    O_CLOEXEC) : -1;
+		if (fd < 0 && (!last || errno == ELOOP))
+			fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errlen, "tls: %s: cannot read: %s (%s)", path,
+			    strerror(errno), shown);
+			goto fail;
+		}
+		struct stat st;
+		if (tls_front_root_owned(fd, shown, path, err, errlen) < 0 ||
+		    fstat(fd, &st) < 0) {
+			close(fd);
+			goto fail;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			/* the target is walked in its place, from this folder */
+			ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
+			close(fd);
+			if (n <= 0 || ++links > TLS_FRONT_LINKS) {
+				snprintf(err, errlen, "tls: %s: cannot read the link %s", path,
+				    shown);
+				goto fail;
+			}
+			target[n] = '\0';
+			char next[2 * PATH_MAX];
+			if (snprintf(next, sizeof(next), "%s%s%s", target, last ? "" : "/", rest) >=
+			    (int)sizeof(next)) {
+				snprintf(err, errlen, "tls: %s: path too long", path);
+				goto fail;
+			}
+			snprintf(todo, sizeof(todo), "%s", next);
+			rest = todo;
+			*strrchr(shown, '/') = '\0';   /* the link's folder */
+			if (shown[0] == '\0')
+				snprintf(shown, sizeof(shown), "/");
+			continue;
+		}
+		if (last) {
+			close(dir);
+			if (!S_ISREG(st.st_mode)) {
+				close(fd);
+				return snprintf(err, errlen, "tls: %s: not a regular file", path), -1;
+			}
+			return fd;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			close(fd);
+			snprintf(err, errlen, "tls: %s: cannot read: %s is not a folder", path, shown);
+			goto fail;
+		}
+		close(dir);
+		dir = fd;
+	}
+	snprintf(err, errlen, "tls: %s: not a regular file", path);
+fail:
+	if (dir >= 0)
+		close(dir);
+	return -1;
+}
+
+/* Reads PEM at path into a BIO. As root, only what only root can have
+ * put there (tls_front_open_root): the service user must not be able to
  * swap in another file for root to read and serve, another site's key. */
 static BIO *tls_front_read_file(const char *path, char *err, size_t errlen)
 {
@@ -263,14 +372,13 @@ static BIO *tls_front_read_file(const char *path, char *err, size_t errlen)
 	BIO *b;
 	int fd;
 
-	if (geteuid() == 0 && tls_front_roots(path, err, errlen) < 0)
-		return NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	if (fd < 0)
+	if (geteuid() == 0) {
+		if ((fd = tls_front_open_root(path, err, errlen)) < 0)
+			return NULL;
+	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
 		return snprintf(err, errlen, "tls: %s: cannot read: %s", path,
 		    strerror(errno)), NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	} else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return snprintf(err, errlen, "tls: %s: not a regular file", path), NULL;
 	}

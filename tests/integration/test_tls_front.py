@@ -432,6 +432,43 @@ def test_a_key_the_service_user_could_swap_is_refused(service_user, tmp_path):
     assert "not root's, or writable by others" in r.stderr and str(state) in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("whose", ["folder", "link"])
+def test_a_link_the_service_user_could_swap_to_a_root_key_is_refused(service_user,
+                                                                    tmp_path, whose):
+    # a link to root's own key (root's folders, 0600), but in the user's
+    # folder, or itself the user's in root's folder: the user could point
+    # it at any root-only key for root to read and serve
+    pw, state = service_user
+    crt, key = make_cert(tmp_path, "swap")
+    os.chmod(key, 0o600)
+    where = state if whose == "folder" else tmp_path
+    link = where / "k.pem"
+    os.symlink(key, link)
+    if whose == "link":
+        os.lchown(link, pw.pw_uid, pw.pw_gid)
+    r = serve(["--db", str(tmp_path / "f.db"), "--rules", "none", "--tls",
+               "--tls-cert", str(crt), "--tls-key", str(link)])
+    assert r.returncode == 2, r.stderr
+    assert "not root's, or writable by others" in r.stderr and str(link) in r.stderr, r.stderr
+
+
+def test_root_links_as_letsencrypt_keeps_them_are_followed(daemons, tmp_path):
+    # live/NAME/*.pem -> ../../archive/NAME/*1.pem, all root's
+    crt, key = make_cert(tmp_path, "le.example")
+    live, archive = tmp_path / "live" / "le", tmp_path / "archive" / "le"
+    live.mkdir(parents=True)
+    archive.mkdir(parents=True)
+    os.rename(crt, archive / "cert1.pem")
+    os.rename(key, archive / "privkey1.pem")
+    os.symlink("../../archive/le/cert1.pem", live / "cert.pem")
+    os.symlink("../../archive/le/privkey1.pem", live / "privkey.pem")
+    d = daemons(args=("--tls", "--tls-cert", str(live / "cert.pem"),
+                      "--tls-key", str(tmp_path / "live" / "." / "le" / "privkey.pem"), *IIS))
+    pem = ssl.get_server_certificate(("127.0.0.1", d.port))
+    assert ssl.PEM_cert_to_DER_cert(pem) == ssl.PEM_cert_to_DER_cert(
+        (archive / "cert1.pem").read_text())
+
+
 def test_a_failed_proxy_header_on_a_tls_listener_records_no_tls(daemons):
     d = daemons(args=("--tls", "--proxy-protocol", "--proxy-from", "127.0.0.1/32", *IIS))
     s = connect(d.port)
