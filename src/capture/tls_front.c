@@ -463,29 +463,11 @@ bool tls_front_ready(void)
 
 /* ---- the self-signed certificate ------------------------------------- */
 
-/* This host's name, as Debian's snakeoil certificate has it: what an
- * ordinary server a scanner meets shows. Only [A-Za-z0-9.-]. */
-static void tls_front_host_name(char *buf, size_t len)
-{
-	size_t j = 0;
-
-	if (gethostname(buf, len) < 0)
-		buf[0] = '\0';
-	buf[len - 1] = '\0';
-	for (size_t i = 0; buf[i]; i++)
-		if ((buf[i] >= 'a' && buf[i] <= 'z') || (buf[i] >= 'A' && buf[i] <= 'Z') ||
-		    (buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.' || buf[i] == '-')
-			buf[j++] = buf[i];
-	buf[j] = '\0';
-	if (j == 0)
-		snprintf(buf, len, "localhost");
-}
-
 /* A new RSA-2048 key and a certificate for it, PEM (key, then
  * certificate) in a new memory BIO. */
-static BIO *tls_front_make(char *err, size_t errlen)
+static BIO *tls_front_make(const char *host, char *err, size_t errlen)
 {
-	char host[256], san[300];
+	char san[300];
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	X509 *x = X509_new();
 	X509_EXTENSION *ext = NULL;
@@ -495,7 +477,6 @@ static BIO *tls_front_make(char *err, size_t errlen)
 
 	if (!key || !x)
 		goto fail;
-	tls_front_host_name(host, sizeof(host));
 	snprintf(san, sizeof(san), "DNS:%s", host);
 	if (RAND_bytes((unsigned char *)&serial, sizeof(serial)) != 1)
 		goto fail;
@@ -533,10 +514,13 @@ fail:
 }
 
 /* Whether the PEM in b (key and certificate) is usable: parses, matches,
- * not expired. Leaves b's read position at its start. */
-static bool tls_front_usable(BIO *b)
+ * not expired, and its CN is name (one made before --tls-name, or with
+ * the host's name as it once was, is made again). Leaves b's read
+ * position at its start. */
+static bool tls_front_usable(BIO *b, const char *name)
 {
 	EVP_PKEY *key = PEM_read_bio_PrivateKey(b, NULL, tls_front_no_passphrase, NULL);
+	char cn[256] = "";
 	X509 *x;
 	bool ok;
 
@@ -544,7 +528,9 @@ static bool tls_front_usable(BIO *b)
 	x = PEM_read_bio_X509(b, NULL, tls_front_no_passphrase, NULL);
 	(void)BIO_reset(b);
 	ok = key && x && X509_check_private_key(x, key) &&
-	    X509_cmp_current_time(X509_getm_notAfter(x)) > 0;
+	    X509_cmp_current_time(X509_getm_notAfter(x)) > 0 &&
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
+	        (int)sizeof(cn)) > 0 && strcmp(cn, name) == 0;
 	X509_free(x);
 	EVP_PKEY_free(key);
 	ERR_clear_error();
@@ -585,6 +571,7 @@ static int tls_front_store(int dirfd, const char *name, const char *shown, BIO *
 int tls_front_self_signed(const struct config *cfg, char *err, size_t errlen)
 {
 	char real[STATE_PATH_MAX], shown[STATE_PATH_MAX + 32];
+	const char *name = cfg->tls_name ? cfg->tls_name : CONFIG_TLS_NAME;
 	BIO *b = NULL;
 	int dirfd, fd, rc = -1;
 
@@ -605,13 +592,13 @@ int tls_front_self_signed(const struct config *cfg, char *err, size_t errlen)
 			(void)fchmod(fd, 0600);
 		b = tls_front_read_fd(fd, shown, err, errlen);
 		close(fd);
-		if (b && !tls_front_usable(b)) {
+		if (b && !tls_front_usable(b, name)) {
 			BIO_free(b);
 			b = NULL;
 		}
 	}
 	if (!b) {
-		if (!(b = tls_front_make(err, errlen)))
+		if (!(b = tls_front_make(name, err, errlen)))
 			goto out;
 		if (tls_front_store(dirfd, TLS_FRONT_SELF_SIGNED, shown, b, err, errlen) < 0)
 			goto out;

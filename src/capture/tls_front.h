@@ -37,9 +37,10 @@ int tls_front_setup(const struct config *cfg, char *err, size_t errlen);
 /* As the service user, after tls_front_setup, without --tls-cert: reads
  * the self-signed certificate and key in the database's folder
  * (TLS_FRONT_SELF_SIGNED, opened with state_openat: no link, the user's
- * own), or makes a new one (RSA-2048, CN/SAN of an ordinary host name,
- * ten years) when it is missing, unreadable, expired or its key does not
- * match, and writes it 0600. Returns 0, or -1 with err. */
+ * own), or makes a new one (RSA-2048, CN and subjectAltName --tls-name,
+ * default CONFIG_TLS_NAME, ten years) when it is missing, unreadable,
+ * expired, its key does not match or its CN is not that name, and writes
+ * it 0600. Returns 0, or -1 with err. */
 int tls_front_self_signed(const struct config *cfg, char *err, size_t errlen);
 
 /* True once the context is set up with a certificate. */

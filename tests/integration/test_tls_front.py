@@ -260,6 +260,53 @@ def test_a_planted_link_is_replaced_not_followed(daemons, service_user, tmp_path
     assert not os.path.islink(state / "flypaper-tls.pem")
 
 
+def served_names(port):
+    """The served certificate's subject CN and subjectAltName DNS names."""
+    pem = ssl.get_server_certificate(("127.0.0.1", port))
+    r = subprocess.run(["openssl", "x509", "-noout", "-subject", "-ext", "subjectAltName"],
+                       input=pem, capture_output=True, text=True, check=True)
+    return r.stdout
+
+
+def test_the_self_signed_name_is_generic_not_the_hosts(daemons, tmp_path):
+    # gethostname() told every scanner what the machine is called inside
+    host = socket.gethostname()
+    d = daemons(args=("--tls", *IIS), db=str(tmp_path / "a.db"))
+    names = served_names(d.port)
+    assert "CN = localhost" in names and "DNS:localhost" in names, names
+    assert host == "localhost" or host not in names, names
+    d.stop()
+    # --tls-name: the certificate is made again with it, then reused
+    args = ("--tls", "--tls-name", "www.example.net", *IIS)
+    d = daemons(args=args, db=str(tmp_path / "a.db"))
+    names = served_names(d.port)
+    assert "CN = www.example.net" in names and "DNS:www.example.net" in names, names
+    first = fingerprint(d.port)
+    d.stop()
+    d = daemons(args=args, db=str(tmp_path / "a.db"))
+    assert fingerprint(d.port) == first
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--tls", "--tls-name", "bad_name"], "tls-name: 'bad_name' is not a host name"),
+    (["--tls", "--tls-name", "a..b"], "is not a host name"),
+    (["--tls", "--tls-name", "-a.b"], "is not a host name"),
+    (["--tls-name", "x.example"], "tls-name without a TLS listener"),
+    (["--tls", "--tls-name", "x.example", "--tls-cert", "CRT", "--tls-key", "KEY"],
+     "not with tls-cert"),
+])
+def test_bad_tls_name_exits_2(tmp_path, args, needle):
+    crt, key = make_cert(tmp_path, "n")
+    args = [str(crt) if a == "CRT" else str(key) if a == "KEY" else a for a in args]
+    r = serve(["--db", str(tmp_path / "f.db"), "--rules", "none", *args])
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr, r.stderr
+    conf = tmp_path / "f.conf"
+    conf.write_text("tls = yes\ntls-name = bad_name\n")
+    r = serve(["-c", str(conf), "--db", str(tmp_path / "g.db"), "--rules", "none"])
+    assert r.returncode == 2 and "is not a host name" in r.stderr, r.stderr
+
+
 def make_cert(tmp_path, name, key_type="rsa:2048"):
     key, crt = tmp_path / f"{name}.key", tmp_path / f"{name}.crt"
     subprocess.run(["openssl", "req", "-x509", "-newkey", key_type, "-nodes", "-days", "2",
