@@ -136,6 +136,18 @@ build/bench/stats: bench/stats.c $(call OBJ,plain) $(HDRS)
 bench-stats: build/bench/stats
 	build/bench/stats --experiments $(STATS_BENCH_EXPERIMENTS)
 
+# The CPU a hello sent a byte at a time costs the TLS front (it links the
+# daemon's objects and loads libssl as the daemon does).
+build/bench/tls-feed-cost: bench/tls-feed-cost.c $(call OBJ,plain) $(HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(ALL_INC) -o $@ bench/tls-feed-cost.c $(call OBJ,plain) $(LDFLAGS) $(LDLIBS)
+
+# What a handshake holds in OpenSSL's heap (bench/tls-handshake-memory).
+build/bench/tls-handshake-memory: bench/tls-handshake-memory.c
+	@mkdir -p $(@D)
+	$(CC) -O2 -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -o $@ $< \
+	    $(shell pkg-config --cflags --libs libssl libcrypto)
+
 # The TLS benchmark's bare server and client (bench/tls): OpenSSL.
 build/bench/reftls build/bench/tlsload: build/bench/%: bench/%.c
 	@mkdir -p $(@D)

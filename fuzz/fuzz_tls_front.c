@@ -3,8 +3,11 @@
  * peer's wire bytes, fed in pieces whose size the first byte chooses,
  * with plaintext read and output drained after each as the session does.
  * The front must never keep more of the hello than TLSHELLO_MAX, never
- * report plaintext before the handshake, and give a record whose counts
- * add up. Needs libssl loadable (dlopen, a root-owned path) and a
+ * report plaintext before the handshake, give a record whose counts add
+ * up and whose kept hello is the stream's first bytes, hand back as
+ * plaintext exactly the bytes it held when they were no TLS, and charge
+ * the budget no more than a handshake's worth, an idle front's once the
+ * handshake is over. Needs libssl loadable (dlopen, a root-owned path) and a
  * writable /tmp for the self-signed certificate. */
 #include <stdint.h>
 #include <stdio.h>
@@ -68,7 +71,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		enum tls_front_status st = tls_front_feed(t, (const char *)data + at, n, at + 1);
 		at += n;
 		if (st == TLS_FRONT_PLAIN) {
+			size_t held;
+			const char *early = tls_front_held(t, &held);
 			plain = true;
+			/* what it held is what came before, to the byte */
+			if (held != fed || (held && memcmp(early, data, held)))
+				__builtin_trap();
+			fed = 0;         /* no TLS bytes after all */
 			break;           /* the session takes it from here */
 		}
 		fed += n;
@@ -82,10 +91,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (st == TLS_FRONT_FAILED)
 			break;
 	}
+	size_t back = tls_front_settle(t);
+	if (tls_front_charged(t) + back != tls_front_size() ||
+	    (!tls_front_handshaking(t) && tls_front_charged(t) > tls_front_size() / 2))
+		__builtin_trap();
 	tls_front_abort(t, TLS_ERR_PEER_CLOSED);
 	struct record_tls_front *r = tls_front_record(t, 0);
 	if (r) {
 		if (r->hello_len > TLSHELLO_MAX || r->hello_len > r->raw_in ||
+		    (r->hello_len && memcmp(r->hello, data, r->hello_len)) ||
 		    r->raw_in != fed || (plain && r->error != TLS_ERR_NOT_TLS) ||
 		    (!plain && r->error == TLS_ERR_NOT_TLS) ||
 		    (r->error == TLS_ERR_NONE) != (r->version[0] != '\0'))

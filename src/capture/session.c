@@ -96,8 +96,8 @@ static void session_free(struct session *s)
 	free(s->buf);
 	free(s->proxy);
 	if (s->tls) {
+		session_budget_give(s, tls_front_charged(s->tls));
 		tls_front_free(s->tls);
-		session_budget_give(s, tls_front_size());
 	}
 	free(s);
 }
@@ -620,10 +620,17 @@ static void session_on_tls(struct session *s, const char *data, size_t n,
 	char *plain = s->host->rbuf;  /* data is in the front now: reuse the buffer */
 	enum tls_front_status st = tls_front_feed(s->tls, data, n, now_ns);
 	long got = 0;
+	size_t held;
+	const char *early;
 
+	/* the handshake's charge goes back once it is over */
+	session_budget_give(s, tls_front_settle(s->tls));
 	if (st == TLS_FRONT_PLAIN) {
 		s->tls_plain = true;
 		session_begin(s, now_ns);
+		early = tls_front_held(s->tls, &held);
+		if (held)
+			session_on_payload(s, early, held, now_ns);
 		session_on_payload(s, data, n, now_ns);
 		return;
 	}

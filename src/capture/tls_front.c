@@ -27,6 +27,21 @@
  * object, its key schedule and ciphers, its empty BIOs; charged to the
  * --max-buffered budget while the session lives. */
 #define TLS_FRONT_COST (16 * 1024)
+/* What OpenSSL holds on top of that while a handshake is under way (its
+ * message buffer, sized to the hello, the key exchange, the transcript),
+ * with the kept hello's TLSHELLO_MAX charged apart. Measured by
+ * bench/tls-handshake-memory as the heap per session of 300 sessions
+ * waiting for the client's Finished after our flight, the SSL object and
+ * the kept hello included: 44.2 KiB with curl's 517-byte hello, 63.7 KiB
+ * with a 31.5 KB one; the call that reads a hello holds it twice more
+ * for a moment (the read BIO, the message buffer). 16 + 64 + 32 KiB
+ * covers both. */
+#define TLS_FRONT_HANDSHAKE (64 * 1024)
+/* A record's header, and the first bytes of an SSLv2-compatible hello,
+ * that decide whether a stream is TLS at all. */
+#define TLS_FRONT_HEAD 5
+#define TLS_FRONT_SSLV2_HEAD 11
+#define TLS_FRONT_RECORD_MAX 16384   /* a plaintext record (RFC 8446 5.1) */
 
 /* TLS 1.3's suites, CCM ones too: whatever a scanner offers. */
 #define TLS_FRONT_SUITES "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:" \
@@ -41,10 +56,21 @@ struct tls_front {
 	const char *version, *cipher;  /* OpenSSL's static names, once established */
 	uint8_t *hello;              /* the raw records up to the hello's end */
 	uint32_t hello_len, hello_cap;
+	/* Until tlshello_extent decides, every byte is held here and none is
+	 * OpenSSL's: a hello announced past TLSHELLO_MAX, a malformed one, a
+	 * binary client's high-bit first byte never reach it. */
+	uint32_t held;               /* not TLS after all: the bytes to replay */
+	uint32_t rec_at, due;        /* the record being held; the held length
+	                              * at which to look again (tls_front_due) */
+	uint32_t hs_got, hs_need;    /* the handshake's bytes in whole records;
+	                              * its announced size with its header */
+	uint8_t hs[4];               /* the handshake header */
+	size_t charged;              /* what the budget holds for the front */
 	enum record_tls_error error;
 	char alert[RECORD_TLS_ALERT];
 	bool started;                /* the first byte was looked at */
-	bool hello_kept;             /* the hello is whole (or over its cap): keep no more */
+	bool decided;                /* the hello is TLS: OpenSSL has the bytes */
+	bool hs_peeked;              /* extent saw the handshake header mid-record */
 	bool alert_in;               /* alert[] is the peer's */
 	bool established, plain, failed;
 };
@@ -198,38 +224,147 @@ static BIO *tls_front_read_fd(int fd, const char *name, char *err, size_t errlen
 	return b;
 }
 
-/* Whether only root can have put the file at path (links resolved, as
- * /etc/letsencrypt's are) there: root's file, not writable by group or
- * others, in root's folders, each writable by no one else unless sticky
- * (/tmp: no one else can rename root's entries). Returns 0, or -1 with the
- * file or folder named in err. */
-static int tls_front_roots(const char *path, char *err, size_t errlen)
-{
-	char real[PATH_MAX], *slash;
-	struct stat st;
-	bool file = true;
+#define TLS_FRONT_LINKS 40           /* links followed in one path, as the kernel's ELOOP */
 
-	if (!realpath(path, real))
-		return snprintf(err, errlen, "tls: %s: cannot read: %s", path,
-		    strerror(errno)), -1;
-	for (;;) {
-		const char *at = real[0] ? real : "/";
-		if (stat(at, &st) < 0)
-			return snprintf(err, errlen, "tls: %s: %s", at, strerror(errno)), -1;
-		if (st.st_uid != 0 || ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
-		    (file || !(st.st_mode & S_ISVTX))))
-			return snprintf(err, errlen, "tls: %s: not root's, or writable by "
-			    "others: as root, certificates and keys are read only from "
-			    "root's own files and folders (%s)", at, path), -1;
-		if (!(slash = strrchr(real, '/')) || real[0] == '\0')
-			return 0;
-		*slash = '\0';
-		file = false;
-	}
+/* Whether what fd is (a folder, a link, the file) only root can have put
+ * there: root's, and not writable by group or others (a folder may be if
+ * sticky, like /tmp: no one else can rename root's entries there; a
+ * link's own mode means nothing). Returns 0, or -1 naming shown in err. */
+static int tls_front_root_owned(int fd, const char *shown, const char *path, char *err,
+    size_t errlen)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return snprintf(err, errlen, "tls: %s: %s", shown, strerror(errno)), -1;
+	if (st.st_uid != 0 || (!S_ISLNK(st.st_mode) && (st.st_mode & (S_IWGRP | S_IWOTH)) &&
+	    !(S_ISDIR(st.st_mode) && (st.st_mode & S_ISVTX))))
+		return snprintf(err, errlen, "tls: %s: not root's, or writable by "
+		    "others: as root, certificates and keys are read only from "
+		    "root's own files, links and folders (%s)", shown, path), -1;
+	return 0;
 }
 
-/* Reads PEM at path into a BIO. As root, only from what only root can
- * have put there (tls_front_roots): the service user must not be able to
+/* Opens path for reading as root, walking it as given, a component at a
+ * time from / (or the working folder's real path), each opened without
+ * following a link (O_PATH | O_NOFOLLOW) and checked where it is: every
+ * folder, every link and the folders its target is walked through, and
+ * the file, root's (tls_front_root_owned). The file is read from the fd
+ * that was checked: nothing is looked up twice, so the service user can
+ * neither point a link of its own at a root-only key nor swap a checked
+ * name for another. Returns the fd, or -1 with err. */
+static int tls_front_open_root(const char *path, char *err, size_t errlen)
+{
+	char todo[2 * PATH_MAX], shown[2 * PATH_MAX], target[PATH_MAX];
+	int dir = -1, links = 0;
+	char *rest = todo;
+
+	if (strlen(path) >= PATH_MAX)
+		return snprintf(err, errlen, "tls: %s: path too long", path), -1;
+	if (path[0] == '/') {
+		snprintf(todo, sizeof(todo), "%s", path);
+	} else {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return snprintf(err, errlen, "tls: %s: %s", path, strerror(errno)), -1;
+		snprintf(todo, sizeof(todo), "%s/%s", cwd, path);
+	}
+	for (;;) {
+		/* at / (again, after an absolute link's target) */
+		if (*rest == '/') {
+			if (dir >= 0)
+				close(dir);
+			snprintf(shown, sizeof(shown), "/");
+			if ((dir = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+			    tls_front_root_owned(dir, shown, path, err, errlen) < 0)
+				goto fail;
+			while (*rest == '/')
+				rest++;
+		}
+		char *name = rest, *slash = strchr(rest, '/');
+		if (slash) {
+			*slash = '\0';
+			rest = slash + 1;
+			while (*rest == '/')
+				rest++;
+		} else {
+			rest += strlen(rest);
+		}
+		bool last = *rest == '\0';
+		if (name[0] == '\0' || strcmp(name, ".") == 0) {
+			if (last)
+				break;       /* "dir/": not a file */
+			continue;
+		}
+		size_t sl = strlen(shown), nl = strlen(name);
+		if (sl + nl + 2 < sizeof(shown)) {   /* else shown stops (messages only) */
+			if (sl > 1)
+				shown[sl++] = '/';
+			memcpy(shown + sl, name, nl + 1);
+		}
+		int fd = last ? openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+		    O_CLOEXEC) : -1;
+		if (fd < 0 && (!last || errno == ELOOP))
+			fd = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0) {
+			snprintf(err, errlen, "tls: %s: cannot read: %s (%s)", path,
+			    strerror(errno), shown);
+			goto fail;
+		}
+		struct stat st;
+		if (tls_front_root_owned(fd, shown, path, err, errlen) < 0 ||
+		    fstat(fd, &st) < 0) {
+			close(fd);
+			goto fail;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			/* the target is walked in its place, from this folder */
+			ssize_t n = readlinkat(fd, "", target, sizeof(target) - 1);
+			close(fd);
+			if (n <= 0 || ++links > TLS_FRONT_LINKS) {
+				snprintf(err, errlen, "tls: %s: cannot read the link %s", path,
+				    shown);
+				goto fail;
+			}
+			target[n] = '\0';
+			char next[2 * PATH_MAX];
+			if (snprintf(next, sizeof(next), "%s%s%s", target, last ? "" : "/", rest) >=
+			    (int)sizeof(next)) {
+				snprintf(err, errlen, "tls: %s: path too long", path);
+				goto fail;
+			}
+			snprintf(todo, sizeof(todo), "%s", next);
+			rest = todo;
+			*strrchr(shown, '/') = '\0';   /* the link's folder */
+			if (shown[0] == '\0')
+				snprintf(shown, sizeof(shown), "/");
+			continue;
+		}
+		if (last) {
+			close(dir);
+			if (!S_ISREG(st.st_mode)) {
+				close(fd);
+				return snprintf(err, errlen, "tls: %s: not a regular file", path), -1;
+			}
+			return fd;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			close(fd);
+			snprintf(err, errlen, "tls: %s: cannot read: %s is not a folder", path, shown);
+			goto fail;
+		}
+		close(dir);
+		dir = fd;
+	}
+	snprintf(err, errlen, "tls: %s: not a regular file", path);
+fail:
+	if (dir >= 0)
+		close(dir);
+	return -1;
+}
+
+/* Reads PEM at path into a BIO. As root, only what only root can have
+ * put there (tls_front_open_root): the service user must not be able to
  * swap in another file for root to read and serve, another site's key. */
 static BIO *tls_front_read_file(const char *path, char *err, size_t errlen)
 {
@@ -237,14 +372,13 @@ static BIO *tls_front_read_file(const char *path, char *err, size_t errlen)
 	BIO *b;
 	int fd;
 
-	if (geteuid() == 0 && tls_front_roots(path, err, errlen) < 0)
-		return NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-
-	if (fd < 0)
+	if (geteuid() == 0) {
+		if ((fd = tls_front_open_root(path, err, errlen)) < 0)
+			return NULL;
+	} else if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
 		return snprintf(err, errlen, "tls: %s: cannot read: %s", path,
 		    strerror(errno)), NULL;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	} else if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return snprintf(err, errlen, "tls: %s: not a regular file", path), NULL;
 	}
@@ -329,29 +463,11 @@ bool tls_front_ready(void)
 
 /* ---- the self-signed certificate ------------------------------------- */
 
-/* This host's name, as Debian's snakeoil certificate has it: what an
- * ordinary server a scanner meets shows. Only [A-Za-z0-9.-]. */
-static void tls_front_host_name(char *buf, size_t len)
-{
-	size_t j = 0;
-
-	if (gethostname(buf, len) < 0)
-		buf[0] = '\0';
-	buf[len - 1] = '\0';
-	for (size_t i = 0; buf[i]; i++)
-		if ((buf[i] >= 'a' && buf[i] <= 'z') || (buf[i] >= 'A' && buf[i] <= 'Z') ||
-		    (buf[i] >= '0' && buf[i] <= '9') || buf[i] == '.' || buf[i] == '-')
-			buf[j++] = buf[i];
-	buf[j] = '\0';
-	if (j == 0)
-		snprintf(buf, len, "localhost");
-}
-
 /* A new RSA-2048 key and a certificate for it, PEM (key, then
  * certificate) in a new memory BIO. */
-static BIO *tls_front_make(char *err, size_t errlen)
+static BIO *tls_front_make(const char *host, char *err, size_t errlen)
 {
-	char host[256], san[300];
+	char san[300];
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
 	X509 *x = X509_new();
 	X509_EXTENSION *ext = NULL;
@@ -361,7 +477,6 @@ static BIO *tls_front_make(char *err, size_t errlen)
 
 	if (!key || !x)
 		goto fail;
-	tls_front_host_name(host, sizeof(host));
 	snprintf(san, sizeof(san), "DNS:%s", host);
 	if (RAND_bytes((unsigned char *)&serial, sizeof(serial)) != 1)
 		goto fail;
@@ -399,10 +514,13 @@ fail:
 }
 
 /* Whether the PEM in b (key and certificate) is usable: parses, matches,
- * not expired. Leaves b's read position at its start. */
-static bool tls_front_usable(BIO *b)
+ * not expired, and its CN is name (one made before --tls-name, or with
+ * the host's name as it once was, is made again). Leaves b's read
+ * position at its start. */
+static bool tls_front_usable(BIO *b, const char *name)
 {
 	EVP_PKEY *key = PEM_read_bio_PrivateKey(b, NULL, tls_front_no_passphrase, NULL);
+	char cn[256] = "";
 	X509 *x;
 	bool ok;
 
@@ -410,7 +528,9 @@ static bool tls_front_usable(BIO *b)
 	x = PEM_read_bio_X509(b, NULL, tls_front_no_passphrase, NULL);
 	(void)BIO_reset(b);
 	ok = key && x && X509_check_private_key(x, key) &&
-	    X509_cmp_current_time(X509_getm_notAfter(x)) > 0;
+	    X509_cmp_current_time(X509_getm_notAfter(x)) > 0 &&
+	    X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, cn,
+	        (int)sizeof(cn)) > 0 && strcmp(cn, name) == 0;
 	X509_free(x);
 	EVP_PKEY_free(key);
 	ERR_clear_error();
@@ -451,6 +571,7 @@ static int tls_front_store(int dirfd, const char *name, const char *shown, BIO *
 int tls_front_self_signed(const struct config *cfg, char *err, size_t errlen)
 {
 	char real[STATE_PATH_MAX], shown[STATE_PATH_MAX + 32];
+	const char *name = cfg->tls_name ? cfg->tls_name : CONFIG_TLS_NAME;
 	BIO *b = NULL;
 	int dirfd, fd, rc = -1;
 
@@ -471,13 +592,13 @@ int tls_front_self_signed(const struct config *cfg, char *err, size_t errlen)
 			(void)fchmod(fd, 0600);
 		b = tls_front_read_fd(fd, shown, err, errlen);
 		close(fd);
-		if (b && !tls_front_usable(b)) {
+		if (b && !tls_front_usable(b, name)) {
 			BIO_free(b);
 			b = NULL;
 		}
 	}
 	if (!b) {
-		if (!(b = tls_front_make(err, errlen)))
+		if (!(b = tls_front_make(name, err, errlen)))
 			goto out;
 		if (tls_front_store(dirfd, TLS_FRONT_SELF_SIGNED, shown, b, err, errlen) < 0)
 			goto out;
@@ -493,7 +614,32 @@ out:
 
 size_t tls_front_size(void)
 {
-	return TLS_FRONT_COST;
+	return TLS_FRONT_COST + TLS_FRONT_HANDSHAKE + TLSHELLO_MAX;
+}
+
+/* What the front holds now: a handshake's worth until it ends, then the
+ * idle cost and the kept hello. */
+static size_t tls_front_holds(const struct tls_front *t)
+{
+	if (tls_front_handshaking(t))
+		return tls_front_size();
+	return TLS_FRONT_COST + t->hello_cap;
+}
+
+size_t tls_front_settle(struct tls_front *t)
+{
+	size_t now = tls_front_holds(t), back = 0;
+
+	if (now < t->charged) {
+		back = t->charged - now;
+		t->charged = now;
+	}
+	return back;
+}
+
+size_t tls_front_charged(const struct tls_front *t)
+{
+	return t->charged;
 }
 
 struct tls_front *tls_front_new(void)
@@ -502,6 +648,8 @@ struct tls_front *tls_front_new(void)
 
 	if (!t || !tls_front_ctx)
 		goto fail;
+	t->charged = tls_front_size();
+	t->due = TLS_FRONT_HEAD;
 	if (!(t->ssl = SSL_new(tls_front_ctx)))
 		goto fail;
 	t->rbio = BIO_new(BIO_s_mem());
@@ -534,15 +682,74 @@ void tls_front_free(struct tls_front *t)
 	free(t);
 }
 
-/* Keeps the raw bytes of the hello's records until the hello ends (by
- * tlshello_extent, or once OpenSSL has read it: a client sends nothing
- * after its hello before our answer), at most TLSHELLO_MAX. */
-static void tls_front_keep(struct tls_front *t, const char *data, size_t n)
+/* Whether tlshello_extent can answer anew at the held length. While the
+ * first bytes decide (TLS or not), always; then a record header that
+ * breaks the rules, the handshake header once whole (the announced size),
+ * the handshake once all its bytes are in, or the cap. Records are
+ * followed here as they complete, so a hello sent as one-byte records, a
+ * byte a segment, costs a few walks, not one per byte or per record. An
+ * SSLv2 hello is decided by its header and then its end. */
+static bool tls_front_due(struct tls_front *t)
+{
+	const uint8_t *b = t->hello;
+	size_t n = t->hello_len;
+	bool due = false;
+
+	if (n < TLS_FRONT_HEAD || n == TLSHELLO_MAX)
+		return true;
+	if (b[0] & 0x80) {
+		if (n < t->due)
+			return false;
+		t->due = n < TLS_FRONT_SSLV2_HEAD ? (uint32_t)n + 1 :
+		    2 + ((uint32_t)(b[0] & 0x7f) << 8 | b[1]);
+		return true;
+	}
+	while (n >= t->due) {
+		const uint8_t *h = b + t->rec_at;
+		uint32_t start = t->rec_at + TLS_FRONT_HEAD;
+		if (t->due == start) {   /* a record's header is whole */
+			uint32_t len = (uint32_t)h[3] << 8 | h[4];
+			if (h[0] != 0x16 || h[1] != 3 || h[2] > 4 || len == 0 ||
+			    len > TLS_FRONT_RECORD_MAX)
+				return true;     /* extent says malformed */
+			t->due = start + len;
+			continue;
+		}
+		/* the record is whole: its bytes count towards the handshake */
+		for (uint32_t i = start; i < t->due; i++) {
+			if (t->hs_got < 4)
+				t->hs[t->hs_got] = b[i];
+			t->hs_got++;
+		}
+		if (!t->hs_need && t->hs_got >= 4) {
+			t->hs_need = 4 + ((uint32_t)t->hs[1] << 16 | (uint32_t)t->hs[2] << 8 |
+			    t->hs[3]);
+			due = true;          /* the announced size, or not a hello */
+		}
+		if (t->hs_need && t->hs_got >= t->hs_need)
+			due = true;          /* the hello is in */
+		t->rec_at = t->due;
+		t->due = t->rec_at + TLS_FRONT_HEAD;
+	}
+	/* the handshake header whole inside a record still coming: the
+	 * announced size may decide now, not 16 KB later (once) */
+	if (!t->hs_need && !t->hs_peeked && t->due > t->rec_at + TLS_FRONT_HEAD &&
+	    t->hs_got + (n - t->rec_at - TLS_FRONT_HEAD) >= 4) {
+		t->hs_peeked = true;
+		due = true;
+	}
+	return due;
+}
+
+/* Holds the stream's first bytes (at most TLSHELLO_MAX) until
+ * tlshello_extent decides what they are; once it says a hello is whole,
+ * they are the kept hello, cut at its end. Returns its answer (PARTIAL
+ * while it has none), or -1 when out of memory. */
+static int tls_front_hold(struct tls_front *t, const char *data, size_t n)
 {
 	size_t room = TLSHELLO_MAX - t->hello_len, take = n < room ? n : room, end = 0;
+	enum tlshello_state st;
 
-	if (t->hello_kept || take == 0)
-		return;
 	if (t->hello_len + take > t->hello_cap) {
 		size_t cap = t->hello_cap ? t->hello_cap * 2 : TLS_FRONT_HELLO_MIN;
 		while (cap < t->hello_len + take)
@@ -550,25 +757,24 @@ static void tls_front_keep(struct tls_front *t, const char *data, size_t n)
 		if (cap > TLSHELLO_MAX)
 			cap = TLSHELLO_MAX;
 		uint8_t *p = realloc(t->hello, cap);
-		if (!p) {
-			t->hello_kept = true;  /* what we have */
-			return;
-		}
+		if (!p)
+			return -1;
 		t->hello = p;
 		t->hello_cap = (uint32_t)cap;
 	}
 	memcpy(t->hello + t->hello_len, data, take);
 	t->hello_len += (uint32_t)take;
-	enum tlshello_state st = tlshello_extent(t->hello, t->hello_len, &end);
+	if (!tls_front_due(t))
+		return TLSHELLO_PARTIAL;
+	st = tlshello_extent(t->hello, t->hello_len, &end);
+	if (st == TLSHELLO_PARTIAL && t->hello_len == TLSHELLO_MAX)
+		st = TLSHELLO_OVERSIZED;     /* cannot happen: extent decides by then */
 	if (st != TLSHELLO_NONE && st != TLSHELLO_PARTIAL) {
 		if (end && end < t->hello_len)
 			t->hello_len = (uint32_t)end;
-		t->hello_kept = true;
-		if (!t->hello_ns)
-			t->hello_ns = t->now_ns;
+		t->hello_ns = t->now_ns;
 	}
-	if (t->hello_len == TLSHELLO_MAX)
-		t->hello_kept = true;
+	return (int)st;
 }
 
 /* A memory BIO keeps the buffer it grew to, empty or not: one drained
@@ -603,9 +809,66 @@ static enum tls_front_status tls_front_failed(struct tls_front *t)
 	return TLS_FRONT_FAILED;
 }
 
+/* A hello that OpenSSL must not see (announced past TLSHELLO_MAX, or
+ * breaking the records' rules): our own fatal alert, as OpenSSL would
+ * have sent it, and the handshake fails as protocol. */
+static enum tls_front_status tls_front_refuse(struct tls_front *t, enum tlshello_state st)
+{
+	unsigned char desc = st == TLSHELLO_OVERSIZED ? 47 : 50;  /* illegal_parameter,
+	                                                            * decode_error */
+	const unsigned char alert[7] = {21, 3, 1, 0, 2, 2, desc};
+
+	(void)BIO_write(t->wbio, alert, sizeof(alert));
+	t->alert_in = false;
+	tls_front_alert_name(desc, t->alert, sizeof(t->alert));
+	t->error = TLS_ERR_PROTOCOL;
+	return tls_front_failed(t);
+}
+
+/* The held bytes were no TLS after all (a binary client's high-bit first
+ * byte): the session takes them, and what came with them, as plaintext. */
+static enum tls_front_status tls_front_plain(struct tls_front *t, size_t held)
+{
+	t->plain = true;
+	t->error = TLS_ERR_NOT_TLS;
+	t->held = (uint32_t)held;
+	t->hello_len = 0;
+	t->raw_in = 0;
+	return TLS_FRONT_PLAIN;
+}
+
+const char *tls_front_held(const struct tls_front *t, size_t *len)
+{
+	*len = t->plain ? t->held : 0;
+	return (const char *)t->hello;
+}
+
+/* Until the hello is decided, bytes are only held; then OpenSSL is given
+ * all of them at once. */
+static enum tls_front_status tls_front_decide(struct tls_front *t, const char *data,
+    size_t n)
+{
+	size_t held = t->hello_len;
+	int st = tls_front_hold(t, data, n);
+
+	if (st < 0)
+		return tls_front_failed(t);
+	if (st == TLSHELLO_PARTIAL)
+		return TLS_FRONT_MORE;
+	if (st == TLSHELLO_NONE)
+		return tls_front_plain(t, held);
+	if (st == TLSHELLO_MALFORMED || st == TLSHELLO_OVERSIZED)
+		return tls_front_refuse(t, (enum tlshello_state)st);
+	t->decided = true;
+	if (held && BIO_write(t->rbio, t->hello, (int)held) != (int)held)
+		return tls_front_failed(t);
+	return TLS_FRONT_READY;
+}
+
 enum tls_front_status tls_front_feed(struct tls_front *t, const char *data, size_t n,
     uint64_t now_ns)
 {
+	enum tls_front_status st;
 	int rc;
 
 	if (t->plain)
@@ -616,24 +879,20 @@ enum tls_front_status tls_front_feed(struct tls_front *t, const char *data, size
 	if (!t->started) {
 		unsigned char b0 = (unsigned char)data[0];
 		t->started = true;
-		/* A handshake record (22), or an SSLv2-style hello (high bit):
-		 * anything else is a plaintext client, kept as such. */
-		if (b0 != 0x16 && !(b0 & 0x80)) {
-			t->plain = true;
-			t->error = TLS_ERR_NOT_TLS;
-			return TLS_FRONT_PLAIN;
-		}
+		/* A handshake record (22), or maybe an SSLv2-style hello (high
+		 * bit): anything else is a plaintext client, kept as such. */
+		if (b0 != 0x16 && !(b0 & 0x80))
+			return tls_front_plain(t, 0);
 	}
 	t->raw_in += n;
-	tls_front_keep(t, data, n);
+	if (!t->decided && (st = tls_front_decide(t, data, n)) != TLS_FRONT_READY)
+		return st;
 	if (BIO_write(t->rbio, data, (int)n) != (int)n)
 		return tls_front_failed(t);
 	if (t->established)
 		return TLS_FRONT_READY;
 	ERR_clear_error();
 	rc = SSL_do_handshake(t->ssl);
-	if (t->hello_ns && !t->hello_kept)
-		t->hello_kept = true;
 	if (rc == 1) {
 		t->established = true;
 		t->done_ns = now_ns;

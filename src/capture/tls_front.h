@@ -37,9 +37,10 @@ int tls_front_setup(const struct config *cfg, char *err, size_t errlen);
 /* As the service user, after tls_front_setup, without --tls-cert: reads
  * the self-signed certificate and key in the database's folder
  * (TLS_FRONT_SELF_SIGNED, opened with state_openat: no link, the user's
- * own), or makes a new one (RSA-2048, CN/SAN of an ordinary host name,
- * ten years) when it is missing, unreadable, expired or its key does not
- * match, and writes it 0600. Returns 0, or -1 with err. */
+ * own), or makes a new one (RSA-2048, CN and subjectAltName --tls-name,
+ * default CONFIG_TLS_NAME, ten years) when it is missing, unreadable,
+ * expired, its key does not match or its CN is not that name, and writes
+ * it 0600. Returns 0, or -1 with err. */
 int tls_front_self_signed(const struct config *cfg, char *err, size_t errlen);
 
 /* True once the context is set up with a certificate. */
@@ -48,20 +49,39 @@ bool tls_front_ready(void);
 /* A new session's front; NULL when out of memory. */
 struct tls_front *tls_front_new(void);
 
-/* The bytes of the front and of OpenSSL's objects for it (an estimate of
- * what one session holds: OpenSSL's buffers are its own). */
+/* What a new front is charged to the --max-buffered budget at accept:
+ * an idle front, a handshake's worth of OpenSSL's buffers and the kept
+ * hello at its cap (estimates measured in tls_front.c: OpenSSL's buffers
+ * are its own). Charged until the handshake ends (tls_front_settle). */
 size_t tls_front_size(void);
+
+/* Once the handshake is no longer under way (established, failed, plain):
+ * the bytes of the charge to give back now (the front then holds its idle
+ * cost and the kept hello); 0 before, and after the first time. */
+size_t tls_front_settle(struct tls_front *t);
+
+/* What the budget still holds for t: given back when it is freed. */
+size_t tls_front_charged(const struct tls_front *t);
 
 void tls_front_free(struct tls_front *t);
 
-/* Feeds n bytes from the wire (n > 0) at now_ns. Keeps the ClientHello's
- * raw records (up to the hello's end, TLSHELLO_MAX). On TLS_FRONT_PLAIN
- * the same bytes are the session's plaintext and the front is done with
- * them; on TLS_FRONT_READY or when already established, plaintext is
+/* Feeds n bytes from the wire (n > 0) at now_ns. Holds the first bytes
+ * until tlshello_extent decides (OpenSSL sees none of them before): not
+ * TLS is TLS_FRONT_PLAIN, a hello malformed or announced past
+ * TLSHELLO_MAX fails (protocol, our alert) without OpenSSL, a whole one
+ * is the kept hello (the raw records up to its end) and OpenSSL gets it.
+ * On TLS_FRONT_PLAIN the held bytes (tls_front_held) and the same bytes
+ * are the session's plaintext and the front is done with them; on TLS_FRONT_READY or when already established, plaintext is
  * ready for tls_front_read; output (the handshake's, an alert) waits for
  * tls_front_output. */
 enum tls_front_status tls_front_feed(struct tls_front *t, const char *data, size_t n,
     uint64_t now_ns);
+
+/* After TLS_FRONT_PLAIN: the bytes of earlier feeds that the front held
+ * while it could not yet tell (a high-bit first byte may begin an SSLv2
+ * hello or a binary protocol), which come before the bytes of the feed
+ * that said PLAIN; *len 0 when none. Valid until tls_front_free. */
+const char *tls_front_held(const struct tls_front *t, size_t *len);
 
 /* Copies up to cap bytes of decrypted plaintext to buf. Returns the
  * bytes, 0 when there are none (for now), or -1 when the peer ended the

@@ -137,6 +137,9 @@ static const struct option_row config_options[] = {
 	    SERVE)},
 	{CONFIG_ROW("tls-key", OPTION_STRING, FIELD(tls_key), 1, 1024, "FILE",
 	    "the private key of --tls-cert (PEM)", SERVE)},
+	{CONFIG_ROW("tls-name", OPTION_NAME, FIELD(tls_name), 1, 253, "NAME",
+	    "the self-signed certificate's CN and subjectAltName; default "
+	    CONFIG_TLS_NAME, SERVE)},
 	{CONFIG_ROW("workers", OPTION_INT, FIELD(workers), 1, 256, "N",
 	    "event-loop threads; default one per core", SERVE)},
 	{CONFIG_ROW("db", OPTION_STRING, FIELD(db_path), 1, 0, "FILE",
@@ -578,6 +581,29 @@ int config_load_file(struct config *cfg, const char *path, char *err,
 	return 0;
 }
 
+/* A DNS host name: labels of letters, digits and '-' (not first or last),
+ * 1..63 bytes each, joined by single dots. */
+static bool config_host_name(const char *s)
+{
+	size_t label = 0;
+
+	for (size_t i = 0;; i++) {
+		char c = s[i];
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return false;
+			if (c == '\0')
+				return true;
+			label = 0;
+		} else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || (c == '-' && label > 0)) {
+			label++;
+		} else {
+			return false;
+		}
+	}
+}
+
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
 	if (cfg->session_timeout_ms < cfg->idle_timeout_ms)
@@ -601,6 +627,15 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	if (cfg->tls_cert && !config_any_tls(cfg))
 		return options_error(err, errlen, "tls-cert and tls-key without a TLS "
 		    "listener: add --tls, or tls = yes in a [listener] section");
+	if (cfg->tls_name && cfg->tls_cert)
+		return options_error(err, errlen, "tls-name names the self-signed "
+		    "certificate: not with tls-cert, whose names are its own");
+	if (cfg->tls_name && !config_any_tls(cfg))
+		return options_error(err, errlen, "tls-name without a TLS listener: add "
+		    "--tls, or tls = yes in a [listener] section");
+	if (cfg->tls_name && !config_host_name(cfg->tls_name))
+		return options_error(err, errlen, "tls-name: '%s' is not a host name "
+		    "(letters, digits, '-' and '.' between labels)", cfg->tls_name);
 	for (int i = 0; i < cfg->nlisten; i++) {
 		const struct config_proxy *p = config_listener_proxy(cfg, i);
 		char text[ADDR_TEXT_LEN];

@@ -38,6 +38,11 @@ enum config_listen_proxy {
 	LISTEN_PROXY_YES,
 };
 
+/* The self-signed certificate's name when --tls-name is not given: what
+ * countless default certificates say, so it tells a scanner nothing of
+ * the host (gethostname() would: hp-01.corp.internal). */
+#define CONFIG_TLS_NAME "localhost"
+
 struct config {
 	struct addr listen[CONFIG_MAX_LISTEN]; /* addresses to listen on */
 	char *listen_respond[CONFIG_MAX_LISTEN]; /* per listener; NULL: respond */
@@ -51,6 +56,8 @@ struct config {
 	/* TLS front (config_listener_tls says which listeners have one). */
 	bool tls;                    /* --tls: every listener without its own tls = */
 	char *tls_cert, *tls_key;    /* --tls-cert, --tls-key (PEM); NULL: self-signed */
+	char *tls_name;              /* --tls-name: the self-signed one's CN/SAN; NULL:
+	                              * CONFIG_TLS_NAME */
 	enum config_listen_proxy listen_tls[CONFIG_MAX_LISTEN];  /* [listener] tls = */
 	char *respond;               /* default response strategy */
 	char *banner_text;           /* what the banner strategy sends */

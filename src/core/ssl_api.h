@@ -84,6 +84,7 @@
 	X(X509_cmp_current_time) \
 	X(X509_set_pubkey) \
 	X(X509_get_subject_name) \
+	X(X509_NAME_get_text_by_NID) \
 	X(X509_NAME_add_entry_by_txt) \
 	X(X509_set_issuer_name) \
 	X(X509_sign) \
@@ -180,6 +181,7 @@ bool ssl_api_loaded(void);
 #define X509_cmp_current_time (ssl_api.X509_cmp_current_time)
 #define X509_set_pubkey (ssl_api.X509_set_pubkey)
 #define X509_get_subject_name (ssl_api.X509_get_subject_name)
+#define X509_NAME_get_text_by_NID (ssl_api.X509_NAME_get_text_by_NID)
 #define X509_NAME_add_entry_by_txt (ssl_api.X509_NAME_add_entry_by_txt)
 #define X509_set_issuer_name (ssl_api.X509_set_issuer_name)
 #define X509_sign (ssl_api.X509_sign)

@@ -14,7 +14,9 @@ import subprocess
 
 import pytest
 
-from conftest import FLYPAPER, connect, query, read_until_close, wait_for
+import time
+
+from conftest import FLYPAPER, connect, payload_of, query, read_until_close, wait_for
 from test_libraries import mapped
 import test_privileges
 from test_privileges import serve
@@ -258,6 +260,53 @@ def test_a_planted_link_is_replaced_not_followed(daemons, service_user, tmp_path
     assert not os.path.islink(state / "flypaper-tls.pem")
 
 
+def served_names(port):
+    """The served certificate's subject CN and subjectAltName DNS names."""
+    pem = ssl.get_server_certificate(("127.0.0.1", port))
+    r = subprocess.run(["openssl", "x509", "-noout", "-subject", "-ext", "subjectAltName"],
+                       input=pem, capture_output=True, text=True, check=True)
+    return r.stdout
+
+
+def test_the_self_signed_name_is_generic_not_the_hosts(daemons, tmp_path):
+    # gethostname() told every scanner what the machine is called inside
+    host = socket.gethostname()
+    d = daemons(args=("--tls", *IIS), db=str(tmp_path / "a.db"))
+    names = served_names(d.port)
+    assert "CN = localhost" in names and "DNS:localhost" in names, names
+    assert host == "localhost" or host not in names, names
+    d.stop()
+    # --tls-name: the certificate is made again with it, then reused
+    args = ("--tls", "--tls-name", "www.example.net", *IIS)
+    d = daemons(args=args, db=str(tmp_path / "a.db"))
+    names = served_names(d.port)
+    assert "CN = www.example.net" in names and "DNS:www.example.net" in names, names
+    first = fingerprint(d.port)
+    d.stop()
+    d = daemons(args=args, db=str(tmp_path / "a.db"))
+    assert fingerprint(d.port) == first
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--tls", "--tls-name", "bad_name"], "tls-name: 'bad_name' is not a host name"),
+    (["--tls", "--tls-name", "a..b"], "is not a host name"),
+    (["--tls", "--tls-name", "-a.b"], "is not a host name"),
+    (["--tls-name", "x.example"], "tls-name without a TLS listener"),
+    (["--tls", "--tls-name", "x.example", "--tls-cert", "CRT", "--tls-key", "KEY"],
+     "not with tls-cert"),
+])
+def test_bad_tls_name_exits_2(tmp_path, args, needle):
+    crt, key = make_cert(tmp_path, "n")
+    args = [str(crt) if a == "CRT" else str(key) if a == "KEY" else a for a in args]
+    r = serve(["--db", str(tmp_path / "f.db"), "--rules", "none", *args])
+    assert r.returncode == 2, r.stderr
+    assert needle in r.stderr, r.stderr
+    conf = tmp_path / "f.conf"
+    conf.write_text("tls = yes\ntls-name = bad_name\n")
+    r = serve(["-c", str(conf), "--db", str(tmp_path / "g.db"), "--rules", "none"])
+    assert r.returncode == 2 and "is not a host name" in r.stderr, r.stderr
+
+
 def make_cert(tmp_path, name, key_type="rsa:2048"):
     key, crt = tmp_path / f"{name}.key", tmp_path / f"{name}.crt"
     subprocess.run(["openssl", "req", "-x509", "-newkey", key_type, "-nodes", "-days", "2",
@@ -331,19 +380,77 @@ def test_proxy_header_then_tls(daemons):
     assert requests_of(d, row["session"]) == [("GET", "/behind")]
 
 
-def test_a_tls_session_over_the_memory_budget_is_refused(daemons):
-    # 16 KiB of the budget per TLS session: 20k holds one, not two
-    d = tls_daemon(daemons, "--max-buffered", "20k", "--idle-timeout", "5s")
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    first = ctx.wrap_socket(connect(d.port), server_hostname="h")
+def test_a_handshake_is_charged_its_size_and_gives_it_back(daemons):
+    # a handshake under way holds 16 + 64 + 32 KiB of the budget (an idle
+    # front, OpenSSL's buffers, the hello at its cap): 200k holds one, not
+    # two; once done, only the idle front and the kept hello stay held
+    d = tls_daemon(daemons, "--max-buffered", "200k", "--idle-timeout", "5s")
+    first = connect(d.port)
+    first.sendall(client_hello()[:20])              # a hello still coming
+    time.sleep(0.3)
     second = connect(d.port)
     assert read_until_close(second) == b""
     second.close()
     row = one_session(d)
     assert row["close_reason"] == "capacity" and row["limit_hit"] == "max_buffered", row
     first.close()
+    d.wait_sessions(2)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    # one at a time each handshake fits, and its charge goes back: four
+    # idle TLS sessions then fit where two handshakes did not
+    held = []
+    for _ in range(4):
+        held.append(ctx.wrap_socket(connect(d.port), server_hostname="h"))
+        time.sleep(0.3)                             # the server reads our Finished
+    for s in held:
+        s.close()
+    rows = d.wait_sessions(6)
+    assert [r["close_reason"] for r in rows].count("capacity") == 1, rows
+    assert sum(1 for r in rows if r["tls_version"]) == 4, rows
+
+
+@pytest.mark.parametrize("announced", [0x0004, 0x4000])
+def test_a_hello_announced_past_the_cap_is_refused_unread(daemons, announced):
+    # 9 bytes announcing a 131000-byte hello: refused at once with our
+    # alert (illegal_parameter), never handed to OpenSSL (which would
+    # allocate the announced size and wait for it)
+    d = tls_daemon(daemons, "--idle-timeout", "20s")
+    peer = b"\x16\x03\x01" + struct.pack(">H", announced) + b"\x01\x01\xff\xb8"
+    s = connect(d.port)
+    s.sendall(peer)
+    got = read_until_close(s)
+    s.close()
+    assert got == b"\x15\x03\x01\x00\x02\x02\x2f", got
+    row = one_session(d)
+    assert row["tls_error"] == "protocol" and row["tls_alert"] == "illegal_parameter", row
+    assert row["tls"] == "oversized" and bytes(row["tls_hello"]) == peer, row
+    assert row["close_reason"] != "idle_timeout", row
+    assert d.stop() == 0
+    assert query(d.db, "SELECT tls_handshakes, tls_failed FROM runs") == [(0, 1)]
+
+
+@pytest.mark.parametrize("name,first,rest", [
+    ("memcached", b"\x80", b"\x01\x00\x03\x00\x00\x00\x00\x00\x00\x00\x03"
+     b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00keyGET / HTTP/1.0\r\n\r\n"),
+    ("bitcoin", b"\xf9\xbe", b"\xb4\xd9version\x00\x00\x00\x00\x00"),
+])
+def test_a_binary_client_with_a_high_first_byte_is_plaintext(daemons, name, first, rest):
+    # a high-bit first byte may begin an SSLv2 hello: held until it is
+    # clear it does not, then all of it is the payload, not a TLS failure
+    d = tls_daemon(daemons, "--idle-timeout", "1s")
+    s = connect(d.port)
+    s.sendall(first)
+    time.sleep(0.2)                               # its own segment
+    s.sendall(rest)
+    read_until_close(s)
+    s.close()
+    row = one_session(d)
+    assert row["tls_error"] == "not_tls" and row["tls_raw_in"] == 0, row
+    assert row["bytes_in"] == len(first + rest), row
+    assert payload_of(d.db, row["payload_sha256"]) == first + rest
+    assert row["tls_hello"] is None, row
 
 
 def test_tls_in_the_chroot_fallback(daemons, service_user):
@@ -370,6 +477,43 @@ def test_a_key_the_service_user_could_swap_is_refused(service_user, tmp_path):
                "--tls-cert", str(crt), "--tls-key", str(mine)])
     assert r.returncode == 2, r.stderr
     assert "not root's, or writable by others" in r.stderr and str(state) in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("whose", ["folder", "link"])
+def test_a_link_the_service_user_could_swap_to_a_root_key_is_refused(service_user,
+                                                                    tmp_path, whose):
+    # a link to root's own key (root's folders, 0600), but in the user's
+    # folder, or itself the user's in root's folder: the user could point
+    # it at any root-only key for root to read and serve
+    pw, state = service_user
+    crt, key = make_cert(tmp_path, "swap")
+    os.chmod(key, 0o600)
+    where = state if whose == "folder" else tmp_path
+    link = where / "k.pem"
+    os.symlink(key, link)
+    if whose == "link":
+        os.lchown(link, pw.pw_uid, pw.pw_gid)
+    r = serve(["--db", str(tmp_path / "f.db"), "--rules", "none", "--tls",
+               "--tls-cert", str(crt), "--tls-key", str(link)])
+    assert r.returncode == 2, r.stderr
+    assert "not root's, or writable by others" in r.stderr and str(link) in r.stderr, r.stderr
+
+
+def test_root_links_as_letsencrypt_keeps_them_are_followed(daemons, tmp_path):
+    # live/NAME/*.pem -> ../../archive/NAME/*1.pem, all root's
+    crt, key = make_cert(tmp_path, "le.example")
+    live, archive = tmp_path / "live" / "le", tmp_path / "archive" / "le"
+    live.mkdir(parents=True)
+    archive.mkdir(parents=True)
+    os.rename(crt, archive / "cert1.pem")
+    os.rename(key, archive / "privkey1.pem")
+    os.symlink("../../archive/le/cert1.pem", live / "cert.pem")
+    os.symlink("../../archive/le/privkey1.pem", live / "privkey.pem")
+    d = daemons(args=("--tls", "--tls-cert", str(live / "cert.pem"),
+                      "--tls-key", str(tmp_path / "live" / "." / "le" / "privkey.pem"), *IIS))
+    pem = ssl.get_server_certificate(("127.0.0.1", d.port))
+    assert ssl.PEM_cert_to_DER_cert(pem) == ssl.PEM_cert_to_DER_cert(
+        (archive / "cert1.pem").read_text())
 
 
 def test_a_failed_proxy_header_on_a_tls_listener_records_no_tls(daemons):

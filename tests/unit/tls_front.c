@@ -12,6 +12,7 @@
 #include "record.h"
 #include "ssl_api.h"
 #include "tls_front.h"
+#include "tlshello.h"
 
 void test_tls_front(int *passed, int *failed);
 
@@ -94,6 +95,12 @@ static void tf_handshake(bool bytewise)
 		st = tf_pump(t, to_server, to_client, bytewise);
 	}
 	CHECK(st == TLS_FRONT_READY, "bytewise %d: status %d", bytewise, st);
+	/* the handshake's charge goes back once, the idle cost stays */
+	size_t back = tls_front_settle(t);
+	CHECK(back > 0 && back + tls_front_charged(t) == tls_front_size() &&
+	    tls_front_charged(t) <= 16 * 1024 + TLSHELLO_MAX && tls_front_settle(t) == 0,
+	    "bytewise %d: charge given back %zu, still %zu", bytewise, back,
+	    tls_front_charged(t));
 	CHECK(SSL_do_handshake(c) == 1, "the client completes");
 	CHECK(SSL_write(c, req, sizeof(req) - 1) == (int)sizeof(req) - 1, "client write");
 	tf_pump(t, to_server, to_client, bytewise);
@@ -112,6 +119,81 @@ static void tf_handshake(bool bytewise)
 	tls_front_free(t);
 	SSL_free(c);
 	SSL_CTX_free(cctx);
+}
+
+/* What OpenSSL never sees: a hello announced past TLSHELLO_MAX (9 bytes
+ * that made it allocate the whole announced message), a malformed one;
+ * and binary clients whose first byte has the high bit (not an SSLv2
+ * hello), given back whole as plaintext however they were split. */
+static void tf_held(void)
+{
+	/* split: the bytes of each feed (0: one feed), or of the first one
+	 * only when its value has 100 added (the rest then comes at once) */
+	static const struct { const char *name, *in; size_t len, split;
+	    enum tls_front_status st; const char *alert; size_t kept; } cases[] = {
+		{"hello announced at 131000 bytes", "\x16\x03\x01\x00\x04\x01\x01\xff\xb8",
+		    9, 0, TLS_FRONT_FAILED, "illegal_parameter", 9},
+		{"its record announced at 16384", "\x16\x03\x01\x40\x00\x01\x01\xff\xb8",
+		    9, 0, TLS_FRONT_FAILED, "illegal_parameter", 9},
+		{"the same, a byte a feed", "\x16\x03\x01\x00\x04\x01\x01\xff\xb8",
+		    9, 1, TLS_FRONT_FAILED, "illegal_parameter", 9},
+		{"a record of 0 bytes", "\x16\x03\x01\x00\x00", 5, 0, TLS_FRONT_FAILED,
+		    "decode_error", 5},
+		{"memcached binary", "\x80\x01\x00\x03\x00\x00\x00\x00keyx", 12, 1,
+		    TLS_FRONT_PLAIN, NULL, 0},
+		{"bitcoin magic", "\xf9\xbe\xb4\xd9version\0\0\0\0\0", 17, 2,
+		    TLS_FRONT_PLAIN, NULL, 0},
+		{"bitcoin magic, 2 bytes then the rest",
+		    "\xf9\xbe\xb4\xd9version\0\0\0\0\0", 17, 102, TLS_FRONT_PLAIN, NULL, 0},
+		{"a record version of 4.0", "\x16\x04\x00\x00\x01\x01", 6, 0,
+		    TLS_FRONT_PLAIN, NULL, 0},
+		{"an SSLv2 hello's start", "\x80\x2e\x01\x03\x01\x00\x15", 7, 0,
+		    TLS_FRONT_MORE, NULL, 7},
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct tls_front *t = tls_front_new();
+		size_t split = cases[i].split % 100 ? cases[i].split % 100 : cases[i].len;
+		size_t at = 0, held = 0;
+		enum tls_front_status st = TLS_FRONT_MORE;
+		const char *early = NULL;
+
+		while (at < cases[i].len && st == TLS_FRONT_MORE) {
+			size_t n = cases[i].len - at < split ? cases[i].len - at : split;
+			st = tls_front_feed(t, cases[i].in + at, n, 1);
+			if (st == TLS_FRONT_PLAIN) {
+				early = tls_front_held(t, &held);
+				/* the earlier feeds, then this one: the whole stream */
+				CHECK(held == at && (!held || memcmp(early, cases[i].in, held) == 0),
+				    "%s: %zu bytes held", cases[i].name, held);
+			}
+			at += n;
+			if (cases[i].split > 100)
+				split = cases[i].len;
+		}
+		CHECK(st == cases[i].st && (st == TLS_FRONT_PLAIN || at == cases[i].len),
+		    "%s: status %d after %zu",
+		    cases[i].name, st, at);
+		size_t out = tls_front_output(t, buf, sizeof(buf));
+		struct record_tls_front *r = tls_front_record(t, 0);
+		CHECK(r && r->hello_len == cases[i].kept, "%s: kept %u", cases[i].name,
+		    r ? r->hello_len : 0);
+		if (cases[i].alert) {
+			/* our fatal alert, as OpenSSL would have sent it */
+			CHECK(r && r->error == TLS_ERR_PROTOCOL &&
+			    strcmp(r->alert, cases[i].alert) == 0 && out == 7 &&
+			    buf[0] == 21 && buf[5] == 2, "%s: error %d alert %s, %zu out",
+			    cases[i].name, r ? (int)r->error : -1, r ? r->alert : "", out);
+			CHECK(tls_front_settle(t) > 0, "%s: the charge goes back",
+			    cases[i].name);
+		}
+		if (cases[i].st == TLS_FRONT_PLAIN)
+			CHECK(r && r->error == TLS_ERR_NOT_TLS && r->raw_in == 0 && out == 0,
+			    "%s: plain", cases[i].name);
+		free(r);
+		tls_front_free(t);
+	}
 }
 
 /* First bytes: a plaintext client, a broken handshake record. */
@@ -181,6 +263,7 @@ void test_tls_front(int *passed, int *failed)
 		tf_handshake(false);
 		tf_handshake(true);
 		tf_first_bytes();
+		tf_held();
 	}
 	config_free(&cfg);
 	unlink(pem);
