@@ -297,13 +297,15 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    "  handshakes, coalesce(strategy, '-'), os_class, dst_port, "
 	    /* REPORT_COL_TLS */
 	    "  tls, tls_hello_ver, tls_versions, tls_sni, ja3_md5, ja4, "
-	    "  tls_front, tls_version, tls_error, tls_alert "
+	    "  tls_front, tls_version, tls_error, tls_alert, "
+	    "  experiment_id "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 	/* the experiment's cohorts read the same rows (cohorts.h) */
 	static const struct cohorts_cols cols = {
 		.ip = 0, .ts = 1, .strategy = 19, .bytes_in = 2, .first_byte = 3, .first_out = 4,
 		.closed_by = 5, .close_after_out = 6, .close_after_ident = 7, .os = 16,
 		.os_class = 20, .port = 21, .family = 9, .reason = 8,
+		.experiment = REPORT_COL_TLS + 10,
 	};
 	struct cohorts_pass *cohorts = NULL;
 
@@ -315,9 +317,13 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	struct report_tags *tags = report_tags_new();        /* NULL: no section */
 	struct report_tls_acc *tls = report_tls_new();       /* NULL: no section */
 	long source = 0;
-	if (report_model_stats(m) && !(cohorts = cohorts_begin(m->cohort_by, m->gap_ms, &cols,
-	    &m->experiment)))
-		snprintf(m->experiment_error, sizeof(m->experiment_error), "out of memory");
+	if (report_model_stats(m)) {
+		if (cohorts_experiment(db, "", m->experiment_want, &m->experiment) != SQLITE_OK)
+			snprintf(m->experiment_error, sizeof(m->experiment_error), "the sessions' "
+			    "experiment cannot be read");
+		else if (!(cohorts = cohorts_begin(m->cohort_by, m->gap_ms, &cols, &m->experiment)))
+			snprintf(m->experiment_error, sizeof(m->experiment_error), "out of memory");
+	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (cohorts)
 			cohorts_feed(cohorts, q);
@@ -438,6 +444,7 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 	const char *since = m->since, *until = m->until;
 	uint64_t gap_ms = m->gap_ms;
 	unsigned cohort_by = m->cohort_by;
+	const char *experiment_want = m->experiment_want;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
@@ -445,6 +452,7 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 	m->until = until;
 	m->gap_ms = gap_ms;
 	m->cohort_by = cohort_by;
+	m->experiment_want = experiment_want;
 	m->hours = calloc(REPORT_HOURS, sizeof(*m->hours));
 	if (!m->hours)
 		return SQLITE_NOMEM;
