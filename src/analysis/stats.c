@@ -158,31 +158,38 @@ static double stats_uniform(uint64_t *state)
 /* A draw of an arm's delivered count: hypergeometric, left delivered
  * among its s and the rest's sources, by inversion over the counts taken
  * from the mode outwards (any fixed order inverts exactly; this one ends
- * within a few standard deviations). */
+ * within a few standard deviations). GSL gives the mode's probability;
+ * its neighbours' follow by the ratio of consecutive terms. */
 static uint32_t stats_draw(uint32_t s, uint32_t rest, uint32_t left, double u)
 {
 	uint32_t lo = left > rest ? left - rest : 0, hi = left < s ? left : s;
 	uint32_t mode = (uint32_t)(((double)left + 1) * ((double)s + 1) / ((double)s + rest + 2));
 	uint32_t down, up;
-	double acc;
+	double acc, pd, pu;
 
 	if (mode < lo)
 		mode = lo;
 	if (mode > hi)
 		mode = hi;
-	acc = gsl_ran_hypergeometric_pdf(mode, s, rest, left);
-	down = mode;
-	up = mode;
+	acc = pd = pu = gsl_ran_hypergeometric_pdf(mode, s, rest, left);
+	down = up = mode;
 	while (u >= acc && (down > lo || up < hi)) {
 		if (down > lo) {
-			acc += gsl_ran_hypergeometric_pdf(--down, s, rest, left);
+			/* P(k-1) = P(k) k (rest - left + k) / ((s - k + 1)(left - k + 1)) */
+			double k = down--;
+			pd *= k * ((double)rest - left + k) / (((double)s - k + 1) * ((double)left - k + 1));
+			acc += pd;
 			if (u < acc)
 				return down;
 		}
-		if (up < hi)
-			acc += gsl_ran_hypergeometric_pdf(++up, s, rest, left);
-		if (u < acc)
-			return up;
+		if (up < hi) {
+			/* P(k+1) = P(k) (s - k)(left - k) / ((k + 1)(rest - left + k + 1)) */
+			double k = up++;
+			pu *= ((double)s - k) * ((double)left - k) / ((k + 1) * ((double)rest - left + k + 1));
+			acc += pu;
+			if (u < acc)
+				return up;
+		}
 	}
 	return u < acc ? mode : up;  /* rounding left u past the total: the last */
 }
