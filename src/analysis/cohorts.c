@@ -19,10 +19,12 @@ struct cohorts_src {
 	char ip[64];                 /* escaped */
 	long long rows;              /* its sessions in the window, any strategy */
 	char strategy[64];           /* its arm: its first session's strategy */
-	char os[96], os_class[64];   /* its first SYN label seen, escaped */
+	char os[96], os_class[64];   /* its first SYN label seen in its first
+	                              * burst, escaped */
 	bool has_os, has_class;
 	long long port;
-	int nsizes;
+	int first_burst;             /* connections of its first burst; 0 while
+	                              * that burst goes on */
 	long cur_burst;
 	long long last_ms;
 	long long sessions;          /* under its arm */
@@ -30,8 +32,6 @@ struct cohorts_src {
 	double first_ms;
 	char fam[COHORTS_SOURCE_FAMILIES][64];
 	int nfam;
-	int sizes[COHORTS_MAX_BURSTS];   /* last: a new source clears only what is
-	                                  * above (nsizes says how many hold) */
 };
 
 /* A pass over sessions ordered by source and time (cohorts_begin). */
@@ -47,33 +47,28 @@ struct cohorts_pass {
 static const struct cohorts_cols cohorts_own_cols = {
 	.ip = 0, .ts = 1, .strategy = 2, .bytes_in = 3, .first_byte = 4, .first_out = 5,
 	.closed_by = 6, .close_after_out = 7, .close_after_ident = 8, .os = 9,
-	.os_class = 10, .port = 11, .family = 12, .reason = -1,
+	.os_class = 10, .port = 11, .family = 12, .reason = -1, .experiment = 13,
 };
 
 /* The OS of the peer's own SYN only: a proxy's SYN says nothing of the
- * peer. os, os_class and syn_of came with schema 7: an older database, or
- * the report's view (which has already kept the peer's), is read with the
- * second or third form. */
-static const char *const cohorts_sql[3] = {
-	"SELECT src_ip, start_ts, coalesce(strategy, '-'), bytes_in, first_byte_ms, "
-	"  first_out_ms, closed_by, peer_close_after_out_ms, peer_close_after_ident_ms, "
-	"  CASE WHEN syn_of = 'peer' THEN os END, "
-	"  CASE WHEN syn_of = 'peer' THEN os_class END, dst_port, family FROM sessions "
-	"WHERE coalesce(close_reason, '') NOT IN ('capacity', 'syn_only', "
-	"  'rst_after_synack', 'proxy_error') AND start_ts >= ?1 "
-	"ORDER BY src_ip, start_ts",
-	"SELECT src_ip, start_ts, coalesce(strategy, '-'), bytes_in, first_byte_ms, "
-	"  first_out_ms, closed_by, peer_close_after_out_ms, peer_close_after_ident_ms, "
-	"  os, os_class, dst_port, family FROM sessions "
-	"WHERE coalesce(close_reason, '') NOT IN ('capacity', 'syn_only', "
-	"  'rst_after_synack', 'proxy_error') AND start_ts >= ?1 "
-	"ORDER BY src_ip, start_ts",
-	"SELECT src_ip, start_ts, coalesce(strategy, '-'), bytes_in, first_byte_ms, "
-	"  first_out_ms, closed_by, peer_close_after_out_ms, peer_close_after_ident_ms, "
-	"  NULL, NULL, dst_port, family FROM sessions "
-	"WHERE coalesce(close_reason, '') NOT IN ('capacity', 'syn_only', "
-	"  'rst_after_synack', 'proxy_error') AND start_ts >= ?1 "
-	"ORDER BY src_ip, start_ts",
+ * peer. os, os_class and syn_of came with schema 7, experiment_id with 8:
+ * an older database, or the report's view (which has already kept the
+ * peer's), is read with a later form (no experiment_id: nothing is
+ * randomised, nothing tested). */
+#define COHORTS_SQL_REST "FROM sessions " \
+	"WHERE coalesce(close_reason, '') NOT IN ('capacity', 'syn_only', " \
+	"  'rst_after_synack', 'proxy_error') AND start_ts >= ?1 " \
+	"ORDER BY src_ip, start_ts"
+#define COHORTS_SQL_HEAD "SELECT src_ip, start_ts, coalesce(strategy, '-'), bytes_in, " \
+	"  first_byte_ms, first_out_ms, closed_by, peer_close_after_out_ms, " \
+	"  peer_close_after_ident_ms, "
+#define COHORTS_SQL_PEER_OS "CASE WHEN syn_of = 'peer' THEN os END, " \
+	"  CASE WHEN syn_of = 'peer' THEN os_class END, dst_port, family, "
+static const char *const cohorts_sql[4] = {
+	COHORTS_SQL_HEAD COHORTS_SQL_PEER_OS "experiment_id " COHORTS_SQL_REST,
+	COHORTS_SQL_HEAD COHORTS_SQL_PEER_OS "NULL " COHORTS_SQL_REST,
+	COHORTS_SQL_HEAD "os, os_class, dst_port, family, NULL " COHORTS_SQL_REST,
+	COHORTS_SQL_HEAD "NULL, NULL, dst_port, family, NULL " COHORTS_SQL_REST,
 };
 
 static const struct {
@@ -119,26 +114,20 @@ const char *cohorts_keys_name(unsigned keys, char *out, size_t outlen)
 	return out;
 }
 
-static int cohorts_int_cmp(const void *a, const void *b)
-{
-	int x = *(const int *)a, y = *(const int *)b;
-	return (x > y) - (x < y);
-}
-
 static int cohorts_double_cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
 	return (x > y) - (x < y);
 }
 
-/* The source's typical burst: the (lower) median of its burst sizes.
- * Exact up to 16 (a Nimda burst is 16); above, powers of two. */
+/* The source's burst: the size of its first one, what it did before
+ * any later burst could answer what flypaper said (a scanner retries, or
+ * stops, by the answer it got: its later bursts are the outcome, not a
+ * key). Exact up to 16 (a Nimda burst is 16); above, powers of two. */
 static void cohorts_burst_label(struct cohorts_src *s, char *out, size_t outlen)
 {
-	int m, lo = 17, hi = 32;
+	int m = s->first_burst ? s->first_burst : 1, lo = 17, hi = 32;
 
-	qsort(s->sizes, (size_t)s->nsizes, sizeof(int), cohorts_int_cmp);
-	m = s->nsizes ? s->sizes[(s->nsizes - 1) / 2] : 1;
 	if (m <= 16) {
 		snprintf(out, outlen, "bursts of %d", m);
 		return;
@@ -175,8 +164,8 @@ static void cohorts_label(struct cohorts_src *s, unsigned keys, char *out, size_
 
 static void cohorts_end_burst(struct cohorts_src *s)
 {
-	if (s->cur_burst && s->nsizes < COHORTS_MAX_BURSTS)
-		s->sizes[s->nsizes++] = (int)(s->cur_burst > 1 << 30 ? 1 << 30 : s->cur_burst);
+	if (s->cur_burst && !s->first_burst)
+		s->first_burst = (int)(s->cur_burst > 1 << 30 ? 1 << 30 : s->cur_burst);
 	s->cur_burst = 0;
 }
 
@@ -295,10 +284,12 @@ static void cohorts_row(struct cohorts_src *s, sqlite3_stmt *q, const struct coh
 		snprintf(s->strategy, sizeof(s->strategy), "%s", strategy);
 		s->port = sqlite3_column_int64(q, c->port);
 	}
-	if (!s->has_os && store_column_display(q, c->os, s->os, sizeof(s->os)))
+	/* keys from the first burst only, like the burst's size */
+	if (!s->first_burst && !s->has_os && store_column_display(q, c->os, s->os,
+	    sizeof(s->os)))
 		s->has_os = true;
-	if (!s->has_class && store_column_display(q, c->os_class, s->os_class,
-	    sizeof(s->os_class)))
+	if (!s->first_burst && !s->has_class && store_column_display(q, c->os_class,
+	    s->os_class, sizeof(s->os_class)))
 		s->has_class = true;
 	if (strcmp(strategy, s->strategy) != 0) {
 		s->mixed = true;     /* set aside: not the arm it was assigned */
@@ -391,10 +382,38 @@ const char *cohorts_p_text(double p, char *out, size_t outlen)
 	return out;
 }
 
+/* Whether arm x differs from every other arm of c, each pair by Fisher's
+ * exact test, Holm-corrected over the pairs: with three or more arms the
+ * omnibus test says only that some arms differ, not which. */
+static bool cohorts_differs_from_all(const struct cohorts_cohort *c,
+    const struct cohorts_arm *x)
+{
+	double p[COHORTS_MAX_ARMS] = {0}, adj[COHORTS_MAX_ARMS];
+	int m = 0;
+
+	if (c->narms == 2)
+		return true;         /* the cohort's test is that pair's */
+	for (int i = 0; i < c->narms; i++) {
+		const struct cohorts_arm *y = &c->arms[i];
+		struct stats_arm pair[2] = {{x->sources, x->delivered},
+		    {y->sources, y->delivered}};
+		enum stats_method method;
+		if (y == x)
+			continue;
+		p[m++] = stats_rate_test(pair, 2, &method);
+	}
+	stats_holm(p, adj, m);
+	for (int i = 0; i < m; i++)
+		if (!(adj[i] < STATS_ALPHA))
+			return false;
+	return true;
+}
+
 /* What a significant difference says of these peers, from the arms with
  * the highest and lowest rate: silent sends nothing, so a lower rate
  * under it means the peers wait for the server; a higher one, that they
- * leave when it speaks. */
+ * leave when it speaks. Said only when silent differs from every other
+ * arm (cohorts_differs_from_all); else only that the arms differ. */
 static const char *cohorts_meaning(const struct cohorts_cohort *c)
 {
 	const struct cohorts_arm *hi = &c->arms[0], *lo = &c->arms[0];
@@ -405,10 +424,13 @@ static const char *cohorts_meaning(const struct cohorts_cohort *c)
 		if (c->arms[i].rate < lo->rate)
 			lo = &c->arms[i];
 	}
-	if (!strcmp(lo->strategy, "silent"))
+	if (!strcmp(lo->strategy, "silent") && cohorts_differs_from_all(c, lo))
 		return "these peers wait for the server to speak";
-	if (!strcmp(hi->strategy, "silent"))
+	if (!strcmp(hi->strategy, "silent") && cohorts_differs_from_all(c, hi))
 		return "these peers leave when the server speaks";
+	if (c->narms > 2)
+		return "the arms differ in whether these peers deliver (which arms: not "
+		    "shown by the test across all of them)";
 	return "what the server says changes whether these peers deliver";
 }
 
@@ -452,6 +474,51 @@ static void cohorts_conclude(struct cohorts_cohort *c)
 #undef CO_ADD
 }
 
+/* Whether the cohorts hold each arm's sources in the same shares: under a
+ * random draw the keys, if pre-treatment, are independent of the arm. Per
+ * arm, its sources against the rest across the cohorts, Holm over the
+ * arms. */
+static void cohorts_balance(struct cohorts *co)
+{
+	char names[COHORTS_MAX_ARMS][64];
+	double p[COHORTS_MAX_ARMS] = {0}, adj[COHORTS_MAX_ARMS];
+	struct stats_arm *by = calloc((size_t)co->n + 1, sizeof(*by));
+	int narms = 0;
+
+	co->balance_p = NAN;
+	co->unbalanced = false;
+	for (int i = 0; i < co->n; i++)
+		for (int j = 0; j < co->c[i].narms; j++) {
+			int k;
+			for (k = 0; k < narms && strcmp(names[k], co->c[i].arms[j].strategy); k++)
+				;
+			if (k == narms && narms < COHORTS_MAX_ARMS)
+				snprintf(names[narms++], sizeof(names[0]), "%s",
+				    co->c[i].arms[j].strategy);
+		}
+	if (!by || co->n < 2 || narms < 2) {
+		free(by);
+		return;
+	}
+	for (int k = 0; k < narms; k++) {
+		enum stats_method method;
+		for (int i = 0; i < co->n; i++) {
+			by[i] = (struct stats_arm){cohorts_sources(&co->c[i]), 0};
+			for (int j = 0; j < co->c[i].narms; j++)
+				if (!strcmp(co->c[i].arms[j].strategy, names[k]))
+					by[i].delivered = co->c[i].arms[j].sources;
+		}
+		p[k] = stats_rate_test(by, co->n < STATS_MAX_ARMS ? co->n : STATS_MAX_ARMS,
+		    &method);
+	}
+	stats_holm(p, adj, narms);
+	for (int k = 0; k < narms; k++)
+		if (!isnan(adj[k]) && !(adj[k] >= co->balance_p))
+			co->balance_p = adj[k];
+	co->unbalanced = co->balance_p < STATS_ALPHA;
+	free(by);
+}
+
 static void cohorts_decide(struct cohorts *co)
 {
 	struct stats_arm (*arms)[COHORTS_MAX_ARMS] = calloc((size_t)co->n + 1, sizeof(*arms));
@@ -476,24 +543,90 @@ static void cohorts_decide(struct cohorts *co)
 	}
 	for (int i = 0; i < co->n; i++)
 		cohorts_conclude(&co->c[i]);
+	cohorts_balance(co);
 	free(arms);
 	free(rows);
 	free(narms);
 	free(v);
 }
 
+int cohorts_experiment(sqlite3 *db, const char *since, const char *want,
+    struct cohorts *out)
+{
+	sqlite3_stmt *q;
+	int rc = sqlite3_prepare_v2(db, want
+	    ? "SELECT experiment_id, experiment FROM sessions WHERE experiment_id = ?2 "
+	      "AND start_ts >= ?1 LIMIT 1"
+	    : "SELECT experiment_id, experiment FROM sessions WHERE experiment_id IS NOT NULL "
+	      "AND start_ts >= ?1 ORDER BY start_ts DESC LIMIT 1", -1, &q, NULL);
+
+	out->experiment_id[0] = out->experiment_shown[0] = out->experiment[0] = '\0';
+	if (rc != SQLITE_OK) {
+		/* no experiment columns (older than them): nothing randomised */
+		if (sqlite3_prepare_v2(db, "SELECT 1 FROM sessions LIMIT 0", -1, &q, NULL) != SQLITE_OK)
+			return rc;
+		sqlite3_finalize(q);
+		return SQLITE_OK;
+	}
+	sqlite3_bind_text(q, 1, since, -1, SQLITE_STATIC);
+	if (want)
+		sqlite3_bind_text(q, 2, want, -1, SQLITE_STATIC);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		const char *id = (const char *)sqlite3_column_text(q, 0);
+		size_t len = (size_t)sqlite3_column_bytes(q, 0);
+		/* an id too long, or with a NUL, is not flypaper's: never matched */
+		if (id && len < sizeof(out->experiment_id) && strlen(id) == len) {
+			memcpy(out->experiment_id, id, len + 1);
+			store_column_display(q, 0, out->experiment_shown,
+			    sizeof(out->experiment_shown));
+			if (!store_column_display(q, 1, out->experiment, sizeof(out->experiment)))
+				snprintf(out->experiment, sizeof(out->experiment), "?");
+		}
+	}
+	sqlite3_finalize(q);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Whether a row is of the experiment tested; else counted as left out. */
+static bool cohorts_in_experiment(struct cohorts_pass *p, sqlite3_stmt *q)
+{
+	const char *id;
+
+	if (p->cols.experiment < 0 || !(id = (const char *)sqlite3_column_text(q,
+	    p->cols.experiment))) {
+		p->out->not_randomised++;
+		return false;
+	}
+	if (!p->out->experiment_id[0] || strcmp(id, p->out->experiment_id) != 0 ||
+	    (size_t)sqlite3_column_bytes(q, p->cols.experiment) != strlen(id)) {
+		p->out->other_experiments++;
+		return false;
+	}
+	return true;
+}
+
 struct cohorts_pass *cohorts_begin(unsigned keys, uint64_t gap_ms,
     const struct cohorts_cols *cols, struct cohorts *out)
 {
 	struct cohorts_pass *p = calloc(1, sizeof(*p));
+	struct cohorts picked;
 
+	/* the experiment cohorts_experiment picked stays */
+	memcpy(picked.experiment_id, out->experiment_id, sizeof(picked.experiment_id));
+	memcpy(picked.experiment_shown, out->experiment_shown, sizeof(picked.experiment_shown));
+	memcpy(picked.experiment, out->experiment, sizeof(picked.experiment));
 	memset(out, 0, sizeof(*out));
+	memcpy(out->experiment_id, picked.experiment_id, sizeof(out->experiment_id));
+	memcpy(out->experiment_shown, picked.experiment_shown, sizeof(out->experiment_shown));
+	memcpy(out->experiment, picked.experiment, sizeof(out->experiment));
 	if (!p)
 		return NULL;
 	p->out = out;
 	p->keys = keys;
 	p->gap_ms = gap_ms;
 	p->cols = *cols;
+	out->balance_p = NAN;
 	p->src = calloc(1, sizeof(*p->src));
 	out->c = calloc(COHORTS_MAX, sizeof(*out->c));
 	if (!p->src || !out->c) {
@@ -515,11 +648,13 @@ void cohorts_feed(struct cohorts_pass *p, sqlite3_stmt *q)
 		    !strcmp(r, "rst_after_synack") || !strcmp(r, "proxy_error")))
 			return;
 	}
+	if (!cohorts_in_experiment(p, q))
+		return;
 	if (!store_column_display(q, p->cols.ip, ip, sizeof(ip)))
 		snprintf(ip, sizeof(ip), "?");
 	if (s->rows && strcmp(ip, s->ip) != 0) {
 		cohorts_end_source(p->out, s, p->keys);
-		memset(s, 0, offsetof(struct cohorts_src, sizes));
+		memset(s, 0, sizeof(*s));
 	}
 	snprintf(s->ip, sizeof(s->ip), "%s", ip);
 	cohorts_row(s, q, &p->cols, p->gap_ms);
@@ -547,14 +682,16 @@ void cohorts_finish(struct cohorts_pass *p, bool decide)
 		cohorts_decide(out);
 }
 
-int cohorts_collect(sqlite3 *db, const char *since, unsigned keys, uint64_t gap_ms,
-    struct cohorts *out)
+int cohorts_collect(sqlite3 *db, const char *since, const char *want, unsigned keys,
+    uint64_t gap_ms, struct cohorts *out)
 {
 	struct cohorts_pass *p;
 	sqlite3_stmt *q = NULL;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	if ((rc = cohorts_experiment(db, since, want, out)) != SQLITE_OK)
+		return rc;
 	for (size_t i = 0; i < sizeof(cohorts_sql) / sizeof(cohorts_sql[0]); i++)
 		if ((rc = sqlite3_prepare_v2(db, cohorts_sql[i], -1, &q, NULL)) == SQLITE_OK)
 			break;
@@ -584,6 +721,46 @@ void cohorts_free(struct cohorts *co)
 static json_t *cohorts_num(double x)
 {
 	return isnan(x) ? json_null() : json_real(x);
+}
+
+const char *cohorts_preamble(const struct cohorts *co, char *out, size_t outlen)
+{
+	size_t used = 0;
+	char p[32];
+
+#define CP_ADD(...) do { if (used < outlen) used += (size_t)snprintf(out + used, outlen - used, __VA_ARGS__); } while (0)
+	out[0] = '\0';
+	if (!co->experiment_id[0]) {
+		CP_ADD("no experiment in the window: every session's strategy was its "
+		    "listener's, not a per-source draw (--experiment): not randomised, nothing "
+		    "tested (%llu sessions)", (unsigned long long)co->not_randomised);
+		return out;
+	}
+	CP_ADD("experiment %s (%s)", co->experiment_shown, co->experiment);
+	if (co->not_randomised || co->other_experiments)
+		CP_ADD("; left out: %llu sessions not randomised (the listener's strategy), "
+		    "%llu of other experiments", (unsigned long long)co->not_randomised,
+		    (unsigned long long)co->other_experiments);
+	if (co->unbalanced)
+		CP_ADD("; warning: the arms' shares differ across the cohorts (%s): a key may "
+		    "depend on the strategy, try --cohort-by os", cohorts_p_text(co->balance_p,
+		    p, sizeof(p)));
+#undef CP_ADD
+	return out;
+}
+
+void cohorts_json_experiment(const struct cohorts *co, json_t *obj)
+{
+	json_object_set_new(obj, "experiment", co->experiment_id[0]
+	    ? json_string(co->experiment) : json_null());
+	json_object_set_new(obj, "experiment_id", co->experiment_id[0]
+	    ? json_string(co->experiment_shown) : json_null());
+	json_object_set_new(obj, "not_randomised_sessions",
+	    json_integer((json_int_t)co->not_randomised));
+	json_object_set_new(obj, "other_experiment_sessions",
+	    json_integer((json_int_t)co->other_experiments));
+	json_object_set_new(obj, "balance_p", cohorts_num(co->balance_p));
+	json_object_set_new(obj, "unbalanced", json_boolean(co->unbalanced));
 }
 
 json_t *cohorts_json(const struct cohorts *co)

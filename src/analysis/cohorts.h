@@ -1,6 +1,7 @@
 /* cohorts.h - an experiment's sources grouped into cohorts by what is
- * seen of them whatever the strategy (pre-treatment: their typical burst
- * size, their SYN's OS label, the port they came to...), and per cohort
+ * seen of them whatever the strategy (pre-treatment: the size of their
+ * first burst, their SYN's OS label in it, the port they first came to),
+ * and per cohort
  * and strategy arm counted by source: who delivered, how fast, who left
  * without delivering, what they delivered, and what the statistics say
  * (stats.h). yield and report print it. Every string in it came from a
@@ -21,15 +22,17 @@
 #define COHORTS_MAX_ARMS 16          /* arms of a cohort; sources of others: skipped */
 #define COHORTS_MAX_FAMILIES 16      /* families of a cohort; the last: "other" */
 #define COHORTS_SOURCE_FAMILIES 8    /* distinct families one source is counted for */
-#define COHORTS_MAX_BURSTS 4096      /* a source's first bursts its median reads */
 #define COHORTS_MAX_TIMES (1u << 22) /* first-byte times held in all, for medians */
 #define COHORTS_DROP_MS 1000         /* "left within 1 s" of a server byte or IDENT */
 #define COHORTS_LABEL 160            /* a cohort's label, cut */
 #define COHORTS_CONCLUSION 1536      /* a conclusion line, cut */
+#define COHORTS_EXPERIMENT 1024      /* an experiment's arms as shown, cut */
+#define COHORTS_EXPERIMENT_ID 64     /* an experiment's id as stored; longer:
+                                      * not flypaper's, never matched */
 
 /* The pre-treatment keys (--cohort-by), as bits; none is 0. */
 enum cohorts_key {
-	COHORTS_BURST = 1,           /* the source's median burst size */
+	COHORTS_BURST = 1,           /* the size of the source's first burst */
 	COHORTS_OS = 2,              /* the p0f label of its SYN (os) */
 	COHORTS_OS_CLASS = 4,        /* p0f's class of it (os_class) */
 	COHORTS_PORT = 8,            /* the port it connected to (dst_port) */
@@ -67,11 +70,24 @@ struct cohorts_cohort {
 };
 
 struct cohorts {
+	/* the one experiment tested: only sessions its draw assigned
+	 * (sessions.experiment_id); id "" when none is in the window */
+	char experiment_id[COHORTS_EXPERIMENT_ID];   /* as stored (matched) */
+	char experiment_shown[COHORTS_EXPERIMENT_ID * 4];   /* escaped */
+	char experiment[COHORTS_EXPERIMENT];         /* its arms, escaped */
+	uint64_t not_randomised;     /* sessions left out: no draw assigned their
+	                              * strategy (the listener's) */
+	uint64_t other_experiments;  /* sessions left out: another experiment's */
 	struct cohorts_cohort *c;    /* by label */
 	int n;
 	uint32_t sources;            /* sources counted */
 	uint32_t mixed;              /* of them, seen under several strategies */
 	uint32_t skipped;            /* sources past COHORTS_MAX or _MAX_ARMS */
+	/* the keys' balance: per arm, whether its share of sources differs
+	 * across cohorts (stats_rate_test, Holm over the arms); a key the
+	 * strategy changed would differ. NaN when fewer than two cohorts */
+	double balance_p;            /* the smallest Holm-adjusted p */
+	bool unbalanced;             /* balance_p < STATS_ALPHA */
 	size_t times;                /* first-byte times held (COHORTS_MAX_TIMES) */
 	uint64_t times_dropped;      /* past the cap: not in the medians */
 };
@@ -87,17 +103,30 @@ const char *cohorts_keys_name(unsigned keys, char *out, size_t outlen);
  * src_ip, start_ts, strategy (NULL read as "-" by the caller: coalesce),
  * bytes_in, first_byte_ms, first_out_ms, closed_by,
  * peer_close_after_out_ms, peer_close_after_ident_ms, the peer's SYN os
- * and os_class, dst_port, family, and close_reason (-1: the query left out
- * the rows cohorts leave out already). */
+ * and os_class, dst_port, family, close_reason (-1: the query left out
+ * the rows cohorts leave out already) and experiment_id (NULL: not
+ * randomised). */
 struct cohorts_cols {
 	int ip, ts, strategy, bytes_in, first_byte, first_out, closed_by,
-	    close_after_out, close_after_ident, os, os_class, port, family, reason;
+	    close_after_out, close_after_ident, os, os_class, port, family, reason,
+	    experiment;
 };
+
+/* Picks the experiment to test into *out (before cohorts_begin, which
+ * keeps it): the one whose id is want, else (want NULL) the one of the
+ * latest session since the UTC prefix that has one. None found (or a
+ * database older than the experiment columns): out->experiment_id is "",
+ * and every session counts as not randomised. SQLITE_OK or SQLite's
+ * error. */
+int cohorts_experiment(sqlite3 *db, const char *since, const char *want,
+    struct cohorts *out);
 
 struct cohorts_pass;
 
 /* A pass fed by the caller's own query, ordered by src_ip then start_ts
- * (the report's one pass over the sessions): *out is zeroed and filled.
+ * (the report's one pass over the sessions): *out is zeroed but for the
+ * experiment cohorts_experiment picked, and filled; rows of other
+ * experiments, or of none, are counted and left out.
  * NULL without memory (then *out holds nothing to free but is zeroed). */
 struct cohorts_pass *cohorts_begin(unsigned keys, uint64_t gap_ms,
     const struct cohorts_cols *cols, struct cohorts *out);
@@ -112,16 +141,16 @@ void cohorts_feed(struct cohorts_pass *p, sqlite3_stmt *q);
 void cohorts_finish(struct cohorts_pass *p, bool decide);
 
 /* Reads the sessions (table or view) of db since a UTC timestamp prefix
- * into *out (zeroed here), groups sources into cohorts by keys (bursts
- * split at gap_ms of silence, bursts.h) and decides each (stats_decide,
- * stats_load first). A source belongs to the arm of the strategy of its
+ * into *out (zeroed here), keeps those of one experiment (want, else the
+ * latest: cohorts_experiment), groups sources into cohorts by keys
+ * (bursts.h, gap_ms) and decides each (stats_decide, stats_load first). A source belongs to the arm of the strategy of its
  * first session in the window, and only its sessions under that strategy
  * count (the others are set aside, the source counted in mixed).
  * Half-open, refused (capacity) and proxy_error rows are left out.
  * Returns SQLITE_OK or SQLite's error (its message in db); release *out
  * with cohorts_free either way. */
-int cohorts_collect(sqlite3 *db, const char *since, unsigned keys, uint64_t gap_ms,
-    struct cohorts *out);
+int cohorts_collect(sqlite3 *db, const char *since, const char *want, unsigned keys,
+    uint64_t gap_ms, struct cohorts *out);
 
 void cohorts_free(struct cohorts *co);
 
@@ -131,6 +160,17 @@ void cohorts_free(struct cohorts *co);
  * enough, significant, more_sources, conclusion, families: {name:
  * sources}} (the caller owns it). */
 json_t *cohorts_json(const struct cohorts *co);
+
+/* What a printer says of the experiment before its cohorts, into out
+ * (one line, no newline): which experiment, the sessions left out (not
+ * randomised, other experiments), and a warning when the keys are not
+ * balanced across the arms; or that there is no experiment to test. */
+const char *cohorts_preamble(const struct cohorts *co, char *out, size_t outlen);
+
+/* The experiment's fields for a JSON object: experiment, experiment_id,
+ * not_randomised_sessions, other_experiment_sessions, balance_p and
+ * unbalanced, set into obj. */
+void cohorts_json_experiment(const struct cohorts *co, json_t *obj);
 
 /* "p < 0.001" or "p = 0.012" for an adjusted p-value, into out. */
 const char *cohorts_p_text(double p, char *out, size_t outlen);

@@ -113,7 +113,7 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 		bool syn = report_has_column(db, name, "syn_of");
 		fprintf(s, "%s AS class_state, s.payload_sha256, s.requests, %s AS shape, "
 		    "%s AS tags, %d AS tags_missing, %s AS os, %s AS os_class, s.dst_port, "
-		    "%s AS syn_state, %s AS handshakes, %s, %s "
+		    "%s AS syn_state, %s AS handshakes, %s, %s, %s "
 		    "FROM db%d.sessions s WHERE s.start_ts >= '%s' AND s.start_ts < '%s'",
 		    report_has_column(db, name, "class_state") ? "s.class_state" : "'done'",
 		    report_has_column(db, name, "shape") ? "s.shape" : "NULL",
@@ -126,6 +126,8 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 		    : report_tls_hello_none,
 		    report_has_column(db, name, "tls_front") ? report_tls_front_columns
 		    : report_tls_front_none,
+		    report_has_column(db, name, "experiment_id")
+		    ? "s.experiment_id, s.experiment" : "NULL AS experiment_id, NULL AS experiment",
 		    i, since, until);
 		fprintf(p, "%sSELECT sha256, size, data FROM db%d.payloads", i ? " UNION ALL " : "", i);
 		if (report_has_column(db, name, "ja3")) {
@@ -168,7 +170,7 @@ static void report_usage(FILE *out)
 {
 	fprintf(out, "usage: flypaper report [--db FILE]... [--since TIME] [--until TIME]\n"
 	    "                       [--format text|json|html] [-o FILE] [--gap DUR]\n"
-	    "                       [--cohort-by KEY[,KEY]]\n"
+	    "                       [--cohort-by KEY[,KEY]] [--experiment ID]\n"
 	    "TIME is an ISO 8601 UTC prefix such as 2026-11-27 or 2026-11-27T05:00.\n");
 }
 
@@ -180,6 +182,7 @@ struct report_args {
 	int format;                  /* index in report_formats */
 	uint64_t gap_ms;
 	unsigned cohort_by;          /* the experiment's cohorts (cohorts.h) */
+	const char *experiment;      /* the experiment to test; NULL: the latest */
 };
 
 static int report_set_cohort_by(void *base, const char *value, char *err, size_t errlen)
@@ -217,6 +220,9 @@ static const struct option_row report_options[] = {
 	{.name = "cohort-by", .type = OPTION_CUSTOM, .set = report_set_cohort_by,
 	    .metavar = "KEY[,KEY]", .help = "the experiment's cohorts: burst, os, os_class, "
 	    "port or none; default burst,os"},
+	{.name = "experiment", .type = OPTION_ARG, .field = offsetof(struct report_args,
+	    experiment), .metavar = "ID", .help = "the experiment to test (its "
+	    "experiment_id); default the latest in the window"},
 };
 
 int report_main(int argc, char **argv)
@@ -242,6 +248,7 @@ int report_main(int argc, char **argv)
 	rp.until = args.until;
 	rp.gap_ms = args.gap_ms;
 	rp.cohort_by = args.cohort_by;
+	rp.experiment_want = args.experiment;
 	ndb = args.ndb;
 	format = report_formats[args.format];
 	output = args.output;

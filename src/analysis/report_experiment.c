@@ -11,7 +11,7 @@
 void report_experiment_text(FILE *out, const struct report_model *m)
 {
 	const struct cohorts *co = &m->experiment;
-	char by[64];
+	char by[64], pre[COHORTS_EXPERIMENT + 512];
 
 	fprintf(out, "\nexperiment by cohort (%s), counted by source\n",
 	    cohorts_keys_name(m->cohort_by, by, sizeof(by)));
@@ -19,6 +19,7 @@ void report_experiment_text(FILE *out, const struct report_model *m)
 		fprintf(out, "  not computed: %s\n", m->experiment_error);
 		return;
 	}
+	fprintf(out, "  %s\n", cohorts_preamble(co, pre, sizeof(pre)));
 	for (int i = 0; i < co->n; i++) {
 		const struct cohorts_cohort *c = &co->c[i];
 		for (int j = 0; j < c->narms; j++) {
@@ -27,7 +28,7 @@ void report_experiment_text(FILE *out, const struct report_model *m)
 			    j ? "" : c->label, a->strategy, a->delivered, a->sources,
 			    100 * a->rate, 100 * a->ci_low, 100 * a->ci_high);
 		}
-		fprintf(out, "  %s\n", c->conclusion);
+		fprintf(out, "  %s (test: %s)\n", c->conclusion, stats_method_name(c->verdict.method));
 	}
 	if (co->mixed || co->skipped)
 		fprintf(out, "  %u sources seen under several strategies (in the arm of their "
@@ -38,12 +39,15 @@ json_t *report_experiment_json(const struct report_model *m)
 {
 	const struct cohorts *co = &m->experiment;
 	char by[64];
-
-	return json_pack("{s:s, s:I, s:I, s:I, s:o, s:o}",
+	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:o, s:o}",
 	    "cohort_by", cohorts_keys_name(m->cohort_by, by, sizeof(by)),
 	    "sources", (json_int_t)co->sources, "mixed_sources", (json_int_t)co->mixed,
 	    "skipped_sources", (json_int_t)co->skipped, "cohorts", cohorts_json(co),
 	    "error", m->experiment_error[0] ? json_string(m->experiment_error) : json_null());
+
+	if (o)
+		cohorts_json_experiment(co, o);
+	return o;
 }
 
 /* One arm's row: its name, a bar for the rate, the interval across it. */
@@ -70,7 +74,7 @@ static void report_experiment_arm(FILE *out, const struct cohorts_arm *a, int y)
 void report_experiment_html(FILE *out, const struct report_model *m)
 {
 	const struct cohorts *co = &m->experiment;
-	char by[64], p[32];
+	char by[64], p[32], pre[COHORTS_EXPERIMENT + 512];
 	int height = 30, y = 24;
 
 	fputs("<section id=\"experiment\">\n<h2>Experiment by cohort (", out);
@@ -82,6 +86,9 @@ void report_experiment_html(FILE *out, const struct report_model *m)
 		fputs("</p>\n</section>\n", out);
 		return;
 	}
+	fputs("<p class=\"experiment-what\">", out);
+	report_html_escape(out, cohorts_preamble(co, pre, sizeof(pre)));
+	fputs("</p>\n", out);
 	for (int i = 0; i < co->n; i++)
 		height += RX_HEAD + RX_ROW * co->c[i].narms;
 	fprintf(out, "<p class=\"legend\"><span><i style=\"background:#38a169\"></i>sources that "
@@ -95,7 +102,8 @@ void report_experiment_html(FILE *out, const struct report_model *m)
 		const struct cohorts_cohort *c = &co->c[i];
 		fprintf(out, "<text x=\"0\" y=\"%d\" font-weight=\"bold\">", y + 16);
 		report_html_escape(out, c->label);
-		fprintf(out, " (%s)</text>\n", cohorts_p_text(c->verdict.p_adjusted, p, sizeof(p)));
+		fprintf(out, " (%s, %s)</text>\n", stats_method_name(c->verdict.method),
+		    cohorts_p_text(c->verdict.p_adjusted, p, sizeof(p)));
 		y += RX_HEAD;
 		for (int j = 0; j < c->narms; j++, y += RX_ROW)
 			report_experiment_arm(out, &c->arms[j], y);
@@ -106,7 +114,9 @@ void report_experiment_html(FILE *out, const struct report_model *m)
 		report_html_escape(out, co->c[i].conclusion);
 		fputs("</li>\n", out);
 	}
-	fputs("</ul>\n<p class=\"legend\">p: Fisher's exact test across the arms, Holm-adjusted "
-	    "over the cohorts tested; a cohort is tested when every arm has at least 10 "
-	    "sources.</p>\n</section>\n", out);
+	fputs("</ul>\n<p class=\"legend\">p: the test across the arms named by each cohort "
+	    "(fisher: Fisher's exact test, Freeman-Halton past two arms; chisq: Pearson's "
+	    "chi-square, where every expected count is 5 or more; montecarlo: Freeman-Halton "
+	    "estimated from 20000 random tables), Holm-adjusted over the cohorts tested; a "
+	    "cohort is tested when every arm has at least 10 sources.</p>\n</section>\n", out);
 }

@@ -320,7 +320,8 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	    "  tags_missing, os, syn_state, handshakes, coalesce(strategy, '-') AS strategy, "
 	    "  os_class, dst_port, "
 	    "  tls, tls_hello_ver, tls_versions, tls_sni, ja3_md5, ja4, "
-	    "  tls_front, tls_version, tls_error, tls_alert "
+	    "  tls_front, tls_version, tls_error, tls_alert, "
+	    "  experiment_id "
 	    "FROM sessions ORDER BY src_ip, start_ts", -1, &q, NULL);
 	/* the experiment's cohorts read the same rows (cohorts.h) */
 	static const struct cohorts_cols cols = {
@@ -330,6 +331,7 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 		.close_after_out = RCOL_CLOSE_AFTER_OUT, .close_after_ident = RCOL_CLOSE_AFTER_IDENT,
 		.os = RCOL_OS, .os_class = RCOL_OS_CLASS, .port = RCOL_DST_PORT,
 		.family = RCOL_FAMILY, .reason = RCOL_CLOSE_REASON,
+		.experiment = RCOL_EXPERIMENT_ID,
 	};
 	struct cohorts_pass *cohorts = NULL;
 
@@ -345,9 +347,13 @@ static int report_sessions(struct report_model *m, sqlite3 *db)
 	struct report_tags *tags = report_tags_new();        /* NULL: no section */
 	struct report_tls_acc *tls = report_tls_new();       /* NULL: no section */
 	long source = 0;
-	if (report_model_stats(m) && !(cohorts = cohorts_begin(m->cohort_by, m->gap_ms, &cols,
-	    &m->experiment)))
-		snprintf(m->experiment_error, sizeof(m->experiment_error), "out of memory");
+	if (report_model_stats(m)) {
+		if (cohorts_experiment(db, "", m->experiment_want, &m->experiment) != SQLITE_OK)
+			snprintf(m->experiment_error, sizeof(m->experiment_error), "the sessions' "
+			    "experiment cannot be read");
+		else if (!(cohorts = cohorts_begin(m->cohort_by, m->gap_ms, &cols, &m->experiment)))
+			snprintf(m->experiment_error, sizeof(m->experiment_error), "out of memory");
+	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (cohorts)
 			cohorts_feed(cohorts, q);
@@ -470,6 +476,7 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 	const char *since = m->since, *until = m->until;
 	uint64_t gap_ms = m->gap_ms;
 	unsigned cohort_by = m->cohort_by;
+	const char *experiment_want = m->experiment_want;
 	int rc;
 
 	memset(m, 0, sizeof(*m));   /* m->error "" */
@@ -477,6 +484,7 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 	m->until = until;
 	m->gap_ms = gap_ms;
 	m->cohort_by = cohort_by;
+	m->experiment_want = experiment_want;
 	m->hours = calloc(REPORT_HOURS, sizeof(*m->hours));
 	if (!m->hours)
 		return SQLITE_NOMEM;

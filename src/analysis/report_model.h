@@ -63,7 +63,8 @@
 	X(RCOL_TLS_FRONT, "tls_front") \
 	X(RCOL_TLS_VERSION, "tls_version") \
 	X(RCOL_TLS_ERROR, "tls_error") \
-	X(RCOL_TLS_ALERT, "tls_alert")
+	X(RCOL_TLS_ALERT, "tls_alert") \
+	X(RCOL_EXPERIMENT_ID, "experiment_id")
 
 #define REPORT_COL_ENUM(id, name) id,
 enum report_col { REPORT_COLUMNS(REPORT_COL_ENUM) RCOL_COUNT };
@@ -142,6 +143,7 @@ struct report_model {
 	int nstrategies;
 	/* The experiment by cohort (report_experiment.c renders it). */
 	unsigned cohort_by;          /* cohorts.h keys, set by the caller */
+	const char *experiment_want; /* its experiment_id; NULL: the latest (caller) */
 	struct cohorts experiment;
 	char experiment_error[256];  /* why there is none (no GSL...); "" */
 	char error[256];             /* why the build failed when SQLite did not
@@ -175,7 +177,8 @@ struct report_model {
 /* The schema name of a class, e.g. "drop-on-ident". */
 const char *report_class_name(enum report_class c);
 
-/* Fills m (zeroed here, but for since, until, gap_ms and cohort_by, which
+/* Fills m (zeroed here, but for since, until, gap_ms, cohort_by and
+ * experiment_want, which
  * the caller sets first) from the temporary views "sessions" and "requests" of db
  * (report.c's report_attach). Returns SQLITE_OK, or SQLite's error of the
  * sessions' query (its message in db); SQLITE_NOMEM without memory for

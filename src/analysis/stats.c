@@ -1,10 +1,11 @@
 /* stats.c - the statistics of an experiment (stats.h): Wilson intervals,
- * Fisher's exact test and Freeman-Halton's extension, Pearson's
- * chi-square, Holm's correction, the minimum-evidence rule and the sample
+ * Fisher's exact test and Freeman-Halton's extension (exact, or Monte
+ * Carlo past STATS_EXACT_TABLES), Pearson's chi-square, Holm's correction, the minimum-evidence rule and the sample
  * size. The distributions are GSL's, loaded on demand (gsl_api.h). */
 #include "stats.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,7 @@ const char *stats_method_name(enum stats_method m)
 	switch (m) {
 	case STATS_FISHER: return "fisher";
 	case STATS_CHISQ: return "chisq";
+	case STATS_MONTE_CARLO: return "montecarlo";
 	default: return "untested";
 	}
 }
@@ -66,7 +68,8 @@ static double stats_fisher2(const struct stats_arm *a, const struct stats_arm *b
 }
 
 /* Freeman-Halton: every 2xk table with the margins seen. The last arm
- * takes what is left; lnc[j][d] is log C(sources_j, d). */
+ * takes what is left; lnc[j][d] is log C(sources_j, d) for d up to the
+ * delivered total t (no arm's count can pass it). */
 struct stats_fh {
 	const struct stats_arm *arms;
 	int narms;
@@ -95,27 +98,35 @@ static void stats_fh_walk(struct stats_fh *fh, int j, uint32_t left, double lp)
 		stats_fh_walk(fh, j + 1, left - d, lp + fh->lnc[j][d]);
 }
 
+/* The margins of a table: n sources, t delivered. */
+static void stats_margins(const struct stats_arm *arms, int narms, uint32_t *n, uint32_t *t)
+{
+	*n = *t = 0;
+	for (int j = 0; j < narms; j++) {
+		*n += arms[j].sources;
+		*t += arms[j].delivered;
+	}
+}
+
 static double stats_freeman_halton(const struct stats_arm *arms, int narms)
 {
 	struct stats_fh fh = {.arms = arms, .narms = narms};
-	uint32_t room[STATS_MAX_ARMS + 1] = {0}, n = 0, t = 0;
+	uint32_t room[STATS_MAX_ARMS + 1] = {0}, n, t;
 	double *lnc[STATS_MAX_ARMS];
 	int ok = 1;
 
-	for (int j = 0; j < narms; j++) {
-		n += arms[j].sources;
-		t += arms[j].delivered;
-	}
+	stats_margins(arms, narms, &n, &t);
 	for (int j = narms - 1; j >= 0; j--)
 		room[j] = room[j + 1] + arms[j].sources;
 	for (int j = 0; j < narms; j++) {
-		lnc[j] = malloc((arms[j].sources + 1) * sizeof(double));
+		uint32_t top = arms[j].sources < t ? arms[j].sources : t;
+		lnc[j] = malloc((top + 1) * sizeof(double));
 		if (!lnc[j]) {
 			ok = 0;
 			narms = j;
 			break;
 		}
-		for (uint32_t d = 0; d <= arms[j].sources; d++)
+		for (uint32_t d = 0; d <= top; d++)
 			lnc[j][d] = gsl_sf_lnchoose(arms[j].sources, d);
 	}
 	if (ok) {
@@ -130,6 +141,89 @@ static double stats_freeman_halton(const struct stats_arm *arms, int narms)
 	for (int j = 0; j < narms; j++)
 		free(lnc[j]);
 	return ok ? fmin(1, fh.p) : NAN;
+}
+
+/* A fixed-seed generator for the Monte Carlo test (splitmix64): the same
+ * counts give the same p-value on every run. A uniform in [0, 1). */
+static double stats_uniform(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	z ^= z >> 31;
+	return (double)(z >> 11) / 9007199254740992.0;
+}
+
+/* A draw of an arm's delivered count: hypergeometric, left delivered
+ * among its s and the rest's sources, by inversion over the counts taken
+ * from the mode outwards (any fixed order inverts exactly; this one ends
+ * within a few standard deviations). GSL gives the mode's probability;
+ * its neighbours' follow by the ratio of consecutive terms. */
+static uint32_t stats_draw(uint32_t s, uint32_t rest, uint32_t left, double u)
+{
+	uint32_t lo = left > rest ? left - rest : 0, hi = left < s ? left : s;
+	uint32_t mode = (uint32_t)(((double)left + 1) * ((double)s + 1) / ((double)s + rest + 2));
+	uint32_t down, up;
+	double acc, pd, pu;
+
+	if (mode < lo)
+		mode = lo;
+	if (mode > hi)
+		mode = hi;
+	acc = pd = pu = gsl_ran_hypergeometric_pdf(mode, s, rest, left);
+	down = up = mode;
+	while (u >= acc && (down > lo || up < hi)) {
+		if (down > lo) {
+			/* P(k-1) = P(k) k (rest - left + k) / ((s - k + 1)(left - k + 1)) */
+			double k = down--;
+			pd *= k * ((double)rest - left + k) / (((double)s - k + 1) * ((double)left - k + 1));
+			acc += pd;
+			if (u < acc)
+				return down;
+		}
+		if (up < hi) {
+			/* P(k+1) = P(k) (s - k)(left - k) / ((k + 1)(rest - left + k + 1)) */
+			double k = up++;
+			pu *= ((double)s - k) * ((double)left - k) / ((k + 1) * ((double)rest - left + k + 1));
+			acc += pu;
+			if (u < acc)
+				return up;
+		}
+	}
+	return u < acc ? mode : up;  /* rounding left u past the total: the last */
+}
+
+/* Freeman-Halton's p-value estimated from STATS_MC_TABLES random tables
+ * with the margins seen: arm by arm, its delivered count drawn from its
+ * hypergeometric law given what is left (stats_draw, GSL's pdf). The
+ * estimate is (hits + 1) / (tables + 1), never 0; its standard error is
+ * at most 0.5 / sqrt(STATS_MC_TABLES) (0.0035). */
+static double stats_monte_carlo(const struct stats_arm *arms, int narms)
+{
+	uint32_t room[STATS_MAX_ARMS + 1] = {0}, n, t;
+	uint64_t state = STATS_MC_SEED, hits = 0;
+	double seen, base;
+
+	stats_margins(arms, narms, &n, &t);
+	for (int j = narms - 1; j >= 0; j--)
+		room[j] = room[j + 1] + arms[j].sources;
+	base = gsl_sf_lnchoose(n, t);
+	seen = -base;
+	for (int j = 0; j < narms; j++)
+		seen += gsl_sf_lnchoose(arms[j].sources, arms[j].delivered);
+	for (uint32_t b = 0; b < STATS_MC_TABLES; b++) {
+		uint32_t left = t;
+		double lp = -base;
+		for (int j = 0; j < narms; j++) {
+			uint32_t s = arms[j].sources, rest = room[j + 1], d;
+			d = j == narms - 1 ? left : stats_draw(s, rest, left, stats_uniform(&state));
+			lp += gsl_sf_lnchoose(s, d);
+			left -= d;
+		}
+		hits += lp <= seen + log(STATS_REL_ERR);
+	}
+	return fmin(1, (hits + 1.0) / (STATS_MC_TABLES + 1.0));
 }
 
 /* Pearson's chi-square of the 2xk table, k-1 degrees of freedom. */
@@ -149,15 +243,33 @@ static double stats_chisq(const struct stats_arm *arms, int narms)
 	return gsl_cdf_chisq_Q(x, narms - 1);
 }
 
-/* The tables Freeman-Halton would walk, bounded: the product of
- * (sources + 1) over every arm but the largest (the last arm's count is
- * what is left, and the walk goes largest last). */
+/* Cochran's rule: chi-square holds when every expected count, delivered
+ * and not, is 5 or more. */
+static bool stats_chisq_valid(const struct stats_arm *arms, int narms)
+{
+	uint32_t n, t;
+
+	stats_margins(arms, narms, &n, &t);
+	for (int j = 0; j < narms; j++) {
+		double e1 = (double)arms[j].sources * t / n;
+		if (e1 < STATS_CHISQ_MIN_EXPECTED || arms[j].sources - e1 < STATS_CHISQ_MIN_EXPECTED)
+			return false;
+	}
+	return true;
+}
+
+/* The tables Freeman-Halton walks, bounded: an arm's delivered count is
+ * at most min(sources, t) (t the delivered total, at most half the
+ * sources: the caller flips delivered and not past it); the walk goes
+ * largest arm last, whose count is what is left. */
 static double stats_tables(const struct stats_arm *arms, int narms)
 {
+	uint32_t n, t;
 	double tables = 1;
 
+	stats_margins(arms, narms, &n, &t);
 	for (int j = 0; j < narms - 1; j++)
-		tables *= arms[j].sources + 1.0;
+		tables *= (arms[j].sources < t ? arms[j].sources : t) + 1.0;
 	return tables;
 }
 
@@ -189,15 +301,26 @@ double stats_rate_test(const struct stats_arm *arms, int narms,
 	}
 	if (k < 2 || n > UINT32_MAX)
 		return NAN;
+	/* the table read the other way round (who did not deliver) has the
+	 * same p-value and fewer tables when most delivered */
+	if (2 * t > n)
+		for (int j = 0; j < k; j++)
+			used[j].delivered = used[j].sources - used[j].delivered;
 	qsort(used, (size_t)k, sizeof(used[0]), stats_by_size);
-	if (stats_tables(used, k) > STATS_EXACT_TABLES) {
-		*method = STATS_CHISQ;
-		return t == 0 || t == n ? 1 : stats_chisq(used, k);
-	}
-	*method = STATS_FISHER;
-	if (t == 0 || t == n)
+	if (t == 0 || t == n) {
+		*method = STATS_FISHER;
 		return 1;
-	return k == 2 ? stats_fisher2(&used[0], &used[1]) : stats_freeman_halton(used, k);
+	}
+	if (stats_tables(used, k) <= STATS_EXACT_TABLES) {
+		*method = STATS_FISHER;
+		return k == 2 ? stats_fisher2(&used[0], &used[1]) : stats_freeman_halton(used, k);
+	}
+	if (stats_chisq_valid(used, k)) {
+		*method = STATS_CHISQ;
+		return stats_chisq(used, k);
+	}
+	*method = STATS_MONTE_CARLO;
+	return stats_monte_carlo(used, k);
 }
 
 struct stats_rank {

@@ -17,8 +17,14 @@
 #define STATS_MIN_SOURCES 10         /* the minimum-evidence rule: every arm has
                                       * at least this many sources */
 #define STATS_EXACT_TABLES 1000000   /* the exact test enumerates at most this many
-                                      * tables; past it, counts are large and
-                                      * Pearson's chi-square is used */
+                                      * tables; past it, Pearson's chi-square
+                                      * where Cochran's rule holds, else Monte
+                                      * Carlo */
+#define STATS_CHISQ_MIN_EXPECTED 5.0 /* Cochran's rule: chi-square only when every
+                                      * expected count is at least this */
+#define STATS_MC_TABLES 20000        /* random tables of the Monte Carlo test:
+                                      * standard error at most 0.0035 */
+#define STATS_MC_SEED 13             /* its fixed seed: same counts, same p */
 #define STATS_MAX_ARMS 64            /* arms one cohort may have in a test */
 
 /* Which test gave a p-value. The names (stats_method_name) are part of
@@ -26,10 +32,14 @@
 enum stats_method {
 	STATS_UNTESTED,              /* fewer than two arms, or too few sources */
 	STATS_FISHER,                /* Fisher's exact (Freeman-Halton past two arms) */
-	STATS_CHISQ,                 /* Pearson's chi-square, where counts are large */
+	STATS_CHISQ,                 /* Pearson's chi-square, where counts are large
+	                              * and every expected count is 5 or more */
+	STATS_MONTE_CARLO,           /* Freeman-Halton estimated from random tables:
+	                              * too many to enumerate, counts too small
+	                              * for chi-square */
 };
 
-/* "untested", "fisher" or "chisq". */
+/* "untested", "fisher", "chisq" or "montecarlo". */
 const char *stats_method_name(enum stats_method m);
 
 /* One arm of a cohort: its sources and how many delivered any payload. */
@@ -59,8 +69,12 @@ void stats_wilson(uint32_t k, uint32_t n, double *low, double *high);
 
 /* The p-value (two-sided) of the test that every arm delivers at the same
  * rate: Fisher's exact test for two arms, Freeman-Halton's extension for
- * more, while the tables to enumerate are at most STATS_EXACT_TABLES;
- * Pearson's chi-square (k-1 degrees of freedom) past that. Arms without
+ * more, while the tables to enumerate (prod of min(sources, t) + 1 over
+ * all arms but the largest, t the smaller of delivered and not) are at
+ * most STATS_EXACT_TABLES; past that, Pearson's chi-square (k-1 degrees
+ * of freedom) when every expected count is STATS_CHISQ_MIN_EXPECTED or
+ * more, else Freeman-Halton by Monte Carlo (STATS_MC_TABLES tables,
+ * fixed seed). Arms without
  * sources are left out. NaN and STATS_UNTESTED with fewer than two arms
  * (or more than STATS_MAX_ARMS); 1 when every source, or none, delivered. */
 double stats_rate_test(const struct stats_arm *arms, int narms,

@@ -25,15 +25,18 @@ static void yield_usage(FILE *out)
 {
 	fprintf(out,
 	    "usage: flypaper yield [--db FILE] [--since TIME] [--format text|json]\n"
-	    "                      [--cohort-by KEY[,KEY]] [--gap DUR]\n\n"
+	    "                      [--cohort-by KEY[,KEY]] [--gap DUR] [--experiment ID]\n\n"
 	    "Per response strategy: sessions, distinct sources, share of sessions\n"
 	    "that sent any payload, median time to the first payload byte, and the\n"
 	    "share of answered sessions the peer closed within 1 s of flypaper's\n"
 	    "first byte without having sent anything. Then per cohort of sources\n"
 	    "(KEY: burst, os, os_class, port or none; default burst,os) and\n"
 	    "strategy arm, counted by source: delivered, rate with a 95%% Wilson\n"
-	    "interval, Fisher's exact test corrected by Holm over the cohorts, and\n"
-	    "a conclusion. TIME is an ISO 8601 UTC prefix, e.g. 2026-11-27T05.\n");
+	    "interval, a test across the arms (Fisher's exact, chi-square or Monte\n"
+	    "Carlo, as each cohort says) corrected by Holm over the cohorts, and a\n"
+	    "conclusion. Only the sessions of one experiment are tested (ID, else\n"
+	    "the latest in the window): a strategy given by the listener was not\n"
+	    "randomised. TIME is an ISO 8601 UTC prefix, e.g. 2026-11-27T05.\n");
 }
 
 /* The median of first_byte_ms for one strategy (its stored value), or -1. */
@@ -191,7 +194,11 @@ static int yield_print_json(const struct yield_row *rows, int n, const struct co
 	    "cohort_by", cohorts_keys_name(keys, by, sizeof(by)),
 	    "cohorts", cohorts_json(co), "sources", (json_int_t)co->sources,
 	    "mixed_sources", (json_int_t)co->mixed, "skipped_sources", (json_int_t)co->skipped);
-	char *text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+	char *text;
+
+	if (root)
+		cohorts_json_experiment(co, root);
+	text = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
 
 	json_decref(root);
 	if (!text)
@@ -205,9 +212,12 @@ static int yield_print_json(const struct yield_row *rows, int n, const struct co
  * conclusion line. */
 static void yield_print_cohorts(const struct cohorts *co, unsigned keys)
 {
-	char by[64], p[32];
+	char by[64], p[32], pre[COHORTS_EXPERIMENT + 512];
 
-	printf("\nBy cohort (%s), counted by source: %u sources", cohorts_keys_name(keys, by,
+	printf("\n%s\n", cohorts_preamble(co, pre, sizeof(pre)));
+	if (!co->experiment_id[0])
+		return;
+	printf("By cohort (%s), counted by source: %u sources", cohorts_keys_name(keys, by,
 	    sizeof(by)), co->sources);
 	if (co->mixed)
 		printf(", %u seen under several strategies (counted in the arm of their "
@@ -241,7 +251,10 @@ static void yield_print_cohorts(const struct cohorts *co, unsigned keys)
 	if (co->n)
 		printf("\nleft undelivered: sources that never delivered and left within 1 s of "
 		    "flypaper's first byte + of the IDENT probe. p: Holm-adjusted over the %s "
-		    "tested.\n", "cohorts");
+		    "tested; the test by each cohort's name: fisher (Fisher's exact, "
+		    "Freeman-Halton past two arms), chisq (Pearson's chi-square, every expected "
+		    "count 5 or more), montecarlo (Freeman-Halton from 20000 random tables).\n",
+		    "cohorts");
 }
 
 /* yield's flags, filled by its option rows. */
@@ -251,6 +264,7 @@ struct yield_args {
 	int format;                  /* index in yield_formats */
 	unsigned cohort_by;          /* cohorts.h keys */
 	uint64_t gap_ms;
+	const char *experiment;      /* the experiment to test; NULL: the latest */
 };
 
 static int yield_set_cohort_by(void *base, const char *value, char *err, size_t errlen)
@@ -274,6 +288,9 @@ static const struct option_row yield_options[] = {
 	{.name = "gap", .type = OPTION_DURATION, .field = offsetof(struct yield_args, gap_ms),
 	    .max = UINT64_MAX, .metavar = "DUR", .syntax = "is not a duration",
 	    .help = "a longer pause ends a source's burst (cohort burst); default 60s"},
+	{.name = "experiment", .type = OPTION_ARG, .field = offsetof(struct yield_args,
+	    experiment), .metavar = "ID", .help = "the experiment to test (its "
+	    "experiment_id); default the latest in the window"},
 };
 
 int yield_main(int argc, char **argv)
@@ -308,7 +325,7 @@ int yield_main(int argc, char **argv)
 	sqlite3_busy_timeout(db, 5000);
 	rc = yield_collect(db, since, &rows, &nrows);
 	if (rc == SQLITE_OK)
-		rc = cohorts_collect(db, since, args.cohort_by, args.gap_ms, &co);
+		rc = cohorts_collect(db, since, args.experiment, args.cohort_by, args.gap_ms, &co);
 	if (rc != SQLITE_OK) {
 		fprintf(stderr, "flypaper yield: %s: %s (is it a flypaper database, "
 		    "schema 2 or later?)\n", db_path,

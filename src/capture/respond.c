@@ -109,6 +109,26 @@ static const struct strategy *respond_strategy(struct respond_set *set,
 	return rc == 0 ? s : NULL;
 }
 
+/* The experiment's record: its arms by canonical name and weight, and its
+ * id, the first 8 bytes of HMAC-SHA256(salt, arms) in hex: a new salt or
+ * new arms make a new experiment, whose sessions are never pooled with
+ * the old one's. */
+static void respond_experiment_name(struct respond_set *set)
+{
+	struct hmac_sha256_ctx ctx;
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	size_t used = 0;
+
+	for (int i = 0; i < set->narms && used < sizeof(set->experiment); i++)
+		used += (size_t)snprintf(set->experiment + used, sizeof(set->experiment) - used,
+		    "%s%s:%u", i ? "," : "", set->arms[i]->name, set->weights[i]);
+	hmac_sha256_set_key(&ctx, strlen(set->salt), (const uint8_t *)set->salt);
+	hmac_sha256_update(&ctx, strlen(set->experiment), (const uint8_t *)set->experiment);
+	hmac_sha256_digest(&ctx, sizeof(digest), digest);
+	for (int i = 0; i < 8; i++)
+		snprintf(set->experiment_id + 2 * i, 3, "%02x", digest[i]);
+}
+
 /* Parses "name:weight,name:weight" into the experiment's arms. */
 static int respond_parse_experiment(struct respond_set *set,
     const struct config *cfg, char *err, size_t errlen)
@@ -160,6 +180,7 @@ static int respond_parse_experiment(struct respond_set *set,
 		snprintf(err, errlen, "experiment: no arms in '%s'", cfg->experiment);
 		goto out;
 	}
+	respond_experiment_name(set);
 	rc = 0;
 out:
 	free(spec);
@@ -229,6 +250,13 @@ const struct strategy *respond_pick(const struct respond_set *set, int listener,
 	if (listener < 0 || listener >= CONFIG_MAX_LISTEN)
 		listener = 0;
 	return set->by_listener[listener];
+}
+
+void respond_experiment(const struct respond_set *set, const char **spec,
+    const char **id)
+{
+	*spec = set->narms > 0 ? set->experiment : NULL;
+	*id = set->narms > 0 ? set->experiment_id : NULL;
 }
 
 void respond_free(struct respond_set *set)

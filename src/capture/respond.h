@@ -13,6 +13,8 @@
 #include "strategy.h"
 
 #define RESPOND_MAX_STRATEGIES 16
+#define RESPOND_EXPERIMENT_MAX 1024  /* the experiment's arms as recorded */
+#define RESPOND_EXPERIMENT_ID 17     /* its id: 16 hex digits, NUL */
 
 /* Every strategy a run uses, resolved once at start-up. */
 struct respond_set {
@@ -24,6 +26,12 @@ struct respond_set {
 	int narms;
 	uint64_t total_weight;
 	char salt[128];
+	/* what every session of the experiment records (sessions.experiment,
+	 * experiment_id): its arms as "name:weight,..." and a short keyed hash
+	 * of them and the salt, so that analysis tests only sessions one draw
+	 * assigned; both empty without an experiment */
+	char experiment[RESPOND_EXPERIMENT_MAX];
+	char experiment_id[RESPOND_EXPERIMENT_ID];
 };
 
 /* Resolves the configuration's strategies (respond, per-listener respond,
@@ -43,6 +51,12 @@ const struct strategy *respond_pick(const struct respond_set *set, int listener,
  * its IPv4 host), so every connection of a source, a whole burst, gets
  * the same arm. Pure. */
 int respond_arm(const struct respond_set *set, const struct addr *src);
+
+/* The experiment a strategy pick came from, for the session's record: its
+ * arms (*spec) and id (*id), both static for the run; NULL when the
+ * strategy is the listener's (no experiment: not randomised). Pure. */
+void respond_experiment(const struct respond_set *set, const char **spec,
+    const char **id);
 
 /* Frees what respond_build set up. */
 void respond_free(struct respond_set *set);

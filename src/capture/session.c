@@ -873,6 +873,7 @@ static struct record *session_record(struct session *s, enum close_reason reason
 	else if (r->truncated)
 		r->limit = LIMIT_MAX_PAYLOAD;
 	r->strategy = s->strategy->name;
+	respond_experiment(s->host->respond, &r->experiment, &r->experiment_id);
 	r->first_out_ms = s->first_out_ns ? session_ms(s->start_ns, s->first_out_ns) : -1;
 	r->closed_by_peer = reason == CLOSE_PEER_FIN || reason == CLOSE_PEER_RST;
 	/* A peer that half-closed while owed output left at its FIN. */
@@ -1041,6 +1042,7 @@ static void session_queue_connect(struct session_host *h, const struct session *
 	r->src = s->src;
 	r->dst = s->dst;
 	r->strategy = s->strategy->name;
+	respond_experiment(h->respond, &r->experiment, &r->experiment_id);
 	queue_push(h->out->queue, r);
 }
 
@@ -1066,6 +1068,7 @@ static struct record *session_record_unread(struct session_host *h, int listener
 	if (syn)
 		r->syn = *syn;
 	r->strategy = respond_pick(h->respond, listener, src)->name;
+	respond_experiment(h->respond, &r->experiment, &r->experiment_id);
 	return r;
 }
 

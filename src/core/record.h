@@ -279,6 +279,10 @@ struct record {
 	uint8_t *payload;            /* owned; NULL when none or lost */
 	size_t payload_len;          /* bytes captured (even when lost) */
 	const char *strategy;        /* response strategy name (static) */
+	/* v8 experiment: the draw that assigned the strategy (static), NULL
+	 * when the listener's strategy was used (not randomised) */
+	const char *experiment;      /* its arms, "name:weight,..." */
+	const char *experiment_id;   /* its id (hex) */
 	int64_t first_out_ms;        /* accept to flypaper's first byte; -1 none */
 	bool closed_by_peer;         /* else flypaper closed it */
 	int64_t peer_close_after_out_ms;   /* -1: not applicable */

@@ -528,6 +528,10 @@ static char *jsonl_format_line(const struct record *r, const char *sensor,
 
 		/* tls front fields */
 		jsonl_set_tls_front(&ev, r->tls_front);
+
+		/* experiment fields */
+		jsonl_set_name(&ev, "experiment", r->experiment);
+		jsonl_set_name(&ev, "experiment_id", r->experiment_id);
 	}
 	return jsonl_end(&ev, escaped);
 }

@@ -291,6 +291,13 @@ static const char store_schema_v8[] =
 	"ALTER TABLE runs ADD COLUMN tls_handshakes INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN tls_failed INTEGER NOT NULL DEFAULT 0;"
 
+	/* v8 experiment: the draw that assigned the session's strategy
+	 * (respond.c); NULL when it was the listener's (not randomised) */
+	"ALTER TABLE sessions ADD COLUMN experiment TEXT;"
+	"ALTER TABLE sessions ADD COLUMN experiment_id TEXT;"
+	"CREATE INDEX sessions_experiment ON sessions(experiment_id, start_ts) "
+	"  WHERE experiment_id IS NOT NULL;"
+
 	"UPDATE meta SET value = '8' WHERE key = 'schema_version';";
 
 static int store_fail(struct store *st, char *err, size_t errlen,
@@ -466,6 +473,9 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", tls_front, tls_version, tls_cipher, tls_error, tls_alert, "
 	        "tls_hello_ms, tls_done_ms, tls_raw_in, tls_raw_out, tls_hello"
 
+	        /* v8 experiment columns (?125-?129) */
+	        ", experiment, experiment_id"
+
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, "
 	        "?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, "
@@ -489,6 +499,9 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 
 	        /* v8 tls front values */
 	        ", ?115, ?116, ?117, ?118, ?119, ?120, ?121, ?122, ?123, ?124"
+
+	        /* v8 experiment values */
+	        ", ?125, ?126"
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_session, NULL) != SQLITE_OK ||
@@ -891,6 +904,12 @@ static int store_insert(struct store *st, const struct record *r)
 
 	/* v8 tls front binds */
 	store_bind_tls_front(s, r->tls_front);
+
+	/* v8 experiment binds */
+	if (r->experiment)
+		sqlite3_bind_text(s, 125, r->experiment, -1, SQLITE_STATIC);
+	if (r->experiment_id)
+		sqlite3_bind_text(s, 126, r->experiment_id, -1, SQLITE_STATIC);
 
 	rc = store_step(s);
 	if (rc != SQLITE_OK)

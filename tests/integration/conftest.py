@@ -279,15 +279,17 @@ V8_SESSION_COLUMNS = (
     "tls", "tls_record_ver", "tls_hello_ver", "tls_versions", "tls_ciphers", "tls_extensions",
     "tls_groups", "tls_point_formats", "tls_sig_algs", "tls_alpn", "tls_sni", "ja3", "ja3_md5",
     "ja4", "ja4_r", "tls_front", "tls_version", "tls_cipher", "tls_error", "tls_alert",
-    "tls_hello_ms", "tls_done_ms", "tls_raw_in", "tls_raw_out", "tls_hello")
+    "tls_hello_ms", "tls_done_ms", "tls_raw_in", "tls_raw_out", "tls_hello",
+    "experiment", "experiment_id")
 V8_RUN_COLUMNS = ("tls_handshakes", "tls_failed")
 
 
 def make_schema_7(db):
     """Turns a current database into a version 7 one with the same rows:
-    schema 8 only added columns (and one index), so dropping them undoes it."""
+    schema 8 only added columns (and two indexes), so dropping them undoes it."""
     con = sqlite3.connect(db)
     con.execute("DROP INDEX IF EXISTS sessions_ja3")
+    con.execute("DROP INDEX IF EXISTS sessions_experiment")
     for column in V8_SESSION_COLUMNS:
         con.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
     for column in V8_RUN_COLUMNS:

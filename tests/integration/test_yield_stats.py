@@ -200,10 +200,14 @@ def test_cohort_by_picks_other_keys_and_refuses_unknown_ones(experiment):
     assert r.returncode == 2 and "cohort-by: 'colour' is not a key" in r.stderr, r.stderr
 
 
-def make_db(tmp_path, rows):
+EXPERIMENT = ("e1", "banner:1,silent:1")
+
+
+def make_db(tmp_path, rows, name="made.db"):
     """A real database (created by flypaper) with rows inserted: (src_ip,
-    start_ts, strategy, bytes_in, family, os, close_reason)."""
-    db = str(tmp_path / "made.db")
+    start_ts, strategy, bytes_in, family, os, close_reason[, experiment_id,
+    dst_port]); experiment_id "e1" unless given (None: not randomised)."""
+    db = str(tmp_path / name)
     from conftest import Daemon
     d = Daemon(tmp_path, db=db)
     assert d.stop() == 0
@@ -212,14 +216,18 @@ def make_db(tmp_path, rows):
     cols = [r[1] for r in info]
     required = {r[1]: ("x" if "TEXT" in r[2].upper() else 0) for r in info
                 if r[3] and r[4] is None}
-    for n, (ip, ts, strategy, bytes_in, family, os_, reason) in enumerate(rows):
+    for n, row in enumerate(rows):
+        ip, ts, strategy, bytes_in, family, os_, reason = row[:7]
+        exp_id = row[7] if len(row) > 7 else EXPERIMENT[0]
+        port = row[8] if len(row) > 8 else 80
         values = {"session": f"s{n:06d}", "src_ip": ip, "src_port": 1000 + n % 60000,
-                  "dst_ip": "127.0.0.1", "dst_port": 80, "start_ts": ts, "end_ts": ts,
+                  "dst_ip": "127.0.0.1", "dst_port": port, "start_ts": ts, "end_ts": ts,
                   "duration_ms": 1, "bytes_in": bytes_in, "bytes_out": 0,
                   "strategy": strategy, "family": family, "os": os_,
                   "syn_of": "peer" if os_ else None,
                   "close_reason": reason or "peer_fin", "closed_by": "peer",
-                  "first_byte_ms": 5 if bytes_in else None}
+                  "first_byte_ms": 5 if bytes_in else None, "experiment_id": exp_id,
+                  "experiment": EXPERIMENT[1] if exp_id else None}
         values = {**required, **{k: v for k, v in values.items() if k in cols}}
         con.execute(f"INSERT INTO sessions ({','.join(values)}) VALUES "
                     f"({','.join('?' * len(values))})", list(values.values()))
@@ -329,3 +337,136 @@ def test_the_daemon_does_not_link_gsl():
     assert r.returncode == 0, r.stderr
     needed = re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", r.stdout)
     assert needed and not [n for n in needed if "gsl" in n], needed
+
+
+def test_sessions_record_the_experiment_that_assigned_their_strategy(experiment, tmp_path):
+    con = sqlite3.connect(experiment)
+    rows = con.execute("SELECT experiment, experiment_id, count(*) FROM sessions "
+                       "GROUP BY 1, 2").fetchall()
+    con.close()
+    assert len(rows) == 1 and rows[0][0] == "silent:1,banner:1", rows
+    assert re.fullmatch(r"[0-9a-f]{16}", rows[0][1]) and rows[0][2] == 192, rows
+    out = yield_json(experiment)
+    assert out["experiment_id"] == rows[0][1] and out["experiment"] == "silent:1,banner:1"
+    assert out["not_randomised_sessions"] == 0 and out["other_experiment_sessions"] == 0
+    # without --experiment the strategy is the listener's: nothing recorded
+    # (database and JSON lines alike)
+    from conftest import Daemon
+    jl = tmp_path / "events.jsonl"
+    d = Daemon(tmp_path, args=["--respond", "banner", "--jsonl", str(jl)])
+    at_once(d.port, "127.0.24.1", True)
+    d.wait_sessions(1)
+    assert d.stop() == 0
+    con = sqlite3.connect(d.db)
+    assert con.execute("SELECT experiment, experiment_id FROM sessions").fetchall() == \
+        [(None, None)]
+    con.close()
+    closed = [json.loads(line) for line in jl.read_text().splitlines()
+              if 'session.closed' in line]
+    assert closed and all(e["experiment"] is None and e["experiment_id"] is None
+                          for e in closed), closed
+
+
+def test_sessions_not_randomised_are_never_tested(tmp_path):
+    """Port 80 answered by banner, port 81 by silent (--respond per
+    listener): confounded by the port, never a test; and of two
+    experiments only one (the latest, or --experiment's) is tested."""
+    rows = []
+    for i in range(20):
+        rows.append((f"10.1.0.{i}", "2026-11-27T05:00:00.000Z", "banner", 10, "nimda",
+                     None, None, None, 80))
+        rows.append((f"10.1.1.{i}", "2026-11-27T05:00:00.000Z", "silent", 0, None,
+                     None, None, None, 81))
+    db = make_db(tmp_path, rows)
+    out = yield_json(db, "--cohort-by", "none")
+    assert out["cohorts"] == [] and out["experiment"] is None, out["cohorts"]
+    assert out["not_randomised_sessions"] == 40
+    r = subprocess.run([FLYPAPER, "yield", "--db", db], capture_output=True, text=True,
+                       timeout=20)
+    assert r.returncode == 0 and "not randomised, nothing tested" in r.stdout, r.stdout
+    assert "wait for the server" not in r.stdout
+    rep = subprocess.run([FLYPAPER, "report", "--db", db, "--format", "json"],
+                         capture_output=True, text=True, timeout=60)
+    exp = json.loads(rep.stdout)["experiment"]
+    assert exp["cohorts"] == [] and exp["not_randomised_sessions"] == 40, exp
+    # two experiments: e1 earlier (a real effect), e2 later (none)
+    rows = [r[:7] + ("e1",) for r in rows]
+    for i in range(20):
+        for arm in ("banner", "silent"):
+            rows.append((f"10.2.{arm == 'banner'}.{i}", "2026-11-27T06:00:00.000Z", arm,
+                         10 * (i % 2), "nimda" if i % 2 else None, None, None, "e2"))
+    db = make_db(tmp_path, rows, "two.db")
+    out = yield_json(db, "--cohort-by", "none")
+    assert out["experiment_id"] == "e2" and out["other_experiment_sessions"] == 40, out
+    assert [c["significant"] for c in out["cohorts"]] == [False], out["cohorts"]
+    out = yield_json(db, "--cohort-by", "none", "--experiment", "e1")
+    assert out["experiment_id"] == "e1" and out["other_experiment_sessions"] == 40
+    assert [c["significant"] for c in out["cohorts"]] == [True], out["cohorts"]
+    rep = subprocess.run([FLYPAPER, "report", "--db", db, "--format", "json",
+                          "--cohort-by", "none", "--experiment", "e1"],
+                         capture_output=True, text=True, timeout=60)
+    assert rep.returncode == 0, rep.stderr
+    exp = json.loads(rep.stdout)["experiment"]
+    assert exp["experiment_id"] == "e1" and exp["cohorts"][0]["significant"], exp
+
+
+def test_the_burst_key_is_the_first_burst(tmp_path):
+    """A source's later bursts came after it saw flypaper's answer (a
+    scanner retries, or stops, by it): only its first burst, and the OS of
+    its SYN in it, make its cohort."""
+    rows = []
+    for i in range(3):
+        ip = f"10.3.0.{i}"
+        rows.append((ip, "2026-11-27T05:00:00.000Z", "silent", 0, None, None, None))
+        for hour in ("06", "07"):     # retries: two bursts of 3
+            for s in range(3):
+                rows.append((ip, f"2026-11-27T{hour}:00:0{s}.000Z", "silent", 0, None,
+                             "Linux 9", None))
+    db = make_db(tmp_path, rows)
+    out = yield_json(db)
+    assert [c["cohort"] for c in out["cohorts"]] == ["bursts of 1, os unknown"], \
+        out["cohorts"]
+
+
+def test_an_unbalanced_key_is_flagged(tmp_path):
+    """Every banner source in bursts of 1, every silent one in bursts of 2:
+    under a random draw a pre-treatment key cannot split the arms so."""
+    rows = []
+    for i in range(20):
+        rows.append((f"10.4.0.{i}", "2026-11-27T05:00:00.000Z", "banner", 10, "x", None, None))
+        for s in range(2):
+            rows.append((f"10.4.1.{i}", f"2026-11-27T05:00:0{s}.000Z", "silent", 0, None,
+                         None, None))
+    db = make_db(tmp_path, rows)
+    out = yield_json(db, "--cohort-by", "burst")
+    assert out["unbalanced"] is True and out["balance_p"] < 0.001, out
+    r = subprocess.run([FLYPAPER, "yield", "--db", db, "--cohort-by", "burst"],
+                       capture_output=True, text=True, timeout=20)
+    assert "a key may depend on the strategy" in r.stdout, r.stdout
+    out = yield_json(db, "--cohort-by", "none")
+    assert out["unbalanced"] is False and out["balance_p"] is None
+
+
+def test_three_arms_name_silent_only_when_it_differs_from_each(tmp_path):
+    """silent 0/20 and tarpit 1/20 against banner 12/20: the arms differ
+    (the test across all three), but silent is not shown to differ from
+    tarpit: no "wait for the server" verdict. The method is printed per
+    cohort in the report."""
+    rows = []
+    for arm, k in (("silent", 0), ("tarpit", 1), ("banner", 12)):
+        for i in range(20):
+            rows.append((f"10.5.{len(rows) // 20}.{i}", "2026-11-27T05:00:00.000Z", arm,
+                         10 if i < k else 0, "x" if i < k else None, None, None))
+    db = make_db(tmp_path, rows)
+    out = yield_json(db, "--cohort-by", "none")
+    c = out["cohorts"][0]
+    assert c["significant"] and c["method"] == "fisher", c
+    assert "wait for the server" not in c["conclusion"], c["conclusion"]
+    assert "the arms differ" in c["conclusion"], c["conclusion"]
+    page = subprocess.run([FLYPAPER, "report", "--db", db, "--format", "html",
+                           "--cohort-by", "none"], capture_output=True, text=True, timeout=60)
+    assert page.returncode == 0, page.stderr
+    assert "all sources (fisher, p &lt; 0.001)" in page.stdout or \
+        "all sources (fisher, p < 0.001)" in page.stdout, page.stdout[-3000:]
+    assert "chisq: Pearson&#39;s chi-square" in page.stdout or \
+        "chisq: Pearson's chi-square" in page.stdout

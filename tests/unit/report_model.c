@@ -67,7 +67,7 @@ void test_report_model(int *passed, int *failed)
 	CHECK(rm_check(db, RCOL_DST_PORT, RCOL_TLS, 0, NULL, err, sizeof(err)) == -1 &&
 	    strstr(err, "column 21 'tls'") && strstr(err, "has 'dst_port'"), "%s", err);
 	CHECK(rm_check(db, 0, 0, 1, NULL, err, sizeof(err)) == -1 &&
-	    strstr(err, "none") && strstr(err, "'tls_alert'"), "%s", err);
+	    strstr(err, "none") && strstr(err, "'experiment_id'"), "%s", err);
 	CHECK(rm_check(db, 0, 0, 0, "later", err, sizeof(err)) == -1 &&
 	    strstr(err, "'later'"), "%s", err);
 	sqlite3_close(db);

@@ -61,8 +61,31 @@ static const struct {
 	/* 3 arms of 1000+: 1001^2 tables, past STATS_EXACT_TABLES:
 	 * chi2_contingency([[300,450,600],[700,550,400]]), 181.8 on 2 df */
 	{"chi-square 3 arms", 3, {{1000, 300}, {1000, 450}, {1000, 600}}, 3.3012883806933387e-40, STATS_CHISQ},
-	{"chi-square all delivered", 3, {{1000, 1000}, {1000, 1000}, {1000, 1000}}, 1.0, STATS_CHISQ},
+	{"all delivered", 3, {{1000, 1000}, {1000, 1000}, {1000, 1000}}, 1.0, STATS_FISHER},
+	/* rare deliveries in large arms: Freeman-Halton walks only the
+	 * counts up to the 3 or 4 delivered (python3 fractions, by brute
+	 * force); chi-square gave 0.0288, 0.0496 and 0.0072 here */
+	{"4x200, 3,0,0,0", 4, {{200, 3}, {200, 0}, {200, 0}, {200, 0}}, 0.06179717127612523, STATS_FISHER},
+	{"3x1000, 3,0,0", 3, {{1000, 3}, {1000, 0}, {1000, 0}}, 0.11088886422225243, STATS_FISHER},
+	{"4x200, 4,0,0,0", 4, {{200, 4}, {200, 0}, {200, 0}, {200, 0}}, 0.015274834054450025, STATS_FISHER},
+	{"4x200, all but 3 delivered", 4, {{200, 197}, {200, 200}, {200, 200}, {200, 200}}, 0.06179717127612523, STATS_FISHER},
 };
+
+/* Past STATS_EXACT_TABLES with an expected count below 5 (the 10-source
+ * arm expects 0.55 deliveries): Monte Carlo, within 4 standard errors of
+ * the exact 0.11828695 (python3, all 1.2 million tables enumerated). */
+static void st_monte_carlo(void)
+{
+	static const struct stats_arm arms[] = {{10, 0}, {2000, 100}, {2000, 100}, {2000, 130}};
+	enum stats_method m;
+	double p = stats_rate_test(arms, 4, &m), again = stats_rate_test(arms, 4, &m);
+	double se = sqrt(0.11828695 * (1 - 0.11828695) / STATS_MC_TABLES);
+
+	CHECK(m == STATS_MONTE_CARLO, "method %s", stats_method_name(m));
+	CHECK(fabs(p - 0.11828695) < 4 * se, "monte carlo p %.5f, exact 0.11829", p);
+	CHECK(p == again, "fixed seed: %.17g then %.17g", p, again);
+	CHECK(!strcmp(stats_method_name(STATS_MONTE_CARLO), "montecarlo"), "name");
+}
 
 static void st_rate_tests(void)
 {
@@ -78,6 +101,7 @@ static void st_rate_tests(void)
 	enum stats_method m;
 	double p = stats_rate_test((struct stats_arm[]){{4, 9}, {4, 1}}, 2, &m);
 	CHECK(st_close(p, 0.14285714285714285, 1e-6), "delivered > sources: p %g", p);
+	st_monte_carlo();
 }
 
 static void st_wilson(void)
