@@ -65,6 +65,17 @@ struct tls_front {
 	uint32_t hs_got, hs_need;    /* the handshake's bytes in whole records;
 	                              * its announced size with its header */
 	uint8_t hs[4];               /* the handshake header */
+	/* Once OpenSSL has the bytes, every byte it is given is walked
+	 * first (tls_front_walk) until the handshake is done: a later
+	 * handshake message (the second hello after a HelloRetryRequest)
+	 * announced past TLSHELLO_MAX is refused before OpenSSL grows its
+	 * message buffer to the announced size. */
+	uint32_t wk_rec;             /* the current record's body bytes to come */
+	uint32_t wk_msg;             /* the current handshake message's body to come */
+	uint8_t wk_hdr[5], wk_hdr_got;   /* a record header being gathered */
+	uint8_t wk_msg_hdr[4], wk_msg_got;   /* a handshake header being gathered */
+	uint8_t wk_type;             /* the current record's content type */
+	bool wk_begun, wk_v2, wk_off;
 	size_t charged;              /* what the budget holds for the front */
 	enum record_tls_error error;
 	char alert[RECORD_TLS_ALERT];
@@ -825,6 +836,78 @@ static enum tls_front_status tls_front_refuse(struct tls_front *t, enum tlshello
 	return tls_front_failed(t);
 }
 
+/* One handshake record's body bytes: the message headers (split across
+ * records or not) and the announced sizes. False: one announced past
+ * TLSHELLO_MAX (the first hello was held to that cap; no later one may
+ * make OpenSSL allocate more). */
+static bool tls_front_walk_hs(struct tls_front *t, const uint8_t *b, size_t n)
+{
+	for (size_t i = 0; i < n; ) {
+		if (t->wk_msg) {
+			size_t k = n - i < t->wk_msg ? n - i : t->wk_msg;
+			t->wk_msg -= (uint32_t)k;
+			i += k;
+			continue;
+		}
+		t->wk_msg_hdr[t->wk_msg_got++] = b[i++];
+		if (t->wk_msg_got == 4) {
+			uint32_t body = (uint32_t)t->wk_msg_hdr[1] << 16 |
+			    (uint32_t)t->wk_msg_hdr[2] << 8 | t->wk_msg_hdr[3];
+			t->wk_msg_got = 0;
+			if (4 + (size_t)body > TLSHELLO_MAX)
+				return false;
+			t->wk_msg = body;
+		}
+	}
+	return true;
+}
+
+/* Walks the records of the bytes OpenSSL is about to be given, from the
+ * stream's first byte (an SSLv2-style hello's 2-byte header too) until
+ * the handshake is done. Handshake records (22) are read for their
+ * messages' sizes; the rest (change_cipher_spec, alert, TLS 1.3's
+ * encrypted 23) are skipped. Under TLS 1.2 the handshake records after
+ * the client's change_cipher_spec are encrypted: the walk stops there
+ * (its Finished is all that follows, and OpenSSL caps it small). Before
+ * the version is chosen, or under TLS 1.3 (whose plaintext second hello
+ * may follow a compatibility change_cipher_spec), the walk goes on.
+ * False: a message announced past the cap. */
+static bool tls_front_walk(struct tls_front *t, const uint8_t *b, size_t n)
+{
+	size_t i = 0;
+
+	if (!t->wk_begun && n) {
+		t->wk_begun = true;
+		t->wk_v2 = (b[0] & 0x80) != 0;
+	}
+	while (i < n && !t->wk_off) {
+		if (t->wk_rec) {
+			size_t k = n - i < t->wk_rec ? n - i : t->wk_rec;
+			if (t->wk_type == 22 && !tls_front_walk_hs(t, b + i, k))
+				return false;
+			t->wk_rec -= (uint32_t)k;
+			i += k;
+			continue;
+		}
+		t->wk_hdr[t->wk_hdr_got++] = b[i++];
+		if (t->wk_v2 && t->wk_hdr_got == 2) {
+			/* an SSLv2-style hello: its record, skipped whole */
+			t->wk_rec = (uint32_t)(t->wk_hdr[0] & 0x7f) << 8 | t->wk_hdr[1];
+			t->wk_type = 0;
+			t->wk_v2 = false;
+			t->wk_hdr_got = 0;
+		} else if (t->wk_hdr_got == TLS_FRONT_HEAD) {
+			int v = SSL_version(t->ssl);
+			t->wk_type = t->wk_hdr[0];
+			t->wk_rec = (uint32_t)t->wk_hdr[3] << 8 | t->wk_hdr[4];
+			t->wk_hdr_got = 0;
+			if (t->wk_type == 20 && v >= SSL3_VERSION && v <= TLS1_2_VERSION)
+				t->wk_off = true;
+		}
+	}
+	return true;
+}
+
 /* The held bytes were no TLS after all (a binary client's high-bit first
  * byte): the session takes them, and what came with them, as plaintext. */
 static enum tls_front_status tls_front_plain(struct tls_front *t, size_t held)
@@ -860,6 +943,8 @@ static enum tls_front_status tls_front_decide(struct tls_front *t, const char *d
 	if (st == TLSHELLO_MALFORMED || st == TLSHELLO_OVERSIZED)
 		return tls_front_refuse(t, (enum tlshello_state)st);
 	t->decided = true;
+	if (!tls_front_walk(t, t->hello, held))
+		return tls_front_refuse(t, TLSHELLO_OVERSIZED);
 	if (held && BIO_write(t->rbio, t->hello, (int)held) != (int)held)
 		return tls_front_failed(t);
 	return TLS_FRONT_READY;
@@ -887,6 +972,8 @@ enum tls_front_status tls_front_feed(struct tls_front *t, const char *data, size
 	t->raw_in += n;
 	if (!t->decided && (st = tls_front_decide(t, data, n)) != TLS_FRONT_READY)
 		return st;
+	if (!t->established && !tls_front_walk(t, (const uint8_t *)data, n))
+		return tls_front_refuse(t, TLSHELLO_OVERSIZED);
 	if (BIO_write(t->rbio, data, (int)n) != (int)n)
 		return tls_front_failed(t);
 	if (t->established)

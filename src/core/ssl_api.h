@@ -53,6 +53,7 @@
 	X(SSL_write) \
 	X(SSL_get_error) \
 	X(SSL_get_version) \
+	X(SSL_version) \
 	X(SSL_get_current_cipher) \
 	X(SSL_CIPHER_get_name) \
 	X(SSL_set_ex_data) \
@@ -150,6 +151,7 @@ bool ssl_api_loaded(void);
 #define SSL_write (ssl_api.SSL_write)
 #define SSL_get_error (ssl_api.SSL_get_error)
 #define SSL_get_version (ssl_api.SSL_get_version)
+#define SSL_version (ssl_api.SSL_version)
 #define SSL_get_current_cipher (ssl_api.SSL_get_current_cipher)
 #define SSL_CIPHER_get_name (ssl_api.SSL_CIPHER_get_name)
 #define SSL_set_ex_data (ssl_api.SSL_set_ex_data)

@@ -431,6 +431,60 @@ def test_a_hello_announced_past_the_cap_is_refused_unread(daemons, announced):
     assert query(d.db, "SELECT tls_handshakes, tls_failed FROM runs") == [(0, 1)]
 
 
+def hello_13_empty_key_share(share=b""):
+    """A TLS 1.3 ClientHello whose key_share is empty: the server must answer
+    with a HelloRetryRequest and wait for a second hello (the same hello
+    with an X25519 share)."""
+    ks = struct.pack(">H", len(share)) + share
+    ext = (bytes.fromhex("002b0003020304" + "000a00040002001d")
+           + b"\x00\x33" + struct.pack(">H", len(ks)) + ks + bytes.fromhex("000d000400020804"))
+    body = (b"\x03\x03" + bytes(32) + b"\x20" + bytes(32) + b"\x00\x02\x13\x01"
+            + b"\x01\x00" + struct.pack(">H", len(ext)) + ext)
+    hs = b"\x01" + struct.pack(">I", len(body))[1:] + body
+    return b"\x16\x03\x01" + struct.pack(">H", len(hs)) + hs
+
+
+def test_a_second_hello_announced_past_the_cap_is_refused_unread(daemons):
+    # after the HelloRetryRequest, a record announcing a 131000-byte second
+    # hello: refused with our alert like a first one, never handed to
+    # OpenSSL (which would grow its buffer to the announced size)
+    d = tls_daemon(daemons, "--idle-timeout", "5s")
+    s = connect(d.port)
+    s.sendall(hello_13_empty_key_share())
+    s.settimeout(10)
+    hrr = s.recv(65536)
+    assert hrr[:1] == b"\x16" and hrr[5] == 2, hrr           # a ServerHello (HRR)
+    s.sendall(b"\x14\x03\x03\x00\x01\x01" + b"\x16\x03\x03\x00\x04\x01\x01\xff\xb8")
+    got = read_until_close(s)
+    s.close()
+    assert got.endswith(b"\x15\x03\x01\x00\x02\x02\x2f"), got
+    row = one_session(d)
+    assert row["tls_error"] == "protocol" and row["tls_alert"] == "illegal_parameter", row
+    assert row["close_reason"] != "idle_timeout", row
+    assert d.stop() == 0
+
+
+def test_a_second_hello_after_a_retry_request_goes_on(daemons):
+    # the walk of the records after the first hello lets an honest second
+    # hello through (after the compatibility change_cipher_spec): the
+    # server answers it with its ServerHello, no alert
+    d = tls_daemon(daemons, "--idle-timeout", "3s")
+    s = connect(d.port)
+    s.sendall(hello_13_empty_key_share())
+    s.settimeout(10)
+    hrr = s.recv(65536)
+    assert hrr[:1] == b"\x16" and hrr[5] == 2, hrr
+    share = b"\x00\x1d\x00\x20" + bytes(range(1, 33))
+    s.sendall(b"\x14\x03\x03\x00\x01\x01" + hello_13_empty_key_share(share)[:3].replace(
+        b"\x03\x01", b"\x03\x03") + hello_13_empty_key_share(share)[3:])
+    got = read_until_close(s)
+    s.close()
+    assert got[:1] == b"\x16" and got[5] == 2 and b"\x15\x03" not in got[:7], got
+    row = one_session(d)
+    assert row["tls_alert"] is None and row["tls_error"] == "timeout", row
+    assert d.stop() == 0
+
+
 @pytest.mark.parametrize("name,first,rest", [
     ("memcached", b"\x80", b"\x01\x00\x03\x00\x00\x00\x00\x00\x00\x00\x03"
      b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00keyGET / HTTP/1.0\r\n\r\n"),
