@@ -137,9 +137,12 @@ static const struct option_row config_options[] = {
 	    SERVE)},
 	{CONFIG_ROW("tls-key", OPTION_STRING, FIELD(tls_key), 1, 1024, "FILE",
 	    "the private key of --tls-cert (PEM)", SERVE)},
-	{CONFIG_ROW("tls-name", OPTION_NAME, FIELD(tls_name), 1, 253, "NAME",
+	/* 64: X.509's upper bound on a commonName (RFC 5280 ub-common-name),
+	 * which OpenSSL enforces when the certificate is made */
+	{CONFIG_ROW("tls-name", OPTION_NAME, FIELD(tls_name), 1, 64, "NAME",
 	    "the self-signed certificate's CN and subjectAltName; default "
-	    CONFIG_TLS_NAME, SERVE)},
+	    CONFIG_TLS_NAME, SERVE),
+	    .over = "longer than 64 bytes, the most a certificate's commonName holds"},
 	{CONFIG_ROW("workers", OPTION_INT, FIELD(workers), 1, 256, "N",
 	    "event-loop threads; default one per core", SERVE)},
 	{CONFIG_ROW("db", OPTION_STRING, FIELD(db_path), 1, 0, "FILE",

@@ -292,6 +292,7 @@ def test_the_self_signed_name_is_generic_not_the_hosts(daemons, tmp_path):
     (["--tls", "--tls-name", "a..b"], "is not a host name"),
     (["--tls", "--tls-name", "-a.b"], "is not a host name"),
     (["--tls-name", "x.example"], "tls-name without a TLS listener"),
+    (["--tls", "--tls-name", "a" * 60 + ".example"], "the most a certificate's commonName"),
     (["--tls", "--tls-name", "x.example", "--tls-cert", "CRT", "--tls-key", "KEY"],
      "not with tls-cert"),
 ])
