@@ -238,13 +238,15 @@ static struct report_tls_group *report_tls_find(struct report_tls_values *t,
 
 	for (; t->slots[k]; k = (k + 1) & (REPORT_TLS_SLOTS - 1)) {
 		struct report_tls_group *g = &t->groups[t->slots[k] - 1];
-		if (++probes > REPORT_TLS_PROBES) {
-			report_tls_probed(probes - 1);
-			return NULL;
-		}
+		probes++;
 		if (g->key_len == len && memcmp(g->key, key, len) == 0) {
 			report_tls_probed(probes);
 			return g;
+		}
+		/* a new value goes no further than a search looks (like days) */
+		if (probes == REPORT_TLS_PROBES) {
+			report_tls_probed(probes);
+			return NULL;
 		}
 	}
 	report_tls_probed(probes);
