@@ -352,11 +352,25 @@ static int tls_front_open_root(const char *path, char *err, size_t errlen)
 			continue;
 		}
 		if (last) {
-			close(dir);
+			struct stat ds;
 			if (!S_ISREG(st.st_mode)) {
 				close(fd);
+				close(dir);
 				return snprintf(err, errlen, "tls: %s: not a regular file", path), -1;
 			}
+			/* In a folder others may write (sticky, like /tmp), a name
+			 * with more links than one may be the service user's hard
+			 * link to another root-only key (fs.protected_hardlinks=0):
+			 * root's, 0600, and still not the file the name was for. */
+			if (st.st_nlink > 1 && (fstat(dir, &ds) < 0 ||
+			    (ds.st_mode & (S_IWGRP | S_IWOTH)))) {
+				close(fd);
+				close(dir);
+				return snprintf(err, errlen, "tls: %s: a hard link in a folder "
+				    "others may write: as root, certificates and keys are read "
+				    "only from root's own files, links and folders", path), -1;
+			}
+			close(dir);
 			return fd;
 		}
 		if (!S_ISDIR(st.st_mode)) {

@@ -554,6 +554,28 @@ def test_a_link_the_service_user_could_swap_to_a_root_key_is_refused(service_use
     assert "not root's, or writable by others" in r.stderr and str(link) in r.stderr, r.stderr
 
 
+def test_a_hard_link_in_a_sticky_folder_is_refused(tmp_path):
+    # root's, 0600, in a sticky folder anyone may write (like /tmp): with
+    # fs.protected_hardlinks=0 the service user could have made the
+    # configured name a hard link to another root-only key
+    crt, key = make_cert(tmp_path, "hard")
+    os.chmod(key, 0o600)
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    os.chmod(sticky, 0o1777)
+    link = sticky / "k.pem"
+    os.link(key, link)
+    r = serve(["--db", str(tmp_path / "f.db"), "--rules", "none", "--tls",
+               "--tls-cert", str(crt), "--tls-key", str(link)])
+    assert r.returncode == 2, r.stderr
+    assert "a hard link in a folder others may write" in r.stderr, r.stderr
+    # one name only (no other link): read as before
+    os.unlink(key)
+    d = serve(["--db", str(tmp_path / "g.db"), "--rules", "none", "--tls",
+               "--tls-cert", str(crt), "--tls-key", str(link)])
+    assert "ready:" in d.stderr, d.stderr
+
+
 def test_root_links_as_letsencrypt_keeps_them_are_followed(daemons, tmp_path):
     # live/NAME/*.pem -> ../../archive/NAME/*1.pem, all root's
     crt, key = make_cert(tmp_path, "le.example")
