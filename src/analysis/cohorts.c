@@ -1,8 +1,13 @@
 /* cohorts.c - an experiment's sources by cohort and arm (cohorts.h). One
  * pass over the sessions ordered by source and time: each source's
- * sessions give its bursts (bursts.h), its pre-treatment keys and its
- * outcome under the arm it was assigned; the source then joins its
- * cohort's arm. stats_decide then says what the counts show. */
+ * sessions give its bursts (bursts.h), its keys and its outcome under the
+ * arm it was assigned; the source then joins its cohort's arm.
+ * stats_decide then says what the counts show. The first burst's keys are
+ * pre-treatment only for peers that fire their burst before reacting to
+ * the answer (worms, masscan-style sweeps): bursts are split by a --gap
+ * (60 s) silence and banner answers at accept, so a scanner that reacts
+ * within the gap changes its own first burst by arm. cohorts_balance is
+ * what catches a key the arms changed. */
 #include "cohorts.h"
 
 #include <math.h>
@@ -284,7 +289,8 @@ static void cohorts_row(struct cohorts_src *s, sqlite3_stmt *q, const struct coh
 		snprintf(s->strategy, sizeof(s->strategy), "%s", strategy);
 		s->port = sqlite3_column_int64(q, c->port);
 	}
-	/* keys from the first burst only, like the burst's size */
+	/* keys from the first burst only, like the burst's size: the later
+	 * bursts came after the answer (the first may too: cohorts_balance) */
 	if (!s->first_burst && !s->has_os && store_column_display(q, c->os, s->os,
 	    sizeof(s->os)))
 		s->has_os = true;
@@ -475,9 +481,10 @@ static void cohorts_conclude(struct cohorts_cohort *c)
 }
 
 /* Whether the cohorts hold each arm's sources in the same shares: under a
- * random draw the keys, if pre-treatment, are independent of the arm. Per
- * arm, its sources against the rest across the cohorts, Holm over the
- * arms. */
+ * random draw the keys, if pre-treatment, are independent of the arm, so
+ * an imbalance says a key was not (a first burst a scanner cut short or
+ * grew on seeing the answer). Per arm, its sources against the rest
+ * across the cohorts, Holm over the arms. */
 static void cohorts_balance(struct cohorts *co)
 {
 	char names[COHORTS_MAX_ARMS][64];
@@ -743,7 +750,8 @@ const char *cohorts_preamble(const struct cohorts *co, char *out, size_t outlen)
 		    (unsigned long long)co->other_experiments);
 	if (co->unbalanced)
 		CP_ADD("; warning: the arms' shares differ across the cohorts (%s): a key may "
-		    "depend on the strategy, try --cohort-by os", cohorts_p_text(co->balance_p,
+		    "depend on the strategy (the first burst, when peers react to the answer "
+		    "within --gap), try --cohort-by os,port", cohorts_p_text(co->balance_p,
 		    p, sizeof(p)));
 #undef CP_ADD
 	return out;

@@ -1,6 +1,8 @@
 /* cohorts.h - an experiment's sources grouped into cohorts by what is
- * seen of them whatever the strategy (pre-treatment: the size of their
- * first burst, their SYN's OS label in it, the port they first came to),
+ * seen of them whatever the strategy (the size of their first burst, their
+ * SYN's OS label in it, the port they first came to: pre-treatment for
+ * peers that fire their burst before reacting to the answer; the balance
+ * check catches a key the arms changed),
  * and per cohort
  * and strategy arm counted by source: who delivered, how fast, who left
  * without delivering, what they delivered, and what the statistics say

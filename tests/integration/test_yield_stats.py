@@ -443,6 +443,7 @@ def test_an_unbalanced_key_is_flagged(tmp_path):
     r = subprocess.run([FLYPAPER, "yield", "--db", db, "--cohort-by", "burst"],
                        capture_output=True, text=True, timeout=20)
     assert "a key may depend on the strategy" in r.stdout, r.stdout
+    assert "try --cohort-by os,port" in r.stdout, r.stdout     # what to do
     out = yield_json(db, "--cohort-by", "none")
     assert out["unbalanced"] is False and out["balance_p"] is None
 
