@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "report_top.h"
 #include "text.h"
 
 #define REPORT_TAGS_SLOTS (REPORT_TAGS_MAX * 2)  /* at most half in use */
@@ -172,21 +173,8 @@ static int report_tags_cmp(const void *a, const void *b)
  * family first seen). */
 static void report_tags_families(const struct report_tag_group *g, struct report_tag *tg)
 {
-	bool taken[REPORT_TAGS_FAMILIES] = {false};
-
-	for (tg->nfamilies = 0; tg->nfamilies < REPORT_TAG_TOP_FAMILIES; tg->nfamilies++) {
-		int best = -1;
-		for (int f = 0; f < REPORT_TAGS_FAMILIES; f++) {
-			if (!taken[f] && g->by_family[f] &&
-			    (best < 0 || g->by_family[f] > g->by_family[best]))
-				best = f;
-		}
-		if (best < 0)
-			break;
-		taken[best] = true;
-		tg->families[tg->nfamilies] = best;
-		tg->family_sessions[tg->nfamilies] = g->by_family[best];
-	}
+	tg->nfamilies = report_top(g->by_family, REPORT_TAGS_FAMILIES, REPORT_TAG_TOP_FAMILIES,
+	    tg->families, tg->family_sessions);
 }
 
 int report_tags_finish(struct report_tags *t, struct report_tag *out, int max,

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "keyhash.h"
+#include "report_top.h"
 #include "text.h"
 
 /* At most a quarter in use: with a random key, linear probing then keeps
@@ -376,21 +377,8 @@ static int report_tls_day_cmp(const void *x, const void *y)
  * first seen). */
 static void report_tls_families(const struct report_tls_group *g, struct report_tls_row *r)
 {
-	bool taken[REPORT_TLS_FAMILIES] = {false};
-
-	for (r->nfamilies = 0; r->nfamilies < REPORT_TLS_TOP_FAMILIES; r->nfamilies++) {
-		int best = -1;
-		for (int f = 0; f < REPORT_TLS_FAMILIES; f++) {
-			if (!taken[f] && g->by_family[f] &&
-			    (best < 0 || g->by_family[f] > g->by_family[best]))
-				best = f;
-		}
-		if (best < 0)
-			break;
-		taken[best] = true;
-		r->families[r->nfamilies] = best;
-		r->family_sessions[r->nfamilies] = g->by_family[best];
-	}
+	r->nfamilies = report_top(g->by_family, REPORT_TLS_FAMILIES, REPORT_TLS_TOP_FAMILIES,
+	    r->families, r->family_sessions);
 }
 
 static void report_tls_top(struct report_tls_values *t, struct report_tls_top *top)

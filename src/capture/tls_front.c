@@ -27,6 +27,13 @@
  * object, its key schedule and ciphers, its empty BIOs; charged to the
  * --max-buffered budget while the session lives. */
 #define TLS_FRONT_COST (16 * 1024)
+/* And what a peer can make an established session hold on top of it:
+ * SSL_MODE_RELEASE_BUFFERS gives the read buffer back between records,
+ * but a record the peer sends only part of keeps it: 16 KiB of plaintext,
+ * the cipher's overhead and the header (OpenSSL's SSL3_RT_MAX_ENCRYPTED_
+ * LENGTH and its alignment: about 17.7 KiB). Charged with the idle cost,
+ * so a budget full of half-records is still the budget. */
+#define TLS_FRONT_READ_BUF (18 * 1024)
 /* What OpenSSL holds on top of that while a handshake is under way (its
  * message buffer, sized to the hello, the key exchange, the transcript),
  * with the kept hello's TLSHELLO_MAX charged apart. Measured by
@@ -639,7 +646,7 @@ out:
 
 size_t tls_front_size(void)
 {
-	return TLS_FRONT_COST + TLS_FRONT_HANDSHAKE + TLSHELLO_MAX;
+	return TLS_FRONT_COST + TLS_FRONT_READ_BUF + TLS_FRONT_HANDSHAKE + TLSHELLO_MAX;
 }
 
 /* What the front holds now: a handshake's worth until it ends, then the
@@ -648,7 +655,7 @@ static size_t tls_front_holds(const struct tls_front *t)
 {
 	if (tls_front_handshaking(t))
 		return tls_front_size();
-	return TLS_FRONT_COST + t->hello_cap;
+	return TLS_FRONT_COST + TLS_FRONT_READ_BUF + t->hello_cap;
 }
 
 size_t tls_front_settle(struct tls_front *t)
