@@ -77,6 +77,12 @@ struct sink_run {
 	/* tls front counters */
 	uint64_t tls_handshakes;     /* TLS front handshakes completed */
 	uint64_t tls_failed;         /* TLS front sessions whose handshake did not */
+
+	/* nats counters */
+
+	/* syslog counters */
+
+	/* metrics counters */
 };
 
 struct sink;

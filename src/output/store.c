@@ -300,6 +300,17 @@ static const char store_schema_v8[] =
 
 	"UPDATE meta SET value = '8' WHERE key = 'schema_version';";
 
+/* Version 9: the fleet (issue 12). The database is the sensor's spool:
+ * what was shipped, and each sink's counters in runs. */
+static const char store_schema_v9[] =
+	/* v9 nats: the shipper's progress (acknowledged by the stream) and counters */
+
+	/* v9 syslog: counters */
+
+	/* v9 metrics */
+
+	"UPDATE meta SET value = '9' WHERE key = 'schema_version';";
+
 static int store_fail(struct store *st, char *err, size_t errlen,
     const char *what)
 {
@@ -382,6 +393,9 @@ static int store_migrate(struct store *st, char *err, size_t errlen)
 		goto fail;
 	if (version < 8 &&
 	    sqlite3_exec(st->db, store_schema_v8, NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	if (version < 9 &&
+	    sqlite3_exec(st->db, store_schema_v9, NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
@@ -523,6 +537,12 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v8 tls front run columns (?35-?40) */
 	        ", tls_handshakes, tls_failed"
 
+	        /* v9 nats run columns (?41-?49) */
+
+	        /* v9 syslog run columns (?50-?54) */
+
+	        /* v9 metrics run columns (?55-?59) */
+
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
 	        "?17, ?18"
@@ -538,6 +558,12 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 
 	        /* v8 tls front run values */
 	        ", ?35, ?36"
+
+	        /* v9 nats run values */
+
+	        /* v9 syslog run values */
+
+	        /* v9 metrics run values */
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
@@ -989,6 +1015,12 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	/* v8 tls front run binds */
 	sqlite3_bind_int64(s, 35, (sqlite3_int64)run->tls_handshakes);
 	sqlite3_bind_int64(s, 36, (sqlite3_int64)run->tls_failed);
+
+	/* v9 nats run binds */
+
+	/* v9 syslog run binds */
+
+	/* v9 metrics run binds */
 
 	return store_step(s);
 }

@@ -9,7 +9,7 @@
 #include "record.h"
 #include "sink.h"
 
-#define STORE_SCHEMA_VERSION 8
+#define STORE_SCHEMA_VERSION 9
 
 struct store;
 struct sqlite3;

@@ -325,7 +325,7 @@ def test_limit_in_json_lines_and_a_version_3_database_is_upgraded(daemons, tmp_p
     held.close()
     extra.close()
     assert d.stop() == 0
-    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("9",)]
     assert rows[0]["limit_hit"] == "max_conns_per_source"
     assert len(session_rows(d.db)) == 3       # the old row survived the upgrade
     # The old session had a payload: it waits for rescan.

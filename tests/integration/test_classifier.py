@@ -256,7 +256,7 @@ def test_a_version_5_database_is_upgraded_to_6(daemons):
     con.close()
     d = daemons(args=["--rules", f"{ROOT}/rules"], workers=1, db=d.db)
     assert d.stop() == 0
-    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("9",)]
     # Stored before: the payload waits for rescan, the silent peer has none.
     assert sorted(r["class_state"] for r in session_rows(d.db)) == ["none", "pending"]
     assert query(d.db, "SELECT classify_skipped FROM runs") == [(0,), (0,)]

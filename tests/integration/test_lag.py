@@ -237,7 +237,7 @@ def test_a_version_4_database_is_upgraded_with_its_runs(daemons):
     con.close()
     d = daemons(args=["--rules", "none"], workers=1, db=d.db)
     assert d.stop() == 0
-    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("9",)]
     assert query(d.db, "SELECT count(*) FROM pragma_table_info('sessions') WHERE name = 'shape'") \
         == [(1,)]
     # The old run reads 0 pauses; the new one wrote its own (none here).

@@ -26,7 +26,7 @@ def test_a_version_6_database_is_rebuilt_with_its_rows(daemons):
     send_and_close(d.port, b"GET /new HTTP/1.0\r\n\r\n")
     d.wait_sessions(2)
     assert d.stop() == 0
-    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("9",)]
     after = session_rows(d.db)
     assert len(after) == 2
     old = next(r for r in after if r["session"] == before[0]["session"])
@@ -67,7 +67,7 @@ def test_a_version_7_database_gets_the_tls_columns_and_keeps_its_rows(daemons):
     send_and_close(d.port, b"\x16\x03\x01\x00" + bytes([len(msg)]) + msg)
     d.wait_sessions(2)
     assert d.stop() == 0
-    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("9",)]
     after = session_rows(d.db)
     old = next(r for r in after if r["session"] == before[0]["session"])
     for key, value in before[0].items():

@@ -135,7 +135,7 @@ def test_a_version_5_database_is_upgraded_and_rescan_shapes_its_old_rows(daemons
     send_from(d.port, "127.0.8.2", old.replace(b"123", b"4567"))
     wait_for(lambda: len(session_rows(d.db)) == 2, what="the new session")
     assert d.stop() == 0
-    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("8",)]
+    assert query(d.db, "SELECT value FROM meta WHERE key = 'schema_version'") == [("9",)]
     rows = {r["src_ip"]: r["shape"] for r in session_rows(d.db)}
     assert rows == {"127.0.8.1": None, "127.0.8.2": writer_shape}
 
