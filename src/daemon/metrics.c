@@ -303,6 +303,9 @@ static void metrics_render(struct metrics *m, struct promtext *pt)
 		    "Payload verdicts the classifier handed back.", (double)cc.classified);
 		metrics_one(pt, "flypaper_classify_skipped_total", "counter",
 		    "Payloads whose scan ran over --classify-budget.", (double)cc.skipped);
+		metrics_one(pt, "flypaper_classify_backlog", "gauge",
+		    "Payloads waiting for the classifier or its verdict.",
+		    (double)classifier_backlog(m->writer->classifier));
 	}
 	metrics_sinks(m, pt, qrec, lag_s);
 	metrics_one(pt, "flypaper_metrics_refused_total", "counter",
