@@ -132,16 +132,13 @@ static void promtext_put_escaped(struct promtext *out, const char *src, bool quo
 size_t promtext_escape_label(const char *src, char *dst, size_t dst_len)
 {
 	size_t need = 0;
-	char *big = dst;
 	struct promtext out;
 
 	for (const char *p = src; *p; p++)
 		need += (*p == '\\' || *p == '\n' || *p == '"') ? 2 : 1;
-	promtext_init(&out, big, dst_len);
+	promtext_init(&out, dst, dst_len);
 	if (need < dst_len)
 		promtext_put_escaped(&out, src, true);
-	else
-		dst[0] = '\0';
 	return need;
 }
 

@@ -24,6 +24,8 @@
 #include "worker.h"
 #include "writer.h"
 
+extern const struct sink_ops sink_metrics_ops; /* sink_metrics.c: counts, no losses */
+
 #ifndef FLYPAPER_VERSION
 #define FLYPAPER_VERSION "0.1.0"
 #endif
@@ -186,7 +188,7 @@ static void metrics_sinks(struct metrics *m, struct promtext *pt, size_t queued,
 			struct sink *s = w->sinks[i];
 			const char *l[] = {"sink", s->ops->name};
 			double v;
-			if (s->ops == NULL || strcmp(s->ops->name, "metrics") == 0)
+			if (s->ops == &sink_metrics_ops)
 				continue;
 			if (f == 0)
 				v = (double)atomic_load_explicit(&s->lost_live, memory_order_relaxed);
