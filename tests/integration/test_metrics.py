@@ -226,6 +226,23 @@ def test_confined_as_the_service_user(service_user, daemons):  # noqa: F811
     assert d.proc.poll() is None, d.text()
 
 
+def test_tls_handshakes_are_counted(daemons):
+    d = daemons(args=("--metrics", "127.0.0.1:0", "--tls", "--respond", "http-iis5",
+                      "--idle-timeout", "500ms"))
+    port = metrics_port(d)
+    r = subprocess.run(["curl", "-sk", "--max-time", "10", "-o", "/dev/null",
+                        f"https://127.0.0.1:{d.port}/tls"], capture_output=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    send_and_close(d.port, b"GET / HTTP/1.0\r\n\r\n")      # not TLS: a failure
+    d.wait_sessions(2)
+    s = wait_for(lambda: (lambda v: v if v[("flypaper_tls_failures_total", frozenset())] else None)(
+        samples(get(port)[2])), what="the failed handshake")
+    assert s[("flypaper_tls_handshakes_total", frozenset())] == 1
+    assert s[("flypaper_tls_failures_total", frozenset())] == 1
+    d.stop()
+    assert query(d.db, "SELECT tls_handshakes, tls_failed FROM runs") == [(1, 1)]
+
+
 @pytest.mark.parametrize("value", ["nowhere", "127.0.0.1", "127.0.0.1:99999", "", "[::1]"])
 def test_bad_metrics_values_exit_2(value, tmp_path):
     r = subprocess.run([FLYPAPER, "serve", "--db", str(tmp_path / "x.db"), "--metrics", value],
