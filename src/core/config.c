@@ -104,6 +104,7 @@ static const struct config config_default = {
 
 static int config_set_listen(void *base, const char *value, char *err, size_t errlen);
 static int config_set_proxy_from(void *base, const char *value, char *err, size_t errlen);
+static int config_set_metrics(void *base, const char *value, char *err, size_t errlen);
 
 static const char *const config_yes_no[] = {"no", "yes", NULL};
 
@@ -204,6 +205,10 @@ static const struct option_row config_options[] = {
 	    SERVE), .zero_ok = true,
 	    .syntax = "is not a duration (e.g. 500ms, 1s)",
 	    .under = "is not 0 or within 100ms..60s", .over = "is not 0 or within 100ms..60s"},
+	{CONFIG_ROW("metrics", OPTION_CUSTOM, 0, 0, 0, "ADDR:PORT",
+	    "serve Prometheus metrics at http://ADDR:PORT/metrics (loopback or an "
+	    "admin network: anyone who reaches it reads them); default off", SERVE),
+	    .set = config_set_metrics},
 	{CONFIG_ROW("user", OPTION_STRING, FIELD(user), 1, 0, "NAME",
 	    "drop root privileges to NAME after binding", SERVE),
 	    .under = "empty user name"},
@@ -312,6 +317,24 @@ static int config_set_listen(void *base, const char *value, char *err, size_t er
 		    "listen: '%s' is not ADDR:PORT (e.g. 127.0.0.1:8080, [::1]:8080, *:80)",
 		    value);
 	cfg->nlisten++;
+	return 0;
+}
+
+/* The metrics row: one address; "off" turns it off again (a flag wins
+ * over the file). */
+static int config_set_metrics(void *base, const char *value, char *err, size_t errlen)
+{
+	struct config *cfg = base;
+
+	if (strcmp(value, "off") == 0) {
+		cfg->metrics_on = false;
+		return 0;
+	}
+	if (addr_parse(value, &cfg->metrics) < 0)
+		return options_error(err, errlen,
+		    "metrics: '%s' is not ADDR:PORT (e.g. 127.0.0.1:9464, [::1]:9464) or off",
+		    value);
+	cfg->metrics_on = true;
 	return 0;
 }
 

@@ -105,6 +105,9 @@ struct config {
 	uint64_t half_open_wait_ms;  /* SYN to syn_only; 0: from tcp_synack_retries */
 	char *pcap_iface;            /* the capture's interface; "any" */
 	size_t pcap_buffer;          /* the capture's kernel ring, bytes */
+	/* metrics: --metrics ADDR:PORT serves /metrics there */
+	bool metrics_on;             /* --metrics given */
+	struct addr metrics;         /* where; port 0 picks one (logged) */
 };
 
 /* Commands whose options config_parse_args knows (bits 1 << cmd in the

@@ -178,3 +178,11 @@ void queue_destroy(struct queue *q)
 	pthread_cond_destroy(&q->nonempty);
 	pthread_mutex_destroy(&q->lock);
 }
+
+void queue_depth(struct queue *q, size_t *records, size_t *bytes)
+{
+	pthread_mutex_lock(&q->lock);
+	*records = q->records;
+	*bytes = q->bytes;
+	pthread_mutex_unlock(&q->lock);
+}

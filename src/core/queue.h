@@ -84,6 +84,10 @@ bool queue_drained(struct queue *q);
 /* Copies the counters. */
 void queue_get_stats(struct queue *q, struct queue_stats *out);
 
+/* metrics: the records and bytes queued now, under the lock (a moment;
+ * for the metrics server, never the event loops). */
+void queue_depth(struct queue *q, size_t *records, size_t *bytes);
+
 /* Frees anything still queued and the locks. */
 void queue_destroy(struct queue *q);
 

@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "p0fdb.h"
 #include "log.h"
+#include "metrics.h"
 #include "outputs.h"
 #include "packets.h"
 #include "pcap_api.h"
@@ -50,6 +51,8 @@ struct serve {
 	bool capture_failed;         /* from packets_close */
 	int snaplen;                 /* the capture's: headers, and --pcap-snaplen with --pcap */
 	uint64_t pcap_lost, pcap_rotated;  /* from pcap_trace_close */
+	struct metrics *metrics;     /* --metrics; NULL off */
+	uint64_t metrics_scrapes, metrics_refused; /* from metrics_close */
 };
 
 /* Lets the daemon hold as many sockets as max-conns asks for, up to what
@@ -296,6 +299,8 @@ static uint64_t serve_report(struct serve *sv)
 	run.capture_failed = sv->capture_failed;
 	run.tls_handshakes = atomic_load(&sv->shared.tls_handshakes);
 	run.tls_failed = atomic_load(&sv->shared.tls_failed);
+	run.metrics_scrapes = sv->metrics_scrapes;
+	run.metrics_refused = sv->metrics_refused;
 	if (sv->trace)
 		log_info("pcap: %llu file(s) rotated, %llu packet(s) not written, %llu "
 		    "dropped by the kernel", (unsigned long long)sv->pcap_rotated,
@@ -425,6 +430,7 @@ int serve_main(int argc, char **argv)
 	struct handoff out = {0};
 	int jail = sandbox_chroot_wanted(&sv.cfg);
 	serve_open_listeners(&sv);
+	sv.metrics = metrics_open(&sv.cfg);
 	serve_open_capture(&sv);
 	/* OpenSSL is mapped and its files read as root, before the drop. */
 	if (tls_front_setup(&sv.cfg, err, sizeof(err)) < 0)
@@ -469,6 +475,9 @@ int serve_main(int argc, char **argv)
 	 * the ring and asks pcap_stats (getsockopt). */
 	if (sv.packets && packets_start(sv.packets, sv.halfopen, sv.trace) < 0)
 		log_fatal("cannot start the capture thread");
+	/* Confined like the others: it only polls, accepts, reads, writes. */
+	if (metrics_start(sv.metrics, &sv.shared, &sv.writer) < 0)
+		log_fatal("cannot start the metrics thread");
 	log_info("ready: %d worker(s), sensor %s, database %s", sv.nworkers,
 	    sv.cfg.sensor, sv.cfg.db_path);
 
@@ -478,6 +487,8 @@ int serve_main(int argc, char **argv)
 		worker_stop(&sv.workers[w]);
 	for (int w = 0; w < sv.nworkers; w++)
 		worker_join(&sv.workers[w]);
+	/* before the writer's queue and sinks go */
+	metrics_close(sv.metrics, &sv.metrics_scrapes, &sv.metrics_refused);
 	/* After the workers (every accept is known), before the writer (the
 	 * last verdicts and summaries are records). */
 	packets_close(sv.packets, &sv.pcap_dropped, &sv.capture_failed);

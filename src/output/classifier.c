@@ -368,6 +368,16 @@ void classifier_get_counters(struct classifier *c, struct classifier_counters *o
 	pthread_mutex_unlock(&c->lock);
 }
 
+size_t classifier_backlog(struct classifier *c)
+{
+	size_t n;
+
+	pthread_mutex_lock(&c->lock);
+	n = c->slots;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}
+
 void classifier_free(struct classifier *c)
 {
 	if (!c)

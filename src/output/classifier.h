@@ -72,6 +72,10 @@ void classifier_finish(struct classifier *c);
 /* Copies the counters. */
 void classifier_get_counters(struct classifier *c, struct classifier_counters *out);
 
+/* metrics: payloads queued, reserved, being scanned or with a verdict not
+ * yet taken, under the lock (a moment; any thread). */
+size_t classifier_backlog(struct classifier *c);
+
 /* Stops the thread (abandoning what is queued) and frees everything.
  * NULL is allowed. */
 void classifier_free(struct classifier *c);

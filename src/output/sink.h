@@ -7,6 +7,7 @@
 #ifndef FLYPAPER_SINK_H
 #define FLYPAPER_SINK_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -83,6 +84,17 @@ struct sink_run {
 	/* syslog counters */
 
 	/* metrics counters */
+	uint64_t metrics_scrapes;    /* /metrics answers given */
+	uint64_t metrics_refused;    /* connections refused or cut: cap, timeout, bad head */
+};
+
+/* metrics: what a sink can tell the metrics server of itself, live. A
+ * field it cannot know stays -1 and its series is left out. */
+struct sink_gauges {
+	int64_t backlog;             /* records waiting to be delivered */
+	int64_t lag_ms;              /* age of the oldest of them */
+	int64_t failures;            /* writes that failed (retried or not) */
+	int64_t shipped;             /* units delivered */
 };
 
 struct sink;
@@ -118,12 +130,20 @@ struct sink_ops {
 	    size_t errlen);
 	/* Closes the sink and frees it. */
 	void (*close)(struct sink *s);
+	/* metrics: fills out (preset to -1) from the metrics server's thread,
+	 * while the writer runs: it may read only atomics. NULL: the series
+	 * of this sink are its losses alone (the NATS shipper fills backlog,
+	 * lag, failures and shipped here: DESIGN.md, Live metrics). */
+	void (*gauges)(struct sink *s, struct sink_gauges *out);
 };
 
 /* The part every sink starts with; the writer keeps the counters. */
 struct sink {
 	const struct sink_ops *ops;
 	struct sink_counters count;
+	/* metrics: count.lost, readable from another thread (the writer
+	 * stores it after each batch) */
+	_Atomic uint64_t lost_live;
 };
 
 #endif

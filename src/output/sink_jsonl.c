@@ -15,6 +15,7 @@ extern const struct sink_ops sink_jsonl_ops;  /* below */
 struct sink_jsonl {
 	struct sink sink;            /* first: what the writer sees */
 	struct jsonl *jsonl;         /* owned */
+	_Atomic int64_t failures;    /* metrics: batches not written whole */
 };
 
 static struct sink *sink_jsonl_open(const struct config *cfg, enum record_mode mode,
@@ -47,12 +48,25 @@ static enum sink_status sink_jsonl_write(struct sink *sink, const struct record 
 	struct sink_jsonl *s = (struct sink_jsonl *)sink;
 
 	out->lost = jsonl_write(s->jsonl, list, &out->escaped);
-	return out->lost ? SINK_FAILED : SINK_OK;
+	if (!out->lost)
+		return SINK_OK;
+	atomic_fetch_add_explicit(&s->failures, 1, memory_order_relaxed);
+	return SINK_FAILED;
 }
 
 static int sink_jsonl_reopen(struct sink *sink, char *err, size_t errlen)
 {
 	return jsonl_reopen(((struct sink_jsonl *)sink)->jsonl, err, errlen);
+}
+
+/* metrics: written as each batch comes, it holds nothing back. */
+static void sink_jsonl_gauges(struct sink *sink, struct sink_gauges *out)
+{
+	struct sink_jsonl *s = (struct sink_jsonl *)sink;
+
+	out->backlog = 0;
+	out->lag_ms = 0;
+	out->failures = atomic_load_explicit(&s->failures, memory_order_relaxed);
 }
 
 static void sink_jsonl_close(struct sink *sink)
@@ -72,4 +86,5 @@ const struct sink_ops sink_jsonl_ops = {
 	.write = sink_jsonl_write,
 	.reopen = sink_jsonl_reopen,
 	.close = sink_jsonl_close,
+	.gauges = sink_jsonl_gauges,
 };

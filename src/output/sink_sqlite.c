@@ -17,6 +17,7 @@ extern const struct sink_ops sink_sqlite_ops;  /* below */
 struct sink_sqlite {
 	struct sink sink;            /* first: what the writer sees */
 	struct store *store;         /* owned */
+	_Atomic int64_t failures;    /* metrics: writes that failed */
 };
 
 static struct sink *sink_sqlite_open(const struct config *cfg, enum record_mode mode,
@@ -50,6 +51,7 @@ static enum sink_status sink_sqlite_write(struct sink *sink, const struct record
 	(void)out;
 	if (rc == 0)
 		return SINK_OK;
+	atomic_fetch_add_explicit(&s->failures, 1, memory_order_relaxed);
 	if (store_error_full(rc))
 		return SINK_FULL;
 	return store_error_transient(rc) ? SINK_RETRY : SINK_FAILED;
@@ -77,6 +79,17 @@ static int sink_sqlite_write_run(struct sink *sink, const struct sink_run *run,
 	return -1;
 }
 
+/* metrics: its own failures; its backlog is the writer's queue, which
+ * the metrics server adds for every sink. */
+static void sink_sqlite_gauges(struct sink *sink, struct sink_gauges *out)
+{
+	struct sink_sqlite *s = (struct sink_sqlite *)sink;
+
+	out->backlog = 0;
+	out->lag_ms = 0;
+	out->failures = atomic_load_explicit(&s->failures, memory_order_relaxed);
+}
+
 static void sink_sqlite_close(struct sink *sink)
 {
 	struct sink_sqlite *s = (struct sink_sqlite *)sink;
@@ -94,4 +107,5 @@ const struct sink_ops sink_sqlite_ops = {
 	.make_room = sink_sqlite_make_room,
 	.write_run = sink_sqlite_write_run,
 	.close = sink_sqlite_close,
+	.gauges = sink_sqlite_gauges,
 };

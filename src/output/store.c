@@ -308,6 +308,8 @@ static const char store_schema_v9[] =
 	/* v9 syslog: counters */
 
 	/* v9 metrics */
+	"ALTER TABLE runs ADD COLUMN metrics_scrapes INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN metrics_refused INTEGER NOT NULL DEFAULT 0;"
 
 	"UPDATE meta SET value = '9' WHERE key = 'schema_version';";
 
@@ -542,6 +544,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v9 syslog run columns (?50-?54) */
 
 	        /* v9 metrics run columns (?55-?59) */
+	        ", metrics_scrapes, metrics_refused"
 
 	        ") VALUES "
 	        "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
@@ -564,6 +567,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v9 syslog run values */
 
 	        /* v9 metrics run values */
+	        ", ?55, ?56"
 
 	        ")",
 	        -1, SQLITE_PREPARE_PERSISTENT, &st->insert_run, NULL) != SQLITE_OK ||
@@ -1021,6 +1025,8 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	/* v9 syslog run binds */
 
 	/* v9 metrics run binds */
+	sqlite3_bind_int64(s, 55, (sqlite3_int64)run->metrics_scrapes);
+	sqlite3_bind_int64(s, 56, (sqlite3_int64)run->metrics_refused);
 
 	return store_step(s);
 }

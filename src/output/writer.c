@@ -337,6 +337,7 @@ static void writer_deliver(struct sink *s, const struct record *list)
 			log_error("%s: %llu %s", s->ops->name, (unsigned long long)b.lost,
 			    s->ops->lost_what);
 		s->count.lost += b.lost;
+		atomic_store_explicit(&s->lost_live, s->count.lost, memory_order_relaxed);
 	}
 	if (b.escaped) {
 		if (s->count.escaped == 0)

@@ -282,17 +282,22 @@ V8_SESSION_COLUMNS = (
     "tls_hello_ms", "tls_done_ms", "tls_raw_in", "tls_raw_out", "tls_hello",
     "experiment", "experiment_id")
 V8_RUN_COLUMNS = ("tls_handshakes", "tls_failed")
+# schema 9 (the fleet) added run columns too; each part lists its own
+V9_RUN_COLUMNS = (
+    "metrics_scrapes", "metrics_refused",  # v9 metrics
+)
 
 
 def make_schema_7(db):
     """Turns a current database into a version 7 one with the same rows:
-    schema 8 only added columns (and two indexes), so dropping them undoes it."""
+    schema 8 only added columns (and two indexes), so dropping them undoes it
+    (and schema 9's run columns)."""
     con = sqlite3.connect(db)
     con.execute("DROP INDEX IF EXISTS sessions_ja3")
     con.execute("DROP INDEX IF EXISTS sessions_experiment")
     for column in V8_SESSION_COLUMNS:
         con.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
-    for column in V8_RUN_COLUMNS:
+    for column in V8_RUN_COLUMNS + V9_RUN_COLUMNS:
         con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
     con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     con.commit()

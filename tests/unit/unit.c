@@ -59,6 +59,7 @@ void test_proxy(int *passed, int *failed);   /* proxy.c */
 void test_halfopen(int *passed, int *failed);       /* halfopen.c */
 void test_stats(int *passed, int *failed);          /* stats.c */
 void test_tlshello(int *passed, int *failed);       /* tlshello.c */
+void test_promtext(int *passed, int *failed);       /* promtext.c */
 void test_tls_front(int *passed, int *failed);      /* tls_front.c */
 
 #define CHECK(cond, ...)                                                   \
@@ -2575,6 +2576,7 @@ int main(void)
 	test_tls_front(&passed, &failed);
 	test_halfopen(&passed, &failed);
 	test_stats(&passed, &failed);
+	test_promtext(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }
