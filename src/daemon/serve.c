@@ -296,6 +296,14 @@ static uint64_t serve_report(struct serve *sv)
 	run.capture_failed = sv->capture_failed;
 	run.tls_handshakes = atomic_load(&sv->shared.tls_handshakes);
 	run.tls_failed = atomic_load(&sv->shared.tls_failed);
+	struct sink_counters syslog = writer_sink_counters(wr, "syslog");
+	run.syslog_sent = syslog.sent;
+	run.syslog_lost = syslog.lost;
+	run.syslog_escaped = syslog.escaped;
+	if (sv->cfg.syslog_target)
+		log_info("syslog: %llu message(s) sent, %llu lost, %llu with a value escaped",
+		    (unsigned long long)syslog.sent, (unsigned long long)syslog.lost,
+		    (unsigned long long)syslog.escaped);
 	if (sv->trace)
 		log_info("pcap: %llu file(s) rotated, %llu packet(s) not written, %llu "
 		    "dropped by the kernel", (unsigned long long)sv->pcap_rotated,
