@@ -59,6 +59,7 @@ void test_halfopen(int *passed, int *failed);       /* halfopen.c */
 void test_stats(int *passed, int *failed);          /* stats.c */
 void test_tlshello(int *passed, int *failed);       /* tlshello.c */
 void test_tls_front(int *passed, int *failed);      /* tls_front.c */
+void test_syslog(int *passed, int *failed);         /* syslog.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2571,6 +2572,7 @@ int main(void)
 	test_proxy(&passed, &failed);
 	test_tlshello(&passed, &failed);
 	test_tls_front(&passed, &failed);
+	test_syslog(&passed, &failed);
 	test_halfopen(&passed, &failed);
 	test_stats(&passed, &failed);
 	printf("unit: %d passed, %d failed\n", passed, failed);
