@@ -453,6 +453,8 @@ int serve_main(int argc, char **argv)
 	 * folder, before a chroot or Landlock close it. */
 	if (tls_front_self_signed(&sv.cfg, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
+	if (outputs_before_chroot(&sv.cfg, oerr, sizeof(oerr)) < 0)
+		log_fatal("%s", oerr);
 	if (jail)
 		serve_chroot(&sv.cfg, rules);
 	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, p0f, oerr, sizeof(oerr)) < 0)

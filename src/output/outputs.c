@@ -22,6 +22,9 @@ static const struct sink_ops *const outputs_sinks[] = {
 	&sink_syslog_ops,
 };
 
+/* sink_syslog.c: the socket made before a chroot hides /dev/log */
+int sink_syslog_before_chroot(const struct config *cfg, char *err, size_t errlen);
+
 #define OUTPUTS_NSINKS (sizeof(outputs_sinks) / sizeof(outputs_sinks[0]))
 
 /* The compiled rules' cache: next to the database, the daemon's or the
@@ -120,4 +123,9 @@ int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mo
 		return -1;
 	}
 	return 0;
+}
+
+int outputs_before_chroot(const struct config *cfg, char *err, size_t errlen)
+{
+	return sink_syslog_before_chroot(cfg, err, errlen);
 }

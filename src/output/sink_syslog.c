@@ -45,6 +45,7 @@ struct sink_syslog {
 	int fd;                      /* -1: none (TCP down, waiting to retry) */
 	bool connecting;             /* TCP: a non-blocking connect in flight */
 	bool down;                   /* an outage is going on (logged at its start) */
+	bool probation;              /* UDP: one datagram went out since the last refusal */
 	uint64_t down_lost;          /* messages lost in this outage */
 	uint64_t next_try_ns;        /* CLOCK_MONOTONIC: no retry before */
 	uint64_t backoff_ns;
@@ -83,6 +84,7 @@ static void sink_syslog_up(struct sink_syslog *s)
 		log_info("syslog: %s answers again (%llu message(s) lost meanwhile)",
 		    s->name, (unsigned long long)s->down_lost);
 	s->down = false;
+	s->probation = false;
 	s->down_lost = 0;
 	s->backoff_ns = SINK_SYSLOG_BACKOFF_MIN_NS;
 }
@@ -95,6 +97,10 @@ static void sink_syslog_close_fd(struct sink_syslog *s)
 	s->connecting = false;
 }
 
+/* What sink_syslog_before_chroot resolved and connected, for the sink
+ * opened after the chroot (one per process: serve opens it once). */
+static struct sink_syslog *sink_syslog_early;
+
 /* Resolves the target and, for Unix and UDP, makes and connects the
  * socket, which lives as long as the sink. Returns 0 or -1 with err. */
 static int sink_syslog_resolve(struct sink_syslog *s, char *err, size_t errlen)
@@ -102,6 +108,15 @@ static int sink_syslog_resolve(struct sink_syslog *s, char *err, size_t errlen)
 	struct addrinfo hints = {0}, *ai;
 	int rc;
 
+	if (sink_syslog_early && strcmp(sink_syslog_early->name, s->name) == 0) {
+		s->addr = sink_syslog_early->addr;
+		s->addrlen = sink_syslog_early->addrlen;
+		s->fd = sink_syslog_early->fd;
+		sink_syslog_early->fd = -1;
+		free(sink_syslog_early);
+		sink_syslog_early = NULL;
+		return 0;
+	}
 	if (s->target.transport == SYSLOG_UNIX) {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&s->addr;
 		sun->sun_family = AF_UNIX;
@@ -128,6 +143,28 @@ static int sink_syslog_resolve(struct sink_syslog *s, char *err, size_t errlen)
 		sink_syslog_close_fd(s);
 		return -1;
 	}
+	return 0;
+}
+
+int sink_syslog_before_chroot(const struct config *cfg, char *err, size_t errlen)
+{
+	struct sink_syslog *s;
+
+	err[0] = '\0';
+	if (!cfg->syslog_target || sink_syslog_early)
+		return 0;
+	if (!(s = calloc(1, sizeof(*s)))) {
+		snprintf(err, errlen, "syslog: out of memory");
+		return -1;
+	}
+	s->fd = -1;
+	snprintf(s->name, sizeof(s->name), "%s", cfg->syslog_target);
+	if (syslog_target_parse(cfg->syslog_target, &s->target, err, errlen) < 0 ||
+	    sink_syslog_resolve(s, err, errlen) < 0) {
+		free(s);
+		return -1;
+	}
+	sink_syslog_early = s;
 	return 0;
 }
 
@@ -187,9 +224,18 @@ static bool sink_syslog_send_dgram(struct sink_syslog *s, const char *msg, size_
 		}
 	}
 	if (send(s->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len) {
+		/* UDP in an outage: a datagram the kernel took may still draw a
+		 * port unreachable, which the next send reports. The first one
+		 * after a refusal counts lost (at most one per outage too many);
+		 * the second in a row ends the outage. */
+		if (s->target.transport == SYSLOG_UDP && s->down && !s->probation) {
+			s->probation = true;
+			return false;
+		}
 		sink_syslog_up(s);
 		return true;
 	}
+	s->probation = false;
 	/* UDP: ECONNREFUSED is the ICMP error an earlier datagram drew; this
 	 * one was not sent either. */
 	sink_syslog_failed(s, "send", errno);
