@@ -17,6 +17,7 @@ import time
 import pytest
 
 from conftest import FLYPAPER, query, send_and_close, wait_for
+from test_chroot import chrooted, env_without_landlock
 from test_privileges import service_user  # noqa: F401 (the fixture)
 
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
@@ -290,14 +291,19 @@ def test_bad_syslog_values_exit_2(tmp_path):
         assert what in p.stderr, (args, p.stderr)
 
 
-@pytest.mark.parametrize("kind", ["unix", "tcp"])
+@pytest.mark.parametrize("kind", ["unix", "tcp", "unix-chroot"])
 def test_confined_with_user(service_user, daemons, rsyslog, kind):  # noqa: F811
     """Under --user, seccomp and Landlock: the Unix socket is connected
     before confinement; TCP connects after it (rsyslog starts late), which
-    the allow-list permits for TCP sockets only."""
+    the allow-list permits for TCP sockets only. On a kernel without
+    Landlock (pretended) serve chroots into the database's folder: the
+    socket outside it was connected before."""
     pw, state = service_user
     top = state.parent
-    if kind == "unix":
+    env = None
+    if kind == "unix-chroot":
+        env = env_without_landlock()
+    if kind.startswith("unix"):
         r = rsyslog(sock=str(top / "log.sock"))
         target = f"unix:{r.sock}"
     else:
@@ -305,8 +311,10 @@ def test_confined_with_user(service_user, daemons, rsyslog, kind):  # noqa: F811
         target = f"tcp://127.0.0.1:{port}"
     d = daemons(db=str(state / "fp.db"),
                 args=["--user", pw.pw_name, "--syslog", target, "--syslog-app", "fp-test",
-                      "--idle-timeout", "300ms"])
+                      "--idle-timeout", "300ms"], env=env)
     assert "sandbox: seccomp allow-list" in d.text(), d.text()
+    if env:
+        chrooted(d, state)      # says why not in a sanitizer build
     if kind == "tcp":
         send_and_close(d.port, b"GET /early HTTP/1.0\r\n\r\n")
         d.wait_sessions(1)
