@@ -282,6 +282,7 @@ V8_SESSION_COLUMNS = (
     "tls_hello_ms", "tls_done_ms", "tls_raw_in", "tls_raw_out", "tls_hello",
     "experiment", "experiment_id")
 V8_RUN_COLUMNS = ("tls_handshakes", "tls_failed")
+V9_SYSLOG_RUN_COLUMNS = ("syslog_sent", "syslog_lost", "syslog_escaped")
 
 
 def make_schema_7(db):
@@ -293,6 +294,9 @@ def make_schema_7(db):
     for column in V8_SESSION_COLUMNS:
         con.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
     for column in V8_RUN_COLUMNS:
+        con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
+    # schema 9 (the fleet) added these too
+    for column in V9_SYSLOG_RUN_COLUMNS:
         con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
     con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     con.commit()
