@@ -19,6 +19,7 @@ import pytest
 from conftest import FLYPAPER, query, send_and_close, wait_for
 from test_chroot import chrooted, env_without_landlock
 from test_privileges import service_user  # noqa: F401 (the fixture)
+from test_sandbox import SELFTEST, run_inetd
 
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 SEP = "\x1f"   # between the fields the template writes (rsyslog escapes it in a value)
@@ -206,7 +207,7 @@ def test_every_session_arrives_once_with_its_fields(daemons, rsyslog, tmp_path, 
     assert len(tls) == 1, msgs
     assert HOSTILE_SNI_SENT in tls[0]["sd"], tls[0]["sd"]
     assert tls[0]["params"]["sni"] == HOSTILE_SNI_VALUE
-    assert tls[0]["params"]["tls"]
+    assert tls[0]["params"]["tls"] == "hello"
     assert re.fullmatch(r"[0-9a-f]{32}", tls[0]["params"]["ja3"])
     assert runs(d.db) == [(5, 0, 0)]
 
@@ -330,3 +331,17 @@ def test_confined_with_user(service_user, daemons, rsyslog, kind):  # noqa: F811
     assert d.stop() == 0
     assert "forbidden system call" not in d.text()
     assert len(r.messages()) == n, (r.messages(), d.text())
+
+
+def test_inetd_child_sends_its_session_confined(rsyslog, tmp_path):
+    """An inetd child connects the socket in outputs_open, before its own
+    confinement, and sends its one session."""
+    r = rsyslog(sock=str(tmp_path / "log.sock"))
+    env = {k: v for k, v in os.environ.items() if k != SELFTEST}
+    rc, text, db = run_inetd(tmp_path, env, args=["--syslog", f"unix:{r.sock}",
+                                                  "--syslog-app", "fp-test"])
+    assert rc == 0, text
+    assert "sandbox: seccomp allow-list" in text, text
+    msgs = wait_for(lambda: r.messages() or None, what="the inetd child's message")
+    assert [m["params"]["session"] for m in msgs] == [query(db, "SELECT session FROM sessions")[0][0]]
+    assert msgs[0]["params"]["sha256"] == query(db, "SELECT payload_sha256 FROM sessions")[0][0]
