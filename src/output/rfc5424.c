@@ -171,27 +171,54 @@ static void rfc5424_put_fields(struct rfc5424_params *pp, const struct record *r
 	}
 }
 
+/* The classifier's verdict on a session sent before (RECORD_CLASSIFIED). */
+static void rfc5424_put_verdict(struct rfc5424_params *pp, const struct record *r)
+{
+	char id[RECORD_ID_LEN], ip[ADDR_TEXT_LEN], sha[RECORD_SHA256_HEX];
+
+	record_id_hex(r->id, id);
+	rfc5424_put(pp, "session", id);
+	rfc5424_put(pp, "src", addr_ip(&r->src, ip, sizeof(ip)));
+	record_sha256_hex(r->sha256, sha);
+	rfc5424_put(pp, "sha256", sha);
+	rfc5424_put_text(pp, "class_state", record_class_name(r->class_state), true);
+	if (r->class && r->class->family[0])
+		rfc5424_put_text(pp, "family", r->class->family, true);
+	if (r->class && r->class->tags[0])
+		rfc5424_put_text(pp, "tags", r->class->tags, true);
+}
+
 size_t rfc5424_format(const struct record *r, const struct rfc5424_sender *sender,
     char *out, struct rfc5424_result *res)
 {
 	char ts[RECORD_TS_LEN], id[RECORD_ID_LEN], src[ADDR_TEXT_LEN], dst[ADDR_TEXT_LEN];
 	char params[RFC5424_MSG_MAX + 1], msg[256];
 	struct rfc5424_params pp = {.buf = params, .res = res};
+	bool verdict = r->kind == RECORD_CLASSIFIED;
 	int head, tail;
 
 	*res = (struct rfc5424_result){0};
 	record_format_ts(&r->end_wall, ts);
 	record_id_hex(r->id, id);
-	head = snprintf(out, RFC5424_MSG_MAX + 1, "<%d>1 %s %s %s %ld session [" RFC5424_SD_ID,
+	head = snprintf(out, RFC5424_MSG_MAX + 1, "<%d>1 %s %s %s %ld %s [" RFC5424_SD_ID,
 	    rfc5424_pri(sender->facility, RFC5424_SEVERITY_INFO), ts,
-	    sender->hostname, sender->app, sender->procid);
+	    sender->hostname, sender->app, sender->procid,
+	    verdict ? "classified" : "session");
 	/* MSG: addresses and names flypaper wrote, nothing a peer chose */
-	tail = snprintf(msg, sizeof(msg), "] session %s from %s to %s: %s, %" PRIu64
-	    " bytes in", id, addr_format(&r->src, src, sizeof(src)),
-	    addr_format(&r->dst, dst, sizeof(dst)), record_reason_name(r->reason), r->bytes_in);
+	if (verdict)
+		tail = snprintf(msg, sizeof(msg), "] session %s from %s classified: %s", id,
+		    addr_format(&r->src, src, sizeof(src)), record_class_name(r->class_state));
+	else
+		tail = snprintf(msg, sizeof(msg), "] session %s from %s to %s: %s, %" PRIu64
+		    " bytes in", id, addr_format(&r->src, src, sizeof(src)),
+		    addr_format(&r->dst, dst, sizeof(dst)), record_reason_name(r->reason),
+		    r->bytes_in);
 	pp.room = RFC5424_MSG_MAX - (size_t)head - (size_t)tail - strlen(RFC5424_CUT_PARAM);
 	params[0] = '\0';
-	rfc5424_put_fields(&pp, r);
+	if (verdict)
+		rfc5424_put_verdict(&pp, r);
+	else
+		rfc5424_put_fields(&pp, r);
 	if (res->cut)
 		strcat(params, RFC5424_CUT_PARAM);
 	/* head + params + msg <= RFC5424_MSG_MAX by the room given above */

