@@ -1,8 +1,8 @@
 /* fuzz_rfc5424.c - libFuzzer target for the syslog sink's formatter
  * (rfc5424.c) and the --syslog target parser (syslog_target.c). The input
  * is split at NULs into the hostile strings a record carries (an IDENT
- * user id, a p0f label, a strategy, a family) and a TLS ClientHello whose
- * SNI goes into the message. Whatever they hold, the message must be
+ * user id, a p0f label, a strategy, a family, tags) and a TLS ClientHello
+ * whose SNI goes into the message; a session or a verdict. Whatever they hold, the message must be
  * printable ASCII within RFC5424_MSG_MAX, and its one SD-ELEMENT must end
  * where flypaper ended it: no value can close it or start a new message. */
 #include <stdint.h>
@@ -34,7 +34,8 @@ static void fuzz_piece(const uint8_t **data, size_t *size, char *out, size_t cap
 }
 
 /* Walks the SD-ELEMENT from its '[': returns the offset of its closing
- * ']', or 0 when a value never ends. */
+ * ']', or 0 when a value never ends or holds a ']' without its backslash
+ * (RFC 5424 6.3.3: a parser that does not track quotes ends there). */
 static size_t fuzz_sd_end(const char *m, size_t start)
 {
 	bool in_value = false;
@@ -42,6 +43,8 @@ static size_t fuzz_sd_end(const char *m, size_t start)
 	for (size_t i = start; m[i]; i++) {
 		if (in_value && m[i] == '\\' && m[i + 1])
 			i++;
+		else if (in_value && m[i] == ']')
+			return 0;
 		else if (m[i] == '"')
 			in_value = !in_value;
 		else if (!in_value && m[i] == ']')
@@ -69,8 +72,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_piece(&data, &size, r.os.name, sizeof(r.os.name));
 	fuzz_piece(&data, &size, r.os.flavor, sizeof(r.os.flavor));
 	fuzz_piece(&data, &size, cls.family, sizeof(cls.family));
+	fuzz_piece(&data, &size, cls.tags, sizeof(cls.tags));
 	ident.status = IDENT_USERID;
-	r.kind = RECORD_CLOSED;
+	/* the family's first byte picks a verdict instead of a session */
+	r.kind = cls.family[0] & 1 ? RECORD_CLASSIFIED : RECORD_CLOSED;
+	r.class_state = CLASS_DONE;
 	r.ident = &ident;
 	r.class = &cls;
 	r.strategy = strategy;
@@ -89,10 +95,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)msg[i] < 0x20 || (unsigned char)msg[i] > 0x7e)
 			__builtin_trap();
-	const char *sd = strstr(msg, " session [");
+	const char *msgid = r.kind == RECORD_CLASSIFIED ? " classified [" : " session [";
+	const char *sd = strstr(msg, msgid);
 	if (!sd)
 		__builtin_trap();
-	size_t end = fuzz_sd_end(msg, (size_t)(sd - msg) + 10);
+	size_t end = fuzz_sd_end(msg, (size_t)(sd - msg) + strlen(msgid));
 	if (end == 0 || strncmp(msg + end, "] session ", 10) != 0 ||
 	    strchr(msg + end + 1, '"'))
 		__builtin_trap();
