@@ -27,6 +27,8 @@
 #define MAX_LAG_MIN_MS 100ULL        /* the writer's 50 ms gather and a commit fit under it */
 #define MAX_LAG_MAX_MS (60ULL * MS_PER_S)
 #define CLASSIFY_BUDGET_MAX_MS (10ULL * MS_PER_S)
+#define SYSLOG_QUEUE_MIN (16 * 1024)        /* a few messages of the longest, 2048 */
+#define SYSLOG_QUEUE_MAX (1024 * 1024 * 1024)
 #define PCAP_FILE_SIZE_MIN (16 * 1024)     /* a few full-size packets */
 #define PCAP_FILE_SIZE_MAX (64ULL << 30)
 
@@ -41,6 +43,8 @@ static const struct config config_default = {
 	 * route them to their own file or server with one selector. */
 	.syslog_facility = 16,
 	.syslog_app = "flypaper",
+	/* about 2500 sessions' messages: a server's restart at a busy sensor */
+	.syslog_queue = 1024 * 1024,
 	.pcap_dir = NULL,
 	/* Enough for a request line: the headers are always kept whole, so
 	 * the wire length still shows what was cut (DESIGN.md, Packet traces). */
@@ -178,6 +182,10 @@ static const struct option_row config_options[] = {
 	    BOTH),
 	    .under = "must be 1 to 48 printable ASCII characters",
 	    .over = "must be 1 to 48 printable ASCII characters"},
+	{CONFIG_ROW("syslog-queue", OPTION_SIZE, FIELD(syslog_queue), SYSLOG_QUEUE_MIN,
+	    SYSLOG_QUEUE_MAX, "SIZE", "tcp: messages kept while the server is down, "
+	    "16k..1G; default 1M", BOTH),
+	    .under = "is outside 16k..1G", .over = "is outside 16k..1G"},
 	{CONFIG_ROW("pcap", OPTION_STRING, FIELD(pcap_dir), 1, 0, "DIR",
 	    "keep the packets of the listened ports in rotating pcap files here", SERVE),
 	    .under = "empty folder name"},

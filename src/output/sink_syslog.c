@@ -1,14 +1,15 @@
 /* sink_syslog.c - the syslog sink (--syslog): one RFC 5424 message
  * (rfc5424.c) per closed session, and one per classifier verdict that
- * came after its session's and names a family or tags, to the local socket, a Unix socket, UDP
- * (RFC 5426: one message a datagram) or TCP (RFC 6587 3.4.1: octet
- * counting, "LEN SP MSG"). It never blocks the writer: every send is
- * non-blocking; TCP messages wait in a bounded queue while the connection
- * is down or full, and the connection is retried with a backoff. What it
- * cannot deliver is counted lost (runs.syslog_lost); an outage is logged
- * when it begins and when it ends. Sockets are made and names resolved at
- * open, before confinement: seccomp allows no UDP or Unix socket after it,
- * only TCP ones (and connect on an existing socket). */
+ * came after its session's and names a family or tags, to the local
+ * socket, a Unix socket, UDP (RFC 5426: one message a datagram) or TCP
+ * (RFC 6587 3.4.1: octet counting, "LEN SP MSG"). It never blocks the
+ * writer: every send is non-blocking; TCP messages wait in a bounded
+ * queue (--syslog-queue bytes of whole frames, allocated at open) while
+ * the connection is down or full, and the connection is retried with a
+ * backoff. What it cannot deliver is counted lost (runs.syslog_lost); an
+ * outage is logged when it begins and when it ends. Sockets are made and
+ * names resolved at open, before confinement: seccomp allows no UDP or
+ * Unix socket after it, only TCP ones (and connect on an existing one). */
 #include "sink.h"
 
 #include <errno.h>
@@ -27,9 +28,6 @@
 #include "rfc5424.h"
 #include "syslog_target.h"
 
-/* Framed TCP messages waiting for the connection: a minute of a busy
- * sensor's sessions while the server restarts; past it, messages are lost. */
-#define SINK_SYSLOG_QUEUE (1024 * 1024)
 #define SINK_SYSLOG_BACKOFF_MIN_NS (100ULL * 1000000)     /* first retry */
 #define SINK_SYSLOG_BACKOFF_MAX_NS (30ULL * 1000000000)   /* slowest retry */
 #define SINK_SYSLOG_FRAME_MAX (RFC5424_MSG_MAX + 8)       /* "2048 " and the message */
@@ -50,7 +48,8 @@ struct sink_syslog {
 	uint64_t down_lost;          /* messages lost in this outage */
 	uint64_t next_try_ns;        /* CLOCK_MONOTONIC: no retry before */
 	uint64_t backoff_ns;
-	char *queue;                 /* TCP: whole frames, SINK_SYSLOG_QUEUE bytes */
+	char *queue;                 /* TCP: whole frames, qcap bytes (--syslog-queue) */
+	size_t qcap;
 	size_t qlen;                 /* bytes in queue */
 	size_t qoff;                 /* of them, sent on this connection */
 	uint64_t cut;                /* messages with a value cut or left out */
@@ -199,7 +198,8 @@ static struct sink *sink_syslog_open(const struct config *cfg, enum record_mode 
 	    sizeof(s->sender.hostname));
 	rfc5424_token(cfg->syslog_app, s->sender.app, sizeof(s->sender.app));
 	s->sender.procid = (long)getpid();
-	if (s->target.transport == SYSLOG_TCP && !(s->queue = malloc(SINK_SYSLOG_QUEUE))) {
+	s->qcap = cfg->syslog_queue;
+	if (s->target.transport == SYSLOG_TCP && !(s->queue = malloc(s->qcap))) {
 		snprintf(err, errlen, "syslog: out of memory");
 		goto err;
 	}
@@ -347,7 +347,7 @@ static bool sink_syslog_queue(struct sink_syslog *s, const char *msg, size_t len
 	char frame[SINK_SYSLOG_FRAME_MAX];
 	int n = snprintf(frame, sizeof(frame), "%zu ", len);
 
-	if (s->qlen + (size_t)n + len > SINK_SYSLOG_QUEUE)
+	if (s->qlen + (size_t)n + len > s->qcap)
 		return false;
 	memcpy(s->queue + s->qlen, frame, (size_t)n);
 	memcpy(s->queue + s->qlen + (size_t)n, msg, len);
@@ -382,8 +382,8 @@ static enum sink_status sink_syslog_write(struct sink *sink, const struct record
 	if (s->target.transport == SYSLOG_TCP) {
 		out->sent += sink_syslog_flush(s);
 		if (lost && !s->down)
-			snprintf(s->err, sizeof(s->err), "the queue (%d bytes) is full",
-			    SINK_SYSLOG_QUEUE);
+			snprintf(s->err, sizeof(s->err), "the queue (--syslog-queue, %zu "
+			    "bytes) is full", s->qcap);
 	}
 	s->down_lost += lost;
 	out->lost = lost;

@@ -287,6 +287,7 @@ def test_bad_syslog_values_exit_2(tmp_path):
         (["--syslog-facility", "local9"], "is not kern"),
         (["--syslog-app", "two words"], "has a space"),
         (["--syslog-app", "x" * 49], "1 to 48"),
+        (["--syslog-queue", "1k"], "is outside 16k..1G"),
     ]:
         p = subprocess.run([FLYPAPER, "serve", "--db", str(tmp_path / "f.db"),
                             "--listen", "127.0.0.1:0", *args],
@@ -368,3 +369,19 @@ def test_a_verdict_that_names_a_family_comes_as_its_own_message(daemons, rsyslog
     assert p["family"] == query(d.db, "SELECT family FROM sessions WHERE session = ?",
                                 (row["session"],))[0][0] == "log4shell"
     assert len(r.messages()) == 2
+
+
+def test_tcp_queue_full_counts_lost_and_capture_goes_on(daemons, tmp_path):
+    """No server at all: messages wait in --syslog-queue (16k, some thirty
+    of them), the rest are lost and counted; every session is recorded."""
+    port = free_port()
+    d = daemons(args=["--syslog", f"tcp://127.0.0.1:{port}", "--syslog-queue", "16k",
+                      "--idle-timeout", "300ms"])
+    for i in range(60):
+        send_and_close(d.port, b"GET /q%d HTTP/1.0\r\n\r\n" % i)
+    d.wait_sessions(60)
+    assert d.stop() == 0
+    sent, lost, _ = runs(d.db)[0]
+    assert sent == 0 and 0 < lost < 60, (sent, lost)
+    assert "message(s) not delivered (runs.syslog_lost)" in d.text(), d.text()
+    assert "not sent at exit" in d.text(), d.text()
