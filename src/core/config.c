@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "options.h"
+#include "syslog_target.h"
 #include "units.h"
 
 #ifndef FLYPAPER_RULES_DIR
@@ -26,6 +27,8 @@
 #define MAX_LAG_MIN_MS 100ULL        /* the writer's 50 ms gather and a commit fit under it */
 #define MAX_LAG_MAX_MS (60ULL * MS_PER_S)
 #define CLASSIFY_BUDGET_MAX_MS (10ULL * MS_PER_S)
+#define SYSLOG_QUEUE_MIN (16 * 1024)        /* a few messages of the longest, 2048 */
+#define SYSLOG_QUEUE_MAX (1024 * 1024 * 1024)
 #define PCAP_FILE_SIZE_MIN (16 * 1024)     /* a few full-size packets */
 #define PCAP_FILE_SIZE_MAX (64ULL << 30)
 
@@ -34,6 +37,14 @@ static const struct config config_default = {
 	.workers = 0,
 	.db_path = "flypaper.db",
 	.jsonl_path = NULL,
+	.syslog_target = NULL,
+	/* local0, not daemon: the sessions are data, not the daemon's own
+	 * messages (which go to daemon), and a local facility lets a site
+	 * route them to their own file or server with one selector. */
+	.syslog_facility = 16,
+	.syslog_app = "flypaper",
+	/* about 2500 sessions' messages: a server's restart at a busy sensor */
+	.syslog_queue = 1024 * 1024,
 	.pcap_dir = NULL,
 	/* Enough for a request line: the headers are always kept whole, so
 	 * the wire length still shows what was cut (DESIGN.md, Packet traces). */
@@ -108,6 +119,14 @@ static int config_set_metrics(void *base, const char *value, char *err, size_t e
 
 static const char *const config_yes_no[] = {"no", "yes", NULL};
 
+/* RFC 5424 6.2.1's facilities, by code, with the names syslog.conf uses. */
+static const char *const config_syslog_facilities[] = {
+	"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news", "uucp",
+	"cron", "authpriv", "ftp", "ntp", "security", "console", "clock",
+	"local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+	NULL,
+};
+
 static const char *const config_on_timeout_names[] = {
 	[ON_TIMEOUT_DROP] = "drop",
 	[ON_TIMEOUT_GOAWAY] = "goaway",
@@ -152,6 +171,22 @@ static const struct option_row config_options[] = {
 	{CONFIG_ROW("jsonl", OPTION_STRING, FIELD(jsonl_path), 1, 0, "FILE",
 	    "also write JSON lines here ('-' is stdout)", BOTH),
 	    .under = "empty file name"},
+	{CONFIG_ROW("syslog", OPTION_STRING, FIELD(syslog_target), 1, 1024, "TARGET",
+	    "also send one RFC 5424 message per session: local, unix:PATH, "
+	    "udp://HOST:PORT or tcp://HOST:PORT", BOTH),
+	    .under = "is empty", .over = "is longer than 1024 bytes"},
+	{CONFIG_ROW("syslog-facility", OPTION_CHOICE, FIELD(syslog_facility), 0, 0, "NAME",
+	    "the messages' facility (kern .. local7); default local0", BOTH),
+	    .choices = config_syslog_facilities},
+	{CONFIG_ROW("syslog-app", OPTION_NAME, FIELD(syslog_app), 1, 48, "NAME",
+	    "the messages' APP-NAME, 1 to 48 printable ASCII, no space; default flypaper",
+	    BOTH),
+	    .under = "must be 1 to 48 printable ASCII characters",
+	    .over = "must be 1 to 48 printable ASCII characters"},
+	{CONFIG_ROW("syslog-queue", OPTION_SIZE, FIELD(syslog_queue), SYSLOG_QUEUE_MIN,
+	    SYSLOG_QUEUE_MAX, "SIZE", "tcp: messages kept while the server is down, "
+	    "16k..1G; default 1M", BOTH),
+	    .under = "is outside 16k..1G", .over = "is outside 16k..1G"},
 	{CONFIG_ROW("pcap", OPTION_STRING, FIELD(pcap_dir), 1, 0, "DIR",
 	    "keep the packets of the listened ports in rotating pcap files here", SERVE),
 	    .under = "empty folder name"},
@@ -632,6 +667,8 @@ static bool config_host_name(const char *s)
 
 int config_validate(const struct config *cfg, char *err, size_t errlen)
 {
+	struct syslog_target target;
+
 	if (cfg->session_timeout_ms < cfg->idle_timeout_ms)
 		return options_error(err, errlen,
 		    "session-timeout (%llums) is shorter than idle-timeout (%llums)",
@@ -662,6 +699,12 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
 	if (cfg->tls_name && !config_host_name(cfg->tls_name))
 		return options_error(err, errlen, "tls-name: '%s' is not a host name "
 		    "(letters, digits, '-' and '.' between labels)", cfg->tls_name);
+	if (cfg->syslog_target &&
+	    syslog_target_parse(cfg->syslog_target, &target, err, errlen) < 0)
+		return -1;
+	if (strchr(cfg->syslog_app, ' '))
+		return options_error(err, errlen, "syslog-app: '%s' has a space (RFC 5424's "
+		    "APP-NAME is printable ASCII without one)", cfg->syslog_app);
 	for (int i = 0; i < cfg->nlisten; i++) {
 		const struct config_proxy *p = config_listener_proxy(cfg, i);
 		char text[ADDR_TEXT_LEN];

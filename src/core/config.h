@@ -76,6 +76,10 @@ struct config {
 	int workers;                 /* event-loop threads; 0: one per core */
 	char *db_path;               /* SQLite database file */
 	char *jsonl_path;            /* JSON-lines sink; "-" is stdout; NULL off */
+	char *syslog_target;         /* --syslog: local, unix:PATH, udp:// or tcp://HOST:PORT; NULL off */
+	int syslog_facility;         /* RFC 5424 facility code, 0..23 */
+	char *syslog_app;            /* the messages' APP-NAME */
+	size_t syslog_queue;         /* TCP: bytes of messages waiting for the server */
 	char *pcap_dir;              /* packet traces' folder (--pcap); NULL off */
 	int pcap_snaplen;            /* TCP payload bytes a trace keeps per packet */
 	size_t pcap_file_size;       /* a trace file rotates past this many bytes */

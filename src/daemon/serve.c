@@ -301,6 +301,14 @@ static uint64_t serve_report(struct serve *sv)
 	run.tls_failed = atomic_load(&sv->shared.tls_failed);
 	run.metrics_scrapes = sv->metrics_scrapes;
 	run.metrics_refused = sv->metrics_refused;
+	struct sink_counters syslog = writer_sink_counters(wr, "syslog");
+	run.syslog_sent = syslog.sent;
+	run.syslog_lost = syslog.lost;
+	run.syslog_escaped = syslog.escaped;
+	if (sv->cfg.syslog_target)
+		log_info("syslog: %llu message(s) sent, %llu lost, %llu with a value escaped",
+		    (unsigned long long)syslog.sent, (unsigned long long)syslog.lost,
+		    (unsigned long long)syslog.escaped);
 	if (sv->trace)
 		log_info("pcap: %llu file(s) rotated, %llu packet(s) not written, %llu "
 		    "dropped by the kernel", (unsigned long long)sv->pcap_rotated,
@@ -451,6 +459,8 @@ int serve_main(int argc, char **argv)
 	 * folder, before a chroot or Landlock close it. */
 	if (tls_front_self_signed(&sv.cfg, err, sizeof(err)) < 0)
 		log_fatal("%s", err);
+	if (outputs_before_chroot(&sv.cfg, oerr, sizeof(oerr)) < 0)
+		log_fatal("%s", oerr);
 	if (jail)
 		serve_chroot(&sv.cfg, rules);
 	if (outputs_open(&sv.writer, &sv.cfg, MODE_SERVE, rules, p0f, oerr, sizeof(oerr)) < 0)

@@ -13,6 +13,7 @@
 extern const struct sink_ops sink_sqlite_ops;  /* sink_sqlite.c: the primary */
 extern const struct sink_ops sink_jsonl_ops;   /* sink_jsonl.c */
 extern const struct sink_ops sink_metrics_ops; /* sink_metrics.c: counts for --metrics */
+extern const struct sink_ops sink_syslog_ops;  /* sink_syslog.c */
 
 /* Opened in this order: the primary first, so that a bad database path
  * is the first thing reported. */
@@ -20,7 +21,11 @@ static const struct sink_ops *const outputs_sinks[] = {
 	&sink_sqlite_ops,
 	&sink_jsonl_ops,
 	&sink_metrics_ops,
+	&sink_syslog_ops,
 };
+
+/* sink_syslog.c: the socket made before a chroot hides /dev/log */
+int sink_syslog_before_chroot(const struct config *cfg, char *err, size_t errlen);
 
 #define OUTPUTS_NSINKS (sizeof(outputs_sinks) / sizeof(outputs_sinks[0]))
 
@@ -120,4 +125,9 @@ int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mo
 		return -1;
 	}
 	return 0;
+}
+
+int outputs_before_chroot(const struct config *cfg, char *err, size_t errlen)
+{
+	return sink_syslog_before_chroot(cfg, err, errlen);
 }

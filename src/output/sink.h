@@ -32,6 +32,7 @@ enum sink_status {
 struct sink_batch {
 	uint64_t lost;               /* units (records, lines) not delivered */
 	uint64_t escaped;            /* delivered with a field escaped */
+	uint64_t sent;               /* units delivered (0 from sinks that do not count them) */
 };
 
 /* A sink's running totals, kept by the writer from each sink_batch. */
@@ -39,6 +40,7 @@ struct sink_counters {
 	uint64_t batches;            /* writes */
 	uint64_t lost;
 	uint64_t escaped;
+	uint64_t sent;
 };
 
 /* Counters a daemon run leaves behind at exit (the runs table). */
@@ -82,6 +84,9 @@ struct sink_run {
 	/* nats counters */
 
 	/* syslog counters */
+	uint64_t syslog_sent;        /* messages the socket took whole */
+	uint64_t syslog_lost;        /* messages not delivered (server down, queue full) */
+	uint64_t syslog_escaped;     /* messages with a value escaped (\xNN) */
 
 	/* metrics counters */
 	uint64_t metrics_scrapes;    /* /metrics answers given */

@@ -306,6 +306,9 @@ static const char store_schema_v9[] =
 	/* v9 nats: the shipper's progress (acknowledged by the stream) and counters */
 
 	/* v9 syslog: counters */
+	"ALTER TABLE runs ADD COLUMN syslog_sent INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN syslog_lost INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN syslog_escaped INTEGER NOT NULL DEFAULT 0;"
 
 	/* v9 metrics */
 	"ALTER TABLE runs ADD COLUMN metrics_scrapes INTEGER NOT NULL DEFAULT 0;"
@@ -542,6 +545,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v9 nats run columns (?41-?49) */
 
 	        /* v9 syslog run columns (?50-?54) */
+	        ", syslog_sent, syslog_lost, syslog_escaped"
 
 	        /* v9 metrics run columns (?55-?59) */
 	        ", metrics_scrapes, metrics_refused"
@@ -565,6 +569,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        /* v9 nats run values */
 
 	        /* v9 syslog run values */
+	        ", ?50, ?51, ?52"
 
 	        /* v9 metrics run values */
 	        ", ?55, ?56"
@@ -1023,6 +1028,9 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	/* v9 nats run binds */
 
 	/* v9 syslog run binds */
+	sqlite3_bind_int64(s, 50, (sqlite3_int64)run->syslog_sent);
+	sqlite3_bind_int64(s, 51, (sqlite3_int64)run->syslog_lost);
+	sqlite3_bind_int64(s, 52, (sqlite3_int64)run->syslog_escaped);
 
 	/* v9 metrics run binds */
 	sqlite3_bind_int64(s, 55, (sqlite3_int64)run->metrics_scrapes);

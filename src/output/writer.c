@@ -332,6 +332,7 @@ static void writer_deliver(struct sink *s, const struct record *list)
 
 	s->ops->write(s, list, &b);
 	s->count.batches++;
+	s->count.sent += b.sent;
 	if (b.lost) {
 		if (s->count.lost == 0)
 			log_error("%s: %llu %s", s->ops->name, (unsigned long long)b.lost,

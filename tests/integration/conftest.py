@@ -285,6 +285,7 @@ V8_RUN_COLUMNS = ("tls_handshakes", "tls_failed")
 # schema 9 (the fleet) added run columns too; each part lists its own
 V9_RUN_COLUMNS = (
     "metrics_scrapes", "metrics_refused",  # v9 metrics
+    "syslog_sent", "syslog_lost", "syslog_escaped",  # v9 syslog
 )
 
 

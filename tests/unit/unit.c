@@ -61,6 +61,7 @@ void test_stats(int *passed, int *failed);          /* stats.c */
 void test_tlshello(int *passed, int *failed);       /* tlshello.c */
 void test_promtext(int *passed, int *failed);       /* promtext.c */
 void test_tls_front(int *passed, int *failed);      /* tls_front.c */
+void test_syslog(int *passed, int *failed);         /* syslog.c */
 
 #define CHECK(cond, ...)                                                   \
 	do {                                                               \
@@ -2574,6 +2575,7 @@ int main(void)
 	test_proxy(&passed, &failed);
 	test_tlshello(&passed, &failed);
 	test_tls_front(&passed, &failed);
+	test_syslog(&passed, &failed);
 	test_halfopen(&passed, &failed);
 	test_stats(&passed, &failed);
 	test_promtext(&passed, &failed);
