@@ -12,12 +12,14 @@
 
 extern const struct sink_ops sink_sqlite_ops;  /* sink_sqlite.c: the primary */
 extern const struct sink_ops sink_jsonl_ops;   /* sink_jsonl.c */
+extern const struct sink_ops sink_nats_ops;    /* sink_nats.c: --nats */
 
 /* Opened in this order: the primary first, so that a bad database path
  * is the first thing reported. */
 static const struct sink_ops *const outputs_sinks[] = {
 	&sink_sqlite_ops,
 	&sink_jsonl_ops,
+	&sink_nats_ops,
 };
 
 #define OUTPUTS_NSINKS (sizeof(outputs_sinks) / sizeof(outputs_sinks[0]))
