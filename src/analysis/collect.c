@@ -363,7 +363,7 @@ static int collect_connect(const struct collect_args *a, natsConnection **nc)
 	natsStatus st;
 
 	if ((st = natsOptions_Create(&o)) == NATS_OK &&
-	    (st = natsOptions_SetURL(o, a->nats)) == NATS_OK &&
+	    (st = nats_api_set_servers(o, a->nats)) == NATS_OK &&
 	    (st = natsOptions_SetName(o, "flypaper collect")) == NATS_OK &&
 	    (st = natsOptions_SetMaxReconnect(o, -1)) == NATS_OK &&
 	    (st = natsOptions_SetReconnectWait(o, COLLECT_RETRY_MS)) == NATS_OK &&

@@ -5,6 +5,9 @@
 
 #include "dlib.h"
 
+#include <stdlib.h>
+#include <string.h>
+
 #ifndef FLYPAPER_LIBNATS
 #error "FLYPAPER_LIBNATS: the absolute path of libnats's soname, set by the Makefile"
 #endif
@@ -44,4 +47,25 @@ const char *nats_api_error(natsStatus s)
 	if (text && *text)
 		return text;
 	return nats_api.natsStatus_GetText(s);
+}
+
+natsStatus nats_api_set_servers(natsOptions *opts, const char *urls)
+{
+	char *copy = strdup(urls), *save = NULL, *p;
+	const char *list[NATS_API_MAX_SERVERS];
+	int n = 0;
+	natsStatus st = NATS_INVALID_ARG;
+
+	if (!copy)
+		return NATS_NO_MEMORY;
+	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		if (n == NATS_API_MAX_SERVERS)
+			goto out;
+		list[n++] = p;
+	}
+	if (n > 0)
+		st = nats_api.natsOptions_SetServers(opts, list, n);
+out:
+	free(copy);
+	return st;
 }

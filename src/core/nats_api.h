@@ -18,6 +18,7 @@
 	X(natsOptions_Create) \
 	X(natsOptions_Destroy) \
 	X(natsOptions_SetURL) \
+	X(natsOptions_SetServers) \
 	X(natsOptions_SetName) \
 	X(natsOptions_SetUserCredentialsFromFiles) \
 	X(natsOptions_LoadCATrustedCertificates) \
@@ -78,6 +79,14 @@ int nats_api_load(char *err, size_t errlen);
 /* True once nats_api_load succeeded. */
 bool nats_api_loaded(void);
 
+/* Most servers a --nats list may name. */
+#define NATS_API_MAX_SERVERS 16
+
+/* Gives opts the servers of urls, a ','-separated list (natsOptions_SetURL
+ * takes one). Returns NATS_OK, or NATS_INVALID_ARG for an empty entry or
+ * more than NATS_API_MAX_SERVERS. */
+natsStatus nats_api_set_servers(natsOptions *opts, const char *urls);
+
 /* A status as words: the library's last error when it has one. */
 const char *nats_api_error(natsStatus s);
 
@@ -85,6 +94,7 @@ const char *nats_api_error(natsStatus s);
 #define natsOptions_Create (nats_api.natsOptions_Create)
 #define natsOptions_Destroy (nats_api.natsOptions_Destroy)
 #define natsOptions_SetURL (nats_api.natsOptions_SetURL)
+#define natsOptions_SetServers (nats_api.natsOptions_SetServers)
 #define natsOptions_SetName (nats_api.natsOptions_SetName)
 #define natsOptions_SetUserCredentialsFromFiles (nats_api.natsOptions_SetUserCredentialsFromFiles)
 #define natsOptions_LoadCATrustedCertificates (nats_api.natsOptions_LoadCATrustedCertificates)

@@ -129,7 +129,7 @@ static int sink_nats_options(struct sink_nats *s)
 	natsStatus st;
 
 	if ((st = natsOptions_Create(&s->opts)) != NATS_OK ||
-	    (st = natsOptions_SetURL(s->opts, s->urls)) != NATS_OK ||
+	    (st = nats_api_set_servers(s->opts, s->urls)) != NATS_OK ||
 	    (st = natsOptions_SetName(s->opts, "flypaper")) != NATS_OK ||
 	    (st = natsOptions_SetMaxReconnect(s->opts, -1)) != NATS_OK ||
 	    (st = natsOptions_SetReconnectWait(s->opts, NATS_RETRY_MS)) != NATS_OK ||
