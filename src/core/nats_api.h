@@ -33,6 +33,7 @@
 	X(natsConnection_Close) \
 	X(natsConnection_Destroy) \
 	X(natsConnection_GetMaxPayload) \
+	X(natsConnection_Status) \
 	X(natsConnection_JetStream) \
 	X(jsCtx_Destroy) \
 	X(jsPubOptions_Init) \
@@ -109,6 +110,7 @@ const char *nats_api_error(natsStatus s);
 #define natsConnection_Close (nats_api.natsConnection_Close)
 #define natsConnection_Destroy (nats_api.natsConnection_Destroy)
 #define natsConnection_GetMaxPayload (nats_api.natsConnection_GetMaxPayload)
+#define natsConnection_Status (nats_api.natsConnection_Status)
 #define natsConnection_JetStream (nats_api.natsConnection_JetStream)
 #define jsCtx_Destroy (nats_api.jsCtx_Destroy)
 #define jsPubOptions_Init (nats_api.jsPubOptions_Init)

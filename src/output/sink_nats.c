@@ -31,6 +31,10 @@
 #define NATS_CLASS_WAIT_S 60         /* a pending verdict is waited for this long */
 #define NATS_BUSY_MS 2000            /* the writer holds the lock at most this */
 #define NATS_SUBJECT_MAX 256
+/* What libnats may hold of publishes while it reconnects (its default is
+ * 8 MB): nothing is published while disconnected, so this only bounds
+ * a publish that races a disconnect. */
+#define NATS_RECONNECT_BUF (256 * 1024)
 
 struct sink_nats {
 	struct sink base;
@@ -135,6 +139,7 @@ static int sink_nats_options(struct sink_nats *s)
 	    (st = natsOptions_SetReconnectWait(s->opts, NATS_RETRY_MS)) != NATS_OK ||
 	    (st = natsOptions_SetTimeout(s->opts, 2000)) != NATS_OK ||
 	    (st = natsOptions_SetRetryOnFailedConnect(s->opts, true, NULL, NULL)) != NATS_OK ||
+	    (st = natsOptions_SetReconnectBufSize(s->opts, NATS_RECONNECT_BUF)) != NATS_OK ||
 	    (s->ca_pem && ((st = natsOptions_SetSecure(s->opts, true)) != NATS_OK ||
 	     (st = natsOptions_SetCATrustedCertificates(s->opts, s->ca_pem)) != NATS_OK)) ||
 	    (s->creds &&
@@ -279,6 +284,13 @@ static int sink_nats_publish(struct sink_nats *s, const char *subject, const cha
 
 	if (!sink_nats_pace(s))
 		return -1;
+	/* Disconnected, libnats would buffer the message and wait for an ack
+	 * that cannot come: the backlog waits in the database instead. */
+	if (natsConnection_Status(s->nc) != NATS_CONN_STATUS_CONNECTED) {
+		if (atomic_fetch_add(&nats_failures, 1) == 0)
+			log_warn("nats: no server reachable; the backlog waits in the database");
+		return -1;
+	}
 	st = natsMsg_Create(&msg, subject, NULL, data, (int)len);
 	for (int i = 0; st == NATS_OK && headers && headers[i]; i += 2)
 		st = natsMsgHeader_Set(msg, headers[i], headers[i + 1]);

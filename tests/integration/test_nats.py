@@ -3,7 +3,7 @@ loopback (one node, or a three-node cluster with a replicated stream), real
 sensors (serve --nats) and a real collector (flypaper collect). The central
 database must hold every session exactly once, rows and payloads byte for
 byte as the sensors stored them."""
-import os
+import json
 import signal
 import socket
 import sqlite3
@@ -302,4 +302,8 @@ def test_cluster_chaos_every_session_exactly_once(cluster, sensors, tmp_path):
     for db, name in ((a.db, "alpha"), (b.db, "bravo")):
         assert per_sensor[name] == query(db, "SELECT count(*) FROM sessions")[0][0]
         assert query(db, "SELECT nats_backlog FROM runs")[-1][0] == 0
-    assert os.path.exists(central)
+    # report works on the central database unchanged, per sensor too
+    r = subprocess.run([FLYPAPER, "report", "--db", str(central), "--format", "json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert sorted(map(tuple, json.loads(r.stdout)["sensors"])) == sorted(per_sensor.items())
