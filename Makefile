@@ -174,7 +174,7 @@ build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
 
-fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize build/fuzz/fuzz_shape build/fuzz/fuzz_synsig build/fuzz/fuzz_p0fdb build/fuzz/fuzz_proxy build/fuzz/fuzz_halfopen build/fuzz/fuzz_frame build/fuzz/fuzz_tlshello build/fuzz/fuzz_report_tls build/fuzz/fuzz_tls_front
+fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize build/fuzz/fuzz_shape build/fuzz/fuzz_synsig build/fuzz/fuzz_p0fdb build/fuzz/fuzz_proxy build/fuzz/fuzz_halfopen build/fuzz/fuzz_frame build/fuzz/fuzz_tlshello build/fuzz/fuzz_report_tls build/fuzz/fuzz_tls_front build/fuzz/fuzz_natsrow
 
 # Runs each fuzzer for FUZZ_SECONDS on a copy of its seed corpus.
 fuzz-run: fuzz
