@@ -14,7 +14,7 @@ import urllib.request
 
 import pytest
 
-from conftest import FLYPAPER, Daemon, query, send_and_close, wait_for
+from conftest import FLYPAPER, SANITIZER_MARKS, Daemon, query, send_and_close, wait_for
 from test_privileges import service_user  # noqa: F401 (the fixture)
 
 NATS_SERVER = "/usr/sbin/nats-server"
@@ -159,12 +159,19 @@ def sensor(daemons_list, tmp, name, urls, db=None, args=()):
 
 
 @pytest.fixture
-def sensors():
+def sensors(tmp_path):
+    """Sensors the test starts; at the end, stopped, and no sanitizer
+    report in theirs or the collectors' logs."""
     started = []
     yield started
     for d in started:
         if d.proc.poll() is None:
             d.stop()
+    logs = [d.text() for d in started]
+    logs += [p.read_text(errors="replace") for p in tmp_path.glob("collect-*.log")]
+    for text in logs:
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, f"sanitizer report:\n{text}"
 
 
 def central_count(db):
