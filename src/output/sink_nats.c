@@ -188,6 +188,9 @@ static struct sink *sink_nats_open(const struct config *cfg, enum record_mode mo
 		goto fail;
 	}
 	sqlite3_busy_timeout(s->db, NATS_BUSY_MS);
+	/* It reads a batch at a time, near the end of the file: a small page
+	 * cache (512 KiB, not SQLite's 2 MiB) keeps its memory flat. */
+	sqlite3_exec(s->db, "PRAGMA cache_size = -512", NULL, NULL, NULL);
 	/* The CA file is read now, before confinement hides it; the options
 	 * are made in the thread: libnats starts threads of its own, which
 	 * must be confined too. */
