@@ -193,6 +193,7 @@ bench: all build/bench/refserver build/bench/refinetd build/bench/loadgen build/
 	build/bench/stats --experiments $(STATS_BENCH_EXPERIMENTS)
 	bench/run
 	bench/tls
+	bench/nats
 
 clean:
 	rm -rf build
