@@ -4,6 +4,8 @@ sensors (serve --nats) and a real collector (flypaper collect). The central
 database must hold every session exactly once, rows and payloads byte for
 byte as the sensors stored them."""
 import json
+import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -45,10 +47,12 @@ class Node:
         self.routes_of = routes_of
         self.proc = None
 
-    def write_conf(self, peers):
+    def write_conf(self, peers, tls=None):
         lines = [f"server_name: {self.name}", f"listen: 127.0.0.1:{self.port}",
                  f"http: 127.0.0.1:{self.mport}",
                  "jetstream { store_dir: \"%s\" }" % (self.dir / "js")]
+        if tls:
+            lines.append("tls { cert_file: \"%s\", key_file: \"%s\" }" % tls)
         if peers:
             routes = ", ".join(f"nats-route://127.0.0.1:{p.cport}" for p in peers)
             lines.append("cluster { name: fp, listen: 127.0.0.1:%d, routes: [%s] }"
@@ -314,3 +318,52 @@ def test_cluster_chaos_every_session_exactly_once(cluster, sensors, tmp_path):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     assert sorted(map(tuple, json.loads(r.stdout)["sensors"])) == sorted(per_sensor.items())
+
+
+def make_tls(tmp):
+    """A CA and a server certificate for 127.0.0.1, made with openssl."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+    ca_key, ca, key, csr, cert = (str(tmp / n) for n in
+                                  ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+        "-days", "2", "-subj", "/CN=flypaper test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+        "-subj", "/CN=127.0.0.1")
+    ext = tmp / "ext.cnf"
+    ext.write_text("subjectAltName = IP:127.0.0.1\n")
+    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", cert, "-days", "2", "-extfile", str(ext))
+    return ca, cert, key
+
+
+def test_tls_to_the_stream_trusting_the_given_ca(sensors, service_user, tmp_path):  # noqa: F811
+    pw, state = service_user
+    ca, cert, key = make_tls(tmp_path)
+    node = Node(tmp_path, "t1", None)
+    node.write_conf([], tls=(cert, key))
+    node.start()
+    try:
+        wait_for(node.healthy, timeout=30, interval=0.2, what="the TLS node")
+        url = f"tls://127.0.0.1:{node.port}"
+        central = tmp_path / "fleet.db"
+        col = Collector(tmp_path, url, central, args=["--nats-tls-ca", ca])
+        # the CA file is read at start, as the service user, before
+        # confinement: readable by it, but outside anything Landlock allows
+        user_ca = state.parent / "ca.pem"
+        shutil.copy(ca, user_ca)
+        os.chmod(user_ca, 0o644)
+        d = sensor(sensors, tmp_path, "tls", url, db=state / "tls.db",
+                   args=["--user", pw.pw_name, "--nats-tls-ca", str(user_ca)])
+        drive(d.port, "t", 5)
+        wait_for(lambda: central_count(central) >= 5, timeout=60, what="5 sessions over TLS")
+        assert d.stop() == 0
+        assert col.stop() == 0
+        assert_same_rows([d.db], central)
+        # without the CA the server's certificate is not trusted: nothing goes
+        other = tmp_path / "other.db"
+        p = subprocess.run([FLYPAPER, "collect", "--nats", url, "--db", str(other)],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2, p.stderr
+    finally:
+        node.kill()
