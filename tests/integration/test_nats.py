@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import FLYPAPER, SANITIZER_MARKS, Daemon, query, send_and_close, wait_for
+from conftest import FLYPAPER, ROOT, SANITIZER_MARKS, Daemon, query, send_and_close, wait_for
 from test_privileges import service_user  # noqa: F401 (the fixture)
 
 NATS_SERVER = "/usr/sbin/nats-server"
@@ -367,3 +367,23 @@ def test_tls_to_the_stream_trusting_the_given_ca(sensors, service_user, tmp_path
         assert p.returncode == 2, p.stderr
     finally:
         node.kill()
+
+
+def test_verdicts_travel_with_their_sessions(cluster, sensors, tmp_path):
+    """A session waits for its payload's verdict (pending -> done) and is
+    shipped once, final: family, tags and the matches rows arrive."""
+    c = cluster(1)
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central)
+    d = sensor(sensors, tmp_path, "rules", c.urls, args=["--rules", f"{ROOT}/rules"])
+    for _ in range(3):
+        send_and_close(d.port, b"GET /.git/config HTTP/1.1\r\nHost: h\r\n\r\n")
+    send_and_close(d.port, b"nothing to see")
+    wait_for(lambda: central_count(central) >= 4, timeout=60, what="4 sessions centrally")
+    assert d.stop() == 0
+    assert col.stop() == 0
+    assert_same_rows([d.db], central)
+    got = query(str(central), "SELECT family, class_state FROM sessions ORDER BY 1")
+    assert got == [(None, "done"), ("secrets", "done"), ("secrets", "done"),
+                   ("secrets", "done")], got
+    assert query(str(central), "SELECT count(*) FROM matches") == [(3,)]
