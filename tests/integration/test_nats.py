@@ -112,12 +112,16 @@ def cluster(tmp_path):
         c.kill()
 
 
+COLLECTORS = []                     # killed by the sensors fixture, even when a test fails
+
+
 class Collector:
     def __init__(self, tmp, urls, db, args=()):
         self.log = tmp / f"collect-{time.monotonic_ns()}.log"
         self.proc = subprocess.Popen([FLYPAPER, "collect", "--nats", urls, "--db", str(db),
                                       *args], stdout=open(self.log, "wb"),
                                      stderr=subprocess.STDOUT)
+        COLLECTORS.append(self.proc)
         wait_for(lambda: "consumer" in self.text() or self.proc.poll() is not None,
                  timeout=30, what="the collector to subscribe")
         assert self.proc.poll() is None, self.text()
@@ -171,6 +175,11 @@ def sensors(tmp_path):
     for d in started:
         if d.proc.poll() is None:
             d.stop()
+    while COLLECTORS:
+        p = COLLECTORS.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     logs = [d.text() for d in started]
     logs += [p.read_text(errors="replace") for p in tmp_path.glob("collect-*.log")]
     for text in logs:
