@@ -322,6 +322,9 @@ def test_cluster_chaos_every_session_exactly_once(cluster, sensors, tmp_path):
     for db, name in ((a.db, "alpha"), (b.db, "bravo")):
         assert per_sensor[name] == query(db, "SELECT count(*) FROM sessions")[0][0]
         assert query(db, "SELECT nats_backlog FROM runs")[-1][0] == 0
+    # bravo ran once, never killed: each session acknowledged once, counted once
+    assert query(b.db, "SELECT nats_shipped FROM runs") == [(per_sensor["bravo"],)]
+    assert query(b.db, "SELECT nats_failures FROM runs")[0][0] > 0     # the outage
     # report works on the central database unchanged, per sensor too
     r = subprocess.run([FLYPAPER, "report", "--db", str(central), "--format", "json"],
                        capture_output=True, text=True, timeout=120)
