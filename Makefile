@@ -29,6 +29,12 @@ PCAP_CFLAGS := $(shell pkg-config --cflags libpcap) -DFLYPAPER_LIBPCAP=\"$(PCAP_
 GSL_LIBDIR := $(shell pkg-config --variable=libdir gsl)
 GSL_SONAME := $(shell objdump -p $(GSL_LIBDIR)/libgsl.so 2>/dev/null | awk '/SONAME/{print $$2}')
 GSL_CFLAGS := -DFLYPAPER_LIBGSL=\"$(GSL_LIBDIR)/$(GSL_SONAME)\"
+# libnats likewise (nats_api.c): only serve --nats and the collect command
+# load it. Headers from libnats-dev; Debian's soname is libnats.so.3.4
+# (package libnats3.4).
+NATS_LIBDIR := $(shell pkg-config --variable=libdir libnats)
+NATS_SONAME := $(shell objdump -p $(NATS_LIBDIR)/libnats.so 2>/dev/null | awk '/SONAME/{print $$2}')
+NATS_CFLAGS := -DFLYPAPER_LIBNATS=\"$(NATS_LIBDIR)/$(NATS_SONAME)\"
 # OpenSSL likewise (ssl_api.c): only a run with a TLS listener loads it.
 # dlopen of libssl's soname brings libcrypto with it.
 SSL_LIBDIR := $(shell pkg-config --variable=libdir libssl)
@@ -47,7 +53,7 @@ CFLAGS  ?= -O2 -g
 CFLAGS  += -std=gnu11 -Wall -Wextra -Wshadow -Wstrict-prototypes -D_GNU_SOURCE \
            -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
            -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
-           -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS) $(GSL_CFLAGS) $(SSL_CFLAGS)
+           -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS) $(GSL_CFLAGS) $(SSL_CFLAGS) $(NATS_CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS)) -lpthread -lm
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -161,14 +167,14 @@ build/bench/%: bench/%.c
 FUZZ_CFLAGS = -g -O1 -std=gnu11 -D_GNU_SOURCE $(ALL_INC) -fsanitize=fuzzer,address,undefined \
               -DFLYPAPER_TEMPLATES_DIR=\"$(TEMPLATES_DIR)\" -DFLYPAPER_RULES_DIR=\"$(RULES_DIR)\" \
               -DFLYPAPER_CRS_DIR=\"$(CRS_DIR)\" \
-              -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS) $(GSL_CFLAGS) $(SSL_CFLAGS)
+              -Ibuild/gen $(shell pkg-config --cflags $(PKGS)) $(YARA_CFLAGS) $(PCAP_CFLAGS) $(GSL_CFLAGS) $(SSL_CFLAGS) $(NATS_CFLAGS)
 FUZZ_SECONDS ?= 15
 
 build/fuzz/%: fuzz/%.c $(SRCS) $(HDRS)
 	@mkdir -p $(@D)
 	clang $(FUZZ_CFLAGS) -o $@ $< $(SRCS) $(LDLIBS)
 
-fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize build/fuzz/fuzz_shape build/fuzz/fuzz_synsig build/fuzz/fuzz_p0fdb build/fuzz/fuzz_proxy build/fuzz/fuzz_halfopen build/fuzz/fuzz_frame build/fuzz/fuzz_tlshello build/fuzz/fuzz_report_tls build/fuzz/fuzz_tls_front build/fuzz/fuzz_promtext build/fuzz/fuzz_rfc5424
+fuzz: build/fuzz/fuzz_http build/fuzz/fuzz_ident build/fuzz/fuzz_normalize build/fuzz/fuzz_shape build/fuzz/fuzz_synsig build/fuzz/fuzz_p0fdb build/fuzz/fuzz_proxy build/fuzz/fuzz_halfopen build/fuzz/fuzz_frame build/fuzz/fuzz_tlshello build/fuzz/fuzz_report_tls build/fuzz/fuzz_tls_front build/fuzz/fuzz_promtext build/fuzz/fuzz_rfc5424 build/fuzz/fuzz_natsrow
 
 # Runs each fuzzer for FUZZ_SECONDS on a copy of its seed corpus.
 fuzz-run: fuzz
@@ -187,6 +193,7 @@ bench: all build/bench/refserver build/bench/refinetd build/bench/loadgen build/
 	build/bench/stats --experiments $(STATS_BENCH_EXPERIMENTS)
 	bench/run
 	bench/tls
+	bench/nats
 
 clean:
 	rm -rf build

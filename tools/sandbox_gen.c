@@ -29,6 +29,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <termios.h>
 
@@ -127,17 +128,21 @@ static int gen_filter(scmp_filter_ctx ctx, int sanitizers)
 	}
 	if (rc == 0)
 		rc = gen_rule(ctx, "prlimit64", 1, &own_limits, SCMP_ACT_ALLOW);
-	/* TCP only (accepting, IDENT probes): no raw sockets, no UDP (nothing
-	 * resolves names once confined), no other protocol. */
+	/* TCP only (accepting, IDENT probes, the NATS client, which names
+	 * IPPROTO_TCP): no raw sockets, no UDP (nothing resolves names once
+	 * confined), no other protocol. */
+	static const int protocols[] = {0, IPPROTO_TCP};
 	for (size_t i = 0; rc == 0 && i < sizeof(families) / sizeof(families[0]); i++) {
-		struct scmp_arg_cmp a[] = {
-			SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]),
-			SCMP_A1(SCMP_CMP_MASKED_EQ,
-			    (scmp_datum_t)(uint32_t)~(SOCK_NONBLOCK | SOCK_CLOEXEC),
-			    SOCK_STREAM),
-			SCMP_A2(SCMP_CMP_EQ, 0),
-		};
-		rc = gen_rule(ctx, "socket", 3, a, SCMP_ACT_ALLOW);
+		for (size_t p = 0; rc == 0 && p < sizeof(protocols) / sizeof(protocols[0]); p++) {
+			struct scmp_arg_cmp a[] = {
+				SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)families[i]),
+				SCMP_A1(SCMP_CMP_MASKED_EQ,
+				    (scmp_datum_t)(uint32_t)~(SOCK_NONBLOCK | SOCK_CLOEXEC),
+				    SOCK_STREAM),
+				SCMP_A2(SCMP_CMP_EQ, (scmp_datum_t)protocols[p]),
+			};
+			rc = gen_rule(ctx, "socket", 3, a, SCMP_ACT_ALLOW);
+		}
 	}
 	/* No Unix sockets: connect would reach any on the host (systemd's,
 	 * docker's, D-Bus), and Landlock does not cover them. The syslog

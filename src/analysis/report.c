@@ -97,7 +97,7 @@ static int report_attach(sqlite3 *db, char **paths, int n, const char *since,
 		}
 		/* Only the columns the report reads: the sort by source then
 		 * carries a few dozen bytes a row, not whole rows. */
-		fprintf(s, "%sSELECT s.session, s.src_ip, s.start_ts, s.bytes_in, s.first_byte_ms, "
+		fprintf(s, "%sSELECT s.session, s.sensor, s.src_ip, s.start_ts, s.bytes_in, s.first_byte_ms, "
 		    "s.first_out_ms, s.closed_by, s.peer_close_after_out_ms, "
 		    "s.peer_close_after_ident_ms, s.close_reason, s.strategy, ",
 		    i ? " UNION ALL " : "");

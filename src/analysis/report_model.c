@@ -458,6 +458,27 @@ static int report_top_requests(sqlite3 *db, const char *column,
 	return n;
 }
 
+/* Rows per sensor in the window (refused and half-open rows included),
+ * most first: a fleet's central database (flypaper collect) or several
+ * sensors' files. Returns how many (none when the query fails). */
+static int report_sensors(sqlite3 *db, struct report_value top[REPORT_TOP])
+{
+	sqlite3_stmt *q;
+	int n = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT sensor, count(*) FROM sessions GROUP BY 1 "
+	        "ORDER BY 2 DESC, 1 LIMIT ?1", -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int(q, 1, REPORT_TOP);
+	while (n < REPORT_TOP && sqlite3_step(q) == SQLITE_ROW) {
+		store_column_display(q, 0, top[n].value, sizeof(top[n].value));
+		top[n].count = sqlite3_column_int64(q, 1);
+		n++;
+	}
+	sqlite3_finalize(q);
+	return n;
+}
+
 static int report_hour_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct report_hour *)a)->key, ((const struct report_hour *)b)->key);
@@ -506,6 +527,7 @@ int report_model_build(struct report_model *m, sqlite3 *db)
 	report_tls_notes(m, db);
 	m->npaths = report_top_requests(db, "target", m->paths);
 	m->nuser_agents = report_top_requests(db, "user_agent", m->user_agents);
+	m->nsensors = report_sensors(db, m->sensors);
 	return SQLITE_OK;
 }
 

@@ -139,6 +139,8 @@ struct report_model {
 	struct report_value paths[REPORT_TOP];   /* most requested first */
 	struct report_value user_agents[REPORT_TOP];
 	int npaths, nuser_agents;
+	struct report_value sensors[REPORT_TOP]; /* rows per sensor, most first */
+	int nsensors;
 	struct yield_row *strategies;    /* the strategy yield table */
 	int nstrategies;
 	/* The experiment by cohort (report_experiment.c renders it). */

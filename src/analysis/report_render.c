@@ -354,6 +354,7 @@ void report_render_text(FILE *out, const struct report_model *m)
 		    100.0 * yield_payload_share(r), med, d);
 	}
 	report_experiment_text(out, m);
+	report_text_values(out, "sessions per sensor", m->sensors, m->nsensors);
 	report_text_values(out, "top paths", m->paths, m->npaths);
 	report_text_values(out, "top user agents", m->user_agents, m->nuser_agents);
 	report_text_shapes(out, m);
@@ -584,6 +585,7 @@ static json_t *report_json(const struct report_model *m)
 	    "sources", top_sources,
 	    "paths", report_json_values(m->paths, m->npaths),
 	    "user_agents", report_json_values(m->user_agents, m->nuser_agents)));
+	json_object_set_new(root, "sensors", report_json_values(m->sensors, m->nsensors));
 	json_object_set_new(root, "unknown_shapes", report_json_shapes(m));
 	json_object_set_new(root, "techniques", report_json_tags(m));
 	json_object_set_new(root, "operating_systems", report_json_os(m));
@@ -976,6 +978,7 @@ void report_render_html(FILE *out, const struct report_model *m)
 		fputs("</td></tr>\n", out);
 	}
 	fputs("</table>\n", out);
+	report_html_values(out, "Sessions per sensor", m->sensors, m->nsensors);
 	report_html_values(out, "Top paths", m->paths, m->npaths);
 	report_html_values(out, "Top user agents", m->user_agents, m->nuser_agents);
 	report_html_shapes(out, m);

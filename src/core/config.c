@@ -46,6 +46,9 @@ static const struct config config_default = {
 	/* about 2500 sessions' messages: a server's restart at a busy sensor */
 	.syslog_queue = 1024 * 1024,
 	.pcap_dir = NULL,
+	/* Ten times a busy sensor's sessions: a backlog drains quickly, and
+	 * the shipper's reads stay a few per cent of the writer's lock. */
+	.nats_rate = 1000,
 	/* Enough for a request line: the headers are always kept whole, so
 	 * the wire length still shows what was cut (DESIGN.md, Packet traces). */
 	.pcap_snaplen = 64,
@@ -198,6 +201,22 @@ static const struct option_row config_options[] = {
 	    SERVE), .under = "is outside 16k..64G", .over = "is outside 16k..64G"},
 	{CONFIG_ROW("pcap-files", OPTION_INT, FIELD(pcap_files), 1, PCAP_FILES_MAX, "N",
 	    "pcap files kept, the oldest removed, 1..10000; default 16", SERVE)},
+	{CONFIG_ROW("nats", OPTION_STRING, FIELD(nats_urls), 1, 4096, "URL[,URL]",
+	    "ship sessions and payloads to these NATS JetStream servers", SERVE),
+	    .under = "empty URL list"},
+	/* NATS subjects are dot-separated tokens without spaces or wildcards */
+	{CONFIG_ROW("nats-subject", OPTION_NAME, FIELD(nats_subject), 1, 255, "SUBJECT",
+	    "the sessions' subject; default flypaper.<sensor>.sessions", SERVE),
+	    .under = "subject must be 1 to 255 printable ASCII characters",
+	    .over = "subject must be 1 to 255 printable ASCII characters"},
+	{CONFIG_ROW("nats-creds", OPTION_STRING, FIELD(nats_creds), 1, 4096, "FILE",
+	    "NATS user credentials (JWT and NKey seed)", SERVE),
+	    .under = "empty file name"},
+	{CONFIG_ROW("nats-tls-ca", OPTION_STRING, FIELD(nats_tls_ca), 1, 4096, "FILE",
+	    "connect to NATS with TLS, trusting these CA certificates (PEM)", SERVE),
+	    .under = "empty file name"},
+	{CONFIG_ROW("nats-rate", OPTION_INT, FIELD(nats_rate), 1, 1000000, "N",
+	    "NATS messages a second at most, 1..1000000; default 1000", SERVE)},
 	/* It goes into every record, every JSON line and every report:
 	 * printable ASCII keeps it the same in all of them. */
 	{CONFIG_ROW("sensor", OPTION_NAME, FIELD(sensor), 1, 64, "NAME",

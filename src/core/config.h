@@ -81,6 +81,11 @@ struct config {
 	char *syslog_app;            /* the messages' APP-NAME */
 	size_t syslog_queue;         /* TCP: bytes of messages waiting for the server */
 	char *pcap_dir;              /* packet traces' folder (--pcap); NULL off */
+	char *nats_urls;             /* NATS servers, ','-separated (--nats); NULL off */
+	char *nats_subject;          /* sessions' subject; NULL: flypaper.<sensor>.sessions */
+	char *nats_creds;            /* NATS credentials file (JWT and seed); NULL none */
+	char *nats_tls_ca;           /* CA certificates to trust (PEM); NULL: no TLS unless tls:// */
+	int nats_rate;               /* messages a second the shipper sends at most */
 	int pcap_snaplen;            /* TCP payload bytes a trace keeps per packet */
 	size_t pcap_file_size;       /* a trace file rotates past this many bytes */
 	int pcap_files;              /* trace files kept, the oldest unlinked */

@@ -7,6 +7,7 @@
 #include "inetd.h"
 #include "pcap_extract.h"
 #include "report.h"
+#include "collect.h"
 #include "rescan.h"
 #include "serve.h"
 #include "sim.h"
@@ -33,6 +34,7 @@ static const struct main_command {
 	{"sim", sim_main, "replay worms and scanners against a (loopback) target"},
 	{"report", report_main, "bursts, behaviour classes, families, strategy yield, timeline"},
 	{"rescan", rescan_main, "apply the current YARA rules to every stored payload"},
+	{"collect", collect_main, "write the fleet's shipped sessions into one central database"},
 	{"classify", classify_main, "print the YARA rules that match files"},
 	{"pcap", pcap_extract_main, "write sessions' packets from the --pcap trace to a pcap file"},
 	{"version", main_version, "print the version"},

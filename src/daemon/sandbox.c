@@ -558,6 +558,16 @@ void sandbox_confine(const struct config *cfg, int read_rules)
 	spec.ro_paths[nro++] = "/dev/null";
 	spec.ro_paths[nro++] = "/usr/share/file";
 	spec.ro_paths[nro++] = "/etc/magic";
+	if (cfg->nats_urls) {
+		/* The NATS client resolves server names and reads the credentials
+		 * file at every (re)connect, from its own threads. */
+		spec.ro_paths[nro++] = "/etc/hosts";
+		spec.ro_paths[nro++] = "/etc/resolv.conf";
+		spec.ro_paths[nro++] = "/etc/nsswitch.conf";
+		spec.ro_paths[nro++] = "/etc/gai.conf";
+		if (cfg->nats_creds)
+			spec.ro_paths[nro++] = cfg->nats_creds;
+	}
 	if (read_rules && cfg->rules && strcmp(cfg->rules, "none") != 0)
 		spec.ro_paths[nro++] = FLYPAPER_CRS_DIR;  /* the lists rules come from */
 	nfixed = nro;

@@ -26,6 +26,7 @@
 #include "packets.h"
 #include "pcap_api.h"
 #include "sandbox.h"
+#include "sink_nats.h"
 #include "state.h"
 #include "tls_front.h"
 #include "worker.h"
@@ -309,6 +310,18 @@ static uint64_t serve_report(struct serve *sv)
 		log_info("syslog: %llu message(s) sent, %llu lost, %llu with a value escaped",
 		    (unsigned long long)syslog.sent, (unsigned long long)syslog.lost,
 		    (unsigned long long)syslog.escaped);
+	if (sv->cfg.nats_urls) {
+		struct nats_stats ns;
+		sink_nats_stats(&ns);
+		run.nats_shipped = ns.shipped;
+		run.nats_failures = ns.failures;
+		run.nats_backlog = ns.backlog;
+		run.nats_lag_ms = ns.lag_ms;
+		log_info("nats: %llu session(s) shipped, %llu failed publish(es), "
+		    "%llu session(s) waiting in the database, most lag %llu ms",
+		    (unsigned long long)ns.shipped, (unsigned long long)ns.failures,
+		    (unsigned long long)ns.backlog, (unsigned long long)ns.lag_ms);
+	}
 	if (sv->trace)
 		log_info("pcap: %llu file(s) rotated, %llu packet(s) not written, %llu "
 		    "dropped by the kernel", (unsigned long long)sv->pcap_rotated,

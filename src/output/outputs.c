@@ -14,6 +14,7 @@ extern const struct sink_ops sink_sqlite_ops;  /* sink_sqlite.c: the primary */
 extern const struct sink_ops sink_jsonl_ops;   /* sink_jsonl.c */
 extern const struct sink_ops sink_metrics_ops; /* sink_metrics.c: counts for --metrics */
 extern const struct sink_ops sink_syslog_ops;  /* sink_syslog.c */
+extern const struct sink_ops sink_nats_ops;    /* sink_nats.c: --nats */
 
 /* Opened in this order: the primary first, so that a bad database path
  * is the first thing reported. */
@@ -22,6 +23,7 @@ static const struct sink_ops *const outputs_sinks[] = {
 	&sink_jsonl_ops,
 	&sink_metrics_ops,
 	&sink_syslog_ops,
+	&sink_nats_ops,
 };
 
 /* sink_syslog.c: the socket made before a chroot hides /dev/log */

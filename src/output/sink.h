@@ -82,6 +82,10 @@ struct sink_run {
 	uint64_t tls_failed;         /* TLS front sessions whose handshake did not */
 
 	/* nats counters */
+	uint64_t nats_shipped;       /* sessions the stream acknowledged */
+	uint64_t nats_failures;      /* publishes that failed (unreachable, no ack) */
+	uint64_t nats_backlog;       /* sessions not yet acknowledged, at exit */
+	uint64_t nats_lag_ms;        /* most time from a session's end to its ack */
 
 	/* syslog counters */
 	uint64_t syslog_sent;        /* messages the socket took whole */
@@ -133,6 +137,10 @@ struct sink_ops {
 	 * with err. NULL: not kept. */
 	int (*write_run)(struct sink *s, const struct sink_run *run, char *err,
 	    size_t errlen);
+	/* Starts the sink's own threads, from writer_start: after
+	 * confinement, which binds only the threads started after it.
+	 * Returns 0 or -1. NULL: it has none. */
+	int (*start)(struct sink *s);
 	/* Closes the sink and frees it. */
 	void (*close)(struct sink *s);
 	/* metrics: fills out (preset to -1) from the metrics server's thread,

@@ -304,6 +304,29 @@ static const char store_schema_v8[] =
  * what was shipped, and each sink's counters in runs. */
 static const char store_schema_v9[] =
 	/* v9 nats: the shipper's progress (acknowledged by the stream) and counters */
+	"CREATE TABLE nats_shipped ("
+	"  subject TEXT PRIMARY KEY,"            /* where the sessions went */
+	"  last_rowid INTEGER NOT NULL,"         /* sessions up to it are acknowledged */
+	"  updated TEXT NOT NULL"
+	");"
+	"CREATE TABLE nats_payloads ("           /* payloads the stream acknowledged */
+	"  subject TEXT NOT NULL,"
+	"  sha256 TEXT NOT NULL,"
+	"  PRIMARY KEY (subject, sha256)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE nats_chunks ("             /* collect: a large payload's parts so far */
+	"  sha256 TEXT NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"
+	"  first_seen TEXT NOT NULL,"
+	"  data BLOB NOT NULL,"
+	"  PRIMARY KEY (sha256, idx)"
+	") WITHOUT ROWID;"
+	"ALTER TABLE runs ADD COLUMN nats_shipped INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN nats_failures INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN nats_backlog INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE runs ADD COLUMN nats_lag_ms INTEGER NOT NULL DEFAULT 0;"
 
 	/* v9 syslog: counters */
 	"ALTER TABLE runs ADD COLUMN syslog_sent INTEGER NOT NULL DEFAULT 0;"
@@ -543,6 +566,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", tls_handshakes, tls_failed"
 
 	        /* v9 nats run columns (?41-?49) */
+	        ", nats_shipped, nats_failures, nats_backlog, nats_lag_ms"
 
 	        /* v9 syslog run columns (?50-?54) */
 	        ", syslog_sent, syslog_lost, syslog_escaped"
@@ -567,6 +591,7 @@ struct store *store_open(const char *path, const char *sensor, int busy_ms,
 	        ", ?35, ?36"
 
 	        /* v9 nats run values */
+	        ", ?41, ?42, ?43, ?44"
 
 	        /* v9 syslog run values */
 	        ", ?50, ?51, ?52"
@@ -1026,6 +1051,10 @@ int store_write_run(struct store *st, const struct sink_run *run)
 	sqlite3_bind_int64(s, 36, (sqlite3_int64)run->tls_failed);
 
 	/* v9 nats run binds */
+	sqlite3_bind_int64(s, 41, (sqlite3_int64)run->nats_shipped);
+	sqlite3_bind_int64(s, 42, (sqlite3_int64)run->nats_failures);
+	sqlite3_bind_int64(s, 43, (sqlite3_int64)run->nats_backlog);
+	sqlite3_bind_int64(s, 44, (sqlite3_int64)run->nats_lag_ms);
 
 	/* v9 syslog run binds */
 	sqlite3_bind_int64(s, 50, (sqlite3_int64)run->syslog_sent);

@@ -508,6 +508,11 @@ int writer_start(struct writer *w)
 {
 	if (w->classifier && classifier_start(w->classifier) < 0)
 		return -1;
+	for (int i = 0; i < w->nsinks; i++) {
+		struct sink *s = w->sinks[i];
+		if (s->ops->start && s->ops->start(s) < 0)
+			return -1;
+	}
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0)
 		return -1;
 	w->running = true;

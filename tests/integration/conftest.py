@@ -257,6 +257,7 @@ def make_schema_6(db):
     (what a test of an older version starts from: schema 7 rebuilt
     sessions, so dropping columns alone cannot undo it)."""
     con = sqlite3.connect(db)
+    undo_schema_9(con)
     mem = sqlite3.connect(":memory:")
     mem.execute(V6_SESSIONS)
     cols = [r[1] for r in mem.execute("PRAGMA table_info(sessions)")]
@@ -282,11 +283,24 @@ V8_SESSION_COLUMNS = (
     "tls_hello_ms", "tls_done_ms", "tls_raw_in", "tls_raw_out", "tls_hello",
     "experiment", "experiment_id")
 V8_RUN_COLUMNS = ("tls_handshakes", "tls_failed")
-# schema 9 (the fleet) added run columns too; each part lists its own
+# Schema 9 (the fleet, issue 12): each part's tables and run columns.
+V9_TABLES = ("nats_shipped", "nats_payloads", "nats_chunks")
 V9_RUN_COLUMNS = (
+    "nats_shipped", "nats_failures", "nats_backlog", "nats_lag_ms",  # v9 nats
     "metrics_scrapes", "metrics_refused",  # v9 metrics
     "syslog_sent", "syslog_lost", "syslog_escaped",  # v9 syslog
 )
+
+
+def undo_schema_9(con):
+    """Drops what schema 9 added (tables, run columns), so that an older
+    version's database can be made from a current one."""
+    for table in V9_TABLES:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    have = {r[0] for r in con.execute("SELECT name FROM pragma_table_info('runs')")}
+    for column in V9_RUN_COLUMNS:
+        if column in have:
+            con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
 
 
 def make_schema_7(db):
@@ -294,11 +308,12 @@ def make_schema_7(db):
     schema 8 only added columns (and two indexes), so dropping them undoes it
     (and schema 9's run columns)."""
     con = sqlite3.connect(db)
+    undo_schema_9(con)
     con.execute("DROP INDEX IF EXISTS sessions_ja3")
     con.execute("DROP INDEX IF EXISTS sessions_experiment")
     for column in V8_SESSION_COLUMNS:
         con.execute(f"ALTER TABLE sessions DROP COLUMN {column}")
-    for column in V8_RUN_COLUMNS + V9_RUN_COLUMNS:
+    for column in V8_RUN_COLUMNS:
         con.execute(f"ALTER TABLE runs DROP COLUMN {column}")
     con.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
     con.commit()

@@ -93,7 +93,7 @@ def test_usage_lists_every_command_and_dispatches_each():
     r = subprocess.run([FLYPAPER, "help"], capture_output=True, text=True, timeout=20)
     assert r.returncode == 0
     commands = re.findall(r"^  ([a-z]+) +\S", r.stdout, re.M)
-    assert commands == ["serve", "inetd", "yield", "sim", "report", "rescan",
+    assert commands == ["serve", "inetd", "yield", "sim", "report", "rescan", "collect",
                         "classify", "pcap", "version"], commands
     for command in commands:
         r = subprocess.run([FLYPAPER, command, "--help"], capture_output=True,

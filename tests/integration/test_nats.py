@@ -1,0 +1,401 @@
+"""The fleet over NATS JetStream (issue 12): real nats-server processes on
+loopback (one node, or a three-node cluster with a replicated stream), real
+sensors (serve --nats) and a real collector (flypaper collect). The central
+database must hold every session exactly once, rows and payloads byte for
+byte as the sensors stored them."""
+import json
+import os
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+from conftest import FLYPAPER, ROOT, SANITIZER_MARKS, Daemon, query, send_and_close, wait_for
+from test_privileges import service_user  # noqa: F401 (the fixture)
+
+NATS_SERVER = "/usr/sbin/nats-server"
+TABLES = {
+    "sessions": "session",
+    "requests": "session, seq",
+    "matches": "session, rule",
+    "payloads": "sha256",
+}
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Node:
+    def __init__(self, tmp, name, routes_of):
+        self.name = name
+        self.port, self.cport, self.mport = free_port(), free_port(), free_port()
+        self.dir = tmp / name
+        self.dir.mkdir(exist_ok=True)
+        self.conf = self.dir / "nats.conf"
+        self.log = self.dir / "nats.log"
+        self.routes_of = routes_of
+        self.proc = None
+
+    def write_conf(self, peers, tls=None):
+        lines = [f"server_name: {self.name}", f"listen: 127.0.0.1:{self.port}",
+                 f"http: 127.0.0.1:{self.mport}",
+                 "jetstream { store_dir: \"%s\" }" % (self.dir / "js")]
+        if tls:
+            lines.append("tls { cert_file: \"%s\", key_file: \"%s\" }" % tls)
+        if peers:
+            routes = ", ".join(f"nats-route://127.0.0.1:{p.cport}" for p in peers)
+            lines.append("cluster { name: fp, listen: 127.0.0.1:%d, routes: [%s] }"
+                         % (self.cport, routes))
+        self.conf.write_text("\n".join(lines) + "\n")
+
+    def start(self):
+        self.proc = subprocess.Popen([NATS_SERVER, "-c", str(self.conf)],
+                                     stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def healthy(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=2).close()
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.mport}/healthz", timeout=2) as r:
+                return r.status == 200
+        except OSError:
+            return False
+
+
+class Cluster:
+    def __init__(self, tmp, n):
+        self.nodes = [Node(tmp, f"n{i + 1}", None) for i in range(n)]
+        for node in self.nodes:
+            node.write_conf([p for p in self.nodes if p is not node] if n > 1 else [])
+
+    @property
+    def urls(self):
+        return ",".join(f"nats://127.0.0.1:{n.port}" for n in self.nodes)
+
+    def start(self):
+        for n in self.nodes:
+            n.start()
+        wait_for(lambda: all(n.healthy() for n in self.nodes), timeout=60,
+                 interval=0.2, what="the NATS nodes to be healthy")
+
+    def kill(self):
+        for n in self.nodes:
+            n.kill()
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    made = []
+
+    def make(n):
+        c = Cluster(tmp_path, n)
+        c.start()
+        made.append(c)
+        return c
+    yield make
+    for c in made:
+        c.kill()
+
+
+COLLECTORS = []                     # killed by the sensors fixture, even when a test fails
+
+
+class Collector:
+    def __init__(self, tmp, urls, db, args=()):
+        self.log = tmp / f"collect-{time.monotonic_ns()}.log"
+        self.proc = subprocess.Popen([FLYPAPER, "collect", "--nats", urls, "--db", str(db),
+                                      *args], stdout=open(self.log, "wb"),
+                                     stderr=subprocess.STDOUT)
+        COLLECTORS.append(self.proc)
+        wait_for(lambda: "consumer" in self.text() or self.proc.poll() is not None,
+                 timeout=30, what="the collector to subscribe")
+        assert self.proc.poll() is None, self.text()
+
+    def text(self):
+        return self.log.read_text(errors="replace")
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=30)
+
+
+def rows(db, table):
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return set(tuple(r) for r in con.execute(f"SELECT * FROM {table}"))
+    finally:
+        con.close()
+
+
+def assert_same_rows(sensor_dbs, central):
+    """Every row of every sensor is in the central database as it is in
+    the sensor's, and the central one holds nothing else."""
+    for table in TABLES:
+        want = set()
+        for db in sensor_dbs:
+            want |= rows(db, table)
+        got = rows(central, table)
+        assert got == want, f"{table}: {len(want - got)} missing, {len(got - want)} extra"
+
+
+def drive(port, tag, n, extra=b""):
+    for i in range(n):
+        send_and_close(port, b"GET /%s/%d HTTP/1.0\r\nHost: x\r\n\r\n" % (tag.encode(), i) + extra)
+
+
+def sensor(daemons_list, tmp, name, urls, db=None, args=()):
+    d = Daemon(tmp, db=str(db or tmp / f"{name}.db"),
+               args=["--sensor", name, "--nats", urls, *args])
+    daemons_list.append(d)
+    return d
+
+
+@pytest.fixture
+def sensors(tmp_path):
+    """Sensors the test starts; at the end, stopped, and no sanitizer
+    report in theirs or the collectors' logs."""
+    started = []
+    yield started
+    for d in started:
+        if d.proc.poll() is None:
+            d.stop()
+    while COLLECTORS:
+        p = COLLECTORS.pop()
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    logs = [d.text() for d in started]
+    logs += [p.read_text(errors="replace") for p in tmp_path.glob("collect-*.log")]
+    for text in logs:
+        for mark in SANITIZER_MARKS:
+            assert mark not in text, f"sanitizer report:\n{text}"
+
+
+def central_count(db):
+    try:
+        return query(str(db), "SELECT count(*) FROM sessions")[0][0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_bad_nats_options_exit_2(tmp_path):
+    for args in (["--nats", ""], ["--nats", "nats://127.0.0.1:1", "--nats-subject", "a.*"],
+                 ["--nats", "nats://127.0.0.1:1", "--nats-subject", "a..b"],
+                 ["--nats", "nats://127.0.0.1:1", "--nats-rate", "0"],
+                 ["--nats", "nats://127.0.0.1:1", "--nats-tls-ca", str(tmp_path / "none.pem")],
+                 ["--nats", "nats://127.0.0.1:1", "--nats-creds", str(tmp_path / "none.creds")]):
+        p = subprocess.run([FLYPAPER, "serve", "--db", str(tmp_path / "x.db"),
+                            "--listen", "127.0.0.1:0", *args],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2, (args, p.stderr)
+        assert "nats" in p.stderr, (args, p.stderr)
+    for args in ([], ["--nats", "nats://127.0.0.1:1", "--replicas", "9"],
+                 ["--nats", "nats://127.0.0.1:1", "--batch", "0"],
+                 ["--nats", "nats://127.0.0.1:1"]):           # nothing listens there
+        p = subprocess.run([FLYPAPER, "collect", "--db", str(tmp_path / "c.db"), *args],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2, (args, p.stderr)
+
+
+def test_confined_sensor_ships_rows_byte_exact(cluster, sensors, service_user, tmp_path):  # noqa: F811
+    pw, state = service_user
+    c = cluster(1)
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central)
+    d = sensor(sensors, tmp_path, "alpha", c.urls, db=state / "alpha.db",
+               args=["--user", pw.pw_name, "--max-payload", "3M"])
+    assert "sandbox:" in d.text()
+    drive(d.port, "a", 20)
+    # a payload over the server's 1 MB max_payload travels in chunks;
+    # bytes that are not UTF-8 travel as hex
+    big = bytes((i * 7 + 3) % 256 for i in range(2_500_000))
+    send_and_close(d.port, b"POST /big HTTP/1.0\r\nContent-Length: %d\r\n\r\n" % len(big) + big)
+    send_and_close(d.port, b"GET /\xff\xfe\x80 HTTP/1.0\r\nUser-Agent: \xc3\x28\r\n\r\n")
+    d.wait_sessions(22)
+    wait_for(lambda: central_count(central) >= 22, timeout=60, what="22 sessions centrally")
+    assert d.stop() == 0
+    assert col.stop() == 0
+    assert_same_rows([d.db], central)
+    assert query(str(central), "SELECT max(size) FROM payloads")[0][0] > 2_000_000
+    assert query(str(central), "SELECT count(*) FROM nats_chunks")[0][0] == 0
+    shipped, failures, backlog = query(d.db, "SELECT nats_shipped, nats_failures, "
+                                       "nats_backlog FROM runs")[-1]
+    assert (shipped, backlog) == (22, 0)
+    assert "forbidden system call" not in d.text()
+
+
+def test_backlog_waits_on_disk_and_resumes_after_kill_9(cluster, sensors, tmp_path):
+    c = cluster(1)
+    node = c.nodes[0]
+    node.kill()                                  # the stream is away from the start
+    d = sensor(sensors, tmp_path, "beta", c.urls)
+    drive(d.port, "b", 30)
+    d.wait_sessions(30)
+    time.sleep(2)
+    assert query(d.db, "SELECT count(*) FROM nats_shipped")[0][0] == 0
+    d.stop(signal.SIGKILL)                       # no run row, nothing acknowledged
+    node.start()
+    wait_for(node.healthy, timeout=30, interval=0.2, what="the node back")
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central)
+    d2 = sensor(sensors, tmp_path, "beta", c.urls, db=d.db)
+    drive(d2.port, "b2", 5)
+    wait_for(lambda: central_count(central) >= 35, timeout=60, what="35 sessions centrally")
+    assert d2.stop() == 0
+    assert col.stop() == 0
+    assert_same_rows([d.db], central)
+    assert query(d.db, "SELECT nats_failures FROM runs")[-1][0] == 0
+
+
+def test_cluster_chaos_every_session_exactly_once(cluster, sensors, tmp_path):
+    c = cluster(3)
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central, args=["--replicas", "3"])
+    a = sensor(sensors, tmp_path, "alpha", c.urls)
+    b = sensor(sensors, tmp_path, "bravo", c.urls)
+    stop = threading.Event()
+    sent = {"a": 0, "b": 0}
+
+    def load(who, port_of):
+        # bounded: at most 2000 sessions, about 50 a second
+        while not stop.is_set() and sent[who] < 2000:
+            try:
+                send_and_close(port_of(), b"GET /%s/%d HTTP/1.0\r\n\r\n"
+                               % (who.encode(), sent[who]))
+                sent[who] += 1
+            except OSError:
+                time.sleep(0.1)              # the sensor is being restarted
+            time.sleep(0.02)
+    ports = {"a": a.port, "b": b.port}
+    threads = [threading.Thread(target=load, args=(w, lambda w=w: ports[w]))
+               for w in ("a", "b")]
+    for t in threads:
+        t.start()
+    try:
+        time.sleep(2)
+        c.nodes[1].kill()                    # one node down mid-stream
+        time.sleep(2)
+        c.nodes[1].start()
+        time.sleep(2)
+        c.kill()                             # the whole cluster away
+        time.sleep(5)
+        c.start()
+        a.stop(signal.SIGKILL)               # kill -9 a sensor, restart it
+        a = sensor(sensors, tmp_path, "alpha", c.urls, db=a.db)
+        ports["a"] = a.port
+        time.sleep(2)
+        col.proc.kill()                      # kill -9 the collector, restart it
+        col.proc.wait()
+        col = Collector(tmp_path, c.urls, central, args=["--replicas", "3"])
+        time.sleep(2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=60)
+
+    def total():
+        return sum(query(db, "SELECT count(*) FROM sessions")[0][0] for db in (a.db, b.db))
+    want = total()
+    assert want >= 100
+    wait_for(lambda: central_count(central) >= want, timeout=120, interval=0.5,
+             what=f"{want} sessions centrally")
+    assert a.stop() == 0 and b.stop() == 0
+    assert col.stop() == 0
+    assert_same_rows([a.db, b.db], central)
+    per_sensor = dict(query(str(central), "SELECT sensor, count(*) FROM sessions GROUP BY 1"))
+    for db, name in ((a.db, "alpha"), (b.db, "bravo")):
+        assert per_sensor[name] == query(db, "SELECT count(*) FROM sessions")[0][0]
+        assert query(db, "SELECT nats_backlog FROM runs")[-1][0] == 0
+    # bravo ran once, never killed: each session acknowledged once, counted once
+    assert query(b.db, "SELECT nats_shipped FROM runs") == [(per_sensor["bravo"],)]
+    assert query(b.db, "SELECT nats_failures FROM runs")[0][0] > 0     # the outage
+    # report works on the central database unchanged, per sensor too
+    r = subprocess.run([FLYPAPER, "report", "--db", str(central), "--format", "json"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert sorted(map(tuple, json.loads(r.stdout)["sensors"])) == sorted(per_sensor.items())
+
+
+def make_tls(tmp):
+    """A CA and a server certificate for 127.0.0.1, made with openssl."""
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
+    ca_key, ca, key, csr, cert = (str(tmp / n) for n in
+                                  ("ca.key", "ca.pem", "srv.key", "srv.csr", "srv.pem"))
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca,
+        "-days", "2", "-subj", "/CN=flypaper test CA")
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+        "-subj", "/CN=127.0.0.1")
+    ext = tmp / "ext.cnf"
+    ext.write_text("subjectAltName = IP:127.0.0.1\n")
+    run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
+        "-out", cert, "-days", "2", "-extfile", str(ext))
+    return ca, cert, key
+
+
+def test_tls_to_the_stream_trusting_the_given_ca(sensors, service_user, tmp_path):  # noqa: F811
+    pw, state = service_user
+    ca, cert, key = make_tls(tmp_path)
+    node = Node(tmp_path, "t1", None)
+    node.write_conf([], tls=(cert, key))
+    node.start()
+    try:
+        wait_for(node.healthy, timeout=30, interval=0.2, what="the TLS node")
+        url = f"tls://127.0.0.1:{node.port}"
+        central = tmp_path / "fleet.db"
+        col = Collector(tmp_path, url, central, args=["--nats-tls-ca", ca])
+        # the CA file is read at start, as the service user, before
+        # confinement: readable by it, but outside anything Landlock allows
+        user_ca = state.parent / "ca.pem"
+        shutil.copy(ca, user_ca)
+        os.chmod(user_ca, 0o644)
+        d = sensor(sensors, tmp_path, "tls", url, db=state / "tls.db",
+                   args=["--user", pw.pw_name, "--nats-tls-ca", str(user_ca)])
+        drive(d.port, "t", 5)
+        wait_for(lambda: central_count(central) >= 5, timeout=60, what="5 sessions over TLS")
+        assert d.stop() == 0
+        assert col.stop() == 0
+        assert_same_rows([d.db], central)
+        # without the CA the server's certificate is not trusted: nothing goes
+        other = tmp_path / "other.db"
+        p = subprocess.run([FLYPAPER, "collect", "--nats", url, "--db", str(other)],
+                           capture_output=True, text=True, timeout=60)
+        assert p.returncode == 2, p.stderr
+    finally:
+        node.kill()
+
+
+def test_verdicts_travel_with_their_sessions(cluster, sensors, tmp_path):
+    """A session waits for its payload's verdict (pending -> done) and is
+    shipped once, final: family, tags and the matches rows arrive."""
+    c = cluster(1)
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central)
+    d = sensor(sensors, tmp_path, "rules", c.urls, args=["--rules", f"{ROOT}/rules"])
+    for _ in range(3):
+        send_and_close(d.port, b"GET /.git/config HTTP/1.1\r\nHost: h\r\n\r\n")
+    send_and_close(d.port, b"nothing to see")
+    wait_for(lambda: central_count(central) >= 4, timeout=60, what="4 sessions centrally")
+    assert d.stop() == 0
+    assert col.stop() == 0
+    assert_same_rows([d.db], central)
+    got = query(str(central), "SELECT family, class_state FROM sessions ORDER BY 1")
+    assert got == [(None, "done"), ("secrets", "done"), ("secrets", "done"),
+                   ("secrets", "done")], got
+    assert query(str(central), "SELECT count(*) FROM matches") == [(3,)]
