@@ -710,6 +710,29 @@ static void tlshello_sha12(const char *s, size_t n, char *out)
 	out[12] = '\0';
 }
 
+/* Appends JA4's part b or c to out: part's text as it is (ja4_r), else
+ * twelve zeros when its list (n items) is empty, else its truncated
+ * SHA-256. Frees part and leaves it empty. Returns whether part failed
+ * (out of memory). */
+static bool tlshello_ja4_part(struct tlshello_buf *out, struct tlshello_buf *part,
+    size_t n, bool raw)
+{
+	bool failed = part->failed;
+	char hash[13];
+
+	if (raw)
+		tlshello_put(out, part->s ? part->s : "", part->len);
+	else if (n == 0)
+		tlshello_put(out, "000000000000", 12);
+	else if (!failed) {
+		tlshello_sha12(part->s, part->len, hash);
+		tlshello_put(out, hash, 12);
+	}
+	free(part->s);
+	*part = (struct tlshello_buf){0};
+	return failed;
+}
+
 /* FoxIO's JA4 (technical_details/JA4.md), hashed or raw (ja4_r: the
  * sorted lists themselves). */
 static char *tlshello_ja4_text(const struct tlshello *h, bool raw)
@@ -718,7 +741,7 @@ static char *tlshello_ja4_text(const struct tlshello *h, bool raw)
 	size_t ns = tlshello_count(h, L_SIG_ALGS);
 	uint16_t *v = malloc(sizeof(*v) * (nc + ne + ns + 1));
 	struct tlshello_buf b = {0}, part = {0};
-	char alpn[3], a[16], hash[13];
+	char alpn[3], a[16];
 
 	if (!v)
 		return NULL;
@@ -736,17 +759,7 @@ static char *tlshello_ja4_text(const struct tlshello *h, bool raw)
 	tlshello_put(&b, "_", 1);
 	size_t n = tlshello_plain(h, L_CIPHERS, false, true, v);
 	tlshello_put_hex16(&part, v, n);
-	if (raw)
-		tlshello_put(&b, part.s ? part.s : "", part.len);
-	else if (n == 0)
-		tlshello_put(&b, "000000000000", 12);
-	else if (!part.failed) {
-		tlshello_sha12(part.s, part.len, hash);
-		tlshello_put(&b, hash, 12);
-	}
-	bool failed = part.failed;
-	free(part.s);
-	part = (struct tlshello_buf){0};
+	bool failed = tlshello_ja4_part(&b, &part, n, raw);
 
 	/* c: the extensions sorted (no SNI, no ALPN), _ the signature
 	 * algorithms as sent */
@@ -758,16 +771,7 @@ static char *tlshello_ja4_text(const struct tlshello *h, bool raw)
 		tlshello_put(&part, "_", 1);
 		tlshello_put_hex16(&part, v, nsig);
 	}
-	if (raw)
-		tlshello_put(&b, part.s ? part.s : "", part.len);
-	else if (n == 0)
-		tlshello_put(&b, "000000000000", 12);
-	else if (!part.failed) {
-		tlshello_sha12(part.s, part.len, hash);
-		tlshello_put(&b, hash, 12);
-	}
-	failed |= part.failed;
-	free(part.s);
+	failed |= tlshello_ja4_part(&b, &part, n, raw);
 	free(v);
 	if (failed)
 		b.failed = true;

@@ -29,6 +29,38 @@ def wait_for(predicate, timeout=10.0, interval=0.02, what="condition"):
         time.sleep(interval)
 
 
+def tool(name):
+    """The path of a program the tests need (scripts/deps installs it)."""
+    for d in ("/usr/bin", "/usr/sbin", "/bin", "/sbin"):
+        if os.path.exists(os.path.join(d, name)):
+            return os.path.join(d, name)
+    raise AssertionError(f"{name} is needed (scripts/deps installs it)")
+
+
+class TsharkCapture:
+    """tshark on lo for some TCP ports, written to tmp_path/NAME.pcap for at
+    most `seconds`; stop() returns the file."""
+
+    def __init__(self, tmp_path, ports, name, seconds):
+        self.path = str(tmp_path / f"{name}.pcap")
+        self.err = open(str(tmp_path / "tshark.log"), "wb")
+        bpf = " or ".join(f"tcp port {p}" for p in ports)
+        self.proc = subprocess.Popen(
+            [tool("tshark"), "-q", "-i", "lo", "-f", bpf, "-w", self.path,
+             "-a", f"duration:{seconds}"], stdout=subprocess.DEVNULL, stderr=self.err)
+        wait_for(lambda: b"Capturing on" in open(self.err.name, "rb").read()
+                 or self.proc.poll() is not None, timeout=30, what="tshark to capture")
+        assert self.proc.poll() is None, open(self.err.name, "rb").read()
+        time.sleep(0.3)
+
+    def stop(self):
+        time.sleep(0.5)
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(timeout=30)
+        self.err.close()
+        return self.path
+
+
 def query(db, sql, args=()):
     """Runs one query on a fresh read-only connection (the daemon writes
     in WAL mode, so readers never block it)."""

@@ -6,47 +6,15 @@ Real clients: Python sockets with a chosen TTL, MSS and receive buffer over
 IPv4 and IPv6, and curl. TCP_INFO: a client that never reads a large answer
 shows a zero window; a plain curl shows none."""
 import json
-import os
 import signal
 import socket
 import subprocess
-import time
 
 import pytest
 
-from conftest import FLYPAPER, read_until_close, session_rows, wait_for
+from conftest import FLYPAPER, TsharkCapture, read_until_close, session_rows, tool, wait_for
 
 OPTION_NAMES = {2: "mss", 4: "sok", 8: "ts", 1: "nop", 3: "ws"}
-
-
-def tool(name):
-    for d in ("/usr/bin", "/usr/sbin", "/bin", "/sbin"):
-        if os.path.exists(os.path.join(d, name)):
-            return os.path.join(d, name)
-    raise AssertionError(f"{name} is needed (scripts/deps installs it)")
-
-
-class Capture:
-    """tshark on lo for one port, written to a pcap file."""
-
-    def __init__(self, tmp_path, ports):
-        self.path = str(tmp_path / "synfp.pcap")
-        self.err = open(str(tmp_path / "tshark.log"), "wb")
-        bpf = " or ".join(f"tcp port {p}" for p in ports)
-        self.proc = subprocess.Popen(
-            [tool("tshark"), "-q", "-i", "lo", "-f", bpf, "-w", self.path,
-             "-a", "duration:60"], stdout=subprocess.DEVNULL, stderr=self.err)
-        wait_for(lambda: b"Capturing on" in open(self.err.name, "rb").read()
-                 or self.proc.poll() is not None, timeout=30, what="tshark to capture")
-        assert self.proc.poll() is None, open(self.err.name, "rb").read()
-        time.sleep(0.3)
-
-    def stop(self):
-        time.sleep(0.5)
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=30)
-        self.err.close()
-        return self.path
 
 
 def tshark_syns(pcap):
@@ -121,7 +89,7 @@ def by_port(rows):
 def test_syn_fields_equal_tshark_and_p0f(daemons, tmp_path):
     d = daemons(listen=("127.0.0.1:0", "[::1]:0"), args=["--respond", "http"])
     port4, port6 = d.ports
-    cap = Capture(tmp_path, {port4, port6})
+    cap = TsharkCapture(tmp_path, [port4, port6], "synfp", 60)
     clients = {
         python_client("127.0.0.1", port4, socket.AF_INET, 37, 1200, 8192,
                       b"GET / HTTP/1.0\r\n\r\n"): "v4 ttl 37",

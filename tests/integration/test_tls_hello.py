@@ -8,49 +8,18 @@ many TLS records must give the same row; truncated, malformed, oversized,
 SSLv2 and hostile-SNI hellos are recorded as such, their peer strings
 escaped in the database and the JSON lines."""
 import json
-import os
-import signal
 import socket
 import ssl
 import struct
 import subprocess
 import time
 
-from conftest import wait_for
+from conftest import TsharkCapture, tool
 
 IDLE = ["--idle-timeout", "800ms"]
 HELLO_COLUMNS = ["tls", "tls_record_ver", "tls_hello_ver", "tls_versions", "tls_ciphers",
                  "tls_extensions", "tls_groups", "tls_point_formats", "tls_sig_algs",
                  "tls_alpn", "tls_sni", "ja3", "ja3_md5", "ja4", "ja4_r"]
-
-
-def tool(name):
-    for d in ("/usr/bin", "/usr/sbin", "/bin", "/sbin"):
-        if os.path.exists(os.path.join(d, name)):
-            return os.path.join(d, name)
-    raise AssertionError(f"{name} is needed (scripts/deps installs it)")
-
-
-class Capture:
-    """tshark on lo for one port, written to a pcap file."""
-
-    def __init__(self, tmp_path, port):
-        self.path = str(tmp_path / "hello.pcap")
-        self.err = open(str(tmp_path / "tshark.log"), "wb")
-        self.proc = subprocess.Popen(
-            [tool("tshark"), "-q", "-i", "lo", "-f", f"tcp port {port}", "-w", self.path,
-             "-a", "duration:240"], stdout=subprocess.DEVNULL, stderr=self.err)
-        wait_for(lambda: b"Capturing on" in open(self.err.name, "rb").read()
-                 or self.proc.poll() is not None, timeout=30, what="tshark to capture")
-        assert self.proc.poll() is None, open(self.err.name, "rb").read()
-        time.sleep(0.3)
-
-    def stop(self):
-        time.sleep(0.5)
-        self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(timeout=30)
-        self.err.close()
-        return self.path
 
 
 def tshark_hellos(pcap, port):
@@ -207,7 +176,7 @@ def real_clients(port):
 def test_real_clients_ja3_equals_tshark(daemons, tmp_path):
     jsonl = tmp_path / "fp.jsonl"
     d = daemons(IDLE + ["--jsonl", str(jsonl)])
-    cap = Capture(tmp_path, d.port)
+    cap = TsharkCapture(tmp_path, [d.port], "hello", 240)
     sent = real_clients(d.port)
     run([tool("nmap"), "-Pn", "-n", "--script", "ssl-enum-ciphers", "-p", str(d.port),
          "127.0.0.1"], timeout=180)
