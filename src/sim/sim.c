@@ -209,7 +209,7 @@ static ssize_t sim_read(struct sim_run *run, int fd, char *buf, size_t cap,
 		if (left <= 0)
 			break;
 		if (left * 1000 < ms)
-			ms = (int)(left * 1000);
+			ms = (int)(left * 1000) + 1;   /* never wake before the deadline */
 		if (poll(&pfd, 1, ms) <= 0)
 			break;
 		ssize_t n = recv(fd, buf + got, cap - 1 - got, 0);
@@ -402,8 +402,12 @@ static void sim_gated(struct sim_run *run, uint32_t src, enum sim_gate gate,
 	if (fd < 0)
 		return;
 	if (gate == SIM_AFTER_BYTE || gate == SIM_UNLESS_BYTE) {
+		double held_until = sim_now() + (double)run->o.hold_ms / 1000.0;
 		bool spoke = sim_read(run, fd, buf, sizeof(buf), run->o.hold_ms, true) > 0;
-		send_it = gate == SIM_AFTER_BYTE ? spoke : !spoke;
+		/* Silence counts only when it lasted the whole --hold: a wait the
+		 * run's deadline or the peer's close cut short is not a hold. */
+		bool held = !spoke && sim_now() >= held_until;
+		send_it = gate == SIM_AFTER_BYTE ? spoke : held;
 		if (spoke && !send_it)
 			atomic_fetch_add(&run->st.dropped_on_data, 1);
 	}
