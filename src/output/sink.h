@@ -141,6 +141,11 @@ struct sink_ops {
 	 * confinement, which binds only the threads started after it.
 	 * Returns 0 or -1. NULL: it has none. */
 	int (*start)(struct sink *s);
+	/* Called once after the writer's last batch is written, before the
+	 * run's counters are read: delivers what it can of the backlog within
+	 * its own bound, then stops its threads, so its counters are final.
+	 * NULL: nothing to finish. */
+	void (*finish)(struct sink *s);
 	/* Closes the sink and frees it. */
 	void (*close)(struct sink *s);
 	/* metrics: fills out (preset to -1) from the metrics server's thread,

@@ -30,6 +30,7 @@
 #define NATS_ACK_WAIT_MS 5000        /* a publish without an ack by then failed */
 #define NATS_CLASS_WAIT_S 60         /* a pending verdict is waited for this long */
 #define NATS_BUSY_MS 2000            /* the writer holds the lock at most this */
+#define NATS_DRAIN_MS 5000           /* at exit, the backlog is shipped this long at most */
 #define NATS_SUBJECT_MAX 256
 /* What libnats may hold of publishes while it reconnects (its default is
  * 8 MB): nothing is published while disconnected, so this only bounds
@@ -52,12 +53,15 @@ struct sink_nats {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool stop, kicked;
+	bool draining;                  /* at exit: ship what is left, then stop */
+	struct timespec drain_from;
 	sqlite3_int64 watermark;
 	uint64_t sent_in_second;
 	struct timespec second;
 };
 
 static _Atomic uint64_t nats_shipped, nats_failures, nats_backlog, nats_lag_ms;
+static _Atomic uint64_t nats_oldest_ms;  /* age of the oldest session waiting */
 
 void sink_nats_stats(struct nats_stats *out)
 {
@@ -127,6 +131,21 @@ static char *sink_nats_read_file(const char *path)
 	return buf;
 }
 
+/* libnats's thread, once connected (again): the backlog may go now. With
+ * a callback given, natsConnection_Connect returns at once when no server
+ * answers and connects in the background; without one it would retry
+ * inside the call for ever, and the thread could not be stopped. */
+static void sink_nats_connected(natsConnection *nc, void *arg)
+{
+	struct sink_nats *s = arg;
+
+	(void)nc;
+	pthread_mutex_lock(&s->lock);
+	s->kicked = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+}
+
 /* The client's options, in the thread. Returns 0, or -1 logged. */
 static int sink_nats_options(struct sink_nats *s)
 {
@@ -138,7 +157,8 @@ static int sink_nats_options(struct sink_nats *s)
 	    (st = natsOptions_SetMaxReconnect(s->opts, -1)) != NATS_OK ||
 	    (st = natsOptions_SetReconnectWait(s->opts, NATS_RETRY_MS)) != NATS_OK ||
 	    (st = natsOptions_SetTimeout(s->opts, 2000)) != NATS_OK ||
-	    (st = natsOptions_SetRetryOnFailedConnect(s->opts, true, NULL, NULL)) != NATS_OK ||
+	    (st = natsOptions_SetRetryOnFailedConnect(s->opts, true,
+	        sink_nats_connected, s)) != NATS_OK ||
 	    (st = natsOptions_SetReconnectBufSize(s->opts, NATS_RECONNECT_BUF)) != NATS_OK ||
 	    (s->ca_pem && ((st = natsOptions_SetSecure(s->opts, true)) != NATS_OK ||
 	     (st = natsOptions_SetCATrustedCertificates(s->opts, s->ca_pem)) != NATS_OK)) ||
@@ -254,6 +274,17 @@ static bool sink_nats_stopping(struct sink_nats *s)
 	bool stop = s->stop;
 	pthread_mutex_unlock(&s->lock);
 	return stop;
+}
+
+/* At exit: done once nothing more can be read (n == 0: shipped, or a
+ * verdict still pending), a publish failed, or NATS_DRAIN_MS passed. */
+static bool sink_nats_drained(struct sink_nats *s, int n, int done)
+{
+	pthread_mutex_lock(&s->lock);
+	bool drained = s->draining && (n <= 0 || done < n ||
+	    sink_nats_ms_since(&s->drain_from) >= NATS_DRAIN_MS);
+	pthread_mutex_unlock(&s->lock);
+	return drained;
 }
 
 /* --nats-rate: waits for the next second once this one's are sent. */
@@ -464,16 +495,23 @@ static void sink_nats_advance(struct sink_nats *s, sqlite3_int64 rowid)
 	sqlite3_finalize(m);
 }
 
+/* Counts the sessions after the watermark, and the age of the first of
+ * them (rowids follow commit order, so it is the oldest waiting). */
 static void sink_nats_count_backlog(struct sink_nats *s)
 {
 	sqlite3_stmt *q;
 
-	if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM sessions WHERE rowid > ?1",
-	        -1, &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(s->db, "SELECT count(*), "
+	        "(SELECT CAST((julianday('now') - julianday(end_ts)) * 86400000 AS INTEGER) "
+	        "FROM sessions WHERE rowid > ?1 ORDER BY rowid LIMIT 1) "
+	        "FROM sessions WHERE rowid > ?1", -1, &q, NULL) != SQLITE_OK)
 		return;
 	sqlite3_bind_int64(q, 1, s->watermark);
-	if (sqlite3_step(q) == SQLITE_ROW)
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		sqlite3_int64 age = sqlite3_column_int64(q, 1);
 		atomic_store(&nats_backlog, (uint64_t)sqlite3_column_int64(q, 0));
+		atomic_store(&nats_oldest_ms, age > 0 ? (uint64_t)age : 0);
+	}
 	sqlite3_finalize(q);
 }
 
@@ -521,6 +559,7 @@ static void *sink_nats_main(void *arg)
 	struct sink_nats_item items[NATS_BATCH];
 	natsStatus st;
 
+	sink_nats_load_watermark(s);
 	if (sink_nats_options(s) < 0)
 		return NULL;
 	/* Connects in the background when no server answers yet: the
@@ -538,13 +577,12 @@ static void *sink_nats_main(void *arg)
 	s->max_payload = natsConnection_GetMaxPayload(s->nc);
 	if (s->max_payload <= 0)
 		s->max_payload = 1024 * 1024;
-	sink_nats_load_watermark(s);
 	for (;;) {
 		int n = sink_nats_read(s, items), done = n > 0 ? sink_nats_ship(s, items, n) : 0;
 		for (int i = 0; i < n; i++)
 			free(items[i].json);
 		sink_nats_count_backlog(s);
-		if (sink_nats_stopping(s))
+		if (sink_nats_stopping(s) || sink_nats_drained(s, n, done))
 			break;
 		if (n > 0 && done == n)
 			continue;
@@ -564,6 +602,36 @@ static int sink_nats_start(struct sink *sink)
 		return -1;
 	s->running = true;
 	return 0;
+}
+
+/* The writer is done: ship what is left (NATS_DRAIN_MS at most), stop
+ * the thread, and count what waits in the database for the next run. */
+static void sink_nats_finish(struct sink *sink)
+{
+	struct sink_nats *s = (struct sink_nats *)sink;
+
+	if (!s->running)
+		return;
+	pthread_mutex_lock(&s->lock);
+	clock_gettime(CLOCK_MONOTONIC, &s->drain_from);
+	s->draining = true;
+	s->kicked = true;
+	pthread_cond_signal(&s->wake);
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(s->thread, NULL);
+	s->running = false;
+	sink_nats_count_backlog(s);
+}
+
+/* metrics: the shipper's own backlog (last count), the age of the oldest
+ * session in it, failed publishes and sessions acknowledged. Atomics only. */
+static void sink_nats_gauges(struct sink *sink, struct sink_gauges *out)
+{
+	(void)sink;
+	out->backlog = (int64_t)atomic_load(&nats_backlog);
+	out->lag_ms = (int64_t)atomic_load(&nats_oldest_ms);
+	out->failures = (int64_t)atomic_load(&nats_failures);
+	out->shipped = (int64_t)atomic_load(&nats_shipped);
 }
 
 static enum sink_status sink_nats_write(struct sink *sink, const struct record *list,
@@ -621,5 +689,7 @@ const struct sink_ops sink_nats_ops = {
 	.open = sink_nats_open,
 	.write = sink_nats_write,
 	.start = sink_nats_start,
+	.finish = sink_nats_finish,
+	.gauges = sink_nats_gauges,
 	.close = sink_nats_close,
 };

@@ -525,6 +525,14 @@ void writer_request_reopen(struct writer *w)
 	queue_kick(&w->queue);
 }
 
+/* After the last batch: each sink delivers what it still holds. */
+static void writer_finish_sinks(struct writer *w)
+{
+	for (int i = 0; i < w->nsinks; i++)
+		if (w->sinks[i]->ops->finish)
+			w->sinks[i]->ops->finish(w->sinks[i]);
+}
+
 void writer_stop(struct writer *w)
 {
 	queue_stop(&w->queue);
@@ -532,12 +540,14 @@ void writer_stop(struct writer *w)
 		pthread_join(w->thread, NULL);
 		w->running = false;
 	}
+	writer_finish_sinks(w);
 }
 
 void writer_drain(struct writer *w)
 {
 	queue_stop(&w->queue);
 	writer_main(w);
+	writer_finish_sinks(w);
 }
 
 void writer_destroy(struct writer *w)

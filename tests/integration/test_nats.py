@@ -17,6 +17,7 @@ import urllib.request
 import pytest
 
 from conftest import FLYPAPER, ROOT, SANITIZER_MARKS, Daemon, query, send_and_close, wait_for
+from test_metrics import get, metrics_port, samples
 from test_privileges import service_user  # noqa: F401 (the fixture)
 
 NATS_SERVER = "/usr/sbin/nats-server"
@@ -244,23 +245,56 @@ def test_backlog_waits_on_disk_and_resumes_after_kill_9(cluster, sensors, tmp_pa
     c = cluster(1)
     node = c.nodes[0]
     node.kill()                                  # the stream is away from the start
-    d = sensor(sensors, tmp_path, "beta", c.urls)
+    d = sensor(sensors, tmp_path, "beta", c.urls, args=["--metrics", "127.0.0.1:0"])
     drive(d.port, "b", 30)
     d.wait_sessions(30)
     time.sleep(2)
     assert query(d.db, "SELECT count(*) FROM nats_shipped")[0][0] == 0
+
+    def nats_series(daemon):
+        got = samples(get(metrics_port(daemon))[2])
+        return {name: got.get((name, frozenset({("sink", "nats")})))
+                for name in ("flypaper_sink_backlog", "flypaper_sink_lag_seconds",
+                             "flypaper_sink_failures_total", "flypaper_sink_shipped_total")}
+    # the shipper's own gauges: 30 waiting on disk, the oldest over a second old
+    wait_for(lambda: nats_series(d)["flypaper_sink_backlog"] == 30, timeout=10,
+             what="the nats backlog in /metrics")
+    m = nats_series(d)
+    assert m["flypaper_sink_lag_seconds"] >= 1.0, m
+    assert m["flypaper_sink_failures_total"] >= 1 and m["flypaper_sink_shipped_total"] == 0, m
     d.stop(signal.SIGKILL)                       # no run row, nothing acknowledged
     node.start()
     wait_for(node.healthy, timeout=30, interval=0.2, what="the node back")
     central = tmp_path / "fleet.db"
     col = Collector(tmp_path, c.urls, central)
-    d2 = sensor(sensors, tmp_path, "beta", c.urls, db=d.db)
+    d2 = sensor(sensors, tmp_path, "beta", c.urls, db=d.db, args=["--metrics", "127.0.0.1:0"])
     drive(d2.port, "b2", 5)
     wait_for(lambda: central_count(central) >= 35, timeout=60, what="35 sessions centrally")
+    wait_for(lambda: nats_series(d2)["flypaper_sink_shipped_total"] == 35, timeout=10,
+             what="35 shipped in /metrics")
+    wait_for(lambda: nats_series(d2)["flypaper_sink_backlog"] == 0, timeout=10,
+             what="no nats backlog in /metrics")
     assert d2.stop() == 0
     assert col.stop() == 0
     assert_same_rows([d.db], central)
     assert query(d.db, "SELECT nats_failures FROM runs")[-1][0] == 0
+
+
+def test_sigterm_with_the_stream_away_stops_and_records_the_backlog(cluster, sensors, tmp_path):
+    """No server ever answers: the shipper must not hold the daemon's exit
+    (a connect that retries inside the call would), and the runs row
+    counts exactly what waits in the database for the next run."""
+    c = cluster(1)
+    c.nodes[0].kill()
+    d = sensor(sensors, tmp_path, "gamma", c.urls)
+    drive(d.port, "g", 12)
+    d.wait_sessions(12)
+    t0 = time.monotonic()
+    assert d.stop(timeout=20) == 0
+    assert time.monotonic() - t0 < 15           # the drain is bounded (5 s), not the retries
+    shipped, failures, backlog = query(d.db, "SELECT nats_shipped, nats_failures, "
+                                       "nats_backlog FROM runs")[-1]
+    assert (shipped, backlog) == (0, 12) and failures >= 1, (shipped, failures, backlog)
 
 
 def test_cluster_chaos_every_session_exactly_once(cluster, sensors, tmp_path):
