@@ -6,6 +6,7 @@
 #                     against a bare epoll server (bench/run) and a bare
 #                     OpenSSL server (bench/tls)
 #   make bench-stats  the statistics benchmark alone
+#   make deb          the Debian package, build/deb/flypaper_*.deb
 
 CC      ?= cc
 PKGS     = libuv sqlite3 nettle jansson inih
@@ -182,6 +183,24 @@ fuzz-run: fuzz
 
 asan: build/asan/flypaper build/asan/unit
 
+# The Debian package (debian/), built from a copy of the tree in
+# build/deb/src, so that its `debian/rules clean` (make clean) leaves this
+# build/ alone; the .deb lands in build/deb/. Needs debhelper and dpkg-dev
+# (scripts/deps). DEB_BUILD_OPTIONS=nocheck skips the unit tests.
+deb:
+	rm -rf build/deb
+	mkdir -p build/deb/src
+	tar -c --exclude=./build --exclude=.git --exclude=__pycache__ --exclude=.pytest_cache \
+	    --exclude='*.db' --exclude='*.db-wal' --exclude='*.db-shm' --exclude='*.yarc' \
+	    --exclude='*.yarc.key' -f - . | tar -x -C build/deb/src
+	cd build/deb/src && dpkg-buildpackage -us -uc -b
+	@ls build/deb/flypaper_*.deb
+
+# The libraries the daemon loads with dlopen, by the paths baked in above
+# (debian/dlopen-deps words the package's dependencies from them).
+dlopen-libs:
+	@echo $(YARA_LIBDIR)/$(YARA_SONAME) $(PCAP_LIBDIR)/$(PCAP_SONAME) $(GSL_LIBDIR)/$(GSL_SONAME) $(SSL_LIBDIR)/$(SSL_SONAME) $(NATS_LIBDIR)/$(NATS_SONAME)
+
 unit: build/unit
 	build/unit
 
@@ -198,4 +217,4 @@ bench: all build/bench/refserver build/bench/refinetd build/bench/loadgen build/
 clean:
 	rm -rf build
 
-.PHONY: all asan unit check bench bench-stats clean fuzz fuzz-run layers
+.PHONY: all asan unit check bench bench-stats clean deb dlopen-libs fuzz fuzz-run layers
