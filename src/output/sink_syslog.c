@@ -528,7 +528,7 @@ static enum sink_status sink_syslog_write(struct sink *sink, const struct record
 	struct sink_syslog *s = (struct sink_syslog *)sink;
 	char msg[RFC5424_MSG_MAX + 1];
 	struct rfc5424_result res;
-	uint64_t lost = 0;
+	uint64_t lost = 0, until = sink_syslog_now() + SINK_SYSLOG_BUSY_NS;
 
 	for (const struct record *r = list; r; r = r->next) {
 		/* a verdict is news only when it names something: one that
@@ -539,13 +539,18 @@ static enum sink_status sink_syslog_write(struct sink *sink, const struct record
 		size_t len = rfc5424_format(r, &s->sender, msg, &res);
 		out->escaped += res.escaped;
 		s->cut += res.cut;
+		if (sink_syslog_queue(s, msg, len))
+			continue;
+		/* full: first it sends what it can (a big batch, a small
+		 * queue), within the batch's one wait */
+		out->sent += sink_syslog_flush(s, until, &lost);
 		if (!sink_syslog_queue(s, msg, len)) {
 			lost++;
 			snprintf(s->err, sizeof(s->err), "the queue (--syslog-queue, %zu "
 			    "bytes) is full", s->qcap);
 		}
 	}
-	out->sent += sink_syslog_flush(s, sink_syslog_now() + SINK_SYSLOG_BUSY_NS, &lost);
+	out->sent += sink_syslog_flush(s, until, &lost);
 	s->down_lost += lost;
 	out->lost = lost;
 	return lost ? SINK_FAILED : SINK_OK;
