@@ -3,8 +3,9 @@
  * is split at NULs into the hostile strings a record carries (an IDENT
  * user id, a p0f label, a strategy, a family, tags) and a TLS ClientHello
  * whose SNI goes into the message; a session or a verdict. Whatever they hold, the message must be
- * printable ASCII within RFC5424_MSG_MAX, and its one SD-ELEMENT must end
- * where flypaper ended it: no value can close it or start a new message. */
+ * printable ASCII within RFC5424_MSG_MAX, its one SD-ELEMENT must end
+ * where flypaper ended it (no value can close it or start a new message),
+ * and no cut may leave half a \xNN escape in a value. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,33 @@ static size_t fuzz_sd_end(const char *m, size_t start)
 			return i;
 	}
 	return 0;
+}
+
+static bool fuzz_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+/* Every value's \xNN escapes are whole: once the SD escaping is undone
+ * ("\\" back to '\'), each backslash starts 'x' and two hex digits, so
+ * a cut never left half an escape (an SNI comes escaped already). */
+static bool fuzz_escapes_whole(const char *m, size_t start, size_t end)
+{
+	bool in_value = false;
+
+	for (size_t i = start; i < end; i++) {
+		if (m[i] == '"' && !in_value)
+			in_value = true;
+		else if (m[i] == '"')
+			in_value = false;
+		else if (in_value && m[i] == '\\') {
+			if (m[i + 1] == '\\' && (m[i + 2] != 'x' || !fuzz_hex(m[i + 3]) ||
+			        !fuzz_hex(m[i + 4])))
+				return false;
+			i++;
+		}
+	}
+	return true;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -102,6 +130,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t end = fuzz_sd_end(msg, (size_t)(sd - msg) + strlen(msgid));
 	if (end == 0 || strncmp(msg + end, "] session ", 10) != 0 ||
 	    strchr(msg + end + 1, '"'))
+		__builtin_trap();
+	if (!fuzz_escapes_whole(msg, (size_t)(sd - msg), end))
 		__builtin_trap();
 	tlshello_free(r.tls);
 	free(hello);

@@ -187,7 +187,7 @@ static const struct option_row config_options[] = {
 	    .under = "must be 1 to 48 printable ASCII characters",
 	    .over = "must be 1 to 48 printable ASCII characters"},
 	{CONFIG_ROW("syslog-queue", OPTION_SIZE, FIELD(syslog_queue), SYSLOG_QUEUE_MIN,
-	    SYSLOG_QUEUE_MAX, "SIZE", "tcp: messages kept while the server is down, "
+	    SYSLOG_QUEUE_MAX, "SIZE", "messages kept while the server is down or busy, "
 	    "16k..1G; default 1M", BOTH),
 	    .under = "is outside 16k..1G", .over = "is outside 16k..1G"},
 	{CONFIG_ROW("pcap", OPTION_STRING, FIELD(pcap_dir), 1, 0, "DIR",

@@ -143,10 +143,12 @@ int inetd_main(int argc, char **argv)
 	queue_get_stats(&writer.queue, &qs);
 	lost += qs.records_dropped;
 	struct sink_counters jsonl = writer_sink_counters(&writer, "jsonl");
-	if (writer.store_errors || lost || jsonl.lost)
-		log_error("%llu store error(s), %llu record(s) lost, %llu jsonl error(s)",
-		    (unsigned long long)writer.store_errors, (unsigned long long)lost,
-		    (unsigned long long)jsonl.lost);
+	struct sink_counters syslog = writer_sink_counters(&writer, "syslog");
+	if (writer.store_errors || lost || jsonl.lost || syslog.lost)
+		log_error("%llu store error(s), %llu record(s) lost, %llu jsonl error(s), "
+		    "%llu syslog message(s) lost", (unsigned long long)writer.store_errors,
+		    (unsigned long long)lost, (unsigned long long)jsonl.lost,
+		    (unsigned long long)syslog.lost);
 	if (jsonl.escaped)
 		log_warn("%llu jsonl line(s) written with a field escaped",
 		    (unsigned long long)jsonl.escaped);

@@ -53,6 +53,14 @@ size_t rfc5424_sd_value(const void *data, size_t len, bool raw, char *out,
 		n = text_escape_into(data, len, text, sizeof(text), false);
 	} else {
 		n = len < RFC5424_VALUE_MAX ? len : RFC5424_VALUE_MAX;
+		/* Its backslashes each start a 4-byte \xNN: a cut backs up to
+		 * before one it would split. */
+		for (size_t k = n < len && n >= 3 ? n - 3 : n; k < n; k++) {
+			if (p[k] == '\\') {
+				n = k;
+				break;
+			}
+		}
 		memcpy(text, data, n);
 		text[n] = '\0';
 	}

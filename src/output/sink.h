@@ -141,6 +141,11 @@ struct sink_ops {
 	 * confinement, which binds only the threads started after it.
 	 * Returns 0 or -1. NULL: it has none. */
 	int (*start)(struct sink *s);
+	/* Called by the writer's thread when it woke without records (about
+	 * once a second while idle, or while the primary fails): moves along
+	 * what the sink holds (a queue waiting for its server) and fills out
+	 * as write does. NULL: it holds nothing between writes. */
+	void (*tick)(struct sink *s, struct sink_batch *out);
 	/* Called once after the writer's last batch is written, before the
 	 * run's counters are read: delivers what it can of the backlog within
 	 * its own bound, then stops its threads, so its counters are final.

@@ -3,23 +3,30 @@
  * came after its session's and names a family or tags, to the local
  * socket, a Unix socket, UDP (RFC 5426: one message a datagram) or TCP
  * (RFC 6587 3.4.1: octet counting, "LEN SP MSG"). It never blocks the
- * writer: every send is non-blocking; TCP messages wait in a bounded
- * queue (--syslog-queue bytes of whole frames, allocated at open) while
- * the connection is down or full, and the connection is retried with a
- * backoff. What it cannot deliver is counted lost (runs.syslog_lost); an
- * outage is logged when it begins and when it ends. Sockets are made and
- * names resolved at open, before confinement: seccomp allows no UDP or
- * Unix socket after it, only TCP ones (and connect on an existing one). */
+ * writer: every send is non-blocking. Messages wait in a bounded queue
+ * (--syslog-queue bytes of whole frames, a ring allocated at open) while
+ * the server is down, busy (a full Unix datagram queue: EAGAIN) or slow,
+ * and go out at the next batch or tick (the writer's idle wake, about a
+ * second) or at exit (finish: 2 s at most); a busy datagram receiver gets
+ * a few milliseconds of poll(POLLOUT) per batch. A refused or broken
+ * connection is retried with a backoff. What cannot be delivered is
+ * counted lost (runs.syslog_lost); an outage is logged when it begins and
+ * when it ends. Sockets are made and names resolved at open, before
+ * confinement: seccomp allows no UDP or Unix socket after it, only TCP
+ * ones (and connect on an existing one). */
 #include "sink.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -30,6 +37,10 @@
 
 #define SINK_SYSLOG_BACKOFF_MIN_NS (100ULL * 1000000)     /* first retry */
 #define SINK_SYSLOG_BACKOFF_MAX_NS (30ULL * 1000000000)   /* slowest retry */
+#define SINK_SYSLOG_CONNECT_NS (3ULL * 1000000000)        /* TCP: a connect's deadline */
+#define SINK_SYSLOG_USER_TIMEOUT_MS 30000                 /* TCP: unacknowledged data, then broken */
+#define SINK_SYSLOG_BUSY_NS (5ULL * 1000000)              /* a busy receiver's wait, per batch */
+#define SINK_SYSLOG_FINISH_NS (2ULL * 1000000000)         /* at exit, for what is queued */
 #define SINK_SYSLOG_FRAME_MAX (RFC5424_MSG_MAX + 8)       /* "2048 " and the message */
 
 extern const struct sink_ops sink_syslog_ops;  /* below */
@@ -48,11 +59,18 @@ struct sink_syslog {
 	uint64_t down_lost;          /* messages lost in this outage */
 	uint64_t next_try_ns;        /* CLOCK_MONOTONIC: no retry before */
 	uint64_t backoff_ns;
-	char *queue;                 /* TCP: whole frames, qcap bytes (--syslog-queue) */
+	uint64_t connect_by_ns;      /* TCP: the connect in flight's deadline */
+	char *queue;                 /* a ring of whole frames, qcap bytes (--syslog-queue) */
 	size_t qcap;
+	size_t qhead;                /* where the oldest frame starts */
 	size_t qlen;                 /* bytes in queue */
-	size_t qoff;                 /* of them, sent on this connection */
+	size_t qoff;                 /* TCP: of them, sent on this connection */
+	uint64_t qframes;            /* frames in queue */
 	uint64_t cut;                /* messages with a value cut or left out */
+	/* metrics: stored by the writer's thread, read by the server's */
+	_Atomic int64_t backlog_live;   /* qframes */
+	_Atomic int64_t failures_live;  /* failed connects and sends */
+	_Atomic int64_t shipped_live;   /* messages sent */
 	char err[256];               /* the last error, for the writer's log */
 };
 
@@ -64,14 +82,29 @@ static uint64_t sink_syslog_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* Waits until fd can take a send, or until the deadline (fd -1: just
+ * waits). Returns true when fd is ready. */
+static bool sink_syslog_wait(int fd, uint64_t until_ns)
+{
+	uint64_t now = sink_syslog_now();
+	struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+	if (now >= until_ns)
+		return false;
+	int ms = (int)((until_ns - now + 999999) / 1000000);
+	return poll(&pfd, fd >= 0 ? 1 : 0, ms) > 0;
+}
+
 /* The start of an outage: logged once, and the next retry scheduled. */
 static void sink_syslog_failed(struct sink_syslog *s, const char *what, int err)
 {
 	snprintf(s->err, sizeof(s->err), "%s: %s", what, strerror(err));
 	if (!s->down)
-		log_error("syslog: %s: %s: messages are counted lost until it answers "
-		    "again", s->name, s->err);
+		log_error("syslog: %s: %s: messages wait in the queue (--syslog-queue) "
+		    "until it answers again; what does not fit is counted lost",
+		    s->name, s->err);
 	s->down = true;
+	atomic_fetch_add_explicit(&s->failures_live, 1, memory_order_relaxed);
 	s->next_try_ns = sink_syslog_now() + s->backoff_ns;
 	s->backoff_ns = s->backoff_ns * 2 > SINK_SYSLOG_BACKOFF_MAX_NS ?
 	    SINK_SYSLOG_BACKOFF_MAX_NS : s->backoff_ns * 2;
@@ -97,9 +130,86 @@ static void sink_syslog_close_fd(struct sink_syslog *s)
 	s->connecting = false;
 }
 
+/* The ring: byte i of the queue, counted from its oldest. */
+static char sink_syslog_qbyte(const struct sink_syslog *s, size_t i)
+{
+	return s->queue[(s->qhead + i) % s->qcap];
+}
+
+/* Copies n bytes into the ring at offset at from its oldest byte. */
+static void sink_syslog_qput(struct sink_syslog *s, size_t at, const char *src, size_t n)
+{
+	size_t pos = (s->qhead + at) % s->qcap;
+	size_t first = n < s->qcap - pos ? n : s->qcap - pos;
+
+	memcpy(s->queue + pos, src, first);
+	memcpy(s->queue, src + first, n - first);
+}
+
+/* Copies n bytes out of the ring from offset at. */
+static void sink_syslog_qget(const struct sink_syslog *s, size_t at, char *dst, size_t n)
+{
+	size_t pos = (s->qhead + at) % s->qcap;
+	size_t first = n < s->qcap - pos ? n : s->qcap - pos;
+
+	memcpy(dst, s->queue + pos, first);
+	memcpy(dst + first, s->queue, n - first);
+}
+
+/* The length of the whole frame at offset at ("LEN SP MSG"), and of its
+ * message in *msglen. */
+static size_t sink_syslog_frame_len(const struct sink_syslog *s, size_t at, size_t *msglen)
+{
+	size_t n = 0, digits = 0;
+	char c;
+
+	while ((c = sink_syslog_qbyte(s, at + digits)) != ' ') {
+		n = n * 10 + (size_t)(c - '0');
+		digits++;
+	}
+	if (msglen)
+		*msglen = n;
+	return digits + 1 + n;
+}
+
+/* Drops the oldest bytes, that many whole frames, from the queue. */
+static void sink_syslog_pop(struct sink_syslog *s, size_t bytes, uint64_t frames)
+{
+	s->qhead = (s->qhead + bytes) % s->qcap;
+	s->qlen -= bytes;
+	s->qframes -= frames;
+	if (s->qlen == 0)
+		s->qhead = 0;
+	atomic_store_explicit(&s->backlog_live, (int64_t)s->qframes, memory_order_relaxed);
+}
+
 /* What sink_syslog_before_chroot resolved and connected, for the sink
  * opened after the chroot (one per process: serve opens it once). */
 static struct sink_syslog *sink_syslog_early;
+
+/* A Unix socket in a folder others may write to could be swapped for
+ * theirs (the feed read, or startup failed): refused, unless the folder
+ * is sticky (/tmp), where only its owner may replace a name. */
+static int sink_syslog_folder_safe(const struct sink_syslog *s, char *err, size_t errlen)
+{
+	char dir[sizeof(s->target.path)];
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", s->target.path);
+	char *slash = strrchr(dir, '/');
+	if (!slash)
+		return 0;            /* syslog_target_parse wants a path from / */
+	slash[slash == dir] = '\0';   /* "/x.sock": the folder is "/" */
+	if (stat(dir, &st) < 0)
+		return 0;            /* the connect says why */
+	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
+		snprintf(err, errlen, "syslog: %s: the folder %s is writable by its group "
+		    "or others, who could replace the socket: make it writable only by "
+		    "root or the service user", s->name, dir);
+		return -1;
+	}
+	return 0;
+}
 
 /* Resolves the target and, for Unix and UDP, makes and connects the
  * socket, which lives as long as the sink. Returns 0 or -1 with err. */
@@ -119,6 +229,8 @@ static int sink_syslog_resolve(struct sink_syslog *s, char *err, size_t errlen)
 	}
 	if (s->target.transport == SYSLOG_UNIX) {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&s->addr;
+		if (sink_syslog_folder_safe(s, err, errlen) < 0)
+			return -1;
 		sun->sun_family = AF_UNIX;
 		memcpy(sun->sun_path, s->target.path, strlen(s->target.path) + 1);
 		s->addrlen = sizeof(*sun);
@@ -199,7 +311,7 @@ static struct sink *sink_syslog_open(const struct config *cfg, enum record_mode 
 	rfc5424_token(cfg->syslog_app, s->sender.app, sizeof(s->sender.app));
 	s->sender.procid = (long)getpid();
 	s->qcap = cfg->syslog_queue;
-	if (s->target.transport == SYSLOG_TCP && !(s->queue = malloc(s->qcap))) {
+	if (!(s->queue = malloc(s->qcap))) {
 		snprintf(err, errlen, "syslog: out of memory");
 		goto err;
 	}
@@ -212,45 +324,62 @@ err:
 	return NULL;
 }
 
-/* Unix and UDP: one datagram. A Unix socket whose server went away
- * (rsyslog restarted) is connected again, at the backoff's pace. */
-static bool sink_syslog_send_dgram(struct sink_syslog *s, const char *msg, size_t len)
+/* Unix and UDP: sends the queue, one datagram a frame, oldest first.
+ * A receiver that is busy (a Unix socket's queue is full: EAGAIN; no
+ * buffer: ENOBUFS) is waited for until wait_until at most, then the rest
+ * waits for the next batch or tick: it is not down. A refusal is an
+ * outage, retried at the backoff's pace; a Unix socket whose server went
+ * away (rsyslog restarted) is connected again then. Returns the messages
+ * sent; *lost counts those sent into an outage (UDP, below). */
+static uint64_t sink_syslog_flush_dgram(struct sink_syslog *s, uint64_t wait_until,
+    uint64_t *lost)
 {
-	if (s->target.transport == SYSLOG_UNIX && s->down) {
+	char msg[SINK_SYSLOG_FRAME_MAX];
+	uint64_t sent = 0;
+
+	if (s->qframes && s->down) {
 		if (sink_syslog_now() < s->next_try_ns)
-			return false;
-		if (connect(s->fd, (struct sockaddr *)&s->addr, s->addrlen) < 0) {
+			return 0;
+		if (s->target.transport == SYSLOG_UNIX &&
+		    connect(s->fd, (struct sockaddr *)&s->addr, s->addrlen) < 0) {
 			sink_syslog_failed(s, "connect", errno);
-			return false;
+			return 0;
 		}
 	}
-	if (send(s->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len) {
-		/* UDP in an outage: a datagram the kernel took may still draw a
-		 * port unreachable, which the next send reports. The first one
-		 * after a refusal counts lost (at most one per outage too many);
-		 * the second in a row ends the outage. */
-		if (s->target.transport == SYSLOG_UDP && s->down && !s->probation) {
-			s->probation = true;
-			return false;
+	while (s->qframes) {
+		size_t len, f = sink_syslog_frame_len(s, 0, &len);
+		sink_syslog_qget(s, f - len, msg, len);
+		if (send(s->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len) {
+			sink_syslog_pop(s, f, 1);
+			/* UDP in an outage: a datagram the kernel took may still
+			 * draw a port unreachable, which the next send reports.
+			 * The first one after a refusal counts lost (at most one
+			 * per outage too many); the second in a row ends it. */
+			if (s->target.transport == SYSLOG_UDP && s->down && !s->probation) {
+				s->probation = true;
+				(*lost)++;
+				continue;
+			}
+			sink_syslog_up(s);
+			sent++;
+			continue;
 		}
-		sink_syslog_up(s);
-		return true;
+		int err = errno;
+		if (err == EINTR)
+			continue;
+		if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+			if (sink_syslog_wait(s->fd, wait_until))
+				continue;
+			snprintf(s->err, sizeof(s->err), "send: %s: the rest waits", strerror(err));
+			break;
+		}
+		s->probation = false;
+		/* UDP: ECONNREFUSED is the ICMP error an earlier datagram drew;
+		 * this one was not sent either, and waits. */
+		sink_syslog_failed(s, "send", err);
+		break;
 	}
-	s->probation = false;
-	/* UDP: ECONNREFUSED is the ICMP error an earlier datagram drew; this
-	 * one was not sent either. */
-	sink_syslog_failed(s, "send", errno);
-	return false;
-}
-
-/* The length of the whole frame at q (octet counting: "LEN SP MSG"). */
-static size_t sink_syslog_frame_len(const char *q)
-{
-	size_t n = 0, digits = 0;
-
-	while (q[digits] != ' ')
-		n = n * 10 + (size_t)(q[digits++] - '0');
-	return digits + 1 + n;
+	return sent;
 }
 
 /* Drops the frames sent whole from the queue; with broken, a frame sent
@@ -262,21 +391,45 @@ static uint64_t sink_syslog_trim(struct sink_syslog *s, bool broken)
 	uint64_t frames = 0;
 
 	while (done < s->qlen) {
-		size_t f = sink_syslog_frame_len(s->queue + done);
+		size_t f = sink_syslog_frame_len(s, done, NULL);
 		if (done + f > s->qoff)
 			break;
 		done += f;
 		frames++;
 	}
-	memmove(s->queue, s->queue + done, s->qlen - done);
-	s->qlen -= done;
+	sink_syslog_pop(s, done, frames);
 	s->qoff = broken ? 0 : s->qoff - done;
 	return frames;
 }
 
+/* TCP: a non-blocking connect to the target, with a deadline, and a
+ * bound on how long sent data may stay unacknowledged before the kernel
+ * calls the connection broken (a blackholed server). */
+static void sink_syslog_connect(struct sink_syslog *s)
+{
+	int ms = SINK_SYSLOG_USER_TIMEOUT_MS;
+
+	s->fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0) {
+		sink_syslog_failed(s, "socket", errno);
+		return;
+	}
+	/* best effort: without it only tcp_retries2 (about 15 min) ends it */
+	setsockopt(s->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	if (connect(s->fd, (struct sockaddr *)&s->addr, s->addrlen) < 0) {
+		if (errno != EINPROGRESS) {
+			sink_syslog_failed(s, "connect", errno);
+			sink_syslog_close_fd(s);
+			return;
+		}
+		s->connecting = true;
+		s->connect_by_ns = sink_syslog_now() + SINK_SYSLOG_CONNECT_NS;
+	}
+}
+
 /* TCP: connects when it is time to, and sends what the socket takes.
  * Never waits. Returns the messages sent whole. */
-static uint64_t sink_syslog_flush(struct sink_syslog *s)
+static uint64_t sink_syslog_flush_tcp(struct sink_syslog *s)
 {
 	struct pollfd pfd;
 	int soerr = 0;
@@ -284,26 +437,22 @@ static uint64_t sink_syslog_flush(struct sink_syslog *s)
 	char peek;
 
 	if (s->fd < 0) {
-		if (sink_syslog_now() < s->next_try_ns)
+		if (!s->qframes || sink_syslog_now() < s->next_try_ns)
 			return 0;
-		s->fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (s->fd < 0) {
-			sink_syslog_failed(s, "socket", errno);
+		sink_syslog_connect(s);
+		if (s->fd < 0)
 			return 0;
-		}
-		if (connect(s->fd, (struct sockaddr *)&s->addr, s->addrlen) < 0) {
-			if (errno != EINPROGRESS) {
-				sink_syslog_failed(s, "connect", errno);
-				sink_syslog_close_fd(s);
-				return 0;
-			}
-			s->connecting = true;
-		}
 	}
 	if (s->connecting) {
 		pfd = (struct pollfd){.fd = s->fd, .events = POLLOUT};
-		if (poll(&pfd, 1, 0) == 0)
-			return 0;    /* still connecting */
+		if (poll(&pfd, 1, 0) == 0) {
+			/* a blackholed server: the SYN retries would take minutes */
+			if (sink_syslog_now() >= s->connect_by_ns) {
+				sink_syslog_failed(s, "connect", ETIMEDOUT);
+				sink_syslog_close_fd(s);
+			}
+			return 0;
+		}
 		getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &sl);
 		if (soerr) {
 			sink_syslog_failed(s, "connect", soerr);
@@ -322,18 +471,22 @@ static uint64_t sink_syslog_flush(struct sink_syslog *s)
 		return 0;
 	}
 	while (s->qoff < s->qlen) {
-		ssize_t n = send(s->fd, s->queue + s->qoff, s->qlen - s->qoff,
-		    MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n > 0) {
-			s->qoff += (size_t)n;
+		size_t pos = (s->qhead + s->qoff) % s->qcap;
+		size_t n = s->qlen - s->qoff;
+		if (n > s->qcap - pos)
+			n = s->qcap - pos;       /* to the ring's end; the rest next */
+		ssize_t rc = send(s->fd, s->queue + pos, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (rc > 0) {
+			s->qoff += (size_t)rc;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
+		if (rc < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (rc < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;   /* the server is slow: the rest waits */
+		int err = rc < 0 ? errno : EPIPE;
 		uint64_t sent = sink_syslog_trim(s, true);
-		sink_syslog_failed(s, "send", n < 0 ? errno : EPIPE);
+		sink_syslog_failed(s, "send", err);
 		sink_syslog_close_fd(s);
 		return sent;
 	}
@@ -341,17 +494,31 @@ static uint64_t sink_syslog_flush(struct sink_syslog *s)
 	return sink_syslog_trim(s, false);
 }
 
-/* TCP: queues one framed message. Returns false when the queue is full. */
+/* Sends what the queue holds and the target takes now (a busy datagram
+ * receiver: until wait_until). Returns the messages sent; *lost counts
+ * the ones given up. */
+static uint64_t sink_syslog_flush(struct sink_syslog *s, uint64_t wait_until, uint64_t *lost)
+{
+	uint64_t sent = s->target.transport == SYSLOG_TCP ? sink_syslog_flush_tcp(s) :
+	    sink_syslog_flush_dgram(s, wait_until, lost);
+
+	atomic_fetch_add_explicit(&s->shipped_live, (int64_t)sent, memory_order_relaxed);
+	return sent;
+}
+
+/* Queues one framed message. Returns false when the queue is full. */
 static bool sink_syslog_queue(struct sink_syslog *s, const char *msg, size_t len)
 {
-	char frame[SINK_SYSLOG_FRAME_MAX];
+	char frame[24];
 	int n = snprintf(frame, sizeof(frame), "%zu ", len);
 
 	if (s->qlen + (size_t)n + len > s->qcap)
 		return false;
-	memcpy(s->queue + s->qlen, frame, (size_t)n);
-	memcpy(s->queue + s->qlen + (size_t)n, msg, len);
+	sink_syslog_qput(s, s->qlen, frame, (size_t)n);
+	sink_syslog_qput(s, s->qlen + (size_t)n, msg, len);
 	s->qlen += (size_t)n + len;
+	s->qframes++;
+	atomic_store_explicit(&s->backlog_live, (int64_t)s->qframes, memory_order_relaxed);
 	return true;
 }
 
@@ -361,7 +528,7 @@ static enum sink_status sink_syslog_write(struct sink *sink, const struct record
 	struct sink_syslog *s = (struct sink_syslog *)sink;
 	char msg[RFC5424_MSG_MAX + 1];
 	struct rfc5424_result res;
-	uint64_t lost = 0;
+	uint64_t lost = 0, until = sink_syslog_now() + SINK_SYSLOG_BUSY_NS;
 
 	for (const struct record *r = list; r; r = r->next) {
 		/* a verdict is news only when it names something: one that
@@ -372,22 +539,82 @@ static enum sink_status sink_syslog_write(struct sink *sink, const struct record
 		size_t len = rfc5424_format(r, &s->sender, msg, &res);
 		out->escaped += res.escaped;
 		s->cut += res.cut;
-		bool ok = s->target.transport == SYSLOG_TCP ? sink_syslog_queue(s, msg, len) :
-		    sink_syslog_send_dgram(s, msg, len);
-		if (!ok)
+		if (sink_syslog_queue(s, msg, len))
+			continue;
+		/* full: first it sends what it can (a big batch, a small
+		 * queue), within the batch's one wait */
+		out->sent += sink_syslog_flush(s, until, &lost);
+		if (!sink_syslog_queue(s, msg, len)) {
 			lost++;
-		else if (s->target.transport != SYSLOG_TCP)
-			out->sent++;
-	}
-	if (s->target.transport == SYSLOG_TCP) {
-		out->sent += sink_syslog_flush(s);
-		if (lost && !s->down)
 			snprintf(s->err, sizeof(s->err), "the queue (--syslog-queue, %zu "
 			    "bytes) is full", s->qcap);
+		}
 	}
+	out->sent += sink_syslog_flush(s, until, &lost);
 	s->down_lost += lost;
 	out->lost = lost;
 	return lost ? SINK_FAILED : SINK_OK;
+}
+
+/* The writer's idle wake: what waits goes out without a new session. */
+static void sink_syslog_tick(struct sink *sink, struct sink_batch *out)
+{
+	struct sink_syslog *s = (struct sink_syslog *)sink;
+	uint64_t lost = 0;
+
+	if (!s->qframes)
+		return;
+	out->sent += sink_syslog_flush(s, sink_syslog_now() + SINK_SYSLOG_BUSY_NS, &lost);
+	s->down_lost += lost;
+	out->lost += lost;
+}
+
+/* At exit (serve's stop, an inetd child's end): up to
+ * SINK_SYSLOG_FINISH_NS to connect and send what is queued, then what is
+ * left counts lost. The writer's loop is done: the counters it keeps are
+ * updated here, before the run's are read. */
+static void sink_syslog_finish(struct sink *sink)
+{
+	struct sink_syslog *s = (struct sink_syslog *)sink;
+	uint64_t until = sink_syslog_now() + SINK_SYSLOG_FINISH_NS;
+	uint64_t lost = 0, sent = 0;
+
+	while (s->qframes) {
+		sent += sink_syslog_flush(s, until, &lost);
+		uint64_t now = sink_syslog_now();
+		if (!s->qframes || now >= until)
+			break;
+		if (s->fd >= 0 && (s->connecting || !s->down))
+			sink_syslog_wait(s->fd, until);   /* the connect, or room to send */
+		else  /* down: the next try, or the end (1 ms at least: no spin) */
+			sink_syslog_wait(-1, s->next_try_ns > now && s->next_try_ns < until ?
+			    s->next_try_ns : now + 1000000);
+	}
+	if (s->qframes)
+		log_warn("syslog: %s: %llu message(s) (%zu byte(s)) not sent at exit: "
+		    "counted lost", s->name, (unsigned long long)s->qframes, s->qlen);
+	lost += s->qframes;
+	sink_syslog_pop(s, s->qlen, s->qframes);
+	s->qoff = 0;
+	s->sink.count.sent += sent;
+	if (lost) {
+		if (s->sink.count.lost == 0)
+			log_error("%s: %llu %s", s->sink.ops->name, (unsigned long long)lost,
+			    s->sink.ops->lost_what);
+		s->sink.count.lost += lost;
+		atomic_store_explicit(&s->sink.lost_live, s->sink.count.lost,
+		    memory_order_relaxed);
+	}
+}
+
+/* metrics: atomics only (another thread). */
+static void sink_syslog_gauges(struct sink *sink, struct sink_gauges *out)
+{
+	struct sink_syslog *s = (struct sink_syslog *)sink;
+
+	out->backlog = atomic_load_explicit(&s->backlog_live, memory_order_relaxed);
+	out->failures = atomic_load_explicit(&s->failures_live, memory_order_relaxed);
+	out->shipped = atomic_load_explicit(&s->shipped_live, memory_order_relaxed);
 }
 
 static const char *sink_syslog_errmsg(struct sink *sink)
@@ -401,14 +628,9 @@ static void sink_syslog_close(struct sink *sink)
 {
 	struct sink_syslog *s = (struct sink_syslog *)sink;
 
-	if (s->target.transport == SYSLOG_TCP && s->qlen) {
-		/* one last try, without waiting */
-		if (s->fd >= 0 && !s->connecting)
-			sink_syslog_flush(s);
-		if (s->qlen)
-			log_warn("syslog: %s: %zu byte(s) of messages not sent at exit",
-			    s->name, s->qlen);
-	}
+	if (s->qframes)          /* finish was not called */
+		log_warn("syslog: %s: %llu message(s) not sent at exit", s->name,
+		    (unsigned long long)s->qframes);
 	if (s->cut)
 		log_info("syslog: %llu message(s) with a value cut or left out "
 		    "(over %d bytes; cut=\"yes\" marks them)",
@@ -425,5 +647,8 @@ const struct sink_ops sink_syslog_ops = {
 	.open = sink_syslog_open,
 	.write = sink_syslog_write,
 	.errmsg = sink_syslog_errmsg,
+	.tick = sink_syslog_tick,
+	.finish = sink_syslog_finish,
 	.close = sink_syslog_close,
+	.gauges = sink_syslog_gauges,
 };

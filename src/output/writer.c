@@ -324,27 +324,47 @@ static int writer_commit(struct writer *w)
 	return -1;
 }
 
-/* Gives list to a sink that is not the primary, once: what it could not
- * deliver is counted, and logged the first time, never retried. */
+/* Keeps what one write or tick of a sink that is not the primary did:
+ * what it could not deliver is counted, and logged the first time. */
+static void writer_count_batch(struct sink *s, const struct sink_batch *b)
+{
+	s->count.sent += b->sent;
+	if (b->lost) {
+		if (s->count.lost == 0)
+			log_error("%s: %llu %s", s->ops->name, (unsigned long long)b->lost,
+			    s->ops->lost_what);
+		s->count.lost += b->lost;
+		atomic_store_explicit(&s->lost_live, s->count.lost, memory_order_relaxed);
+	}
+	if (b->escaped) {
+		if (s->count.escaped == 0)
+			log_warn("%s: %llu %s", s->ops->name, (unsigned long long)b->escaped,
+			    s->ops->escaped_what);
+		s->count.escaped += b->escaped;
+	}
+}
+
+/* Gives list to a sink that is not the primary, once, never retried. */
 static void writer_deliver(struct sink *s, const struct record *list)
 {
 	struct sink_batch b = {0};
 
 	s->ops->write(s, list, &b);
 	s->count.batches++;
-	s->count.sent += b.sent;
-	if (b.lost) {
-		if (s->count.lost == 0)
-			log_error("%s: %llu %s", s->ops->name, (unsigned long long)b.lost,
-			    s->ops->lost_what);
-		s->count.lost += b.lost;
-		atomic_store_explicit(&s->lost_live, s->count.lost, memory_order_relaxed);
-	}
-	if (b.escaped) {
-		if (s->count.escaped == 0)
-			log_warn("%s: %llu %s", s->ops->name, (unsigned long long)b.escaped,
-			    s->ops->escaped_what);
-		s->count.escaped += b.escaped;
+	writer_count_batch(s, &b);
+}
+
+/* No records this time: the sinks that hold some (syslog's queue) move
+ * them along anyway, so they never wait for the next session. */
+static void writer_tick(struct writer *w)
+{
+	for (int i = 0; i < w->nsinks; i++) {
+		struct sink *s = w->sinks[i];
+		struct sink_batch b = {0};
+		if (s == w->primary || !s->ops->tick)
+			continue;
+		s->ops->tick(s, &b);
+		writer_count_batch(s, &b);
 	}
 }
 
@@ -413,6 +433,8 @@ static void writer_gather(struct writer *w)
 {
 	struct record *list = queue_pop_all(&w->queue, WRITER_WAIT_MS);
 
+	if (!list)
+		writer_tick(w);
 	if (list && !queue_stopping(&w->queue) &&
 	    !writer_list_has(list, WRITER_GATHER_ENOUGH)) {
 		/* One transaction per record costs a WAL write and two lock
@@ -498,8 +520,10 @@ static void *writer_main(void *arg)
 				break;
 			}
 		}
-		if (failed)
+		if (failed) {
+			writer_tick(w);
 			writer_sleep_ms(WRITER_RETRY_MS);
+		}
 	}
 	return NULL;
 }

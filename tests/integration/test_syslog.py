@@ -12,6 +12,7 @@ import signal
 import socket
 import struct
 import subprocess
+import threading
 import time
 
 import pytest
@@ -19,6 +20,7 @@ import pytest
 from conftest import FLYPAPER, query, send_and_close, wait_for
 from test_chroot import chrooted, env_without_landlock
 from test_privileges import service_user  # noqa: F401 (the fixture)
+from test_metrics import get, metrics_port, samples
 from test_sandbox import SELFTEST, run_inetd
 
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
@@ -242,7 +244,8 @@ def test_udp_server_stopped_counts_lost_and_capture_goes_on(daemons, rsyslog, tm
     # the first datagram into the void goes out unanswered; its ICMP error
     # makes the next send fail
     assert lost >= 3, d.text()
-    assert d.text().count("messages are counted lost until it answers again") == 1, d.text()
+    assert d.text().count("messages wait in the queue (--syslog-queue) until it answers "
+                          "again") == 1, d.text()
 
 
 def test_tcp_server_restarted_is_reconnected_nothing_lost(daemons, rsyslog, tmp_path):
@@ -382,6 +385,178 @@ def test_tcp_queue_full_counts_lost_and_capture_goes_on(daemons, tmp_path):
     d.wait_sessions(60)
     assert d.stop() == 0
     sent, lost, _ = runs(d.db)[0]
-    assert sent == 0 and 0 < lost < 60, (sent, lost)
+    # what the queue held is counted lost at exit too, after its 2 s try
+    assert (sent, lost) == (0, 60), (sent, lost)
     assert "message(s) not delivered (runs.syslog_lost)" in d.text(), d.text()
-    assert "not sent at exit" in d.text(), d.text()
+    m = re.search(r"(\d+) message\(s\) \(\d+ byte\(s\)\) not sent at exit: counted lost",
+                  d.text())
+    assert m and 0 < int(m.group(1)) < 60, d.text()
+
+
+@pytest.mark.parametrize("queue", [None, "16k"])
+def test_unix_burst_every_message_delivered(daemons, rsyslog, tmp_path, queue):
+    """A Unix datagram socket holds net.unix.max_dgram_qlen unread messages
+    (10 by default): past them send says EAGAIN, which means the receiver
+    is busy, not gone. Sessions back to back all arrive, and the counts
+    agree with what rsyslog wrote. With a 16k queue (some thirty messages)
+    the ring wraps many times over: every message still arrives whole,
+    and any that did not fit are counted."""
+    n = 150
+    r, d = start_pair(daemons, rsyslog, tmp_path, "unix",
+                      extra=["--max-conns-per-source", "10000",
+                             *(["--syslog-queue", queue] if queue else [])])
+    for i in range(n):
+        send_and_close(d.port, b"GET /burst%d HTTP/1.0\r\n\r\n" % i)
+    rows = d.wait_sessions(n)
+    if not queue:
+        wait_for(lambda: len(r.messages()) >= n, timeout=30, what=f"{n} messages at rsyslog")
+    assert d.stop() == 0
+    time.sleep(0.5)
+    sent, lost, _ = runs(d.db)[0]
+    msgs = r.messages()              # each one parsed whole, or this fails
+    assert sent + lost == n and len(msgs) == sent, (sent, lost, len(msgs), d.text())
+    ids = [m["params"]["session"] for m in msgs]
+    assert len(set(ids)) == len(ids) and set(ids) <= {row["session"] for row in rows}
+    if not queue:
+        assert lost == 0, d.text()
+        assert "answers again" not in d.text(), d.text()    # never called down
+    else:
+        assert sent > 40, (sent, lost)   # more than the ring holds: it wrapped
+
+
+class SlowAccept:
+    """A TCP server whose accept queue is full (listen(0) and one
+    connection it does not accept yet): a SYN is dropped and the client's
+    connect does not finish at once, as to a server some RTT away. After
+    delay seconds (None: never) it accepts and reads what comes."""
+
+    def __init__(self, delay):
+        self.lst = socket.socket()
+        self.lst.bind(("127.0.0.1", 0))
+        self.lst.listen(0)
+        self.port = self.lst.getsockname()[1]
+        self.filler = socket.create_connection(("127.0.0.1", self.port))
+        self.got = b""
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._run, args=(delay,), daemon=True)
+        self.thread.start()
+
+    def _run(self, delay):
+        if delay is None:
+            self.done.wait()
+            return
+        time.sleep(delay)
+        self.lst.accept()[0].close()       # the filler: room for one more
+        self.lst.settimeout(10)
+        try:
+            c, _ = self.lst.accept()
+        except OSError:
+            return
+        c.settimeout(5)
+        with c:
+            while (b := c.recv(65536)):
+                self.got += b
+        self.done.set()
+
+    def close(self):
+        self.done.set()
+        self.filler.close()
+        self.lst.close()
+
+
+def test_inetd_child_waits_for_a_slow_connect(tmp_path):
+    """An inetd child writes one batch and exits: a TCP connect that takes
+    a second (a SYN dropped and sent again) is waited for at exit, up to
+    2 s, and its message is delivered."""
+    srv = SlowAccept(0.5)
+    env = {k: v for k, v in os.environ.items() if k != SELFTEST}
+    try:
+        rc, text, db = run_inetd(tmp_path, env, args=[
+            "--syslog", f"tcp://127.0.0.1:{srv.port}", "--syslog-app", "fp-test"])
+        assert srv.done.wait(10), text
+    finally:
+        srv.close()
+    assert rc == 0, text
+    session = query(db, "SELECT session FROM sessions")[0][0]
+    assert re.match(rb"\d+ <\d+>1 ", srv.got), srv.got
+    assert f'session="{session}"'.encode() in srv.got, srv.got
+    assert "not sent at exit" not in text and "syslog message(s) lost" not in text, text
+
+
+def test_inetd_child_counts_what_it_could_not_send(tmp_path):
+    """No server at all: after its 2 s the child counts the message lost
+    in its error line, as it does jsonl's."""
+    env = {k: v for k, v in os.environ.items() if k != SELFTEST}
+    rc, text, _ = run_inetd(tmp_path, env, args=[
+        "--syslog", f"tcp://127.0.0.1:{free_port()}", "--syslog-app", "fp-test"])
+    assert "1 message(s) (" in text and "not sent at exit: counted lost" in text, text
+    assert "0 jsonl error(s), 1 syslog message(s) lost" in text, text
+
+
+def test_queued_message_goes_out_without_a_new_session(daemons, rsyslog, tmp_path):
+    """serve: a message queued while the server was down goes out when it
+    comes back, on the writer's idle tick, with no session after it."""
+    port = free_port()
+    d = daemons(args=["--syslog", f"tcp://127.0.0.1:{port}", "--syslog-app", "fp-test",
+                      "--idle-timeout", "300ms"])
+    send_and_close(d.port, b"GET /queued HTTP/1.0\r\n\r\n")
+    row = d.wait_sessions(1)[0]
+    wait_for(lambda: "Connection refused" in d.text(), what="the refused connect")
+    r = rsyslog(tcp=port)
+    msgs = wait_for(lambda: r.messages() or None, timeout=30, what="the queued message")
+    assert [m["params"]["session"] for m in msgs] == [row["session"]]
+    assert len(d.sessions()) == 1
+    assert d.stop() == 0
+    assert runs(d.db) == [(1, 0, 0)]
+
+
+def test_blackholed_connect_gives_up_after_its_deadline(daemons):
+    """A server whose SYNs are dropped: the connect gives up after a few
+    seconds and backs off, instead of waiting for the kernel's SYN retries
+    (two minutes)."""
+    srv = SlowAccept(None)
+    try:
+        d = daemons(args=["--syslog", f"tcp://127.0.0.1:{srv.port}",
+                          "--idle-timeout", "300ms"])
+        send_and_close(d.port, b"GET /void HTTP/1.0\r\n\r\n")
+        d.wait_sessions(1)
+        wait_for(lambda: "connect: Connection timed out" in d.text(), timeout=20,
+                 what="the connect's deadline")
+        assert d.stop() == 0
+    finally:
+        srv.close()
+
+
+def test_metrics_show_the_syslog_backlog_and_failures(daemons):
+    """The syslog sink's gauges: the messages it holds, its failed
+    connects, what it shipped."""
+    d = daemons(args=["--metrics", "127.0.0.1:0", "--syslog",
+                      f"tcp://127.0.0.1:{free_port()}", "--idle-timeout", "300ms"])
+    port = metrics_port(d)
+    for i in range(3):
+        send_and_close(d.port, b"GET /m%d HTTP/1.0\r\n\r\n" % i)
+    d.wait_sessions(3)
+    sink = frozenset({("sink", "syslog")})
+
+    def seen():
+        s = samples(get(port)[2])
+        return s if s[("flypaper_sink_backlog", sink)] >= 3 and \
+            s[("flypaper_sink_failures_total", sink)] > 0 else None
+    s = wait_for(seen, what="the syslog backlog and failures")
+    assert s[("flypaper_sink_shipped_total", sink)] == 0
+    assert d.stop() == 0
+
+
+def test_unix_socket_in_a_folder_others_may_write_is_refused(tmp_path):
+    """Someone who may write the socket's folder could put their own
+    socket there: refused (exit 2), unless the folder is sticky (/tmp)."""
+    for mode, what in [(0o777, "is writable by its group or others"),
+                       (0o770, "is writable by its group or others"),
+                       (0o1777, "cannot connect")]:
+        folder = tmp_path / f"d{mode:o}"
+        folder.mkdir()
+        folder.chmod(mode)
+        p = subprocess.run([FLYPAPER, "serve", "--db", str(tmp_path / "f.db"),
+                            "--listen", "127.0.0.1:0", "--syslog", f"unix:{folder}/log.sock"],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2 and what in p.stderr, (mode, p.stderr)

@@ -133,6 +133,23 @@ static void test_syslog_sd_values(void)
 	res = (struct rfc5424_result){0};
 	n = rfc5424_sd_value(big, RFC5424_VALUE_MAX, true, out, sizeof(out), &res);
 	CHECK(n == RFC5424_VALUE_MAX && !res.cut, "the cap itself is not a cut");
+
+	/* escaped already (raw false), cut at each position of a \xNN: the
+	 * value ends before the escape it would split, or after it whole */
+	for (size_t at = 0; at <= 4; at++) {
+		char esc[RFC5424_VALUE_MAX + 16];
+		size_t pre = RFC5424_VALUE_MAX - at;   /* the cap falls 'at' bytes into it */
+		memset(esc, 'a', pre);
+		memcpy(esc + pre, "\\x01\\x02", 8);
+		res = (struct rfc5424_result){0};
+		n = rfc5424_sd_value(esc, pre + 8, false, out, sizeof(out), &res);
+		size_t want = at == 4 ? pre + 5 : pre; /* "\\x01" is 5 bytes SD-escaped */
+		CHECK(n == want && res.cut && !res.escaped,
+		    "cut %zu bytes into an escape: %zu bytes, want %zu, ends '%s'", at, n,
+		    want, n >= 6 ? out + n - 6 : out);
+		CHECK(at != 4 || strcmp(out + n - 5, "\\\\x01") == 0, "whole escape: %s",
+		    out + n - 5);
+	}
 }
 
 static void test_syslog_header(void)
