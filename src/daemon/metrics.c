@@ -343,8 +343,8 @@ static void metrics_render(struct metrics *m, struct promtext *pt)
 /* Renders the series into m->cache unless the rendering there is younger
  * than METRICS_CACHE_MS: a flood of scrapes then costs one rendering (and
  * one look under the queue's and the classifier's locks) a second, not
- * one each. Prometheus never asks more often; the numbers may be up to a
- * second old. */
+ * one each. Prometheus asks every 15 s by default; the numbers may be up
+ * to a second old. */
 static void metrics_cache(struct metrics *m, uint64_t now)
 {
 	struct promtext pt;
