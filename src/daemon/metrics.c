@@ -34,7 +34,7 @@ extern const struct sink_ops sink_metrics_ops; /* sink_metrics.c: counts, no los
 #define METRICS_CONNS 8              /* connections at once; see metrics_slot */
 #define METRICS_PER_SOURCE 2         /* connections at once from one source (IPv6: a /64) */
 #define METRICS_BACKLOG 64           /* the listen backlog: drained every round */
-#define METRICS_ACCEPTS 64           /* accepts at most per round, so reads go on */
+#define METRICS_ACCEPTS 4            /* accepts a round: half the table, see metrics_accept */
 #define METRICS_HEAD_MS 1000         /* from accept to a whole request head */
 #define METRICS_TIMEOUT_MS 5000      /* a connection's whole life: request and answer */
 #define METRICS_CACHE_MS 1000        /* a rendering is answered again for this long */
@@ -448,40 +448,50 @@ static void metrics_read(struct metrics *m, struct metrics_conn *c)
 	metrics_write(m, c);
 }
 
-/* The slot for a new connection from source. A free one; else the oldest
- * connection still waiting for its head is evicted (cut and counted), so
- * idle sockets, however fast they reconnect, cannot keep out a scraper,
- * whose head comes with its connection. A source that already holds
- * METRICS_PER_SOURCE gives up its own oldest instead, so one address (an
- * IPv6 /64) cannot fill the table. NULL: nothing can be evicted (every
- * one is sending its answer); the new connection is refused. */
+/* Connections in the table from source. */
+static int metrics_from(const struct metrics *m, const uint8_t *source)
+{
+	int n = 0;
+
+	for (int i = 0; i < METRICS_CONNS; i++)
+		n += m->conns[i].fd >= 0 &&
+		    memcmp(m->conns[i].source, source, ADDR_KEY_LEN) == 0;
+	return n;
+}
+
+/* The slot for a new connection from source. A free one; else a
+ * connection still waiting for its head is evicted (cut and counted):
+ * one of the source holding the most, the oldest of them, so idle
+ * sockets, however fast they reconnect, cannot keep out a scraper (one
+ * connection, its head sent with it) unless they come from 8 sources. A
+ * source that already holds METRICS_PER_SOURCE gives up its own oldest
+ * instead, so one address (an IPv6 /64) cannot fill the table. NULL:
+ * nothing can be evicted (every one is sending its answer); the new
+ * connection is refused. */
 static struct metrics_conn *metrics_slot(struct metrics *m, const uint8_t *source)
 {
-	struct metrics_conn *empty = NULL, *oldest = NULL, *own = NULL, *victim;
-	int mine = 0;
+	struct metrics_conn *empty = NULL, *victim = NULL;
+	int victim_from = 0;
+	bool full = metrics_from(m, source) >= METRICS_PER_SOURCE;
 
 	for (int i = 0; i < METRICS_CONNS; i++) {
 		struct metrics_conn *c = &m->conns[i];
-		bool same;
+		int from;
 		if (c->fd < 0) {
 			empty = empty ? empty : c;
 			continue;
 		}
-		same = memcmp(c->source, source, ADDR_KEY_LEN) == 0;
-		mine += same;
-		if (c->out)
+		if (c->out || (full && memcmp(c->source, source, ADDR_KEY_LEN) != 0))
 			continue;
-		if (!oldest || c->seq < oldest->seq)
-			oldest = c;
-		if (same && (!own || c->seq < own->seq))
-			own = c;
+		from = metrics_from(m, c->source);
+		if (!victim || from > victim_from ||
+		    (from == victim_from && c->seq < victim->seq)) {
+			victim = c;
+			victim_from = from;
+		}
 	}
-	if (mine >= METRICS_PER_SOURCE)
-		victim = own;
-	else if (empty)
+	if (!full && empty)
 		return empty;
-	else
-		victim = oldest;
 	if (victim)
 		metrics_conn_close(m, victim, true);
 	return victim;
