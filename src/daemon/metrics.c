@@ -1,7 +1,9 @@
 /* metrics.c - the metrics server: one thread, one poll loop, a few
  * connections at a time, each with one request, one answer and a
  * deadline; then Connection: close. Nothing a scraper does reaches a
- * worker: the counters are atomics (or a queue lock held for a moment). */
+ * worker: the counters are atomics (or a queue lock held for a moment),
+ * read at most once a second however often the port is asked (the
+ * rendering is kept and answered again). */
 #include "metrics.h"
 
 #include <errno.h>
@@ -29,14 +31,24 @@ extern const struct sink_ops sink_metrics_ops; /* sink_metrics.c: counts, no los
 #define FLYPAPER_VERSION "0.1.0"
 #endif
 
-#define METRICS_CONNS 8              /* connections at once; more are closed at accept */
+#define METRICS_CONNS 8              /* connections at once; see metrics_slot */
+#define METRICS_PER_SOURCE 2         /* connections at once from one source (IPv6: a /64) */
+#define METRICS_BACKLOG 64           /* the listen backlog: drained every round */
+#define METRICS_ACCEPTS 4            /* accepts a round: half the table, see metrics_accept */
+#define METRICS_HEAD_MS 1000         /* from accept to a whole request head */
 #define METRICS_TIMEOUT_MS 5000      /* a connection's whole life: request and answer */
+#define METRICS_CACHE_MS 1000        /* a rendering is answered again for this long */
+#define METRICS_ACCEPT_PAUSE_MS WORKER_EMFILE_PAUSE_MS /* after a hard accept error */
 #define METRICS_BODY_MAX (256 * 1024) /* one answer; more: 500 (never with 32 strategies) */
 #define METRICS_TICK_MS 200          /* how often the loop looks at the stop flag */
+#define METRICS_HEAD_ROOM 256        /* an answer's status line and headers */
 
 struct metrics_conn {
 	int fd;                      /* -1: free */
-	uint64_t deadline_ms;
+	uint64_t seq;                /* accept order: the oldest unfinished head goes first */
+	uint64_t head_deadline_ms;   /* cut if the head is not whole by then */
+	uint64_t deadline_ms;        /* cut if not answered by then */
+	uint8_t source[ADDR_KEY_LEN]; /* addr_source_key of the peer */
 	size_t got;                  /* head bytes read into head */
 	char head[PROMTEXT_HEAD_MAX];
 	char *out;                   /* the answer: points into body; NULL reading */
@@ -51,9 +63,18 @@ struct metrics {
 	struct worker_shared *shared;
 	struct writer *writer;
 	struct timespec started;     /* CLOCK_REALTIME, for process_start_time_seconds */
-	atomic_uint_fast64_t scrapes, refused;
+	atomic_uint_fast64_t scrapes, refused, accept_errors;
+	uint64_t accept_paused_ms;   /* the listener is not polled before this */
+	bool accept_error_logged;    /* the first hard accept error is logged, no more */
+	uint64_t accepts;            /* connections given a slot, for metrics_conn.seq */
+	bool cached;                 /* cache holds a rendering, made at cache_ms */
+	uint64_t cache_ms;
+	size_t cache_len;
+	bool cache_overflow;         /* the series did not fit: a 500 */
 	struct metrics_conn conns[METRICS_CONNS];
 	char body[METRICS_CONNS][METRICS_BODY_MAX];
+	char cache[METRICS_BODY_MAX - METRICS_HEAD_ROOM]; /* the last rendering, copied
+	                             * into each answer after room for its head */
 };
 
 static uint64_t metrics_now_ms(void)
@@ -83,7 +104,7 @@ struct metrics *metrics_open(const struct config *cfg)
 	setsockopt(m->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(m->fd, &cfg->metrics.u.sa, addr_len(&cfg->metrics)) < 0)
 		log_fatal("metrics: cannot bind %s: %s", text, strerror(errno));
-	if (listen(m->fd, METRICS_CONNS) < 0)
+	if (listen(m->fd, METRICS_BACKLOG) < 0)
 		log_fatal("metrics: cannot listen on %s: %s", text, strerror(errno));
 	len = sizeof(ss);
 	if (getsockname(m->fd, (struct sockaddr *)&ss, &len) == 0) {
@@ -98,7 +119,8 @@ struct metrics *metrics_open(const struct config *cfg)
 	return m;
 }
 
-/* Closes c; cut says it ended without an answer (counted). */
+/* Closes c; cut says it ended without an answer (counted: refused at the
+ * cap, evicted, timed out or a bad request alike). */
 static void metrics_conn_close(struct metrics *m, struct metrics_conn *c, bool cut)
 {
 	if (cut)
@@ -310,9 +332,35 @@ static void metrics_render(struct metrics *m, struct promtext *pt)
 	}
 	metrics_sinks(m, pt, qrec, lag_s);
 	metrics_one(pt, "flypaper_metrics_refused_total", "counter",
-	    "Metrics connections refused or cut (cap, timeout, bad request).",
+	    "Metrics connections refused, evicted or cut (cap, timeout, bad request).",
 	    (double)atomic_load(&m->refused));
+	metrics_one(pt, "flypaper_metrics_accept_errors_total", "counter",
+	    "accept(2) failures on the metrics port (EMFILE and others; each pauses it).",
+	    (double)atomic_load(&m->accept_errors));
 	metrics_process(m, pt);
+}
+
+/* Renders the series into m->cache unless the rendering there is younger
+ * than METRICS_CACHE_MS: a flood of scrapes then costs one rendering (and
+ * one look under the queue's and the classifier's locks) a second, not
+ * one each. Prometheus asks every 15 s by default; the numbers may be up
+ * to a second old. */
+static void metrics_cache(struct metrics *m, uint64_t now)
+{
+	struct promtext pt;
+
+	if (m->cached && now - m->cache_ms < METRICS_CACHE_MS)
+		return;
+	promtext_init(&pt, m->cache, sizeof(m->cache));
+	metrics_render(m, &pt);
+	m->cache_overflow = pt.overflow;
+	if (pt.overflow) {
+		promtext_init(&pt, m->cache, sizeof(m->cache));
+		promtext_family(&pt, "flypaper_metrics_overflow", "gauge", "too many series");
+	}
+	m->cache_len = pt.len;
+	m->cache_ms = now;
+	m->cached = true;
 }
 
 /* Fills c's answer for what its head asked. */
@@ -320,38 +368,59 @@ static void metrics_answer(struct metrics *m, struct metrics_conn *c,
     enum promtext_answer a)
 {
 	char *buf = m->body[c - m->conns];
-	char head[256];
-	struct promtext pt;
+	char head[METRICS_HEAD_ROOM];
 	const char *status = "200 OK", *type = "text/plain; version=0.0.4; charset=utf-8";
+	size_t len;
 	int n;
 
 	/* the body after room for the head, so both go in one write */
-	promtext_init(&pt, buf + sizeof(head), METRICS_BODY_MAX - sizeof(head));
 	if (a == PROMTEXT_METRICS || a == PROMTEXT_HEAD_ONLY) {
-		metrics_render(m, &pt);
-		if (pt.overflow) {
+		metrics_cache(m, metrics_now_ms());
+		if (m->cache_overflow)
 			status = "500 Internal Server Error";
-			promtext_init(&pt, buf + sizeof(head), METRICS_BODY_MAX - sizeof(head));
-			promtext_family(&pt, "flypaper_metrics_overflow", "gauge", "too many series");
-		}
+		len = m->cache_len;
+		if (a == PROMTEXT_METRICS)
+			memcpy(buf + sizeof(head), m->cache, len);
 		atomic_fetch_add(&m->scrapes, 1);
 	} else {
+		struct promtext pt;
+		promtext_init(&pt, buf + sizeof(head), METRICS_BODY_MAX - sizeof(head));
 		status = a == PROMTEXT_NOT_FOUND ? "404 Not Found" : "405 Method Not Allowed";
 		type = "text/plain; charset=utf-8";
 		promtext_family(&pt, "none", "untyped", "GET /metrics only");
+		len = pt.len;
 	}
 	n = snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Type: %s\r\n"
-	    "Content-Length: %zu\r\n%sConnection: close\r\n\r\n", status, type, pt.len,
+	    "Content-Length: %zu\r\n%sConnection: close\r\n\r\n", status, type, len,
 	    a == PROMTEXT_BAD_METHOD ? "Allow: GET, HEAD\r\n" : "");
 	if (a == PROMTEXT_HEAD_ONLY)
-		pt.len = 0;
+		len = 0;
 	c->out = buf + sizeof(head) - (size_t)n;
 	memcpy(c->out, head, (size_t)n);
-	c->out_len = (size_t)n + pt.len;
+	c->out_len = (size_t)n + len;
 	c->out_off = 0;
 }
 
-/* Reads what c sent; answers once the head is whole. */
+static void metrics_write(struct metrics *m, struct metrics_conn *c)
+{
+	ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
+	    MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			metrics_conn_close(m, c, true);
+		return;
+	}
+	c->out_off += (size_t)n;
+	if (c->out_off == c->out_len) {
+		shutdown(c->fd, SHUT_WR);
+		metrics_conn_close(m, c, false);
+	}
+}
+
+/* Reads what c sent; once the head is whole, answers, and writes what the
+ * socket takes at once (an answer fits in its buffer: the slot is free
+ * again before the next accept). */
 static void metrics_read(struct metrics *m, struct metrics_conn *c)
 {
 	enum promtext_answer a;
@@ -376,45 +445,108 @@ static void metrics_read(struct metrics *m, struct metrics_conn *c)
 		return;
 	}
 	metrics_answer(m, c, a);
+	metrics_write(m, c);
 }
 
-static void metrics_write(struct metrics *m, struct metrics_conn *c)
+/* Connections in the table from source. */
+static int metrics_from(const struct metrics *m, const uint8_t *source)
 {
-	ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
-	    MSG_NOSIGNAL | MSG_DONTWAIT);
+	int n = 0;
 
-	if (n < 0) {
-		if (errno != EAGAIN && errno != EINTR)
-			metrics_conn_close(m, c, true);
-		return;
+	for (int i = 0; i < METRICS_CONNS; i++)
+		n += m->conns[i].fd >= 0 &&
+		    memcmp(m->conns[i].source, source, ADDR_KEY_LEN) == 0;
+	return n;
+}
+
+/* The slot for a new connection from source. A free one; else a
+ * connection still waiting for its head is evicted (cut and counted):
+ * one of the source holding the most, the oldest of them, so idle
+ * sockets, however fast they reconnect, cannot keep out a scraper (one
+ * connection, its head sent with it) unless they come from 8 sources. A
+ * source that already holds METRICS_PER_SOURCE gives up its own oldest
+ * instead, so one address (an IPv6 /64) cannot fill the table. NULL:
+ * nothing can be evicted (every one is sending its answer); the new
+ * connection is refused. */
+static struct metrics_conn *metrics_slot(struct metrics *m, const uint8_t *source)
+{
+	struct metrics_conn *empty = NULL, *victim = NULL;
+	int victim_from = 0;
+	bool full = metrics_from(m, source) >= METRICS_PER_SOURCE;
+
+	for (int i = 0; i < METRICS_CONNS; i++) {
+		struct metrics_conn *c = &m->conns[i];
+		int from;
+		if (c->fd < 0) {
+			empty = empty ? empty : c;
+			continue;
+		}
+		if (c->out || (full && memcmp(c->source, source, ADDR_KEY_LEN) != 0))
+			continue;
+		from = metrics_from(m, c->source);
+		if (!victim || from > victim_from ||
+		    (from == victim_from && c->seq < victim->seq)) {
+			victim = c;
+			victim_from = from;
+		}
 	}
-	c->out_off += (size_t)n;
-	if (c->out_off == c->out_len) {
-		shutdown(c->fd, SHUT_WR);
-		metrics_conn_close(m, c, false);
+	if (!full && empty)
+		return empty;
+	if (victim)
+		metrics_conn_close(m, victim, true);
+	return victim;
+}
+
+/* After an accept error other than "nothing there" or "that one went
+ * away" (EMFILE, ENFILE, ENOBUFS, ENOMEM), the connection stays in the
+ * backlog and the socket readable: polling it again at once would spin.
+ * The listener is left out of the poll for a moment, as the workers do. */
+static void metrics_accept_failed(struct metrics *m, int err, uint64_t now)
+{
+	if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED)
+		return;
+	atomic_fetch_add(&m->accept_errors, 1);
+	m->accept_paused_ms = now + METRICS_ACCEPT_PAUSE_MS;
+	if (!m->accept_error_logged) {
+		m->accept_error_logged = true;
+		log_warn("metrics: accept: %s: not accepting for %dms after each such "
+		    "error (counted in flypaper_metrics_accept_errors_total; logged once)",
+		    strerror(err), METRICS_ACCEPT_PAUSE_MS);
 	}
 }
 
-/* Takes the connections waiting; past METRICS_CONNS they are closed. */
+/* Takes the connections waiting, METRICS_ACCEPTS at most a round, and
+ * reads each at once. */
 static void metrics_accept(struct metrics *m, uint64_t now)
 {
-	for (;;) {
-		int fd = accept4(m->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct metrics_conn *c = NULL;
-		if (fd < 0)
+	for (int k = 0; k < METRICS_ACCEPTS; k++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		uint8_t source[ADDR_KEY_LEN] = {0};
+		struct addr src;
+		struct metrics_conn *c;
+		int fd = accept4(m->fd, (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			metrics_accept_failed(m, errno, now);
 			return;
-		for (int i = 0; i < METRICS_CONNS && !c; i++)
-			if (m->conns[i].fd < 0)
-				c = &m->conns[i];
-		if (!c) {
+		}
+		if (addr_from_sockaddr(&src, (struct sockaddr *)&ss, len) == 0)
+			addr_source_key(&src, source);
+		if (!(c = metrics_slot(m, source))) {
 			atomic_fetch_add(&m->refused, 1);
 			close(fd);
 			continue;
 		}
 		c->fd = fd;
+		c->seq = ++m->accepts;
+		memcpy(c->source, source, sizeof(source));
 		c->got = 0;
 		c->out = NULL;
+		c->head_deadline_ms = now + METRICS_HEAD_MS;
 		c->deadline_ms = now + METRICS_TIMEOUT_MS;
+		metrics_read(m, c);
 	}
 }
 
@@ -425,21 +557,27 @@ static void *metrics_thread(void *arg)
 	int idx[METRICS_CONNS + 1];
 
 	while (!atomic_load(&m->stop)) {
-		int n = 0;
+		int n = 0, timeout = METRICS_TICK_MS;
 		uint64_t now = metrics_now_ms();
+		/* pfd[0] is the listener, or -1 (ignored) while accepting pauses */
 		pfd[n++] = (struct pollfd){.fd = m->fd, .events = POLLIN};
+		if (now < m->accept_paused_ms) {
+			pfd[0].fd = -1;
+			if (m->accept_paused_ms - now < (uint64_t)timeout)
+				timeout = (int)(m->accept_paused_ms - now);
+		}
 		for (int i = 0; i < METRICS_CONNS; i++) {
 			struct metrics_conn *c = &m->conns[i];
 			if (c->fd < 0)
 				continue;
-			if (now >= c->deadline_ms) {
+			if (now >= (c->out ? c->deadline_ms : c->head_deadline_ms)) {
 				metrics_conn_close(m, c, true);
 				continue;
 			}
 			idx[n] = i;
 			pfd[n++] = (struct pollfd){.fd = c->fd, .events = c->out ? POLLOUT : POLLIN};
 		}
-		if (poll(pfd, (nfds_t)n, METRICS_TICK_MS) <= 0)
+		if (poll(pfd, (nfds_t)n, timeout) <= 0)
 			continue;
 		for (int k = 1; k < n; k++) {
 			struct metrics_conn *c = &m->conns[idx[k]];
