@@ -3,6 +3,7 @@ loopback (one node, or a three-node cluster with a replicated stream), real
 sensors (serve --nats) and a real collector (flypaper collect). The central
 database must hold every session exactly once, rows and payloads byte for
 byte as the sensors stored them."""
+import hashlib
 import json
 import os
 import shutil
@@ -212,6 +213,179 @@ def test_bad_nats_options_exit_2(tmp_path):
         p = subprocess.run([FLYPAPER, "collect", "--db", str(tmp_path / "c.db"), *args],
                            capture_output=True, text=True, timeout=60)
         assert p.returncode == 2, (args, p.stderr)
+
+
+# --- the sensor side of the attacker review's fixes (issue 12, review-nats.md) ---
+
+class RawNats:
+    """A plain core-NATS client on a socket (Debian has no NATS client for
+    Python): CONNECT with headers, requests to the JetStream API, and a
+    subscription whose messages (with their headers) a thread collects."""
+
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+        self.lock = threading.Lock()
+        self.got = []                        # (subject, headers, data)
+        self.replies = {}
+        self.sid = 0
+        self.closed = threading.Event()
+        self._line()                         # INFO
+        self.s.sendall(b'CONNECT {"verbose":false,"pedantic":false,'
+                       b'"headers":true,"protocol":1}\r\n')
+        self.s.settimeout(None)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _fill(self):
+        data = self.s.recv(1 << 20)
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n):
+        while len(self.buf) < n + 2:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def _read(self):
+        try:
+            while not self.closed.is_set():
+                line = self._line()
+                if line == b"PING":
+                    self.s.sendall(b"PONG\r\n")
+                    continue
+                if line.startswith(b"MSG ") or line.startswith(b"HMSG "):
+                    parts = line.split()
+                    total = int(parts[-1])
+                    hlen = int(parts[-2]) if parts[0] == b"HMSG" else 0
+                    raw = self._take(total)
+                    headers = {}
+                    for h in raw[:hlen].split(b"\r\n")[1:]:
+                        if b":" in h:
+                            k, v = h.split(b":", 1)
+                            headers[k.decode()] = v.strip().decode()
+                    subject = parts[1].decode()
+                    with self.lock:
+                        if subject.startswith("_INBOX."):
+                            self.replies[subject] = raw[hlen:]
+                        else:
+                            self.got.append((subject, headers, raw[hlen:]))
+        except (OSError, EOFError):
+            pass
+
+    def request(self, subject, body):
+        self.sid += 1
+        inbox = f"_INBOX.t{self.sid}"
+        self.s.sendall(b"SUB %s %d\r\nPUB %s %s %d\r\n%s\r\n"
+                       % (inbox.encode(), self.sid, subject.encode(), inbox.encode(),
+                          len(body), body))
+        wait_for(lambda: inbox in self.replies, timeout=30, what=f"a reply to {subject}")
+        self.s.sendall(b"UNSUB %d\r\n" % self.sid)
+        return json.loads(self.replies.pop(inbox))
+
+    def subscribe(self, subject):
+        self.sid += 1
+        self.s.sendall(b"SUB %s %d\r\n" % (subject.encode(), self.sid))
+
+    def make_stream(self):
+        """The stream collect makes, made here so that these tests need no
+        collector: every message the sensors publish stays in it."""
+        r = self.request("$JS.API.STREAM.CREATE.FLYPAPER", json.dumps(
+            {"name": "FLYPAPER", "subjects": ["flypaper.>"], "storage": "file",
+             "duplicate_window": 3600 * 10**9}).encode())
+        assert "error" not in r, r
+
+    def stream_count(self):
+        r = self.request("$JS.API.STREAM.INFO.FLYPAPER", b"")
+        assert "error" not in r, r
+        return r["state"]["messages"]
+
+    def messages(self):
+        with self.lock:
+            return list(self.got)
+
+    def close(self):
+        self.closed.set()
+        self.s.close()
+
+
+@pytest.fixture
+def raw_nats(cluster):
+    """A one-node cluster with the FLYPAPER stream and a plain subscriber
+    on flypaper.>."""
+    c = cluster(1)
+    r = RawNats(c.nodes[0].port)
+    r.make_stream()
+    r.subscribe("flypaper.>")
+    yield c, r
+    r.close()
+
+
+def test_one_peer_session_over_max_payload_goes_in_chunks(raw_nats, sensors, tmp_path):
+    """H1: one keep-alive connection with ~900 KB of request heads (inside
+    the default --max-payload) makes a session whose JSON is past the
+    server's 1 MB max_payload. It goes in session-chunk messages with the
+    contract's headers (whole JSON's SHA-256 and size), the watermark moves
+    past it and every later session ships, each Msg-Id prefixed with the
+    subject (contract item 1)."""
+    c, r = raw_nats
+    d = sensor(sensors, tmp_path, "big", c.urls)
+    send_and_close(d.port, b"GET /before HTTP/1.0\r\n\r\n")
+    big = b"".join(b"GET /r%d HTTP/1.1\r\nHost: h\r\nX-Pad: %s\r\n\r\n" % (i, b"A" * 180000)
+                   for i in range(5))
+    send_and_close(d.port, big)
+    d.wait_sessions(2)
+    for i in range(5):
+        send_and_close(d.port, b"GET /after/%d HTTP/1.0\r\n\r\n" % i)
+    d.wait_sessions(7)
+    ids = [row[0] for row in query(d.db, "SELECT session FROM sessions ORDER BY rowid")]
+    big_id = query(d.db, "SELECT session FROM requests GROUP BY session "
+                   "ORDER BY count(*) DESC LIMIT 1")[0][0]
+    subject = "flypaper.big.sessions"
+
+    def session_ids():
+        got = set()
+        for subj, h, _ in r.messages():
+            if subj == subject and h.get("Flypaper-Kind") == "session":
+                got.add(h.get("Nats-Msg-Id"))
+        return got
+    want = {f"{subject}:{i}" for i in ids if i != big_id}
+    wait_for(lambda: session_ids() >= want, timeout=60, what="the later sessions' messages")
+    wait_for(lambda: query(d.db, "SELECT last_rowid FROM nats_shipped") ==
+             query(d.db, "SELECT max(rowid) FROM sessions"), timeout=30,
+             what="the watermark past every session")
+    chunks = sorted(((h, data) for subj, h, data in r.messages()
+                     if subj == subject and h.get("Flypaper-Kind") == "session-chunk"),
+                    key=lambda m: int(m[0]["Flypaper-Chunk"]))
+    assert len(chunks) >= 2, [m[0] for m in chunks]
+    n = int(chunks[0][0]["Flypaper-Chunks"])
+    assert [int(h["Flypaper-Chunk"]) for h, _ in chunks] == list(range(n))
+    whole = b"".join(data for _, data in chunks)
+    for h, data in chunks:
+        assert h["Flypaper-Session"] == big_id
+        assert h["Flypaper-Sha256"] == hashlib.sha256(whole).hexdigest()
+        assert int(h["Flypaper-Size"]) == len(whole)
+        assert h["Nats-Msg-Id"] == f"{subject}:{big_id}.{h['Flypaper-Chunk']}"
+        assert len(data) < 1024 * 1024
+    doc = json.loads(whole)
+    assert doc["session"]["session"] == big_id and len(doc["requests"]) == 5
+    # the stream kept each message seen once, payloads too (<psubject>:<sha>)
+    seen = {h["Nats-Msg-Id"] for _, h, _ in r.messages()}
+    assert r.stream_count() == len(seen)
+    assert all(m.startswith(f"{subject}:") or m.startswith(f"{subject}.payloads:")
+               for m in seen), seen
+    assert d.stop() == 0
+    shipped, failures, backlog = query(d.db, "SELECT nats_shipped, nats_failures, "
+                                       "nats_backlog FROM runs")[-1]
+    assert (shipped, failures, backlog) == (len(ids), 0, 0)
 
 
 def test_confined_sensor_ships_rows_byte_exact(cluster, sensors, service_user, tmp_path):  # noqa: F811
