@@ -19,6 +19,7 @@ import pytest
 
 from conftest import FLYPAPER, ROOT, SANITIZER_MARKS, Daemon, query, send_and_close, wait_for
 from test_metrics import get, metrics_port, samples
+from test_chroot import chrooted, env_without_landlock
 from test_privileges import service_user  # noqa: F401 (the fixture)
 
 NATS_SERVER = "/usr/sbin/nats-server"
@@ -386,6 +387,139 @@ def test_one_peer_session_over_max_payload_goes_in_chunks(raw_nats, sensors, tmp
     shipped, failures, backlog = query(d.db, "SELECT nats_shipped, nats_failures, "
                                        "nats_backlog FROM runs")[-1]
     assert (shipped, failures, backlog) == (len(ids), 0, 0)
+
+
+@pytest.fixture
+def hosts_name():
+    """A name of its own for 127.0.0.1 in /etc/hosts, removed after."""
+    name = f"fp-nats-{os.getpid()}-{time.monotonic_ns()}.test"
+    with open("/etc/hosts", "a") as f:
+        f.write(f"127.0.0.1 {name}\n")
+    yield name
+    with open("/etc/hosts") as f:
+        keep = [line for line in f if name not in line]
+    with open("/etc/hosts", "w") as f:          # in place: it may be a bind mount
+        f.writelines(keep)
+
+
+def session_msgs(r, subject):
+    return {h.get("Nats-Msg-Id") for subj, h, _ in r.messages()
+            if subj == subject and h.get("Flypaper-Kind") == "session"}
+
+
+def test_confined_sensor_resolves_names_once_at_start(raw_nats, sensors, service_user,  # noqa: F811
+                                                      hosts_name, tmp_path):
+    """H2: a name in --nats is resolved at start, before a chroot and
+    confinement (glibc's DNS lookup in libnats's threads was a forbidden
+    UDP socket: SIGSYS): localhost, a name from /etc/hosts, the same under
+    the chroot fallback; a name that does not resolve is exit 2 naming it."""
+    pw, state = service_user
+    c, r = raw_nats
+    port = c.nodes[0].port
+    for name, url, env in (("local", f"nats://localhost:{port}", None),
+                           ("hosts", f"nats://{hosts_name}:{port}", None),
+                           ("jail", f"nats://{hosts_name}:{port}", env_without_landlock())):
+        d = Daemon(tmp_path, db=str(state / f"{name}.db"), env=env,
+                   args=["--sensor", name, "--nats", url, "--user", pw.pw_name])
+        sensors.append(d)
+        assert "sandbox:" in d.text()
+        if env:
+            chrooted(d, state)
+        drive(d.port, name, 3)
+        wait_for(lambda: len(session_msgs(r, f"flypaper.{name}.sessions")) >= 3, timeout=60,
+                 what=f"{name}: 3 sessions in the stream")
+        assert d.proc.poll() is None, d.text()
+        assert d.stop() == 0, d.text()
+        assert "forbidden system call" not in d.text()
+        assert f"nats://127.0.0.1:{port}" in d.text()          # what libnats was given
+    p = subprocess.run([FLYPAPER, "serve", "--db", str(tmp_path / "x.db"),
+                        "--listen", "127.0.0.1:0", "--nats",
+                        f"nats://127.0.0.1:{port},nats://nats.example.invalid:4222"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert "cannot resolve nats.example.invalid" in p.stderr, p.stderr
+
+
+def test_sigterm_with_a_server_that_never_speaks(sensors, tmp_path):
+    """M3: a server that accepts TCP and never says a word (a load
+    balancer, a wrong port): SIGTERM still ends the daemon within the
+    drain (5 s) and a margin, the sessions waiting in the database."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(64)
+    ls.settimeout(0.5)
+    held, stop = [], threading.Event()
+
+    def acceptor():
+        while not stop.is_set():
+            try:
+                held.append(ls.accept()[0])
+            except OSError:
+                pass
+    t = threading.Thread(target=acceptor)
+    t.start()
+    try:
+        d = sensor(sensors, tmp_path, "silent", "nats://127.0.0.1:%d" % ls.getsockname()[1])
+        drive(d.port, "s", 5)
+        d.wait_sessions(5)
+        wait_for(lambda: held, timeout=30, what="the sensor to connect")
+        time.sleep(2)                            # inside a connect attempt, likely
+        t0 = time.monotonic()
+        assert d.stop(timeout=60) == 0
+        took = time.monotonic() - t0
+        assert took < 20, f"SIGTERM took {took:.1f}s"
+        assert query(d.db, "SELECT nats_shipped, nats_backlog FROM runs")[-1] == (0, 5)
+    finally:
+        stop.set()
+        t.join()
+        for s in held:
+            s.close()
+        ls.close()
+
+
+def test_nats_rate_holds_whatever_wakes_the_shipper(raw_nats, sensors, tmp_path):
+    """M4: --nats-rate 5 with a backlog of 60 and a steady light load
+    (every commit wakes the shipper): the stream gets about 5 messages a
+    second, not a new second's worth at every wake-up (it was 177 in 6 s).
+    Identical requests: one payload message in all."""
+    c, r = raw_nats
+    d = sensor(sensors, tmp_path, "rate", c.urls, args=["--nats-rate", "5"])
+    stop = threading.Event()
+
+    def kicker():
+        for _ in range(200):                     # bounded: 10 s at most
+            if stop.is_set():
+                return
+            send_and_close(d.port, b"GET /same HTTP/1.0\r\n\r\n")
+            time.sleep(0.05)
+    t0 = time.monotonic()
+    for _ in range(60):
+        send_and_close(d.port, b"GET /same HTTP/1.0\r\n\r\n")
+    t = threading.Thread(target=kicker)
+    t.start()
+    try:
+        time.sleep(4)
+        n = r.stream_count()
+        took = time.monotonic() - t0
+    finally:
+        stop.set()
+        t.join()
+    assert 5 <= n <= 5 * (took + 2), f"{n} messages in {took:.1f}s at --nats-rate 5"
+    d.stop()
+
+
+def test_default_subjects_never_fold(sensors, tmp_path):
+    """Low: the default subject escapes '_' and what a subject token
+    cannot hold, one to one: sensors a.b and a_b never share a subject."""
+    for name, subject in (("a.b", "flypaper.a_2eb.sessions"),
+                          ("a_b", "flypaper.a_5fb.sessions"),
+                          ("x y*>", "flypaper.x_20y_2a_3e.sessions"),
+                          ("plain-1", "flypaper.plain-1.sessions")):
+        d = Daemon(tmp_path, db=str(tmp_path / f"s{len(sensors)}.db"),
+                   args=["--sensor", name, "--nats", "nats://127.0.0.1:1"])
+        sensors.append(d)
+        assert f"subject {subject}," in d.text(), d.text()
+        assert d.stop() == 0
 
 
 def test_confined_sensor_ships_rows_byte_exact(cluster, sensors, service_user, tmp_path):  # noqa: F811
