@@ -234,6 +234,9 @@ int sink_nats_before_chroot(const struct config *cfg, char *err, size_t errlen)
 	err[0] = '\0';
 	if (!cfg->nats_urls || sink_nats_resolved.from)
 		return 0;
+	/* libnats too: a chroot hides it */
+	if (nats_api_load(err, errlen) < 0)
+		return -1;
 	if (!(sink_nats_resolved.urls = sink_nats_resolve(cfg->nats_urls,
 	        sink_nats_resolved.tls_name, sizeof(sink_nats_resolved.tls_name),
 	        &sink_nats_resolved.tls, err, errlen)))

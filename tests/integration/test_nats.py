@@ -9,6 +9,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import sqlite3
 import subprocess
 import threading
@@ -223,7 +224,7 @@ class RawNats:
     Python): CONNECT with headers, requests to the JetStream API, and a
     subscription whose messages (with their headers) a thread collects."""
 
-    def __init__(self, port):
+    def __init__(self, port, ca=None, name=None):
         self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
         self.buf = b""
         self.lock = threading.Lock()
@@ -231,7 +232,10 @@ class RawNats:
         self.replies = {}
         self.sid = 0
         self.closed = threading.Event()
-        self._line()                         # INFO
+        self._line()                         # INFO, in clear; TLS after it
+        if ca:
+            self.s = ssl.create_default_context(cafile=ca).wrap_socket(
+                self.s, server_hostname=name)
         self.s.sendall(b'CONNECT {"verbose":false,"pedantic":false,'
                        b'"headers":true,"protocol":1}\r\n')
         self.s.settimeout(None)
@@ -522,6 +526,46 @@ def test_default_subjects_never_fold(sensors, tmp_path):
         assert d.stop() == 0
 
 
+def test_tls_by_name_checks_the_certificate_against_the_name(sensors, service_user,  # noqa: F811
+                                                             hosts_name, tmp_path):
+    """H2 with TLS: libnats is given the address, the certificate is
+    checked against the name given (its only name: no IP in it): a name
+    it holds ships, another name for the same address (localhost) ships
+    nothing."""
+    pw, state = service_user
+    ca, cert, key = make_tls(tmp_path, san=f"DNS:{hosts_name}")
+    node = Node(tmp_path, "tn", None)
+    node.write_conf([], tls=(cert, key))
+    node.start()
+    try:
+        wait_for(node.healthy, timeout=30, interval=0.2, what="the TLS node")
+        r = RawNats(node.port, ca=ca, name=hosts_name)
+        r.make_stream()
+        r.close()
+        user_ca = state.parent / "ca.pem"
+        shutil.copy(ca, user_ca)
+        os.chmod(user_ca, 0o644)
+        for name, host in (("named", hosts_name), ("other", "localhost")):
+            d = sensor(sensors, tmp_path, name, f"tls://{host}:{node.port}",
+                       db=state / f"{name}.db",
+                       args=["--user", pw.pw_name, "--nats-tls-ca", str(user_ca)])
+            drive(d.port, name, 2)
+            if name == "named":
+                wait_for(lambda: query(d.db, "SELECT count(*) FROM nats_shipped") == [(1,)],
+                         timeout=60, what="the sessions shipped over TLS")
+            else:
+                time.sleep(3)
+            assert d.stop() == 0, d.text()
+            shipped, failures = query(d.db, "SELECT nats_shipped, nats_failures FROM runs")[-1]
+            if name == "named":
+                assert (shipped, failures) == (2, 0), d.text()
+            else:
+                assert shipped == 0 and failures >= 1, d.text()
+            assert f"certificate must be valid for {host}" in d.text()
+    finally:
+        node.kill()
+
+
 def test_confined_sensor_ships_rows_byte_exact(cluster, sensors, service_user, tmp_path):  # noqa: F811
     pw, state = service_user
     c = cluster(1)
@@ -674,8 +718,8 @@ def test_cluster_chaos_every_session_exactly_once(cluster, sensors, tmp_path):
     assert sorted(map(tuple, json.loads(r.stdout)["sensors"])) == sorted(per_sensor.items())
 
 
-def make_tls(tmp):
-    """A CA and a server certificate for 127.0.0.1, made with openssl."""
+def make_tls(tmp, san="IP:127.0.0.1"):
+    """A CA and a server certificate for 127.0.0.1 (or san), made with openssl."""
     def run(*args):
         subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
     ca_key, ca, key, csr, cert = (str(tmp / n) for n in
@@ -685,7 +729,7 @@ def make_tls(tmp):
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
         "-subj", "/CN=127.0.0.1")
     ext = tmp / "ext.cnf"
-    ext.write_text("subjectAltName = IP:127.0.0.1\n")
+    ext.write_text(f"subjectAltName = {san}\n")
     run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
         "-out", cert, "-days", "2", "-extfile", str(ext))
     return ca, cert, key
