@@ -566,6 +566,19 @@ def test_tls_by_name_checks_the_certificate_against_the_name(sensors, service_us
         node.kill()
 
 
+def test_bad_nats_urls_exit_2(tmp_path):
+    """Each --nats server is taken apart at start: a bad one is exit 2
+    naming it (it used to be logged from the shipper's thread, and
+    nothing shipped)."""
+    for url, says in (("nats://127.0.0.1:0", "port"), ("nats://127.0.0.1:4222/x", "path"),
+                      ("nats://[::1:4222", "']'"), ("nats://:4222", "no host")):
+        p = subprocess.run([FLYPAPER, "serve", "--db", str(tmp_path / "x.db"),
+                            "--listen", "127.0.0.1:0", "--nats", url],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2, (url, p.stderr)
+        assert "nats:" in p.stderr and says in p.stderr, (url, p.stderr)
+
+
 def test_confined_sensor_ships_rows_byte_exact(cluster, sensors, service_user, tmp_path):  # noqa: F811
     pw, state = service_user
     c = cluster(1)
