@@ -129,7 +129,8 @@ static int gen_filter(scmp_filter_ctx ctx, int sanitizers)
 	if (rc == 0)
 		rc = gen_rule(ctx, "prlimit64", 1, &own_limits, SCMP_ACT_ALLOW);
 	/* TCP only (accepting, IDENT probes, the NATS client, which names
-	 * IPPROTO_TCP): no raw sockets, no UDP (nothing resolves names once
+	 * IPPROTO_TCP, and is given IP addresses: sink_nats.c resolves at
+	 * start): no raw sockets, no UDP (nothing resolves names once
 	 * confined), no other protocol. */
 	static const int protocols[] = {0, IPPROTO_TCP};
 	for (size_t i = 0; rc == 0 && i < sizeof(families) / sizeof(families[0]); i++) {

@@ -5,6 +5,7 @@
 
 #include "dlib.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -68,4 +69,89 @@ natsStatus nats_api_set_servers(natsOptions *opts, const char *urls)
 out:
 	free(copy);
 	return st;
+}
+
+/* Copies n bytes of src into dst (size len) as a string; -1 if too long. */
+static int nats_api_copy(char *dst, size_t len, const char *src, size_t n)
+{
+	if (n >= len)
+		return -1;
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return 0;
+}
+
+int nats_api_url_split(const char *url, struct nats_url *out, char *err, size_t errlen)
+{
+	const char *p = url, *sep, *at, *host, *end, *port;
+	size_t hlen;
+
+	memset(out, 0, sizeof(*out));
+	if ((sep = strstr(p, "://"))) {
+		if (sep == p || nats_api_copy(out->scheme, sizeof(out->scheme), p,
+		        (size_t)(sep - p)) < 0)
+			goto bad_scheme;
+		p = sep + 3;
+	} else {
+		strcpy(out->scheme, "nats");
+	}
+	for (const char *c = out->scheme; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		      (*c >= '0' && *c <= '9') || *c == '+' || *c == '-' || *c == '.'))
+			goto bad_scheme;
+	/* the last '@' before any '/': a password may hold '@' */
+	end = p + strcspn(p, "/?#");
+	if (*end) {
+		snprintf(err, errlen, "'%s': a NATS URL has no path", url);
+		return -1;
+	}
+	at = NULL;
+	for (const char *c = p; c < end; c++)
+		if (*c == '@')
+			at = c;
+	if (at) {
+		if (nats_api_copy(out->userinfo, sizeof(out->userinfo), p, (size_t)(at - p)) < 0) {
+			snprintf(err, errlen, "'%s': user part too long", url);
+			return -1;
+		}
+		p = at + 1;
+	}
+	if (*p == '[') {
+		const char *close = strchr(p, ']');
+		if (!close) {
+			snprintf(err, errlen, "'%s': no ']' after the IPv6 address", url);
+			return -1;
+		}
+		host = p + 1;
+		hlen = (size_t)(close - host);
+		port = close + 1;
+		if (*port && *port != ':') {
+			snprintf(err, errlen, "'%s': ':' or nothing expected after ']'", url);
+			return -1;
+		}
+	} else {
+		host = p;
+		port = strchr(p, ':');
+		hlen = port ? (size_t)(port - p) : strlen(p);
+		if (!port)
+			port = p + hlen;
+	}
+	if (hlen == 0 || nats_api_copy(out->host, sizeof(out->host), host, hlen) < 0) {
+		snprintf(err, errlen, "'%s': %s host", url, hlen ? "too long a" : "no");
+		return -1;
+	}
+	if (*port == ':')
+		port++;
+	else
+		port = "4222";
+	if (!*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) ||
+	    atoi(port) < 1 || atoi(port) > 65535) {
+		snprintf(err, errlen, "'%s': the port must be 1 to 65535", url);
+		return -1;
+	}
+	strcpy(out->port, port);
+	return 0;
+bad_scheme:
+	snprintf(err, errlen, "'%s': not a URL scheme before '://'", url);
+	return -1;
 }

@@ -29,6 +29,8 @@
 	X(natsOptions_SetReconnectWait) \
 	X(natsOptions_SetReconnectBufSize) \
 	X(natsOptions_SetRetryOnFailedConnect) \
+	X(natsOptions_SetExpectedHostname) \
+	X(natsOptions_SetIgnoreDiscoveredServers) \
 	X(natsConnection_Connect) \
 	X(natsConnection_Close) \
 	X(natsConnection_Destroy) \
@@ -88,6 +90,19 @@ bool nats_api_loaded(void);
  * more than NATS_API_MAX_SERVERS. */
 natsStatus nats_api_set_servers(natsOptions *opts, const char *urls);
 
+/* One server of a --nats list, taken apart: [scheme://][user[:pw]@]host[:port]
+ * with an IPv6 host in brackets. */
+struct nats_url {
+	char scheme[16];             /* "nats", "tls", ...; "nats" when none */
+	char userinfo[256];          /* "user:pw", "token" or "" */
+	char host[256];              /* without the brackets */
+	char port[8];                /* "4222" when none */
+};
+
+/* Splits url (one entry, no ','). Pure: no lookup. Returns 0, or -1 with
+ * a reason in err (an empty host, a bad port, a path, a missing ']'). */
+int nats_api_url_split(const char *url, struct nats_url *out, char *err, size_t errlen);
+
 /* A status as words: the library's last error when it has one. */
 const char *nats_api_error(natsStatus s);
 
@@ -106,6 +121,8 @@ const char *nats_api_error(natsStatus s);
 #define natsOptions_SetReconnectWait (nats_api.natsOptions_SetReconnectWait)
 #define natsOptions_SetReconnectBufSize (nats_api.natsOptions_SetReconnectBufSize)
 #define natsOptions_SetRetryOnFailedConnect (nats_api.natsOptions_SetRetryOnFailedConnect)
+#define natsOptions_SetExpectedHostname (nats_api.natsOptions_SetExpectedHostname)
+#define natsOptions_SetIgnoreDiscoveredServers (nats_api.natsOptions_SetIgnoreDiscoveredServers)
 #define natsConnection_Connect (nats_api.natsConnection_Connect)
 #define natsConnection_Close (nats_api.natsConnection_Close)
 #define natsConnection_Destroy (nats_api.natsConnection_Destroy)

@@ -559,12 +559,10 @@ void sandbox_confine(const struct config *cfg, int read_rules)
 	spec.ro_paths[nro++] = "/usr/share/file";
 	spec.ro_paths[nro++] = "/etc/magic";
 	if (cfg->nats_urls) {
-		/* The NATS client resolves server names and reads the credentials
-		 * file at every (re)connect, from its own threads. */
-		spec.ro_paths[nro++] = "/etc/hosts";
-		spec.ro_paths[nro++] = "/etc/resolv.conf";
-		spec.ro_paths[nro++] = "/etc/nsswitch.conf";
-		spec.ro_paths[nro++] = "/etc/gai.conf";
+		/* The NATS client reads the credentials file at every
+		 * (re)connect, from its own threads. It resolves nothing: the
+		 * servers' names were resolved at start (sink_nats.c), so no
+		 * resolver file is opened to it. */
 		if (cfg->nats_creds)
 			spec.ro_paths[nro++] = cfg->nats_creds;
 	}

@@ -28,6 +28,9 @@ static const struct sink_ops *const outputs_sinks[] = {
 
 /* sink_syslog.c: the socket made before a chroot hides /dev/log */
 int sink_syslog_before_chroot(const struct config *cfg, char *err, size_t errlen);
+/* sink_nats.c: the servers' names resolved before a chroot hides /etc
+ * and confinement forbids lookups */
+int sink_nats_before_chroot(const struct config *cfg, char *err, size_t errlen);
 
 #define OUTPUTS_NSINKS (sizeof(outputs_sinks) / sizeof(outputs_sinks[0]))
 
@@ -131,5 +134,7 @@ int outputs_open(struct writer *w, const struct config *cfg, enum record_mode mo
 
 int outputs_before_chroot(const struct config *cfg, char *err, size_t errlen)
 {
-	return sink_syslog_before_chroot(cfg, err, errlen);
+	if (sink_syslog_before_chroot(cfg, err, errlen) < 0)
+		return -1;
+	return sink_nats_before_chroot(cfg, err, errlen);
 }

@@ -46,7 +46,8 @@ int outputs_load_p0f(const struct config *cfg, enum record_mode mode,
 /* Does, as the effective user and before a chroot, what a sink cannot do
  * inside it: the syslog sink resolves its server's name and connects its
  * Unix or UDP socket (/dev/log is outside the chroot; the resolver's
- * files too). outputs_open then takes what it made. Returns 0, or -1
+ * files too), the NATS sink resolves its servers' names (nothing
+ * resolves once confined). outputs_open then takes what they made. Returns 0, or -1
  * with a message naming the problem (the caller exits 2). */
 int outputs_before_chroot(const struct config *cfg, char *err, size_t errlen);
 

@@ -10,14 +10,19 @@
 #include "sink.h"
 #include "sink_nats.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <nettle/sha2.h>
 
 #include "config.h"
 #include "log.h"
@@ -32,6 +37,15 @@
 #define NATS_BUSY_MS 2000            /* the writer holds the lock at most this */
 #define NATS_DRAIN_MS 5000           /* at exit, the backlog is shipped this long at most */
 #define NATS_SUBJECT_MAX 256
+#define NATS_HEADER_ROOM 4096        /* of the server's max_payload, kept for headers */
+/* A session's JSON (its row, requests with their heads in hex, matches)
+ * past this is not shipped: counted as a failure, logged, skipped. One
+ * keep-alive connection can make a session of tens of MB; this bounds
+ * what one session costs the shipper and the collector's reassembly. */
+#define NATS_SESSION_MAX (64u << 20)
+/* A batch stops growing past this many bytes of JSON (one session always
+ * goes, up to NATS_SESSION_MAX): what the shipper holds at once. */
+#define NATS_BATCH_BYTES (8u << 20)
 /* What libnats may hold of publishes while it reconnects (its default is
  * 8 MB): nothing is published while disconnected, so this only bounds
  * a publish that races a disconnect. */
@@ -43,7 +57,9 @@ struct sink_nats {
 	char psubject[NATS_SUBJECT_MAX + 16];    /* payloads' */
 	int rate;
 	sqlite3 *db;
-	char *urls, *creds, *ca_pem;
+	char *urls, *creds, *ca_pem;  /* urls: every host an IP address */
+	char tls_name[256];             /* certificates are checked against it */
+	bool tls;
 	natsOptions *opts;
 	natsConnection *nc;
 	jsCtx *js;
@@ -86,22 +102,151 @@ static bool sink_nats_subject_ok(const char *s)
 	return true;
 }
 
-/* flypaper.<sensor>.sessions, the sensor's characters that a subject
- * token cannot hold made '_'. */
+/* flypaper.<sensor>.sessions. A subject token cannot hold spaces, '.',
+ * '*' or '>': those, and '_' itself, become _XX (the byte in hex), so the
+ * mapping is one-to-one and two sensors never share a subject ("a.b" is
+ * a_2eb, "a_b" a_5fb). A sensor name is 64 bytes at most (config.c): the
+ * subject is 9 + 192 + 9 bytes at most, never cut. */
 static void sink_nats_default_subject(const char *sensor, char *out, size_t len)
 {
-	char tok[80];
-	size_t i;
+	char tok[3 * 64 + 1];
+	size_t n = 0;
 
-	for (i = 0; sensor[i] && i < sizeof(tok) - 1; i++) {
-		char c = sensor[i];
-		tok[i] = (c <= ' ' || c > '~' || c == '.' || c == '*' || c == '>') ? '_' : c;
+	for (size_t i = 0; sensor[i] && n + 4 <= sizeof(tok); i++) {
+		unsigned char c = (unsigned char)sensor[i];
+		if (c <= ' ' || c > '~' || c == '.' || c == '*' || c == '>' || c == '_')
+			n += (size_t)snprintf(tok + n, sizeof(tok) - n, "_%02x", c);
+		else
+			tok[n++] = (char)c;
 	}
-	tok[i] = '\0';
+	tok[n] = '\0';
 	snprintf(out, len, "flypaper.%s.sessions", tok);
 }
 
 static void sink_nats_close(struct sink *sink);
+
+/* What sink_nats_before_chroot resolved, for the sink opened after the
+ * chroot (one per process). */
+static struct {
+	char *from;                  /* the --nats it was made from */
+	char *urls;                  /* the same servers, every host an IP address */
+	char tls_name[256];          /* the first host given by name, "" for none */
+	bool tls;                    /* a tls:// URL */
+} sink_nats_resolved;
+
+static bool sink_nats_is_ip(const char *host)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, a) == 1 || inet_pton(AF_INET6, host, a) == 1;
+}
+
+/* Appends one server, host an IP address, to the list out (len bytes)
+ * unless it is there already. Returns 0, 1 when the list is full (or out
+ * of room), -1 for a bad entry. */
+static int sink_nats_add_server(char *out, size_t len, int *n, const struct nats_url *u,
+    const char *ip)
+{
+	char one[600];
+	bool v6 = strchr(ip, ':') != NULL;
+
+	snprintf(one, sizeof(one), "%s://%s%s%s%s%s:%s", u->scheme, u->userinfo,
+	    u->userinfo[0] ? "@" : "", v6 ? "[" : "", ip, v6 ? "]" : "", u->port);
+	for (const char *p = out; *p; ) {
+		size_t l = strcspn(p, ",");
+		if (l == strlen(one) && strncmp(p, one, l) == 0)
+			return 0;
+		p += l + (p[l] == ',');
+	}
+	if (*n == NATS_API_MAX_SERVERS || strlen(out) + strlen(one) + 2 > len)
+		return 1;
+	if (*n > 0)
+		strcat(out, ",");
+	strcat(out, one);
+	(*n)++;
+	return 0;
+}
+
+/* Resolves every host of urls (getaddrinfo, once: nothing resolves once
+ * confined, and under a chroot /etc is gone) into a list libnats can use
+ * as is: each address a server of its own, IPv6 in brackets, the scheme,
+ * user part and port kept. The first host given by name goes to tls_name:
+ * with TLS the certificates are checked against it, not against the
+ * addresses. Returns the list (malloc'd), or NULL with err. */
+static char *sink_nats_resolve(const char *urls, char *tls_name, size_t namelen,
+    bool *tls, char *err, size_t errlen)
+{
+	size_t len = NATS_API_MAX_SERVERS * 600;
+	char *copy = strdup(urls), *out = calloc(1, len), *save = NULL, *p, why[512];
+	int n = 0, full = 0;
+
+	tls_name[0] = '\0';
+	if (!copy || !out) {
+		snprintf(err, errlen, "nats: out of memory");
+		goto fail;
+	}
+	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",", &save)) {
+		struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+		    .ai_flags = AI_NUMERICSERV}, *ai, *a;
+		struct nats_url u;
+		int rc;
+
+		if (nats_api_url_split(p, &u, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "nats: %s", why);
+			goto fail;
+		}
+		if ((rc = getaddrinfo(u.host, u.port, &hints, &ai)) != 0) {
+			snprintf(err, errlen, "nats: cannot resolve %s: %s (names are "
+			    "resolved once, at start)", u.host, gai_strerror(rc));
+			goto fail;
+		}
+		if (strcasecmp(u.scheme, "tls") == 0)
+			*tls = true;
+		if (!sink_nats_is_ip(u.host) && !tls_name[0])
+			snprintf(tls_name, namelen, "%s", u.host);
+		for (a = ai; a && !full; a = a->ai_next) {
+			char ip[INET6_ADDRSTRLEN];
+			if (getnameinfo(a->ai_addr, a->ai_addrlen, ip, sizeof(ip), NULL, 0,
+			        NI_NUMERICHOST) == 0)
+				full = sink_nats_add_server(out, len, &n, &u, ip);
+		}
+		freeaddrinfo(ai);
+		if (full) {
+			log_warn("nats: more than %d server addresses; the first %d are used",
+			    NATS_API_MAX_SERVERS, NATS_API_MAX_SERVERS);
+			break;
+		}
+	}
+	if (n == 0) {
+		snprintf(err, errlen, "nats: '%s' names no server", urls);
+		goto fail;
+	}
+	free(copy);
+	return out;
+fail:
+	free(copy);
+	free(out);
+	return NULL;
+}
+
+int sink_nats_before_chroot(const struct config *cfg, char *err, size_t errlen)
+{
+	err[0] = '\0';
+	if (!cfg->nats_urls || sink_nats_resolved.from)
+		return 0;
+	/* libnats too: a chroot hides it */
+	if (nats_api_load(err, errlen) < 0)
+		return -1;
+	if (!(sink_nats_resolved.urls = sink_nats_resolve(cfg->nats_urls,
+	        sink_nats_resolved.tls_name, sizeof(sink_nats_resolved.tls_name),
+	        &sink_nats_resolved.tls, err, errlen)))
+		return -1;
+	if (!(sink_nats_resolved.from = strdup(cfg->nats_urls))) {
+		snprintf(err, errlen, "nats: out of memory");
+		return -1;
+	}
+	return 0;
+}
 
 /* A small file (a CA bundle) whole, NUL-ended; NULL with errno. */
 static char *sink_nats_read_file(const char *path)
@@ -160,8 +305,16 @@ static int sink_nats_options(struct sink_nats *s)
 	    (st = natsOptions_SetRetryOnFailedConnect(s->opts, true,
 	        sink_nats_connected, s)) != NATS_OK ||
 	    (st = natsOptions_SetReconnectBufSize(s->opts, NATS_RECONNECT_BUF)) != NATS_OK ||
+	    /* A cluster tells its clients of its other servers, maybe by
+	     * name, which cannot be resolved once confined: only the
+	     * servers given (resolved at start) are used. */
+	    (st = natsOptions_SetIgnoreDiscoveredServers(s->opts, true)) != NATS_OK ||
 	    (s->ca_pem && ((st = natsOptions_SetSecure(s->opts, true)) != NATS_OK ||
 	     (st = natsOptions_SetCATrustedCertificates(s->opts, s->ca_pem)) != NATS_OK)) ||
+	    /* libnats connects to addresses: the certificate is checked
+	     * against the name given */
+	    (s->tls && s->tls_name[0] &&
+	     (st = natsOptions_SetExpectedHostname(s->opts, s->tls_name)) != NATS_OK) ||
 	    (s->creds &&
 	     (st = natsOptions_SetUserCredentialsFromFiles(s->opts, s->creds, NULL)) != NATS_OK)) {
 		log_error("nats: '%s': %s; nothing is shipped this run", s->urls,
@@ -224,13 +377,27 @@ static struct sink *sink_nats_open(const struct config *cfg, enum record_mode mo
 		    strerror(errno));
 		goto fail;
 	}
-	if (!(s->urls = strdup(cfg->nats_urls)) ||
-	    (cfg->nats_creds && !(s->creds = strdup(cfg->nats_creds)))) {
+	if (cfg->nats_creds && !(s->creds = strdup(cfg->nats_creds))) {
 		snprintf(err, errlen, "nats: out of memory");
 		goto fail;
 	}
-	log_info("nats: shipping to %s, subject %s, at most %d message(s) a second",
-	    cfg->nats_urls, s->subject, s->rate);
+	/* The names were resolved before a chroot (sink_nats_before_chroot);
+	 * without one, now, before confinement. */
+	if (sink_nats_resolved.from && strcmp(sink_nats_resolved.from, cfg->nats_urls) == 0) {
+		s->urls = sink_nats_resolved.urls;
+		sink_nats_resolved.urls = NULL;
+		snprintf(s->tls_name, sizeof(s->tls_name), "%s", sink_nats_resolved.tls_name);
+		s->tls = sink_nats_resolved.tls;
+	} else if (!(s->urls = sink_nats_resolve(cfg->nats_urls, s->tls_name,
+	        sizeof(s->tls_name), &s->tls, err, errlen))) {
+		goto fail;
+	}
+	s->tls |= s->ca_pem != NULL;
+	log_info("nats: shipping to %s (%s), subject %s, at most %d message(s) a second",
+	    cfg->nats_urls, s->urls, s->subject, s->rate);
+	if (s->tls && s->tls_name[0])
+		log_info("nats: TLS: every server's certificate must be valid for %s",
+		    s->tls_name);
 	return &s->base;
 fail:
 	sink_nats_close(&s->base);
@@ -287,17 +454,34 @@ static bool sink_nats_drained(struct sink_nats *s, int n, int done)
 	return drained;
 }
 
-/* --nats-rate: waits for the next second once this one's are sent. */
+/* True once the thread must stop publishing: told to stop, or at exit
+ * with the drain's time (NATS_DRAIN_MS) over. Checked before every
+ * publish, so a server that acks slowly delays the exit by one ack wait
+ * at most, not a batch of them. */
+static bool sink_nats_give_up(struct sink_nats *s)
+{
+	pthread_mutex_lock(&s->lock);
+	bool give_up = s->stop || (s->draining &&
+	    sink_nats_ms_since(&s->drain_from) >= NATS_DRAIN_MS);
+	pthread_mutex_unlock(&s->lock);
+	return give_up;
+}
+
+/* --nats-rate: once this second's messages are sent, waits until the
+ * second is over. A kick (the writer's commit, a reconnect) wakes
+ * sink_nats_wait early: the loop waits again for what is left, so no
+ * wake-up starts a new second. Returns false once stopping. */
 static bool sink_nats_pace(struct sink_nats *s)
 {
 	long long ms = sink_nats_ms_since(&s->second);
 
-	if (ms >= 1000 || s->second.tv_sec == 0) {
+	if (s->second.tv_sec == 0 || ms >= 1000) {
 		clock_gettime(CLOCK_MONOTONIC, &s->second);
 		s->sent_in_second = 0;
 	} else if (s->sent_in_second >= (uint64_t)s->rate) {
-		if (!sink_nats_wait(s, 1000 - (long)ms) && sink_nats_stopping(s))
-			return false;
+		while ((ms = sink_nats_ms_since(&s->second)) < 1000)
+			if (!sink_nats_wait(s, 1000 - (long)ms) || sink_nats_give_up(s))
+				return false;
 		clock_gettime(CLOCK_MONOTONIC, &s->second);
 		s->sent_in_second = 0;
 	}
@@ -316,7 +500,7 @@ static int sink_nats_publish(struct sink_nats *s, const char *subject, const cha
 	jsErrCode jerr = 0;
 	natsStatus st;
 
-	if (!sink_nats_pace(s))
+	if (sink_nats_give_up(s) || !sink_nats_pace(s))
 		return -1;
 	/* Disconnected, libnats would buffer the message and wait for an ack
 	 * that cannot come: the backlog waits in the database instead. */
@@ -344,6 +528,14 @@ static int sink_nats_publish(struct sink_nats *s, const char *subject, const cha
 	return -1;
 }
 
+/* What one message may carry: the server's max_payload less room for
+ * the headers. */
+static size_t sink_nats_room(const struct sink_nats *s)
+{
+	return s->max_payload > 2 * NATS_HEADER_ROOM ?
+	    (size_t)s->max_payload - NATS_HEADER_ROOM : NATS_HEADER_ROOM;
+}
+
 /* Ships the payload sha unless the stream already acknowledged it: one
  * message, or chunks of the server's max_payload less room for headers,
  * each with its index and count. Returns 0 or -1. */
@@ -359,11 +551,11 @@ static int sink_nats_payload(struct sink_nats *s, const char *sha)
 	sqlite3_bind_text(q, 1, sha, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 2, s->subject, -1, SQLITE_STATIC);
 	if (sqlite3_step(q) == SQLITE_ROW) {
-		char size[24], idx[24], count[24], id[128];
+		char size[24], idx[24], count[24], id[NATS_SUBJECT_MAX + 128];
 		const char *seen = (const char *)sqlite3_column_text(q, 1);
 		const unsigned char *data = sqlite3_column_blob(q, 2);
 		size_t len = (size_t)sqlite3_column_bytes(q, 2);
-		size_t chunk = s->max_payload > 8192 ? (size_t)s->max_payload - 4096 : 4096;
+		size_t chunk = sink_nats_room(s);
 		size_t n = len ? (len + chunk - 1) / chunk : 1;
 
 		snprintf(size, sizeof(size), "%lld", (long long)sqlite3_column_int64(q, 0));
@@ -374,10 +566,12 @@ static int sink_nats_payload(struct sink_nats *s, const char *sha)
 			    "Flypaper-Chunk", idx, "Flypaper-Chunks", count, NULL};
 			size_t off = i * chunk, part = len - off < chunk ? len - off : chunk;
 			snprintf(idx, sizeof(idx), "%zu", i);
+			/* the subject first: no other sender's message can make
+			 * the stream drop this one as a duplicate */
 			if (n == 1)
-				snprintf(id, sizeof(id), "%s", sha);
+				snprintf(id, sizeof(id), "%s:%s", s->psubject, sha);
 			else
-				snprintf(id, sizeof(id), "%s.%zu", sha, i);
+				snprintf(id, sizeof(id), "%s:%s.%zu", s->psubject, sha, i);
 			rc = sink_nats_publish(s, s->psubject, id, data ? data + off : NULL,
 			    len ? part : 0, h);
 		}
@@ -426,11 +620,12 @@ struct sink_nats_item {
 
 /* Reads up to NATS_BATCH sessions after the watermark in one short read
  * transaction. A session whose verdict is pending is waited for
- * (NATS_CLASS_WAIT_S at most) and ends the batch, keeping the order.
- * Returns the count, or -1. */
+ * (NATS_CLASS_WAIT_S at most) and ends the batch, keeping the order; so
+ * does NATS_BATCH_BYTES of JSON. Returns the count, or -1. */
 static int sink_nats_read(struct sink_nats *s, struct sink_nats_item *items)
 {
 	sqlite3_stmt *q;
+	size_t bytes = 0;
 	int n = 0;
 
 	if (sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
@@ -472,6 +667,8 @@ static int sink_nats_read(struct sink_nats *s, struct sink_nats_item *items)
 		if (!it->json)
 			break;
 		n++;
+		if ((bytes += strlen(it->json)) >= NATS_BATCH_BYTES)
+			break;
 	}
 	sqlite3_finalize(q);
 	sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL);
@@ -515,6 +712,53 @@ static void sink_nats_count_backlog(struct sink_nats *s)
 	sqlite3_finalize(q);
 }
 
+/* Ships one session's JSON (DESIGN.md, Fleet): one message with
+ * Nats-Msg-Id <subject>:<session> when it fits sink_nats_room, else
+ * chunks of that size, each with the whole JSON's SHA-256 and size, its
+ * index and the count, Msg-Id <subject>:<session>.<index>. Returns 0
+ * acknowledged, 1 skipped for good (over NATS_SESSION_MAX: counted and
+ * logged; retrying could never succeed and would stop everything after
+ * it), or -1 (a publish failed: retried later from this session). */
+static int sink_nats_session(struct sink_nats *s, const struct sink_nats_item *it)
+{
+	size_t len = strlen(it->json), room = sink_nats_room(s), n;
+	char id[NATS_SUBJECT_MAX + 64], sha[2 * SHA256_DIGEST_SIZE + 1];
+	char size[24], idx[24], count[24];
+	uint8_t digest[SHA256_DIGEST_SIZE];
+	struct sha256_ctx ctx;
+	int rc = 0;
+
+	if (len <= room) {
+		const char *h[] = {"Flypaper-Kind", "session", NULL};
+		snprintf(id, sizeof(id), "%s:%s", s->subject, it->id);
+		return sink_nats_publish(s, s->subject, id, it->json, len, h);
+	}
+	if (len > NATS_SESSION_MAX) {
+		atomic_fetch_add(&nats_failures, 1);
+		log_warn("nats: session %s is %zu bytes of JSON, over the %u a session may "
+		    "be: not shipped (it stays in the database)", it->id, len, NATS_SESSION_MAX);
+		return 1;
+	}
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, (const uint8_t *)it->json);
+	sha256_digest(&ctx, sizeof(digest), digest);
+	for (size_t i = 0; i < sizeof(digest); i++)
+		snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+	n = (len + room - 1) / room;
+	snprintf(size, sizeof(size), "%zu", len);
+	snprintf(count, sizeof(count), "%zu", n);
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		const char *h[] = {"Flypaper-Kind", "session-chunk", "Flypaper-Session", it->id,
+		    "Flypaper-Sha256", sha, "Flypaper-Size", size, "Flypaper-Chunk", idx,
+		    "Flypaper-Chunks", count, NULL};
+		size_t off = i * room, part = len - off < room ? len - off : room;
+		snprintf(idx, sizeof(idx), "%zu", i);
+		snprintf(id, sizeof(id), "%s:%s.%zu", s->subject, it->id, i);
+		rc = sink_nats_publish(s, s->subject, id, it->json + off, part, h);
+	}
+	return rc;
+}
+
 /* Publishes a batch in order; stops at the first failure. Returns how many
  * the stream acknowledged. */
 static int sink_nats_ship(struct sink_nats *s, struct sink_nats_item *items, int n)
@@ -525,11 +769,13 @@ static int sink_nats_ship(struct sink_nats *s, struct sink_nats_item *items, int
 	clock_gettime(CLOCK_MONOTONIC, &read);
 	for (; done < n; done++) {
 		struct sink_nats_item *it = &items[done];
-		const char *h[] = {"Flypaper-Kind", "session", NULL};
+		int rc;
 		if (it->sha[0] && sink_nats_payload(s, it->sha) < 0)
 			break;
-		if (sink_nats_publish(s, s->subject, it->id, it->json, strlen(it->json), h) < 0)
+		if ((rc = sink_nats_session(s, it)) < 0)
 			break;
+		if (rc > 0)
+			continue;            /* skipped: the watermark passes it */
 		atomic_fetch_add(&nats_shipped, 1);
 		uint64_t lag = (uint64_t)(it->lag_ms + sink_nats_ms_since(&read));
 		if (lag > atomic_load(&nats_lag_ms))

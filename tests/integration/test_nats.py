@@ -3,11 +3,13 @@ loopback (one node, or a three-node cluster with a replicated stream), real
 sensors (serve --nats) and a real collector (flypaper collect). The central
 database must hold every session exactly once, rows and payloads byte for
 byte as the sensors stored them."""
+import hashlib
 import json
 import os
 import shutil
 import signal
 import socket
+import ssl
 import sqlite3
 import subprocess
 import threading
@@ -18,6 +20,7 @@ import pytest
 
 from conftest import FLYPAPER, ROOT, SANITIZER_MARKS, Daemon, query, send_and_close, wait_for
 from test_metrics import get, metrics_port, samples
+from test_chroot import chrooted, env_without_landlock
 from test_privileges import service_user  # noqa: F401 (the fixture)
 
 NATS_SERVER = "/usr/sbin/nats-server"
@@ -214,6 +217,368 @@ def test_bad_nats_options_exit_2(tmp_path):
         assert p.returncode == 2, (args, p.stderr)
 
 
+# --- the sensor side of the attacker review's fixes (issue 12, review-nats.md) ---
+
+class RawNats:
+    """A plain core-NATS client on a socket (Debian has no NATS client for
+    Python): CONNECT with headers, requests to the JetStream API, and a
+    subscription whose messages (with their headers) a thread collects."""
+
+    def __init__(self, port, ca=None, name=None):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buf = b""
+        self.lock = threading.Lock()
+        self.got = []                        # (subject, headers, data)
+        self.replies = {}
+        self.sid = 0
+        self.closed = threading.Event()
+        self._line()                         # INFO, in clear; TLS after it
+        if ca:
+            self.s = ssl.create_default_context(cafile=ca).wrap_socket(
+                self.s, server_hostname=name)
+        self.s.sendall(b'CONNECT {"verbose":false,"pedantic":false,'
+                       b'"headers":true,"protocol":1}\r\n')
+        self.s.settimeout(None)
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _fill(self):
+        data = self.s.recv(1 << 20)
+        if not data:
+            raise EOFError
+        self.buf += data
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            self._fill()
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def _take(self, n):
+        while len(self.buf) < n + 2:
+            self._fill()
+        data, self.buf = self.buf[:n], self.buf[n + 2:]
+        return data
+
+    def _read(self):
+        try:
+            while not self.closed.is_set():
+                line = self._line()
+                if line == b"PING":
+                    self.s.sendall(b"PONG\r\n")
+                    continue
+                if line.startswith(b"MSG ") or line.startswith(b"HMSG "):
+                    parts = line.split()
+                    total = int(parts[-1])
+                    hlen = int(parts[-2]) if parts[0] == b"HMSG" else 0
+                    raw = self._take(total)
+                    headers = {}
+                    for h in raw[:hlen].split(b"\r\n")[1:]:
+                        if b":" in h:
+                            k, v = h.split(b":", 1)
+                            headers[k.decode()] = v.strip().decode()
+                    subject = parts[1].decode()
+                    with self.lock:
+                        if subject.startswith("_INBOX."):
+                            self.replies[subject] = raw[hlen:]
+                        else:
+                            self.got.append((subject, headers, raw[hlen:]))
+        except (OSError, EOFError):
+            pass
+
+    def request(self, subject, body):
+        self.sid += 1
+        inbox = f"_INBOX.t{self.sid}"
+        self.s.sendall(b"SUB %s %d\r\nPUB %s %s %d\r\n%s\r\n"
+                       % (inbox.encode(), self.sid, subject.encode(), inbox.encode(),
+                          len(body), body))
+        wait_for(lambda: inbox in self.replies, timeout=30, what=f"a reply to {subject}")
+        self.s.sendall(b"UNSUB %d\r\n" % self.sid)
+        return json.loads(self.replies.pop(inbox))
+
+    def subscribe(self, subject):
+        self.sid += 1
+        self.s.sendall(b"SUB %s %d\r\n" % (subject.encode(), self.sid))
+
+    def make_stream(self):
+        """The stream collect makes, made here so that these tests need no
+        collector: every message the sensors publish stays in it."""
+        r = self.request("$JS.API.STREAM.CREATE.FLYPAPER", json.dumps(
+            {"name": "FLYPAPER", "subjects": ["flypaper.>"], "storage": "file",
+             "duplicate_window": 3600 * 10**9}).encode())
+        assert "error" not in r, r
+
+    def stream_count(self):
+        r = self.request("$JS.API.STREAM.INFO.FLYPAPER", b"")
+        assert "error" not in r, r
+        return r["state"]["messages"]
+
+    def messages(self):
+        with self.lock:
+            return list(self.got)
+
+    def close(self):
+        self.closed.set()
+        self.s.close()
+
+
+@pytest.fixture
+def raw_nats(cluster):
+    """A one-node cluster with the FLYPAPER stream and a plain subscriber
+    on flypaper.>."""
+    c = cluster(1)
+    r = RawNats(c.nodes[0].port)
+    r.make_stream()
+    r.subscribe("flypaper.>")
+    yield c, r
+    r.close()
+
+
+def test_one_peer_session_over_max_payload_goes_in_chunks(raw_nats, sensors, tmp_path):
+    """H1: one keep-alive connection with ~900 KB of request heads (inside
+    the default --max-payload) makes a session whose JSON is past the
+    server's 1 MB max_payload. It goes in session-chunk messages with the
+    contract's headers (whole JSON's SHA-256 and size), the watermark moves
+    past it and every later session ships, each Msg-Id prefixed with the
+    subject (contract item 1)."""
+    c, r = raw_nats
+    d = sensor(sensors, tmp_path, "big", c.urls)
+    send_and_close(d.port, b"GET /before HTTP/1.0\r\n\r\n")
+    big = b"".join(b"GET /r%d HTTP/1.1\r\nHost: h\r\nX-Pad: %s\r\n\r\n" % (i, b"A" * 180000)
+                   for i in range(5))
+    send_and_close(d.port, big)
+    d.wait_sessions(2)
+    for i in range(5):
+        send_and_close(d.port, b"GET /after/%d HTTP/1.0\r\n\r\n" % i)
+    d.wait_sessions(7)
+    ids = [row[0] for row in query(d.db, "SELECT session FROM sessions ORDER BY rowid")]
+    big_id = query(d.db, "SELECT session FROM requests GROUP BY session "
+                   "ORDER BY count(*) DESC LIMIT 1")[0][0]
+    subject = "flypaper.big.sessions"
+
+    def session_ids():
+        got = set()
+        for subj, h, _ in r.messages():
+            if subj == subject and h.get("Flypaper-Kind") == "session":
+                got.add(h.get("Nats-Msg-Id"))
+        return got
+    want = {f"{subject}:{i}" for i in ids if i != big_id}
+    wait_for(lambda: session_ids() >= want, timeout=60, what="the later sessions' messages")
+    wait_for(lambda: query(d.db, "SELECT last_rowid FROM nats_shipped") ==
+             query(d.db, "SELECT max(rowid) FROM sessions"), timeout=30,
+             what="the watermark past every session")
+    chunks = sorted(((h, data) for subj, h, data in r.messages()
+                     if subj == subject and h.get("Flypaper-Kind") == "session-chunk"),
+                    key=lambda m: int(m[0]["Flypaper-Chunk"]))
+    assert len(chunks) >= 2, [m[0] for m in chunks]
+    n = int(chunks[0][0]["Flypaper-Chunks"])
+    assert [int(h["Flypaper-Chunk"]) for h, _ in chunks] == list(range(n))
+    whole = b"".join(data for _, data in chunks)
+    for h, data in chunks:
+        assert h["Flypaper-Session"] == big_id
+        assert h["Flypaper-Sha256"] == hashlib.sha256(whole).hexdigest()
+        assert int(h["Flypaper-Size"]) == len(whole)
+        assert h["Nats-Msg-Id"] == f"{subject}:{big_id}.{h['Flypaper-Chunk']}"
+        assert len(data) < 1024 * 1024
+    doc = json.loads(whole)
+    assert doc["session"]["session"] == big_id and len(doc["requests"]) == 5
+    # the stream kept each message seen once, payloads too (<psubject>:<sha>)
+    seen = {h["Nats-Msg-Id"] for _, h, _ in r.messages()}
+    assert r.stream_count() == len(seen)
+    assert all(m.startswith(f"{subject}:") or m.startswith(f"{subject}.payloads:")
+               for m in seen), seen
+    assert d.stop() == 0
+    shipped, failures, backlog = query(d.db, "SELECT nats_shipped, nats_failures, "
+                                       "nats_backlog FROM runs")[-1]
+    assert (shipped, failures, backlog) == (len(ids), 0, 0)
+
+
+@pytest.fixture
+def hosts_name():
+    """A name of its own for 127.0.0.1 in /etc/hosts, removed after."""
+    name = f"fp-nats-{os.getpid()}-{time.monotonic_ns()}.test"
+    with open("/etc/hosts", "a") as f:
+        f.write(f"127.0.0.1 {name}\n")
+    yield name
+    with open("/etc/hosts") as f:
+        keep = [line for line in f if name not in line]
+    with open("/etc/hosts", "w") as f:          # in place: it may be a bind mount
+        f.writelines(keep)
+
+
+def session_msgs(r, subject):
+    return {h.get("Nats-Msg-Id") for subj, h, _ in r.messages()
+            if subj == subject and h.get("Flypaper-Kind") == "session"}
+
+
+def test_confined_sensor_resolves_names_once_at_start(raw_nats, sensors, service_user,  # noqa: F811
+                                                      hosts_name, tmp_path):
+    """H2: a name in --nats is resolved at start, before a chroot and
+    confinement (glibc's DNS lookup in libnats's threads was a forbidden
+    UDP socket: SIGSYS): localhost, a name from /etc/hosts, the same under
+    the chroot fallback; a name that does not resolve is exit 2 naming it."""
+    pw, state = service_user
+    c, r = raw_nats
+    port = c.nodes[0].port
+    for name, url, env in (("local", f"nats://localhost:{port}", None),
+                           ("hosts", f"nats://{hosts_name}:{port}", None),
+                           ("jail", f"nats://{hosts_name}:{port}", env_without_landlock())):
+        d = Daemon(tmp_path, db=str(state / f"{name}.db"), env=env,
+                   args=["--sensor", name, "--nats", url, "--user", pw.pw_name])
+        sensors.append(d)
+        assert "sandbox:" in d.text()
+        if env:
+            chrooted(d, state)
+        drive(d.port, name, 3)
+        wait_for(lambda: len(session_msgs(r, f"flypaper.{name}.sessions")) >= 3, timeout=60,
+                 what=f"{name}: 3 sessions in the stream")
+        assert d.proc.poll() is None, d.text()
+        assert d.stop() == 0, d.text()
+        assert "forbidden system call" not in d.text()
+        assert f"nats://127.0.0.1:{port}" in d.text()          # what libnats was given
+    p = subprocess.run([FLYPAPER, "serve", "--db", str(tmp_path / "x.db"),
+                        "--listen", "127.0.0.1:0", "--nats",
+                        f"nats://127.0.0.1:{port},nats://nats.example.invalid:4222"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2, p.stderr
+    assert "cannot resolve nats.example.invalid" in p.stderr, p.stderr
+
+
+def test_sigterm_with_a_server_that_never_speaks(sensors, tmp_path):
+    """M3: a server that accepts TCP and never says a word (a load
+    balancer, a wrong port): SIGTERM still ends the daemon within the
+    drain (5 s) and a margin, the sessions waiting in the database."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(64)
+    ls.settimeout(0.5)
+    held, stop = [], threading.Event()
+
+    def acceptor():
+        while not stop.is_set():
+            try:
+                held.append(ls.accept()[0])
+            except OSError:
+                pass
+    t = threading.Thread(target=acceptor)
+    t.start()
+    try:
+        d = sensor(sensors, tmp_path, "silent", "nats://127.0.0.1:%d" % ls.getsockname()[1])
+        drive(d.port, "s", 5)
+        d.wait_sessions(5)
+        wait_for(lambda: held, timeout=30, what="the sensor to connect")
+        time.sleep(2)                            # inside a connect attempt, likely
+        t0 = time.monotonic()
+        assert d.stop(timeout=60) == 0
+        took = time.monotonic() - t0
+        assert took < 20, f"SIGTERM took {took:.1f}s"
+        assert query(d.db, "SELECT nats_shipped, nats_backlog FROM runs")[-1] == (0, 5)
+    finally:
+        stop.set()
+        t.join()
+        for s in held:
+            s.close()
+        ls.close()
+
+
+def test_nats_rate_holds_whatever_wakes_the_shipper(raw_nats, sensors, tmp_path):
+    """M4: --nats-rate 5 with a backlog of 60 and a steady light load
+    (every commit wakes the shipper): the stream gets about 5 messages a
+    second, not a new second's worth at every wake-up (it was 177 in 6 s).
+    Identical requests: one payload message in all."""
+    c, r = raw_nats
+    d = sensor(sensors, tmp_path, "rate", c.urls, args=["--nats-rate", "5"])
+    stop = threading.Event()
+
+    def kicker():
+        for _ in range(200):                     # bounded: 10 s at most
+            if stop.is_set():
+                return
+            send_and_close(d.port, b"GET /same HTTP/1.0\r\n\r\n")
+            time.sleep(0.05)
+    t0 = time.monotonic()
+    for _ in range(60):
+        send_and_close(d.port, b"GET /same HTTP/1.0\r\n\r\n")
+    t = threading.Thread(target=kicker)
+    t.start()
+    try:
+        time.sleep(4)
+        n = r.stream_count()
+        took = time.monotonic() - t0
+    finally:
+        stop.set()
+        t.join()
+    assert 5 <= n <= 5 * (took + 2), f"{n} messages in {took:.1f}s at --nats-rate 5"
+    d.stop()
+
+
+def test_default_subjects_never_fold(sensors, tmp_path):
+    """Low: the default subject escapes '_' and what a subject token
+    cannot hold, one to one: sensors a.b and a_b never share a subject."""
+    for name, subject in (("a.b", "flypaper.a_2eb.sessions"),
+                          ("a_b", "flypaper.a_5fb.sessions"),
+                          ("x y*>", "flypaper.x_20y_2a_3e.sessions"),
+                          ("plain-1", "flypaper.plain-1.sessions")):
+        d = Daemon(tmp_path, db=str(tmp_path / f"s{len(sensors)}.db"),
+                   args=["--sensor", name, "--nats", "nats://127.0.0.1:1"])
+        sensors.append(d)
+        assert f"subject {subject}," in d.text(), d.text()
+        assert d.stop() == 0
+
+
+def test_tls_by_name_checks_the_certificate_against_the_name(sensors, service_user,  # noqa: F811
+                                                             hosts_name, tmp_path):
+    """H2 with TLS: libnats is given the address, the certificate is
+    checked against the name given (its only name: no IP in it): a name
+    it holds ships, another name for the same address (localhost) ships
+    nothing."""
+    pw, state = service_user
+    ca, cert, key = make_tls(tmp_path, san=f"DNS:{hosts_name}")
+    node = Node(tmp_path, "tn", None)
+    node.write_conf([], tls=(cert, key))
+    node.start()
+    try:
+        wait_for(node.healthy, timeout=30, interval=0.2, what="the TLS node")
+        r = RawNats(node.port, ca=ca, name=hosts_name)
+        r.make_stream()
+        r.close()
+        user_ca = state.parent / "ca.pem"
+        shutil.copy(ca, user_ca)
+        os.chmod(user_ca, 0o644)
+        for name, host in (("named", hosts_name), ("other", "localhost")):
+            d = sensor(sensors, tmp_path, name, f"tls://{host}:{node.port}",
+                       db=state / f"{name}.db",
+                       args=["--user", pw.pw_name, "--nats-tls-ca", str(user_ca)])
+            drive(d.port, name, 2)
+            if name == "named":
+                wait_for(lambda: query(d.db, "SELECT count(*) FROM nats_shipped") == [(1,)],
+                         timeout=60, what="the sessions shipped over TLS")
+            else:
+                time.sleep(3)
+            assert d.stop() == 0, d.text()
+            shipped, failures = query(d.db, "SELECT nats_shipped, nats_failures FROM runs")[-1]
+            if name == "named":
+                assert (shipped, failures) == (2, 0), d.text()
+            else:
+                assert shipped == 0 and failures >= 1, d.text()
+            assert f"certificate must be valid for {host}" in d.text()
+    finally:
+        node.kill()
+
+
+def test_bad_nats_urls_exit_2(tmp_path):
+    """Each --nats server is taken apart at start: a bad one is exit 2
+    naming it (it used to be logged from the shipper's thread, and
+    nothing shipped)."""
+    for url, says in (("nats://127.0.0.1:0", "port"), ("nats://127.0.0.1:4222/x", "path"),
+                      ("nats://[::1:4222", "']'"), ("nats://:4222", "no host")):
+        p = subprocess.run([FLYPAPER, "serve", "--db", str(tmp_path / "x.db"),
+                            "--listen", "127.0.0.1:0", "--nats", url],
+                           capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2, (url, p.stderr)
+        assert "nats:" in p.stderr and says in p.stderr, (url, p.stderr)
+
+
 def test_confined_sensor_ships_rows_byte_exact(cluster, sensors, service_user, tmp_path):  # noqa: F811
     pw, state = service_user
     c = cluster(1)
@@ -366,8 +731,8 @@ def test_cluster_chaos_every_session_exactly_once(cluster, sensors, tmp_path):
     assert sorted(map(tuple, json.loads(r.stdout)["sensors"])) == sorted(per_sensor.items())
 
 
-def make_tls(tmp):
-    """A CA and a server certificate for 127.0.0.1, made with openssl."""
+def make_tls(tmp, san="IP:127.0.0.1"):
+    """A CA and a server certificate for 127.0.0.1 (or san), made with openssl."""
     def run(*args):
         subprocess.run(["openssl", *args], check=True, capture_output=True, timeout=60)
     ca_key, ca, key, csr, cert = (str(tmp / n) for n in
@@ -377,7 +742,7 @@ def make_tls(tmp):
     run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
         "-subj", "/CN=127.0.0.1")
     ext = tmp / "ext.cnf"
-    ext.write_text("subjectAltName = IP:127.0.0.1\n")
+    ext.write_text(f"subjectAltName = {san}\n")
     run("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
         "-out", cert, "-days", "2", "-extfile", str(ext))
     return ca, cert, key

@@ -51,6 +51,7 @@ void test_report_tags(int *passed, int *failed);    /* report_tags.c */
 void test_report_tls(int *passed, int *failed);     /* report_tls.c */
 void test_report_top(int *passed, int *failed);     /* report_top.c */
 void test_natsrow(int *passed, int *failed);        /* natsrow.c */
+void test_natsurl(int *passed, int *failed);        /* natsurl.c */
 void test_report_model(int *passed, int *failed);   /* report_model.c */
 void test_rule_lint(int *passed, int *failed);      /* rule_lint.c */
 void test_pcap(int *passed, int *failed);           /* pcap.c */
@@ -2569,6 +2570,7 @@ int main(void)
 	test_report_tls(&passed, &failed);
 	test_report_top(&passed, &failed);
 	test_natsrow(&passed, &failed);
+	test_natsurl(&passed, &failed);
 	test_report_model(&passed, &failed);
 	test_rule_lint(&passed, &failed);
 	test_pcap(&passed, &failed);
