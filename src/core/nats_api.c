@@ -155,3 +155,42 @@ bad_scheme:
 	snprintf(err, errlen, "'%s': not a URL scheme before '://'", url);
 	return -1;
 }
+
+/* Appends c to out (at *o, room len) unless full. */
+static void nats_api_put(char *out, size_t len, size_t *o, char c)
+{
+	if (*o + 1 < len)
+		out[(*o)++] = c;
+}
+
+void nats_api_redact(const char *urls, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (!len)
+		return;
+	for (const char *p = urls; *p;) {
+		const char *end = strchr(p, ','), *auth = strstr(p, "://"), *at;
+		if (!end)
+			end = p + strlen(p);
+		auth = auth && auth < end ? auth + 3 : p;
+		at = NULL;                   /* the last '@': a password may hold one */
+		for (const char *q = auth; q < end; q++)
+			if (*q == '@')
+				at = q;
+		for (const char *q = p; q < auth; q++)
+			nats_api_put(out, len, &o, *q);
+		if (at) {
+			for (const char *m = "***"; *m; m++)
+				nats_api_put(out, len, &o, *m);
+			auth = at;
+		}
+		for (const char *q = auth; q < end; q++)
+			nats_api_put(out, len, &o, *q);
+		if (!*end)
+			break;
+		nats_api_put(out, len, &o, ',');
+		p = end + 1;
+	}
+	out[o] = '\0';
+}

@@ -104,6 +104,11 @@ struct nats_url {
 int nats_api_url_split(const char *url, struct nats_url *out, char *err, size_t errlen);
 
 /* A status as words: the library's last error when it has one. */
+/* urls (comma-separated) for a log line, with the user and password of
+ * each written as three stars (user:secret@host:4222 becomes ***@host:4222,
+ * the scheme kept). out is always ended; a list too long for it is cut. */
+void nats_api_redact(const char *urls, char *out, size_t len);
+
 const char *nats_api_error(natsStatus s);
 
 #ifndef NATS_API_TABLE

@@ -393,8 +393,11 @@ static struct sink *sink_nats_open(const struct config *cfg, enum record_mode mo
 		goto fail;
 	}
 	s->tls |= s->ca_pem != NULL;
+	char given[512], resolved[512];
+	nats_api_redact(cfg->nats_urls, given, sizeof(given));
+	nats_api_redact(s->urls, resolved, sizeof(resolved));
 	log_info("nats: shipping to %s (%s), subject %s, at most %d message(s) a second",
-	    cfg->nats_urls, s->urls, s->subject, s->rate);
+	    given, resolved, s->subject, s->rate);
 	if (s->tls && s->tls_name[0])
 		log_info("nats: TLS: every server's certificate must be valid for %s",
 		    s->tls_name);

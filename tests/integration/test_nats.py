@@ -645,6 +645,15 @@ def test_backlog_waits_on_disk_and_resumes_after_kill_9(cluster, sensors, tmp_pa
     assert query(d.db, "SELECT nats_failures FROM runs")[-1][0] == 0
 
 
+def test_a_password_in_the_url_stays_out_of_the_log(sensors, tmp_path):
+    d = sensor(sensors, tmp_path, "delta", "nats://flyuser:s3cret-pw@127.0.0.1:1")
+    text = d.text()
+    assert "nats: shipping to nats://***@127.0.0.1:1" in text, text
+    assert "s3cret" not in text and "flyuser" not in text, text
+    assert d.stop(timeout=20) == 0
+    assert "s3cret" not in d.text()
+
+
 def test_sigterm_with_the_stream_away_stops_and_records_the_backlog(cluster, sensors, tmp_path):
     """No server ever answers: the shipper must not hold the daemon's exit
     (a connect that retries inside the call would), and the runs row

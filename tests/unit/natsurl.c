@@ -56,4 +56,29 @@ void test_natsurl(int *passed, int *failed)
 			    rc == 0 ? u.port : "", err);
 		}
 	}
+	static const struct {
+		const char *urls;
+		size_t room;
+		const char *want;
+	} redact[] = {
+		{"nats://127.0.0.1:4222", 64, "nats://127.0.0.1:4222"},
+		{"nats://u:secret@h:1", 64, "nats://***@h:1"},
+		{"nats://u:p@w@h:1,tls://tok@[::1]:2,h3", 64, "nats://***@h:1,tls://***@[::1]:2,h3"},
+		{"user:pw@h:4222", 64, "***@h:4222"},
+		{"nats://u:secret@h:1", 10, "nats://**"},
+		{"nats://u:secret@h:1", 1, ""},
+		{"", 8, ""},
+	};
+	for (size_t i = 0; i < sizeof(redact) / sizeof(redact[0]); i++) {
+		char out[64];
+		memset(out, 'X', sizeof(out));
+		nats_api_redact(redact[i].urls, out, redact[i].room);
+		if (strcmp(out, redact[i].want) == 0) {
+			(*passed)++;
+		} else {
+			(*failed)++;
+			fprintf(stderr, "natsurl: redact '%s' (room %zu): '%s', want '%s'\n",
+			    redact[i].urls, redact[i].room, out, redact[i].want);
+		}
+	}
 }
