@@ -3,6 +3,7 @@ loopback (one node, or a three-node cluster with a replicated stream), real
 sensors (serve --nats) and a real collector (flypaper collect). The central
 database must hold every session exactly once, rows and payloads byte for
 byte as the sensors stored them."""
+import hashlib
 import json
 import os
 import shutil
@@ -433,3 +434,126 @@ def test_verdicts_travel_with_their_sessions(cluster, sensors, tmp_path):
     assert got == [(None, "done"), ("secrets", "done"), ("secrets", "done"),
                    ("secrets", "done")], got
     assert query(str(central), "SELECT count(*) FROM matches") == [(3,)]
+
+
+# ---- the collector's input is hostile (review of issue 12: H3, M1, M2, M5, L1, L2) ----
+
+def jspub(port, subject, headers, data):
+    """Publishes like any client with rights on subject, in the core NATS
+    text protocol (HPUB), and returns the stream's acknowledgment as a dict
+    (with "error" when the stream refused it)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.recv(65536)
+        s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"protocol":1}\r\n'
+                  b"SUB _INBOX.t 1\r\n")
+        hdr = b"NATS/1.0\r\n" + b"".join(b"%s: %s\r\n" % (k.encode(), str(v).encode())
+                                         for k, v in headers.items()) + b"\r\n"
+        s.sendall(b"HPUB %s _INBOX.t %d %d\r\n" % (subject.encode(), len(hdr), len(hdr) + len(data))
+                  + hdr + data + b"\r\n")
+        buf = b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if b"-ERR" in buf:
+                raise AssertionError(buf)
+            at = buf.find(b"MSG _INBOX.t 1 ")
+            if at >= 0 and b"\r\n" in buf[at:]:
+                line, rest = buf[at:].split(b"\r\n", 1)
+                n = int(line.split()[-1])
+                if len(rest) >= n:
+                    return json.loads(rest[:n])
+            if b"PING" in buf:
+                s.sendall(b"PONG\r\n")
+                buf = buf.replace(b"PING", b"")
+            buf += s.recv(65536)
+        raise AssertionError(f"no acknowledgment: {buf!r}")
+    finally:
+        s.close()
+
+
+def session_msg(sid, sensor, requests=(), matches=(), **extra):
+    row = {"session": sid, "sensor": sensor, "start_ts": "2026-01-01T00:00:00.000Z",
+           "end_ts": "2026-01-01T00:00:01.000Z", "src_ip": "192.0.2.1", "src_port": 1234,
+           "dst_ip": "127.0.0.1", "dst_port": 80, "bytes_in": 10, "bytes_out": 0,
+           "duration_ms": 1000, "close_reason": "peer_fin", "truncated": 0, "mode": "serve"}
+    row.update(extra)
+    return json.dumps({"v": 1, "session": row, "requests": list(requests),
+                       "matches": list(matches)}).encode()
+
+
+def request_row(sid, seq, target):
+    return {"session": sid, "seq": seq, "at_ms": 0, "method": "GET", "target": target,
+            "headers": {"x": ""}, "body_bytes": 0}
+
+
+def jsz(node):
+    with urllib.request.urlopen(f"http://127.0.0.1:{node.mport}/jsz?streams=1&consumers=1"
+                                "&config=1", timeout=10) as r:
+        got = json.load(r)
+    return got["account_details"][0]["stream_detail"][0]
+
+
+def publish_chunks(port, subject, kind, whole, n, sha=None, size=None, extra=None, msgid=""):
+    """Publishes whole in n chunks, as sink_nats.c does for a message larger
+    than the server's max_payload; returns the acknowledgments."""
+    sha = sha or hashlib.sha256(whole).hexdigest()
+    step = -(-len(whole) // n)
+    acks = []
+    for i in range(n):
+        h = {"Flypaper-Kind": kind, "Flypaper-Sha256": sha,
+             "Flypaper-Size": len(whole) if size is None else size,
+             "Flypaper-Chunk": i, "Flypaper-Chunks": n,
+             "Nats-Msg-Id": f"{subject}:{msgid or sha}.{i}", **(extra or {})}
+        acks.append(jspub(port, subject, h, whole[i * step:(i + 1) * step]))
+    return acks
+
+
+def test_collect_terminates_poison_and_oversized_messages_and_goes_on(cluster, sensors, tmp_path):
+    """H3/L2: messages that can never be applied are rolled back alone,
+    terminated and counted; the batch around them commits, nothing is
+    redelivered, and a real sensor's sessions arrive."""
+    c = cluster(1)
+    node = c.nodes[0]
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central, args=["--max-payload", "4k", "--batch", "8"])
+    subj = "flypaper.evil.sessions"
+    # a chunked payload that claims more than --max-payload: 1 GB in 1000 chunks
+    big = b"B" * 3000
+    for i in range(3):
+        jspub(node.port, subj + ".payloads",
+              {"Flypaper-Kind": "payload", "Flypaper-Sha256": "ab" * 32,
+               "Flypaper-Size": 10**9, "Flypaper-First-Seen": "2026-01-01T00:00:00Z",
+               "Flypaper-Chunk": i, "Flypaper-Chunks": 1000}, big)
+    # chunks whose bytes outgrow the size their set claims (4000)
+    publish_chunks(node.port, subj + ".payloads", "payload", b"C" * 6000, 2, sha="cd" * 32,
+                   size=4000, extra={"Flypaper-First-Seen": "2026-01-01T00:00:00Z"})
+    # poison JSON, an unknown kind, a payload whose size is not its length
+    jspub(node.port, subj, {"Flypaper-Kind": "session"}, b'{"v":1,"session":')
+    jspub(node.port, subj, {"Flypaper-Kind": "nonsense"}, b"x")
+    data = b"payload bytes"
+    jspub(node.port, subj + ".payloads",
+          {"Flypaper-Kind": "payload", "Flypaper-Sha256": hashlib.sha256(data).hexdigest(),
+           "Flypaper-Size": 2**62, "Flypaper-First-Seen": "2026-01-01T00:00:00Z",
+           "Flypaper-Chunk": 0, "Flypaper-Chunks": 1}, data)
+    # a session whose 2nd request has a value of no known form: nothing of it stays
+    half = session_msg("0000000000000ba1", "evil",
+                       [request_row("0000000000000ba1", 1, "/ok"),
+                        dict(request_row("0000000000000ba1", 2, "/bad"), target={"x": "zz"})])
+    jspub(node.port, subj, {"Flypaper-Kind": "session"}, half)
+    d = sensor(sensors, tmp_path, "alpha", c.urls)
+    drive(d.port, "a", 10)
+    d.wait_sessions(10)
+    wait_for(lambda: central_count(central) >= 10, timeout=60, what="10 sessions centrally")
+    time.sleep(1)
+    assert d.stop() == 0
+    assert col.stop() == 0
+    assert_same_rows([d.db], central)
+    assert query(str(central), "SELECT count(*) FROM nats_chunks") == [(0,)]
+    assert query(str(central), "SELECT count(*) FROM requests WHERE session = '0000000000000ba1'") \
+        == [(0,)]
+    text = col.text()
+    assert "refused (size): 5" in text, text          # 3 over the cap, a set, a size
+    assert "refused (form): 3" in text, text          # JSON, kind, the bad value
+    consumer = jsz(node)["consumer_detail"][0]
+    assert consumer["num_redelivered"] == 0, consumer
+    assert consumer["num_ack_pending"] == 0, consumer
