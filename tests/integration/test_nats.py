@@ -557,3 +557,113 @@ def test_collect_terminates_poison_and_oversized_messages_and_goes_on(cluster, s
     consumer = jsz(node)["consumer_detail"][0]
     assert consumer["num_redelivered"] == 0, consumer
     assert consumer["num_ack_pending"] == 0, consumer
+
+
+def test_collect_binds_each_sensor_to_its_subject(cluster, sensors, tmp_path):
+    """M1: a sensor's sessions come only on the subject it was first seen
+    on; a message writes only into its own session; a session id of
+    another sensor is a conflict, neither stored nor overwritten."""
+    c = cluster(1)
+    port = c.nodes[0].port
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central)
+    d = sensor(sensors, tmp_path, "alpha", c.urls)
+    drive(d.port, "real", 1)
+    wait_for(lambda: central_count(central) >= 1, timeout=60, what="alpha's session")
+    victim = query(str(central), "SELECT session FROM sessions")[0][0]
+    # a forged alpha session on another subject
+    ack = jspub(port, "flypaper.rogue.sessions", {"Flypaper-Kind": "session"},
+                session_msg("f00f00f00f00f00f", "alpha", src_ip="<script>"))
+    assert "error" not in ack, ack
+    # rogue's own session carrying a request and a match for alpha's session
+    jspub(port, "flypaper.rogue.sessions", {"Flypaper-Kind": "session"},
+          session_msg("00000000000000e1", "rogue", [request_row(victim, 99, "/planted")]))
+    jspub(port, "flypaper.rogue.sessions", {"Flypaper-Kind": "session"},
+          session_msg("00000000000000e2", "rogue",
+                      matches=[{"session": victim, "rule": "planted", "tags": "apt"}]))
+    # rogue claims alpha's session id as its own, with a new request
+    jspub(port, "flypaper.rogue.sessions", {"Flypaper-Kind": "session"},
+          session_msg(victim, "rogue", [request_row(victim, 98, "/planted")]))
+    # rogue's own honest session is stored (its subject is now bound to it)
+    jspub(port, "flypaper.rogue.sessions", {"Flypaper-Kind": "session"},
+          session_msg("00000000000000e3", "rogue", [request_row("00000000000000e3", 1, "/r")]))
+    wait_for(lambda: central_count(central) >= 2, timeout=30, what="rogue's own session")
+    drive(d.port, "after", 2)
+    wait_for(lambda: central_count(central) >= 4, timeout=60, what="alpha's later sessions")
+    assert d.stop() == 0
+    assert col.stop() == 0
+    got = query(str(central), "SELECT session, sensor FROM sessions WHERE sensor = 'rogue'")
+    assert got == [("00000000000000e3", "rogue")], got
+    assert query(str(central), "SELECT count(*) FROM sessions WHERE session = 'f00f00f00f00f00f'"
+                 " OR src_ip = '<script>'") == [(0,)]
+    assert query(str(central), "SELECT count(*) FROM requests WHERE target = '/planted'") == [(0,)]
+    assert query(str(central), "SELECT count(*) FROM matches") == [(0,)]
+    assert query(str(central), "SELECT sensor, subject FROM nats_sensors ORDER BY 1") == [
+        ("alpha", "flypaper.alpha.sessions"), ("rogue", "flypaper.rogue.sessions")]
+    # alpha's own rows are all there, as the sensor has them
+    for table in ("sessions", "requests"):
+        assert rows(d.db, table) <= rows(central, table)
+    text = col.text()
+    assert "refused (subject): 1" in text, text
+    assert "refused (child row): 2" in text, text
+    assert "refused (conflict): 1" in text, text
+
+
+def test_collect_joins_chunks_per_sender_and_expires_what_never_completes(cluster, sensors,
+                                                                          tmp_path):
+    """Contract item 2 and M2: a session message in chunks is joined,
+    checked and applied; a rogue's planted chunk does not spoil another
+    subject's set; a set that does not hash to its SHA-256 is deleted; an
+    incomplete set is deleted after --chunk-max-age; a chunk of a payload
+    already joined is dropped; a payload keeps the earliest first_seen and
+    its own size."""
+    c = cluster(1)
+    port = c.nodes[0].port
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central, args=["--chunk-max-age", "2s"])
+    subj = "flypaper.delta.sessions"
+    sid = "00000000000de1a0"
+    whole = session_msg(sid, "delta", [request_row(sid, i, "/r%d" % i) for i in range(50)])
+    acks = publish_chunks(port, subj, "session-chunk", whole, 3,
+                          extra={"Flypaper-Session": sid}, msgid=sid)
+    assert all("error" not in a for a in acks), acks
+    wait_for(lambda: central_count(central) >= 1, timeout=30, what="the chunked session")
+    assert query(str(central), "SELECT count(*) FROM requests WHERE session = ?", (sid,)) \
+        == [(50,)]
+    # a rogue plants chunk 0 of delta's payload first, on its own subject
+    data = bytes((i * 13 + 5) % 256 for i in range(9000))
+    sha = hashlib.sha256(data).hexdigest()
+    seen = {"Flypaper-First-Seen": "2026-05-05T00:00:00.000Z"}
+    jspub(port, "flypaper.rogue.sessions.payloads",
+          {"Flypaper-Kind": "payload", "Flypaper-Sha256": sha, "Flypaper-Size": 9000,
+           "Flypaper-Chunk": 0, "Flypaper-Chunks": 3, **seen}, b"garbage")
+    publish_chunks(port, subj + ".payloads", "payload", data, 3, extra=seen)
+    wait_for(lambda: query(str(central), "SELECT count(*) FROM payloads")[0][0] == 1,
+             timeout=30, what="delta's payload")
+    # the same payload again, whole, earlier and later: only the earlier counts
+    for when in ("2026-01-01T00:00:00.000Z", "2026-09-09T00:00:00.000Z"):
+        jspub(port, subj + ".payloads",
+              {"Flypaper-Kind": "payload", "Flypaper-Sha256": sha, "Flypaper-Size": 9000,
+               "Flypaper-First-Seen": when, "Flypaper-Chunk": 0, "Flypaper-Chunks": 1,
+               "Nats-Msg-Id": when}, data)
+    # a late chunk of it (a resend after the duplicate window): dropped, not kept
+    jspub(port, subj + ".payloads",
+          {"Flypaper-Kind": "payload", "Flypaper-Sha256": sha, "Flypaper-Size": 9000,
+           "Flypaper-Chunk": 1, "Flypaper-Chunks": 3, "Nats-Msg-Id": "late", **seen},
+          data[3000:6000])
+    # a whole set whose bytes do not hash to its SHA-256
+    publish_chunks(port, subj + ".payloads", "payload", b"D" * 5000, 2, sha="ee" * 32,
+                   extra=seen)
+    # a set that never completes
+    jspub(port, subj + ".payloads",
+          {"Flypaper-Kind": "payload", "Flypaper-Sha256": "ff" * 32, "Flypaper-Size": 9000,
+           "Flypaper-Chunk": 0, "Flypaper-Chunks": 3, **seen}, b"F" * 3000)
+    wait_for(lambda: "expired" in col.text() and query(
+        str(central), "SELECT count(*) FROM nats_chunks")[0][0] == 0, timeout=30,
+        what="the incomplete sets expired")
+    assert col.stop() == 0
+    assert query(str(central), "SELECT sha256, size, data, first_seen FROM payloads") == [
+        (sha, 9000, data, "2026-01-01T00:00:00.000Z")]
+    text = col.text()
+    assert "refused (sha256): 1" in text, text
+    assert "2 incomplete chunk set(s) expired" in text, text     # the rogue's and the last
