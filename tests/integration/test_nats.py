@@ -667,3 +667,63 @@ def test_collect_joins_chunks_per_sender_and_expires_what_never_completes(cluste
     text = col.text()
     assert "refused (sha256): 1" in text, text
     assert "2 incomplete chunk set(s) expired" in text, text     # the rogue's and the last
+
+
+def fill_stream(node, max_bytes):
+    """Fills the stream to exactly max_bytes with messages collect refuses
+    (an unknown kind). Exactly: nats-server before 2.10 checks a new
+    message against the room left without its subject and per-record
+    overhead, then drops the OLDEST messages when it went over
+    (nats-server#4771, #4775): a stream filled by the sensors themselves
+    can lose a message at the limit. Room 0 makes every publish fail."""
+    subj = "flypaper.filler.sessions"
+
+    def put(n, i):
+        ack = jspub(node.port, subj, {"Flypaper-Kind": "filler", "Nats-Msg-Id": "f%04d" % i},
+                    b"f" * n)
+        return "error" not in ack
+    before = jsz(node)["state"]["bytes"]
+    assert put(100, 0)
+    overhead = jsz(node)["state"]["bytes"] - before - 100     # subject, headers, record
+    for i in range(1, 1000):
+        room = max_bytes - jsz(node)["state"]["bytes"]
+        if room - overhead <= 1000:
+            break
+        assert put(1000, i)
+    assert put(room - overhead, 9998)
+    assert jsz(node)["state"]["bytes"] == max_bytes, (jsz(node)["state"], room, overhead)
+    assert not put(1, 9999)
+
+
+def test_full_stream_refuses_publishes_and_sensors_keep_their_backlog(cluster, sensors, tmp_path):
+    """M5: the stream is a work queue (acknowledged messages leave it) of
+    --stream-max-bytes that refuses new messages when full: the sensor
+    keeps them on its disk and counts failures; once the collector drained
+    the stream, everything arrives."""
+    c = cluster(1)
+    node = c.nodes[0]
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central, args=["--stream-max-bytes", "16k"])
+    config = jsz(node)["config"]
+    assert (config["retention"], config["max_bytes"], config["discard"]) == \
+        ("workqueue", 16384, "new"), config
+    assert col.stop() == 0
+    fill_stream(node, 16384)
+    d = sensor(sensors, tmp_path, "full", c.urls)
+    drive(d.port, "f", 20)
+    d.wait_sessions(20)
+    time.sleep(3)                                  # the shipper tries, and fails, again
+    assert d.stop() == 0
+    shipped, failures, backlog = query(d.db, "SELECT nats_shipped, nats_failures, "
+                                       "nats_backlog FROM runs")[-1]
+    assert (shipped, backlog) == (0, 20) and failures > 0, (shipped, failures, backlog)
+    col = Collector(tmp_path, c.urls, central, args=["--stream-max-bytes", "16k"])
+    d = sensor(sensors, tmp_path, "full", c.urls, db=d.db)
+    wait_for(lambda: central_count(central) >= 20, timeout=90, what="20 sessions centrally")
+    assert d.stop() == 0
+    assert col.stop() == 0
+    assert_same_rows([d.db], central)
+    assert query(d.db, "SELECT nats_backlog FROM runs")[-1][0] == 0
+    assert "refused (form)" in col.text()          # the filler, terminated
+    wait_for(lambda: jsz(node)["state"]["messages"] == 0, timeout=10,
+             what="the work queue emptied by the acknowledgments")
