@@ -18,7 +18,6 @@
  * Fleet. */
 #include "collect.h"
 
-#include <errno.h>
 #include <nettle/sha2.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -191,46 +190,6 @@ static int collect_db(int rc)
 	}
 }
 
-static bool collect_is_sha(const char *s)
-{
-	if (!s || strlen(s) != 64)
-		return false;
-	for (; *s; s++)
-		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
-			return false;
-	return true;
-}
-
-/* A timestamp as the sensors write them (2026-11-28T04:18:11.123Z): the
- * shape only, so that a claimed first_seen compares as a time. */
-static bool collect_is_time(const char *s)
-{
-	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-	size_t n = s ? strlen(s) : 0;
-
-	if (n < sizeof(shape) - 1 || n > 40)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char want = i < sizeof(shape) - 1 ? shape[i] : '.';
-		if (want == 'd' ? !(s[i] >= '0' && s[i] <= '9') :
-		    want == '.' ? !strchr("0123456789.:+-Z", s[i]) : s[i] != want)
-			return false;
-	}
-	return true;
-}
-
-/* A decimal integer, all of s, within lo..hi. */
-static bool collect_number(const char *s, long long lo, long long hi, long long *out)
-{
-	char *end;
-
-	if (!s || !*s || !((*s >= '0' && *s <= '9') || *s == '-'))
-		return false;
-	errno = 0;
-	*out = strtoll(s, &end, 10);
-	return !*end && errno == 0 && *out >= lo && *out <= hi;
-}
-
 /* Whether data hashes to the hex sha: what a sensor stored is what the
  * central database keeps, byte for byte. */
 static bool collect_sha_ok(const void *data, size_t len, const char *sha)
@@ -310,25 +269,13 @@ static const char *collect_header(natsMsg *m, const char *key)
 	return v;
 }
 
-/* Whether every row of the array rows (or none) is an object whose
- * session is id: a message writes only into its own session. */
-static int collect_children_ok(json_t *rows, const char *id)
+/* Whether rows (an array, or none) are all of session id: a message
+ * writes only into its own session. */
+static int collect_own(json_t *rows, const char *id)
 {
-	size_t i;
-	json_t *row;
+	int rc = natsrow_own_rows(rows, id);
 
-	if (!rows || json_is_null(rows))
-		return 0;
-	if (!json_is_array(rows))
-		return WHY_FORM;
-	json_array_foreach(rows, i, row) {
-		const char *s = json_string_value(json_object_get(row, "session"));
-		if (!json_is_object(row))
-			return WHY_FORM;
-		if (!s || strcmp(s, id) != 0)
-			return WHY_CHILD;
-	}
-	return 0;
+	return rc < 0 ? WHY_FORM : rc > 0 ? WHY_CHILD : 0;
 }
 
 static int collect_rows(struct collect *c, const char *table, json_t *rows)
@@ -407,8 +354,8 @@ static int collect_apply_session(struct collect *c, const char *subject, const v
 	    !json_is_object(row) || !id || !*id || !sensor || !*sensor ||
 	    strlen(sensor) > COLLECT_SUBJECT_MAX || (want_id && strcmp(id, want_id) != 0))
 		goto out;
-	if ((why = collect_children_ok(json_object_get(msg, "requests"), id)) ||
-	    (why = collect_children_ok(json_object_get(msg, "matches"), id)) ||
+	if ((why = collect_own(json_object_get(msg, "requests"), id)) ||
+	    (why = collect_own(json_object_get(msg, "matches"), id)) ||
 	    (why = collect_bind(c, sensor, subject)) || (why = collect_owner(c, id, &owner)))
 		goto out;
 	if (owner) {
@@ -509,13 +456,13 @@ static int collect_chunk(struct collect *c, natsMsg *m, const char *kind)
 	sqlite3_stmt *s;
 	int rc, why;
 
-	if (!collect_is_sha(sha) || !meta || !*meta || strlen(meta) > COLLECT_SUBJECT_MAX ||
-	    (strcmp(kind, "session") && !collect_is_time(meta)) ||
-	    !collect_number(collect_header(m, "Flypaper-Chunks"), 2, 1LL << 30, &count) ||
-	    !collect_number(collect_header(m, "Flypaper-Chunk"), 0, count - 1, &idx))
+	if (!natsrow_is_sha(sha) || !meta || !*meta || strlen(meta) > COLLECT_SUBJECT_MAX ||
+	    (strcmp(kind, "session") && !natsrow_is_time(meta)) ||
+	    !natsrow_number(collect_header(m, "Flypaper-Chunks"), 2, 1LL << 30, &count) ||
+	    !natsrow_number(collect_header(m, "Flypaper-Chunk"), 0, count - 1, &idx))
 		return WHY_FORM;
 	/* each chunk holds a byte at least: count <= size bounds the set too */
-	if (!collect_number(collect_header(m, "Flypaper-Size"), 1, (long long)c->max_payload,
+	if (!natsrow_number(collect_header(m, "Flypaper-Size"), 1, (long long)c->max_payload,
 	        &size) || count > size || len < 1 || len > (size_t)size)
 		return WHY_SIZE;
 	/* a chunk of what is already joined (a redelivery, a late resend) */
@@ -598,14 +545,14 @@ static int collect_payload(struct collect *c, natsMsg *m)
 	size_t len = (size_t)natsMsg_GetDataLength(m);
 	long long n, i, size;
 
-	if (!collect_number(collect_header(m, "Flypaper-Chunks"), 1, 1LL << 30, &n) ||
-	    !collect_number(collect_header(m, "Flypaper-Chunk"), 0, n - 1, &i))
+	if (!natsrow_number(collect_header(m, "Flypaper-Chunks"), 1, 1LL << 30, &n) ||
+	    !natsrow_number(collect_header(m, "Flypaper-Chunk"), 0, n - 1, &i))
 		return WHY_FORM;
 	if (n > 1)
 		return collect_chunk(c, m, "payload");
-	if (!collect_is_sha(sha) || !collect_is_time(seen))
+	if (!natsrow_is_sha(sha) || !natsrow_is_time(seen))
 		return WHY_FORM;
-	if (!collect_number(collect_header(m, "Flypaper-Size"), 0, 1LL << 40, &size) ||
+	if (!natsrow_number(collect_header(m, "Flypaper-Size"), 0, 1LL << 40, &size) ||
 	    (size_t)size != len)
 		return WHY_SIZE;
 	if (!collect_sha_ok(data ? data : "", len, sha))
