@@ -667,8 +667,10 @@ static void collect_sweep(struct collect *c)
 		collect_sql(c, "ROLLBACK");
 		return;
 	}
-	for (long long i = 0; i < sets; i++)
-		collect_refuse(c, WHY_EXPIRED, "nats_chunks");
+	if (sets && c->refused[WHY_EXPIRED] == 0)
+		fprintf(stderr, "flypaper collect: deleted %lld incomplete chunk set(s) older than "
+		    "%llu s (--chunk-max-age)\n", sets, (unsigned long long)c->max_age_s);
+	c->refused[WHY_EXPIRED] += (uint64_t)sets;
 }
 
 /* Binds the durable consumer, making the stream first if it is missing:

@@ -658,7 +658,7 @@ def test_collect_joins_chunks_per_sender_and_expires_what_never_completes(cluste
     jspub(port, subj + ".payloads",
           {"Flypaper-Kind": "payload", "Flypaper-Sha256": "ff" * 32, "Flypaper-Size": 9000,
            "Flypaper-Chunk": 0, "Flypaper-Chunks": 3, **seen}, b"F" * 3000)
-    wait_for(lambda: "expired" in col.text() and query(
+    wait_for(lambda: "incomplete chunk set(s) older than" in col.text() and query(
         str(central), "SELECT count(*) FROM nats_chunks")[0][0] == 0, timeout=30,
         what="the incomplete sets expired")
     assert col.stop() == 0
