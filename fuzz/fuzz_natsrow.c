@@ -3,7 +3,9 @@
  * member (or the whole input) is inserted into an in-memory table shaped
  * like a few of sessions' columns, and each of "requests" into another.
  * Nothing may crash, leak or alter the tables' shape; a stored row must
- * come back out through natsrow_encode. */
+ * come back out through natsrow_encode. The header checks (numbers,
+ * timestamps, SHA-256) read the input as text, and the ownership check
+ * its rows against the session's id. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,10 +31,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (!db)
 		fz_setup();
+	char *text = malloc(size + 1);
+	long long n;
+	if (!text)
+		return 0;
+	memcpy(text, data, size);
+	text[size] = 0;
+	if (natsrow_number(text, -5, 1LL << 40, &n) && (n < -5 || n > 1LL << 40))
+		abort();
+	if (natsrow_is_time(text) && strlen(text) > 40)
+		abort();
+	if (natsrow_is_sha(text) && strlen(text) != 64)
+		abort();
+	free(text);
 	if (!(msg = json_loadb((const char *)data, size, 0, NULL)))
 		return 0;
 	row = json_object_get(msg, "session");
 	natsrow_insert(db, "sessions", row ? row : msg, &unknown);
+	const char *id = json_string_value(json_object_get(row, "session"));
+	int own = natsrow_own_rows(json_object_get(msg, "requests"), id ? id : "");
+	if (own < -1 || own > 1)
+		abort();
 	reqs = json_object_get(msg, "requests");
 	if (json_is_array(reqs))
 		json_array_foreach(reqs, i, r)

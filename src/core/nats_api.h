@@ -55,6 +55,10 @@
 	X(natsMsg_GetData) \
 	X(natsMsg_GetDataLength) \
 	X(natsMsg_AckSync) \
+	X(natsMsg_Term) \
+	X(natsMsg_GetSubject) \
+	X(jsFetchRequest_Init) \
+	X(natsSubscription_FetchRequest) \
 	X(natsMsgHeader_Set) \
 	X(natsMsgHeader_Get) \
 	X(nats_GetLastError) \
@@ -152,6 +156,10 @@ const char *nats_api_error(natsStatus s);
 #define natsMsg_GetData (nats_api.natsMsg_GetData)
 #define natsMsg_GetDataLength (nats_api.natsMsg_GetDataLength)
 #define natsMsg_AckSync (nats_api.natsMsg_AckSync)
+#define natsMsg_Term (nats_api.natsMsg_Term)
+#define natsMsg_GetSubject (nats_api.natsMsg_GetSubject)
+#define jsFetchRequest_Init (nats_api.jsFetchRequest_Init)
+#define natsSubscription_FetchRequest (nats_api.natsSubscription_FetchRequest)
 #define natsMsgHeader_Set (nats_api.natsMsgHeader_Set)
 #define natsMsgHeader_Get (nats_api.natsMsgHeader_Get)
 #define nats_GetLastError (nats_api.nats_GetLastError)

@@ -1,6 +1,7 @@
 /* natsrow.c - rows as JSON and back (natsrow.h). */
 #include "natsrow.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,4 +202,60 @@ out:
 	for (int i = 0; i < ncols; i++)
 		free(cols[i]);
 	return rc;
+}
+
+int natsrow_own_rows(json_t *rows, const char *id)
+{
+	size_t i;
+	json_t *row;
+
+	if (!rows || json_is_null(rows))
+		return 0;
+	if (!json_is_array(rows))
+		return -1;
+	json_array_foreach(rows, i, row) {
+		const char *s = json_string_value(json_object_get(row, "session"));
+		if (!json_is_object(row))
+			return -1;
+		if (!s || strcmp(s, id) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+bool natsrow_number(const char *s, long long lo, long long hi, long long *out)
+{
+	char *end;
+
+	if (!s || !((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9')))
+		return false;
+	errno = 0;
+	*out = strtoll(s, &end, 10);
+	return !*end && errno == 0 && *out >= lo && *out <= hi;
+}
+
+bool natsrow_is_sha(const char *s)
+{
+	if (!s || strlen(s) != 64)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'f')))
+			return false;
+	return true;
+}
+
+bool natsrow_is_time(const char *s)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+	size_t n = s ? strlen(s) : 0;
+
+	if (n < sizeof(shape) - 1 || n > 40)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char want = i < sizeof(shape) - 1 ? shape[i] : '.';
+		if (want == 'd' ? !(s[i] >= '0' && s[i] <= '9') :
+		    want == '.' ? !strchr("0123456789.:+-Z", s[i]) : s[i] != want)
+			return false;
+	}
+	return true;
 }

@@ -6,6 +6,7 @@
 #define FLYPAPER_NATSROW_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <sqlite3.h>
 #include <stddef.h>
 
@@ -32,5 +33,24 @@ int natsrow_insert(sqlite3 *db, const char *table, json_t *row, size_t *unknown)
 /* Bytes from hex text of len characters into out (room for len / 2).
  * Returns the byte count, or -1 if it is not even-length hex. */
 long natsrow_unhex(const char *hex, size_t len, unsigned char *out);
+
+/* Whether rows (a message's "requests" or "matches": an array, or absent
+ * or null) all belong to session id. Returns 0 when they do, 1 when a row
+ * names another session or none, -1 when rows is not an array of
+ * objects. */
+int natsrow_own_rows(json_t *rows, const char *id);
+
+/* A header's decimal integer: all of s (an optional '-' then digits, no
+ * spaces), within lo..hi, into *out. NULL is false. */
+bool natsrow_number(const char *s, long long lo, long long hi, long long *out);
+
+/* Whether s is 64 lowercase hex digits (a SHA-256 as the sensors write it). */
+bool natsrow_is_sha(const char *s);
+
+/* Whether s has the shape of a stored timestamp (2026-11-28T04:18:11.123Z:
+ * date, 'T', time, then at most digits . : + - Z; 40 characters at most),
+ * so that claimed times compare as times. The shape only, not the
+ * calendar. */
+bool natsrow_is_time(const char *s);
 
 #endif

@@ -314,15 +314,24 @@ static const char store_schema_v9[] =
 	"  sha256 TEXT NOT NULL,"
 	"  PRIMARY KEY (subject, sha256)"
 	") WITHOUT ROWID;"
-	"CREATE TABLE nats_chunks ("             /* collect: a large payload's parts so far */
-	"  sha256 TEXT NOT NULL,"
-	"  idx INTEGER NOT NULL,"
+	"CREATE TABLE nats_chunks ("             /* collect: a chunked message's parts so far */
+	"  kind TEXT NOT NULL,"                   /* 'payload' or 'session' */
+	"  subject TEXT NOT NULL,"                /* it came on: one sender cannot spoil another's */
+	"  sha256 TEXT NOT NULL,"                 /* of the whole message, as claimed */
 	"  count INTEGER NOT NULL,"
-	"  size INTEGER NOT NULL,"
-	"  first_seen TEXT NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  size INTEGER NOT NULL,"                /* of the whole message, as claimed */
+	"  first_seen TEXT NOT NULL,"             /* a payload's; a session chunk's session id */
+	"  received INTEGER NOT NULL,"            /* unix seconds: incomplete sets expire */
 	"  data BLOB NOT NULL,"
-	"  PRIMARY KEY (sha256, idx)"
+	"  PRIMARY KEY (kind, subject, sha256, count, idx)"
 	") WITHOUT ROWID;"
+	"CREATE INDEX nats_chunks_received ON nats_chunks(received);"
+	"CREATE TABLE nats_sensors ("             /* collect: each sensor's subject (identity) */
+	"  sensor TEXT PRIMARY KEY,"
+	"  subject TEXT NOT NULL,"                /* its sessions come only on this one */
+	"  first_seen TEXT NOT NULL"
+	");"
 	"ALTER TABLE runs ADD COLUMN nats_shipped INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN nats_failures INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE runs ADD COLUMN nats_backlog INTEGER NOT NULL DEFAULT 0;"

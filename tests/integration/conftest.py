@@ -316,7 +316,7 @@ V8_SESSION_COLUMNS = (
     "experiment", "experiment_id")
 V8_RUN_COLUMNS = ("tls_handshakes", "tls_failed")
 # Schema 9 (the fleet, issue 12): each part's tables and run columns.
-V9_TABLES = ("nats_shipped", "nats_payloads", "nats_chunks")
+V9_TABLES = ("nats_shipped", "nats_payloads", "nats_chunks", "nats_sensors")
 V9_RUN_COLUMNS = (
     "nats_shipped", "nats_failures", "nats_backlog", "nats_lag_ms",  # v9 nats
     "metrics_scrapes", "metrics_refused",  # v9 metrics

@@ -807,3 +807,296 @@ def test_verdicts_travel_with_their_sessions(cluster, sensors, tmp_path):
     assert got == [(None, "done"), ("secrets", "done"), ("secrets", "done"),
                    ("secrets", "done")], got
     assert query(str(central), "SELECT count(*) FROM matches") == [(3,)]
+
+
+# ---- the collector's input is hostile (review of issue 12: H3, M1, M2, M5, L1, L2) ----
+
+def jspub(port, subject, headers, data):
+    """Publishes like any client with rights on subject, in the core NATS
+    text protocol (HPUB), and returns the stream's acknowledgment as a dict
+    (with "error" when the stream refused it)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    try:
+        s.recv(65536)
+        s.sendall(b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"protocol":1}\r\n'
+                  b"SUB _INBOX.t 1\r\n")
+        hdr = b"NATS/1.0\r\n" + b"".join(b"%s: %s\r\n" % (k.encode(), str(v).encode())
+                                         for k, v in headers.items()) + b"\r\n"
+        s.sendall(b"HPUB %s _INBOX.t %d %d\r\n" % (subject.encode(), len(hdr), len(hdr) + len(data))
+                  + hdr + data + b"\r\n")
+        buf = b""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if b"-ERR" in buf:
+                raise AssertionError(buf)
+            at = buf.find(b"MSG _INBOX.t 1 ")
+            if at >= 0 and b"\r\n" in buf[at:]:
+                line, rest = buf[at:].split(b"\r\n", 1)
+                n = int(line.split()[-1])
+                if len(rest) >= n:
+                    return json.loads(rest[:n])
+            if b"PING" in buf:
+                s.sendall(b"PONG\r\n")
+                buf = buf.replace(b"PING", b"")
+            buf += s.recv(65536)
+        raise AssertionError(f"no acknowledgment: {buf!r}")
+    finally:
+        s.close()
+
+
+def session_msg(sid, sensor, requests=(), matches=(), **extra):
+    row = {"session": sid, "sensor": sensor, "start_ts": "2026-01-01T00:00:00.000Z",
+           "end_ts": "2026-01-01T00:00:01.000Z", "src_ip": "192.0.2.1", "src_port": 1234,
+           "dst_ip": "127.0.0.1", "dst_port": 80, "bytes_in": 10, "bytes_out": 0,
+           "duration_ms": 1000, "close_reason": "peer_fin", "truncated": 0, "mode": "serve"}
+    row.update(extra)
+    return json.dumps({"v": 1, "session": row, "requests": list(requests),
+                       "matches": list(matches)}).encode()
+
+
+def request_row(sid, seq, target):
+    return {"session": sid, "seq": seq, "at_ms": 0, "method": "GET", "target": target,
+            "headers": {"x": ""}, "body_bytes": 0}
+
+
+def jsz(node):
+    with urllib.request.urlopen(f"http://127.0.0.1:{node.mport}/jsz?streams=1&consumers=1"
+                                "&config=1", timeout=10) as r:
+        got = json.load(r)
+    return got["account_details"][0]["stream_detail"][0]
+
+
+def publish_chunks(port, subject, kind, whole, n, sha=None, size=None, extra=None, msgid=""):
+    """Publishes whole in n chunks, as sink_nats.c does for a message larger
+    than the server's max_payload; returns the acknowledgments."""
+    sha = sha or hashlib.sha256(whole).hexdigest()
+    step = -(-len(whole) // n)
+    acks = []
+    for i in range(n):
+        h = {"Flypaper-Kind": kind, "Flypaper-Sha256": sha,
+             "Flypaper-Size": len(whole) if size is None else size,
+             "Flypaper-Chunk": i, "Flypaper-Chunks": n,
+             "Nats-Msg-Id": f"{subject}:{msgid or sha}.{i}", **(extra or {})}
+        acks.append(jspub(port, subject, h, whole[i * step:(i + 1) * step]))
+    return acks
+
+
+def test_collect_terminates_poison_and_oversized_messages_and_goes_on(cluster, sensors, tmp_path):
+    """H3/L2: messages that can never be applied are rolled back alone,
+    terminated and counted; the batch around them commits, nothing is
+    redelivered, and a real sensor's sessions arrive."""
+    c = cluster(1)
+    node = c.nodes[0]
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central, args=["--max-payload", "4k", "--batch", "8"])
+    subj = "flypaper.evil.sessions"
+    # a chunked payload that claims more than --max-payload: 1 GB in 1000 chunks
+    big = b"B" * 3000
+    for i in range(3):
+        jspub(node.port, subj + ".payloads",
+              {"Flypaper-Kind": "payload", "Flypaper-Sha256": "ab" * 32,
+               "Flypaper-Size": 10**9, "Flypaper-First-Seen": "2026-01-01T00:00:00Z",
+               "Flypaper-Chunk": i, "Flypaper-Chunks": 1000}, big)
+    # chunks whose bytes outgrow the size their set claims (4000)
+    publish_chunks(node.port, subj + ".payloads", "payload", b"C" * 6000, 2, sha="cd" * 32,
+                   size=4000, extra={"Flypaper-First-Seen": "2026-01-01T00:00:00Z"})
+    # poison JSON, an unknown kind, a payload whose size is not its length
+    jspub(node.port, subj, {"Flypaper-Kind": "session"}, b'{"v":1,"session":')
+    jspub(node.port, subj, {"Flypaper-Kind": "nonsense"}, b"x")
+    data = b"payload bytes"
+    jspub(node.port, subj + ".payloads",
+          {"Flypaper-Kind": "payload", "Flypaper-Sha256": hashlib.sha256(data).hexdigest(),
+           "Flypaper-Size": 2**62, "Flypaper-First-Seen": "2026-01-01T00:00:00Z",
+           "Flypaper-Chunk": 0, "Flypaper-Chunks": 1}, data)
+    # a session whose 2nd request has a value of no known form: nothing of it stays
+    half = session_msg("0000000000000ba1", "evil",
+                       [request_row("0000000000000ba1", 1, "/ok"),
+                        dict(request_row("0000000000000ba1", 2, "/bad"), target={"x": "zz"})])
+    jspub(node.port, subj, {"Flypaper-Kind": "session"}, half)
+    d = sensor(sensors, tmp_path, "alpha", c.urls)
+    drive(d.port, "a", 10)
+    d.wait_sessions(10)
+    wait_for(lambda: central_count(central) >= 10, timeout=60, what="10 sessions centrally")
+    time.sleep(1)
+    assert d.stop() == 0
+    assert col.stop() == 0
+    assert_same_rows([d.db], central)
+    assert query(str(central), "SELECT count(*) FROM nats_chunks") == [(0,)]
+    assert query(str(central), "SELECT count(*) FROM requests WHERE session = '0000000000000ba1'") \
+        == [(0,)]
+    text = col.text()
+    assert "refused (size): 5" in text, text          # 3 over the cap, a set, a size
+    assert "refused (form): 3" in text, text          # JSON, kind, the bad value
+    consumer = jsz(node)["consumer_detail"][0]
+    assert consumer["num_redelivered"] == 0, consumer
+    assert consumer["num_ack_pending"] == 0, consumer
+
+
+def test_collect_binds_each_sensor_to_its_subject(cluster, sensors, tmp_path):
+    """M1: a sensor's sessions come only on the subject it was first seen
+    on; a message writes only into its own session; a session id of
+    another sensor is a conflict, neither stored nor overwritten."""
+    c = cluster(1)
+    port = c.nodes[0].port
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central)
+    d = sensor(sensors, tmp_path, "alpha", c.urls)
+    drive(d.port, "real", 1)
+    wait_for(lambda: central_count(central) >= 1, timeout=60, what="alpha's session")
+    victim = query(str(central), "SELECT session FROM sessions")[0][0]
+    # a forged alpha session on another subject
+    ack = jspub(port, "flypaper.rogue.sessions", {"Flypaper-Kind": "session"},
+                session_msg("f00f00f00f00f00f", "alpha", src_ip="<script>"))
+    assert "error" not in ack, ack
+    # rogue's own session carrying a request and a match for alpha's session
+    jspub(port, "flypaper.rogue.sessions", {"Flypaper-Kind": "session"},
+          session_msg("00000000000000e1", "rogue", [request_row(victim, 99, "/planted")]))
+    jspub(port, "flypaper.rogue.sessions", {"Flypaper-Kind": "session"},
+          session_msg("00000000000000e2", "rogue",
+                      matches=[{"session": victim, "rule": "planted", "tags": "apt"}]))
+    # rogue claims alpha's session id as its own, with a new request
+    jspub(port, "flypaper.rogue.sessions", {"Flypaper-Kind": "session"},
+          session_msg(victim, "rogue", [request_row(victim, 98, "/planted")]))
+    # rogue's own honest session is stored (its subject is now bound to it)
+    jspub(port, "flypaper.rogue.sessions", {"Flypaper-Kind": "session"},
+          session_msg("00000000000000e3", "rogue", [request_row("00000000000000e3", 1, "/r")]))
+    wait_for(lambda: central_count(central) >= 2, timeout=30, what="rogue's own session")
+    drive(d.port, "after", 2)
+    wait_for(lambda: central_count(central) >= 4, timeout=60, what="alpha's later sessions")
+    assert d.stop() == 0
+    assert col.stop() == 0
+    got = query(str(central), "SELECT session, sensor FROM sessions WHERE sensor = 'rogue'")
+    assert got == [("00000000000000e3", "rogue")], got
+    assert query(str(central), "SELECT count(*) FROM sessions WHERE session = 'f00f00f00f00f00f'"
+                 " OR src_ip = '<script>'") == [(0,)]
+    assert query(str(central), "SELECT count(*) FROM requests WHERE target = '/planted'") == [(0,)]
+    assert query(str(central), "SELECT count(*) FROM matches") == [(0,)]
+    assert query(str(central), "SELECT sensor, subject FROM nats_sensors ORDER BY 1") == [
+        ("alpha", "flypaper.alpha.sessions"), ("rogue", "flypaper.rogue.sessions")]
+    # alpha's own rows are all there, as the sensor has them
+    for table in ("sessions", "requests"):
+        assert rows(d.db, table) <= rows(central, table)
+    text = col.text()
+    assert "refused (subject): 1" in text, text
+    assert "refused (child row): 2" in text, text
+    assert "refused (conflict): 1" in text, text
+
+
+def test_collect_joins_chunks_per_sender_and_expires_what_never_completes(cluster, sensors,
+                                                                          tmp_path):
+    """Contract item 2 and M2: a session message in chunks is joined,
+    checked and applied; a rogue's planted chunk does not spoil another
+    subject's set; a set that does not hash to its SHA-256 is deleted; an
+    incomplete set is deleted after --chunk-max-age; a chunk of a payload
+    already joined is dropped; a payload keeps the earliest first_seen and
+    its own size."""
+    c = cluster(1)
+    port = c.nodes[0].port
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central, args=["--chunk-max-age", "2s"])
+    subj = "flypaper.delta.sessions"
+    sid = "00000000000de1a0"
+    whole = session_msg(sid, "delta", [request_row(sid, i, "/r%d" % i) for i in range(50)])
+    acks = publish_chunks(port, subj, "session-chunk", whole, 3,
+                          extra={"Flypaper-Session": sid}, msgid=sid)
+    assert all("error" not in a for a in acks), acks
+    wait_for(lambda: central_count(central) >= 1, timeout=30, what="the chunked session")
+    assert query(str(central), "SELECT count(*) FROM requests WHERE session = ?", (sid,)) \
+        == [(50,)]
+    # a rogue plants chunk 0 of delta's payload first, on its own subject
+    data = bytes((i * 13 + 5) % 256 for i in range(9000))
+    sha = hashlib.sha256(data).hexdigest()
+    seen = {"Flypaper-First-Seen": "2026-05-05T00:00:00.000Z"}
+    jspub(port, "flypaper.rogue.sessions.payloads",
+          {"Flypaper-Kind": "payload", "Flypaper-Sha256": sha, "Flypaper-Size": 9000,
+           "Flypaper-Chunk": 0, "Flypaper-Chunks": 3, **seen}, b"garbage")
+    publish_chunks(port, subj + ".payloads", "payload", data, 3, extra=seen)
+    wait_for(lambda: query(str(central), "SELECT count(*) FROM payloads")[0][0] == 1,
+             timeout=30, what="delta's payload")
+    # the same payload again, whole, earlier and later: only the earlier counts
+    for when in ("2026-01-01T00:00:00.000Z", "2026-09-09T00:00:00.000Z"):
+        jspub(port, subj + ".payloads",
+              {"Flypaper-Kind": "payload", "Flypaper-Sha256": sha, "Flypaper-Size": 9000,
+               "Flypaper-First-Seen": when, "Flypaper-Chunk": 0, "Flypaper-Chunks": 1,
+               "Nats-Msg-Id": when}, data)
+    # a late chunk of it (a resend after the duplicate window): dropped, not kept
+    jspub(port, subj + ".payloads",
+          {"Flypaper-Kind": "payload", "Flypaper-Sha256": sha, "Flypaper-Size": 9000,
+           "Flypaper-Chunk": 1, "Flypaper-Chunks": 3, "Nats-Msg-Id": "late", **seen},
+          data[3000:6000])
+    # a whole set whose bytes do not hash to its SHA-256
+    publish_chunks(port, subj + ".payloads", "payload", b"D" * 5000, 2, sha="ee" * 32,
+                   extra=seen)
+    # a set that never completes
+    jspub(port, subj + ".payloads",
+          {"Flypaper-Kind": "payload", "Flypaper-Sha256": "ff" * 32, "Flypaper-Size": 9000,
+           "Flypaper-Chunk": 0, "Flypaper-Chunks": 3, **seen}, b"F" * 3000)
+    wait_for(lambda: "incomplete chunk set(s) older than" in col.text() and query(
+        str(central), "SELECT count(*) FROM nats_chunks")[0][0] == 0, timeout=30,
+        what="the incomplete sets expired")
+    assert col.stop() == 0
+    assert query(str(central), "SELECT sha256, size, data, first_seen FROM payloads") == [
+        (sha, 9000, data, "2026-01-01T00:00:00.000Z")]
+    text = col.text()
+    assert "refused (sha256): 1" in text, text
+    assert "2 incomplete chunk set(s) expired" in text, text     # the rogue's and the last
+
+
+def fill_stream(node, max_bytes):
+    """Fills the stream to exactly max_bytes with messages collect refuses
+    (an unknown kind). Exactly: nats-server before 2.10 checks a new
+    message against the room left without its subject and per-record
+    overhead, then drops the OLDEST messages when it went over
+    (nats-server#4771, #4775): a stream filled by the sensors themselves
+    can lose a message at the limit. Room 0 makes every publish fail."""
+    subj = "flypaper.filler.sessions"
+
+    def put(n, i):
+        ack = jspub(node.port, subj, {"Flypaper-Kind": "filler", "Nats-Msg-Id": "f%04d" % i},
+                    b"f" * n)
+        return "error" not in ack
+    before = jsz(node)["state"]["bytes"]
+    assert put(100, 0)
+    overhead = jsz(node)["state"]["bytes"] - before - 100     # subject, headers, record
+    for i in range(1, 1000):
+        room = max_bytes - jsz(node)["state"]["bytes"]
+        if room - overhead <= 1000:
+            break
+        assert put(1000, i)
+    assert put(room - overhead, 9998)
+    assert jsz(node)["state"]["bytes"] == max_bytes, (jsz(node)["state"], room, overhead)
+    assert not put(1, 9999)
+
+
+def test_full_stream_refuses_publishes_and_sensors_keep_their_backlog(cluster, sensors, tmp_path):
+    """M5: the stream is a work queue (acknowledged messages leave it) of
+    --stream-max-bytes that refuses new messages when full: the sensor
+    keeps them on its disk and counts failures; once the collector drained
+    the stream, everything arrives."""
+    c = cluster(1)
+    node = c.nodes[0]
+    central = tmp_path / "fleet.db"
+    col = Collector(tmp_path, c.urls, central, args=["--stream-max-bytes", "16k"])
+    config = jsz(node)["config"]
+    assert (config["retention"], config["max_bytes"], config["discard"]) == \
+        ("workqueue", 16384, "new"), config
+    assert col.stop() == 0
+    fill_stream(node, 16384)
+    d = sensor(sensors, tmp_path, "full", c.urls)
+    drive(d.port, "f", 20)
+    d.wait_sessions(20)
+    time.sleep(3)                                  # the shipper tries, and fails, again
+    assert d.stop() == 0
+    shipped, failures, backlog = query(d.db, "SELECT nats_shipped, nats_failures, "
+                                       "nats_backlog FROM runs")[-1]
+    assert (shipped, backlog) == (0, 20) and failures > 0, (shipped, failures, backlog)
+    col = Collector(tmp_path, c.urls, central, args=["--stream-max-bytes", "16k"])
+    d = sensor(sensors, tmp_path, "full", c.urls, db=d.db)
+    wait_for(lambda: central_count(central) >= 20, timeout=90, what="20 sessions centrally")
+    assert d.stop() == 0
+    assert col.stop() == 0
+    assert_same_rows([d.db], central)
+    assert query(d.db, "SELECT nats_backlog FROM runs")[-1][0] == 0
+    assert "refused (form)" in col.text()          # the filler, terminated
+    wait_for(lambda: jsz(node)["state"]["messages"] == 0, timeout=10,
+             what="the work queue emptied by the acknowledgments")

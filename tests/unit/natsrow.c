@@ -147,6 +147,69 @@ static void nr_unhex(void)
 	CHECK(natsrow_unhex("ffee", 4, out) == 2 && out[0] == 0xff && out[1] == 0xee, "ffee");
 }
 
+/* What collect checks in a message's headers and rows before writing:
+ * hostile values each way. */
+static void nr_headers(void)
+{
+	static const struct {
+		const char *s;
+		long long lo, hi;
+		bool ok;
+		long long want;
+	} nums[] = {
+		{"0", 0, 10, true, 0}, {"10", 0, 10, true, 10}, {"11", 0, 10, false, 0},
+		{"-1", 0, 10, false, 0}, {"-1", -5, 5, true, -1}, {"", 0, 10, false, 0},
+		{" 1", 0, 10, false, 0}, {"1 ", 0, 10, false, 0}, {"+1", 0, 10, false, 0},
+		{"1x", 0, 10, false, 0}, {"0x10", 0, 100, false, 0}, {"-", -5, 5, false, 0},
+		{"9223372036854775807", 0, 1LL << 40, false, 0},
+		{"99999999999999999999", 0, 9223372036854775807LL, false, 0},
+		{"1073741824", 2, 1LL << 30, true, 1LL << 30}, {NULL, 0, 10, false, 0},
+	};
+	static const struct {
+		const char *s;
+		bool ok;
+	} times[] = {
+		{"2026-11-28T04:18:11.123Z", true}, {"2026-11-28T04:18:11Z", true},
+		{"2026-11-28T04:18:11.986673Z", true}, {"2026-11-28T04:18:11+01:00", true},
+		{"2026-11-28 04:18:11", false}, {"x", false}, {"", false}, {NULL, false},
+		{"2026-11-28T04:18:1", false}, {"2026-11-28T04:18:11<script>", false},
+		{"2026-11-28T04:18:11.0000000000000000000000Z", false},
+		{"aaaa-11-28T04:18:11Z", false},
+	};
+	static const struct {
+		const char *json;
+		int rc;
+	} rows[] = {
+		{"null", 0}, {"[]", 0}, {"[{\"session\":\"s1\",\"seq\":1}]", 0},
+		{"[{\"session\":\"s1\"},{\"session\":\"s2\"}]", 1},
+		{"[{\"seq\":1}]", 1}, {"[{\"session\":{\"t\":\"7331\"}}]", 1},
+		{"[{\"session\":null}]", 1}, {"[1]", -1}, {"[\"s1\"]", -1}, {"{}", -1},
+		{"\"s1\"", -1},
+	};
+	long long v;
+
+	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		v = -7;
+		bool ok = natsrow_number(nums[i].s, nums[i].lo, nums[i].hi, &v);
+		CHECK(ok == nums[i].ok && (!ok || v == nums[i].want), "number '%s'",
+		    nums[i].s ? nums[i].s : "(null)");
+	}
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++)
+		CHECK(natsrow_is_time(times[i].s) == times[i].ok, "time '%s'",
+		    times[i].s ? times[i].s : "(null)");
+	CHECK(natsrow_is_sha("35c9cc0e8b3ea3b5f0c9a5b8b1c9e0e4d7a1f6e3b2c1d0e9f8a7b6c5d4e3f2a1"), "sha");
+	CHECK(!natsrow_is_sha("35C9CC0E8B3EA3B5F0C9A5B8B1C9E0E4D7A1F6E3B2C1D0E9F8A7B6C5D4E3F2A1"), "SHA");
+	CHECK(!natsrow_is_sha("35c9cc"), "short");
+	CHECK(!natsrow_is_sha("35c9cc0e8b3ea3b5f0c9a5b8b1c9e0e4d7a1f6e3b2c1d0e9f8a7b6c5d4e3f2a1/"), "long");
+	CHECK(!natsrow_is_sha(NULL), "null");
+	CHECK(natsrow_own_rows(NULL, "s1") == 0, "absent");
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_t *r = json_loads(rows[i].json, JSON_DECODE_ANY, NULL);
+		CHECK(r && natsrow_own_rows(r, "s1") == rows[i].rc, "rows %s", rows[i].json);
+		json_decref(r);
+	}
+}
+
 void test_natsrow(int *passed, int *failed)
 {
 	nr_passed = passed;
@@ -154,4 +217,5 @@ void test_natsrow(int *passed, int *failed)
 	nr_table();
 	nr_round_trip();
 	nr_unhex();
+	nr_headers();
 }
