@@ -81,7 +81,7 @@ static const struct option_row collect_options[] = {
 	    .field = offsetof(struct collect_args, stream_max_bytes), .min = 0,
 	    .max = 1ULL << 40, .metavar = "SIZE",
 	    .help = "the stream's size when made (full: publishes fail, sensors keep their "
-	    "backlog), 0 = no limit; default 1G"},
+	    "backlog), 0 = no limit (the disk); default 0"},
 	{.name = "batch", .type = OPTION_INT, .field = offsetof(struct collect_args, batch),
 	    .min = 1, .max = 4096, .metavar = "N",
 	    .help = "messages fetched and committed together, 1..4096; default 256"},
@@ -760,7 +760,7 @@ int collect_main(int argc, char **argv)
 	    sizeof(collect_options) / sizeof(collect_options[0]), collect_usage, false};
 	struct collect_args a = {.db = "fleet.db", .durable = "flypaper-collect",
 	    .stream = "FLYPAPER", .subjects = "flypaper.>", .replicas = 1, .batch = 256,
-	    .window_ms = 3600 * 1000, .max_payload = 64 << 20, .stream_max_bytes = 1ULL << 30,
+	    .window_ms = 3600 * 1000, .max_payload = 64 << 20, .stream_max_bytes = 0,
 	    .chunk_age_ms = 3600 * 1000};
 	char err[512];
 	struct collect c = {0};

@@ -584,6 +584,10 @@ def test_confined_sensor_ships_rows_byte_exact(cluster, sensors, service_user, t
     c = cluster(1)
     central = tmp_path / "fleet.db"
     col = Collector(tmp_path, c.urls, central)
+    # the default stream: a work queue with no limit but the disk (a byte
+    # limit may evict on nats-server 2.9: DESIGN.md, Fleet)
+    config = jsz(c.nodes[0])["config"]
+    assert (config["retention"], config["max_bytes"]) == ("workqueue", -1), config
     d = sensor(sensors, tmp_path, "alpha", c.urls, db=state / "alpha.db",
                args=["--user", pw.pw_name, "--max-payload", "3M"])
     assert "sandbox:" in d.text()
