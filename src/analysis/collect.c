@@ -807,11 +807,23 @@ int collect_main(int argc, char **argv)
 			collect_sweep(&c);
 			last_sweep = now;
 		}
+		/* What the stream holds now, at once (a batch, COLLECT_FETCH_BYTES
+		 * at most); when it holds nothing, wait up to COLLECT_FETCH_MS for
+		 * one message, returned the moment it comes: a long poll for a
+		 * whole batch would add its wait to every session's lag. */
 		jsFetchRequest_Init(&fr);
 		fr.Batch = a.batch;
 		fr.MaxBytes = COLLECT_FETCH_BYTES;
-		fr.Expires = (int64_t)COLLECT_FETCH_MS * 1000000;
+		fr.NoWait = true;
 		natsStatus s = natsSubscription_FetchRequest(&list, sub, &fr);
+		if (s != NATS_OK || list.Count == 0) {
+			natsMsgList_Destroy(&list);
+			jsFetchRequest_Init(&fr);
+			fr.Batch = 1;
+			fr.MaxBytes = COLLECT_FETCH_BYTES;
+			fr.Expires = (int64_t)COLLECT_FETCH_MS * 1000000;
+			s = natsSubscription_FetchRequest(&list, sub, &fr);
+		}
 		if (s == NATS_OK && list.Count > 0 && collect_batch(&c, &list) < 0) {
 			natsMsgList_Destroy(&list);
 			struct timespec t = {COLLECT_RETRY_MS / 1000, 0};
