@@ -748,7 +748,9 @@ static int collect_connect(const struct collect_args *a, natsConnection **nc)
 		st = natsConnection_Connect(nc, o);
 	natsOptions_Destroy(o);
 	if (st != NATS_OK) {
-		fprintf(stderr, "flypaper collect: nats: %s: %s\n", a->nats, nats_api_error(st));
+		char shown[512];
+		nats_api_redact(a->nats, shown, sizeof(shown));
+		fprintf(stderr, "flypaper collect: nats: %s: %s\n", shown, nats_api_error(st));
 		return -1;
 	}
 	return 0;

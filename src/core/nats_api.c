@@ -84,8 +84,10 @@ static int nats_api_copy(char *dst, size_t len, const char *src, size_t n)
 int nats_api_url_split(const char *url, struct nats_url *out, char *err, size_t errlen)
 {
 	const char *p = url, *sep, *at, *host, *end, *port;
+	char shown[512];             /* the URL in messages, its user part as *** */
 	size_t hlen;
 
+	nats_api_redact(url, shown, sizeof(shown));
 	memset(out, 0, sizeof(*out));
 	if ((sep = strstr(p, "://"))) {
 		if (sep == p || nats_api_copy(out->scheme, sizeof(out->scheme), p,
@@ -102,7 +104,7 @@ int nats_api_url_split(const char *url, struct nats_url *out, char *err, size_t 
 	/* the last '@' before any '/': a password may hold '@' */
 	end = p + strcspn(p, "/?#");
 	if (*end) {
-		snprintf(err, errlen, "'%s': a NATS URL has no path", url);
+		snprintf(err, errlen, "'%s': a NATS URL has no path", shown);
 		return -1;
 	}
 	at = NULL;
@@ -111,7 +113,7 @@ int nats_api_url_split(const char *url, struct nats_url *out, char *err, size_t 
 			at = c;
 	if (at) {
 		if (nats_api_copy(out->userinfo, sizeof(out->userinfo), p, (size_t)(at - p)) < 0) {
-			snprintf(err, errlen, "'%s': user part too long", url);
+			snprintf(err, errlen, "'%s': user part too long", shown);
 			return -1;
 		}
 		p = at + 1;
@@ -119,14 +121,14 @@ int nats_api_url_split(const char *url, struct nats_url *out, char *err, size_t 
 	if (*p == '[') {
 		const char *close = strchr(p, ']');
 		if (!close) {
-			snprintf(err, errlen, "'%s': no ']' after the IPv6 address", url);
+			snprintf(err, errlen, "'%s': no ']' after the IPv6 address", shown);
 			return -1;
 		}
 		host = p + 1;
 		hlen = (size_t)(close - host);
 		port = close + 1;
 		if (*port && *port != ':') {
-			snprintf(err, errlen, "'%s': ':' or nothing expected after ']'", url);
+			snprintf(err, errlen, "'%s': ':' or nothing expected after ']'", shown);
 			return -1;
 		}
 	} else {
@@ -137,7 +139,7 @@ int nats_api_url_split(const char *url, struct nats_url *out, char *err, size_t 
 			port = p + hlen;
 	}
 	if (hlen == 0 || nats_api_copy(out->host, sizeof(out->host), host, hlen) < 0) {
-		snprintf(err, errlen, "'%s': %s host", url, hlen ? "too long a" : "no");
+		snprintf(err, errlen, "'%s': %s host", shown, hlen ? "too long a" : "no");
 		return -1;
 	}
 	if (*port == ':')
@@ -146,13 +148,13 @@ int nats_api_url_split(const char *url, struct nats_url *out, char *err, size_t 
 		port = "4222";
 	if (!*port || strlen(port) > 5 || strspn(port, "0123456789") != strlen(port) ||
 	    atoi(port) < 1 || atoi(port) > 65535) {
-		snprintf(err, errlen, "'%s': the port must be 1 to 65535", url);
+		snprintf(err, errlen, "'%s': the port must be 1 to 65535", shown);
 		return -1;
 	}
 	strcpy(out->port, port);
 	return 0;
 bad_scheme:
-	snprintf(err, errlen, "'%s': not a URL scheme before '://'", url);
+	snprintf(err, errlen, "'%s': not a URL scheme before '://'", shown);
 	return -1;
 }
 

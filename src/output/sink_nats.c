@@ -218,7 +218,8 @@ static char *sink_nats_resolve(const char *urls, char *tls_name, size_t namelen,
 		}
 	}
 	if (n == 0) {
-		snprintf(err, errlen, "nats: '%s' names no server", urls);
+		nats_api_redact(urls, why, sizeof(why));
+		snprintf(err, errlen, "nats: '%s' names no server", why);
 		goto fail;
 	}
 	free(copy);
@@ -317,7 +318,9 @@ static int sink_nats_options(struct sink_nats *s)
 	     (st = natsOptions_SetExpectedHostname(s->opts, s->tls_name)) != NATS_OK) ||
 	    (s->creds &&
 	     (st = natsOptions_SetUserCredentialsFromFiles(s->opts, s->creds, NULL)) != NATS_OK)) {
-		log_error("nats: '%s': %s; nothing is shipped this run", s->urls,
+		char shown[512];
+		nats_api_redact(s->urls, shown, sizeof(shown));
+		log_error("nats: '%s': %s; nothing is shipped this run", shown,
 		    nats_api_error(st));
 		return -1;
 	}

@@ -656,6 +656,27 @@ def test_a_password_in_the_url_stays_out_of_the_log(sensors, tmp_path):
     assert "s3cret" not in text and "flyuser" not in text, text
     assert d.stop(timeout=20) == 0
     assert "s3cret" not in d.text()
+    # nor in the errors that name a URL: a bad CA, a URL with a path, a port
+    # out of range, and collect's failed connect
+    ca = tmp_path / "bad.pem"
+    ca.write_text("not a certificate\n")
+    bad = sensor(sensors, tmp_path, "epsilon", "nats://flyuser:s3cret-pw@127.0.0.1:1",
+                 args=["--nats-tls-ca", str(ca)])
+    wait_for(lambda: "nothing is shipped this run" in bad.text(), timeout=10,
+             what="the shipper's error")
+    assert bad.stop(timeout=20) == 0
+    assert "s3cret" not in bad.text() and "flyuser" not in bad.text(), bad.text()
+    for args in (["--nats", "nats://flyuser:s3cret/pw@127.0.0.1:1"],
+                 ["--nats", "nats://flyuser:s3cret-pw@127.0.0.1:99999"]):
+        p = subprocess.run([FLYPAPER, "serve", "--db", str(tmp_path / "e.db"),
+                            "--listen", "127.0.0.1:0", *args],
+                           capture_output=True, text=True, timeout=30)
+        assert "s3cret" not in p.stdout + p.stderr and "flyuser" not in p.stderr, (args, p.stderr)
+    p = subprocess.run([FLYPAPER, "collect", "--db", str(tmp_path / "c.db"),
+                        "--nats", "nats://flyuser:s3cret-pw@127.0.0.1:1"],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 2 and "s3cret" not in p.stderr and "***@127.0.0.1:1" in p.stderr, \
+        p.stderr
 
 
 def test_sigterm_with_the_stream_away_stops_and_records_the_backlog(cluster, sensors, tmp_path):
