@@ -349,7 +349,11 @@ static struct sink *sink_nats_open(const struct config *cfg, enum record_mode mo
 	}
 	s->base.ops = &sink_nats_ops;
 	pthread_mutex_init(&s->lock, NULL);
-	pthread_cond_init(&s->wake, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* waits immune to clock changes */
+	pthread_cond_init(&s->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	s->rate = cfg->nats_rate;
 	if (cfg->nats_subject)
 		snprintf(s->subject, sizeof(s->subject), "%s", cfg->nats_subject);
@@ -424,7 +428,7 @@ static bool sink_nats_wait(struct sink_nats *s, long ms)
 	struct timespec until;
 	bool go;
 
-	clock_gettime(CLOCK_REALTIME, &until);
+	clock_gettime(CLOCK_MONOTONIC, &until);
 	until.tv_sec += ms / 1000;
 	until.tv_nsec += (ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
@@ -539,7 +543,7 @@ static int sink_nats_publish(struct sink_nats *s, const char *subject, const cha
 static size_t sink_nats_room(const struct sink_nats *s)
 {
 	return s->max_payload > 2 * NATS_HEADER_ROOM ?
-	    (size_t)s->max_payload - NATS_HEADER_ROOM : NATS_HEADER_ROOM;
+	    (size_t)s->max_payload - NATS_HEADER_ROOM : (size_t)s->max_payload / 2;
 }
 
 /* Ships the payload sha unless the stream already acknowledged it: one
@@ -721,7 +725,7 @@ static void sink_nats_count_backlog(struct sink_nats *s)
 /* Ships one session's JSON (DESIGN.md, Fleet): one message with
  * Nats-Msg-Id <subject>:<session> when it fits sink_nats_room, else
  * chunks of that size, each with the whole JSON's SHA-256 and size, its
- * index and the count, Msg-Id <subject>:<session>.<index>. Returns 0
+ * index and the count, Msg-Id <subject>:<session>.<sha16>.<index>. Returns 0
  * acknowledged, 1 skipped for good (over NATS_SESSION_MAX: counted and
  * logged; retrying could never succeed and would stop everything after
  * it), or -1 (a publish failed: retried later from this session). */
@@ -759,7 +763,9 @@ static int sink_nats_session(struct sink_nats *s, const struct sink_nats_item *i
 		    "Flypaper-Chunks", count, NULL};
 		size_t off = i * room, part = len - off < room ? len - off : room;
 		snprintf(idx, sizeof(idx), "%zu", i);
-		snprintf(id, sizeof(id), "%s:%s.%zu", s->subject, it->id, i);
+		/* the JSON's hash in the id: a retry after the row changed (a
+		 * late verdict) is a new set, never mixed with the old chunks */
+		snprintf(id, sizeof(id), "%s:%s.%.16s.%zu", s->subject, it->id, sha, i);
 		rc = sink_nats_publish(s, s->subject, id, it->json + off, part, h);
 	}
 	return rc;
@@ -830,6 +836,10 @@ static void *sink_nats_main(void *arg)
 	if (s->max_payload <= 0)
 		s->max_payload = 1024 * 1024;
 	for (;;) {
+		/* the server's limit, again before each batch: after a failover
+		 * the server may be another with a smaller one */
+		if (natsConnection_GetMaxPayload(s->nc) > 0)
+			s->max_payload = natsConnection_GetMaxPayload(s->nc);
 		int n = sink_nats_read(s, items), done = n > 0 ? sink_nats_ship(s, items, n) : 0;
 		for (int i = 0; i < n; i++)
 			free(items[i].json);
@@ -840,8 +850,6 @@ static void *sink_nats_main(void *arg)
 			continue;
 		if (!sink_nats_wait(s, done < n ? NATS_RETRY_MS : NATS_IDLE_MS))
 			break;
-		if (s->max_payload == 1024 * 1024 && natsConnection_GetMaxPayload(s->nc) > 0)
-			s->max_payload = natsConnection_GetMaxPayload(s->nc);
 	}
 	return NULL;
 }

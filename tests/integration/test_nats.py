@@ -378,7 +378,8 @@ def test_one_peer_session_over_max_payload_goes_in_chunks(raw_nats, sensors, tmp
         assert h["Flypaper-Session"] == big_id
         assert h["Flypaper-Sha256"] == hashlib.sha256(whole).hexdigest()
         assert int(h["Flypaper-Size"]) == len(whole)
-        assert h["Nats-Msg-Id"] == f"{subject}:{big_id}.{h['Flypaper-Chunk']}"
+        assert h["Nats-Msg-Id"] == \
+            f"{subject}:{big_id}.{h['Flypaper-Sha256'][:16]}.{h['Flypaper-Chunk']}"
         assert len(data) < 1024 * 1024
     doc = json.loads(whole)
     assert doc["session"]["session"] == big_id and len(doc["requests"]) == 5
