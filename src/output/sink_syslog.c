@@ -25,10 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "config.h"
 #include "log.h"
@@ -42,6 +44,7 @@
 #define SINK_SYSLOG_BUSY_NS (5ULL * 1000000)              /* a busy receiver's wait, per batch */
 #define SINK_SYSLOG_FINISH_NS (2ULL * 1000000000)         /* at exit, for what is queued */
 #define SINK_SYSLOG_FRAME_MAX (RFC5424_MSG_MAX + 8)       /* "2048 " and the message */
+#define SINK_SYSLOG_SNDBUF (64 * 1024)                    /* TCP: what the kernel may hold unacknowledged */
 
 extern const struct sink_ops sink_syslog_ops;  /* below */
 
@@ -60,11 +63,12 @@ struct sink_syslog {
 	uint64_t next_try_ns;        /* CLOCK_MONOTONIC: no retry before */
 	uint64_t backoff_ns;
 	uint64_t connect_by_ns;      /* TCP: the connect in flight's deadline */
+	int last_err;                /* the last failure's errno (finish: a refusal is final) */
 	char *queue;                 /* a ring of whole frames, qcap bytes (--syslog-queue) */
 	size_t qcap;
 	size_t qhead;                /* where the oldest frame starts */
 	size_t qlen;                 /* bytes in queue */
-	size_t qoff;                 /* TCP: of them, sent on this connection */
+	size_t qoff;                 /* TCP: of them, handed to the kernel on this connection */
 	uint64_t qframes;            /* frames in queue */
 	uint64_t cut;                /* messages with a value cut or left out */
 	/* metrics: stored by the writer's thread, read by the server's */
@@ -99,6 +103,7 @@ static bool sink_syslog_wait(int fd, uint64_t until_ns)
 static void sink_syslog_failed(struct sink_syslog *s, const char *what, int err)
 {
 	snprintf(s->err, sizeof(s->err), "%s: %s", what, strerror(err));
+	s->last_err = err;
 	if (!s->down)
 		log_error("syslog: %s: %s: messages wait in the queue (--syslog-queue) "
 		    "until it answers again; what does not fit is counted lost",
@@ -382,17 +387,32 @@ static uint64_t sink_syslog_flush_dgram(struct sink_syslog *s, uint64_t wait_unt
 	return sent;
 }
 
-/* Drops the frames sent whole from the queue; with broken, a frame sent
- * in part is sent again whole on the next connection (the server drops
- * the part it got when the connection ends). Returns the frames dropped. */
+/* TCP: of the bytes handed to the kernel on this connection, those the
+ * server acknowledged: qoff less what the socket still holds (SIOCOUTQ;
+ * it stays readable after a reset or a timeout). Unknown: all of them
+ * (the kernel took them). */
+static size_t sink_syslog_acked(const struct sink_syslog *s)
+{
+	int outq = 0;
+
+	if (s->fd < 0 || ioctl(s->fd, SIOCOUTQ, &outq) < 0 || outq <= 0)
+		return s->qoff;
+	return (size_t)outq >= s->qoff ? 0 : s->qoff - (size_t)outq;
+}
+
+/* TCP: drops the frames the server acknowledged whole from the queue
+ * (sent: delivered to the server's host). With broken (before the close),
+ * the rest, unacknowledged or sent in part, is sent again whole on the
+ * next connection (the server drops a part it got when the connection
+ * ends), or counted lost at exit. Returns the frames dropped. */
 static uint64_t sink_syslog_trim(struct sink_syslog *s, bool broken)
 {
-	size_t done = 0;
+	size_t done = 0, acked = sink_syslog_acked(s);
 	uint64_t frames = 0;
 
 	while (done < s->qlen) {
 		size_t f = sink_syslog_frame_len(s, done, NULL);
-		if (done + f > s->qoff)
+		if (done + f > acked)
 			break;
 		done += f;
 		frames++;
@@ -407,7 +427,7 @@ static uint64_t sink_syslog_trim(struct sink_syslog *s, bool broken)
  * calls the connection broken (a blackholed server). */
 static void sink_syslog_connect(struct sink_syslog *s)
 {
-	int ms = SINK_SYSLOG_USER_TIMEOUT_MS;
+	int ms = SINK_SYSLOG_USER_TIMEOUT_MS, sndbuf = SINK_SYSLOG_SNDBUF / 2;
 
 	s->fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
@@ -416,6 +436,9 @@ static void sink_syslog_connect(struct sink_syslog *s)
 	}
 	/* best effort: without it only tcp_retries2 (about 15 min) ends it */
 	setsockopt(s->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	/* a bound on what is in flight (the kernel doubles the value): the
+	 * queue keeps each frame until the server acknowledged it */
+	setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (connect(s->fd, (struct sockaddr *)&s->addr, s->addrlen) < 0) {
 		if (errno != EINPROGRESS) {
 			sink_syslog_failed(s, "connect", errno);
@@ -465,10 +488,10 @@ static uint64_t sink_syslog_flush_tcp(struct sink_syslog *s)
 	 * restart), found before the kernel takes messages it would lose. */
 	if (recv(s->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
 	    (errno != EAGAIN && errno != EWOULDBLOCK)) {
+		uint64_t sent = sink_syslog_trim(s, true);
 		sink_syslog_failed(s, "the server closed the connection", ECONNRESET);
 		sink_syslog_close_fd(s);
-		sink_syslog_trim(s, true);
-		return 0;
+		return sent;
 	}
 	while (s->qoff < s->qlen) {
 		size_t pos = (s->qhead + s->qoff) % s->qcap;
@@ -570,25 +593,36 @@ static void sink_syslog_tick(struct sink *sink, struct sink_batch *out)
 }
 
 /* At exit (serve's stop, an inetd child's end): up to
- * SINK_SYSLOG_FINISH_NS to connect and send what is queued, then what is
- * left counts lost. The writer's loop is done: the counters it keeps are
- * updated here, before the run's are read. */
+ * SINK_SYSLOG_FINISH_NS to connect and send what is queued (TCP: and to
+ * have it acknowledged), then what is left counts lost. A refusal at exit
+ * is final, and no retry is waited for that would come past the bound:
+ * an inetd child with its server down ends at once. The writer's loop is
+ * done: the counters it keeps are updated here, before the run's are
+ * read. */
 static void sink_syslog_finish(struct sink *sink)
 {
 	struct sink_syslog *s = (struct sink_syslog *)sink;
 	uint64_t until = sink_syslog_now() + SINK_SYSLOG_FINISH_NS;
 	uint64_t lost = 0, sent = 0;
 
+	s->last_err = 0;
 	while (s->qframes) {
 		sent += sink_syslog_flush(s, until, &lost);
 		uint64_t now = sink_syslog_now();
 		if (!s->qframes || now >= until)
 			break;
-		if (s->fd >= 0 && (s->connecting || !s->down))
-			sink_syslog_wait(s->fd, until);   /* the connect, or room to send */
-		else  /* down: the next try, or the end (1 ms at least: no spin) */
-			sink_syslog_wait(-1, s->next_try_ns > now && s->next_try_ns < until ?
-			    s->next_try_ns : now + 1000000);
+		if (s->last_err == ECONNREFUSED || s->last_err == ENOENT)
+			break;               /* nobody listens: a retry would be refused too */
+		if (s->fd >= 0 && s->connecting)
+			sink_syslog_wait(s->fd, until);   /* the connect */
+		else if (s->fd >= 0 && !s->down && s->qoff < s->qlen)
+			sink_syslog_wait(s->fd, until);   /* room to send */
+		else if (s->fd >= 0 && !s->down)  /* TCP: all sent, the acks (1 ms: no spin) */
+			sink_syslog_wait(-1, now + 1000000);
+		else if (s->next_try_ns >= until)
+			break;               /* down, and the next try would come too late */
+		else  /* down: the next try (1 ms at least: no spin) */
+			sink_syslog_wait(-1, s->next_try_ns > now ? s->next_try_ns : now + 1000000);
 	}
 	if (s->qframes)
 		log_warn("syslog: %s: %llu message(s) (%zu byte(s)) not sent at exit: "
