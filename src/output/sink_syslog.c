@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -192,28 +193,61 @@ static void sink_syslog_pop(struct sink_syslog *s, size_t bytes, uint64_t frames
  * opened after the chroot (one per process: serve opens it once). */
 static struct sink_syslog *sink_syslog_early;
 
-/* A Unix socket in a folder others may write to could be swapped for
- * theirs (the feed read, or startup failed): refused, unless the folder
- * is sticky (/tmp), where only its owner may replace a name. */
-static int sink_syslog_folder_safe(const struct sink_syslog *s, char *err, size_t errlen)
+/* A Unix socket under a folder others may write to could be swapped for
+ * theirs (the feed read, or startup failed): a folder on the way, from /,
+ * that is writable by its group or others is refused, unless it is sticky
+ * (/tmp: only an entry's owner may replace it), and so is a symbolic link
+ * on the way (the socket or a folder) that root does not own: its owner
+ * could point it elsewhere. Root's links (/dev/log to the journal's
+ * socket) are followed: the path they lead to is checked the same way.
+ * lstat, not stat: a link is judged, never its target in its place. */
+static int sink_syslog_path_safe(const struct sink_syslog *s, const char *path, int depth,
+    char *err, size_t errlen)
 {
-	char dir[sizeof(s->target.path)];
+	char part[sizeof(s->target.path)], real[PATH_MAX];
+	size_t n = strlen(path);
+	bool linked = false;
 	struct stat st;
 
-	snprintf(dir, sizeof(dir), "%s", s->target.path);
-	char *slash = strrchr(dir, '/');
-	if (!slash)
+	if (n >= sizeof(part) || path[0] != '/')
 		return 0;            /* syslog_target_parse wants a path from / */
-	slash[slash == dir] = '\0';   /* "/x.sock": the folder is "/" */
-	if (stat(dir, &st) < 0)
-		return 0;            /* the connect says why */
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-		snprintf(err, errlen, "syslog: %s: the folder %s is writable by its group "
-		    "or others, who could replace the socket: make it writable only by "
-		    "root or the service user", s->name, dir);
-		return -1;
+	for (size_t i = 1; i <= n; i++) {
+		if (i > 1 && i < n && path[i] != '/')
+			continue;            /* "/" first, then each folder, then the socket */
+		memcpy(part, path, i);
+		part[i] = '\0';
+		if (lstat(part, &st) < 0)
+			break;               /* the connect says why; a link's target is checked below */
+		if (S_ISLNK(st.st_mode) && st.st_uid != 0) {
+			snprintf(err, errlen, "syslog: %s: %s is a symbolic link not owned by "
+			    "root, whose owner could point it at their own socket: name "
+			    "the socket's real path", s->name, part);
+			return -1;
+		}
+		linked |= S_ISLNK(st.st_mode);
+		if (S_ISDIR(st.st_mode) && i < n && (st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    !(st.st_mode & S_ISVTX)) {
+			snprintf(err, errlen, "syslog: %s: the folder %s is writable by its group "
+			    "or others, who could replace the socket: make it writable only by "
+			    "root or the service user", s->name, part);
+			return -1;
+		}
 	}
-	return 0;
+	if (!linked)
+		return 0;
+	if (depth > 0)
+		return 0;            /* resolved once: no links left */
+	if (!realpath(path, real)) {
+		/* no socket (yet): where its folder leads, and its name */
+		const char *base = strrchr(path, '/');
+		memcpy(part, path, (size_t)(base - path));
+		part[base - path] = '\0';
+		if (!realpath(part[0] ? part : "/", real) ||
+		    strlen(real) + strlen(base) >= sizeof(real))
+			return 0;    /* the connect says why */
+		strcat(real, base);
+	}
+	return sink_syslog_path_safe(s, real, depth + 1, err, errlen);
 }
 
 /* Resolves the target and, for Unix and UDP, makes and connects the
@@ -234,7 +268,7 @@ static int sink_syslog_resolve(struct sink_syslog *s, char *err, size_t errlen)
 	}
 	if (s->target.transport == SYSLOG_UNIX) {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&s->addr;
-		if (sink_syslog_folder_safe(s, err, errlen) < 0)
+		if (sink_syslog_path_safe(s, s->target.path, 0, err, errlen) < 0)
 			return -1;
 		sun->sun_family = AF_UNIX;
 		memcpy(sun->sun_path, s->target.path, strlen(s->target.path) + 1);
