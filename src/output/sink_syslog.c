@@ -368,13 +368,15 @@ err:
  * buffer: ENOBUFS) is waited for until wait_until at most, then the rest
  * waits for the next batch or tick: it is not down. A refusal is an
  * outage, retried at the backoff's pace; a Unix socket whose server went
- * away (rsyslog restarted) is connected again then. Returns the messages
- * sent; *lost counts those sent into an outage (UDP, below). */
+ * away (rsyslog restarted) is connected again then. The call ends at
+ * wait_until too while sends succeed (a big queue after an outage: the
+ * writer is not held), the rest going at the next batch or tick. Returns
+ * the messages sent; *lost counts those sent into an outage (UDP, below). */
 static uint64_t sink_syslog_flush_dgram(struct sink_syslog *s, uint64_t wait_until,
     uint64_t *lost)
 {
 	char msg[SINK_SYSLOG_FRAME_MAX];
-	uint64_t sent = 0;
+	uint64_t sent = 0, tries = 0;
 
 	if (s->qframes && s->down) {
 		if (sink_syslog_now() < s->next_try_ns)
@@ -386,6 +388,9 @@ static uint64_t sink_syslog_flush_dgram(struct sink_syslog *s, uint64_t wait_unt
 		}
 	}
 	while (s->qframes) {
+		/* the clock every 64 frames: a send is a few microseconds */
+		if (++tries % 64 == 0 && sink_syslog_now() >= wait_until)
+			break;
 		size_t len, f = sink_syslog_frame_len(s, 0, &len);
 		sink_syslog_qget(s, f - len, msg, len);
 		if (send(s->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len) {
