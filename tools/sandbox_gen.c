@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <linux/sockios.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <netinet/in.h>
@@ -92,8 +93,9 @@ static int gen_rule(scmp_filter_ctx ctx, const char *name, unsigned n,
 /* The allow-list; anything else traps (SIGSYS, sandbox_on_sigsys). */
 static int gen_filter(scmp_filter_ctx ctx, int sanitizers)
 {
+	/* SIOCOUTQ: the syslog sink's unacknowledged bytes (a read) */
 	static const unsigned long ioctls[] = {FIONBIO, FIOCLEX, FIONCLEX,
-	    FIONREAD, TCGETS, TIOCGWINSZ};
+	    FIONREAD, TCGETS, TIOCGWINSZ, SIOCOUTQ};
 	static const int families[] = {AF_INET, AF_INET6};
 	static const int prctls[] = {PR_SET_NAME, PR_GET_NAME, PR_GET_DUMPABLE};
 	struct scmp_arg_cmp noexec = SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0);

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -25,10 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 
 #include "config.h"
 #include "log.h"
@@ -42,6 +45,7 @@
 #define SINK_SYSLOG_BUSY_NS (5ULL * 1000000)              /* a busy receiver's wait, per batch */
 #define SINK_SYSLOG_FINISH_NS (2ULL * 1000000000)         /* at exit, for what is queued */
 #define SINK_SYSLOG_FRAME_MAX (RFC5424_MSG_MAX + 8)       /* "2048 " and the message */
+#define SINK_SYSLOG_SNDBUF (64 * 1024)                    /* TCP: what the kernel may hold unacknowledged */
 
 extern const struct sink_ops sink_syslog_ops;  /* below */
 
@@ -60,11 +64,12 @@ struct sink_syslog {
 	uint64_t next_try_ns;        /* CLOCK_MONOTONIC: no retry before */
 	uint64_t backoff_ns;
 	uint64_t connect_by_ns;      /* TCP: the connect in flight's deadline */
+	int last_err;                /* the last failure's errno (finish: a refusal is final) */
 	char *queue;                 /* a ring of whole frames, qcap bytes (--syslog-queue) */
 	size_t qcap;
 	size_t qhead;                /* where the oldest frame starts */
 	size_t qlen;                 /* bytes in queue */
-	size_t qoff;                 /* TCP: of them, sent on this connection */
+	size_t qoff;                 /* TCP: of them, handed to the kernel on this connection */
 	uint64_t qframes;            /* frames in queue */
 	uint64_t cut;                /* messages with a value cut or left out */
 	/* metrics: stored by the writer's thread, read by the server's */
@@ -99,6 +104,7 @@ static bool sink_syslog_wait(int fd, uint64_t until_ns)
 static void sink_syslog_failed(struct sink_syslog *s, const char *what, int err)
 {
 	snprintf(s->err, sizeof(s->err), "%s: %s", what, strerror(err));
+	s->last_err = err;
 	if (!s->down)
 		log_error("syslog: %s: %s: messages wait in the queue (--syslog-queue) "
 		    "until it answers again; what does not fit is counted lost",
@@ -187,28 +193,61 @@ static void sink_syslog_pop(struct sink_syslog *s, size_t bytes, uint64_t frames
  * opened after the chroot (one per process: serve opens it once). */
 static struct sink_syslog *sink_syslog_early;
 
-/* A Unix socket in a folder others may write to could be swapped for
- * theirs (the feed read, or startup failed): refused, unless the folder
- * is sticky (/tmp), where only its owner may replace a name. */
-static int sink_syslog_folder_safe(const struct sink_syslog *s, char *err, size_t errlen)
+/* A Unix socket under a folder others may write to could be swapped for
+ * theirs (the feed read, or startup failed): a folder on the way, from /,
+ * that is writable by its group or others is refused, unless it is sticky
+ * (/tmp: only an entry's owner may replace it), and so is a symbolic link
+ * on the way (the socket or a folder) that root does not own: its owner
+ * could point it elsewhere. Root's links (/dev/log to the journal's
+ * socket) are followed: the path they lead to is checked the same way.
+ * lstat, not stat: a link is judged, never its target in its place. */
+static int sink_syslog_path_safe(const struct sink_syslog *s, const char *path, int depth,
+    char *err, size_t errlen)
 {
-	char dir[sizeof(s->target.path)];
+	char part[sizeof(s->target.path)], real[PATH_MAX];
+	size_t n = strlen(path);
+	bool linked = false;
 	struct stat st;
 
-	snprintf(dir, sizeof(dir), "%s", s->target.path);
-	char *slash = strrchr(dir, '/');
-	if (!slash)
+	if (n >= sizeof(part) || path[0] != '/')
 		return 0;            /* syslog_target_parse wants a path from / */
-	slash[slash == dir] = '\0';   /* "/x.sock": the folder is "/" */
-	if (stat(dir, &st) < 0)
-		return 0;            /* the connect says why */
-	if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-		snprintf(err, errlen, "syslog: %s: the folder %s is writable by its group "
-		    "or others, who could replace the socket: make it writable only by "
-		    "root or the service user", s->name, dir);
-		return -1;
+	for (size_t i = 1; i <= n; i++) {
+		if (i > 1 && i < n && path[i] != '/')
+			continue;            /* "/" first, then each folder, then the socket */
+		memcpy(part, path, i);
+		part[i] = '\0';
+		if (lstat(part, &st) < 0)
+			break;               /* the connect says why; a link's target is checked below */
+		if (S_ISLNK(st.st_mode) && st.st_uid != 0) {
+			snprintf(err, errlen, "syslog: %s: %s is a symbolic link not owned by "
+			    "root, whose owner could point it at their own socket: name "
+			    "the socket's real path", s->name, part);
+			return -1;
+		}
+		linked |= S_ISLNK(st.st_mode);
+		if (S_ISDIR(st.st_mode) && i < n && (st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		    !(st.st_mode & S_ISVTX)) {
+			snprintf(err, errlen, "syslog: %s: the folder %s is writable by its group "
+			    "or others, who could replace the socket: make it writable only by "
+			    "root or the service user", s->name, part);
+			return -1;
+		}
 	}
-	return 0;
+	if (!linked)
+		return 0;
+	if (depth > 0)
+		return 0;            /* resolved once: no links left */
+	if (!realpath(path, real)) {
+		/* no socket (yet): where its folder leads, and its name */
+		const char *base = strrchr(path, '/');
+		memcpy(part, path, (size_t)(base - path));
+		part[base - path] = '\0';
+		if (!realpath(part[0] ? part : "/", real) ||
+		    strlen(real) + strlen(base) >= sizeof(real))
+			return 0;    /* the connect says why */
+		strcat(real, base);
+	}
+	return sink_syslog_path_safe(s, real, depth + 1, err, errlen);
 }
 
 /* Resolves the target and, for Unix and UDP, makes and connects the
@@ -229,7 +268,7 @@ static int sink_syslog_resolve(struct sink_syslog *s, char *err, size_t errlen)
 	}
 	if (s->target.transport == SYSLOG_UNIX) {
 		struct sockaddr_un *sun = (struct sockaddr_un *)&s->addr;
-		if (sink_syslog_folder_safe(s, err, errlen) < 0)
+		if (sink_syslog_path_safe(s, s->target.path, 0, err, errlen) < 0)
 			return -1;
 		sun->sun_family = AF_UNIX;
 		memcpy(sun->sun_path, s->target.path, strlen(s->target.path) + 1);
@@ -329,13 +368,15 @@ err:
  * buffer: ENOBUFS) is waited for until wait_until at most, then the rest
  * waits for the next batch or tick: it is not down. A refusal is an
  * outage, retried at the backoff's pace; a Unix socket whose server went
- * away (rsyslog restarted) is connected again then. Returns the messages
- * sent; *lost counts those sent into an outage (UDP, below). */
+ * away (rsyslog restarted) is connected again then. The call ends at
+ * wait_until too while sends succeed (a big queue after an outage: the
+ * writer is not held), the rest going at the next batch or tick. Returns
+ * the messages sent; *lost counts those sent into an outage (UDP, below). */
 static uint64_t sink_syslog_flush_dgram(struct sink_syslog *s, uint64_t wait_until,
     uint64_t *lost)
 {
 	char msg[SINK_SYSLOG_FRAME_MAX];
-	uint64_t sent = 0;
+	uint64_t sent = 0, tries = 0;
 
 	if (s->qframes && s->down) {
 		if (sink_syslog_now() < s->next_try_ns)
@@ -347,6 +388,9 @@ static uint64_t sink_syslog_flush_dgram(struct sink_syslog *s, uint64_t wait_unt
 		}
 	}
 	while (s->qframes) {
+		/* the clock every 64 frames: a send is a few microseconds */
+		if (++tries % 64 == 0 && sink_syslog_now() >= wait_until)
+			break;
 		size_t len, f = sink_syslog_frame_len(s, 0, &len);
 		sink_syslog_qget(s, f - len, msg, len);
 		if (send(s->fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t)len) {
@@ -382,17 +426,32 @@ static uint64_t sink_syslog_flush_dgram(struct sink_syslog *s, uint64_t wait_unt
 	return sent;
 }
 
-/* Drops the frames sent whole from the queue; with broken, a frame sent
- * in part is sent again whole on the next connection (the server drops
- * the part it got when the connection ends). Returns the frames dropped. */
+/* TCP: of the bytes handed to the kernel on this connection, those the
+ * server acknowledged: qoff less what the socket still holds (SIOCOUTQ;
+ * it stays readable after a reset or a timeout). Unknown: all of them
+ * (the kernel took them). */
+static size_t sink_syslog_acked(const struct sink_syslog *s)
+{
+	int outq = 0;
+
+	if (s->fd < 0 || ioctl(s->fd, SIOCOUTQ, &outq) < 0 || outq <= 0)
+		return s->qoff;
+	return (size_t)outq >= s->qoff ? 0 : s->qoff - (size_t)outq;
+}
+
+/* TCP: drops the frames the server acknowledged whole from the queue
+ * (sent: delivered to the server's host). With broken (before the close),
+ * the rest, unacknowledged or sent in part, is sent again whole on the
+ * next connection (the server drops a part it got when the connection
+ * ends), or counted lost at exit. Returns the frames dropped. */
 static uint64_t sink_syslog_trim(struct sink_syslog *s, bool broken)
 {
-	size_t done = 0;
+	size_t done = 0, acked = sink_syslog_acked(s);
 	uint64_t frames = 0;
 
 	while (done < s->qlen) {
 		size_t f = sink_syslog_frame_len(s, done, NULL);
-		if (done + f > s->qoff)
+		if (done + f > acked)
 			break;
 		done += f;
 		frames++;
@@ -407,7 +466,7 @@ static uint64_t sink_syslog_trim(struct sink_syslog *s, bool broken)
  * calls the connection broken (a blackholed server). */
 static void sink_syslog_connect(struct sink_syslog *s)
 {
-	int ms = SINK_SYSLOG_USER_TIMEOUT_MS;
+	int ms = SINK_SYSLOG_USER_TIMEOUT_MS, sndbuf = SINK_SYSLOG_SNDBUF / 2;
 
 	s->fd = socket(s->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (s->fd < 0) {
@@ -416,6 +475,9 @@ static void sink_syslog_connect(struct sink_syslog *s)
 	}
 	/* best effort: without it only tcp_retries2 (about 15 min) ends it */
 	setsockopt(s->fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	/* a bound on what is in flight (the kernel doubles the value): the
+	 * queue keeps each frame until the server acknowledged it */
+	setsockopt(s->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	if (connect(s->fd, (struct sockaddr *)&s->addr, s->addrlen) < 0) {
 		if (errno != EINPROGRESS) {
 			sink_syslog_failed(s, "connect", errno);
@@ -465,10 +527,10 @@ static uint64_t sink_syslog_flush_tcp(struct sink_syslog *s)
 	 * restart), found before the kernel takes messages it would lose. */
 	if (recv(s->fd, &peek, 1, MSG_PEEK | MSG_DONTWAIT) >= 0 ||
 	    (errno != EAGAIN && errno != EWOULDBLOCK)) {
+		uint64_t sent = sink_syslog_trim(s, true);
 		sink_syslog_failed(s, "the server closed the connection", ECONNRESET);
 		sink_syslog_close_fd(s);
-		sink_syslog_trim(s, true);
-		return 0;
+		return sent;
 	}
 	while (s->qoff < s->qlen) {
 		size_t pos = (s->qhead + s->qoff) % s->qcap;
@@ -570,25 +632,36 @@ static void sink_syslog_tick(struct sink *sink, struct sink_batch *out)
 }
 
 /* At exit (serve's stop, an inetd child's end): up to
- * SINK_SYSLOG_FINISH_NS to connect and send what is queued, then what is
- * left counts lost. The writer's loop is done: the counters it keeps are
- * updated here, before the run's are read. */
+ * SINK_SYSLOG_FINISH_NS to connect and send what is queued (TCP: and to
+ * have it acknowledged), then what is left counts lost. A refusal at exit
+ * is final, and no retry is waited for that would come past the bound:
+ * an inetd child with its server down ends at once. The writer's loop is
+ * done: the counters it keeps are updated here, before the run's are
+ * read. */
 static void sink_syslog_finish(struct sink *sink)
 {
 	struct sink_syslog *s = (struct sink_syslog *)sink;
 	uint64_t until = sink_syslog_now() + SINK_SYSLOG_FINISH_NS;
 	uint64_t lost = 0, sent = 0;
 
+	s->last_err = 0;
 	while (s->qframes) {
 		sent += sink_syslog_flush(s, until, &lost);
 		uint64_t now = sink_syslog_now();
 		if (!s->qframes || now >= until)
 			break;
-		if (s->fd >= 0 && (s->connecting || !s->down))
-			sink_syslog_wait(s->fd, until);   /* the connect, or room to send */
-		else  /* down: the next try, or the end (1 ms at least: no spin) */
-			sink_syslog_wait(-1, s->next_try_ns > now && s->next_try_ns < until ?
-			    s->next_try_ns : now + 1000000);
+		if (s->last_err == ECONNREFUSED || s->last_err == ENOENT)
+			break;               /* nobody listens: a retry would be refused too */
+		if (s->fd >= 0 && s->connecting)
+			sink_syslog_wait(s->fd, until);   /* the connect */
+		else if (s->fd >= 0 && !s->down && s->qoff < s->qlen)
+			sink_syslog_wait(s->fd, until);   /* room to send */
+		else if (s->fd >= 0 && !s->down)  /* TCP: all sent, the acks (1 ms: no spin) */
+			sink_syslog_wait(-1, now + 1000000);
+		else if (s->next_try_ns >= until)
+			break;               /* down, and the next try would come too late */
+		else  /* down: the next try (1 ms at least: no spin) */
+			sink_syslog_wait(-1, s->next_try_ns > now ? s->next_try_ns : now + 1000000);
 	}
 	if (s->qframes)
 		log_warn("syslog: %s: %llu message(s) (%zu byte(s)) not sent at exit: "
