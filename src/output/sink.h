@@ -88,7 +88,7 @@ struct sink_run {
 	uint64_t nats_lag_ms;        /* most time from a session's end to its ack */
 
 	/* syslog counters */
-	uint64_t syslog_sent;        /* messages the socket took whole */
+	uint64_t syslog_sent;        /* messages delivered: a datagram the socket took whole; over TCP, acknowledged by the server's host */
 	uint64_t syslog_lost;        /* messages not delivered (server down, queue full) */
 	uint64_t syslog_escaped;     /* messages with a value escaped (\xNN) */
 

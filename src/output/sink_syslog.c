@@ -643,6 +643,7 @@ static void sink_syslog_finish(struct sink *sink)
 	struct sink_syslog *s = (struct sink_syslog *)sink;
 	uint64_t until = sink_syslog_now() + SINK_SYSLOG_FINISH_NS;
 	uint64_t lost = 0, sent = 0;
+	const char *why = "the 2 s bound at exit passed";
 
 	s->last_err = 0;
 	while (s->qframes) {
@@ -650,22 +651,26 @@ static void sink_syslog_finish(struct sink *sink)
 		uint64_t now = sink_syslog_now();
 		if (!s->qframes || now >= until)
 			break;
-		if (s->last_err == ECONNREFUSED || s->last_err == ENOENT)
-			break;               /* nobody listens: a retry would be refused too */
+		if (s->last_err == ECONNREFUSED || s->last_err == ENOENT) {
+			why = "refused at exit: nobody listens";
+			break;               /* a retry would be refused too */
+		}
 		if (s->fd >= 0 && s->connecting)
 			sink_syslog_wait(s->fd, until);   /* the connect */
 		else if (s->fd >= 0 && !s->down && s->qoff < s->qlen)
 			sink_syslog_wait(s->fd, until);   /* room to send */
 		else if (s->fd >= 0 && !s->down)  /* TCP: all sent, the acks (1 ms: no spin) */
 			sink_syslog_wait(-1, now + 1000000);
-		else if (s->next_try_ns >= until)
-			break;               /* down, and the next try would come too late */
+		else if (s->next_try_ns >= until) {
+			why = "down, and the next try would come after the 2 s bound";
+			break;
+		}
 		else  /* down: the next try (1 ms at least: no spin) */
 			sink_syslog_wait(-1, s->next_try_ns > now ? s->next_try_ns : now + 1000000);
 	}
 	if (s->qframes)
-		log_warn("syslog: %s: %llu message(s) (%zu byte(s)) not sent at exit: "
-		    "counted lost", s->name, (unsigned long long)s->qframes, s->qlen);
+		log_warn("syslog: %s: %llu message(s) (%zu byte(s)) not sent at exit (%s): "
+		    "counted lost", s->name, (unsigned long long)s->qframes, s->qlen, why);
 	lost += s->qframes;
 	sink_syslog_pop(s, s->qlen, s->qframes);
 	s->qoff = 0;

@@ -388,7 +388,7 @@ def test_tcp_queue_full_counts_lost_and_capture_goes_on(daemons, tmp_path):
     # what the queue held is counted lost at exit too, after its 2 s try
     assert (sent, lost) == (0, 60), (sent, lost)
     assert "message(s) not delivered (runs.syslog_lost)" in d.text(), d.text()
-    m = re.search(r"(\d+) message\(s\) \(\d+ byte\(s\)\) not sent at exit: counted lost",
+    m = re.search(r"(\d+) message\(s\) \(\d+ byte\(s\)\) not sent at exit \([^)]*\): counted lost",
                   d.text())
     assert m and 0 < int(m.group(1)) < 60, d.text()
 
@@ -489,7 +489,7 @@ def test_inetd_child_counts_what_it_could_not_send(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != SELFTEST}
     rc, text, _ = run_inetd(tmp_path, env, args=[
         "--syslog", f"tcp://127.0.0.1:{free_port()}", "--syslog-app", "fp-test"])
-    assert "1 message(s) (" in text and "not sent at exit: counted lost" in text, text
+    assert "1 message(s) (" in text and "not sent at exit (" in text and "): counted lost" in text, text
     assert "0 jsonl error(s), 1 syslog message(s) lost" in text, text
 
 
@@ -621,9 +621,8 @@ def test_inetd_child_with_the_server_refusing_exits_at_once(tmp_path):
     """At exit a refused connect (or datagram) is final: the child does
     not sit out its 2 s bound retrying a server that is not there (under
     inetd's instance cap that would cut the sensor's capacity), and counts
-    the message lost. Timed on purpose, with a wide margin: the old way
-    waited out the whole 2 s after the peer's EOF, by construction; now it
-    is a few milliseconds."""
+    the message lost. The log says why it stopped waiting (no timed
+    assertion: the old way waited out the whole bound, and said so)."""
     lst = socket.socket()
     lst.bind(("127.0.0.1", 0))
     lst.listen(1)
@@ -643,13 +642,11 @@ def test_inetd_child_with_the_server_refusing_exits_at_once(tmp_path):
     cli.settimeout(10)
     while cli.recv(4096):
         pass
-    eof = time.monotonic()
     rc = p.wait(timeout=30)
-    after = time.monotonic() - eof
     cli.close()
     text = log.read_text(errors="replace")
     assert rc == 0 and "1 syslog message(s) lost" in text, text
-    assert after < 1.5, (after, text)
+    assert "not sent at exit (refused at exit: nobody listens)" in text, text
 
 
 BLACKHOLE = r'''
@@ -739,4 +736,4 @@ def test_tcp_blackholed_server_counts_unacknowledged_lost(tmp_path):
     assert p.returncode == 0, (p.stderr, text)
     assert p.stdout.split() == ["1"], (p.stdout, text)
     assert runs(str(db)) == [(1, 10, 0)], text
-    assert "10 message(s)" in text and "not sent at exit: counted lost" in text, text
+    assert "10 message(s)" in text and "not sent at exit (" in text and "): counted lost" in text, text
