@@ -732,7 +732,7 @@ static void sink_nats_count_backlog(struct sink_nats *s)
 static int sink_nats_session(struct sink_nats *s, const struct sink_nats_item *it)
 {
 	size_t len = strlen(it->json), room = sink_nats_room(s), n;
-	char id[NATS_SUBJECT_MAX + 64], sha[2 * SHA256_DIGEST_SIZE + 1];
+	char id[NATS_SUBJECT_MAX + 128], sha[2 * SHA256_DIGEST_SIZE + 1];
 	char size[24], idx[24], count[24];
 	uint8_t digest[SHA256_DIGEST_SIZE];
 	struct sha256_ctx ctx;
