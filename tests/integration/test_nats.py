@@ -239,8 +239,13 @@ class RawNats:
         self.s.sendall(b'CONNECT {"verbose":false,"pedantic":false,'
                        b'"headers":true,"protocol":1}\r\n')
         self.s.settimeout(None)
-        self.reader = threading.Thread(target=self._read, daemon=True)
-        self.reader.start()
+        # An SSL socket must not be read and written from two threads at
+        # once (OpenSSL's state is one): over TLS the requests read their
+        # replies themselves, with no reader thread.
+        self.reader = None
+        if not ca:
+            self.reader = threading.Thread(target=self._read, daemon=True)
+            self.reader.start()
 
     def _fill(self):
         data = self.s.recv(1 << 20)
@@ -260,29 +265,32 @@ class RawNats:
         data, self.buf = self.buf[:n], self.buf[n + 2:]
         return data
 
+    def _read_one(self):
+        line = self._line()
+        if line == b"PING":
+            self.s.sendall(b"PONG\r\n")
+            return
+        if line.startswith(b"MSG ") or line.startswith(b"HMSG "):
+            parts = line.split()
+            total = int(parts[-1])
+            hlen = int(parts[-2]) if parts[0] == b"HMSG" else 0
+            raw = self._take(total)
+            headers = {}
+            for h in raw[:hlen].split(b"\r\n")[1:]:
+                if b":" in h:
+                    k, v = h.split(b":", 1)
+                    headers[k.decode(errors="replace")] = v.strip().decode(errors="replace")
+            subject = parts[1].decode()
+            with self.lock:
+                if subject.startswith("_INBOX."):
+                    self.replies[subject] = raw[hlen:]
+                else:
+                    self.got.append((subject, headers, raw[hlen:]))
+
     def _read(self):
         try:
             while not self.closed.is_set():
-                line = self._line()
-                if line == b"PING":
-                    self.s.sendall(b"PONG\r\n")
-                    continue
-                if line.startswith(b"MSG ") or line.startswith(b"HMSG "):
-                    parts = line.split()
-                    total = int(parts[-1])
-                    hlen = int(parts[-2]) if parts[0] == b"HMSG" else 0
-                    raw = self._take(total)
-                    headers = {}
-                    for h in raw[:hlen].split(b"\r\n")[1:]:
-                        if b":" in h:
-                            k, v = h.split(b":", 1)
-                            headers[k.decode()] = v.strip().decode()
-                    subject = parts[1].decode()
-                    with self.lock:
-                        if subject.startswith("_INBOX."):
-                            self.replies[subject] = raw[hlen:]
-                        else:
-                            self.got.append((subject, headers, raw[hlen:]))
+                self._read_one()
         except (OSError, EOFError):
             pass
 
@@ -292,7 +300,13 @@ class RawNats:
         self.s.sendall(b"SUB %s %d\r\nPUB %s %s %d\r\n%s\r\n"
                        % (inbox.encode(), self.sid, subject.encode(), inbox.encode(),
                           len(body), body))
-        wait_for(lambda: inbox in self.replies, timeout=30, what=f"a reply to {subject}")
+        if self.reader:
+            wait_for(lambda: inbox in self.replies, timeout=30, what=f"a reply to {subject}")
+        else:
+            self.s.settimeout(30)
+            while inbox not in self.replies:
+                self._read_one()
+            self.s.settimeout(None)
         self.s.sendall(b"UNSUB %d\r\n" % self.sid)
         return json.loads(self.replies.pop(inbox))
 
