@@ -61,6 +61,15 @@ class TsharkCapture:
         return self.path
 
 
+def free_port(family=socket.AF_INET, kind=socket.SOCK_STREAM, host="127.0.0.1"):
+    """A port nothing is bound to on host now (for a server a test starts)."""
+    s = socket.socket(family, kind)
+    s.bind((host, 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def query(db, sql, args=()):
     """Runs one query on a fresh read-only connection (the daemon writes
     in WAL mode, so readers never block it)."""

@@ -3,25 +3,17 @@ systemd's Accept=yes model through systemd-socket-activate."""
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import (FLYPAPER, connect, payload_of, read_until_close, send_and_close,
-                      session_rows, wait_for)
+from conftest import (FLYPAPER, connect, free_port, payload_of, read_until_close,
+                      send_and_close, session_rows, wait_for)
 
 INETD = "/usr/sbin/inetd"
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 @pytest.fixture

@@ -17,17 +17,10 @@ import urllib.request
 
 import pytest
 
-from conftest import (FLYPAPER, connect_from, query, read_until_close, send_and_close, send_from,
-                      wait_for)
+from conftest import (FLYPAPER, connect_from, free_port, query, read_until_close,
+                      send_and_close, send_from, wait_for)
 from test_privileges import service_user  # noqa: F401 (the fixture)
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def metrics_port(d):

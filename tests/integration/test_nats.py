@@ -18,7 +18,8 @@ import urllib.request
 
 import pytest
 
-from conftest import FLYPAPER, ROOT, SANITIZER_MARKS, Daemon, query, send_and_close, wait_for
+from conftest import (FLYPAPER, ROOT, SANITIZER_MARKS, Daemon, free_port, query,
+                      send_and_close, wait_for)
 from test_metrics import get, metrics_port, samples
 from test_chroot import chrooted, env_without_landlock
 from test_privileges import service_user  # noqa: F401 (the fixture)
@@ -31,13 +32,6 @@ TABLES = {
     "payloads": "sha256",
 }
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Node:

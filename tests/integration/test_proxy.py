@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import FLYPAPER, payload_of, read_until_close, wait_for
+from conftest import FLYPAPER, free_port, payload_of, read_until_close, wait_for
 
 V2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
 CLIENT = "127.0.0.7"             # the client behind haproxy (curl --interface)
@@ -26,13 +26,6 @@ def haproxy_bin():
     assert path, "haproxy is needed (Debian package haproxy; scripts/deps)"
     return path
 
-
-def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.bind((host, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Haproxy:

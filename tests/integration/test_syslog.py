@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import FLYPAPER, query, send_and_close, wait_for
+from conftest import FLYPAPER, free_port, query, send_and_close, wait_for
 from test_chroot import chrooted, env_without_landlock
 from test_privileges import service_user  # noqa: F401 (the fixture)
 from test_metrics import get, metrics_port, samples
@@ -26,13 +26,6 @@ from test_sandbox import SELFTEST, run_inetd
 RSYSLOGD = shutil.which("rsyslogd") or "/usr/sbin/rsyslogd"
 SEP = "\x1f"   # between the fields the template writes (rsyslog escapes it in a value)
 
-
-def free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Rsyslog:
@@ -161,7 +154,7 @@ def start_pair(daemons, rsyslog, tmp_path, kind, extra=()):
         r = rsyslog(sock=str(tmp_path / "log.sock"))
         target = f"unix:{r.sock}"
     elif kind == "udp":
-        r = rsyslog(udp=free_port(socket.SOCK_DGRAM))
+        r = rsyslog(udp=free_port(kind=socket.SOCK_DGRAM))
         target = f"udp://127.0.0.1:{r.udp}"
     else:
         r = rsyslog(tcp=free_port())
