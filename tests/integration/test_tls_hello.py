@@ -7,6 +7,7 @@ ALPN must be what was sent. Hellos split byte by byte over TCP and over
 many TLS records must give the same row; truncated, malformed, oversized,
 SSLv2 and hostile-SNI hellos are recorded as such, their peer strings
 escaped in the database and the JSON lines."""
+import collections
 import json
 import socket
 import ssl
@@ -199,10 +200,18 @@ def test_real_clients_ja3_equals_tshark(daemons, tmp_path):
     time.sleep(1.5)
     assert d.stop() == 0
     oracle = tshark_hellos(pcap, d.port)
-    rows = {r["src_port"]: r for r in hello_rows(d)}
-    assert len(oracle) >= 20, f"too few handshakes seen by tshark: {len(oracle)}"
+    # A client port the kernel gave out twice in the run (the first
+    # connection closed) names two hellos: which is which is ambiguous by
+    # port, so those are left out of the comparison (rare; seen once in CI).
+    all_rows = hello_rows(d)
+    ports = collections.Counter(r["src_port"] for r in all_rows)
+    reused = {p for p, n in ports.items() if n > 1}
+    rows = {r["src_port"]: r for r in all_rows if r["src_port"] not in reused}
+    assert len(set(oracle) - reused) >= 20, f"too few handshakes seen by tshark: {len(oracle)}"
     assert crafted | v2 <= set(oracle)
     for port, t in oracle.items():
+        if port in reused:
+            continue
         r = rows.get(port)
         assert r is not None, f"no session for the hello from port {port}: {t}"
         if port in v2:
@@ -220,6 +229,8 @@ def test_real_clients_ja3_equals_tshark(daemons, tmp_path):
     assert set(rows) <= set(oracle)
     # what the clients sent, as they sent it
     for port, (sni, alpn) in sent.items():
+        if port in reused:
+            continue
         assert rows[port]["tls_sni"] == sni
         assert rows[port]["tls_alpn"] == (",".join(alpn) if alpn else None)
     named = [r for r in rows.values() if r["tls_sni"] == "flypaper.test"]
