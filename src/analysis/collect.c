@@ -18,7 +18,6 @@
  * Fleet. */
 #include "collect.h"
 
-#include <nettle/sha2.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -194,14 +193,9 @@ static int collect_db(int rc)
  * central database keeps, byte for byte. */
 static bool collect_sha_ok(const void *data, size_t len, const char *sha)
 {
-	struct sha256_ctx c;
-	unsigned char d[SHA256_DIGEST_SIZE];
-	char hex[SHA256_DIGEST_SIZE * 2 + 1];
+	char hex[RECORD_SHA256_HEX];
 
-	sha256_init(&c);
-	sha256_update(&c, len, data);
-	sha256_digest(&c, sizeof(d), d);
-	record_sha256_hex(d, hex);
+	record_sha256_text(data, len, hex);
 	return strcmp(hex, sha) == 0;
 }
 

@@ -99,6 +99,17 @@ void record_sha256_hex(const unsigned char *digest, char *buf)
 	buf[64] = '\0';
 }
 
+void record_sha256_text(const void *data, size_t len, char *buf)
+{
+	struct sha256_ctx ctx;
+	unsigned char digest[SHA256_DIGEST_SIZE];
+
+	sha256_init(&ctx);
+	sha256_update(&ctx, len, data);
+	sha256_digest(&ctx, sizeof(digest), digest);
+	record_sha256_hex(digest, buf);
+}
+
 void record_hash_payload(struct record *r)
 {
 	struct sha256_ctx ctx;

@@ -362,6 +362,10 @@ void record_format_ts(const struct timespec *ts, char *buf);
 /* Writes the lower-case hex of a 32-byte digest into buf (RECORD_SHA256_HEX). */
 void record_sha256_hex(const unsigned char *digest, char *buf);
 
+/* Writes the lower-case hex SHA-256 of len bytes at data into buf
+ * (RECORD_SHA256_HEX). */
+void record_sha256_text(const void *data, size_t len, char *buf);
+
 /* Computes r->sha256 over r->payload. */
 void record_hash_payload(struct record *r);
 

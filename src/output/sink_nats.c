@@ -22,12 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <nettle/sha2.h>
 
 #include "config.h"
 #include "log.h"
 #include "nats_api.h"
 #include "natsrow.h"
+#include "record.h"
 
 #define NATS_BATCH 32                /* sessions read in one short transaction */
 #define NATS_IDLE_MS 1000            /* a look at the database when nothing wakes us */
@@ -732,10 +732,8 @@ static void sink_nats_count_backlog(struct sink_nats *s)
 static int sink_nats_session(struct sink_nats *s, const struct sink_nats_item *it)
 {
 	size_t len = strlen(it->json), room = sink_nats_room(s), n;
-	char id[NATS_SUBJECT_MAX + 128], sha[2 * SHA256_DIGEST_SIZE + 1];
+	char id[NATS_SUBJECT_MAX + 128], sha[RECORD_SHA256_HEX];
 	char size[24], idx[24], count[24];
-	uint8_t digest[SHA256_DIGEST_SIZE];
-	struct sha256_ctx ctx;
 	int rc = 0;
 
 	if (len <= room) {
@@ -749,11 +747,7 @@ static int sink_nats_session(struct sink_nats *s, const struct sink_nats_item *i
 		    "be: not shipped (it stays in the database)", it->id, len, NATS_SESSION_MAX);
 		return 1;
 	}
-	sha256_init(&ctx);
-	sha256_update(&ctx, len, (const uint8_t *)it->json);
-	sha256_digest(&ctx, sizeof(digest), digest);
-	for (size_t i = 0; i < sizeof(digest); i++)
-		snprintf(sha + 2 * i, 3, "%02x", digest[i]);
+	record_sha256_text(it->json, len, sha);
 	n = (len + room - 1) / room;
 	snprintf(size, sizeof(size), "%zu", len);
 	snprintf(count, sizeof(count), "%zu", n);
